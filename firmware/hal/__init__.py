@@ -1,0 +1,20 @@
+# Mendel firmware: hardware abstraction layer.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One thin backend per MCU family behind one interface.
+
+A backend provides: ``clock_freq``, ``virtual``, ``transport`` (``wait``,
+``readinto``, ``write``, ``connected``), ``clock()``, ``advance(now)``,
+``attach(mcu)``, ``log(text)``, ``step_run(oid, first, interval, count, add)``,
+``stop_motors()``, ``enable_motors(on)``, ``adc_read(pin)`` (0..adc_max) and
+``pwm_write(pin, duty)`` (duty 0.0..1.0).
+"""
+
+
+def load(board, options):
+    """Build the backend named by ``board["mcu"]``; raises ValueError if unknown."""
+    family = board["mcu"]
+    if family == "sim":
+        from hal.sim import SimHal
+        return SimHal(board, virtual=options.get("virtual", True),
+                      step_log=options.get("step_log"))
+    raise ValueError("no HAL backend for MCU family %r yet" % family)

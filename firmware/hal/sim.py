@@ -1,0 +1,160 @@
+# Mendel firmware: HAL of the simulated board (MicroPython unix port).
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The simulated board: the real firmware on the unix port, with a sim HAL.
+
+* Transport: the process's stdin/stdout are the master side of a
+  pseudo-terminal; the host opens the slave (``/dev/pts/N``) with pyserial as it
+  would ``/dev/ttyACM0``. The launcher sets O_NONBLOCK on the master, so a read
+  returns what is there and a hang-up (host closed the port) shows as POLLHUP.
+* Clock: ``virtual`` (the default) stands still until the host's
+  ``sim_advance`` moves it, so a print runs as fast as the host can feed it
+  and gives the same result every run; otherwise it follows the wall clock.
+* Steppers: each queued run moves the motor's position analytically and, when
+  a step log path is given, is written there as ``oid first interval count add``.
+* Heaters: ADC readings come from a :class:`ThermalPlant` per heater through the
+  same divider and thermistor model the firmware reads them with; heater and
+  fan PWM drive the plants.
+"""
+import select
+import sys
+import time
+
+import link
+from hal.simplant import ThermalPlant
+from thermal.sensor import BetaThermistor
+
+PEAKS = link.response("sim_peaks", "ii")
+
+
+class PtyTransport:
+    """Non-blocking byte transport over the inherited pty master (fd 0/1)."""
+
+    def __init__(self):
+        self._in = sys.stdin.buffer
+        self._out = sys.stdout.buffer
+        self._poll = select.poll()
+        self._poll.register(self._in, select.POLLIN)
+        self.connected = False
+
+    def wait(self, timeout_ms):
+        """True when bytes are ready; tracks hang-ups in ``connected``."""
+        for _obj, event in self._poll.poll(timeout_ms):
+            if event & select.POLLIN:
+                self.connected = True
+                return True
+            if event & (select.POLLHUP | select.POLLERR):
+                self.connected = False
+                time.sleep_ms(min(timeout_ms, 20))
+        return False
+
+    def readinto(self, view):
+        """Read what is waiting into memoryview ``view``; returns the count."""
+        try:
+            n = self._in.readinto(view)
+        except OSError:
+            self.connected = False
+            return 0
+        return n or 0
+
+    def write(self, data):
+        if not self.connected:
+            return
+        view = memoryview(data)
+        while len(view):
+            try:
+                n = self._out.write(view)
+            except OSError:
+                self.connected = False
+                return
+            if n is None:
+                time.sleep_ms(1)
+                continue
+            view = view[n:]
+
+
+class SimHal:
+    """HAL backend of the simulated board."""
+
+    def __init__(self, board, virtual=True, step_log=None):
+        self.clock_freq = board["clock_freq"]
+        self.virtual = virtual
+        self.transport = PtyTransport()
+        self._ticks = 0
+        self._start_ns = time.time_ns()
+        self._last_advance = 0
+        self.mcu = None
+        self.motors_enabled = False
+        self._log = open(step_log, "w") if step_log else None
+        self._pins = {}  # pin name -> plant and role
+        self.plants = []
+        adc_max = board["adc_max"]
+        for spec in board["heaters"]:
+            plant = ThermalPlant(spec["sim_plant"])
+            probe = BetaThermistor(spec["sim_sensor"], spec["pullup_ohm"], adc_max)
+            self.plants.append(plant)
+            self._pins[spec["sensor_pin"]] = ("adc", plant, probe)
+            self._pins[spec["heater_pin"]] = ("heater", plant, None)
+        for spec in board["fans"]:
+            cooled = [self.plants[i] for i in spec.get("sim_cools", [])]
+            self._pins[spec["pin"]] = ("fan", cooled, None)
+
+    def attach(self, mcu):
+        self.mcu = mcu
+
+    def log(self, text):
+        sys.stderr.write("mendel-sim: %s\n" % text)
+
+    # -- clock ---------------------------------------------------------
+    def clock(self):
+        """MCU clock in ticks."""
+        if self.virtual:
+            return self._ticks
+        return (time.time_ns() - self._start_ns) * self.clock_freq // 1000000000
+
+    def advance(self, now):
+        """Move simulated physics to ``now`` ticks (and the virtual clock)."""
+        dt = (now - self._last_advance) / self.clock_freq
+        if dt <= 0:
+            return
+        for plant in self.plants:
+            plant.advance(dt)
+        self._last_advance = now
+        if self.virtual:
+            self._ticks = now
+
+    @link.command("sim_advance", "i")
+    def cmd_sim_advance(self, clock):
+        """Virtual clock: run the board up to ``clock`` ticks, then report it."""
+        if self.virtual and clock > self._ticks:
+            self.mcu.run_until(clock)
+        self.mcu.cmd_get_clock()
+
+    @link.command("sim_get_peaks", "i")
+    def cmd_sim_get_peaks(self, hid):
+        """Report the highest temperature heater ``hid`` reached (degC x100)."""
+        self.mcu.link.send(PEAKS, hid, int(self.plants[hid].peak * 100))
+
+    # -- steppers ------------------------------------------------------
+    def step_run(self, oid, first, interval, count, add):
+        if self._log is not None:
+            self._log.write("%d %d %d %d %d\n" % (oid, first, interval, count, add))
+
+    def stop_motors(self):
+        if self._log is not None:
+            self._log.flush()
+
+    def enable_motors(self, on):
+        self.motors_enabled = on
+
+    # -- analog --------------------------------------------------------
+    def adc_read(self, pin):
+        _role, plant, probe = self._pins[pin]
+        return probe.adc(plant.temp)
+
+    def pwm_write(self, pin, duty):
+        role, target, _probe = self._pins[pin]
+        if role == "heater":
+            target.duty = duty
+        else:
+            for plant in target:
+                plant.fan = duty

@@ -1,0 +1,247 @@
+# Mendel firmware: framed, acknowledged link to the host.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Frame decoding, command dispatch and responses.
+
+Frame layout (both directions; see docs/protocol.md)::
+
+    offset  size  field
+    0       1     length of the whole frame in bytes (5..64)
+    1       1     sequence number (0..255)
+    2       n     messages: msgid (VLQ) then its arguments
+    2+n     2     CRC-16/CCITT-FALSE over bytes 0..2+n-1, big-endian
+    4+n     1     sync byte 0x7E
+
+Host to board, the sequence number counts frames; the board runs a frame only
+when it carries the next expected number, so nothing runs twice or out of
+order. Board to host, the sequence number is the next frame the board expects:
+it acknowledges everything before it. A frame that fails its checks is
+dropped, the decoder skips to the next sync byte and the board sends its
+current acknowledgement at once, which the host takes as a request to resend.
+
+Commands and responses are declared next to their handlers with
+:func:`command` and :func:`response`; the identify response lists them, so the
+host builds its encoder from what the board says it understands.
+"""
+from micropython import const
+
+import codec
+
+MAX_FRAME = const(64)
+MIN_FRAME = const(5)
+SYNC = const(0x7E)
+_RX_SIZE = const(512)
+_MAX_ARGS = const(5)
+
+# Declarations made at import time: (name, fmt, function).
+_COMMANDS = []
+_RESPONSES = []
+
+
+def command(name, fmt=""):
+    """Declare the decorated method as the handler of command ``name``.
+
+    ``fmt`` has one letter per argument: ``i`` a signed integer, ``s`` bytes.
+    Handlers run in the main loop (never in an IRQ) and get plain ints, so an
+    all-integer command allocates nothing while it is decoded.
+    """
+    def declare(func):
+        _COMMANDS.append((name, fmt, func))
+        return func
+    return declare
+
+
+def response(name, fmt=""):
+    """Declare a response message; returns its message id for :meth:`Link.send`."""
+    _RESPONSES.append((name, fmt))
+    return len(_RESPONSES) - 1
+
+
+IDENTIFY = response("identify_response", "is")
+ACK = -1
+
+
+class Link:
+    """Decodes frames from ``transport`` and dispatches commands.
+
+    ``transport`` has ``readinto(memoryview) -> n``, ``write(bytes)`` and
+    ``wait(timeout_ms) -> bool``. Buffers are allocated here once; decoding an
+    all-integer command allocates nothing.
+    """
+
+    def __init__(self, transport, describe):
+        self.transport = transport
+        self._rx = bytearray(_RX_SIZE)
+        self._rx_view = memoryview(self._rx)
+        self._rx_len = 0
+        self._pos = 0
+        self._resync = False
+        self.expected_seq = 0
+        self.frames_ok = 0
+        self.frames_bad = 0
+        self.frames_dup = 0
+        self.rx_activity = False
+        self._handlers = []  # msgid -> (fmt, bound method)
+        self._names = []
+        self._describe = describe
+        self._identify = None
+
+    # -- registration --------------------------------------------------
+    def bind(self, obj):
+        """Register every declared command whose handler is a method of ``obj``."""
+        cls = type(obj)
+        for name, fmt, func in _COMMANDS:
+            if getattr(cls, func.__name__, None) is func and name not in self._names:
+                self._names.append(name)
+                self._handlers.append((fmt, getattr(obj, func.__name__)))
+
+    def identify_text(self):
+        """JSON text describing the board, its commands and responses (allocates)."""
+        import json
+        info = self._describe()
+        info["commands"] = dict(
+            (name, [i, self._handlers[i][0]]) for i, name in enumerate(self._names))
+        info["responses"] = dict(
+            (name, [i, fmt]) for i, (name, fmt) in enumerate(_RESPONSES))
+        return json.dumps(info)
+
+    @command("identify", "ii")
+    def cmd_identify(self, offset, count):
+        """Send ``count`` bytes of the identify text from ``offset`` (allocates)."""
+        if self._identify is None:
+            self._identify = self.identify_text().encode()
+        self.send(IDENTIFY, offset, self._identify[offset:offset + count])
+
+    # -- receiving -----------------------------------------------------
+    def poll(self, timeout_ms):
+        """Wait up to ``timeout_ms`` for bytes, then run every complete frame."""
+        if not self.transport.wait(timeout_ms):
+            return
+        n = self.transport.readinto(self._rx_view[self._rx_len:])
+        if n <= 0:
+            return
+        self.rx_activity = True
+        self._rx_len += n
+        self._process()
+
+    def _process(self):
+        rx = self._rx
+        start = 0
+        events = 0
+        while start < self._rx_len:
+            if self._resync:
+                if rx[start] == SYNC:
+                    self._resync = False
+                start += 1
+                continue
+            length = rx[start]
+            if length < MIN_FRAME or length > MAX_FRAME:
+                self._bad()
+                events += 1
+                continue
+            if start + length > self._rx_len:
+                break
+            end = start + length
+            crc = (rx[end - 3] << 8) | rx[end - 2]
+            events += 1
+            if rx[end - 1] != SYNC or codec.crc16(rx, start, end - 3) != crc:
+                self._bad()
+                start += 1
+                continue
+            if rx[start + 1] == self.expected_seq:
+                self.expected_seq = (self.expected_seq + 1) & 0xFF
+                self.frames_ok += 1
+                self._dispatch(start + 2, end - 3)
+            else:
+                self.frames_dup += 1
+            start = end
+        if start:
+            rx[0:self._rx_len - start] = rx[start:self._rx_len]
+            self._rx_len -= start
+        if events:
+            self.send_ack()
+
+    def _bad(self):
+        """Count a bad frame and hunt for the next sync byte."""
+        self.frames_bad += 1
+        self._resync = True
+
+    def _int(self):
+        rx = self._rx
+        pos = self._pos
+        value = 0
+        shift = 0
+        while True:
+            byte = rx[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                break
+            shift += 7
+        self._pos = pos
+        return -((value + 1) >> 1) if value & 1 else value >> 1
+
+    def _bytes(self):
+        length = self._int()
+        start = self._pos
+        self._pos = start + length
+        return bytes(self._rx[start:start + length])
+
+    def _dispatch(self, pos, end):
+        self._pos = pos
+        handlers = self._handlers
+        while self._pos < end:
+            msgid = self._int()
+            if msgid >= len(handlers):
+                raise ValueError("unknown command id %d" % msgid)
+            fmt, handler = handlers[msgid]
+            self._call(fmt, handler)
+
+    def _call(self, fmt, handler):
+        # One branch per arity keeps integer arguments in locals: no tuple.
+        n = len(fmt)
+        if n == 0:
+            handler()
+            return
+        a = self._int() if fmt[0] == "i" else self._bytes()
+        if n == 1:
+            handler(a)
+            return
+        b = self._int() if fmt[1] == "i" else self._bytes()
+        if n == 2:
+            handler(a, b)
+            return
+        c = self._int() if fmt[2] == "i" else self._bytes()
+        if n == 3:
+            handler(a, b, c)
+            return
+        d = self._int() if fmt[3] == "i" else self._bytes()
+        if n == 4:
+            handler(a, b, c, d)
+            return
+        e = self._int() if fmt[4] == "i" else self._bytes()
+        handler(a, b, c, d, e)
+
+    # -- sending -------------------------------------------------------
+    def send(self, msgid, *args):
+        """Send one response in its own frame (allocates; not for IRQs)."""
+        out = bytearray(b"\x00\x00")
+        if msgid != ACK:
+            codec.put_int(out, msgid)
+            codec.encode_args(out, _RESPONSES[msgid][1], args)
+        self._frame(out)
+
+    def send_ack(self):
+        """Send an empty frame carrying the next expected sequence number."""
+        self.send(ACK)
+
+    def _frame(self, out):
+        length = len(out) + 3
+        if length > MAX_FRAME:
+            raise ValueError("response of %d bytes exceeds a frame" % length)
+        out[0] = length
+        out[1] = self.expected_seq
+        crc = codec.crc16(out, 0, len(out))
+        out.append(crc >> 8)
+        out.append(crc & 0xFF)
+        out.append(SYNC)
+        self.transport.write(out)

@@ -1,0 +1,147 @@
+# Mendel firmware: the board's main object.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Ties the HAL, the link, motion and thermal control together.
+
+The main loop reads the link, then runs the control timer (heaters every
+``CONTROL_HZ``-th of a second) and the host-silence watchdog. Any fault goes
+through :meth:`Mcu.shutdown`: heaters off, motors stopped and released, the
+reason kept and sent to the host, and motion refused until the board restarts.
+"""
+from micropython import const
+
+import link
+from motion.stepper import StepQueues
+from thermal.fan import Fans
+from thermal.heater import Heaters
+
+VERSION = "0.1.0"
+CONTROL_HZ = const(10)
+# Without any frame from the host for this long, heaters go off (Klipper's
+# heater max_duration plays the same role).
+HOST_SILENCE_S = const(3)
+
+CLOCK = link.response("clock", "i")
+SHUTDOWN = link.response("shutdown", "s")
+STATS = link.response("stats", "iiiii")
+
+
+class Mcu:
+    """The firmware: owns every subsystem and the shutdown state."""
+
+    def __init__(self, hal, board):
+        self.hal = hal
+        self.board = board
+        self.shutdown_reason = None
+        self.link = link.Link(hal.transport, self.describe)
+        self.steppers = StepQueues(self, [m["name"] for m in board["motors"]],
+                                   board["step_queue_size"])
+        self.heaters = Heaters(self, board["heaters"], board["adc_max"])
+        self.fans = Fans(self, board["fans"])
+        for obj in (self.link, self, self.steppers, self.heaters, self.fans, hal):
+            self.link.bind(obj)
+        hal.attach(self)
+        freq = hal.clock_freq
+        self.control_ticks = freq // CONTROL_HZ
+        self.silence_ticks = HOST_SILENCE_S * freq
+        self.next_control = hal.clock() + self.control_ticks
+        self.last_rx = hal.clock()
+        self.was_connected = False
+
+    def describe(self):
+        """Facts for the identify response (allocates)."""
+        board = self.board
+        return {
+            "firmware": "mendel", "version": VERSION, "board": board["id"],
+            "mcu": board["mcu"], "clock_freq": self.hal.clock_freq,
+            "step_queue_size": board["step_queue_size"],
+            "motors": self.steppers.names,
+            "heaters": [h.name for h in self.heaters.heaters],
+            "fans": self.fans.names, "virtual_clock": self.hal.virtual,
+            "shutdown": self.shutdown_reason,
+        }
+
+    # -- commands ------------------------------------------------------
+    @link.command("get_clock")
+    def cmd_get_clock(self):
+        """Report the current MCU clock (ticks)."""
+        self.link.send(CLOCK, self.hal.clock())
+
+    @link.command("get_stats")
+    def cmd_get_stats(self):
+        """Report link and motion counters."""
+        lk = self.link
+        self.link.send(STATS, lk.frames_ok, lk.frames_bad, lk.frames_dup,
+                       self.steppers.runs, 1 if self.shutdown_reason else 0)
+
+    @link.command("emergency_stop")
+    def cmd_emergency_stop(self):
+        """M112: stop everything now."""
+        self.shutdown("emergency stop (M112)")
+
+    # -- safety --------------------------------------------------------
+    def shutdown(self, reason):
+        """Heaters off, motors stopped; keep and report ``reason``."""
+        self.heaters.off()
+        self.fans.off()
+        self.steppers.stop()
+        if self.shutdown_reason is None:
+            self.shutdown_reason = reason
+            self.hal.log("shutdown: " + reason)
+        if self.hal.transport.connected:
+            self.link.send(SHUTDOWN, self.shutdown_reason.encode())
+
+    def host_gone(self):
+        """The host closed the port: nothing may stay hot."""
+        if self.heaters.active():
+            self.heaters.off()
+            self.hal.log("host disconnected: heaters off")
+        self.fans.off()
+        self.hal.enable_motors(False)
+
+    # -- time ----------------------------------------------------------
+    def run_timers(self, now):
+        """Run the control timer for every period that ``now`` has passed."""
+        while now >= self.next_control:
+            self.heaters.update(1.0 / CONTROL_HZ)
+            self.next_control += self.control_ticks
+            if now - self.last_rx > self.silence_ticks and self.heaters.active():
+                self.shutdown("host silent for %d s: heaters off" % HOST_SILENCE_S)
+
+    def run_until(self, target):
+        """Virtual clock only: advance to ``target`` ticks, timers included.
+
+        The host is driving the clock, so it counts as present throughout.
+        """
+        hal = self.hal
+        while True:
+            step = min(target, self.next_control)
+            hal.advance(step)
+            self.last_rx = step
+            self.run_timers(step)
+            if step >= target:
+                return
+
+    def poll_once(self):
+        """One pass of the main loop."""
+        hal = self.hal
+        if hal.virtual:
+            self.link.poll(100)
+        else:
+            wait = (self.next_control - hal.clock()) * 1000 // hal.clock_freq
+            self.link.poll(max(0, min(wait, 10)))
+        now = hal.clock()
+        if self.link.rx_activity:
+            self.link.rx_activity = False
+            self.last_rx = now
+        if not hal.virtual:
+            hal.advance(now)
+            self.run_timers(now)
+        connected = hal.transport.connected
+        if self.was_connected and not connected:
+            self.host_gone()
+        self.was_connected = connected
+
+    def run(self):
+        """The main loop; never returns."""
+        while True:
+            self.poll_once()

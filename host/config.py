@@ -1,0 +1,183 @@
+# Mendel host: printer configuration.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A printer.cfg in the manner of Klipper's (INI sections, same key names).
+
+Only what the walking skeleton uses is read here; every key read is checked
+for type and range, and an error names the file, section and key.
+
+Steps per mm follow Klipper's Config_Reference "rotation_distance":
+``steps_per_mm = full_steps_per_rotation * microsteps * gear_ratio /
+rotation_distance``.
+"""
+import configparser
+import dataclasses
+import os
+
+from mendel import resources
+
+AXES = "xyz"
+
+
+class ConfigError(Exception):
+    """A printer.cfg value is missing or wrong."""
+
+
+@dataclasses.dataclass
+class StepperConfig:
+    """One motor: its board motor name and its steps per mm."""
+    name: str
+    motor: str
+    steps_per_mm: float
+    position_endstop: float = 0.0
+    position_min: float = 0.0
+    position_max: float = 0.0
+    homing_speed: float = 5.0
+
+
+@dataclasses.dataclass
+class HeaterConfig:
+    """One heater: board heater name, sensor, limits and PID gains."""
+    name: str
+    sensor_type: str
+    min_temp: float
+    max_temp: float
+    pid_kp: float
+    pid_ki: float
+    pid_kd: float
+
+
+@dataclasses.dataclass
+class PrinterConfig:
+    """Everything the host needs to drive one printer (units: mm, s, degC)."""
+    path: str
+    board: str
+    kinematics: str
+    max_velocity: float
+    max_accel: float
+    square_corner_velocity: float
+    max_z_velocity: float
+    max_z_accel: float
+    steppers: dict
+    max_extrude_only_velocity: float
+    max_extrude_only_accel: float
+    heaters: dict
+    fan: str
+
+    def steps_per_mm(self):
+        """Steps per mm of x, y, z, e in that order."""
+        return [self.steppers[a].steps_per_mm for a in ("x", "y", "z", "e")]
+
+
+class _Section:
+    """Typed, checked access to one section of the file."""
+
+    def __init__(self, parser, path, name):
+        if not parser.has_section(name):
+            raise ConfigError("%s: missing section [%s]" % (path, name))
+        self.parser, self.path, self.name = parser, path, name
+
+    def _fail(self, key, why):
+        raise ConfigError("%s: [%s] %s: %s" % (self.path, self.name, key, why))
+
+    def get(self, key, default=None):
+        value = self.parser.get(self.name, key, fallback=default)
+        if value is None:
+            self._fail(key, "required key is missing")
+        return value.strip()
+
+    def getfloat(self, key, default=None, minval=None, above=None, maxval=None):
+        raw = self.get(key, None if default is None else str(default))
+        try:
+            value = float(raw)
+        except ValueError:
+            self._fail(key, "%r is not a number" % raw)
+        if minval is not None and value < minval:
+            self._fail(key, "%g is below the minimum %g" % (value, minval))
+        if above is not None and value <= above:
+            self._fail(key, "%g must be above %g" % (value, above))
+        if maxval is not None and value > maxval:
+            self._fail(key, "%g is above the maximum %g" % (value, maxval))
+        return value
+
+    def getint(self, key, default=None, minval=None):
+        value = self.getfloat(key, default, minval=minval)
+        if value != int(value):
+            self._fail(key, "%g is not a whole number" % value)
+        return int(value)
+
+
+def _steps_per_mm(sec):
+    rotation_distance = sec.getfloat("rotation_distance", above=0.0)
+    microsteps = sec.getint("microsteps", minval=1)
+    full_steps = sec.getint("full_steps_per_rotation", 200, minval=1)
+    gear = sec.get("gear_ratio", "1:1")
+    try:
+        ratio = 1.0
+        for pair in gear.split(","):
+            num, den = pair.split(":")
+            ratio *= float(num) / float(den)
+    except ValueError:
+        sec._fail("gear_ratio", "%r is not like '3:1' or '57:11, 2:1'" % gear)
+    return full_steps * microsteps * ratio / rotation_distance
+
+
+def _stepper(parser, path, axis):
+    sec = _Section(parser, path, "stepper_" + axis)
+    return StepperConfig(
+        name="stepper_" + axis, motor=sec.get("motor", axis),
+        steps_per_mm=_steps_per_mm(sec),
+        position_endstop=sec.getfloat("position_endstop", 0.0),
+        position_min=sec.getfloat("position_min", 0.0),
+        position_max=sec.getfloat("position_max", above=0.0),
+        homing_speed=sec.getfloat("homing_speed", 5.0, above=0.0))
+
+
+def _heater(parser, path, name):
+    sec = _Section(parser, path, name)
+    control = sec.get("control", "pid")
+    if control != "pid":
+        sec._fail("control", "only 'pid' is supported so far, not %r" % control)
+    return HeaterConfig(
+        name=sec.get("heater", name), sensor_type=sec.get("sensor_type"),
+        min_temp=sec.getfloat("min_temp", 0.0), max_temp=sec.getfloat("max_temp", above=0.0),
+        pid_kp=sec.getfloat("pid_kp", minval=0.0), pid_ki=sec.getfloat("pid_ki", minval=0.0),
+        pid_kd=sec.getfloat("pid_kd", minval=0.0))
+
+
+def load(path=None):
+    """Read a printer.cfg; ``None`` loads the bundled i3-class default.
+
+    Raises ConfigError naming the file, section and key of any problem.
+    """
+    path = path or resources.default_config()
+    parser = configparser.ConfigParser(inline_comment_prefixes=("#", ";"))
+    if not os.path.exists(path):
+        raise ConfigError("%s: no such config file" % path)
+    try:
+        parser.read(path)
+    except configparser.Error as exc:
+        raise ConfigError("%s: %s" % (path, exc)) from None
+    printer = _Section(parser, path, "printer")
+    kinematics = printer.get("kinematics")
+    if kinematics != "cartesian":
+        printer._fail("kinematics", "only 'cartesian' is supported so far, not %r" % kinematics)
+    max_velocity = printer.getfloat("max_velocity", above=0.0)
+    max_accel = printer.getfloat("max_accel", above=0.0)
+    steppers = {axis: _stepper(parser, path, axis) for axis in AXES}
+    extruder = _Section(parser, path, "extruder")
+    steppers["e"] = StepperConfig(name="extruder", motor=extruder.get("motor", "e"),
+                                  steps_per_mm=_steps_per_mm(extruder))
+    return PrinterConfig(
+        path=path, board=_Section(parser, path, "board").get("name"),
+        kinematics=kinematics, max_velocity=max_velocity, max_accel=max_accel,
+        square_corner_velocity=printer.getfloat("square_corner_velocity", 5.0, minval=0.0),
+        max_z_velocity=printer.getfloat("max_z_velocity", max_velocity, above=0.0),
+        max_z_accel=printer.getfloat("max_z_accel", max_accel, above=0.0),
+        steppers=steppers,
+        max_extrude_only_velocity=extruder.getfloat("max_extrude_only_velocity", 50.0,
+                                                    above=0.0),
+        max_extrude_only_accel=extruder.getfloat("max_extrude_only_accel", max_accel,
+                                                 above=0.0),
+        heaters={"extruder": _heater(parser, path, "extruder"),
+                 "heater_bed": _heater(parser, path, "heater_bed")},
+        fan=_Section(parser, path, "fan").get("fan", "fan"))

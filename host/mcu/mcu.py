@@ -1,0 +1,174 @@
+# Mendel host: the board as the host sees it.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Connects to the firmware, learns its commands, and keeps its clock.
+
+At connect the firmware describes itself (commands with their argument
+formats, responses, clock frequency, queue sizes, motors, heaters); the host
+encodes every command from that description, by name, and refuses to run
+against a board that lacks one it needs.
+
+Time: every timed command is in MCU clock ticks. On a real board (and the
+simulated board with ``--sim-realtime``) the clock runs by itself and the host
+estimates it from ``get_clock`` answers; on the simulated board's virtual clock
+the host moves time itself with ``sim_advance``, so the board never runs ahead
+of what it was sent.
+"""
+import collections
+import json
+import time
+
+from mendel.mcu import codec
+from mendel.mcu.link import LinkError, SerialLink
+
+REQUIRED_COMMANDS = ("identify", "get_clock", "queue_step", "set_step_clock",
+                     "get_position", "set_heater", "get_temps", "config_heater",
+                     "set_pid", "set_fan", "enable_motors", "emergency_stop")
+_IDENTIFY_CHUNK = 40
+
+
+class McuShutdown(Exception):
+    """The board shut down; the message is its reason."""
+
+
+class Mcu:
+    """Host-side proxy of one board.
+
+    ``port`` is an open pyserial ``Serial`` (or alike). Raises
+    :class:`LinkError` when the board does not answer and
+    :class:`McuShutdown` when it reports a shutdown.
+    """
+
+    def __init__(self, port, link_timeout=5.0):
+        self.link = SerialLink(port, timeout=link_timeout)
+        self.link.on_message = self._on_message
+        self.info = {}
+        self.commands = {}
+        self.responses = {}
+        self._response_names = {}
+        self._inbox = collections.deque()
+        self.shutdown_reason = None
+        self._clock_ref = (0, time.monotonic())
+
+    # -- connection ----------------------------------------------------
+    def connect(self):
+        """Handshake and identify; raises McuShutdown if the board is shut down."""
+        self.link.connect()
+        self.responses = {"identify_response": [0, "is"]}
+        self._learn_responses()
+        text = bytearray()
+        while True:
+            _offset, chunk = self.query("identify", (len(text), _IDENTIFY_CHUNK),
+                                        "identify_response", raw_command=(0, "ii"))
+            text += chunk
+            if len(chunk) < _IDENTIFY_CHUNK:
+                break
+        self.info = json.loads(text.decode())
+        self.commands = self.info["commands"]
+        self.responses = self.info["responses"]
+        self._learn_responses()
+        missing = [name for name in REQUIRED_COMMANDS if name not in self.commands]
+        if missing:
+            raise LinkError("board firmware %s %s lacks commands: %s"
+                            % (self.info.get("firmware"), self.info.get("version"),
+                               ", ".join(missing)))
+        if self.info.get("shutdown"):
+            raise McuShutdown(self.info["shutdown"])
+        self.sync_clock()
+
+    def _learn_responses(self):
+        self.link.formats = {msgid: fmt for msgid, fmt in self.responses.values()}
+        self._response_names = {msgid: name for name, (msgid, _f) in self.responses.items()}
+
+    @property
+    def clock_freq(self):
+        return self.info["clock_freq"]
+
+    @property
+    def virtual(self):
+        return bool(self.info.get("virtual_clock"))
+
+    # -- messages ------------------------------------------------------
+    def send(self, name, *args):
+        """Queue command ``name`` with integer/bytes ``args`` (sent as frames fill)."""
+        msgid, fmt = self.commands[name]
+        self.link.queue(codec.encode_message(msgid, fmt, args))
+
+    def flush(self):
+        self.link.flush()
+
+    def _on_message(self, msgid, args):
+        name = self._response_names.get(msgid)
+        if name == "shutdown":
+            self.shutdown_reason = args[0].decode(errors="replace")
+        else:
+            self._inbox.append((name, args))
+
+    def pump(self, timeout):
+        """Handle what the board sent; raises McuShutdown after a shutdown."""
+        self.link.pump(timeout)
+        if self.shutdown_reason is not None:
+            raise McuShutdown(self.shutdown_reason)
+
+    def query(self, name, args, response, match=None, timeout=2.0, raw_command=None):
+        """Send a command and return the args of the first ``response`` that matches.
+
+        Resends the command if no answer comes within ``timeout`` s (queries
+        have no side effects); raises LinkError after three tries.
+        """
+        msgid, fmt = raw_command or self.commands[name]
+        for _attempt in range(3):
+            self.link.queue(codec.encode_message(msgid, fmt, args))
+            self.link.flush()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                while self._inbox:
+                    got, got_args = self._inbox.popleft()
+                    if got == response and (match is None or match(got_args)):
+                        return got_args
+                self.pump(0.005)
+        raise LinkError("no %s answer to %s" % (response, name))
+
+    # -- clock ---------------------------------------------------------
+    def sync_clock(self):
+        """Read the board clock; the realtime estimate extrapolates from it."""
+        sent = time.monotonic()
+        (clock,) = self.query("get_clock", (), "clock")
+        self._clock_ref = (clock, (sent + time.monotonic()) / 2)
+        return clock
+
+    def estimated_clock(self):
+        """Best estimate of the board clock now (ticks)."""
+        clock, at = self._clock_ref
+        if self.virtual:
+            return clock
+        return clock + int((time.monotonic() - at) * self.clock_freq)
+
+    def wait_until(self, clock):
+        """Return once the board clock has reached ``clock`` ticks."""
+        if self.virtual:
+            if clock > self._clock_ref[0]:
+                (now,) = self.query("sim_advance", (clock,), "clock",
+                                    match=lambda a: a[0] >= clock)
+                self._clock_ref = (now, time.monotonic())
+            return
+        while self.estimated_clock() < clock:
+            remaining = (clock - self.estimated_clock()) / self.clock_freq
+            self.pump(min(max(remaining, 0.001), 0.05))
+
+    # -- queries -------------------------------------------------------
+    def motor_position(self, oid):
+        """Commanded step position of motor ``oid`` (steps)."""
+        return self.query("get_position", (oid,), "position",
+                          match=lambda a: a[0] == oid)[1]
+
+    def temperature(self, hid):
+        """``(temp, target, duty)`` of heater ``hid`` in degC, degC, 0..1."""
+        _hid, temp, target, duty = self.query("get_temps", (hid,), "temps",
+                                              match=lambda a: a[0] == hid)
+        return temp / 100.0, target / 100.0, duty / 1000.0
+
+    def stats(self):
+        """Board counters: frames ok, bad, duplicate; runs queued; shut down."""
+        ok, bad, dup, runs, down = self.query("get_stats", (), "stats")
+        return {"frames_ok": ok, "frames_bad": bad, "frames_duplicate": dup,
+                "step_runs": runs, "shutdown": bool(down)}

@@ -1,0 +1,254 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+# Mendel host: step times and step compression (Cython kernel).
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Exact step times of one motor and their compression into step runs.
+
+Step times: within a move the motor position is linear in the distance along
+the move, ``x(s) = x0 + ratio * s``, and ``s(t)`` is the move's trapezoid
+(accelerate, cruise, decelerate). The motor's step count is
+``round(x * steps_per_mm)``, so a step happens where ``x * steps_per_mm``
+crosses a half-integer; each crossing is solved for ``t`` in closed form, in
+the cancellation-free form ``t = 2 s / (v0 + sqrt(v0^2 + 2 a s))``.
+
+Runs: ``(interval, count, add)`` in MCU ticks, the k-th step (k = 1..count)
+at ``last + k*interval + add*k*(k-1)/2`` (Klipper's queue_step layout). Runs are
+found greedily: the longest run starting at the next step whose every step
+lies within ``max_error`` ticks of its ideal time. For a candidate length the
+``add`` is estimated from the end points and the feasible interval range is
+intersected over all its steps, so every accepted run is checked step by step.
+Each run starts from the previous run's reconstructed last step, so errors
+never accumulate.
+"""
+from libc.math cimport sqrt, llround
+from libc.stdlib cimport malloc, realloc, free
+from libc.stdint cimport int64_t
+
+cdef int64_t MAX_COUNT = 65535
+# Longest gap a run's first interval may span before the reference clock is
+# set again with set_step_clock (well inside a signed 32-bit number).
+cdef int64_t MAX_INTERVAL = 1 << 30
+
+
+cdef inline int64_t floor_div(int64_t a, int64_t b):
+    """Floor of a / b for b > 0."""
+    cdef int64_t q = a // b
+    if (a % b != 0) and (a < 0):
+        q -= 1
+    return q
+
+
+cdef inline int64_t ceil_div(int64_t a, int64_t b):
+    """Ceiling of a / b for b > 0."""
+    return -floor_div(-a, b)
+
+
+cdef class StepCompressor:
+    """Step times and runs of one motor.
+
+    ``steps_per_mm`` (steps/mm), ``clock_freq`` (ticks/s), ``max_error``
+    (ticks, the largest allowed distance of a step from its ideal time).
+    ``position`` is the motor's step count after every step added so far.
+    """
+    cdef public double steps_per_mm
+    cdef public double clock_freq
+    cdef public int64_t max_error
+    cdef public int64_t position
+    cdef public int64_t last_clock
+    cdef public bint has_reference
+    cdef public int64_t steps_total
+    cdef public int64_t runs_total
+    cdef int64_t* times
+    cdef Py_ssize_t count
+    cdef Py_ssize_t capacity
+    cdef int direction
+    cdef list runs
+
+    def __cinit__(self, double steps_per_mm, double clock_freq, int64_t max_error):
+        self.capacity = 4096
+        self.times = <int64_t*> malloc(self.capacity * sizeof(int64_t))
+        if self.times == NULL:
+            raise MemoryError()
+
+    def __init__(self, double steps_per_mm, double clock_freq, int64_t max_error):
+        if steps_per_mm <= 0 or clock_freq <= 0 or max_error < 0:
+            raise ValueError("steps_per_mm and clock_freq must be > 0, max_error >= 0")
+        self.steps_per_mm = steps_per_mm
+        self.clock_freq = clock_freq
+        self.max_error = max_error
+        self.position = 0
+        self.last_clock = 0
+        self.has_reference = False
+        self.count = 0
+        self.direction = 0
+        self.runs = []
+
+    def __dealloc__(self):
+        free(self.times)
+
+    cdef int _push(self, int64_t tick) except -1:
+        cdef int64_t* grown
+        if self.count == self.capacity:
+            grown = <int64_t*> realloc(self.times, 2 * self.capacity * sizeof(int64_t))
+            if grown == NULL:
+                raise MemoryError()
+            self.times = grown
+            self.capacity *= 2
+        # Ideal times must increase strictly for runs to reproduce them.
+        if self.count and tick <= self.times[self.count - 1]:
+            tick = self.times[self.count - 1] + 1
+        self.times[self.count] = tick
+        self.count += 1
+        return 0
+
+    def add_move(self, double print_time, double accel_t, double cruise_t,
+                 double start_v, double cruise_v, double accel, double move_d,
+                 double x0, double ratio, int64_t target):
+        """Add the steps of one move that ends at step position ``target``.
+
+        ``print_time`` (s) is when the move starts; ``accel_t``, ``cruise_t``
+        (s), ``start_v``, ``cruise_v`` (mm/s), ``accel`` (mm/s^2) and ``move_d``
+        (mm) describe its trapezoid; ``x0`` (mm) is this motor's position at
+        the start and ``ratio`` its mm per mm of move. Returns the step count.
+        """
+        cdef int64_t steps = target - self.position
+        cdef int64_t n, total
+        cdef int direction
+        cdef double spm = self.steps_per_mm, freq = self.clock_freq
+        cdef double accel_d, cruise_end_d, boundary, s, t, s2, rest
+        if steps == 0:
+            return 0
+        direction = 1 if steps > 0 else -1
+        if self.direction != 0 and direction != self.direction:
+            self._compress()
+        self.direction = direction
+        total = steps if steps > 0 else -steps
+        accel_d = (start_v + 0.5 * accel * accel_t) * accel_t
+        cruise_end_d = accel_d + cruise_v * cruise_t
+        for n in range(total):
+            boundary = (self.position + direction * (n + 0.5)) / spm
+            s = (boundary - x0) / ratio if ratio != 0.0 else move_d
+            if s < 0.0:
+                s = 0.0
+            elif s > move_d:
+                s = move_d
+            if s < accel_d:
+                rest = start_v * start_v + 2.0 * accel * s
+                t = 2.0 * s / (start_v + sqrt(rest)) if s > 0.0 else 0.0
+            elif s < cruise_end_d or accel == 0.0:
+                t = accel_t + (s - accel_d) / cruise_v
+            else:
+                s2 = s - cruise_end_d
+                rest = cruise_v * cruise_v - 2.0 * accel * s2
+                if rest < 0.0:
+                    rest = 0.0
+                t = accel_t + cruise_t + 2.0 * s2 / (cruise_v + sqrt(rest)) \
+                    if cruise_v + sqrt(rest) > 0.0 else accel_t + cruise_t
+            self._push(llround((print_time + t) * freq))
+        self.position = target
+        self.steps_total += total
+        return total
+
+    def flush(self):
+        """Compress every buffered step; returns the new runs.
+
+        Each run is ``(reference, interval, count, add, first_clock,
+        last_clock)``: ``reference`` is None, or the clock to send with
+        set_step_clock before the run; ``count`` is signed by direction.
+        """
+        self._compress()
+        runs = self.runs
+        self.runs = []
+        return runs
+
+    cdef bint _fit(self, Py_ssize_t start, int64_t c, int64_t last,
+                   int64_t* out_interval, int64_t* out_add):
+        """Find (interval, add) reproducing steps start..start+c-1 within the error."""
+        cdef int64_t* times = self.times + start
+        cdef int64_t err = self.max_error
+        cdef int64_t d1 = times[0] - last
+        cdef int64_t dc = times[c - 1] - last
+        cdef int64_t add, lo, hi, k, base, mid
+        cdef int64_t candidates[5]
+        cdef int trial, ncand
+        if c == 1:
+            # The previous run may end up to max_error after this step's
+            # predecessor; one tick later is still within the error.
+            out_interval[0] = d1 if d1 >= 1 else 1
+            out_add[0] = 0
+            return True
+        # Candidate adds: through the last step and the first or the middle
+        # one (the first carries the previous run's rounding error, the
+        # middle one does not), each rounded both ways, and no add at all.
+        mid = c // 2
+        candidates[0] = 0
+        candidates[1] = floor_div(2 * (dc - c * d1), c * (c - 1))
+        candidates[2] = candidates[1] + 1
+        ncand = 3
+        if mid >= 2:
+            candidates[3] = floor_div(2 * (mid * dc - c * (times[mid - 1] - last)),
+                                      mid * c * (c - mid))
+            candidates[4] = candidates[3] + 1
+            ncand = 5
+        for trial in range(ncand):
+            add = candidates[trial]
+            lo = 1
+            if 1 - add * (c - 1) > lo:
+                lo = 1 - add * (c - 1)
+            hi = MAX_INTERVAL
+            for k in range(1, c + 1):
+                base = add * k * (k - 1) // 2
+                lo = max(lo, ceil_div(times[k - 1] - err - last - base, k))
+                hi = min(hi, floor_div(times[k - 1] + err - last - base, k))
+                if lo > hi:
+                    break
+            if lo <= hi:
+                out_interval[0] = min(max(d1, lo), hi)
+                out_add[0] = add
+                return True
+        return False
+
+    cdef void _compress(self):
+        cdef Py_ssize_t i = 0, count = self.count
+        cdef int64_t last, good, bad, mid, c, interval = 0, add = 0
+        cdef int64_t best_interval, best_add, steps, end
+        cdef object reference
+        while i < count:
+            reference = None
+            if not self.has_reference or self.times[i] - self.last_clock > MAX_INTERVAL:
+                if i + 1 < count:
+                    self.last_clock = 2 * self.times[i] - self.times[i + 1]
+                else:
+                    self.last_clock = self.times[i] - 1
+                self.has_reference = True
+                reference = self.last_clock
+            last = self.last_clock
+            self._fit(i, 1, last, &best_interval, &best_add)
+            good = 1
+            bad = 0
+            c = 2
+            while c <= count - i and c <= MAX_COUNT:
+                if not self._fit(i, c, last, &interval, &add):
+                    bad = c
+                    break
+                good = c
+                best_interval = interval
+                best_add = add
+                c *= 2
+            if bad == 0:
+                bad = min(count - i, MAX_COUNT) + 1
+            while bad - good > 1:
+                mid = (good + bad) // 2
+                if self._fit(i, mid, last, &interval, &add):
+                    good = mid
+                    best_interval = interval
+                    best_add = add
+                else:
+                    bad = mid
+            steps = good
+            end = last + steps * best_interval + best_add * steps * (steps - 1) // 2
+            self.runs.append((reference, best_interval, self.direction * steps, best_add,
+                              last + best_interval, end))
+            self.last_clock = end
+            self.runs_total += 1
+            i += steps
+        self.count = 0

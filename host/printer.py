@@ -1,0 +1,169 @@
+# Mendel host: one printer, from a config and a board to a finished print.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The machine the G-code interpreter drives, and the print job around it."""
+import dataclasses
+import time
+
+from mendel.gcode.interpreter import Interpreter
+from mendel.gcode.parser import GcodeError
+from mendel.mcu.mcu import McuShutdown
+from mendel.toolhead import MoveError, Toolhead
+
+HEATERS = ("extruder", "heater_bed")
+TEMP_WINDOW = 1.0        # degC below target that counts as reached (M109/M190 S)
+WAIT_STEP = 0.5          # s between temperature checks while waiting
+# Klipper's PID gains are scaled to an output of 0..255 (PID_PARAM_BASE).
+PID_PARAM_BASE = 255.0
+
+
+class PrintError(Exception):
+    """The print stopped; the message says why and where."""
+
+
+@dataclasses.dataclass
+class PrintSummary:
+    """What a finished print reports (``mendel print`` prints it)."""
+    file: str
+    lines: int
+    moves: int
+    print_time_s: float
+    wall_time_s: float
+    position_mm: dict
+    position_steps: dict
+    expected_steps: dict
+    peak_temperatures: dict
+    unsupported: dict
+    link: dict
+
+    @property
+    def speedup(self):
+        return self.print_time_s / self.wall_time_s if self.wall_time_s else 0.0
+
+
+class Printer:
+    """A printer on a connected board: heaters configured, toolhead ready."""
+
+    def __init__(self, config, mcu, warn=print):
+        self.config = config
+        self.mcu = mcu
+        self.warn = warn
+        self.heater_ids = {name: mcu.info["heaters"].index(h.name)
+                           for name, h in config.heaters.items()}
+        self.fan_id = mcu.info["fans"].index(config.fan)
+        self.peaks = {name: None for name in HEATERS}
+        self.toolhead = Toolhead(config, mcu, on_temperatures=self.poll_temperatures)
+        self._configure()
+
+    def _configure(self):
+        for name, heater in self.config.heaters.items():
+            hid = self.heater_ids[name]
+            self.mcu.send("config_heater", hid, heater.sensor_type.encode(),
+                          int(heater.min_temp), int(heater.max_temp))
+            self.mcu.send("set_pid", hid, *(round(gain / PID_PARAM_BASE * 1000)
+                                             for gain in (heater.pid_kp, heater.pid_ki,
+                                                          heater.pid_kd)))
+        self.mcu.send("enable_motors", 1)
+        self.mcu.flush()
+
+    # -- the machine interface of the interpreter ------------------------
+    @property
+    def position(self):
+        return self.toolhead.position
+
+    def move(self, target, speed):
+        self.toolhead.move(target, speed)
+
+    def home(self, axes):
+        self.toolhead.home(axes)
+
+    def dwell(self, seconds):
+        self.toolhead.dwell(seconds)
+
+    def wait_moves(self):
+        self.toolhead.wait_moves()
+
+    def motors_off(self):
+        self.toolhead.wait_moves()
+        self.mcu.send("enable_motors", 0)
+        self.mcu.flush()
+
+    def set_fan(self, fraction):
+        self.toolhead.flush()
+        self.mcu.send("set_fan", self.fan_id, round(fraction * 255))
+        self.mcu.flush()
+
+    def set_temperature(self, heater, temp, wait):
+        """Set a heater target (degC); with ``wait``, return once it is reached."""
+        limit = self.config.heaters[heater].max_temp
+        if temp > limit:
+            raise PrintError("%s target %.1f C is above its max_temp %.1f C"
+                             % (heater, temp, limit))
+        hid = self.heater_ids[heater]
+        self.mcu.send("set_heater", hid, round(temp * 100))
+        self.mcu.flush()
+        if wait and temp > 0:
+            self.toolhead.wait_moves()
+            self._wait_temperature(heater, temp)
+
+    def _wait_temperature(self, heater, target):
+        while True:
+            current = self.poll_temperatures()[heater]
+            if current >= target - TEMP_WINDOW:
+                return
+            self.mcu.wait_until(self.mcu.estimated_clock()
+                                + int(WAIT_STEP * self.mcu.clock_freq))
+
+    def poll_temperatures(self):
+        """Read every heater's temperature (degC), keep the peaks; returns them."""
+        temps = {}
+        for name in HEATERS:
+            temp, _target, _duty = self.mcu.temperature(self.heater_ids[name])
+            temps[name] = temp
+            if self.peaks[name] is None or temp > self.peaks[name]:
+                self.peaks[name] = temp
+        return temps
+
+    # -- a print job ---------------------------------------------------
+    def print_file(self, path):
+        """Stream a G-code file; returns a PrintSummary. Raises PrintError."""
+        start_wall = time.monotonic()
+        start_clock = self.mcu.estimated_clock()
+        interpreter = Interpreter(self, warn=self.warn)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as lines:
+                interpreter.run_lines(lines, filename=path)
+            self.toolhead.wait_moves()
+            self.poll_temperatures()
+        except McuShutdown as exc:
+            raise PrintError("the board shut down at %s line %d: %s"
+                             % (path, interpreter.lines, exc)) from None
+        except GcodeError as exc:
+            raise PrintError(str(exc)) from None
+        except MoveError as exc:
+            raise PrintError("%s:%d: %s" % (path, interpreter.lines, exc)) from None
+        return self._summary(path, interpreter, start_clock, time.monotonic() - start_wall)
+
+    def _summary(self, path, interpreter, start_clock, wall):
+        mcu = self.mcu
+        axes = "xyze"
+        board_steps = {}
+        for i, axis in enumerate(axes):
+            board_steps[axis] = mcu.motor_position(self.toolhead.oids[i])
+        expected = dict(zip(axes, self.toolhead.motor_positions()))
+        return PrintSummary(
+            file=path, lines=interpreter.lines, moves=interpreter.moves,
+            print_time_s=(mcu.estimated_clock() - start_clock) / mcu.clock_freq,
+            wall_time_s=wall,
+            position_mm=dict(zip(axes, self.toolhead.position)),
+            position_steps=board_steps, expected_steps=expected,
+            peak_temperatures=dict(self.peaks),
+            unsupported={code: seen[0] for code, seen in interpreter.unsupported.items()},
+            link=dict(mcu.stats(), retransmits=mcu.link.retransmits,
+                      bytes_sent=mcu.link.bytes_sent))
+
+    def shutdown(self):
+        """Heaters off and motors released (end of a session)."""
+        for name in HEATERS:
+            self.mcu.send("set_heater", self.heater_ids[name], 0)
+        self.mcu.send("enable_motors", 0)
+        self.mcu.link.drain()

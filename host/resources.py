@@ -1,0 +1,11 @@
+# Mendel host: files shipped with the package.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Paths of bundled data: printer configs, board definitions, firmware."""
+import os
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def default_config():
+    """The bundled i3-class cartesian printer.cfg."""
+    return os.path.join(_HERE, "configs", "i3-cartesian.cfg")

