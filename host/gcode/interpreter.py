@@ -64,8 +64,14 @@ class Interpreter:
         handler = self._handlers.get(command.code)
         if handler is None:
             self._unsupported(command)
-        else:
-            handler(command.params)
+            return
+        if command.error is not None:
+            raise GcodeError(command.error)
+        for letter, value in command.params.items():
+            if isinstance(value, str):
+                raise GcodeError("%s takes numbers, not the text %s=%r"
+                                 % (command.code, letter, value))
+        handler(command.params)
 
     def _unsupported(self, command):
         seen = self.unsupported.setdefault(command.code, [0, command.lineno])

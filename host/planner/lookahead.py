@@ -88,6 +88,9 @@ class Move:
     def set_trapezoid(self, start_v2, cruise_v2, end_v2):
         """Fix the speeds (squared, mm^2/s^2) and derive the phase durations."""
         accel = self.accel
+        # Rounding can leave the peak a hair below an end speed; never let a
+        # phase run backwards.
+        cruise_v2 = max(cruise_v2, start_v2, end_v2)
         self.start_v = start_v = math.sqrt(start_v2)
         self.cruise_v = cruise_v = math.sqrt(cruise_v2)
         self.end_v = end_v = math.sqrt(end_v2)

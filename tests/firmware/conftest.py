@@ -1,0 +1,9 @@
+"""Firmware tests under CPython: the firmware tree and the fakes on sys.path."""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FIRMWARE = os.path.join(HERE, "..", "..", "firmware")
+for path in (os.path.join(HERE, "fakes"), HERE, FIRMWARE):
+    if path not in sys.path:
+        sys.path.insert(0, os.path.abspath(path))

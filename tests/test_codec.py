@@ -1,0 +1,57 @@
+"""Host codec against the same vectors as the firmware, and frame decoding."""
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "firmware"))
+from vectors import CRC16, FRAME_PAYLOAD, FRAME_SEQ, VLQ  # noqa: E402
+
+from mendel.mcu import codec  # noqa: E402
+
+
+@pytest.mark.parametrize("data,expected", CRC16)
+def test_crc16_vectors(data, expected):
+    assert codec.crc16(data) == expected
+
+
+@pytest.mark.parametrize("value,encoded", VLQ)
+def test_vlq_vectors(value, encoded):
+    out = bytearray()
+    codec.put_int(out, value)
+    assert bytes(out) == encoded
+    assert codec.get_int(encoded, 0) == (value, len(encoded))
+
+
+def test_frame_round_trip_and_layout():
+    frame = codec.build_frame(FRAME_SEQ, FRAME_PAYLOAD)
+    assert frame[0] == len(frame) == len(FRAME_PAYLOAD) + 5
+    assert frame[1] == FRAME_SEQ and frame[-1] == codec.SYNC
+    assert codec.FrameDecoder().feed(frame) == [(FRAME_SEQ, FRAME_PAYLOAD)]
+
+
+def test_decoder_resynchronises_after_garbage_and_corruption():
+    good = codec.build_frame(7, b"\x01\x02")
+    bad = bytearray(codec.build_frame(6, b"\x09"))
+    bad[2] ^= 0xFF
+    decoder = codec.FrameDecoder()
+    frames = decoder.feed(b"\xff\x00\x7e" + bytes(bad) + good[:4])
+    frames += decoder.feed(good[4:])
+    assert frames == [(7, b"\x01\x02")]
+    assert decoder.bad_frames >= 1
+
+
+def test_messages_round_trip():
+    payload = (codec.encode_message(3, "is", (-5, b"abc"))
+               + codec.encode_message(1, "", ()))
+    assert codec.decode_messages(payload, {3: "is", 1: ""}) == [(3, [-5, b"abc"]), (1, [])]
+
+
+def test_payload_too_big_for_a_frame_is_refused():
+    with pytest.raises(ValueError):
+        codec.build_frame(0, bytes(60))
+
+
+def test_wrong_argument_count_is_refused():
+    with pytest.raises(ValueError):
+        codec.encode_message(1, "ii", (1,))

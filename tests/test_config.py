@@ -1,0 +1,31 @@
+"""printer.cfg loading: the bundled default and clear errors."""
+import pytest
+
+from mendel import config
+
+
+def test_default_is_an_i3_class_cartesian():
+    cfg = config.load()
+    assert cfg.steps_per_mm() == pytest.approx([80.0, 80.0, 400.0, 93.0])
+    assert (cfg.max_velocity, cfg.max_accel) == (300.0, 3000.0)
+    assert cfg.kinematics == "cartesian" and cfg.board == "sim"
+
+
+def test_error_names_file_section_and_key(tmp_path):
+    text = open(config.load().path).read().replace("max_accel = 3000", "max_accel = fast")
+    path = tmp_path / "printer.cfg"
+    path.write_text(text)
+    with pytest.raises(config.ConfigError,
+                       match=r"printer.cfg: \[printer\] max_accel: 'fast' is not a number"):
+        config.load(str(path))
+
+
+def test_missing_section_and_gear_ratio(tmp_path):
+    path = tmp_path / "printer.cfg"
+    path.write_text("[printer]\nkinematics = cartesian\n")
+    with pytest.raises(config.ConfigError, match="max_velocity: required key is missing"):
+        config.load(str(path))
+    text = open(config.load().path).read().replace(
+        "[stepper_z]\n", "[stepper_z]\ngear_ratio = 2:1\n")
+    path.write_text(text)
+    assert config.load(str(path)).steps_per_mm()[2] == pytest.approx(800.0)

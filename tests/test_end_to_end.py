@@ -1,0 +1,176 @@
+"""Real G-code printed on the simulated board: the firmware under micropython, a pty,
+pyserial. Final step positions are checked against an independent reading of the file."""
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+import serial
+
+from paths import EXAMPLE
+from mendel import config
+from mendel.mcu.mcu import Mcu
+from mendel.printer import Printer
+from mendel.sim.board import SimBoard
+
+CFG = config.load()
+CORPUS_FILES = [
+    "cura-2.3-puzzle-reprap-m82.gcode",          # 64 min, absolute E, Cura RepRap flavour
+    "prusaslicer-2.5-cube-m83.gcode",            # relative E, PrusaSlicer MK3 start code
+    "slic3r-1.3-cube-m82.gcode",                 # absolute E, Slic3r
+    "prusaslicer-2.7-twistvase-spiral-m83.gcode",  # 68 min vase, relative E
+]
+
+
+def expected_steps(path):
+    """Final motor steps from the file alone: a minimal reader of G0/G1/G28/G90/G91/
+    G92/M82/M83/G20/G21, independent of Mendel's parser; round(mm * steps/mm)."""
+    pos = {a: 0.0 for a in "XYZE"}
+    base = {a: 0.0 for a in "XYZE"}
+    absolute, absolute_e, scale = True, True, 1.0
+    with open(path, errors="replace") as f:
+        for line in f:
+            line = re.sub(r"\(.*?\)", "", line.split(";")[0]).strip().upper()
+            words = dict(re.findall(r"([A-Z])\s*([-+]?[0-9.]*)", line))
+            code = re.match(r"([GM])\s*(\d+)", line)
+            code = code.group(1) + str(int(code.group(2))) if code else None
+            if code == "G90":
+                absolute = absolute_e = True
+            elif code == "G91":
+                absolute = absolute_e = False
+            elif code == "M82":
+                absolute_e = True
+            elif code == "M83":
+                absolute_e = False
+            elif code in ("G20", "G21"):
+                scale = 25.4 if code == "G20" else 1.0
+            elif code == "G28":
+                axes = [a for a in "XYZ" if a in words] or list("XYZ")
+                for a in axes:
+                    pos[a] = base[a] = 0.0
+            elif code == "G92":
+                for a in "XYZE":
+                    if a in words or len(words) == 1:
+                        base[a] = pos[a] - float(words.get(a) or 0.0) * scale
+            elif code in ("G0", "G1"):
+                for a in "XYZE":
+                    if a in words and words[a] not in ("", "-", "+"):
+                        v = float(words[a]) * scale
+                        is_abs = absolute_e if a == "E" else absolute
+                        pos[a] = v + base[a] if is_abs else pos[a] + v
+    spm = dict(zip("xyze", CFG.steps_per_mm()))
+    return {a.lower(): round(pos[a] * spm[a.lower()]) for a in "XYZE"}
+
+
+class FlakyPort:
+    """A serial port that corrupts one bit of chosen written frames."""
+
+    def __init__(self, port, corrupt_writes):
+        self._port = port
+        self._corrupt = set(corrupt_writes)
+        self.writes = 0
+
+    def write(self, data):
+        self.writes += 1
+        if self.writes in self._corrupt and len(data) > 6:
+            data = bytearray(data)
+            data[3] ^= 0x10
+        return self._port.write(bytes(data))
+
+    def __getattr__(self, name):
+        return getattr(self._port, name)
+
+    def __setattr__(self, name, value):
+        if name.startswith("_") or name == "writes":
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._port, name, value)
+
+
+@contextlib.contextmanager
+def sim_printer(step_log=None, wrap=None):
+    with SimBoard("sim", step_log=step_log) as sim:
+        with serial.Serial(sim.port, 250000, timeout=0.1) as port:
+            mcu = Mcu(wrap(port) if wrap else port)
+            mcu.connect()
+            yield Printer(CFG, mcu, warn=lambda _t: None), sim
+
+
+def test_example_prints_to_exact_positions(tmp_path):
+    log = tmp_path / "steps.log"
+    with sim_printer(step_log=str(log)) as (printer, _sim):
+        summary = printer.print_file(EXAMPLE)
+    expected = expected_steps(EXAMPLE)
+    assert summary.position_steps == expected
+    assert summary.expected_steps == expected
+    assert summary.position_mm["z"] == pytest.approx(26.0)
+    assert summary.peak_temperatures["extruder"] >= 214.0
+    assert summary.peak_temperatures["heater_bed"] >= 59.0
+    assert summary.print_time_s > 600           # a real print: ~15 minutes
+    assert summary.link["frames_bad"] == 0 and not summary.link["shutdown"]
+    # The firmware's own log of executed runs adds up to the same positions.
+    totals = {}
+    for line in log.read_text().splitlines():
+        oid, _first, _interval, count, _add = map(int, line.split())
+        totals[oid] = totals.get(oid, 0) + count
+    assert [totals.get(i, 0) for i in range(4)] == [expected[a] for a in "xyze"]
+
+
+@pytest.mark.parametrize("name", CORPUS_FILES)
+def test_corpus_file_prints_to_exact_positions(corpus, name):
+    path = os.path.join(corpus, name)
+    with sim_printer() as (printer, _sim):
+        summary = printer.print_file(path)
+    assert summary.position_steps == expected_steps(path)
+    assert not summary.link["shutdown"]
+
+
+def test_corrupted_frames_are_refused_and_resent(corpus):
+    path = os.path.join(corpus, "slic3r-1.3-cube-m82.gcode")
+    with sim_printer(wrap=lambda p: FlakyPort(p, corrupt_writes=[40, 400, 4000])) as (
+            printer, _sim):
+        summary = printer.print_file(path)
+        retransmits = printer.mcu.link.retransmits
+    assert summary.link["frames_bad"] >= 3
+    assert retransmits >= 3
+    assert summary.position_steps == expected_steps(path)
+
+
+def test_heaters_go_off_when_the_host_disconnects():
+    with SimBoard("sim") as sim:
+        with serial.Serial(sim.port, 250000, timeout=0.1) as port:
+            mcu = Mcu(port)
+            mcu.connect()
+            Printer(CFG, mcu, warn=lambda _t: None)
+            mcu.send("set_heater", 0, 20000)
+            mcu.wait_until(mcu.estimated_clock() + 20 * mcu.clock_freq)
+            temp, target, duty = mcu.temperature(0)
+            assert target == 200.0 and temp > 80.0 and duty > 0.0
+        time.sleep(0.3)                          # the board sees the hang-up
+        with serial.Serial(sim.port, 250000, timeout=0.1) as port:
+            mcu = Mcu(port)
+            mcu.connect()
+            temp, target, duty = mcu.temperature(0)
+    assert target == 0.0 and duty == 0.0
+
+
+def test_cli_prints_the_example_with_a_summary(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mendel", "print", EXAMPLE, "--json"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["position_steps"] == expected_steps(EXAMPLE)
+    assert summary["lines"] == 7498 and summary["moves"] > 5000
+
+
+def test_cli_reports_a_bad_line_with_file_and_number(tmp_path):
+    bad = tmp_path / "bad.gcode"
+    bad.write_text("G28\nG1 X10 F3000\nG1 X20 Y$\n")
+    result = subprocess.run([sys.executable, "-m", "mendel", "print", str(bad)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "bad.gcode:3: G1 X20 Y$: unexpected '$'" in result.stderr
