@@ -33,7 +33,6 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="GPL-3.0-or-later",
-    classifiers=["License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)"],
     python_requires=">=3.9",
     package_dir=PACKAGE_DIRS,
     packages=PACKAGES,

@@ -174,3 +174,15 @@ def test_cli_reports_a_bad_line_with_file_and_number(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "bad.gcode:3: G1 X20 Y$: unexpected '$'" in result.stderr
+
+
+def test_cli_drives_a_board_on_a_port_as_it_would_a_real_one(tmp_path):
+    gcode = tmp_path / "short.gcode"
+    gcode.write_text("G28\nG1 Z0.3 F600\nG1 X50 Y20 E5 F3000\nG1 X10 Y40 E8\nM400\n")
+    with SimBoard("sim") as sim:
+        result = subprocess.run([sys.executable, "-m", "mendel", "print", str(gcode),
+                                 "--port", sim.port, "--json"],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["position_steps"] == {"x": 800, "y": 3200, "z": 120, "e": 744}
