@@ -10,10 +10,11 @@ layout used by protocol buffers). Zigzag keeps small negative numbers short:
 The frame check is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection,
 no final xor; check value of b"123456789" is 0x29B1), computed with a 256-entry
 table built once at import.
-"""
-from micropython import const
 
-_POLY = const(0x1021)
+Plain Python with no MicroPython-only import, so the host encodes integers
+with this very code (``mendel.mcu.codec``).
+"""
+_POLY = 0x1021
 
 
 def _make_table():

@@ -195,6 +195,8 @@ class Link:
                 raise ValueError("unknown command id %d" % msgid)
             fmt, handler = handlers[msgid]
             self._call(fmt, handler)
+        if self._pos != end:
+            raise ValueError("message runs past the end of its frame")
 
     def _call(self, fmt, handler):
         # One branch per arity keeps integer arguments in locals: no tuple.

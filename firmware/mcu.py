@@ -19,6 +19,8 @@ CONTROL_HZ = const(10)
 # Without any frame from the host for this long, heaters go off (Klipper's
 # heater max_duration plays the same role).
 HOST_SILENCE_S = const(3)
+# Bytes of a shutdown reason that fit one frame: 64 - 5 framing - id - length.
+_REASON_IN_FRAME = const(56)
 
 CLOCK = link.response("clock", "i")
 SHUTDOWN = link.response("shutdown", "s")
@@ -88,7 +90,8 @@ class Mcu:
             self.shutdown_reason = reason
             self.hal.log("shutdown: " + reason)
         if self.hal.transport.connected:
-            self.link.send(SHUTDOWN, self.shutdown_reason.encode())
+            # The whole reason is in the identify text; a frame takes its start.
+            self.link.send(SHUTDOWN, self.shutdown_reason.encode()[:_REASON_IN_FRAME])
 
     def host_gone(self):
         """The host closed the port: nothing may stay hot."""
@@ -124,11 +127,11 @@ class Mcu:
     def poll_once(self):
         """One pass of the main loop."""
         hal = self.hal
-        if hal.virtual:
-            self.link.poll(100)
-        else:
-            wait = (self.next_control - hal.clock()) * 1000 // hal.clock_freq
-            self.link.poll(max(0, min(wait, 10)))
+        wait = 100 if hal.virtual else (self.next_control - hal.clock()) * 1000 // hal.clock_freq
+        try:
+            self.link.poll(max(0, min(wait, 100)))
+        except Exception as exc:  # a command the firmware cannot run: stop safely
+            self.shutdown("firmware error: %s %s" % (type(exc).__name__, exc))
         now = hal.clock()
         if self.link.rx_activity:
             self.link.rx_activity = False

@@ -2,10 +2,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Host side of the wire format described in docs/protocol.md.
 
-The firmware has its own implementation (``firmware/codec.py``, written for
-MicroPython); both are tested against the same vectors.
+Integers are encoded by the firmware's own code (``firmware/codec.py``); the
+CRC uses the C implementation in :mod:`binascii`, and decoding returns
+``(value, position)`` pairs, where the firmware decodes in place without
+allocating. Both sides are tested against the same vectors.
 """
 import binascii
+
+from mendel.firmware.codec import encode_args, put_int
 
 MAX_FRAME = 64
 MIN_FRAME = 5
@@ -16,15 +20,6 @@ FRAME_OVERHEAD = 5  # length, sequence, CRC (2), sync
 def crc16(data):
     """CRC-16/CCITT-FALSE of ``data`` (poly 0x1021, init 0xFFFF)."""
     return binascii.crc_hqx(bytes(data), 0xFFFF)
-
-
-def put_int(out, value):
-    """Append the zigzag VLQ encoding of ``value`` (int) to bytearray ``out``."""
-    value = (value << 1) if value >= 0 else ((-value) << 1) - 1
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
 
 
 def get_int(data, pos):
@@ -49,16 +44,9 @@ def encode_message(msgid, fmt, args):
 
     Raises ValueError when ``args`` does not match ``fmt``.
     """
-    if len(fmt) != len(args):
-        raise ValueError("message takes %d arguments, got %d" % (len(fmt), len(args)))
     out = bytearray()
     put_int(out, msgid)
-    for kind, arg in zip(fmt, args):
-        if kind == "i":
-            put_int(out, int(arg))
-        else:
-            put_int(out, len(arg))
-            out += arg
+    encode_args(out, fmt, args)
     return bytes(out)
 
 

@@ -133,3 +133,25 @@ def test_host_silence_turns_heaters_off():
     mcu.run_timers(mcu.silence_ticks + 2 * mcu.control_ticks)
     assert "host silent" in mcu.shutdown_reason
     assert heater.target == 0.0
+
+
+def test_unknown_command_shuts_down_safely():
+    hal, mcu, _ids = make()
+    hal.transport.feed(frame(0, vlq(99)))
+    mcu.poll_once()
+    assert "firmware error" in mcu.shutdown_reason
+    assert hal.enabled is False
+
+
+def test_message_running_past_its_frame_shuts_down():
+    hal, mcu, ids = make()
+    hal.transport.feed(frame(0, vlq(ids["commands"]["set_step_clock"][0], 0)))
+    mcu.poll_once()
+    assert mcu.shutdown_reason is not None
+
+
+def test_motor_out_of_range_shuts_down():
+    hal, mcu, ids = make()
+    hal.transport.feed(frame(0, cmd(ids, "set_step_clock", 9, 0)))
+    mcu.poll_once()
+    assert "firmware error" in mcu.shutdown_reason
