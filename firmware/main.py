@@ -6,6 +6,7 @@ On a board, MicroPython runs this file at boot with ``board.json`` beside it.
 On the unix port (the simulated board) the launcher passes options::
 
     micropython main.py --board boards/sim.json [--realtime] [--step-log FILE]
+                        [--lifeline-fd N]
 
 While the link runs, Ctrl-C is disabled (``micropython.kbd_intr(-1)``) so a
 0x03 byte in a binary frame cannot stop a print.
@@ -21,7 +22,8 @@ from mcu import Mcu
 
 def parse_args(argv):
     """Options from ``argv`` (unix port); defaults for a board."""
-    options = {"board": "board.json", "virtual": True, "step_log": None}
+    options = {"board": "board.json", "virtual": True, "step_log": None,
+               "lifeline_fd": None}
     i = 1
     while i < len(argv):
         arg = argv[i]
@@ -31,6 +33,9 @@ def parse_args(argv):
         elif arg == "--step-log":
             i += 1
             options["step_log"] = argv[i]
+        elif arg == "--lifeline-fd":
+            i += 1
+            options["lifeline_fd"] = int(argv[i])
         elif arg == "--realtime":
             options["virtual"] = False
         else:

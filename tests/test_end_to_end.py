@@ -186,3 +186,21 @@ def test_cli_drives_a_board_on_a_port_as_it_would_a_real_one(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["position_steps"] == {"x": 800, "y": 3200, "z": 120, "e": 744}
+
+
+def test_simulated_board_exits_when_its_host_is_killed():
+    script = ("import time, mendel.sim.board as b; s = b.SimBoard().start(); "
+              "print(s.process.pid, flush=True); time.sleep(60)")
+    host = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    board_pid = int(host.stdout.readline())
+    host.kill()
+    host.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and os.path.exists("/proc/%d" % board_pid):
+        with open("/proc/%d/stat" % board_pid) as f:
+            if f.read().split()[2] == "Z":
+                break
+        time.sleep(0.05)
+    state = open("/proc/%d/stat" % board_pid).read().split()[2] \
+        if os.path.exists("/proc/%d" % board_pid) else "gone"
+    assert state in ("Z", "gone")

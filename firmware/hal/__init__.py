@@ -16,5 +16,6 @@ def load(board, options):
     if family == "sim":
         from hal.sim import SimHal
         return SimHal(board, virtual=options.get("virtual", True),
-                      step_log=options.get("step_log"))
+                      step_log=options.get("step_log"),
+                      lifeline_fd=options.get("lifeline_fd"))
     raise ValueError("no HAL backend for MCU family %r yet" % family)

@@ -27,18 +27,29 @@ PEAKS = link.response("sim_peaks", "ii")
 
 
 class PtyTransport:
-    """Non-blocking byte transport over the inherited pty master (fd 0/1)."""
+    """Non-blocking byte transport over the inherited pty master (fd 0/1).
 
-    def __init__(self):
+    ``lifeline_fd`` is the read end of a pipe whose write end only the
+    launching host holds: when that process ends, however it ends, the pipe
+    hangs up and the simulated board exits instead of waiting forever.
+    """
+
+    def __init__(self, lifeline_fd=None):
         self._in = sys.stdin.buffer
         self._out = sys.stdout.buffer
         self._poll = select.poll()
         self._poll.register(self._in, select.POLLIN)
+        self._lifeline = None
+        if lifeline_fd is not None:
+            self._lifeline = open(lifeline_fd, "rb")
+            self._poll.register(self._lifeline, select.POLLIN)
         self.connected = False
 
     def wait(self, timeout_ms):
         """True when bytes are ready; tracks hang-ups in ``connected``."""
-        for _obj, event in self._poll.poll(timeout_ms):
+        for obj, event in self._poll.poll(timeout_ms):
+            if obj is self._lifeline:
+                raise SystemExit("mendel-sim: the host process is gone")
             if event & select.POLLIN:
                 self.connected = True
                 return True
@@ -75,10 +86,10 @@ class PtyTransport:
 class SimHal:
     """HAL backend of the simulated board."""
 
-    def __init__(self, board, virtual=True, step_log=None):
+    def __init__(self, board, virtual=True, step_log=None, lifeline_fd=None):
         self.clock_freq = board["clock_freq"]
         self.virtual = virtual
-        self.transport = PtyTransport()
+        self.transport = PtyTransport(lifeline_fd)
         self._ticks = 0
         self._start_ns = time.time_ns()
         self._last_advance = 0

@@ -58,6 +58,7 @@ class SimBoard:
         self.step_log = step_log
         self.process = None
         self.port = None
+        self._lifeline = None
 
     def start(self):
         master, slave = os.openpty()
@@ -69,14 +70,20 @@ class SimBoard:
             args.append("--realtime")
         if self.step_log:
             args += ["--step-log", os.path.abspath(self.step_log)]
+        # The board exits when this process ends, even if it is killed.
+        lifeline_read, self._lifeline = os.pipe()
+        args += ["--lifeline-fd", str(lifeline_read)]
         self.process = subprocess.Popen(args, stdin=master, stdout=master,
-                                        cwd=firmware_dir())
-        os.close(master)
-        os.close(slave)
+                                        cwd=firmware_dir(), pass_fds=(lifeline_read,))
+        for fd in (master, slave, lifeline_read):
+            os.close(fd)
         return self
 
     def stop(self):
         """End the firmware process."""
+        if self._lifeline is not None:
+            os.close(self._lifeline)
+            self._lifeline = None
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
