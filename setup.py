@@ -21,6 +21,7 @@ PACKAGES = [
     "mendel.firmware.hal", "mendel.boards",
 ]
 EXTENSIONS = [
+    Extension("mendel.gcode._lexer", ["host/gcode/_lexer.pyx"], extra_compile_args=["-O2"]),
     Extension("mendel.planner._stepcompress", ["host/planner/_stepcompress.pyx"],
               extra_compile_args=["-O2"]),
 ]

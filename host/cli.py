@@ -1,34 +1,74 @@
 # Mendel host: command line.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``mendel print FILE``: print a G-code file on the simulated board or a real one."""
+"""mendel: print G-code on the simulated board or a real one, or check it first."""
 import argparse
 import contextlib
 import json
+import os
 import sys
 
 import serial
 
+from mendel import __version__
 from mendel import config as config_mod
+from mendel.check import check_file
+from mendel.errors import MendelError
+from mendel.gcode.interpreter import Settings
 from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import Mcu, McuShutdown
 from mendel.printer import Printer, PrintError
 from mendel.sim.board import SimBoard, SimulatorError
 
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
 
 def _parser():
     parser = argparse.ArgumentParser(prog="mendel", description=__doc__)
+    parser.add_argument("--version", action="version", version="mendel " + __version__)
     commands = parser.add_subparsers(dest="command", required=True)
+
     job = commands.add_parser("print", help="print a G-code file")
     job.add_argument("file", help="G-code file")
-    job.add_argument("--config", help="printer.cfg (default: the bundled i3-class cartesian)")
+    _common(job)
     job.add_argument("--port", help="serial device of a real board (default: start the "
                                     "simulated board)")
     job.add_argument("--baud", type=int, default=250000, help="baud rate for --port")
     job.add_argument("--sim-realtime", action="store_true",
                      help="run the simulated board's clock at wall-clock speed")
     job.add_argument("--step-log", help="simulated board: write every step run to this file")
-    job.add_argument("--json", action="store_true", help="print the summary as JSON")
+    job.add_argument("--no-preflight", action="store_true",
+                     help="start without checking the whole file first")
+    job.set_defaults(run=cmd_print)
+
+    check = commands.add_parser("check", help="parse and plan a G-code file, report, "
+                                              "exit 1 if it cannot be printed")
+    check.add_argument("file", help="G-code file")
+    _common(check)
+    check.set_defaults(run=cmd_check)
     return parser
+
+
+def _common(sub):
+    sub.add_argument("--config", help="printer.cfg (default: the bundled i3-class cartesian)")
+    sub.add_argument("--strict", action="store_true",
+                     help="treat unsupported G-code commands as errors")
+    sub.add_argument("--arc-tolerance", type=float, default=0.01,
+                     help="largest distance of an arc's chords from the arc, mm "
+                          "(default 0.01)")
+    sub.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _settings(args):
+    if not args.arc_tolerance > 0:
+        raise MendelError("--arc-tolerance must be positive")
+    return Settings(arc_tolerance=args.arc_tolerance, strict=args.strict)
+
+
+def _readable(path):
+    if not os.path.isfile(path):
+        raise MendelError("no such G-code file: %s" % path)
+    return path
 
 
 @contextlib.contextmanager
@@ -38,16 +78,23 @@ def _board(args, cfg):
         if args.port:
             device = args.port
         else:
+            if args.step_log:
+                folder = os.path.dirname(os.path.abspath(args.step_log))
+                if not os.access(folder, os.W_OK):
+                    raise MendelError("cannot write the step log in %s" % folder)
             sim = stack.enter_context(SimBoard(cfg.board, realtime=args.sim_realtime,
                                                step_log=args.step_log))
             device = sim.port
-        port = stack.enter_context(serial.Serial(device, args.baud, timeout=0.1))
+        try:
+            port = stack.enter_context(serial.Serial(device, args.baud, timeout=0.1))
+        except (serial.SerialException, OSError) as exc:
+            raise MendelError("cannot open the board's port %s: %s" % (device, exc)) from None
         mcu = Mcu(port)
         mcu.connect()
         yield mcu
 
 
-def _report(summary):
+def _report_print(summary):
     lines = [
         "printed %s" % summary.file,
         "  lines %d, moves %d" % (summary.lines, summary.moves),
@@ -72,18 +119,19 @@ def _report(summary):
 
 def cmd_print(args):
     cfg = config_mod.load(args.config)
+    path = _readable(args.file)
     warn = (lambda text: print(text, file=sys.stderr))
     with _board(args, cfg) as mcu:
-        printer = Printer(cfg, mcu, warn=warn)
+        printer = Printer(cfg, mcu, warn=warn, settings=_settings(args))
         try:
-            summary = printer.print_file(args.file)
+            summary = printer.print_file(path, preflight=not args.no_preflight)
         finally:
             with contextlib.suppress(LinkError, McuShutdown, OSError):
                 printer.shutdown()
     if args.json:
         print(json.dumps(summary.__dict__, indent=2))
     else:
-        print(_report(summary))
+        print(_report_print(summary))
     if summary.position_steps != summary.expected_steps:
         print("error: board step positions %s differ from the host's %s"
               % (summary.position_steps, summary.expected_steps), file=sys.stderr)
@@ -91,14 +139,56 @@ def cmd_print(args):
     return 0
 
 
+def _report_check(report):
+    lines = ["%s: %s" % (report["file"], "fits this printer" if report["fits"]
+                         else "CANNOT be printed on this printer")]
+    for key in ("lines", "commands", "moves", "extrude_moves", "travel_moves", "arcs",
+                "layers"):
+        lines.append("  %-15s %d" % (key, report[key]))
+    lines.append("  %-15s %.1f mm" % ("filament", report["filament_mm"]))
+    lines.append("  %-15s %s" % ("estimated time", _duration(report["estimated_time_s"])))
+    for key in ("print_bounds", "travel_bounds"):
+        bounds = report[key]
+        if bounds:
+            lines.append("  %-15s X %.2f..%.2f  Y %.2f..%.2f  Z %.2f..%.2f mm" % (
+                key.replace("_", " "), bounds["min"][0], bounds["max"][0],
+                bounds["min"][1], bounds["max"][1], bounds["min"][2], bounds["max"][2]))
+    if report["unsupported"]:
+        lines.append("  unsupported:    " + ", ".join(
+            "%s x%d" % item for item in report["unsupported"].items()))
+    lines += ["  problem: " + p for p in report["problems"]]
+    lines += ["  error: line %d: %s: %s" % (e["line"], e["text"], e["reason"])
+              for e in report["errors"][:20]]
+    lines += ["  warning: " + w for w in report["warnings"][:20]]
+    return "\n".join(lines)
+
+
+def _duration(seconds):
+    hours, rest = divmod(int(round(seconds)), 3600)
+    return "%dh %02dm %02ds" % (hours, rest // 60, rest % 60)
+
+
+def cmd_check(args):
+    cfg = config_mod.load(args.config)
+    report = check_file(_readable(args.file), cfg, _settings(args))
+    print(json.dumps(report, indent=2) if args.json else _report_check(report))
+    return 0 if report["fits"] else 1
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        return cmd_print(args)
-    except (config_mod.ConfigError, PrintError, LinkError, McuShutdown,
-            SimulatorError, serial.SerialException, OSError) as exc:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("mendel: interrupted; heaters off, board stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        sys.stderr.close()
+        return EXIT_ERROR
+    except (config_mod.ConfigError, PrintError, LinkError, McuShutdown, SimulatorError,
+            MendelError, serial.SerialException, OSError) as exc:
         print("mendel: error: %s" % exc, file=sys.stderr)
-        return 2
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@
 import dataclasses
 import time
 
-from mendel.gcode.interpreter import Interpreter
-from mendel.gcode.parser import GcodeError
+from mendel.check import check_file
+from mendel.errors import CommandError
+from mendel.gcode.interpreter import GcodeError, Interpreter, Settings
+from mendel.gcode.reader import LineCounter, iter_commands
 from mendel.mcu.mcu import McuShutdown
-from mendel.toolhead import MoveError, Toolhead
+from mendel.toolhead import Toolhead
 
 HEATERS = ("extruder", "heater_bed")
 TEMP_WINDOW = 1.0        # degC below target that counts as reached (M109/M190 S)
@@ -43,10 +45,14 @@ class PrintSummary:
 class Printer:
     """A printer on a connected board: heaters configured, toolhead ready."""
 
-    def __init__(self, config, mcu, warn=print):
+    extruder_count = 1
+
+    def __init__(self, config, mcu, warn=print, settings=None):
         self.config = config
         self.mcu = mcu
         self.warn = warn
+        self.settings = settings or Settings()
+        self.events = {}
         self.heater_ids = {name: mcu.info["heaters"].index(h.name)
                            for name, h in config.heaters.items()}
         self.fan_id = mcu.info["fans"].index(config.fan)
@@ -87,28 +93,53 @@ class Printer:
         self.mcu.send("enable_motors", 0)
         self.mcu.flush()
 
+    def set_limits(self, **limits):
+        self.toolhead.set_limits(**limits)
+
+    def select_tool(self, tool):
+        if tool >= self.extruder_count:
+            raise CommandError("tool T%d does not exist: this printer has %d extruder(s)"
+                               % (tool, self.extruder_count))
+
+    def emergency_stop(self):
+        """M112: the board stops everything at once."""
+        self.mcu.send("emergency_stop")
+        self.mcu.flush()
+        self.mcu.pump(0.1)
+
+    def respond(self, text):
+        self.warn("echo: " + text)
+
+    def event(self, kind, value):
+        self.events[kind] = self.events.get(kind, 0) + 1
+
     def set_fan(self, fraction):
         self.toolhead.flush()
         self.mcu.send("set_fan", self.fan_id, round(fraction * 255))
         self.mcu.flush()
 
-    def set_temperature(self, heater, temp, wait):
-        """Set a heater target (degC); with ``wait``, return once it is reached."""
-        limit = self.config.heaters[heater].max_temp
-        if temp > limit:
-            raise PrintError("%s target %.1f C is above its max_temp %.1f C"
-                             % (heater, temp, limit))
+    def set_temperature(self, heater, temp, wait, wait_cooling=False):
+        """Set a heater target (degC). With ``wait`` (M109/M190), return once it
+        is reached from below; with ``wait_cooling`` (their R form) also from above.
+
+        Raises CommandError for a target outside min_temp..max_temp (0 is off).
+        """
+        config = self.config.heaters[heater]
+        if temp and not config.min_temp <= temp <= config.max_temp:
+            raise CommandError("%s target %.1f C outside min_temp..max_temp %.1f..%.1f C"
+                               % (heater, temp, config.min_temp, config.max_temp))
         hid = self.heater_ids[heater]
         self.mcu.send("set_heater", hid, round(temp * 100))
         self.mcu.flush()
         if wait and temp > 0:
             self.toolhead.wait_moves()
-            self._wait_temperature(heater, temp)
+            self._wait_temperature(heater, temp, wait_cooling)
 
-    def _wait_temperature(self, heater, target):
+    def _wait_temperature(self, heater, target, wait_cooling):
         while True:
             current = self.poll_temperatures()[heater]
-            if current >= target - TEMP_WINDOW:
+            if current >= target - TEMP_WINDOW and (
+                    not wait_cooling or current <= target + TEMP_WINDOW):
                 return
             self.mcu.wait_until(self.mcu.estimated_clock()
                                 + int(WAIT_STEP * self.mcu.clock_freq))
@@ -124,14 +155,28 @@ class Printer:
         return temps
 
     # -- a print job ---------------------------------------------------
-    def print_file(self, path):
+    def preflight(self, path):
+        """Check the whole file before anything moves; raises PrintError."""
+        report = check_file(path, self.config, self.settings)
+        if report["fits"]:
+            return report
+        lines = ["%s cannot be printed on this printer:" % path]
+        lines += ["  " + problem for problem in report["problems"]]
+        lines += ["  %s:%d: %s: %s" % (path, e["line"], e["text"], e["reason"])
+                  for e in report["errors"][:10]]
+        raise PrintError("\n".join(lines))
+
+    def print_file(self, path, preflight=True):
         """Stream a G-code file; returns a PrintSummary. Raises PrintError."""
+        if preflight:
+            self.preflight(path)
         start_wall = time.monotonic()
         start_clock = self.mcu.estimated_clock()
-        interpreter = Interpreter(self, warn=self.warn)
+        interpreter = Interpreter(self, self.settings, warn=self.warn, filename=path)
+        counter = LineCounter()
         try:
-            with open(path, encoding="utf-8", errors="replace") as lines:
-                interpreter.run_lines(lines, filename=path)
+            with open(path, "rb") as stream:
+                interpreter.run(iter_commands(stream, counter=counter))
             self.toolhead.wait_moves()
             self.poll_temperatures()
         except McuShutdown as exc:
@@ -139,11 +184,10 @@ class Printer:
                              % (path, interpreter.lines, exc)) from None
         except GcodeError as exc:
             raise PrintError(str(exc)) from None
-        except MoveError as exc:
-            raise PrintError("%s:%d: %s" % (path, interpreter.lines, exc)) from None
-        return self._summary(path, interpreter, start_clock, time.monotonic() - start_wall)
+        return self._summary(path, counter.lines, interpreter, start_clock,
+                             time.monotonic() - start_wall)
 
-    def _summary(self, path, interpreter, start_clock, wall):
+    def _summary(self, path, lines, interpreter, start_clock, wall):
         mcu = self.mcu
         axes = "xyze"
         board_steps = {}
@@ -151,7 +195,7 @@ class Printer:
             board_steps[axis] = mcu.motor_position(self.toolhead.oids[i])
         expected = dict(zip(axes, self.toolhead.motor_positions()))
         return PrintSummary(
-            file=path, lines=interpreter.lines, moves=interpreter.moves,
+            file=path, lines=lines, moves=interpreter.moves,
             print_time_s=(mcu.estimated_clock() - start_clock) / mcu.clock_freq,
             wall_time_s=wall,
             position_mm=dict(zip(axes, self.toolhead.position)),

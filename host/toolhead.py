@@ -13,6 +13,7 @@ clock to pass the oldest run (on the virtual clock it moves the clock itself).
 """
 import collections
 
+from mendel.errors import CommandError
 from mendel.planner.kinematics import CartesianKinematics
 from mendel.planner.lookahead import Limits, LookAheadQueue, Move
 from mendel.planner.stepgen import StepGenerator
@@ -21,7 +22,7 @@ BUFFER_TIME = 0.25       # s of motion scheduled ahead of the board clock
 TEMP_POLL_TIME = 1.0     # s of board time between temperature reports
 
 
-class MoveError(Exception):
+class MoveError(CommandError):
     """A move the printer cannot make; nothing of it was sent."""
 
 
@@ -66,6 +67,10 @@ class Toolhead:
                 raise MoveError("move out of range: %s=%.3f outside %.3f..%.3f mm"
                                 % (axis.upper(), target[i], stepper.position_min,
                                    stepper.position_max))
+
+    def set_limits(self, **limits):
+        """Change velocity/acceleration limits for the moves that follow."""
+        self.limits.update(**limits)
 
     def home(self, axes):
         """Move each axis in ``axes`` to its endstop position at homing speed.

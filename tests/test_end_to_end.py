@@ -3,7 +3,6 @@ pyserial. Final step positions are checked against an independent reading of the
 import contextlib
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import time
 import pytest
 import serial
 
+from gcode_reference import Independent
 from paths import EXAMPLE
 from mendel import config
 from mendel.mcu.mcu import Mcu
@@ -27,43 +27,10 @@ CORPUS_FILES = [
 
 
 def expected_steps(path):
-    """Final motor steps from the file alone: a minimal reader of G0/G1/G28/G90/G91/
-    G92/M82/M83/G20/G21, independent of Mendel's parser; round(mm * steps/mm)."""
-    pos = {a: 0.0 for a in "XYZE"}
-    base = {a: 0.0 for a in "XYZE"}
-    absolute, absolute_e, scale = True, True, 1.0
-    with open(path, errors="replace") as f:
-        for line in f:
-            line = re.sub(r"\(.*?\)", "", line.split(";")[0]).strip().upper()
-            words = dict(re.findall(r"([A-Z])\s*([-+]?[0-9.]*)", line))
-            code = re.match(r"([GM])\s*(\d+)", line)
-            code = code.group(1) + str(int(code.group(2))) if code else None
-            if code == "G90":
-                absolute = absolute_e = True
-            elif code == "G91":
-                absolute = absolute_e = False
-            elif code == "M82":
-                absolute_e = True
-            elif code == "M83":
-                absolute_e = False
-            elif code in ("G20", "G21"):
-                scale = 25.4 if code == "G20" else 1.0
-            elif code == "G28":
-                axes = [a for a in "XYZ" if a in words] or list("XYZ")
-                for a in axes:
-                    pos[a] = base[a] = 0.0
-            elif code == "G92":
-                for a in "XYZE":
-                    if a in words or len(words) == 1:
-                        base[a] = pos[a] - float(words.get(a) or 0.0) * scale
-            elif code in ("G0", "G1"):
-                for a in "XYZE":
-                    if a in words and words[a] not in ("", "-", "+"):
-                        v = float(words[a]) * scale
-                        is_abs = absolute_e if a == "E" else absolute
-                        pos[a] = v + base[a] if is_abs else pos[a] + v
-    spm = dict(zip("xyze", CFG.steps_per_mm()))
-    return {a.lower(): round(pos[a] * spm[a.lower()]) for a in "XYZE"}
+    """Final motor steps from the file alone (tests/gcode_reference.py, which
+    shares no code with Mendel's reader): round(mm * steps/mm)."""
+    final = Independent(path).pos
+    return {axis: round(mm * spm) for axis, mm, spm in zip("xyze", final, CFG.steps_per_mm())}
 
 
 class FlakyPort:

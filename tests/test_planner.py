@@ -6,6 +6,7 @@ import pytest
 
 from mendel import config
 from mendel.gcode.interpreter import Interpreter
+from mendel.gcode.reader import iter_commands
 from mendel.planner.lookahead import Limits, LookAheadQueue, Move
 
 CFG = config.load()          # 300 mm/s, 3000 mm/s^2, scv 5 mm/s
@@ -64,6 +65,8 @@ def test_extrude_only_move_uses_extruder_limits():
 class Recorder:
     """Machine for the interpreter that plans moves without a board."""
 
+    extruder_count = 1
+
     def __init__(self, window):
         self.position = [0.0, 0.0, 0.0, 0.0]
         self.queue = LookAheadQueue(window)
@@ -103,8 +106,8 @@ def check_invariants(moves):
 def test_invariants_on_corpus_files(corpus, name):
     machine = Recorder(window=64)
     interp = Interpreter(machine, warn=lambda _t: None)
-    with open(os.path.join(corpus, name), errors="replace") as f:
-        interp.run_lines(f, name)
+    with open(os.path.join(corpus, name), "rb") as f:
+        interp.run(iter_commands(f))
     machine.planned += machine.queue.flush()
     assert len(machine.planned) > 1000
     check_invariants(machine.planned)

@@ -1,0 +1,1 @@
+"""G-code front end: Cython lexer (``_lexer``), streaming reader, interpreter."""

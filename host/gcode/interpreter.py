@@ -2,176 +2,497 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Executes parsed G-code against a machine.
 
-Modal state as Marlin keeps it (RepRap wiki G-code page; Marlin G-code docs):
-G90/G91 absolute/relative (G90/G91 also set the E mode, as Marlin does),
-M82/M83 E mode, G92 sets the logical position without moving, G20/G21 units,
-F is modal in mm/min and converted once here to mm/s.
+Semantics follow the RepRap wiki G-code page and Marlin's G-code docs (Marlin
+where firmwares disagree; each handler says what it does). Positions: the
+machine receives machine coordinates in mm and speeds in mm/s only.
 
-The machine object receives only machine coordinates in mm and speeds in
-mm/s: ``move(target, speed)``, ``home(axes)``, ``dwell(seconds)``,
-``wait_moves()``, ``set_temperature(heater, degC, wait)``, ``set_fan(fraction)``,
-``motors_off()``.
+* G90/G91 set absolute/relative for X, Y, Z *and* E (Marlin); M82/M83 set E alone.
+* G92 sets the logical position without moving or waiting. For X/Y/Z it
+  shifts the offset between logical and machine coordinates; for E it only
+  renames the current filament position, since the extruder motor keeps
+  counting (its machine position grows by every E move, scaled by M221).
+* F is modal, in mm/min (in/min after G20) and converted once, here, to mm/s;
+  M220 scales it. ``F0`` is refused and the previous feed rate kept.
+* Each line is checked whole before it acts: a line that fails changes no
+  modal state and moves nothing.
+
+The machine interface: ``position`` ([x, y, z, e] mm), ``extruder_count``,
+``move(target, speed)``, ``home(axes)``, ``dwell(s)``, ``wait_moves()``,
+``set_temperature(heater, degC, wait, wait_cooling)``, ``set_fan(fraction)``,
+``motors_off()``, ``set_limits(**limits)``, ``select_tool(n)``, ``emergency_stop()``,
+``respond(text)``, ``event(kind, value)``.
 """
-from mendel.gcode.parser import GcodeError, parse_line
+from mendel.errors import CommandError
+from mendel.gcode import arcs
+from mendel.gcode.commands import KNOWN_IGNORED, TEXT_REPLIES
 
 AXES = "XYZE"
 _INCH = 25.4
 
 
+class GcodeError(CommandError):
+    """A line that cannot be executed; the message says what is wrong."""
+
+
+class PlaceholderWarning(Exception):
+    """A line with an unfilled slicer placeholder such as ``S{temp}``; skipped."""
+
+
+class Settings:
+    """Interpreter settings: arc chord tolerance (mm), firmware retraction
+    (mm, mm/s), strict mode (unknown commands are errors)."""
+
+    def __init__(self, arc_tolerance=0.01, retract_length=0.8, retract_speed=35.0,
+                 unretract_extra_length=0.0, unretract_speed=35.0, strict=False):
+        self.arc_tolerance = arc_tolerance
+        self.retract_length = retract_length
+        self.retract_speed = retract_speed
+        self.unretract_extra_length = unretract_extra_length
+        self.unretract_speed = unretract_speed
+        self.strict = strict
+
+
 class Interpreter:
     """G-code state machine feeding ``machine``.
 
-    ``warn(text)`` receives one notice per unsupported code. ``initial_feed``
-    is in mm/s.
+    ``warn(text)`` receives notices (one per unsupported code, placeholders);
+    ``on_error(lineno, text, reason)`` receives refused lines; by default it
+    raises GcodeError naming the file, line and reason.
     """
 
-    def __init__(self, machine, warn=print, initial_feed=25.0):
+    def __init__(self, machine, settings=None, warn=print, on_error=None, filename="<input>"):
         self.machine = machine
+        self.settings = settings or Settings()
         self.warn = warn
+        self.filename = filename
+        self.on_error = on_error or self._raise
         self.position = list(machine.position)      # machine coordinates, mm
-        self.base = [0.0, 0.0, 0.0, 0.0]             # machine = logical + base
+        self.logical_e = self.position[3]           # E as the G-code names it
+        self.base = [0.0, 0.0, 0.0]                 # machine = logical + base (X, Y, Z)
         self.absolute = True
         self.absolute_e = True
-        self.scale = 1.0                             # mm per G-code unit
-        self.feed = initial_feed                     # mm/s
-        self.unsupported = {}                        # code -> [count, first line]
+        self.scale = 1.0                            # mm per G-code unit
+        self.feed = 25.0                            # mm/s
+        self.speed_factor = 1.0                     # M220
+        self.extrude_factor = 1.0                   # M221
+        self.retracted = False
+        self.last_line_number = None                # M110
+        self.unsupported = {}                       # code -> [count, first line]
+        self.ignored = {}                           # known-and-ignored code -> count
         self.lines = 0
+        self.commands = 0
         self.moves = 0
+        self.arcs = 0
         self._handlers = {
-            "G0": self._move, "G1": self._move, "G4": self._dwell, "G20": self._inches,
-            "G21": self._millimetres, "G28": self._home, "G90": self._set_absolute,
-            "G91": self._set_relative, "G92": self._set_position, "M82": self._e_absolute,
-            "M83": self._e_relative, "M104": self._hotend, "M109": self._hotend_wait,
-            "M140": self._bed, "M190": self._bed_wait, "M106": self._fan_on,
-            "M107": self._fan_off, "M400": self._wait_moves, "M84": self._motors_off,
-            "M18": self._motors_off, "T0": self._nothing,
+            "G0": self._move, "G1": self._move, "G2": self._arc_cw, "G3": self._arc_ccw,
+            "G4": self._dwell, "G10": self._g10, "G11": self._unretract,
+            "G17": self._xy_plane, "G20": self._inches, "G21": self._millimetres, "G28": self._home,
+            "G90": self._set_absolute, "G91": self._set_relative, "G92": self._set_position,
+            "M82": self._e_absolute, "M83": self._e_relative,
+            "M104": self._hotend, "M109": self._hotend_wait, "M140": self._bed,
+            "M190": self._bed_wait, "M106": self._fan_on, "M107": self._fan_off,
+            "M400": self._wait_moves, "M84": self._motors_off, "M18": self._motors_off,
+            "M112": self._emergency, "M114": self._report_position, "M110": self._line_number,
+            "M220": self._speed_factor, "M221": self._extrude_factor,
+            "M201": self._max_accel, "M203": self._max_feedrate, "M204": self._accel,
+            "M205": self._jerk, "M207": self._retract_settings,
+            "M208": self._unretract_settings, "M73": self._progress, "M486": self._object,
+            "SET_VELOCITY_LIMIT": self._set_velocity_limit,
+            "EXCLUDE_OBJECT_DEFINE": self._object_event,
+            "EXCLUDE_OBJECT_START": self._object_event,
+            "EXCLUDE_OBJECT_END": self._object_event,
         }
 
     # -- driving -------------------------------------------------------
-    def run_lines(self, lines, filename="<input>"):
-        """Execute an iterable of text lines; raises GcodeError naming file and line."""
-        for lineno, line in enumerate(lines, 1):
-            self.lines = lineno
+    def run(self, commands):
+        """Execute an iterable of parsed commands (see mendel.gcode.reader)."""
+        for command in commands:
+            self.lines = command.lineno
             try:
-                command = parse_line(line, lineno)
-                if command is not None:
-                    self.execute(command)
-            except GcodeError as exc:
-                raise GcodeError("%s:%d: %s: %s" % (filename, lineno, line.strip(), exc)) from None
+                self.execute(command)
+            except PlaceholderWarning as exc:
+                self.warn("%s:%d: %s: %s" % (self.filename, command.lineno, command.raw, exc))
+            except (CommandError, arcs.ArcError) as exc:
+                self.on_error(command.lineno, command.raw, str(exc))
+
+    def _raise(self, lineno, text, reason):
+        raise GcodeError("%s:%d: %s: %s" % (self.filename, lineno, text.strip(), reason))
 
     def execute(self, command):
-        """Run one parsed command."""
-        handler = self._handlers.get(command.code)
-        if handler is None:
-            self._unsupported(command)
-            return
-        if command.error is not None:
+        """Run one parsed command; raises GcodeError when it is refused.
+
+        A line whose arguments did not parse is refused only if its command is
+        one that acts: a known-and-ignored command (``M115 U3.11.0``) may carry
+        arguments in a syntax of its own.
+        """
+        if command.meta is not None:
+            self.machine.event(*command.meta)
+        code = command.code
+        handler = self._handlers.get(code)
+        if command.error is not None and (handler is not None or not code
+                                          or code[0] == "T"):
             raise GcodeError(command.error)
+        if not code:
+            return
+        self.commands += 1
+        self._check_line_number(command)
+        if handler is not None:
+            self._check_params(command)
+            handler(command)
+        elif code[0] == "T" and code[1:].isdigit():
+            self._tool(int(code[1:]))
+        elif code in TEXT_REPLIES:
+            if command.text:
+                self.machine.respond(command.text)
+        elif code in KNOWN_IGNORED:
+            self.ignored[code] = self.ignored.get(code, 0) + 1
+        else:
+            self._unsupported(command)
+
+    def _check_params(self, command):
         for letter, value in command.params.items():
             if isinstance(value, str):
+                if value.startswith("{"):
+                    raise PlaceholderWarning("unfilled slicer placeholder %s=%s; line skipped"
+                                             % (letter, value))
                 raise GcodeError("%s takes numbers, not the text %s=%r"
                                  % (command.code, letter, value))
-        handler(command.params)
+
+    def _check_line_number(self, command):
+        number = command.line_number
+        if number is None:
+            return
+        if self.last_line_number is not None and number != self.last_line_number + 1 \
+                and command.code != "M110":
+            raise GcodeError("line number N%d out of sequence: expected N%d"
+                             % (number, self.last_line_number + 1))
+        self.last_line_number = number
 
     def _unsupported(self, command):
         seen = self.unsupported.setdefault(command.code, [0, command.lineno])
-        if seen[0] == 0:
-            self.warn("line %d: %s is not supported yet; ignored (reported once)"
-                      % (command.lineno, command.code))
         seen[0] += 1
+        if self.settings.strict:
+            raise GcodeError("%s is not supported (--strict)" % command.code)
+        if seen[0] == 1:
+            self.warn("%s:%d: %s is not supported; ignored (reported once)"
+                      % (self.filename, command.lineno, command.code))
 
     # -- motion --------------------------------------------------------
-    def _move(self, params):
-        if "F" in params:
-            feed = params["F"]
-            if feed is None or feed <= 0.0:
-                raise GcodeError("F must be a positive feed rate in mm/min")
-            self.feed = feed * self.scale / 60.0
-        target = list(self.position)
-        for i, axis in enumerate(AXES):
-            value = params.get(axis)
-            if value is None:
-                continue
-            value *= self.scale
-            absolute = self.absolute_e if axis == "E" else self.absolute
-            target[i] = value + self.base[i] if absolute else self.position[i] + value
-        if target != self.position:
-            self.machine.move(target, self.feed)
-            self.position = target
-            self.moves += 1
+    def _feed_from(self, params):
+        feed = params.get("F")
+        if feed is None:
+            return self.feed
+        if feed <= 0.0:
+            raise GcodeError("F must be a positive feed rate in mm/min; keeping F%.0f"
+                             % (self.feed * 60.0 / self.scale))
+        return feed * self.scale / 60.0
 
-    def _home(self, params):
-        axes = [a for a in "XYZ" if a in params] or list("XYZ")
+    def _target(self, params):
+        """Machine-coordinate target of a move's X/Y/Z/E words, and its logical E."""
+        target = list(self.position)
+        for i, axis in enumerate("XYZ"):
+            value = params.get(axis)
+            if value is not None:
+                value *= self.scale
+                target[i] = value + self.base[i] if self.absolute else self.position[i] + value
+        logical_e = self.logical_e
+        value = params.get("E")
+        if value is not None:
+            value *= self.scale
+            logical_e = value if self.absolute_e else logical_e + value
+            target[3] = self.position[3] + (logical_e - self.logical_e) * self.extrude_factor
+        return target, logical_e
+
+    def _move(self, command):
+        feed = self._feed_from(command.params)
+        target, logical_e = self._target(command.params)
+        self.feed = feed
+        if target != self.position:
+            self.machine.move(target, feed * self.speed_factor)
+            self.moves += 1
+        self.position = target
+        self.logical_e = logical_e
+
+    def _arc(self, command, clockwise):
+        params = command.params
+        feed = self._feed_from(params)
+        target, logical_e = self._target(params)
+        if "R" in params and params["R"] is not None:
+            center = arcs.arc_center(self.position, target, clockwise,
+                                     r=params["R"] * self.scale)
+        elif params.get("I") is not None or params.get("J") is not None:
+            center = arcs.arc_center(self.position, target, clockwise,
+                                     (params.get("I") or 0.0) * self.scale,
+                                     (params.get("J") or 0.0) * self.scale)
+        else:
+            raise GcodeError("an arc needs I/J (centre offset) or R (radius)")
+        points = arcs.segment_arc(self.position, target, clockwise, center,
+                                  self.settings.arc_tolerance)
+        self.feed = feed
+        for point in points:
+            self.machine.move(point, feed * self.speed_factor)
+        self.moves += len(points)
+        self.arcs += 1
+        self.position = target
+        self.logical_e = logical_e
+
+    def _arc_cw(self, command):
+        self._arc(command, True)
+
+    def _arc_ccw(self, command):
+        self._arc(command, False)
+
+    def _home(self, command):
+        axes = [a for a in "XYZ" if a in command.params] or list("XYZ")
         self.machine.home(axes)
         for axis in axes:
-            i = AXES.index(axis)
+            i = "XYZ".index(axis)
             self.position[i] = self.machine.position[i]
             self.base[i] = 0.0
 
-    def _set_position(self, params):
+    def _set_position(self, command):
+        params = command.params
         if not params:
-            params = {axis: 0.0 for axis in AXES}
-        for i, axis in enumerate(AXES):
+            params = dict.fromkeys(AXES, 0.0)
+        for i, axis in enumerate("XYZ"):
             if axis in params:
-                value = params[axis] or 0.0
-                self.base[i] = self.position[i] - value * self.scale
+                self.base[i] = self.position[i] - (params[axis] or 0.0) * self.scale
+        if "E" in params:
+            self.logical_e = (params["E"] or 0.0) * self.scale
 
-    def _dwell(self, params):
+    def _dwell(self, command):
+        params = command.params
         seconds = (params.get("P") or 0.0) / 1000.0 + (params.get("S") or 0.0)
+        if seconds < 0.0:
+            raise GcodeError("G4 needs a dwell time of zero or more")
         self.machine.dwell(seconds)
 
+    # -- firmware retraction (Marlin FWRETRACT; RepRapFirmware G10 tool form) --
+    def _g10(self, command):
+        if any(letter in command.params for letter in "PSRLXYZU"):
+            self._tool_settings(command.params)
+        else:
+            self._retract()
+
+    def _tool_settings(self, params):
+        """RepRapFirmware ``G10 P<tool> S<active degC> R<standby degC>``."""
+        tool = int(params.get("P") or 0)
+        if tool >= self.machine.extruder_count:
+            raise GcodeError("tool %d does not exist on this printer" % tool)
+        if params.get("S") is not None:
+            # RepRapFirmware turns a heater off with a temperature of -273.15.
+            self.machine.set_temperature("extruder", max(params["S"], 0.0), False, False)
+
+    def _retract(self):
+        if self.retracted:
+            return
+        self._extrude_only(-self.settings.retract_length, self.settings.retract_speed)
+        self.retracted = True
+
+    def _unretract(self, _command):
+        if not self.retracted:
+            return
+        settings = self.settings
+        self._extrude_only(settings.retract_length + settings.unretract_extra_length,
+                           settings.unretract_speed)
+        self.retracted = False
+
+    def _extrude_only(self, length, speed):
+        if length == 0.0:
+            return
+        target = list(self.position)
+        target[3] += length
+        self.machine.move(target, speed)
+        self.moves += 1
+        self.position = target
+
+    def _retract_settings(self, command):
+        """M207 S<length mm> F<speed mm/min>."""
+        params = command.params
+        if params.get("S") is not None:
+            self.settings.retract_length = params["S"]
+        if params.get("F") is not None and params["F"] > 0:
+            self.settings.retract_speed = params["F"] / 60.0
+
+    def _unretract_settings(self, command):
+        """M208 S<extra length mm> F<speed mm/min>."""
+        params = command.params
+        if params.get("S") is not None:
+            self.settings.unretract_extra_length = params["S"]
+        if params.get("F") is not None and params["F"] > 0:
+            self.settings.unretract_speed = params["F"] / 60.0
+
     # -- modes ---------------------------------------------------------
-    def _set_absolute(self, _params):
+    def _set_absolute(self, _command):
         self.absolute = self.absolute_e = True
 
-    def _set_relative(self, _params):
+    def _set_relative(self, _command):
         self.absolute = self.absolute_e = False
 
-    def _e_absolute(self, _params):
+    def _e_absolute(self, _command):
         self.absolute_e = True
 
-    def _e_relative(self, _params):
+    def _e_relative(self, _command):
         self.absolute_e = False
 
-    def _inches(self, _params):
+    def _xy_plane(self, _command):
+        """G17: arcs in the XY plane, the only plane Mendel draws arcs in."""
+
+    def _inches(self, _command):
         self.scale = _INCH
 
-    def _millimetres(self, _params):
+    def _millimetres(self, _command):
         self.scale = 1.0
 
-    # -- heaters, fan, misc ----------------------------------------------
-    def _temperature(self, params, heater, wait):
+    def _line_number(self, command):
+        """M110 N<n>: the next line is N<n+1> (its own N argument, else the line's N)."""
+        number = command.params.get("N")
+        self.last_line_number = int(number) if number is not None else command.line_number
+
+    def _speed_factor(self, command):
+        if command.params.get("S") is not None:
+            if command.params["S"] <= 0:
+                raise GcodeError("M220 S must be a positive percentage")
+            self.speed_factor = command.params["S"] / 100.0
+
+    def _extrude_factor(self, command):
+        if command.params.get("S") is not None:
+            if command.params["S"] < 0:
+                raise GcodeError("M221 S must not be negative")
+            self.extrude_factor = command.params["S"] / 100.0
+
+    # -- limits (Marlin units: mm/s, mm/s^2) ------------------------------
+    def _max_accel(self, command):
+        """M201 X Y Z E: maximum accelerations (mm/s^2)."""
+        params = command.params
+        xy = [params[a] for a in "XY" if params.get(a)]
+        self._set_limits(accel=min(xy) if xy else None, z_accel=params.get("Z"),
+                                e_accel=params.get("E"))
+
+    def _max_feedrate(self, command):
+        """M203 X Y Z E: maximum feed rates (mm/s, as Marlin)."""
+        params = command.params
+        xy = [params[a] for a in "XY" if params.get(a)]
+        self._set_limits(velocity=min(xy) if xy else None,
+                                z_velocity=params.get("Z"), e_velocity=params.get("E"))
+
+    def _accel(self, command):
+        """M204 S (all moves) or P/T (print/travel; the lower is used, as Klipper)."""
+        params = command.params
+        if params.get("S") is not None:
+            accel = params["S"]
+        else:
+            given = [params[a] for a in "PT" if params.get(a)]
+            accel = min(given) if given else None
+        if accel is not None:
+            self._set_limits(accel=accel)
+
+    def _jerk(self, command):
+        """M205 X/Y (Marlin jerk, mm/s) as square corner velocity; J (junction
+        deviation, mm) converted to the equivalent square corner velocity."""
+        params = command.params
+        xy = [params[a] for a in "XY" if params.get(a) is not None]
+        if xy:
+            self._set_limits(scv=min(xy))
+        if params.get("J") is not None:
+            self._set_limits(junction_deviation=params["J"])
+
+    def _set_limits(self, **limits):
+        try:
+            self.machine.set_limits(**limits)
+        except ValueError as exc:
+            raise GcodeError(str(exc)) from None
+
+    def _set_velocity_limit(self, command):
+        """Klipper SET_VELOCITY_LIMIT VELOCITY= ACCEL= SQUARE_CORNER_VELOCITY=
+        MINIMUM_CRUISE_RATIO= (ACCEL_TO_DECEL= read as in Klipper's docs)."""
+        args = _key_values(command.text)
+        names = {"VELOCITY": "velocity", "ACCEL": "accel", "SQUARE_CORNER_VELOCITY": "scv",
+                 "MINIMUM_CRUISE_RATIO": "min_cruise_ratio"}
+        limits = {}
+        for key, value in args.items():
+            if key == "ACCEL_TO_DECEL":
+                continue
+            if key not in names:
+                raise GcodeError("SET_VELOCITY_LIMIT has no parameter %s" % key)
+            limits[names[key]] = _number(key, value)
+        self._set_limits(**limits)
+
+    # -- heaters, fan, tools, reports ------------------------------------
+    def _temperature(self, command, heater, wait):
+        params = command.params
         temp = params.get("S")
-        if temp is None:
-            temp = params.get("R") if wait else None
+        wait_cooling = False
+        if params.get("R") is not None:
+            temp = params["R"]
+            wait_cooling = wait
         if temp is None:
             return
-        self.machine.set_temperature(heater, temp, wait)
+        if temp < 0:
+            raise GcodeError("temperature must not be negative")
+        self.machine.set_temperature(heater, temp, wait, wait_cooling)
 
-    def _hotend(self, params):
-        self._temperature(params, "extruder", False)
+    def _hotend(self, command):
+        self._temperature(command, "extruder", False)
 
-    def _hotend_wait(self, params):
-        self._temperature(params, "extruder", True)
+    def _hotend_wait(self, command):
+        self._temperature(command, "extruder", True)
 
-    def _bed(self, params):
-        self._temperature(params, "heater_bed", False)
+    def _bed(self, command):
+        self._temperature(command, "heater_bed", False)
 
-    def _bed_wait(self, params):
-        self._temperature(params, "heater_bed", True)
+    def _bed_wait(self, command):
+        self._temperature(command, "heater_bed", True)
 
-    def _fan_on(self, params):
-        value = params.get("S")
+    def _fan_on(self, command):
+        value = command.params.get("S")
         self.machine.set_fan(1.0 if value is None else min(max(value, 0.0), 255.0) / 255.0)
 
-    def _fan_off(self, _params):
+    def _fan_off(self, _command):
         self.machine.set_fan(0.0)
 
-    def _wait_moves(self, _params):
+    def _tool(self, tool):
+        self.machine.select_tool(tool)
+
+    def _wait_moves(self, _command):
         self.machine.wait_moves()
 
-    def _motors_off(self, _params):
+    def _motors_off(self, _command):
         self.machine.motors_off()
 
-    def _nothing(self, _params):
-        """T0 on a single-extruder printer selects what is already selected."""
+    def _emergency(self, _command):
+        self.machine.emergency_stop()
+
+    def _report_position(self, _command):
+        x, y, z, e = self.position
+        self.machine.respond("X:%.3f Y:%.3f Z:%.3f E:%.3f" % (
+            x - self.base[0], y - self.base[1], z - self.base[2], self.logical_e))
+
+    def _progress(self, command):
+        if command.params.get("P") is not None:
+            self.machine.event("progress", command.params["P"])
+
+    def _object(self, command):
+        """M486 S<id> (start object id, -1 none) / A<name> (label)."""
+        self.machine.event("object", command.params.get("S"))
+
+    def _object_event(self, command):
+        self.machine.event(command.code.lower(), _key_values(command.text).get("NAME"))
+
+
+def _key_values(text):
+    """``KEY=VALUE`` pairs of an extended command (keys upper-cased)."""
+    pairs = {}
+    for word in (text or "").split():
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise GcodeError("expected KEY=VALUE, found %r" % word)
+        pairs[key.upper()] = value
+    return pairs
+
+
+def _number(key, value):
+    try:
+        return float(value)
+    except ValueError:
+        raise GcodeError("%s=%s is not a number" % (key, value)) from None

@@ -107,17 +107,59 @@ class Move:
 
 
 class Limits:
-    """Motion limits of a printer (mm/s, mm/s^2) from its config."""
+    """Motion limits of a printer (mm/s, mm/s^2), changeable while printing.
+
+    G-code may lower a limit (M201, M203, M204, M205, SET_VELOCITY_LIMIT) but
+    never raise it above the printer.cfg value: the config is the machine's
+    ceiling. The junction deviation follows the square corner velocity and
+    the acceleration, as in Klipper's Kinematics.md.
+    """
+
+    _CAPPED = ("max_velocity", "max_accel", "max_z_velocity", "max_z_accel",
+               "max_extrude_only_velocity", "max_extrude_only_accel",
+               "square_corner_velocity")
 
     def __init__(self, config):
-        self.max_velocity = config.max_velocity
-        self.max_accel = config.max_accel
-        self.max_z_velocity = config.max_z_velocity
-        self.max_z_accel = config.max_z_accel
-        self.max_extrude_only_velocity = config.max_extrude_only_velocity
-        self.max_extrude_only_accel = config.max_extrude_only_accel
-        scv = config.square_corner_velocity
+        self.ceiling = {
+            "max_velocity": config.max_velocity, "max_accel": config.max_accel,
+            "max_z_velocity": config.max_z_velocity, "max_z_accel": config.max_z_accel,
+            "max_extrude_only_velocity": config.max_extrude_only_velocity,
+            "max_extrude_only_accel": config.max_extrude_only_accel,
+            "square_corner_velocity": config.square_corner_velocity,
+        }
+        for name, value in self.ceiling.items():
+            setattr(self, name, value)
+        self._update_junction_deviation()
+
+    def _update_junction_deviation(self):
+        scv = self.square_corner_velocity
         self.junction_deviation = scv * scv * (math.sqrt(2.0) - 1.0) / self.max_accel
+
+    def update(self, velocity=None, accel=None, scv=None, junction_deviation=None,
+               z_velocity=None, z_accel=None, e_velocity=None, e_accel=None,
+               min_cruise_ratio=None):
+        """Change limits for the moves that follow; each capped at the config value.
+
+        ``junction_deviation`` (mm) is turned into the square corner velocity
+        that gives it at the current acceleration. Raises ValueError for a
+        limit that is not positive.
+        """
+        requested = {"max_velocity": velocity, "max_accel": accel,
+                     "max_z_velocity": z_velocity, "max_z_accel": z_accel,
+                     "max_extrude_only_velocity": e_velocity,
+                     "max_extrude_only_accel": e_accel, "square_corner_velocity": scv}
+        for name, value in requested.items():
+            if value is None:
+                continue
+            if not value > 0.0 and not (name == "square_corner_velocity" and value == 0.0):
+                raise ValueError("%s must be positive, not %g" % (name, value))
+            setattr(self, name, min(value, self.ceiling[name]))
+        if junction_deviation is not None:
+            if junction_deviation < 0.0:
+                raise ValueError("junction deviation must not be negative")
+            scv = math.sqrt(junction_deviation * self.max_accel / (math.sqrt(2.0) - 1.0))
+            self.square_corner_velocity = min(scv, self.ceiling["square_corner_velocity"])
+        self._update_junction_deviation()
 
 
 class LookAheadQueue:

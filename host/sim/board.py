@@ -73,8 +73,11 @@ class SimBoard:
         # The board exits when this process ends, even if it is killed.
         lifeline_read, self._lifeline = os.pipe()
         args += ["--lifeline-fd", str(lifeline_read)]
+        # Its own session: a Ctrl-C in the terminal goes to the host, which
+        # then stops the board in order.
         self.process = subprocess.Popen(args, stdin=master, stdout=master,
-                                        cwd=firmware_dir(), pass_fds=(lifeline_read,))
+                                        cwd=firmware_dir(), pass_fds=(lifeline_read,),
+                                        start_new_session=True)
         for fd in (master, slave, lifeline_read):
             os.close(fd)
         return self

@@ -1,6 +1,8 @@
-# Mendel host: G-code line parser.
+# Mendel benchmark baseline: a straightforward pure-Python regex G-code parser.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Turns one line of G-code into a :class:`Command`.
+"""The baseline ``benchmarks/parse_speed.py`` compares the Cython lexer against.
+
+It was Mendel's first parser; it turns one line of G-code into a :class:`Command`.
 
 Syntax follows the RepRap wiki "G-code" page: a word is a letter and a number,
 spaces between words are optional (``G1X10Y-5.5E.2``), ``;`` starts a comment

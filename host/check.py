@@ -1,0 +1,201 @@
+# Mendel host: preflight of a G-code file (`mendel check`).
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Parse, interpret and plan a whole file without a board, and report.
+
+The report (``check_file``) has: ``lines``, ``commands``, ``moves``,
+``extrude_moves``, ``travel_moves``, ``arcs``, ``layers`` (the slicer's layer
+tags when it wrote any: ``;LAYER_CHANGE``, else ``;LAYER:``-style ones; else
+the distinct Z heights at which filament is laid), ``layer_comments`` (all
+layer tags seen),
+``filament_mm`` (net E of the extruder motor in mm of filament),
+``print_bounds`` (``{"min": [x, y, z], "max": [x, y, z]}`` mm over the start
+and end points of extruding moves: E grows and X/Y/Z move), ``travel_bounds``
+(over the end points of every other move, homing included), ``estimated_time_s`` (planned motion
+plus dwells; heating waits are not counted), ``unsupported`` (code -> count),
+``ignored`` (known codes needing no action -> count), ``errors`` (list of
+``{line, text, reason}``), ``warnings``, and ``fits`` with ``problems``: the
+file fits when it has no errors and every move stays within the axis limits.
+"""
+import math
+
+from mendel.errors import CommandError
+from mendel.gcode.interpreter import Interpreter, Settings
+from mendel.gcode.reader import LineCounter, iter_commands
+from mendel.planner.lookahead import Limits, LookAheadQueue, Move
+
+_EPSILON = 1e-9
+
+
+class _Bounds:
+    def __init__(self):
+        self.low = [math.inf] * 3
+        self.high = [-math.inf] * 3
+
+    def add(self, point):
+        for i in range(3):
+            if point[i] < self.low[i]:
+                self.low[i] = point[i]
+            if point[i] > self.high[i]:
+                self.high[i] = point[i]
+
+    def as_dict(self):
+        if self.low[0] == math.inf:
+            return None
+        return {"min": [round(v, 6) for v in self.low], "max": [round(v, 6) for v in self.high]}
+
+
+class CheckMachine:
+    """A machine that plans moves and keeps statistics instead of moving."""
+
+    def __init__(self, config):
+        self.config = config
+        self.position = [0.0, 0.0, 0.0, 0.0]
+        self.extruder_count = 1
+        self.limits = Limits(config)
+        self.queue = LookAheadQueue()
+        self.time = 0.0
+        self.extrude_moves = 0
+        self.travel_moves = 0
+        self.print_bounds = _Bounds()
+        self.travel_bounds = _Bounds()
+        self.layer_heights = set()
+        self.layer_comments = 0
+        self.out_of_range = {}
+        self.tools = set()
+        self.events = {}
+
+    def move(self, target, speed):
+        self._check_range(target)
+        start = self.position
+        if target[3] > start[3] + _EPSILON and any(
+                abs(target[i] - start[i]) > _EPSILON for i in range(3)):
+            self.extrude_moves += 1
+            self.print_bounds.add(start)
+            self.print_bounds.add(target)
+            self.layer_heights.add(round(target[2], 4))
+        else:
+            self.travel_moves += 1
+            self.travel_bounds.add(target)
+        self._plan(self.queue.add(Move(self.limits, list(start), list(target), speed)))
+        self.position = list(target)
+
+    def _check_range(self, target):
+        for i, axis in enumerate("xyz"):
+            stepper = self.config.steppers[axis]
+            if target[i] < stepper.position_min - 1e-9 or target[i] > stepper.position_max + 1e-9:
+                worst = self.out_of_range.setdefault(axis, [target[i], target[i]])
+                worst[0] = min(worst[0], target[i])
+                worst[1] = max(worst[1], target[i])
+
+    def _plan(self, moves):
+        for move in moves:
+            self.time += move.duration
+
+    def home(self, axes):
+        for axis in axes:
+            i = "XYZ".index(axis)
+            target = list(self.position)
+            target[i] = self.config.steppers["xyz"[i]].position_endstop
+            if target != self.position:
+                self.travel_moves += 1
+                self.travel_bounds.add(target)
+                self._plan(self.queue.add(Move(self.limits, list(self.position), target,
+                                               self.config.steppers["xyz"[i]].homing_speed)))
+                self.position = target
+        self.wait_moves()
+
+    def dwell(self, seconds):
+        self.wait_moves()
+        self.time += seconds
+
+    def wait_moves(self):
+        self._plan(self.queue.flush())
+
+    def set_limits(self, **limits):
+        self.limits.update(**limits)
+
+    def set_temperature(self, heater, temp, wait, wait_cooling):
+        heater_cfg = self.config.heaters[heater]
+        if temp and not heater_cfg.min_temp <= temp <= heater_cfg.max_temp:
+            raise CommandError("%s target %.1f C outside min_temp..max_temp %.1f..%.1f C"
+                               % (heater, temp, heater_cfg.min_temp, heater_cfg.max_temp))
+        if wait:
+            self.wait_moves()
+
+    def event(self, kind, value):
+        self.events[kind] = self.events.get(kind, 0) + 1
+        if kind in ("layer", "layer_change"):
+            self.layer_comments += 1
+
+    def select_tool(self, tool):
+        self.tools.add(tool)
+
+    def set_fan(self, fraction):
+        pass
+
+    def motors_off(self):
+        self.wait_moves()
+
+    def emergency_stop(self):
+        self.wait_moves()
+
+    def respond(self, text):
+        pass
+
+
+def check_file(path, config, settings=None):
+    """Check G-code file ``path`` for printer ``config``; returns the report dict.
+
+    Raises OSError when the file cannot be read.
+    """
+    machine = CheckMachine(config)
+    errors = []
+    warnings = []
+    interpreter = Interpreter(
+        machine, settings or Settings(), warn=warnings.append, filename=path,
+        on_error=lambda line, text, reason: errors.append(
+            {"line": line, "text": _printable(text), "reason": reason}))
+    counter = LineCounter()
+    with open(path, "rb") as stream:
+        interpreter.run(iter_commands(stream, counter=counter))
+    machine.wait_moves()
+    problems = ["%s moves reach %.3f..%.3f mm, outside %.3f..%.3f mm"
+                % (axis.upper(), low, high, config.steppers[axis].position_min,
+                   config.steppers[axis].position_max)
+                for axis, (low, high) in sorted(machine.out_of_range.items())]
+    missing = sorted(t for t in machine.tools if t >= machine.extruder_count)
+    if missing:
+        problems.append("uses tool(s) %s but this printer has %d extruder(s)"
+                        % (", ".join("T%d" % t for t in missing), machine.extruder_count))
+    if errors:
+        problems.append("%d line(s) with errors" % len(errors))
+    return {
+        "file": path,
+        "lines": counter.lines,
+        "commands": interpreter.commands,
+        "moves": interpreter.moves,
+        "extrude_moves": machine.extrude_moves,
+        "travel_moves": machine.travel_moves,
+        "arcs": interpreter.arcs,
+        "layers": (machine.events.get("layer_change") or machine.events.get("layer")
+                   or len(machine.layer_heights)),
+        "layer_comments": machine.layer_comments,
+        "filament_mm": round(machine.position[3], 6),
+        "print_bounds": machine.print_bounds.as_dict(),
+        "travel_bounds": machine.travel_bounds.as_dict(),
+        "estimated_time_s": round(machine.time, 3),
+        "unsupported": {code: seen[0] for code, seen in sorted(interpreter.unsupported.items())},
+        "ignored": dict(sorted(interpreter.ignored.items())),
+        "errors": errors,
+        "warnings": [_printable(w) for w in warnings],
+        "tools": sorted(machine.tools),
+        "fits": not problems,
+        "problems": problems,
+    }
+
+
+def _printable(text, limit=120):
+    """Text safe to show: control bytes escaped, long lines cut."""
+    text = "".join(c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else "?"
+                   for c in text)
+    return text if len(text) <= limit else text[:limit] + "..."

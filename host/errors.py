@@ -1,0 +1,13 @@
+# Mendel host: the kinds of error.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Error kinds shared across the host (STYLE: config, command, shutdown)."""
+
+
+class MendelError(Exception):
+    """Base of every error Mendel reports to its user."""
+
+
+class CommandError(MendelError):
+    """One G-code line refused: bad syntax, an impossible move, a value out of
+    range. Nothing of that line was executed; the reader attaches the file,
+    line number and text."""
