@@ -18,7 +18,7 @@ file fits when it has no errors and every move stays within the axis limits.
 """
 import math
 
-from mendel.errors import CommandError
+from mendel.errors import CommandError, printable
 from mendel.gcode.interpreter import Interpreter, Settings
 from mendel.gcode.reader import LineCounter, iter_commands
 from mendel.planner.lookahead import Limits, LookAheadQueue, Move
@@ -154,7 +154,7 @@ def check_file(path, config, settings=None):
     interpreter = Interpreter(
         machine, settings or Settings(), warn=warnings.append, filename=path,
         on_error=lambda line, text, reason: errors.append(
-            {"line": line, "text": _printable(text), "reason": reason}))
+            {"line": line, "text": printable(text), "reason": reason}))
     counter = LineCounter()
     with open(path, "rb") as stream:
         interpreter.run(iter_commands(stream, counter=counter))
@@ -187,15 +187,8 @@ def check_file(path, config, settings=None):
         "unsupported": {code: seen[0] for code, seen in sorted(interpreter.unsupported.items())},
         "ignored": dict(sorted(interpreter.ignored.items())),
         "errors": errors,
-        "warnings": [_printable(w) for w in warnings],
+        "warnings": [printable(w) for w in warnings],
         "tools": sorted(machine.tools),
         "fits": not problems,
         "problems": problems,
     }
-
-
-def _printable(text, limit=120):
-    """Text safe to show: control bytes escaped, long lines cut."""
-    text = "".join(c if c.isprintable() else "\\x%02x" % ord(c) if ord(c) < 256 else "?"
-                   for c in text)
-    return text if len(text) <= limit else text[:limit] + "..."

@@ -11,11 +11,16 @@ rotation_distance``.
 """
 import configparser
 import dataclasses
+import math
 import os
 
 from mendel import resources
 
 AXES = "xyz"
+
+
+# Highest heater max_temp accepted: above what PTFE-free hot ends reach.
+_MAX_TEMP = 500.0
 
 
 class ConfigError(Exception):
@@ -69,17 +74,19 @@ class PrinterConfig:
 
 
 class _Section:
-    """Typed, checked access to one section of the file."""
+    """Typed, checked access to one section of the file; remembers the keys read."""
 
-    def __init__(self, parser, path, name):
+    def __init__(self, parser, path, name, read_keys):
         if not parser.has_section(name):
             raise ConfigError("%s: missing section [%s]" % (path, name))
         self.parser, self.path, self.name = parser, path, name
+        self.read_keys = read_keys.setdefault(name, set())
 
     def _fail(self, key, why):
         raise ConfigError("%s: [%s] %s: %s" % (self.path, self.name, key, why))
 
     def get(self, key, default=None):
+        self.read_keys.add(key)
         value = self.parser.get(self.name, key, fallback=default)
         if value is None:
             self._fail(key, "required key is missing")
@@ -91,6 +98,8 @@ class _Section:
             value = float(raw)
         except ValueError:
             self._fail(key, "%r is not a number" % raw)
+        if not math.isfinite(value):
+            self._fail(key, "%r is not a finite number" % raw)
         if minval is not None and value < minval:
             self._fail(key, "%g is below the minimum %g" % (value, minval))
         if above is not None and value <= above:
@@ -121,8 +130,8 @@ def _steps_per_mm(sec):
     return full_steps * microsteps * ratio / rotation_distance
 
 
-def _stepper(parser, path, axis):
-    sec = _Section(parser, path, "stepper_" + axis)
+def _stepper(parser, path, axis, read_keys):
+    sec = _Section(parser, path, "stepper_" + axis, read_keys)
     return StepperConfig(
         name="stepper_" + axis, motor=sec.get("motor", axis),
         steps_per_mm=_steps_per_mm(sec),
@@ -132,14 +141,15 @@ def _stepper(parser, path, axis):
         homing_speed=sec.getfloat("homing_speed", 5.0, above=0.0))
 
 
-def _heater(parser, path, name):
-    sec = _Section(parser, path, name)
+def _heater(parser, path, name, read_keys):
+    sec = _Section(parser, path, name, read_keys)
     control = sec.get("control", "pid")
     if control != "pid":
         sec._fail("control", "only 'pid' is supported so far, not %r" % control)
     return HeaterConfig(
         name=sec.get("heater", name), sensor_type=sec.get("sensor_type"),
-        min_temp=sec.getfloat("min_temp", 0.0), max_temp=sec.getfloat("max_temp", above=0.0),
+        min_temp=sec.getfloat("min_temp", 0.0),
+        max_temp=sec.getfloat("max_temp", above=0.0, maxval=_MAX_TEMP),
         pid_kp=sec.getfloat("pid_kp", minval=0.0), pid_ki=sec.getfloat("pid_ki", minval=0.0),
         pid_kd=sec.getfloat("pid_kd", minval=0.0))
 
@@ -157,18 +167,19 @@ def load(path=None):
         parser.read(path)
     except configparser.Error as exc:
         raise ConfigError("%s: %s" % (path, exc)) from None
-    printer = _Section(parser, path, "printer")
+    read_keys = {}
+    printer = _Section(parser, path, "printer", read_keys)
     kinematics = printer.get("kinematics")
     if kinematics != "cartesian":
         printer._fail("kinematics", "only 'cartesian' is supported so far, not %r" % kinematics)
     max_velocity = printer.getfloat("max_velocity", above=0.0)
     max_accel = printer.getfloat("max_accel", above=0.0)
-    steppers = {axis: _stepper(parser, path, axis) for axis in AXES}
-    extruder = _Section(parser, path, "extruder")
+    steppers = {axis: _stepper(parser, path, axis, read_keys) for axis in AXES}
+    extruder = _Section(parser, path, "extruder", read_keys)
     steppers["e"] = StepperConfig(name="extruder", motor=extruder.get("motor", "e"),
                                   steps_per_mm=_steps_per_mm(extruder))
-    return PrinterConfig(
-        path=path, board=_Section(parser, path, "board").get("name"),
+    config = PrinterConfig(
+        path=path, board=_Section(parser, path, "board", read_keys).get("name"),
         kinematics=kinematics, max_velocity=max_velocity, max_accel=max_accel,
         square_corner_velocity=printer.getfloat("square_corner_velocity", 5.0, minval=0.0),
         max_z_velocity=printer.getfloat("max_z_velocity", max_velocity, above=0.0),
@@ -178,6 +189,18 @@ def load(path=None):
                                                     above=0.0),
         max_extrude_only_accel=extruder.getfloat("max_extrude_only_accel", max_accel,
                                                  above=0.0),
-        heaters={"extruder": _heater(parser, path, "extruder"),
-                 "heater_bed": _heater(parser, path, "heater_bed")},
-        fan=_Section(parser, path, "fan").get("fan", "fan"))
+        heaters={"extruder": _heater(parser, path, "extruder", read_keys),
+                 "heater_bed": _heater(parser, path, "heater_bed", read_keys)},
+        fan=_Section(parser, path, "fan", read_keys).get("fan", "fan"))
+    _refuse_unknown(parser, path, read_keys)
+    return config
+
+
+def _refuse_unknown(parser, path, read_keys):
+    """Every section and key must be one Mendel reads: a typo is an error."""
+    for section in parser.sections():
+        if section not in read_keys:
+            raise ConfigError("%s: [%s] is not a section Mendel knows" % (path, section))
+        unknown = sorted(set(parser.options(section)) - read_keys[section])
+        if unknown:
+            raise ConfigError("%s: [%s] %s: unknown key" % (path, section, unknown[0]))

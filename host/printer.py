@@ -70,6 +70,8 @@ class Printer:
                                                           heater.pid_kd)))
         self.mcu.send("enable_motors", 1)
         self.mcu.flush()
+        # Let the board's control loop take its first sensor readings.
+        self.mcu.wait_until(self.mcu.estimated_clock() + self.mcu.clock_freq // 5)
 
     # -- the machine interface of the interpreter ------------------------
     @property

@@ -29,3 +29,19 @@ def test_missing_section_and_gear_ratio(tmp_path):
         "[stepper_z]\n", "[stepper_z]\ngear_ratio = 2:1\n")
     path.write_text(text)
     assert config.load(str(path)).steps_per_mm()[2] == pytest.approx(800.0)
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("square_corner_velocity = 5.0", "square_corner_velocty = 5.0",
+     r"\[printer\] square_corner_velocty: unknown key"),
+    ("max_velocity = 300", "max_velocity = nan", "not a finite number"),
+    ("max_temp = 130", "max_temp = 1300", "above the maximum"),
+    ("[fan]", "[heater_fan hotend]\n[fan]", r"\[heater_fan hotend\] is not a section"),
+])
+def test_typos_and_impossible_values_are_refused(tmp_path, old, new, message):
+    text = open(config.load().path).read()
+    assert old in text
+    path = tmp_path / "printer.cfg"
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(str(path))

@@ -23,6 +23,8 @@ CORPUS_FILES = [
     "prusaslicer-2.5-cube-m83.gcode",            # relative E, PrusaSlicer MK3 start code
     "slic3r-1.3-cube-m82.gcode",                 # absolute E, Slic3r
     "prusaslicer-2.7-twistvase-spiral-m83.gcode",  # 68 min vase, relative E
+    "prusaslicer-2.7-plantsign-arcs-m83.gcode",    # 1974 G2/G3 arcs
+    "prusaslicer-2.5-sphere-fwretract-m600.gcode",  # firmware retraction G10/G11, M221
 ]
 
 

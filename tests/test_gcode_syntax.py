@@ -134,3 +134,8 @@ def test_last_line_without_newline_and_memory_is_per_batch():
     batches = list(id(b) for b in iter_batches(io.BytesIO(b"G1 X1\n" * 50000),
                                                batch_lines=1000))
     assert len(set(batches)) == 1        # one batch object, reused
+
+
+def test_byte_order_mark_is_skipped():
+    commands = list(iter_commands(io.BytesIO(b"\xef\xbb\xbfG28\nG1 X1\n")))
+    assert [c.code for c in commands] == ["G28", "G1"]

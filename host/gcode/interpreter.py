@@ -22,7 +22,7 @@ The machine interface: ``position`` ([x, y, z, e] mm), ``extruder_count``,
 ``motors_off()``, ``set_limits(**limits)``, ``select_tool(n)``, ``emergency_stop()``,
 ``respond(text)``, ``event(kind, value)``.
 """
-from mendel.errors import CommandError
+from mendel.errors import CommandError, printable
 from mendel.gcode import arcs
 from mendel.gcode.commands import KNOWN_IGNORED, TEXT_REPLIES
 
@@ -116,7 +116,8 @@ class Interpreter:
                 self.on_error(command.lineno, command.raw, str(exc))
 
     def _raise(self, lineno, text, reason):
-        raise GcodeError("%s:%d: %s: %s" % (self.filename, lineno, text.strip(), reason))
+        raise GcodeError("%s:%d: %s: %s" % (self.filename, lineno, printable(text.strip()),
+                                            reason))
 
     def execute(self, command):
         """Run one parsed command; raises GcodeError when it is refused.
@@ -421,6 +422,8 @@ class Interpreter:
     # -- heaters, fan, tools, reports ------------------------------------
     def _temperature(self, command, heater, wait):
         params = command.params
+        if heater == "extruder" and params.get("T") is not None:
+            self.machine.select_tool(int(params["T"]))
         temp = params.get("S")
         wait_cooling = False
         if params.get("R") is not None:

@@ -10,6 +10,7 @@ is carried over.
 from mendel.gcode._lexer import Batch, Command, commands, parse_chunk
 
 CHUNK_BYTES = 1 << 20
+_BOM = b"\xef\xbb\xbf"
 BATCH_LINES = 16384
 
 __all__ = ["Command", "LineCounter", "iter_commands", "iter_batches", "parse_text"]
@@ -24,12 +25,17 @@ class LineCounter:
 
 def iter_batches(stream, chunk_bytes=CHUNK_BYTES, batch_lines=BATCH_LINES):
     """Yield parsed :class:`Batch` objects for a binary stream (reused: read each
-    before asking for the next)."""
+    before asking for the next). A leading UTF-8 byte order mark is skipped."""
     batch = Batch(batch_lines)
     data = b""
     lineno = 1
+    first = True
     while True:
         chunk = stream.read(chunk_bytes)
+        if first:
+            # A UTF-8 byte order mark (some editors write one) is not G-code.
+            chunk = chunk[len(_BOM):] if chunk.startswith(_BOM) else chunk
+            first = False
         final = not chunk
         data = data + chunk if data else chunk
         offset = 0
