@@ -1695,7 +1695,7 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_NLETTERS = 26
 };
 
-/* "host/gcode/_lexer.pyx":60
+/* "host/gcode/_lexer.pyx":59
  * META_TYPE = 4           # ;TYPE:<feature>
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1710,7 +1710,7 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_MT_TYPE = 4
 };
 
-/* "host/gcode/_lexer.pyx":67
+/* "host/gcode/_lexer.pyx":66
  *     MT_TYPE = 4
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1723,11 +1723,10 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_K_M = 2,
   __pyx_e_6mendel_5gcode_6_lexer_K_T = 3,
   __pyx_e_6mendel_5gcode_6_lexer_K_EXT = 4,
-  __pyx_e_6mendel_5gcode_6_lexer_K_ERR = 5,
   __pyx_e_6mendel_5gcode_6_lexer_K_OTHER = 6
 };
 
-/* "host/gcode/_lexer.pyx":76
+/* "host/gcode/_lexer.pyx":74
  *     K_OTHER = 6
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1745,7 +1744,7 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_E_LINENO = 7
 };
 
-/* "host/gcode/_lexer.pyx":106
+/* "host/gcode/_lexer.pyx":104
  * 
  * 
  * cdef class Batch:             # <<<<<<<<<<<<<<
@@ -1784,7 +1783,7 @@ struct __pyx_obj_6mendel_5gcode_6_lexer_Batch {
 };
 
 
-/* "host/gcode/_lexer.pyx":607
+/* "host/gcode/_lexer.pyx":597
  * 
  * 
  * cdef class Command:             # <<<<<<<<<<<<<<
@@ -1806,7 +1805,7 @@ struct __pyx_obj_6mendel_5gcode_6_lexer_Command {
 };
 
 
-/* "host/gcode/_lexer.pyx":604
+/* "host/gcode/_lexer.pyx":594
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -3200,6 +3199,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *, int, int); /*proto*/
 static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *, int, int); /*proto*/
 static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *, int, int, char const *, int); /*proto*/
+static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *, int, int, int, int); /*proto*/
 static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *, int, char const *, int, int); /*proto*/
 static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *, int, int, int); /*proto*/
 static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *, int, char const *, int, int); /*proto*/
@@ -3380,8 +3380,8 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_pop;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_codeobj_tab[19];
-    PyObject *__pyx_string_tab[161];
-    PyObject *__pyx_number_tab[9];
+    PyObject *__pyx_string_tab[160];
+    PyObject *__pyx_number_tab[8];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
 #if CYTHON_COMPILING_IN_LIMITED_API
@@ -3491,128 +3491,126 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_Command___reduce_cython __pyx_string_tab[45]
 #define __pyx_n_u_Command___setstate_cython __pyx_string_tab[46]
 #define __pyx_n_u_KIND_BLANK __pyx_string_tab[47]
-#define __pyx_n_u_KIND_ERROR __pyx_string_tab[48]
-#define __pyx_n_u_KIND_EXTENDED __pyx_string_tab[49]
-#define __pyx_n_u_KIND_G __pyx_string_tab[50]
-#define __pyx_n_u_KIND_M __pyx_string_tab[51]
-#define __pyx_n_u_KIND_OTHER __pyx_string_tab[52]
-#define __pyx_n_u_KIND_T __pyx_string_tab[53]
-#define __pyx_n_u_META_LAYER __pyx_string_tab[54]
-#define __pyx_n_u_META_LAYER_CHANGE __pyx_string_tab[55]
-#define __pyx_n_u_META_NONE __pyx_string_tab[56]
-#define __pyx_n_u_META_TYPE __pyx_string_tab[57]
-#define __pyx_n_u_META_Z __pyx_string_tab[58]
-#define __pyx_n_u_N __pyx_string_tab[59]
-#define __pyx_n_u_META_NAMES __pyx_string_tab[60]
-#define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[61]
-#define __pyx_n_u_annotate __pyx_string_tab[62]
-#define __pyx_n_u_dict __pyx_string_tab[63]
-#define __pyx_n_u_func __pyx_string_tab[64]
-#define __pyx_n_u_getstate __pyx_string_tab[65]
-#define __pyx_n_u_main __pyx_string_tab[66]
-#define __pyx_n_u_module __pyx_string_tab[67]
-#define __pyx_n_u_name __pyx_string_tab[68]
-#define __pyx_n_u_new __pyx_string_tab[69]
-#define __pyx_n_u_pyx_checksum __pyx_string_tab[70]
-#define __pyx_n_u_pyx_result __pyx_string_tab[71]
-#define __pyx_n_u_pyx_state __pyx_string_tab[72]
-#define __pyx_n_u_pyx_type __pyx_string_tab[73]
-#define __pyx_n_u_pyx_unpickle_Command __pyx_string_tab[74]
-#define __pyx_n_u_qualname __pyx_string_tab[75]
-#define __pyx_n_u_reduce __pyx_string_tab[76]
-#define __pyx_n_u_reduce_cython __pyx_string_tab[77]
-#define __pyx_n_u_reduce_ex __pyx_string_tab[78]
-#define __pyx_n_u_set_name __pyx_string_tab[79]
-#define __pyx_n_u_setstate __pyx_string_tab[80]
-#define __pyx_n_u_setstate_cython __pyx_string_tab[81]
-#define __pyx_n_u_test __pyx_string_tab[82]
-#define __pyx_n_u_dict_2 __pyx_string_tab[83]
-#define __pyx_n_u_is_coroutine __pyx_string_tab[84]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[85]
-#define __pyx_n_u_b __pyx_string_tab[86]
-#define __pyx_n_u_capacity __pyx_string_tab[87]
-#define __pyx_n_u_char __pyx_string_tab[88]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[89]
-#define __pyx_n_u_close __pyx_string_tab[90]
-#define __pyx_n_u_cmd __pyx_string_tab[91]
-#define __pyx_n_u_code __pyx_string_tab[92]
-#define __pyx_n_u_col __pyx_string_tab[93]
-#define __pyx_n_u_commands __pyx_string_tab[94]
-#define __pyx_n_u_count __pyx_string_tab[95]
-#define __pyx_n_u_d __pyx_string_tab[96]
-#define __pyx_n_u_data __pyx_string_tab[97]
-#define __pyx_n_u_error __pyx_string_tab[98]
-#define __pyx_n_u_final __pyx_string_tab[99]
-#define __pyx_n_u_first_lineno __pyx_string_tab[100]
-#define __pyx_n_u_flags __pyx_string_tab[101]
-#define __pyx_n_u_genexpr __pyx_string_tab[102]
-#define __pyx_n_u_get __pyx_string_tab[103]
-#define __pyx_n_u_i __pyx_string_tab[104]
-#define __pyx_n_u_items __pyx_string_tab[105]
-#define __pyx_n_u_k __pyx_string_tab[106]
-#define __pyx_n_u_kind __pyx_string_tab[107]
-#define __pyx_n_u_layer __pyx_string_tab[108]
-#define __pyx_n_u_layer_change __pyx_string_tab[109]
-#define __pyx_n_u_letter __pyx_string_tab[110]
-#define __pyx_n_u_line_2 __pyx_string_tab[111]
-#define __pyx_n_u_line_end __pyx_string_tab[112]
-#define __pyx_n_u_line_text __pyx_string_tab[113]
-#define __pyx_n_u_lineno __pyx_string_tab[114]
-#define __pyx_n_u_mask __pyx_string_tab[115]
-#define __pyx_n_u_mendel_gcode__lexer __pyx_string_tab[116]
-#define __pyx_n_u_meta_kind __pyx_string_tab[117]
-#define __pyx_n_u_meta_text __pyx_string_tab[118]
-#define __pyx_n_u_next __pyx_string_tab[119]
-#define __pyx_n_u_number __pyx_string_tab[120]
-#define __pyx_n_u_offset __pyx_string_tab[121]
-#define __pyx_n_u_out __pyx_string_tab[122]
-#define __pyx_n_u_params __pyx_string_tab[123]
-#define __pyx_n_u_parse_chunk __pyx_string_tab[124]
-#define __pyx_n_u_pop __pyx_string_tab[125]
-#define __pyx_n_u_pos __pyx_string_tab[126]
-#define __pyx_n_u_quoted __pyx_string_tab[127]
-#define __pyx_n_u_rstrip __pyx_string_tab[128]
-#define __pyx_n_u_s __pyx_string_tab[129]
-#define __pyx_n_u_self __pyx_string_tab[130]
-#define __pyx_n_u_send __pyx_string_tab[131]
-#define __pyx_n_u_setdefault __pyx_string_tab[132]
-#define __pyx_n_u_size __pyx_string_tab[133]
-#define __pyx_n_u_state __pyx_string_tab[134]
-#define __pyx_n_u_strip __pyx_string_tab[135]
-#define __pyx_n_u_sub __pyx_string_tab[136]
-#define __pyx_n_u_text __pyx_string_tab[137]
-#define __pyx_n_u_throw __pyx_string_tab[138]
-#define __pyx_n_u_type __pyx_string_tab[139]
-#define __pyx_n_u_update __pyx_string_tab[140]
-#define __pyx_n_u_upper __pyx_string_tab[141]
-#define __pyx_n_u_use_setstate __pyx_string_tab[142]
-#define __pyx_n_u_value __pyx_string_tab[143]
-#define __pyx_n_u_values __pyx_string_tab[144]
-#define __pyx_n_u_z __pyx_string_tab[145]
-#define __pyx_kp_b_iso88591_Q __pyx_string_tab[146]
-#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[147]
-#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[148]
-#define __pyx_kp_b_iso88591_XT_IT_HDP_bbkkoovvz_D_D_H_H_I_q __pyx_string_tab[149]
-#define __pyx_kp_b_iso88591_1_1A_3a_xq_d_E_V2Q_q_2U_aq_Q_A __pyx_string_tab[150]
-#define __pyx_kp_b_iso88591_U_1A_q_aq_5_84q_Qc_Jd_7_3c_gXQa __pyx_string_tab[151]
-#define __pyx_kp_b_iso88591_A_4uAS_1_1_t5_D_WAYjX __pyx_string_tab[152]
-#define __pyx_kp_b_iso88591_A_t5 __pyx_string_tab[153]
-#define __pyx_kp_b_iso88591_A_t6 __pyx_string_tab[154]
-#define __pyx_kp_b_iso88591_A_t7_2Ry_3axr __pyx_string_tab[155]
-#define __pyx_kp_b_iso88591_A_t81A __pyx_string_tab[156]
-#define __pyx_kp_b_iso88591_A_4_3b_1_t5_D_WAYjX __pyx_string_tab[157]
-#define __pyx_kp_b_iso88591_A_t5_D_WAYjX___a __pyx_string_tab[158]
-#define __pyx_kp_b_iso88591_A_G1A_t_Qa_5_1_1_t5_D_s_4q_3fCq __pyx_string_tab[159]
-#define __pyx_kp_b_iso88591_q __pyx_string_tab[160]
+#define __pyx_n_u_KIND_EXTENDED __pyx_string_tab[48]
+#define __pyx_n_u_KIND_G __pyx_string_tab[49]
+#define __pyx_n_u_KIND_M __pyx_string_tab[50]
+#define __pyx_n_u_KIND_OTHER __pyx_string_tab[51]
+#define __pyx_n_u_KIND_T __pyx_string_tab[52]
+#define __pyx_n_u_META_LAYER __pyx_string_tab[53]
+#define __pyx_n_u_META_LAYER_CHANGE __pyx_string_tab[54]
+#define __pyx_n_u_META_NONE __pyx_string_tab[55]
+#define __pyx_n_u_META_TYPE __pyx_string_tab[56]
+#define __pyx_n_u_META_Z __pyx_string_tab[57]
+#define __pyx_n_u_N __pyx_string_tab[58]
+#define __pyx_n_u_META_NAMES __pyx_string_tab[59]
+#define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[60]
+#define __pyx_n_u_annotate __pyx_string_tab[61]
+#define __pyx_n_u_dict __pyx_string_tab[62]
+#define __pyx_n_u_func __pyx_string_tab[63]
+#define __pyx_n_u_getstate __pyx_string_tab[64]
+#define __pyx_n_u_main __pyx_string_tab[65]
+#define __pyx_n_u_module __pyx_string_tab[66]
+#define __pyx_n_u_name __pyx_string_tab[67]
+#define __pyx_n_u_new __pyx_string_tab[68]
+#define __pyx_n_u_pyx_checksum __pyx_string_tab[69]
+#define __pyx_n_u_pyx_result __pyx_string_tab[70]
+#define __pyx_n_u_pyx_state __pyx_string_tab[71]
+#define __pyx_n_u_pyx_type __pyx_string_tab[72]
+#define __pyx_n_u_pyx_unpickle_Command __pyx_string_tab[73]
+#define __pyx_n_u_qualname __pyx_string_tab[74]
+#define __pyx_n_u_reduce __pyx_string_tab[75]
+#define __pyx_n_u_reduce_cython __pyx_string_tab[76]
+#define __pyx_n_u_reduce_ex __pyx_string_tab[77]
+#define __pyx_n_u_set_name __pyx_string_tab[78]
+#define __pyx_n_u_setstate __pyx_string_tab[79]
+#define __pyx_n_u_setstate_cython __pyx_string_tab[80]
+#define __pyx_n_u_test __pyx_string_tab[81]
+#define __pyx_n_u_dict_2 __pyx_string_tab[82]
+#define __pyx_n_u_is_coroutine __pyx_string_tab[83]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[84]
+#define __pyx_n_u_b __pyx_string_tab[85]
+#define __pyx_n_u_capacity __pyx_string_tab[86]
+#define __pyx_n_u_char __pyx_string_tab[87]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[88]
+#define __pyx_n_u_close __pyx_string_tab[89]
+#define __pyx_n_u_cmd __pyx_string_tab[90]
+#define __pyx_n_u_code __pyx_string_tab[91]
+#define __pyx_n_u_col __pyx_string_tab[92]
+#define __pyx_n_u_commands __pyx_string_tab[93]
+#define __pyx_n_u_count __pyx_string_tab[94]
+#define __pyx_n_u_d __pyx_string_tab[95]
+#define __pyx_n_u_data __pyx_string_tab[96]
+#define __pyx_n_u_error __pyx_string_tab[97]
+#define __pyx_n_u_final __pyx_string_tab[98]
+#define __pyx_n_u_first_lineno __pyx_string_tab[99]
+#define __pyx_n_u_flags __pyx_string_tab[100]
+#define __pyx_n_u_genexpr __pyx_string_tab[101]
+#define __pyx_n_u_get __pyx_string_tab[102]
+#define __pyx_n_u_i __pyx_string_tab[103]
+#define __pyx_n_u_items __pyx_string_tab[104]
+#define __pyx_n_u_k __pyx_string_tab[105]
+#define __pyx_n_u_kind __pyx_string_tab[106]
+#define __pyx_n_u_layer __pyx_string_tab[107]
+#define __pyx_n_u_layer_change __pyx_string_tab[108]
+#define __pyx_n_u_letter __pyx_string_tab[109]
+#define __pyx_n_u_line_2 __pyx_string_tab[110]
+#define __pyx_n_u_line_end __pyx_string_tab[111]
+#define __pyx_n_u_line_text __pyx_string_tab[112]
+#define __pyx_n_u_lineno __pyx_string_tab[113]
+#define __pyx_n_u_mask __pyx_string_tab[114]
+#define __pyx_n_u_mendel_gcode__lexer __pyx_string_tab[115]
+#define __pyx_n_u_meta_kind __pyx_string_tab[116]
+#define __pyx_n_u_meta_text __pyx_string_tab[117]
+#define __pyx_n_u_next __pyx_string_tab[118]
+#define __pyx_n_u_number __pyx_string_tab[119]
+#define __pyx_n_u_offset __pyx_string_tab[120]
+#define __pyx_n_u_out __pyx_string_tab[121]
+#define __pyx_n_u_params __pyx_string_tab[122]
+#define __pyx_n_u_parse_chunk __pyx_string_tab[123]
+#define __pyx_n_u_pop __pyx_string_tab[124]
+#define __pyx_n_u_pos __pyx_string_tab[125]
+#define __pyx_n_u_quoted __pyx_string_tab[126]
+#define __pyx_n_u_rstrip __pyx_string_tab[127]
+#define __pyx_n_u_s __pyx_string_tab[128]
+#define __pyx_n_u_self __pyx_string_tab[129]
+#define __pyx_n_u_send __pyx_string_tab[130]
+#define __pyx_n_u_setdefault __pyx_string_tab[131]
+#define __pyx_n_u_size __pyx_string_tab[132]
+#define __pyx_n_u_state __pyx_string_tab[133]
+#define __pyx_n_u_strip __pyx_string_tab[134]
+#define __pyx_n_u_sub __pyx_string_tab[135]
+#define __pyx_n_u_text __pyx_string_tab[136]
+#define __pyx_n_u_throw __pyx_string_tab[137]
+#define __pyx_n_u_type __pyx_string_tab[138]
+#define __pyx_n_u_update __pyx_string_tab[139]
+#define __pyx_n_u_upper __pyx_string_tab[140]
+#define __pyx_n_u_use_setstate __pyx_string_tab[141]
+#define __pyx_n_u_value __pyx_string_tab[142]
+#define __pyx_n_u_values __pyx_string_tab[143]
+#define __pyx_n_u_z __pyx_string_tab[144]
+#define __pyx_kp_b_iso88591_Q __pyx_string_tab[145]
+#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[146]
+#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[147]
+#define __pyx_kp_b_iso88591_XT_IT_HDP_bbkkoovvz_D_D_H_H_I_q __pyx_string_tab[148]
+#define __pyx_kp_b_iso88591_1_1A_3a_xq_d_E_V2Q_q_2U_aq_Q_A __pyx_string_tab[149]
+#define __pyx_kp_b_iso88591_U_1A_q_aq_5_84q_Qc_Jd_7_3c_gXQa __pyx_string_tab[150]
+#define __pyx_kp_b_iso88591_A_4uAS_1_1_t5_D_WAYjX __pyx_string_tab[151]
+#define __pyx_kp_b_iso88591_A_t5 __pyx_string_tab[152]
+#define __pyx_kp_b_iso88591_A_t6 __pyx_string_tab[153]
+#define __pyx_kp_b_iso88591_A_t7_2Ry_3axr __pyx_string_tab[154]
+#define __pyx_kp_b_iso88591_A_t81A __pyx_string_tab[155]
+#define __pyx_kp_b_iso88591_A_4_3b_1_t5_D_WAYjX __pyx_string_tab[156]
+#define __pyx_kp_b_iso88591_A_t5_D_WAYjX___a __pyx_string_tab[157]
+#define __pyx_kp_b_iso88591_A_G1A_t_Qa_5_1_1_t5_D_s_4q_3fCq __pyx_string_tab[158]
+#define __pyx_kp_b_iso88591_q __pyx_string_tab[159]
 #define __pyx_int_0 __pyx_number_tab[0]
 #define __pyx_int_1 __pyx_number_tab[1]
 #define __pyx_int_2 __pyx_number_tab[2]
 #define __pyx_int_3 __pyx_number_tab[3]
 #define __pyx_int_4 __pyx_number_tab[4]
-#define __pyx_int_5 __pyx_number_tab[5]
-#define __pyx_int_6 __pyx_number_tab[6]
-#define __pyx_int_65 __pyx_number_tab[7]
-#define __pyx_int_63936190 __pyx_number_tab[8]
+#define __pyx_int_6 __pyx_number_tab[5]
+#define __pyx_int_65 __pyx_number_tab[6]
+#define __pyx_int_63936190 __pyx_number_tab[7]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
 static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
@@ -3639,8 +3637,8 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<19; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<161; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
-  for (int i=0; i<9; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
+  for (int i=0; i<160; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<8; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
 Py_CLEAR(clear_module_state->__pyx_CommonTypesMetaclassType);
@@ -3678,8 +3676,8 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<19; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<161; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
-  for (int i=0; i<9; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
+  for (int i=0; i<160; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<8; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
 Py_VISIT(traverse_module_state->__pyx_CommonTypesMetaclassType);
@@ -3697,7 +3695,7 @@ return 0;
 /* #### Code section: module_code ### */
 static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "host/gcode/_lexer.pyx":604
+/* "host/gcode/_lexer.pyx":594
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -3717,7 +3715,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_4genexpr(CYTHON_UNUSED PyObject
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 604, __pyx_L1_error)
+    __PYX_ERR(0, 594, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -3725,7 +3723,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_4genexpr(CYTHON_UNUSED PyObject
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6mendel_5gcode_6_lexer_6generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer); if (unlikely(!gen)) __PYX_ERR(0, 604, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6mendel_5gcode_6_lexer_6generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer); if (unlikely(!gen)) __PYX_ERR(0, 594, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -3764,35 +3762,35 @@ static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObjec
   __pyx_L3_first_run:;
   if (unlikely(__pyx_sent_value != Py_None)) {
     if (unlikely(__pyx_sent_value)) PyErr_SetString(PyExc_TypeError, "can't send non-None value to a just-started generator");
-    __PYX_ERR(0, 604, __pyx_L1_error)
+    __PYX_ERR(0, 594, __pyx_L1_error)
   }
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 604, __pyx_L1_error) }
-  __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 604, __pyx_L1_error)
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 594, __pyx_L1_error) }
+  __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 594, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 604, __pyx_L1_error)
+  __pyx_t_2 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 594, __pyx_L1_error)
   for (;;) {
     {
       __pyx_t_3 = __pyx_t_2(__pyx_t_1);
       if (unlikely(!__pyx_t_3)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 604, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 594, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
       }
     }
     __Pyx_GOTREF(__pyx_t_3);
-    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 1) < (0)) __PYX_ERR(0, 604, __pyx_L1_error)
+    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 1) < (0)) __PYX_ERR(0, 594, __pyx_L1_error)
     __Pyx_XGOTREF(__pyx_cur_scope->__pyx_v_k);
     __Pyx_XDECREF_SET(__pyx_cur_scope->__pyx_v_k, ((PyObject*)__pyx_t_3));
     __Pyx_GIVEREF(__pyx_t_3);
     __pyx_t_3 = 0;
-    __pyx_t_3 = __Pyx_PyLong_AddCObj(__pyx_mstate_global->__pyx_int_65, __pyx_cur_scope->__pyx_v_k, 65, 0, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_AddCObj(__pyx_mstate_global->__pyx_int_65, __pyx_cur_scope->__pyx_v_k, 65, 0, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 594, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_PyLong_As_int(__pyx_t_3); if (unlikely((__pyx_t_4 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 604, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyLong_As_int(__pyx_t_3); if (unlikely((__pyx_t_4 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 594, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __pyx_t_3 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
+    __pyx_t_3 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 594, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
 
     __pyx_r = __pyx_t_3;
@@ -3812,7 +3810,7 @@ static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObjec
     __pyx_cur_scope->__pyx_t_0 = 0;
     __Pyx_XGOTREF(__pyx_t_1);
     __pyx_t_2 = __pyx_cur_scope->__pyx_t_1;
-    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 604, __pyx_L1_error)
+    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 594, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   CYTHON_MAYBE_UNUSED_VAR(__pyx_cur_scope);
@@ -3838,7 +3836,7 @@ static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObjec
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":87
+/* "host/gcode/_lexer.pyx":85
  * 
  * 
  * cdef inline bint is_blank(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3850,7 +3848,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_blank(char __pyx_v_c)
   int __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":88
+  /* "host/gcode/_lexer.pyx":86
  * 
  * cdef inline bint is_blank(char c) noexcept nogil:
  *     return c == b' ' or c == b'\t' or c == b'\r'             # <<<<<<<<<<<<<<
@@ -3872,7 +3870,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_blank(char __pyx_v_c)
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":87
+  /* "host/gcode/_lexer.pyx":85
  * 
  * 
  * cdef inline bint is_blank(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3885,7 +3883,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_blank(char __pyx_v_c)
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":91
+/* "host/gcode/_lexer.pyx":89
  * 
  * 
  * cdef inline bint is_digit(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3897,7 +3895,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_digit(char __pyx_v_c)
   int __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":92
+  /* "host/gcode/_lexer.pyx":90
  * 
  * cdef inline bint is_digit(char c) noexcept nogil:
  *     return b'0' <= c <= b'9'             # <<<<<<<<<<<<<<
@@ -3913,7 +3911,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_digit(char __pyx_v_c)
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":91
+  /* "host/gcode/_lexer.pyx":89
  * 
  * 
  * cdef inline bint is_digit(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3926,7 +3924,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_digit(char __pyx_v_c)
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":95
+/* "host/gcode/_lexer.pyx":93
  * 
  * 
  * cdef inline char upper(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3938,7 +3936,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   char __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":96
+  /* "host/gcode/_lexer.pyx":94
  * 
  * cdef inline char upper(char c) noexcept nogil:
  *     if b'a' <= c <= b'z':             # <<<<<<<<<<<<<<
@@ -3952,7 +3950,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":97
+    /* "host/gcode/_lexer.pyx":95
  * cdef inline char upper(char c) noexcept nogil:
  *     if b'a' <= c <= b'z':
  *         return c - 32             # <<<<<<<<<<<<<<
@@ -3965,7 +3963,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":96
+    /* "host/gcode/_lexer.pyx":94
  * 
  * cdef inline char upper(char c) noexcept nogil:
  *     if b'a' <= c <= b'z':             # <<<<<<<<<<<<<<
@@ -3974,7 +3972,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
 */
   }
 
-  /* "host/gcode/_lexer.pyx":98
+  /* "host/gcode/_lexer.pyx":96
  *     if b'a' <= c <= b'z':
  *         return c - 32
  *     return c             # <<<<<<<<<<<<<<
@@ -3987,7 +3985,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":95
+  /* "host/gcode/_lexer.pyx":93
  * 
  * 
  * cdef inline char upper(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -4000,7 +3998,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":101
+/* "host/gcode/_lexer.pyx":99
  * 
  * 
  * cdef inline bint is_letter(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -4013,7 +4011,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
   int __pyx_t_1;
 
 
-  /* "host/gcode/_lexer.pyx":102
+  /* "host/gcode/_lexer.pyx":100
  * 
  * cdef inline bint is_letter(char c) noexcept nogil:
  *     c = upper(c)             # <<<<<<<<<<<<<<
@@ -4022,7 +4020,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
 */
   __pyx_v_c = __pyx_f_6mendel_5gcode_6_lexer_upper(__pyx_v_c);
 
-  /* "host/gcode/_lexer.pyx":103
+  /* "host/gcode/_lexer.pyx":101
  * cdef inline bint is_letter(char c) noexcept nogil:
  *     c = upper(c)
  *     return b'A' <= c <= b'Z'             # <<<<<<<<<<<<<<
@@ -4038,7 +4036,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":101
+  /* "host/gcode/_lexer.pyx":99
  * 
  * 
  * cdef inline bint is_letter(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -4052,7 +4050,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":142
+/* "host/gcode/_lexer.pyx":140
  *     cdef int* checksum_computed
  * 
  *     def __cinit__(self, int capacity=8192):             # <<<<<<<<<<<<<<
@@ -4098,37 +4096,37 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_capacity,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL_TPNEW(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 142, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 140, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 142, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 140, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__cinit__", 0) < (0)) __PYX_ERR(0, 142, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__cinit__", 0) < (0)) __PYX_ERR(0, 140, __pyx_L3_error)
     } else {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 142, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 140, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
     }
     if (values[0]) {
-      __pyx_v_capacity = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_capacity == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 142, __pyx_L3_error)
+      __pyx_v_capacity = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_capacity == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 140, __pyx_L3_error)
     } else {
       __pyx_v_capacity = ((int)0x2000);
     }
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__cinit__", 0, 0, 1, __pyx_nargs); __PYX_ERR(0, 142, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__cinit__", 0, 0, 1, __pyx_nargs); __PYX_ERR(0, 140, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -4158,7 +4156,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
 
-  /* "host/gcode/_lexer.pyx":143
+  /* "host/gcode/_lexer.pyx":141
  * 
  *     def __cinit__(self, int capacity=8192):
  *         self.capacity = capacity             # <<<<<<<<<<<<<<
@@ -4167,7 +4165,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->capacity = __pyx_v_capacity;
 
-  /* "host/gcode/_lexer.pyx":144
+  /* "host/gcode/_lexer.pyx":142
  *     def __cinit__(self, int capacity=8192):
  *         self.capacity = capacity
  *         self.count = 0             # <<<<<<<<<<<<<<
@@ -4176,7 +4174,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->count = 0;
 
-  /* "host/gcode/_lexer.pyx":145
+  /* "host/gcode/_lexer.pyx":143
  *         self.capacity = capacity
  *         self.count = 0
  *         self.kinds = <signed char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4185,7 +4183,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->kinds = ((signed char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":146
+  /* "host/gcode/_lexer.pyx":144
  *         self.count = 0
  *         self.kinds = <signed char*> malloc(capacity)
  *         self.code_letter = <char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4194,7 +4192,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->code_letter = ((char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":147
+  /* "host/gcode/_lexer.pyx":145
  *         self.kinds = <signed char*> malloc(capacity)
  *         self.code_letter = <char*> malloc(capacity)
  *         self.name_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4203,7 +4201,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->name_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":148
+  /* "host/gcode/_lexer.pyx":146
  *         self.code_letter = <char*> malloc(capacity)
  *         self.name_start = <int*> malloc(capacity * sizeof(int))
  *         self.name_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4212,7 +4210,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->name_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":149
+  /* "host/gcode/_lexer.pyx":147
  *         self.name_start = <int*> malloc(capacity * sizeof(int))
  *         self.name_end = <int*> malloc(capacity * sizeof(int))
  *         self.numbers = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4221,7 +4219,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->numbers = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":150
+  /* "host/gcode/_lexer.pyx":148
  *         self.name_end = <int*> malloc(capacity * sizeof(int))
  *         self.numbers = <int*> malloc(capacity * sizeof(int))
  *         self.subs = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4230,7 +4228,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->subs = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":151
+  /* "host/gcode/_lexer.pyx":149
  *         self.numbers = <int*> malloc(capacity * sizeof(int))
  *         self.subs = <int*> malloc(capacity * sizeof(int))
  *         self.linenos = <int64_t*> malloc(capacity * sizeof(int64_t))             # <<<<<<<<<<<<<<
@@ -4239,7 +4237,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->linenos = ((int64_t *)malloc((__pyx_v_capacity * (sizeof(int64_t)))));
 
-  /* "host/gcode/_lexer.pyx":152
+  /* "host/gcode/_lexer.pyx":150
  *         self.subs = <int*> malloc(capacity * sizeof(int))
  *         self.linenos = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.nwords = <int64_t*> malloc(capacity * sizeof(int64_t))             # <<<<<<<<<<<<<<
@@ -4248,7 +4246,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->nwords = ((int64_t *)malloc((__pyx_v_capacity * (sizeof(int64_t)))));
 
-  /* "host/gcode/_lexer.pyx":153
+  /* "host/gcode/_lexer.pyx":151
  *         self.linenos = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.nwords = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.has_n = <char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4257,7 +4255,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->has_n = ((char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":154
+  /* "host/gcode/_lexer.pyx":152
  *         self.nwords = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.has_n = <char*> malloc(capacity)
  *         self.masks = <uint32_t*> malloc(capacity * sizeof(uint32_t))             # <<<<<<<<<<<<<<
@@ -4266,7 +4264,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->masks = ((uint32_t *)malloc((__pyx_v_capacity * (sizeof(uint32_t)))));
 
-  /* "host/gcode/_lexer.pyx":155
+  /* "host/gcode/_lexer.pyx":153
  *         self.has_n = <char*> malloc(capacity)
  *         self.masks = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.flags = <uint32_t*> malloc(capacity * sizeof(uint32_t))             # <<<<<<<<<<<<<<
@@ -4275,7 +4273,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->flags = ((uint32_t *)malloc((__pyx_v_capacity * (sizeof(uint32_t)))));
 
-  /* "host/gcode/_lexer.pyx":156
+  /* "host/gcode/_lexer.pyx":154
  *         self.masks = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.flags = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.quoted = <uint32_t*> malloc(capacity * sizeof(uint32_t))             # <<<<<<<<<<<<<<
@@ -4284,7 +4282,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->quoted = ((uint32_t *)malloc((__pyx_v_capacity * (sizeof(uint32_t)))));
 
-  /* "host/gcode/_lexer.pyx":157
+  /* "host/gcode/_lexer.pyx":155
  *         self.flags = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.quoted = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.values = <double*> malloc(capacity * NLETTERS * sizeof(double))             # <<<<<<<<<<<<<<
@@ -4293,7 +4291,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->values = ((double *)malloc(((__pyx_v_capacity * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) * (sizeof(double)))));
 
-  /* "host/gcode/_lexer.pyx":158
+  /* "host/gcode/_lexer.pyx":156
  *         self.quoted = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.values = <double*> malloc(capacity * NLETTERS * sizeof(double))
  *         self.line_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4302,7 +4300,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->line_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":159
+  /* "host/gcode/_lexer.pyx":157
  *         self.values = <double*> malloc(capacity * NLETTERS * sizeof(double))
  *         self.line_start = <int*> malloc(capacity * sizeof(int))
  *         self.line_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4311,7 +4309,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->line_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":160
+  /* "host/gcode/_lexer.pyx":158
  *         self.line_start = <int*> malloc(capacity * sizeof(int))
  *         self.line_end = <int*> malloc(capacity * sizeof(int))
  *         self.text_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4320,7 +4318,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->text_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":161
+  /* "host/gcode/_lexer.pyx":159
  *         self.line_end = <int*> malloc(capacity * sizeof(int))
  *         self.text_start = <int*> malloc(capacity * sizeof(int))
  *         self.text_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4329,7 +4327,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->text_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":162
+  /* "host/gcode/_lexer.pyx":160
  *         self.text_start = <int*> malloc(capacity * sizeof(int))
  *         self.text_end = <int*> malloc(capacity * sizeof(int))
  *         self.meta = <signed char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4338,7 +4336,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->meta = ((signed char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":163
+  /* "host/gcode/_lexer.pyx":161
  *         self.text_end = <int*> malloc(capacity * sizeof(int))
  *         self.meta = <signed char*> malloc(capacity)
  *         self.meta_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4347,7 +4345,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->meta_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":164
+  /* "host/gcode/_lexer.pyx":162
  *         self.meta = <signed char*> malloc(capacity)
  *         self.meta_start = <int*> malloc(capacity * sizeof(int))
  *         self.meta_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4356,7 +4354,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->meta_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":165
+  /* "host/gcode/_lexer.pyx":163
  *         self.meta_start = <int*> malloc(capacity * sizeof(int))
  *         self.meta_end = <int*> malloc(capacity * sizeof(int))
  *         self.errors = <signed char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4365,7 +4363,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->errors = ((signed char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":166
+  /* "host/gcode/_lexer.pyx":164
  *         self.meta_end = <int*> malloc(capacity * sizeof(int))
  *         self.errors = <signed char*> malloc(capacity)
  *         self.error_col = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4374,7 +4372,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->error_col = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":167
+  /* "host/gcode/_lexer.pyx":165
  *         self.errors = <signed char*> malloc(capacity)
  *         self.error_col = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4383,7 +4381,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->checksum_given = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":168
+  /* "host/gcode/_lexer.pyx":166
  *         self.error_col = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4392,7 +4390,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->checksum_computed = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":169
+  /* "host/gcode/_lexer.pyx":167
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL             # <<<<<<<<<<<<<<
@@ -4420,7 +4418,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":170
+  /* "host/gcode/_lexer.pyx":168
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL
  *                 or self.name_end == NULL or self.numbers == NULL or self.subs == NULL             # <<<<<<<<<<<<<<
@@ -4458,7 +4456,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":171
+  /* "host/gcode/_lexer.pyx":169
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL
  *                 or self.name_end == NULL or self.numbers == NULL or self.subs == NULL
  *                 or self.linenos == NULL or self.nwords == NULL or self.has_n == NULL             # <<<<<<<<<<<<<<
@@ -4496,7 +4494,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":172
+  /* "host/gcode/_lexer.pyx":170
  *                 or self.name_end == NULL or self.numbers == NULL or self.subs == NULL
  *                 or self.linenos == NULL or self.nwords == NULL or self.has_n == NULL
  *                 or self.masks == NULL or self.flags == NULL or self.quoted == NULL             # <<<<<<<<<<<<<<
@@ -4534,7 +4532,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":173
+  /* "host/gcode/_lexer.pyx":171
  *                 or self.linenos == NULL or self.nwords == NULL or self.has_n == NULL
  *                 or self.masks == NULL or self.flags == NULL or self.quoted == NULL
  *                 or self.values == NULL or self.line_start == NULL or self.line_end == NULL             # <<<<<<<<<<<<<<
@@ -4572,7 +4570,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":174
+  /* "host/gcode/_lexer.pyx":172
  *                 or self.masks == NULL or self.flags == NULL or self.quoted == NULL
  *                 or self.values == NULL or self.line_start == NULL or self.line_end == NULL
  *                 or self.text_start == NULL or self.text_end == NULL or self.meta == NULL             # <<<<<<<<<<<<<<
@@ -4610,7 +4608,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":175
+  /* "host/gcode/_lexer.pyx":173
  *                 or self.values == NULL or self.line_start == NULL or self.line_end == NULL
  *                 or self.text_start == NULL or self.text_end == NULL or self.meta == NULL
  *                 or self.meta_start == NULL or self.meta_end == NULL or self.errors == NULL             # <<<<<<<<<<<<<<
@@ -4648,7 +4646,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":176
+  /* "host/gcode/_lexer.pyx":174
  *                 or self.text_start == NULL or self.text_end == NULL or self.meta == NULL
  *                 or self.meta_start == NULL or self.meta_end == NULL or self.errors == NULL
  *                 or self.error_col == NULL or self.checksum_given == NULL             # <<<<<<<<<<<<<<
@@ -4676,7 +4674,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":177
+  /* "host/gcode/_lexer.pyx":175
  *                 or self.meta_start == NULL or self.meta_end == NULL or self.errors == NULL
  *                 or self.error_col == NULL or self.checksum_given == NULL
  *                 or self.checksum_computed == NULL):             # <<<<<<<<<<<<<<
@@ -4700,7 +4698,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 
   __pyx_L4_bool_binop_done:;
 
-  /* "host/gcode/_lexer.pyx":169
+  /* "host/gcode/_lexer.pyx":167
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL             # <<<<<<<<<<<<<<
@@ -4710,16 +4708,16 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
   if (unlikely(__pyx_t_1)) {
 
 
-    /* "host/gcode/_lexer.pyx":178
+    /* "host/gcode/_lexer.pyx":176
  *                 or self.error_col == NULL or self.checksum_given == NULL
  *                 or self.checksum_computed == NULL):
  *             raise MemoryError()             # <<<<<<<<<<<<<<
  * 
  *     def __dealloc__(self):
 */
-    PyErr_NoMemory(); __PYX_ERR(0, 178, __pyx_L1_error)
+    PyErr_NoMemory(); __PYX_ERR(0, 176, __pyx_L1_error)
 
-    /* "host/gcode/_lexer.pyx":169
+    /* "host/gcode/_lexer.pyx":167
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL             # <<<<<<<<<<<<<<
@@ -4728,7 +4726,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   }
 
-  /* "host/gcode/_lexer.pyx":142
+  /* "host/gcode/_lexer.pyx":140
  *     cdef int* checksum_computed
  * 
  *     def __cinit__(self, int capacity=8192):             # <<<<<<<<<<<<<<
@@ -4747,7 +4745,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":180
+/* "host/gcode/_lexer.pyx":178
  *             raise MemoryError()
  * 
  *     def __dealloc__(self):             # <<<<<<<<<<<<<<
@@ -4770,7 +4768,7 @@ static void __pyx_pw_6mendel_5gcode_6_lexer_5Batch_3__dealloc__(PyObject *__pyx_
 
 static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_self) {
 
-  /* "host/gcode/_lexer.pyx":181
+  /* "host/gcode/_lexer.pyx":179
  * 
  *     def __dealloc__(self):
  *         free(self.kinds); free(self.code_letter); free(self.name_start)             # <<<<<<<<<<<<<<
@@ -4781,7 +4779,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->code_letter);
   free(__pyx_v_self->name_start);
 
-  /* "host/gcode/_lexer.pyx":182
+  /* "host/gcode/_lexer.pyx":180
  *     def __dealloc__(self):
  *         free(self.kinds); free(self.code_letter); free(self.name_start)
  *         free(self.name_end); free(self.numbers); free(self.subs); free(self.linenos)             # <<<<<<<<<<<<<<
@@ -4793,7 +4791,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->subs);
   free(__pyx_v_self->linenos);
 
-  /* "host/gcode/_lexer.pyx":183
+  /* "host/gcode/_lexer.pyx":181
  *         free(self.kinds); free(self.code_letter); free(self.name_start)
  *         free(self.name_end); free(self.numbers); free(self.subs); free(self.linenos)
  *         free(self.nwords); free(self.has_n); free(self.masks); free(self.flags)             # <<<<<<<<<<<<<<
@@ -4805,7 +4803,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->masks);
   free(__pyx_v_self->flags);
 
-  /* "host/gcode/_lexer.pyx":184
+  /* "host/gcode/_lexer.pyx":182
  *         free(self.name_end); free(self.numbers); free(self.subs); free(self.linenos)
  *         free(self.nwords); free(self.has_n); free(self.masks); free(self.flags)
  *         free(self.quoted); free(self.values); free(self.line_start); free(self.line_end)             # <<<<<<<<<<<<<<
@@ -4817,7 +4815,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->line_start);
   free(__pyx_v_self->line_end);
 
-  /* "host/gcode/_lexer.pyx":185
+  /* "host/gcode/_lexer.pyx":183
  *         free(self.nwords); free(self.has_n); free(self.masks); free(self.flags)
  *         free(self.quoted); free(self.values); free(self.line_start); free(self.line_end)
  *         free(self.text_start); free(self.text_end); free(self.meta)             # <<<<<<<<<<<<<<
@@ -4828,7 +4826,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->text_end);
   free(__pyx_v_self->meta);
 
-  /* "host/gcode/_lexer.pyx":186
+  /* "host/gcode/_lexer.pyx":184
  *         free(self.quoted); free(self.values); free(self.line_start); free(self.line_end)
  *         free(self.text_start); free(self.text_end); free(self.meta)
  *         free(self.meta_start); free(self.meta_end); free(self.errors)             # <<<<<<<<<<<<<<
@@ -4839,7 +4837,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->meta_end);
   free(__pyx_v_self->errors);
 
-  /* "host/gcode/_lexer.pyx":187
+  /* "host/gcode/_lexer.pyx":185
  *         free(self.text_start); free(self.text_end); free(self.meta)
  *         free(self.meta_start); free(self.meta_end); free(self.errors)
  *         free(self.error_col); free(self.checksum_given); free(self.checksum_computed)             # <<<<<<<<<<<<<<
@@ -4850,7 +4848,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->checksum_given);
   free(__pyx_v_self->checksum_computed);
 
-  /* "host/gcode/_lexer.pyx":180
+  /* "host/gcode/_lexer.pyx":178
  *             raise MemoryError()
  * 
  *     def __dealloc__(self):             # <<<<<<<<<<<<<<
@@ -4862,7 +4860,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
 
 }
 
-/* "host/gcode/_lexer.pyx":190
+/* "host/gcode/_lexer.pyx":188
  * 
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):             # <<<<<<<<<<<<<<
@@ -4909,32 +4907,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 190, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 188, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 190, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 188, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "kind", 0) < (0)) __PYX_ERR(0, 190, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "kind", 0) < (0)) __PYX_ERR(0, 188, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, i); __PYX_ERR(0, 190, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, i); __PYX_ERR(0, 188, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 190, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 188, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 190, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 188, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 190, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 188, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -4965,14 +4963,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_4kind(struct __pyx_obj_6
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("kind", 0);
 
-  /* "host/gcode/_lexer.pyx":191
+  /* "host/gcode/_lexer.pyx":189
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):
  *         return self.kinds[i]             # <<<<<<<<<<<<<<
  * 
  *     def number(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->kinds[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 191, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->kinds[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 189, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -4985,7 +4983,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_4kind(struct __pyx_obj_6
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":190
+  /* "host/gcode/_lexer.pyx":188
  * 
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):             # <<<<<<<<<<<<<<
@@ -5004,7 +5002,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_4kind(struct __pyx_obj_6
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":193
+/* "host/gcode/_lexer.pyx":191
  *         return self.kinds[i]
  * 
  *     def number(self, int i):             # <<<<<<<<<<<<<<
@@ -5051,32 +5049,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 193, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 191, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 193, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 191, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "number", 0) < (0)) __PYX_ERR(0, 193, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "number", 0) < (0)) __PYX_ERR(0, 191, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, i); __PYX_ERR(0, 193, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, i); __PYX_ERR(0, 191, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 193, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 191, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 193, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 191, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 193, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 191, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5107,14 +5105,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_6number(struct __pyx_obj
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("number", 0);
 
-  /* "host/gcode/_lexer.pyx":194
+  /* "host/gcode/_lexer.pyx":192
  * 
  *     def number(self, int i):
  *         return self.numbers[i]             # <<<<<<<<<<<<<<
  * 
  *     def sub(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->numbers[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 194, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->numbers[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 192, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5127,7 +5125,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_6number(struct __pyx_obj
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":193
+  /* "host/gcode/_lexer.pyx":191
  *         return self.kinds[i]
  * 
  *     def number(self, int i):             # <<<<<<<<<<<<<<
@@ -5146,7 +5144,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_6number(struct __pyx_obj
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":196
+/* "host/gcode/_lexer.pyx":194
  *         return self.numbers[i]
  * 
  *     def sub(self, int i):             # <<<<<<<<<<<<<<
@@ -5193,32 +5191,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 196, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 194, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 196, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 194, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "sub", 0) < (0)) __PYX_ERR(0, 196, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "sub", 0) < (0)) __PYX_ERR(0, 194, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, i); __PYX_ERR(0, 196, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, i); __PYX_ERR(0, 194, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 196, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 194, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 196, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 194, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 196, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 194, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5249,14 +5247,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8sub(struct __pyx_obj_6m
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("sub", 0);
 
-  /* "host/gcode/_lexer.pyx":197
+  /* "host/gcode/_lexer.pyx":195
  * 
  *     def sub(self, int i):
  *         return self.subs[i]             # <<<<<<<<<<<<<<
  * 
  *     def lineno(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->subs[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 197, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->subs[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 195, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5269,7 +5267,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8sub(struct __pyx_obj_6m
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":196
+  /* "host/gcode/_lexer.pyx":194
  *         return self.numbers[i]
  * 
  *     def sub(self, int i):             # <<<<<<<<<<<<<<
@@ -5288,7 +5286,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8sub(struct __pyx_obj_6m
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":199
+/* "host/gcode/_lexer.pyx":197
  *         return self.subs[i]
  * 
  *     def lineno(self, int i):             # <<<<<<<<<<<<<<
@@ -5335,32 +5333,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 199, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 197, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 199, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "lineno", 0) < (0)) __PYX_ERR(0, 199, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "lineno", 0) < (0)) __PYX_ERR(0, 197, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, i); __PYX_ERR(0, 199, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, i); __PYX_ERR(0, 197, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 199, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 199, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 197, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 199, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 197, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5391,14 +5389,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_10lineno(struct __pyx_ob
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("lineno", 0);
 
-  /* "host/gcode/_lexer.pyx":200
+  /* "host/gcode/_lexer.pyx":198
  * 
  *     def lineno(self, int i):
  *         return self.linenos[i]             # <<<<<<<<<<<<<<
  * 
  *     def mask(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_self->linenos[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 200, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_self->linenos[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 198, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5411,7 +5409,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_10lineno(struct __pyx_ob
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":199
+  /* "host/gcode/_lexer.pyx":197
  *         return self.subs[i]
  * 
  *     def lineno(self, int i):             # <<<<<<<<<<<<<<
@@ -5430,7 +5428,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_10lineno(struct __pyx_ob
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":202
+/* "host/gcode/_lexer.pyx":200
  *         return self.linenos[i]
  * 
  *     def mask(self, int i):             # <<<<<<<<<<<<<<
@@ -5477,32 +5475,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 202, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 200, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 202, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 200, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "mask", 0) < (0)) __PYX_ERR(0, 202, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "mask", 0) < (0)) __PYX_ERR(0, 200, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, i); __PYX_ERR(0, 202, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, i); __PYX_ERR(0, 200, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 202, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 200, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 202, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 200, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 202, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 200, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5533,14 +5531,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_12mask(struct __pyx_obj_
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("mask", 0);
 
-  /* "host/gcode/_lexer.pyx":203
+  /* "host/gcode/_lexer.pyx":201
  * 
  *     def mask(self, int i):
  *         return self.masks[i]             # <<<<<<<<<<<<<<
  * 
  *     def value(self, int i, letter):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_uint32_t((__pyx_v_self->masks[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 203, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_uint32_t((__pyx_v_self->masks[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 201, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5553,7 +5551,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_12mask(struct __pyx_obj_
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":202
+  /* "host/gcode/_lexer.pyx":200
  *         return self.linenos[i]
  * 
  *     def mask(self, int i):             # <<<<<<<<<<<<<<
@@ -5572,7 +5570,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_12mask(struct __pyx_obj_
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":205
+/* "host/gcode/_lexer.pyx":203
  *         return self.masks[i]
  * 
  *     def value(self, int i, letter):             # <<<<<<<<<<<<<<
@@ -5620,39 +5618,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,&__pyx_mstate_global->__pyx_n_u_letter,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 205, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 203, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 205, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 203, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 205, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 203, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "value", 0) < (0)) __PYX_ERR(0, 205, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "value", 0) < (0)) __PYX_ERR(0, 203, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, i); __PYX_ERR(0, 205, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, i); __PYX_ERR(0, 203, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 205, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 203, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 205, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 203, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 205, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 203, __pyx_L3_error)
     __pyx_v_letter = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 205, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 203, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5684,15 +5682,15 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_14value(struct __pyx_obj
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("value", 0);
 
-  /* "host/gcode/_lexer.pyx":206
+  /* "host/gcode/_lexer.pyx":204
  * 
  *     def value(self, int i, letter):
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]             # <<<<<<<<<<<<<<
  * 
  *     def line_text(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyObject_Ord(__pyx_v_letter); if (unlikely(__pyx_t_1 == ((long)(long)(Py_UCS4)-1))) __PYX_ERR(0, 206, __pyx_L1_error)
-  __pyx_t_2 = PyFloat_FromDouble((__pyx_v_self->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + (__pyx_t_1 - 65))])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 206, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_Ord(__pyx_v_letter); if (unlikely(__pyx_t_1 == ((long)(long)(Py_UCS4)-1))) __PYX_ERR(0, 204, __pyx_L1_error)
+  __pyx_t_2 = PyFloat_FromDouble((__pyx_v_self->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + (__pyx_t_1 - 65))])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 204, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
 
   {
@@ -5706,7 +5704,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_14value(struct __pyx_obj
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":205
+  /* "host/gcode/_lexer.pyx":203
  *         return self.masks[i]
  * 
  *     def value(self, int i, letter):             # <<<<<<<<<<<<<<
@@ -5725,7 +5723,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_14value(struct __pyx_obj
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":208
+/* "host/gcode/_lexer.pyx":206
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
  *     def line_text(self, int i):             # <<<<<<<<<<<<<<
@@ -5773,32 +5771,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 208, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 206, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 208, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 206, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "line_text", 0) < (0)) __PYX_ERR(0, 208, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "line_text", 0) < (0)) __PYX_ERR(0, 206, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, i); __PYX_ERR(0, 208, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, i); __PYX_ERR(0, 206, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 208, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 206, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 208, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 206, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 208, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 206, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5832,7 +5830,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("line_text", 0);
 
-  /* "host/gcode/_lexer.pyx":210
+  /* "host/gcode/_lexer.pyx":208
  *     def line_text(self, int i):
  *         """The line as it was written (str, without its line ending)."""
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")             # <<<<<<<<<<<<<<
@@ -5841,9 +5839,9 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 210, __pyx_L1_error)
+    __PYX_ERR(0, 208, __pyx_L1_error)
   }
-  __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 210, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 208, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_2 = __pyx_t_3;
   __Pyx_INCREF(__pyx_t_2);
@@ -5853,10 +5851,10 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_rstrip, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 210, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 208, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 208, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -5868,7 +5866,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":208
+  /* "host/gcode/_lexer.pyx":206
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
  *     def line_text(self, int i):             # <<<<<<<<<<<<<<
@@ -5889,7 +5887,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":212
+/* "host/gcode/_lexer.pyx":210
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def text(self, int i):             # <<<<<<<<<<<<<<
@@ -5937,32 +5935,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 212, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 210, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 212, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 210, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "text", 0) < (0)) __PYX_ERR(0, 212, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "text", 0) < (0)) __PYX_ERR(0, 210, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, i); __PYX_ERR(0, 212, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, i); __PYX_ERR(0, 210, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 212, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 210, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 212, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 210, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 212, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 210, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5997,7 +5995,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("text", 0);
 
-  /* "host/gcode/_lexer.pyx":214
+  /* "host/gcode/_lexer.pyx":212
  *     def text(self, int i):
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:             # <<<<<<<<<<<<<<
@@ -6009,7 +6007,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":215
+    /* "host/gcode/_lexer.pyx":213
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:
  *             return None             # <<<<<<<<<<<<<<
@@ -6026,7 +6024,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":214
+    /* "host/gcode/_lexer.pyx":212
  *     def text(self, int i):
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:             # <<<<<<<<<<<<<<
@@ -6035,7 +6033,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
 */
   }
 
-  /* "host/gcode/_lexer.pyx":216
+  /* "host/gcode/_lexer.pyx":214
  *         if self.text_start[i] < 0:
  *             return None
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()             # <<<<<<<<<<<<<<
@@ -6044,9 +6042,9 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 216, __pyx_L1_error)
+    __PYX_ERR(0, 214, __pyx_L1_error)
   }
-  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->text_start[__pyx_v_i]), (__pyx_v_self->text_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 216, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->text_start[__pyx_v_i]), (__pyx_v_self->text_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 214, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_3 = __pyx_t_4;
   __Pyx_INCREF(__pyx_t_3);
@@ -6056,10 +6054,10 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
     __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_strip, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 216, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 214, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 216, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 214, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -6071,7 +6069,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":212
+  /* "host/gcode/_lexer.pyx":210
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def text(self, int i):             # <<<<<<<<<<<<<<
@@ -6092,7 +6090,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":218
+/* "host/gcode/_lexer.pyx":216
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def meta_kind(self, int i):             # <<<<<<<<<<<<<<
@@ -6139,32 +6137,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 218, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 216, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 218, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 216, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_kind", 0) < (0)) __PYX_ERR(0, 218, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_kind", 0) < (0)) __PYX_ERR(0, 216, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, i); __PYX_ERR(0, 218, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, i); __PYX_ERR(0, 216, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 218, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 216, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 218, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 216, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 218, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 216, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6195,14 +6193,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_20meta_kind(struct __pyx
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("meta_kind", 0);
 
-  /* "host/gcode/_lexer.pyx":219
+  /* "host/gcode/_lexer.pyx":217
  * 
  *     def meta_kind(self, int i):
  *         return self.meta[i]             # <<<<<<<<<<<<<<
  * 
  *     def meta_text(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 219, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 217, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -6215,7 +6213,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_20meta_kind(struct __pyx
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":218
+  /* "host/gcode/_lexer.pyx":216
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def meta_kind(self, int i):             # <<<<<<<<<<<<<<
@@ -6234,7 +6232,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_20meta_kind(struct __pyx
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":221
+/* "host/gcode/_lexer.pyx":219
  *         return self.meta[i]
  * 
  *     def meta_text(self, int i):             # <<<<<<<<<<<<<<
@@ -6281,32 +6279,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 221, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 219, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 221, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 219, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_text", 0) < (0)) __PYX_ERR(0, 221, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_text", 0) < (0)) __PYX_ERR(0, 219, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, i); __PYX_ERR(0, 221, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, i); __PYX_ERR(0, 219, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 221, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 219, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 221, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 219, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 221, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 219, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6341,24 +6339,24 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("meta_text", 0);
 
-  /* "host/gcode/_lexer.pyx":222
+  /* "host/gcode/_lexer.pyx":220
  * 
  *     def meta_text(self, int i):
  *         if self.meta[i] == META_NONE:             # <<<<<<<<<<<<<<
  *             return None
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
 */
-  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 222, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 220, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 222, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 220, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_2, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 222, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_2, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 220, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   if (__pyx_t_3) {
 
 
-    /* "host/gcode/_lexer.pyx":223
+    /* "host/gcode/_lexer.pyx":221
  *     def meta_text(self, int i):
  *         if self.meta[i] == META_NONE:
  *             return None             # <<<<<<<<<<<<<<
@@ -6375,7 +6373,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":222
+    /* "host/gcode/_lexer.pyx":220
  * 
  *     def meta_text(self, int i):
  *         if self.meta[i] == META_NONE:             # <<<<<<<<<<<<<<
@@ -6384,7 +6382,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
 */
   }
 
-  /* "host/gcode/_lexer.pyx":224
+  /* "host/gcode/_lexer.pyx":222
  *         if self.meta[i] == META_NONE:
  *             return None
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()             # <<<<<<<<<<<<<<
@@ -6393,9 +6391,9 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 224, __pyx_L1_error)
+    __PYX_ERR(0, 222, __pyx_L1_error)
   }
-  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->meta_start[__pyx_v_i]), (__pyx_v_self->meta_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 224, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->meta_start[__pyx_v_i]), (__pyx_v_self->meta_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 222, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_1 = __pyx_t_4;
   __Pyx_INCREF(__pyx_t_1);
@@ -6405,10 +6403,10 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
     __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_strip, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 224, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 222, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 224, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 222, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -6420,7 +6418,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":221
+  /* "host/gcode/_lexer.pyx":219
  *         return self.meta[i]
  * 
  *     def meta_text(self, int i):             # <<<<<<<<<<<<<<
@@ -6441,7 +6439,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":226
+/* "host/gcode/_lexer.pyx":224
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def error(self, int i):             # <<<<<<<<<<<<<<
@@ -6489,32 +6487,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 226, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 224, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 226, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 224, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "error", 0) < (0)) __PYX_ERR(0, 226, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "error", 0) < (0)) __PYX_ERR(0, 224, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, i); __PYX_ERR(0, 226, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, i); __PYX_ERR(0, 224, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 226, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 224, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 226, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 224, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 226, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 224, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6555,7 +6553,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("error", 0);
 
-  /* "host/gcode/_lexer.pyx":228
+  /* "host/gcode/_lexer.pyx":226
  *     def error(self, int i):
  *         """What is wrong with line ``i`` in words, or None."""
  *         cdef int code = self.errors[i]             # <<<<<<<<<<<<<<
@@ -6564,7 +6562,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   __pyx_v_code = (__pyx_v_self->errors[__pyx_v_i]);
 
-  /* "host/gcode/_lexer.pyx":229
+  /* "host/gcode/_lexer.pyx":227
  *         """What is wrong with line ``i`` in words, or None."""
  *         cdef int code = self.errors[i]
  *         cdef int col = self.error_col[i]             # <<<<<<<<<<<<<<
@@ -6573,7 +6571,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   __pyx_v_col = (__pyx_v_self->error_col[__pyx_v_i]);
 
-  /* "host/gcode/_lexer.pyx":230
+  /* "host/gcode/_lexer.pyx":228
  *         cdef int code = self.errors[i]
  *         cdef int col = self.error_col[i]
  *         if code == E_NONE:             # <<<<<<<<<<<<<<
@@ -6585,7 +6583,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":231
+    /* "host/gcode/_lexer.pyx":229
  *         cdef int col = self.error_col[i]
  *         if code == E_NONE:
  *             return None             # <<<<<<<<<<<<<<
@@ -6602,7 +6600,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":230
+    /* "host/gcode/_lexer.pyx":228
  *         cdef int code = self.errors[i]
  *         cdef int col = self.error_col[i]
  *         if code == E_NONE:             # <<<<<<<<<<<<<<
@@ -6611,7 +6609,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":232
+  /* "host/gcode/_lexer.pyx":230
  *         if code == E_NONE:
  *             return None
  *         line = self.data[self.line_start[i]:self.line_end[i]]             # <<<<<<<<<<<<<<
@@ -6620,14 +6618,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 232, __pyx_L1_error)
+    __PYX_ERR(0, 230, __pyx_L1_error)
   }
-  __pyx_t_2 = PySequence_GetSlice(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 232, __pyx_L1_error)
+  __pyx_t_2 = PySequence_GetSlice(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 230, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_v_line = ((PyObject*)__pyx_t_2);
   __pyx_t_2 = 0;
 
-  /* "host/gcode/_lexer.pyx":233
+  /* "host/gcode/_lexer.pyx":231
  *             return None
  *         line = self.data[self.line_start[i]:self.line_end[i]]
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"             # <<<<<<<<<<<<<<
@@ -6636,13 +6634,13 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   __pyx_t_1 = (0 <= __pyx_v_col);
   if (__pyx_t_1) {
-    __pyx_t_3 = __Pyx_PyBytes_GET_SIZE(__pyx_v_line); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 233, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyBytes_GET_SIZE(__pyx_v_line); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 231, __pyx_L1_error)
     __pyx_t_1 = (__pyx_v_col < __pyx_t_3);
 
   }
   if (__pyx_t_1) {
-    __pyx_t_4 = __Pyx_GetItemInt_Bytes(__pyx_v_line, __pyx_v_col, int, 1, __Pyx_PyLong_From_int, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(__pyx_t_4 == -1)) __PYX_ERR(0, 233, __pyx_L1_error)
-    __pyx_t_5 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 233, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_GetItemInt_Bytes(__pyx_v_line, __pyx_v_col, int, 1, __Pyx_PyLong_From_int, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(__pyx_t_4 == -1)) __PYX_ERR(0, 231, __pyx_L1_error)
+    __pyx_t_5 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 231, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
 
     __pyx_t_2 = __pyx_t_5;
@@ -6655,7 +6653,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   __pyx_v_char = ((PyObject*)__pyx_t_2);
   __pyx_t_2 = 0;
 
-  /* "host/gcode/_lexer.pyx":234
+  /* "host/gcode/_lexer.pyx":232
  *         line = self.data[self.line_start[i]:self.line_end[i]]
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"
  *         if code == E_UNEXPECTED:             # <<<<<<<<<<<<<<
@@ -6667,16 +6665,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":235
+    /* "host/gcode/_lexer.pyx":233
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"
  *         if code == E_UNEXPECTED:
  *             return "unexpected %r at column %d" % (char, col + 1)             # <<<<<<<<<<<<<<
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)
 */
-    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 235, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 235, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_unexpected;
     __pyx_t_6[1] = __pyx_t_2;
@@ -6691,7 +6689,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[1]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 235, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6706,7 +6704,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":234
+    /* "host/gcode/_lexer.pyx":232
  *         line = self.data[self.line_start[i]:self.line_end[i]]
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"
  *         if code == E_UNEXPECTED:             # <<<<<<<<<<<<<<
@@ -6715,7 +6713,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":236
+  /* "host/gcode/_lexer.pyx":234
  *         if code == E_UNEXPECTED:
  *             return "unexpected %r at column %d" % (char, col + 1)
  *         if code == E_NUMBER:             # <<<<<<<<<<<<<<
@@ -6727,16 +6725,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":237
+    /* "host/gcode/_lexer.pyx":235
  *             return "unexpected %r at column %d" % (char, col + 1)
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)             # <<<<<<<<<<<<<<
  *         if code == E_CHECKSUM:
  *             return "checksum mismatch: line says %d, computed %d" % (
 */
-    __pyx_t_7 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 237, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_5 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 237, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_expected_a_number_at_column;
     __pyx_t_6[1] = __pyx_t_7;
@@ -6751,7 +6749,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[3]);
     #endif
     __pyx_t_2 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 237, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6766,7 +6764,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":236
+    /* "host/gcode/_lexer.pyx":234
  *         if code == E_UNEXPECTED:
  *             return "unexpected %r at column %d" % (char, col + 1)
  *         if code == E_NUMBER:             # <<<<<<<<<<<<<<
@@ -6775,7 +6773,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":238
+  /* "host/gcode/_lexer.pyx":236
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)
  *         if code == E_CHECKSUM:             # <<<<<<<<<<<<<<
@@ -6787,23 +6785,23 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":240
+    /* "host/gcode/_lexer.pyx":238
  *         if code == E_CHECKSUM:
  *             return "checksum mismatch: line says %d, computed %d" % (
  *                 self.checksum_given[i], self.checksum_computed[i])             # <<<<<<<<<<<<<<
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)
 */
-    __pyx_t_2 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_given[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 240, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_given[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 238, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_5 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_computed[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 240, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_computed[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 238, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_checksum_mismatch_line_says;
     __pyx_t_6[1] = __pyx_t_2;
     __pyx_t_6[2] = __pyx_mstate_global->__pyx_kp_u_computed;
     __pyx_t_6[3] = __pyx_t_5;
 
-    /* "host/gcode/_lexer.pyx":239
+    /* "host/gcode/_lexer.pyx":237
  *             return "expected a number at column %d, found %r" % (col + 1, char)
  *         if code == E_CHECKSUM:
  *             return "checksum mismatch: line says %d, computed %d" % (             # <<<<<<<<<<<<<<
@@ -6816,7 +6814,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     #endif
     __pyx_t_4 = 0;
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 239, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 237, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6831,7 +6829,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":238
+    /* "host/gcode/_lexer.pyx":236
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)
  *         if code == E_CHECKSUM:             # <<<<<<<<<<<<<<
@@ -6840,7 +6838,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":241
+  /* "host/gcode/_lexer.pyx":239
  *             return "checksum mismatch: line says %d, computed %d" % (
  *                 self.checksum_given[i], self.checksum_computed[i])
  *         if code == E_TWICE:             # <<<<<<<<<<<<<<
@@ -6852,16 +6850,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":242
+    /* "host/gcode/_lexer.pyx":240
  *                 self.checksum_given[i], self.checksum_computed[i])
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)             # <<<<<<<<<<<<<<
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)
 */
-    __pyx_t_7 = __Pyx_PyUnicode_Unicode(__pyx_v_char); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 242, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyUnicode_Unicode(__pyx_v_char); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 240, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 242, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 240, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_t_7;
     __pyx_t_6[1] = __pyx_mstate_global->__pyx_kp_u_given_twice_column;
@@ -6876,7 +6874,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[0]);
     #endif
     __pyx_t_2 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 242, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 240, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6891,7 +6889,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":241
+    /* "host/gcode/_lexer.pyx":239
  *             return "checksum mismatch: line says %d, computed %d" % (
  *                 self.checksum_given[i], self.checksum_computed[i])
  *         if code == E_TWICE:             # <<<<<<<<<<<<<<
@@ -6900,7 +6898,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":243
+  /* "host/gcode/_lexer.pyx":241
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)
  *         if code == E_COMMENT:             # <<<<<<<<<<<<<<
@@ -6912,16 +6910,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":244
+    /* "host/gcode/_lexer.pyx":242
  *             return "%s given twice (column %d)" % (char, col + 1)
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)             # <<<<<<<<<<<<<<
  *         if code == E_NOCODE:
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
 */
-    __pyx_t_2 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 244, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_5 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_unclosed_comment_at_column_d, __pyx_t_2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 244, __pyx_L1_error)
+    __pyx_t_5 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_unclosed_comment_at_column_d, __pyx_t_2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     {
@@ -6935,7 +6933,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_5 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":243
+    /* "host/gcode/_lexer.pyx":241
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)
  *         if code == E_COMMENT:             # <<<<<<<<<<<<<<
@@ -6944,7 +6942,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":245
+  /* "host/gcode/_lexer.pyx":243
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)
  *         if code == E_NOCODE:             # <<<<<<<<<<<<<<
@@ -6956,23 +6954,23 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":247
+    /* "host/gcode/_lexer.pyx":245
  *         if code == E_NOCODE:
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
  *                 col + 1, char)             # <<<<<<<<<<<<<<
  *         if code == E_LINENO:
  *             return "line number N needs an integer (column %d)" % (col + 1)
 */
-    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 247, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 245, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 247, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 245, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_expected_a_command_G_M_T_or_a_na;
     __pyx_t_6[1] = __pyx_t_5;
     __pyx_t_6[2] = __pyx_mstate_global->__pyx_kp_u_found;
     __pyx_t_6[3] = __pyx_t_2;
 
-    /* "host/gcode/_lexer.pyx":246
+    /* "host/gcode/_lexer.pyx":244
  *             return "unclosed '(' comment at column %d" % (col + 1)
  *         if code == E_NOCODE:
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (             # <<<<<<<<<<<<<<
@@ -6988,7 +6986,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[3]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 246, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -7003,7 +7001,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":245
+    /* "host/gcode/_lexer.pyx":243
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)
  *         if code == E_NOCODE:             # <<<<<<<<<<<<<<
@@ -7012,7 +7010,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":248
+  /* "host/gcode/_lexer.pyx":246
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
  *                 col + 1, char)
  *         if code == E_LINENO:             # <<<<<<<<<<<<<<
@@ -7024,16 +7022,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":249
+    /* "host/gcode/_lexer.pyx":247
  *                 col + 1, char)
  *         if code == E_LINENO:
  *             return "line number N needs an integer (column %d)" % (col + 1)             # <<<<<<<<<<<<<<
  *         return "cannot parse"
  * 
 */
-    __pyx_t_7 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 249, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 247, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_2 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_line_number_N_needs_an_integer_c, __pyx_t_7); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 249, __pyx_L1_error)
+    __pyx_t_2 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_line_number_N_needs_an_integer_c, __pyx_t_7); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 247, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     {
@@ -7047,7 +7045,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":248
+    /* "host/gcode/_lexer.pyx":246
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
  *                 col + 1, char)
  *         if code == E_LINENO:             # <<<<<<<<<<<<<<
@@ -7056,7 +7054,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":250
+  /* "host/gcode/_lexer.pyx":248
  *         if code == E_LINENO:
  *             return "line number N needs an integer (column %d)" % (col + 1)
  *         return "cannot parse"             # <<<<<<<<<<<<<<
@@ -7074,7 +7072,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":226
+  /* "host/gcode/_lexer.pyx":224
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def error(self, int i):             # <<<<<<<<<<<<<<
@@ -7099,7 +7097,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":114
+/* "host/gcode/_lexer.pyx":112
  *     spans (into ``data``) of text arguments, comments and the whole line.
  *     """
  *     cdef public int count             # <<<<<<<<<<<<<<
@@ -7138,7 +7136,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_5count___get__(struct __
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 114, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 112, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -7211,7 +7209,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_5count_2__set__(struct __pyx_o
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 114, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 112, __pyx_L4_error)
         __pyx_v_self->count = __pyx_t_2;
       }
       /*finally:*/ {
@@ -7241,7 +7239,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_5count_2__set__(struct __pyx_o
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":115
+/* "host/gcode/_lexer.pyx":113
  *     """
  *     cdef public int count
  *     cdef public int capacity             # <<<<<<<<<<<<<<
@@ -7280,7 +7278,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8capacity___get__(struct
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->capacity); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 115, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->capacity); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 113, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -7353,7 +7351,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_8capacity_2__set__(struct __py
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 115, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 113, __pyx_L4_error)
         __pyx_v_self->capacity = __pyx_t_2;
       }
       /*finally:*/ {
@@ -7383,7 +7381,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_8capacity_2__set__(struct __py
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":116
+/* "host/gcode/_lexer.pyx":114
  *     cdef public int count
  *     cdef public int capacity
  *     cdef public bytes data             # <<<<<<<<<<<<<<
@@ -7482,7 +7480,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_4data_2__set__(struct __pyx_ob
       /*try:*/ {
         __pyx_t_2 = __pyx_v_value;
         __Pyx_INCREF(__pyx_t_2);
-        if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(0, 116, __pyx_L4_error)
+        if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(0, 114, __pyx_L4_error)
         __Pyx_GIVEREF(__pyx_t_2);
         __Pyx_GOTREF(__pyx_v_self->data);
         __Pyx_DECREF_SET(__pyx_v_self->data, ((PyObject*)__pyx_t_2));
@@ -7768,7 +7766,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_28__setstate_cython__(CY
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":253
+/* "host/gcode/_lexer.pyx":251
  * 
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -7781,7 +7779,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "host/gcode/_lexer.pyx":254
+  /* "host/gcode/_lexer.pyx":252
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:
  *     if kind != K_M or sub >= 0:             # <<<<<<<<<<<<<<
@@ -7807,7 +7805,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":255
+    /* "host/gcode/_lexer.pyx":253
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:
  *     if kind != K_M or sub >= 0:
  *         return False             # <<<<<<<<<<<<<<
@@ -7820,7 +7818,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":254
+    /* "host/gcode/_lexer.pyx":252
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:
  *     if kind != K_M or sub >= 0:             # <<<<<<<<<<<<<<
@@ -7829,7 +7827,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
 */
   }
 
-  /* "host/gcode/_lexer.pyx":256
+  /* "host/gcode/_lexer.pyx":254
  *     if kind != K_M or sub >= 0:
  *         return False
  *     return number == 117 or number == 118 or number == 23 or number == 28 \             # <<<<<<<<<<<<<<
@@ -7843,7 +7841,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
     case 28:
     case 30:
 
-    /* "host/gcode/_lexer.pyx":257
+    /* "host/gcode/_lexer.pyx":255
  *         return False
  *     return number == 117 or number == 118 or number == 23 or number == 28 \
  *         or number == 30 or number == 32             # <<<<<<<<<<<<<<
@@ -7852,7 +7850,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
 */
     case 32:
 
-    /* "host/gcode/_lexer.pyx":256
+    /* "host/gcode/_lexer.pyx":254
  *     if kind != K_M or sub >= 0:
  *         return False
  *     return number == 117 or number == 118 or number == 23 or number == 28 \             # <<<<<<<<<<<<<<
@@ -7870,7 +7868,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":253
+  /* "host/gcode/_lexer.pyx":251
  * 
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -7883,7 +7881,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":260
+/* "host/gcode/_lexer.pyx":258
  * 
  * 
  * cdef inline int parse_number(const char* s, int pos, int end, double* out) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -7905,7 +7903,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":262
+  /* "host/gcode/_lexer.pyx":260
  * cdef inline int parse_number(const char* s, int pos, int end, double* out) noexcept nogil:
  *     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end or -1."""
  *     cdef int start = pos             # <<<<<<<<<<<<<<
@@ -7914,7 +7912,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_start = __pyx_v_pos;
 
-  /* "host/gcode/_lexer.pyx":263
+  /* "host/gcode/_lexer.pyx":261
  *     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end or -1."""
  *     cdef int start = pos
  *     cdef bint negative = False             # <<<<<<<<<<<<<<
@@ -7923,7 +7921,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_negative = 0;
 
-  /* "host/gcode/_lexer.pyx":264
+  /* "host/gcode/_lexer.pyx":262
  *     cdef int start = pos
  *     cdef bint negative = False
  *     cdef int64_t mantissa = 0             # <<<<<<<<<<<<<<
@@ -7932,7 +7930,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_mantissa = 0;
 
-  /* "host/gcode/_lexer.pyx":265
+  /* "host/gcode/_lexer.pyx":263
  *     cdef bint negative = False
  *     cdef int64_t mantissa = 0
  *     cdef int digits = 0, frac = 0             # <<<<<<<<<<<<<<
@@ -7942,7 +7940,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   __pyx_v_digits = 0;
   __pyx_v_frac = 0;
 
-  /* "host/gcode/_lexer.pyx":266
+  /* "host/gcode/_lexer.pyx":264
  *     cdef int64_t mantissa = 0
  *     cdef int digits = 0, frac = 0
  *     cdef bint dot = False             # <<<<<<<<<<<<<<
@@ -7951,7 +7949,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_dot = 0;
 
-  /* "host/gcode/_lexer.pyx":267
+  /* "host/gcode/_lexer.pyx":265
  *     cdef int digits = 0, frac = 0
  *     cdef bint dot = False
  *     cdef bint exact = True             # <<<<<<<<<<<<<<
@@ -7960,7 +7958,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_exact = 1;
 
-  /* "host/gcode/_lexer.pyx":269
+  /* "host/gcode/_lexer.pyx":267
  *     cdef bint exact = True
  *     cdef char c
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):             # <<<<<<<<<<<<<<
@@ -7996,7 +7994,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":270
+    /* "host/gcode/_lexer.pyx":268
  *     cdef char c
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):
  *         negative = s[pos] == b'-'             # <<<<<<<<<<<<<<
@@ -8005,7 +8003,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     __pyx_v_negative = ((__pyx_v_s[__pyx_v_pos]) == '-');
 
-    /* "host/gcode/_lexer.pyx":271
+    /* "host/gcode/_lexer.pyx":269
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):
  *         negative = s[pos] == b'-'
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8014,7 +8012,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     __pyx_v_pos = (__pyx_v_pos + 1);
 
-    /* "host/gcode/_lexer.pyx":269
+    /* "host/gcode/_lexer.pyx":267
  *     cdef bint exact = True
  *     cdef char c
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):             # <<<<<<<<<<<<<<
@@ -8023,7 +8021,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   }
 
-  /* "host/gcode/_lexer.pyx":272
+  /* "host/gcode/_lexer.pyx":270
  *         negative = s[pos] == b'-'
  *         pos += 1
  *     while pos < end:             # <<<<<<<<<<<<<<
@@ -8036,7 +8034,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":273
+    /* "host/gcode/_lexer.pyx":271
  *         pos += 1
  *     while pos < end:
  *         c = s[pos]             # <<<<<<<<<<<<<<
@@ -8045,7 +8043,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     __pyx_v_c = (__pyx_v_s[__pyx_v_pos]);
 
-    /* "host/gcode/_lexer.pyx":274
+    /* "host/gcode/_lexer.pyx":272
  *     while pos < end:
  *         c = s[pos]
  *         if is_digit(c):             # <<<<<<<<<<<<<<
@@ -8057,7 +8055,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":275
+      /* "host/gcode/_lexer.pyx":273
  *         c = s[pos]
  *         if is_digit(c):
  *             if mantissa > MAX_EXACT_MANTISSA // 10:             # <<<<<<<<<<<<<<
@@ -8069,7 +8067,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":276
+        /* "host/gcode/_lexer.pyx":274
  *         if is_digit(c):
  *             if mantissa > MAX_EXACT_MANTISSA // 10:
  *                 exact = False             # <<<<<<<<<<<<<<
@@ -8078,7 +8076,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
         __pyx_v_exact = 0;
 
-        /* "host/gcode/_lexer.pyx":275
+        /* "host/gcode/_lexer.pyx":273
  *         c = s[pos]
  *         if is_digit(c):
  *             if mantissa > MAX_EXACT_MANTISSA // 10:             # <<<<<<<<<<<<<<
@@ -8088,7 +8086,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
         goto __pyx_L10;
       }
 
-      /* "host/gcode/_lexer.pyx":278
+      /* "host/gcode/_lexer.pyx":276
  *                 exact = False
  *             else:
  *                 mantissa = mantissa * 10 + (c - 48)             # <<<<<<<<<<<<<<
@@ -8098,7 +8096,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       /*else*/ {
         __pyx_v_mantissa = ((__pyx_v_mantissa * 10) + (__pyx_v_c - 48));
 
-        /* "host/gcode/_lexer.pyx":279
+        /* "host/gcode/_lexer.pyx":277
  *             else:
  *                 mantissa = mantissa * 10 + (c - 48)
  *                 if dot:             # <<<<<<<<<<<<<<
@@ -8107,7 +8105,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
         if (__pyx_v_dot) {
 
-          /* "host/gcode/_lexer.pyx":280
+          /* "host/gcode/_lexer.pyx":278
  *                 mantissa = mantissa * 10 + (c - 48)
  *                 if dot:
  *                     frac += 1             # <<<<<<<<<<<<<<
@@ -8116,7 +8114,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
           __pyx_v_frac = (__pyx_v_frac + 1);
 
-          /* "host/gcode/_lexer.pyx":279
+          /* "host/gcode/_lexer.pyx":277
  *             else:
  *                 mantissa = mantissa * 10 + (c - 48)
  *                 if dot:             # <<<<<<<<<<<<<<
@@ -8127,7 +8125,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       }
       __pyx_L10:;
 
-      /* "host/gcode/_lexer.pyx":281
+      /* "host/gcode/_lexer.pyx":279
  *                 if dot:
  *                     frac += 1
  *             digits += 1             # <<<<<<<<<<<<<<
@@ -8136,7 +8134,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
       __pyx_v_digits = (__pyx_v_digits + 1);
 
-      /* "host/gcode/_lexer.pyx":274
+      /* "host/gcode/_lexer.pyx":272
  *     while pos < end:
  *         c = s[pos]
  *         if is_digit(c):             # <<<<<<<<<<<<<<
@@ -8146,7 +8144,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       goto __pyx_L9;
     }
 
-    /* "host/gcode/_lexer.pyx":282
+    /* "host/gcode/_lexer.pyx":280
  *                     frac += 1
  *             digits += 1
  *         elif c == b'.' and not dot:             # <<<<<<<<<<<<<<
@@ -8172,7 +8170,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":283
+      /* "host/gcode/_lexer.pyx":281
  *             digits += 1
  *         elif c == b'.' and not dot:
  *             dot = True             # <<<<<<<<<<<<<<
@@ -8181,7 +8179,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
       __pyx_v_dot = 1;
 
-      /* "host/gcode/_lexer.pyx":282
+      /* "host/gcode/_lexer.pyx":280
  *                     frac += 1
  *             digits += 1
  *         elif c == b'.' and not dot:             # <<<<<<<<<<<<<<
@@ -8191,7 +8189,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       goto __pyx_L9;
     }
 
-    /* "host/gcode/_lexer.pyx":285
+    /* "host/gcode/_lexer.pyx":283
  *             dot = True
  *         else:
  *             break             # <<<<<<<<<<<<<<
@@ -8203,7 +8201,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     }
     __pyx_L9:;
 
-    /* "host/gcode/_lexer.pyx":286
+    /* "host/gcode/_lexer.pyx":284
  *         else:
  *             break
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8214,7 +8212,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   }
   __pyx_L8_break:;
 
-  /* "host/gcode/_lexer.pyx":287
+  /* "host/gcode/_lexer.pyx":285
  *             break
  *         pos += 1
  *     if digits == 0:             # <<<<<<<<<<<<<<
@@ -8226,7 +8224,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":288
+    /* "host/gcode/_lexer.pyx":286
  *         pos += 1
  *     if digits == 0:
  *         return -1             # <<<<<<<<<<<<<<
@@ -8239,7 +8237,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":287
+    /* "host/gcode/_lexer.pyx":285
  *             break
  *         pos += 1
  *     if digits == 0:             # <<<<<<<<<<<<<<
@@ -8248,7 +8246,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   }
 
-  /* "host/gcode/_lexer.pyx":289
+  /* "host/gcode/_lexer.pyx":287
  *     if digits == 0:
  *         return -1
  *     if exact and frac <= 22:             # <<<<<<<<<<<<<<
@@ -8270,7 +8268,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":290
+    /* "host/gcode/_lexer.pyx":288
  *         return -1
  *     if exact and frac <= 22:
  *         out[0] = mantissa / POW10[frac]             # <<<<<<<<<<<<<<
@@ -8279,7 +8277,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     (__pyx_v_out[0]) = (((double)__pyx_v_mantissa) / (__pyx_v_6mendel_5gcode_6_lexer_POW10[__pyx_v_frac]));
 
-    /* "host/gcode/_lexer.pyx":291
+    /* "host/gcode/_lexer.pyx":289
  *     if exact and frac <= 22:
  *         out[0] = mantissa / POW10[frac]
  *         if negative:             # <<<<<<<<<<<<<<
@@ -8288,7 +8286,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     if (__pyx_v_negative) {
 
-      /* "host/gcode/_lexer.pyx":292
+      /* "host/gcode/_lexer.pyx":290
  *         out[0] = mantissa / POW10[frac]
  *         if negative:
  *             out[0] = -out[0]             # <<<<<<<<<<<<<<
@@ -8297,7 +8295,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
       (__pyx_v_out[0]) = (-(__pyx_v_out[0]));
 
-      /* "host/gcode/_lexer.pyx":291
+      /* "host/gcode/_lexer.pyx":289
  *     if exact and frac <= 22:
  *         out[0] = mantissa / POW10[frac]
  *         if negative:             # <<<<<<<<<<<<<<
@@ -8306,7 +8304,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     }
 
-    /* "host/gcode/_lexer.pyx":289
+    /* "host/gcode/_lexer.pyx":287
  *     if digits == 0:
  *         return -1
  *     if exact and frac <= 22:             # <<<<<<<<<<<<<<
@@ -8316,7 +8314,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     goto __pyx_L15;
   }
 
-  /* "host/gcode/_lexer.pyx":294
+  /* "host/gcode/_lexer.pyx":292
  *             out[0] = -out[0]
  *     else:
  *         out[0] = _strtod_span(s, start, pos)             # <<<<<<<<<<<<<<
@@ -8328,7 +8326,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   }
   __pyx_L15:;
 
-  /* "host/gcode/_lexer.pyx":295
+  /* "host/gcode/_lexer.pyx":293
  *     else:
  *         out[0] = _strtod_span(s, start, pos)
  *     return pos             # <<<<<<<<<<<<<<
@@ -8341,7 +8339,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":260
+  /* "host/gcode/_lexer.pyx":258
  * 
  * 
  * cdef inline int parse_number(const char* s, int pos, int end, double* out) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8363,7 +8361,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":298
+/* "host/gcode/_lexer.pyx":296
  * 
  * 
  * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8377,7 +8375,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   double __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":300
+  /* "host/gcode/_lexer.pyx":298
  * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:
  *     cdef char buf[512]
  *     cdef int n = end - start             # <<<<<<<<<<<<<<
@@ -8386,7 +8384,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
 */
   __pyx_v_n = (__pyx_v_end - __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":301
+  /* "host/gcode/_lexer.pyx":299
  *     cdef char buf[512]
  *     cdef int n = end - start
  *     if n > 511:             # <<<<<<<<<<<<<<
@@ -8398,7 +8396,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":302
+    /* "host/gcode/_lexer.pyx":300
  *     cdef int n = end - start
  *     if n > 511:
  *         n = 511             # <<<<<<<<<<<<<<
@@ -8407,7 +8405,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
 */
     __pyx_v_n = 0x1FF;
 
-    /* "host/gcode/_lexer.pyx":301
+    /* "host/gcode/_lexer.pyx":299
  *     cdef char buf[512]
  *     cdef int n = end - start
  *     if n > 511:             # <<<<<<<<<<<<<<
@@ -8416,7 +8414,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
 */
   }
 
-  /* "host/gcode/_lexer.pyx":303
+  /* "host/gcode/_lexer.pyx":301
  *     if n > 511:
  *         n = 511
  *     memcpy(buf, s + start, n)             # <<<<<<<<<<<<<<
@@ -8425,7 +8423,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
 */
   (void)(memcpy(__pyx_v_buf, (__pyx_v_s + __pyx_v_start), __pyx_v_n));
 
-  /* "host/gcode/_lexer.pyx":304
+  /* "host/gcode/_lexer.pyx":302
  *         n = 511
  *     memcpy(buf, s + start, n)
  *     buf[n] = 0             # <<<<<<<<<<<<<<
@@ -8434,7 +8432,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
 */
   (__pyx_v_buf[__pyx_v_n]) = 0;
 
-  /* "host/gcode/_lexer.pyx":305
+  /* "host/gcode/_lexer.pyx":303
  *     memcpy(buf, s + start, n)
  *     buf[n] = 0
  *     return strtod(buf, NULL)             # <<<<<<<<<<<<<<
@@ -8447,7 +8445,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":298
+  /* "host/gcode/_lexer.pyx":296
  * 
  * 
  * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8462,7 +8460,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":308
+/* "host/gcode/_lexer.pyx":306
  * 
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8476,7 +8474,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":309
+  /* "host/gcode/_lexer.pyx":307
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:
  *     while pos < end and is_blank(s[pos]):             # <<<<<<<<<<<<<<
@@ -8503,7 +8501,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":310
+    /* "host/gcode/_lexer.pyx":308
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:
  *     while pos < end and is_blank(s[pos]):
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8513,7 +8511,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
     __pyx_v_pos = (__pyx_v_pos + 1);
   }
 
-  /* "host/gcode/_lexer.pyx":311
+  /* "host/gcode/_lexer.pyx":309
  *     while pos < end and is_blank(s[pos]):
  *         pos += 1
  *     return pos             # <<<<<<<<<<<<<<
@@ -8526,7 +8524,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":308
+  /* "host/gcode/_lexer.pyx":306
  * 
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8540,7 +8538,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":314
+/* "host/gcode/_lexer.pyx":312
  * 
  * 
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8556,7 +8554,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   int __pyx_t_3;
   int __pyx_t_4;
 
-  /* "host/gcode/_lexer.pyx":316
+  /* "host/gcode/_lexer.pyx":314
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:
  *     cdef int k
  *     if end - pos < n:             # <<<<<<<<<<<<<<
@@ -8568,7 +8566,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":317
+    /* "host/gcode/_lexer.pyx":315
  *     cdef int k
  *     if end - pos < n:
  *         return False             # <<<<<<<<<<<<<<
@@ -8581,7 +8579,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":316
+    /* "host/gcode/_lexer.pyx":314
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:
  *     cdef int k
  *     if end - pos < n:             # <<<<<<<<<<<<<<
@@ -8590,7 +8588,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
 */
   }
 
-  /* "host/gcode/_lexer.pyx":318
+  /* "host/gcode/_lexer.pyx":316
  *     if end - pos < n:
  *         return False
  *     for k in range(n):             # <<<<<<<<<<<<<<
@@ -8604,7 +8602,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
     __pyx_v_k = __pyx_t_4;
 
-    /* "host/gcode/_lexer.pyx":319
+    /* "host/gcode/_lexer.pyx":317
  *         return False
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:             # <<<<<<<<<<<<<<
@@ -8616,7 +8614,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":320
+      /* "host/gcode/_lexer.pyx":318
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:
  *             return False             # <<<<<<<<<<<<<<
@@ -8629,7 +8627,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":319
+      /* "host/gcode/_lexer.pyx":317
  *         return False
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:             # <<<<<<<<<<<<<<
@@ -8640,7 +8638,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   }
 
 
-  /* "host/gcode/_lexer.pyx":321
+  /* "host/gcode/_lexer.pyx":319
  *         if upper(s[pos + k]) != tag[k]:
  *             return False
  *     return True             # <<<<<<<<<<<<<<
@@ -8653,7 +8651,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":314
+  /* "host/gcode/_lexer.pyx":312
  * 
  * 
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8667,7 +8665,55 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":324
+/* "host/gcode/_lexer.pyx":322
+ * 
+ * 
+ * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     b.meta[i] = kind
+ *     b.meta_start[i] = start
+*/
+
+static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_b, int __pyx_v_i, int __pyx_v_kind, int __pyx_v_start, int __pyx_v_end) {
+
+  /* "host/gcode/_lexer.pyx":323
+ * 
+ * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:
+ *     b.meta[i] = kind             # <<<<<<<<<<<<<<
+ *     b.meta_start[i] = start
+ *     b.meta_end[i] = end
+*/
+  (__pyx_v_b->meta[__pyx_v_i]) = __pyx_v_kind;
+
+  /* "host/gcode/_lexer.pyx":324
+ * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:
+ *     b.meta[i] = kind
+ *     b.meta_start[i] = start             # <<<<<<<<<<<<<<
+ *     b.meta_end[i] = end
+ * 
+*/
+  (__pyx_v_b->meta_start[__pyx_v_i]) = __pyx_v_start;
+
+  /* "host/gcode/_lexer.pyx":325
+ *     b.meta[i] = kind
+ *     b.meta_start[i] = start
+ *     b.meta_end[i] = end             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  (__pyx_v_b->meta_end[__pyx_v_i]) = __pyx_v_end;
+
+  /* "host/gcode/_lexer.pyx":322
+ * 
+ * 
+ * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     b.meta[i] = kind
+ *     b.meta_start[i] = start
+*/
+
+  /* function exit code */
+}
+
+/* "host/gcode/_lexer.pyx":328
  * 
  * 
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8680,119 +8726,83 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":326
+  /* "host/gcode/_lexer.pyx":330
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)             # <<<<<<<<<<<<<<
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
- *         b.meta[i] = MT_LAYER_CHANGE
+ *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
 */
   __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_pos, __pyx_v_end);
 
-  /* "host/gcode/_lexer.pyx":327
+  /* "host/gcode/_lexer.pyx":331
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):             # <<<<<<<<<<<<<<
- *         b.meta[i] = MT_LAYER_CHANGE
- *         b.meta_start[i] = pos
+ *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
+ *     elif starts_with(s, pos, end, b"LAYER:", 6):
 */
   __pyx_t_1 = __pyx_f_6mendel_5gcode_6_lexer_starts_with(__pyx_v_s, __pyx_v_pos, __pyx_v_end, __pyx_k_LAYER_CHANGE, 12);
 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":328
+    /* "host/gcode/_lexer.pyx":332
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
- *         b.meta[i] = MT_LAYER_CHANGE             # <<<<<<<<<<<<<<
- *         b.meta_start[i] = pos
- *         b.meta_end[i] = pos
-*/
-    (__pyx_v_b->meta[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER_CHANGE;
-
-    /* "host/gcode/_lexer.pyx":329
- *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
- *         b.meta[i] = MT_LAYER_CHANGE
- *         b.meta_start[i] = pos             # <<<<<<<<<<<<<<
- *         b.meta_end[i] = pos
+ *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)             # <<<<<<<<<<<<<<
  *     elif starts_with(s, pos, end, b"LAYER:", 6):
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)
 */
-    (__pyx_v_b->meta_start[__pyx_v_i]) = __pyx_v_pos;
+    __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER_CHANGE, __pyx_v_pos, __pyx_v_pos);
 
-    /* "host/gcode/_lexer.pyx":330
- *         b.meta[i] = MT_LAYER_CHANGE
- *         b.meta_start[i] = pos
- *         b.meta_end[i] = pos             # <<<<<<<<<<<<<<
- *     elif starts_with(s, pos, end, b"LAYER:", 6):
- *         b.meta[i] = MT_LAYER
-*/
-    (__pyx_v_b->meta_end[__pyx_v_i]) = __pyx_v_pos;
-
-    /* "host/gcode/_lexer.pyx":327
+    /* "host/gcode/_lexer.pyx":331
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):             # <<<<<<<<<<<<<<
- *         b.meta[i] = MT_LAYER_CHANGE
- *         b.meta_start[i] = pos
+ *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
+ *     elif starts_with(s, pos, end, b"LAYER:", 6):
 */
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":331
- *         b.meta_start[i] = pos
- *         b.meta_end[i] = pos
+  /* "host/gcode/_lexer.pyx":333
+ *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
+ *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):             # <<<<<<<<<<<<<<
- *         b.meta[i] = MT_LAYER
- *         b.meta_start[i] = pos + 6
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)
+ *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
 */
   __pyx_t_1 = __pyx_f_6mendel_5gcode_6_lexer_starts_with(__pyx_v_s, __pyx_v_pos, __pyx_v_end, __pyx_k_LAYER, 6);
 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":332
- *         b.meta_end[i] = pos
+    /* "host/gcode/_lexer.pyx":334
+ *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):
- *         b.meta[i] = MT_LAYER             # <<<<<<<<<<<<<<
- *         b.meta_start[i] = pos + 6
- *         b.meta_end[i] = end
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)             # <<<<<<<<<<<<<<
+ *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
 */
-    (__pyx_v_b->meta[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER;
+    __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 6), __pyx_v_end);
 
     /* "host/gcode/_lexer.pyx":333
- *     elif starts_with(s, pos, end, b"LAYER:", 6):
- *         b.meta[i] = MT_LAYER
- *         b.meta_start[i] = pos + 6             # <<<<<<<<<<<<<<
- *         b.meta_end[i] = end
- *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
-*/
-    (__pyx_v_b->meta_start[__pyx_v_i]) = (__pyx_v_pos + 6);
-
-    /* "host/gcode/_lexer.pyx":334
- *         b.meta[i] = MT_LAYER
- *         b.meta_start[i] = pos + 6
- *         b.meta_end[i] = end             # <<<<<<<<<<<<<<
- *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
- *         # Simplify3D: "; layer 12, Z = 2.500"
-*/
-    (__pyx_v_b->meta_end[__pyx_v_i]) = __pyx_v_end;
-
-    /* "host/gcode/_lexer.pyx":331
- *         b.meta_start[i] = pos
- *         b.meta_end[i] = pos
+ *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
+ *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):             # <<<<<<<<<<<<<<
- *         b.meta[i] = MT_LAYER
- *         b.meta_start[i] = pos + 6
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)
+ *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
 */
     goto __pyx_L3;
   }
 
   /* "host/gcode/_lexer.pyx":335
- *         b.meta_start[i] = pos + 6
- *         b.meta_end[i] = end
+ *     elif starts_with(s, pos, end, b"LAYER:", 6):
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):             # <<<<<<<<<<<<<<
- *         # Simplify3D: "; layer 12, Z = 2.500"
- *         b.meta[i] = MT_LAYER
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
+ *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
 */
   __pyx_t_2 = __pyx_f_6mendel_5gcode_6_lexer_starts_with(__pyx_v_s, __pyx_v_pos, __pyx_v_end, __pyx_k_LAYER_2, 6);
 
@@ -8823,191 +8833,119 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":337
+    /* "host/gcode/_lexer.pyx":336
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
- *         # Simplify3D: "; layer 12, Z = 2.500"
- *         b.meta[i] = MT_LAYER             # <<<<<<<<<<<<<<
- *         b.meta_start[i] = pos + 6
- *         b.meta_end[i] = end
-*/
-    (__pyx_v_b->meta[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER;
-
-    /* "host/gcode/_lexer.pyx":338
- *         # Simplify3D: "; layer 12, Z = 2.500"
- *         b.meta[i] = MT_LAYER
- *         b.meta_start[i] = pos + 6             # <<<<<<<<<<<<<<
- *         b.meta_end[i] = end
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"             # <<<<<<<<<<<<<<
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
+ *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
 */
-    (__pyx_v_b->meta_start[__pyx_v_i]) = (__pyx_v_pos + 6);
-
-    /* "host/gcode/_lexer.pyx":339
- *         b.meta[i] = MT_LAYER
- *         b.meta_start[i] = pos + 6
- *         b.meta_end[i] = end             # <<<<<<<<<<<<<<
- *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
- *         # KISSlicer: "; BEGIN_LAYER_OBJECT z=0.3"
-*/
-    (__pyx_v_b->meta_end[__pyx_v_i]) = __pyx_v_end;
+    __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 6), __pyx_v_end);
 
     /* "host/gcode/_lexer.pyx":335
- *         b.meta_start[i] = pos + 6
- *         b.meta_end[i] = end
+ *     elif starts_with(s, pos, end, b"LAYER:", 6):
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):             # <<<<<<<<<<<<<<
- *         # Simplify3D: "; layer 12, Z = 2.500"
- *         b.meta[i] = MT_LAYER
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
+ *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
 */
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":340
- *         b.meta_start[i] = pos + 6
- *         b.meta_end[i] = end
+  /* "host/gcode/_lexer.pyx":337
+ *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):             # <<<<<<<<<<<<<<
- *         # KISSlicer: "; BEGIN_LAYER_OBJECT z=0.3"
- *         b.meta[i] = MT_LAYER
+ *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
+ *     elif starts_with(s, pos, end, b"Z:", 2):
 */
   __pyx_t_1 = __pyx_f_6mendel_5gcode_6_lexer_starts_with(__pyx_v_s, __pyx_v_pos, __pyx_v_end, __pyx_k_BEGIN_LAYER_OBJECT, 18);
 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":342
+    /* "host/gcode/_lexer.pyx":338
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
- *         # KISSlicer: "; BEGIN_LAYER_OBJECT z=0.3"
- *         b.meta[i] = MT_LAYER             # <<<<<<<<<<<<<<
- *         b.meta_start[i] = pos + 18
- *         b.meta_end[i] = end
-*/
-    (__pyx_v_b->meta[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER;
-
-    /* "host/gcode/_lexer.pyx":343
- *         # KISSlicer: "; BEGIN_LAYER_OBJECT z=0.3"
- *         b.meta[i] = MT_LAYER
- *         b.meta_start[i] = pos + 18             # <<<<<<<<<<<<<<
- *         b.meta_end[i] = end
+ *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer             # <<<<<<<<<<<<<<
  *     elif starts_with(s, pos, end, b"Z:", 2):
+ *         set_meta(b, i, MT_Z, pos + 2, end)
 */
-    (__pyx_v_b->meta_start[__pyx_v_i]) = (__pyx_v_pos + 18);
+    __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 18), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":344
- *         b.meta[i] = MT_LAYER
- *         b.meta_start[i] = pos + 18
- *         b.meta_end[i] = end             # <<<<<<<<<<<<<<
- *     elif starts_with(s, pos, end, b"Z:", 2):
- *         b.meta[i] = MT_Z
-*/
-    (__pyx_v_b->meta_end[__pyx_v_i]) = __pyx_v_end;
-
-    /* "host/gcode/_lexer.pyx":340
- *         b.meta_start[i] = pos + 6
- *         b.meta_end[i] = end
+    /* "host/gcode/_lexer.pyx":337
+ *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
+ *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):             # <<<<<<<<<<<<<<
- *         # KISSlicer: "; BEGIN_LAYER_OBJECT z=0.3"
- *         b.meta[i] = MT_LAYER
+ *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
+ *     elif starts_with(s, pos, end, b"Z:", 2):
 */
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":345
- *         b.meta_start[i] = pos + 18
- *         b.meta_end[i] = end
+  /* "host/gcode/_lexer.pyx":339
+ *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
+ *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):             # <<<<<<<<<<<<<<
- *         b.meta[i] = MT_Z
- *         b.meta_start[i] = pos + 2
+ *         set_meta(b, i, MT_Z, pos + 2, end)
+ *     elif starts_with(s, pos, end, b"TYPE:", 5):
 */
   __pyx_t_1 = __pyx_f_6mendel_5gcode_6_lexer_starts_with(__pyx_v_s, __pyx_v_pos, __pyx_v_end, __pyx_k_Z, 2);
 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":346
- *         b.meta_end[i] = end
+    /* "host/gcode/_lexer.pyx":340
+ *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):
- *         b.meta[i] = MT_Z             # <<<<<<<<<<<<<<
- *         b.meta_start[i] = pos + 2
- *         b.meta_end[i] = end
-*/
-    (__pyx_v_b->meta[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_MT_Z;
-
-    /* "host/gcode/_lexer.pyx":347
- *     elif starts_with(s, pos, end, b"Z:", 2):
- *         b.meta[i] = MT_Z
- *         b.meta_start[i] = pos + 2             # <<<<<<<<<<<<<<
- *         b.meta_end[i] = end
+ *         set_meta(b, i, MT_Z, pos + 2, end)             # <<<<<<<<<<<<<<
  *     elif starts_with(s, pos, end, b"TYPE:", 5):
+ *         set_meta(b, i, MT_TYPE, pos + 5, end)
 */
-    (__pyx_v_b->meta_start[__pyx_v_i]) = (__pyx_v_pos + 2);
+    __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_Z, (__pyx_v_pos + 2), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":348
- *         b.meta[i] = MT_Z
- *         b.meta_start[i] = pos + 2
- *         b.meta_end[i] = end             # <<<<<<<<<<<<<<
- *     elif starts_with(s, pos, end, b"TYPE:", 5):
- *         b.meta[i] = MT_TYPE
-*/
-    (__pyx_v_b->meta_end[__pyx_v_i]) = __pyx_v_end;
-
-    /* "host/gcode/_lexer.pyx":345
- *         b.meta_start[i] = pos + 18
- *         b.meta_end[i] = end
+    /* "host/gcode/_lexer.pyx":339
+ *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
+ *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):             # <<<<<<<<<<<<<<
- *         b.meta[i] = MT_Z
- *         b.meta_start[i] = pos + 2
+ *         set_meta(b, i, MT_Z, pos + 2, end)
+ *     elif starts_with(s, pos, end, b"TYPE:", 5):
 */
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":349
- *         b.meta_start[i] = pos + 2
- *         b.meta_end[i] = end
+  /* "host/gcode/_lexer.pyx":341
+ *     elif starts_with(s, pos, end, b"Z:", 2):
+ *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):             # <<<<<<<<<<<<<<
- *         b.meta[i] = MT_TYPE
- *         b.meta_start[i] = pos + 5
+ *         set_meta(b, i, MT_TYPE, pos + 5, end)
+ * 
 */
   __pyx_t_1 = __pyx_f_6mendel_5gcode_6_lexer_starts_with(__pyx_v_s, __pyx_v_pos, __pyx_v_end, __pyx_k_TYPE, 5);
 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":350
- *         b.meta_end[i] = end
+    /* "host/gcode/_lexer.pyx":342
+ *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):
- *         b.meta[i] = MT_TYPE             # <<<<<<<<<<<<<<
- *         b.meta_start[i] = pos + 5
- *         b.meta_end[i] = end
-*/
-    (__pyx_v_b->meta[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_MT_TYPE;
-
-    /* "host/gcode/_lexer.pyx":351
- *     elif starts_with(s, pos, end, b"TYPE:", 5):
- *         b.meta[i] = MT_TYPE
- *         b.meta_start[i] = pos + 5             # <<<<<<<<<<<<<<
- *         b.meta_end[i] = end
- * 
-*/
-    (__pyx_v_b->meta_start[__pyx_v_i]) = (__pyx_v_pos + 5);
-
-    /* "host/gcode/_lexer.pyx":352
- *         b.meta[i] = MT_TYPE
- *         b.meta_start[i] = pos + 5
- *         b.meta_end[i] = end             # <<<<<<<<<<<<<<
+ *         set_meta(b, i, MT_TYPE, pos + 5, end)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-    (__pyx_v_b->meta_end[__pyx_v_i]) = __pyx_v_end;
+    __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_TYPE, (__pyx_v_pos + 5), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":349
- *         b.meta_start[i] = pos + 2
- *         b.meta_end[i] = end
+    /* "host/gcode/_lexer.pyx":341
+ *     elif starts_with(s, pos, end, b"Z:", 2):
+ *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):             # <<<<<<<<<<<<<<
- *         b.meta[i] = MT_TYPE
- *         b.meta_start[i] = pos + 5
+ *         set_meta(b, i, MT_TYPE, pos + 5, end)
+ * 
 */
   }
   __pyx_L3:;
 
-  /* "host/gcode/_lexer.pyx":324
+  /* "host/gcode/_lexer.pyx":328
  * 
  * 
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9019,7 +8957,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 
 }
 
-/* "host/gcode/_lexer.pyx":355
+/* "host/gcode/_lexer.pyx":345
  * 
  * 
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9030,7 +8968,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_b, int __pyx_v_i, int __pyx_v_code, int __pyx_v_col) {
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":357
+  /* "host/gcode/_lexer.pyx":347
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -9042,7 +8980,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":358
+    /* "host/gcode/_lexer.pyx":348
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:
  *         b.errors[i] = code             # <<<<<<<<<<<<<<
@@ -9051,7 +8989,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
     (__pyx_v_b->errors[__pyx_v_i]) = __pyx_v_code;
 
-    /* "host/gcode/_lexer.pyx":359
+    /* "host/gcode/_lexer.pyx":349
  *     if b.errors[i] == E_NONE:
  *         b.errors[i] = code
  *         b.error_col[i] = col             # <<<<<<<<<<<<<<
@@ -9060,7 +8998,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
     (__pyx_v_b->error_col[__pyx_v_i]) = __pyx_v_col;
 
-    /* "host/gcode/_lexer.pyx":357
+    /* "host/gcode/_lexer.pyx":347
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -9069,7 +9007,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
   }
 
-  /* "host/gcode/_lexer.pyx":355
+  /* "host/gcode/_lexer.pyx":345
  * 
  * 
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9080,7 +9018,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
   /* function exit code */
 }
 
-/* "host/gcode/_lexer.pyx":362
+/* "host/gcode/_lexer.pyx":352
  * 
  * 
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9107,7 +9045,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   int __pyx_t_4;
   int __pyx_t_5;
 
-  /* "host/gcode/_lexer.pyx":364
+  /* "host/gcode/_lexer.pyx":354
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:
  *     """Parse bytes s[start:end] (one line, no LF) into record ``i``."""
  *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after             # <<<<<<<<<<<<<<
@@ -9118,7 +9056,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   __pyx_v_star = -1;
   __pyx_v_comment = -1;
 
-  /* "host/gcode/_lexer.pyx":365
+  /* "host/gcode/_lexer.pyx":355
  *     """Parse bytes s[start:end] (one line, no LF) into record ``i``."""
  *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after
  *     cdef unsigned int xor_sum = 0             # <<<<<<<<<<<<<<
@@ -9127,7 +9065,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_v_xor_sum = 0;
 
-  /* "host/gcode/_lexer.pyx":369
+  /* "host/gcode/_lexer.pyx":359
  *     cdef int64_t n
  *     cdef char c
  *     b.kinds[i] = K_BLANK             # <<<<<<<<<<<<<<
@@ -9136,7 +9074,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_BLANK;
 
-  /* "host/gcode/_lexer.pyx":370
+  /* "host/gcode/_lexer.pyx":360
  *     cdef char c
  *     b.kinds[i] = K_BLANK
  *     b.subs[i] = -1             # <<<<<<<<<<<<<<
@@ -9145,7 +9083,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->subs[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":371
+  /* "host/gcode/_lexer.pyx":361
  *     b.kinds[i] = K_BLANK
  *     b.subs[i] = -1
  *     b.numbers[i] = -1             # <<<<<<<<<<<<<<
@@ -9154,7 +9092,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->numbers[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":372
+  /* "host/gcode/_lexer.pyx":362
  *     b.subs[i] = -1
  *     b.numbers[i] = -1
  *     b.has_n[i] = 0             # <<<<<<<<<<<<<<
@@ -9163,7 +9101,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->has_n[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":373
+  /* "host/gcode/_lexer.pyx":363
  *     b.numbers[i] = -1
  *     b.has_n[i] = 0
  *     b.masks[i] = 0             # <<<<<<<<<<<<<<
@@ -9172,7 +9110,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->masks[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":374
+  /* "host/gcode/_lexer.pyx":364
  *     b.has_n[i] = 0
  *     b.masks[i] = 0
  *     b.flags[i] = 0             # <<<<<<<<<<<<<<
@@ -9181,7 +9119,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->flags[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":375
+  /* "host/gcode/_lexer.pyx":365
  *     b.masks[i] = 0
  *     b.flags[i] = 0
  *     b.quoted[i] = 0             # <<<<<<<<<<<<<<
@@ -9190,7 +9128,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->quoted[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":376
+  /* "host/gcode/_lexer.pyx":366
  *     b.flags[i] = 0
  *     b.quoted[i] = 0
  *     b.text_start[i] = -1             # <<<<<<<<<<<<<<
@@ -9199,7 +9137,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->text_start[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":377
+  /* "host/gcode/_lexer.pyx":367
  *     b.quoted[i] = 0
  *     b.text_start[i] = -1
  *     b.text_end[i] = -1             # <<<<<<<<<<<<<<
@@ -9208,7 +9146,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->text_end[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":378
+  /* "host/gcode/_lexer.pyx":368
  *     b.text_start[i] = -1
  *     b.text_end[i] = -1
  *     b.meta[i] = MT_NONE             # <<<<<<<<<<<<<<
@@ -9217,7 +9155,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->meta[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_MT_NONE;
 
-  /* "host/gcode/_lexer.pyx":379
+  /* "host/gcode/_lexer.pyx":369
  *     b.text_end[i] = -1
  *     b.meta[i] = MT_NONE
  *     b.errors[i] = E_NONE             # <<<<<<<<<<<<<<
@@ -9226,7 +9164,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->errors[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_E_NONE;
 
-  /* "host/gcode/_lexer.pyx":380
+  /* "host/gcode/_lexer.pyx":370
  *     b.meta[i] = MT_NONE
  *     b.errors[i] = E_NONE
  *     b.line_start[i] = start             # <<<<<<<<<<<<<<
@@ -9235,7 +9173,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->line_start[__pyx_v_i]) = __pyx_v_start;
 
-  /* "host/gcode/_lexer.pyx":381
+  /* "host/gcode/_lexer.pyx":371
  *     b.errors[i] = E_NONE
  *     b.line_start[i] = start
  *     b.line_end[i] = end             # <<<<<<<<<<<<<<
@@ -9244,7 +9182,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->line_end[__pyx_v_i]) = __pyx_v_end;
 
-  /* "host/gcode/_lexer.pyx":384
+  /* "host/gcode/_lexer.pyx":374
  *     # The first ';' outside a quoted string or a ( ) comment ends the code; a
  *     # '*' before it ends the checked part.
  *     pos = start             # <<<<<<<<<<<<<<
@@ -9253,7 +9191,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_v_pos = __pyx_v_start;
 
-  /* "host/gcode/_lexer.pyx":385
+  /* "host/gcode/_lexer.pyx":375
  *     # '*' before it ends the checked part.
  *     pos = start
  *     cdef bint in_quote = False, in_paren = False             # <<<<<<<<<<<<<<
@@ -9263,7 +9201,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   __pyx_v_in_quote = 0;
   __pyx_v_in_paren = 0;
 
-  /* "host/gcode/_lexer.pyx":386
+  /* "host/gcode/_lexer.pyx":376
  *     pos = start
  *     cdef bint in_quote = False, in_paren = False
  *     while pos < end:             # <<<<<<<<<<<<<<
@@ -9276,7 +9214,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":387
+    /* "host/gcode/_lexer.pyx":377
  *     cdef bint in_quote = False, in_paren = False
  *     while pos < end:
  *         c = s[pos]             # <<<<<<<<<<<<<<
@@ -9285,7 +9223,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_c = (__pyx_v_s[__pyx_v_pos]);
 
-    /* "host/gcode/_lexer.pyx":388
+    /* "host/gcode/_lexer.pyx":378
  *     while pos < end:
  *         c = s[pos]
  *         if c == b'"' and not in_paren:             # <<<<<<<<<<<<<<
@@ -9311,7 +9249,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":389
+      /* "host/gcode/_lexer.pyx":379
  *         c = s[pos]
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote             # <<<<<<<<<<<<<<
@@ -9320,7 +9258,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_v_in_quote = (!__pyx_v_in_quote);
 
-      /* "host/gcode/_lexer.pyx":388
+      /* "host/gcode/_lexer.pyx":378
  *     while pos < end:
  *         c = s[pos]
  *         if c == b'"' and not in_paren:             # <<<<<<<<<<<<<<
@@ -9330,7 +9268,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       goto __pyx_L5;
     }
 
-    /* "host/gcode/_lexer.pyx":390
+    /* "host/gcode/_lexer.pyx":380
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote
  *         elif in_paren:             # <<<<<<<<<<<<<<
@@ -9339,7 +9277,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     if (__pyx_v_in_paren) {
 
-      /* "host/gcode/_lexer.pyx":391
+      /* "host/gcode/_lexer.pyx":381
  *             in_quote = not in_quote
  *         elif in_paren:
  *             in_paren = c != b')'             # <<<<<<<<<<<<<<
@@ -9348,7 +9286,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_v_in_paren = (__pyx_v_c != ')');
 
-      /* "host/gcode/_lexer.pyx":390
+      /* "host/gcode/_lexer.pyx":380
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote
  *         elif in_paren:             # <<<<<<<<<<<<<<
@@ -9358,7 +9296,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       goto __pyx_L5;
     }
 
-    /* "host/gcode/_lexer.pyx":392
+    /* "host/gcode/_lexer.pyx":382
  *         elif in_paren:
  *             in_paren = c != b')'
  *         elif not in_quote:             # <<<<<<<<<<<<<<
@@ -9370,7 +9308,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":393
+      /* "host/gcode/_lexer.pyx":383
  *             in_paren = c != b')'
  *         elif not in_quote:
  *             if c == b'(':             # <<<<<<<<<<<<<<
@@ -9380,7 +9318,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       switch (__pyx_v_c) {
         case '(':
 
-        /* "host/gcode/_lexer.pyx":394
+        /* "host/gcode/_lexer.pyx":384
  *         elif not in_quote:
  *             if c == b'(':
  *                 in_paren = True             # <<<<<<<<<<<<<<
@@ -9389,7 +9327,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_in_paren = 1;
 
-        /* "host/gcode/_lexer.pyx":393
+        /* "host/gcode/_lexer.pyx":383
  *             in_paren = c != b')'
  *         elif not in_quote:
  *             if c == b'(':             # <<<<<<<<<<<<<<
@@ -9399,7 +9337,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
         break;
         case ';':
 
-        /* "host/gcode/_lexer.pyx":396
+        /* "host/gcode/_lexer.pyx":386
  *                 in_paren = True
  *             elif c == b';':
  *                 comment = pos             # <<<<<<<<<<<<<<
@@ -9408,7 +9346,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_comment = __pyx_v_pos;
 
-        /* "host/gcode/_lexer.pyx":397
+        /* "host/gcode/_lexer.pyx":387
  *             elif c == b';':
  *                 comment = pos
  *                 break             # <<<<<<<<<<<<<<
@@ -9417,7 +9355,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         goto __pyx_L4_break;
 
-        /* "host/gcode/_lexer.pyx":395
+        /* "host/gcode/_lexer.pyx":385
  *             if c == b'(':
  *                 in_paren = True
  *             elif c == b';':             # <<<<<<<<<<<<<<
@@ -9428,7 +9366,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
         default: break;
       }
 
-      /* "host/gcode/_lexer.pyx":398
+      /* "host/gcode/_lexer.pyx":388
  *                 comment = pos
  *                 break
  *             if c == b'*' and star < 0:             # <<<<<<<<<<<<<<
@@ -9454,7 +9392,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":399
+        /* "host/gcode/_lexer.pyx":389
  *                 break
  *             if c == b'*' and star < 0:
  *                 star = pos             # <<<<<<<<<<<<<<
@@ -9463,7 +9401,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_star = __pyx_v_pos;
 
-        /* "host/gcode/_lexer.pyx":398
+        /* "host/gcode/_lexer.pyx":388
  *                 comment = pos
  *                 break
  *             if c == b'*' and star < 0:             # <<<<<<<<<<<<<<
@@ -9472,7 +9410,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       }
 
-      /* "host/gcode/_lexer.pyx":392
+      /* "host/gcode/_lexer.pyx":382
  *         elif in_paren:
  *             in_paren = c != b')'
  *         elif not in_quote:             # <<<<<<<<<<<<<<
@@ -9482,7 +9420,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
     __pyx_L5:;
 
-    /* "host/gcode/_lexer.pyx":400
+    /* "host/gcode/_lexer.pyx":390
  *             if c == b'*' and star < 0:
  *                 star = pos
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -9493,7 +9431,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   }
   __pyx_L4_break:;
 
-  /* "host/gcode/_lexer.pyx":401
+  /* "host/gcode/_lexer.pyx":391
  *                 star = pos
  *         pos += 1
  *     if comment >= 0:             # <<<<<<<<<<<<<<
@@ -9505,7 +9443,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":402
+    /* "host/gcode/_lexer.pyx":392
  *         pos += 1
  *     if comment >= 0:
  *         classify_comment(b, i, s, comment + 1, end)             # <<<<<<<<<<<<<<
@@ -9514,7 +9452,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_f_6mendel_5gcode_6_lexer_classify_comment(__pyx_v_b, __pyx_v_i, __pyx_v_s, (__pyx_v_comment + 1), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":403
+    /* "host/gcode/_lexer.pyx":393
  *     if comment >= 0:
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment             # <<<<<<<<<<<<<<
@@ -9523,7 +9461,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_code_end = __pyx_v_comment;
 
-    /* "host/gcode/_lexer.pyx":401
+    /* "host/gcode/_lexer.pyx":391
  *                 star = pos
  *         pos += 1
  *     if comment >= 0:             # <<<<<<<<<<<<<<
@@ -9532,7 +9470,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":404
+  /* "host/gcode/_lexer.pyx":394
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment
  *     if star >= 0:             # <<<<<<<<<<<<<<
@@ -9544,7 +9482,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":405
+    /* "host/gcode/_lexer.pyx":395
  *         code_end = comment
  *     if star >= 0:
  *         for k in range(start, star):             # <<<<<<<<<<<<<<
@@ -9558,7 +9496,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     for (__pyx_t_5 = __pyx_v_start; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
       __pyx_v_k = __pyx_t_5;
 
-      /* "host/gcode/_lexer.pyx":406
+      /* "host/gcode/_lexer.pyx":396
  *     if star >= 0:
  *         for k in range(start, star):
  *             xor_sum ^= <unsigned char> s[k]             # <<<<<<<<<<<<<<
@@ -9569,7 +9507,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
 
 
-    /* "host/gcode/_lexer.pyx":407
+    /* "host/gcode/_lexer.pyx":397
  *         for k in range(start, star):
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)             # <<<<<<<<<<<<<<
@@ -9578,7 +9516,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_star + 1), __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":408
+    /* "host/gcode/_lexer.pyx":398
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -9604,7 +9542,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":409
+      /* "host/gcode/_lexer.pyx":399
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):
  *             fail(b, i, E_NUMBER, star + 1 - start)             # <<<<<<<<<<<<<<
@@ -9613,7 +9551,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER, ((__pyx_v_star + 1) - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":410
+      /* "host/gcode/_lexer.pyx":400
  *         if after >= code_end or not is_digit(s[after]):
  *             fail(b, i, E_NUMBER, star + 1 - start)
  *             return             # <<<<<<<<<<<<<<
@@ -9624,7 +9562,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":408
+      /* "host/gcode/_lexer.pyx":398
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -9633,7 +9571,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":411
+    /* "host/gcode/_lexer.pyx":401
  *             fail(b, i, E_NUMBER, star + 1 - start)
  *             return
  *         parse_number(s, after, code_end, &value)             # <<<<<<<<<<<<<<
@@ -9642,7 +9580,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (void)(__pyx_f_6mendel_5gcode_6_lexer_parse_number(__pyx_v_s, __pyx_v_after, __pyx_v_code_end, (&__pyx_v_value)));
 
-    /* "host/gcode/_lexer.pyx":412
+    /* "host/gcode/_lexer.pyx":402
  *             return
  *         parse_number(s, after, code_end, &value)
  *         b.checksum_given[i] = <int> value             # <<<<<<<<<<<<<<
@@ -9651,7 +9589,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->checksum_given[__pyx_v_i]) = ((int)__pyx_v_value);
 
-    /* "host/gcode/_lexer.pyx":413
+    /* "host/gcode/_lexer.pyx":403
  *         parse_number(s, after, code_end, &value)
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum             # <<<<<<<<<<<<<<
@@ -9660,7 +9598,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->checksum_computed[__pyx_v_i]) = __pyx_v_xor_sum;
 
-    /* "host/gcode/_lexer.pyx":414
+    /* "host/gcode/_lexer.pyx":404
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:             # <<<<<<<<<<<<<<
@@ -9672,7 +9610,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":415
+      /* "host/gcode/_lexer.pyx":405
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:
  *             fail(b, i, E_CHECKSUM, star - start)             # <<<<<<<<<<<<<<
@@ -9681,7 +9619,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_CHECKSUM, (__pyx_v_star - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":416
+      /* "host/gcode/_lexer.pyx":406
  *         if <unsigned int> value != xor_sum:
  *             fail(b, i, E_CHECKSUM, star - start)
  *             return             # <<<<<<<<<<<<<<
@@ -9692,7 +9630,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":414
+      /* "host/gcode/_lexer.pyx":404
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:             # <<<<<<<<<<<<<<
@@ -9701,7 +9639,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":417
+    /* "host/gcode/_lexer.pyx":407
  *             fail(b, i, E_CHECKSUM, star - start)
  *             return
  *         code_end = star             # <<<<<<<<<<<<<<
@@ -9710,7 +9648,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_code_end = __pyx_v_star;
 
-    /* "host/gcode/_lexer.pyx":404
+    /* "host/gcode/_lexer.pyx":394
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment
  *     if star >= 0:             # <<<<<<<<<<<<<<
@@ -9719,7 +9657,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":418
+  /* "host/gcode/_lexer.pyx":408
  *             return
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)             # <<<<<<<<<<<<<<
@@ -9728,7 +9666,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_start, __pyx_v_code_end);
 
-  /* "host/gcode/_lexer.pyx":419
+  /* "host/gcode/_lexer.pyx":409
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):             # <<<<<<<<<<<<<<
@@ -9764,7 +9702,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":420
+    /* "host/gcode/_lexer.pyx":410
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):
  *         return             # <<<<<<<<<<<<<<
@@ -9775,7 +9713,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":419
+    /* "host/gcode/_lexer.pyx":409
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):             # <<<<<<<<<<<<<<
@@ -9784,7 +9722,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":422
+  /* "host/gcode/_lexer.pyx":412
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -9812,7 +9750,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     goto __pyx_L24_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":423
+  /* "host/gcode/_lexer.pyx":413
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):             # <<<<<<<<<<<<<<
@@ -9836,7 +9774,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
   __pyx_L24_bool_binop_done:;
 
-  /* "host/gcode/_lexer.pyx":422
+  /* "host/gcode/_lexer.pyx":412
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -9846,7 +9784,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":424
+    /* "host/gcode/_lexer.pyx":414
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):
  *         after = skip_blanks(s, pos + 1, code_end)             # <<<<<<<<<<<<<<
@@ -9855,7 +9793,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":425
+    /* "host/gcode/_lexer.pyx":415
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):
  *         after = skip_blanks(s, pos + 1, code_end)
  *         n = 0             # <<<<<<<<<<<<<<
@@ -9864,7 +9802,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_n = 0;
 
-    /* "host/gcode/_lexer.pyx":426
+    /* "host/gcode/_lexer.pyx":416
  *         after = skip_blanks(s, pos + 1, code_end)
  *         n = 0
  *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -9890,7 +9828,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":427
+      /* "host/gcode/_lexer.pyx":417
  *         n = 0
  *         if after >= code_end or not is_digit(s[after]):
  *             fail(b, i, E_LINENO, after - start)             # <<<<<<<<<<<<<<
@@ -9899,7 +9837,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_LINENO, (__pyx_v_after - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":428
+      /* "host/gcode/_lexer.pyx":418
  *         if after >= code_end or not is_digit(s[after]):
  *             fail(b, i, E_LINENO, after - start)
  *             return             # <<<<<<<<<<<<<<
@@ -9910,7 +9848,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":426
+      /* "host/gcode/_lexer.pyx":416
  *         after = skip_blanks(s, pos + 1, code_end)
  *         n = 0
  *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -9919,7 +9857,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":429
+    /* "host/gcode/_lexer.pyx":419
  *             fail(b, i, E_LINENO, after - start)
  *             return
  *         while after < code_end and is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -9946,7 +9884,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
       if (!__pyx_t_1) break;
 
-      /* "host/gcode/_lexer.pyx":430
+      /* "host/gcode/_lexer.pyx":420
  *             return
  *         while after < code_end and is_digit(s[after]):
  *             n = n * 10 + (s[after] - 48)             # <<<<<<<<<<<<<<
@@ -9955,7 +9893,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_v_n = ((__pyx_v_n * 10) + ((__pyx_v_s[__pyx_v_after]) - 48));
 
-      /* "host/gcode/_lexer.pyx":431
+      /* "host/gcode/_lexer.pyx":421
  *         while after < code_end and is_digit(s[after]):
  *             n = n * 10 + (s[after] - 48)
  *             after += 1             # <<<<<<<<<<<<<<
@@ -9965,7 +9903,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       __pyx_v_after = (__pyx_v_after + 1);
     }
 
-    /* "host/gcode/_lexer.pyx":432
+    /* "host/gcode/_lexer.pyx":422
  *             n = n * 10 + (s[after] - 48)
  *             after += 1
  *         b.has_n[i] = 1             # <<<<<<<<<<<<<<
@@ -9974,7 +9912,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->has_n[__pyx_v_i]) = 1;
 
-    /* "host/gcode/_lexer.pyx":433
+    /* "host/gcode/_lexer.pyx":423
  *             after += 1
  *         b.has_n[i] = 1
  *         b.nwords[i] = n             # <<<<<<<<<<<<<<
@@ -9983,7 +9921,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->nwords[__pyx_v_i]) = __pyx_v_n;
 
-    /* "host/gcode/_lexer.pyx":434
+    /* "host/gcode/_lexer.pyx":424
  *         b.has_n[i] = 1
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)             # <<<<<<<<<<<<<<
@@ -9992,7 +9930,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_after, __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":435
+    /* "host/gcode/_lexer.pyx":425
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:             # <<<<<<<<<<<<<<
@@ -10004,7 +9942,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":436
+      /* "host/gcode/_lexer.pyx":426
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:
  *             return             # <<<<<<<<<<<<<<
@@ -10015,7 +9953,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":435
+      /* "host/gcode/_lexer.pyx":425
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:             # <<<<<<<<<<<<<<
@@ -10024,7 +9962,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":422
+    /* "host/gcode/_lexer.pyx":412
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -10033,7 +9971,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":437
+  /* "host/gcode/_lexer.pyx":427
  *         if pos >= code_end:
  *             return
  *     parse_command(b, i, s, pos, code_end, start)             # <<<<<<<<<<<<<<
@@ -10042,7 +9980,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_f_6mendel_5gcode_6_lexer_parse_command(__pyx_v_b, __pyx_v_i, __pyx_v_s, __pyx_v_pos, __pyx_v_code_end, __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":362
+  /* "host/gcode/_lexer.pyx":352
  * 
  * 
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10066,7 +10004,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
 }
 
-/* "host/gcode/_lexer.pyx":440
+/* "host/gcode/_lexer.pyx":430
  * 
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10082,7 +10020,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "host/gcode/_lexer.pyx":441
+  /* "host/gcode/_lexer.pyx":431
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:
  *     cdef char c = upper(s[pos])             # <<<<<<<<<<<<<<
@@ -10091,7 +10029,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_c = __pyx_f_6mendel_5gcode_6_lexer_upper((__pyx_v_s[__pyx_v_pos]));
 
-  /* "host/gcode/_lexer.pyx":444
+  /* "host/gcode/_lexer.pyx":434
  *     cdef int after, number, sub, letter
  *     cdef double value
  *     if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -10103,7 +10041,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":445
+    /* "host/gcode/_lexer.pyx":435
  *     cdef double value
  *     if not is_letter(c):
  *         fail(b, i, E_NOCODE, pos - start)             # <<<<<<<<<<<<<<
@@ -10112,7 +10050,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NOCODE, (__pyx_v_pos - __pyx_v_start));
 
-    /* "host/gcode/_lexer.pyx":446
+    /* "host/gcode/_lexer.pyx":436
  *     if not is_letter(c):
  *         fail(b, i, E_NOCODE, pos - start)
  *         return             # <<<<<<<<<<<<<<
@@ -10123,7 +10061,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":444
+    /* "host/gcode/_lexer.pyx":434
  *     cdef int after, number, sub, letter
  *     cdef double value
  *     if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -10132,7 +10070,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":447
+  /* "host/gcode/_lexer.pyx":437
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):             # <<<<<<<<<<<<<<
@@ -10168,7 +10106,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":449
+    /* "host/gcode/_lexer.pyx":439
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):
  *         # Extended command: NAME then free-form arguments.
  *         after = pos             # <<<<<<<<<<<<<<
@@ -10177,7 +10115,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = __pyx_v_pos;
 
-    /* "host/gcode/_lexer.pyx":450
+    /* "host/gcode/_lexer.pyx":440
  *         # Extended command: NAME then free-form arguments.
  *         after = pos
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):             # <<<<<<<<<<<<<<
@@ -10224,7 +10162,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
       if (!__pyx_t_1) break;
 
-      /* "host/gcode/_lexer.pyx":451
+      /* "host/gcode/_lexer.pyx":441
  *         after = pos
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):
  *             after += 1             # <<<<<<<<<<<<<<
@@ -10234,7 +10172,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       __pyx_v_after = (__pyx_v_after + 1);
     }
 
-    /* "host/gcode/_lexer.pyx":452
+    /* "host/gcode/_lexer.pyx":442
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):
  *             after += 1
  *         b.kinds[i] = K_EXT             # <<<<<<<<<<<<<<
@@ -10243,7 +10181,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_EXT;
 
-    /* "host/gcode/_lexer.pyx":453
+    /* "host/gcode/_lexer.pyx":443
  *             after += 1
  *         b.kinds[i] = K_EXT
  *         b.name_start[i] = pos             # <<<<<<<<<<<<<<
@@ -10252,7 +10190,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->name_start[__pyx_v_i]) = __pyx_v_pos;
 
-    /* "host/gcode/_lexer.pyx":454
+    /* "host/gcode/_lexer.pyx":444
  *         b.kinds[i] = K_EXT
  *         b.name_start[i] = pos
  *         b.name_end[i] = after             # <<<<<<<<<<<<<<
@@ -10261,7 +10199,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->name_end[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":455
+    /* "host/gcode/_lexer.pyx":445
  *         b.name_start[i] = pos
  *         b.name_end[i] = after
  *         b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -10270,7 +10208,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":456
+    /* "host/gcode/_lexer.pyx":446
  *         b.name_end[i] = after
  *         b.text_start[i] = after
  *         b.text_end[i] = end             # <<<<<<<<<<<<<<
@@ -10279,7 +10217,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_end;
 
-    /* "host/gcode/_lexer.pyx":457
+    /* "host/gcode/_lexer.pyx":447
  *         b.text_start[i] = after
  *         b.text_end[i] = end
  *         return             # <<<<<<<<<<<<<<
@@ -10290,7 +10228,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":447
+    /* "host/gcode/_lexer.pyx":437
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):             # <<<<<<<<<<<<<<
@@ -10299,7 +10237,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":458
+  /* "host/gcode/_lexer.pyx":448
  *         b.text_end[i] = end
  *         return
  *     after = skip_blanks(s, pos + 1, end)             # <<<<<<<<<<<<<<
@@ -10308,7 +10246,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_end);
 
-  /* "host/gcode/_lexer.pyx":459
+  /* "host/gcode/_lexer.pyx":449
  *         return
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10334,7 +10272,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":460
+    /* "host/gcode/_lexer.pyx":450
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):
  *         fail(b, i, E_NOCODE, pos - start)             # <<<<<<<<<<<<<<
@@ -10343,7 +10281,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NOCODE, (__pyx_v_pos - __pyx_v_start));
 
-    /* "host/gcode/_lexer.pyx":461
+    /* "host/gcode/_lexer.pyx":451
  *     if after >= end or not is_digit(s[after]):
  *         fail(b, i, E_NOCODE, pos - start)
  *         return             # <<<<<<<<<<<<<<
@@ -10354,7 +10292,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":459
+    /* "host/gcode/_lexer.pyx":449
  *         return
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10363,7 +10301,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":462
+  /* "host/gcode/_lexer.pyx":452
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     number = 0             # <<<<<<<<<<<<<<
@@ -10372,7 +10310,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_number = 0;
 
-  /* "host/gcode/_lexer.pyx":463
+  /* "host/gcode/_lexer.pyx":453
  *         return
  *     number = 0
  *     while after < end and is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10399,7 +10337,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":464
+    /* "host/gcode/_lexer.pyx":454
  *     number = 0
  *     while after < end and is_digit(s[after]):
  *         number = number * 10 + (s[after] - 48)             # <<<<<<<<<<<<<<
@@ -10408,7 +10346,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_number = ((__pyx_v_number * 10) + ((__pyx_v_s[__pyx_v_after]) - 48));
 
-    /* "host/gcode/_lexer.pyx":465
+    /* "host/gcode/_lexer.pyx":455
  *     while after < end and is_digit(s[after]):
  *         number = number * 10 + (s[after] - 48)
  *         after += 1             # <<<<<<<<<<<<<<
@@ -10417,7 +10355,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = (__pyx_v_after + 1);
 
-    /* "host/gcode/_lexer.pyx":466
+    /* "host/gcode/_lexer.pyx":456
  *         number = number * 10 + (s[after] - 48)
  *         after += 1
  *         if number > 100000000:             # <<<<<<<<<<<<<<
@@ -10429,7 +10367,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":467
+      /* "host/gcode/_lexer.pyx":457
  *         after += 1
  *         if number > 100000000:
  *             fail(b, i, E_UNEXPECTED, after - start)             # <<<<<<<<<<<<<<
@@ -10438,7 +10376,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_UNEXPECTED, (__pyx_v_after - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":468
+      /* "host/gcode/_lexer.pyx":458
  *         if number > 100000000:
  *             fail(b, i, E_UNEXPECTED, after - start)
  *             return             # <<<<<<<<<<<<<<
@@ -10449,7 +10387,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":466
+      /* "host/gcode/_lexer.pyx":456
  *         number = number * 10 + (s[after] - 48)
  *         after += 1
  *         if number > 100000000:             # <<<<<<<<<<<<<<
@@ -10459,7 +10397,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
   }
 
-  /* "host/gcode/_lexer.pyx":469
+  /* "host/gcode/_lexer.pyx":459
  *             fail(b, i, E_UNEXPECTED, after - start)
  *             return
  *     sub = -1             # <<<<<<<<<<<<<<
@@ -10468,7 +10406,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_sub = -1;
 
-  /* "host/gcode/_lexer.pyx":470
+  /* "host/gcode/_lexer.pyx":460
  *             return
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):             # <<<<<<<<<<<<<<
@@ -10514,7 +10452,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":471
+    /* "host/gcode/_lexer.pyx":461
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):
  *         after += 1             # <<<<<<<<<<<<<<
@@ -10523,7 +10461,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = (__pyx_v_after + 1);
 
-    /* "host/gcode/_lexer.pyx":472
+    /* "host/gcode/_lexer.pyx":462
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):
  *         after += 1
  *         sub = 0             # <<<<<<<<<<<<<<
@@ -10532,7 +10470,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_sub = 0;
 
-    /* "host/gcode/_lexer.pyx":473
+    /* "host/gcode/_lexer.pyx":463
  *         after += 1
  *         sub = 0
  *         while after < end and is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10559,7 +10497,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
       if (!__pyx_t_1) break;
 
-      /* "host/gcode/_lexer.pyx":474
+      /* "host/gcode/_lexer.pyx":464
  *         sub = 0
  *         while after < end and is_digit(s[after]):
  *             sub = sub * 10 + (s[after] - 48)             # <<<<<<<<<<<<<<
@@ -10568,7 +10506,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
       __pyx_v_sub = ((__pyx_v_sub * 10) + ((__pyx_v_s[__pyx_v_after]) - 48));
 
-      /* "host/gcode/_lexer.pyx":475
+      /* "host/gcode/_lexer.pyx":465
  *         while after < end and is_digit(s[after]):
  *             sub = sub * 10 + (s[after] - 48)
  *             after += 1             # <<<<<<<<<<<<<<
@@ -10578,7 +10516,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       __pyx_v_after = (__pyx_v_after + 1);
     }
 
-    /* "host/gcode/_lexer.pyx":470
+    /* "host/gcode/_lexer.pyx":460
  *             return
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):             # <<<<<<<<<<<<<<
@@ -10587,7 +10525,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":476
+  /* "host/gcode/_lexer.pyx":466
  *             sub = sub * 10 + (s[after] - 48)
  *             after += 1
  *     b.numbers[i] = number             # <<<<<<<<<<<<<<
@@ -10596,7 +10534,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->numbers[__pyx_v_i]) = __pyx_v_number;
 
-  /* "host/gcode/_lexer.pyx":477
+  /* "host/gcode/_lexer.pyx":467
  *             after += 1
  *     b.numbers[i] = number
  *     b.subs[i] = sub             # <<<<<<<<<<<<<<
@@ -10605,7 +10543,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->subs[__pyx_v_i]) = __pyx_v_sub;
 
-  /* "host/gcode/_lexer.pyx":478
+  /* "host/gcode/_lexer.pyx":468
  *     b.numbers[i] = number
  *     b.subs[i] = sub
  *     b.code_letter[i] = c             # <<<<<<<<<<<<<<
@@ -10614,7 +10552,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->code_letter[__pyx_v_i]) = __pyx_v_c;
 
-  /* "host/gcode/_lexer.pyx":479
+  /* "host/gcode/_lexer.pyx":469
  *     b.subs[i] = sub
  *     b.code_letter[i] = c
  *     if c == b'G':             # <<<<<<<<<<<<<<
@@ -10624,7 +10562,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   switch (__pyx_v_c) {
     case 'G':
 
-    /* "host/gcode/_lexer.pyx":480
+    /* "host/gcode/_lexer.pyx":470
  *     b.code_letter[i] = c
  *     if c == b'G':
  *         b.kinds[i] = K_G             # <<<<<<<<<<<<<<
@@ -10633,7 +10571,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_G;
 
-    /* "host/gcode/_lexer.pyx":479
+    /* "host/gcode/_lexer.pyx":469
  *     b.subs[i] = sub
  *     b.code_letter[i] = c
  *     if c == b'G':             # <<<<<<<<<<<<<<
@@ -10643,7 +10581,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     case 'M':
 
-    /* "host/gcode/_lexer.pyx":482
+    /* "host/gcode/_lexer.pyx":472
  *         b.kinds[i] = K_G
  *     elif c == b'M':
  *         b.kinds[i] = K_M             # <<<<<<<<<<<<<<
@@ -10652,7 +10590,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_M;
 
-    /* "host/gcode/_lexer.pyx":481
+    /* "host/gcode/_lexer.pyx":471
  *     if c == b'G':
  *         b.kinds[i] = K_G
  *     elif c == b'M':             # <<<<<<<<<<<<<<
@@ -10662,7 +10600,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     case 'T':
 
-    /* "host/gcode/_lexer.pyx":484
+    /* "host/gcode/_lexer.pyx":474
  *         b.kinds[i] = K_M
  *     elif c == b'T':
  *         b.kinds[i] = K_T             # <<<<<<<<<<<<<<
@@ -10671,7 +10609,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_T;
 
-    /* "host/gcode/_lexer.pyx":483
+    /* "host/gcode/_lexer.pyx":473
  *     elif c == b'M':
  *         b.kinds[i] = K_M
  *     elif c == b'T':             # <<<<<<<<<<<<<<
@@ -10681,7 +10619,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     default:
 
-    /* "host/gcode/_lexer.pyx":486
+    /* "host/gcode/_lexer.pyx":476
  *         b.kinds[i] = K_T
  *     else:
  *         b.kinds[i] = K_OTHER             # <<<<<<<<<<<<<<
@@ -10692,7 +10630,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
   }
 
-  /* "host/gcode/_lexer.pyx":487
+  /* "host/gcode/_lexer.pyx":477
  *     else:
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):             # <<<<<<<<<<<<<<
@@ -10704,7 +10642,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":488
+    /* "host/gcode/_lexer.pyx":478
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):
  *         b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -10713,7 +10651,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":489
+    /* "host/gcode/_lexer.pyx":479
  *     if is_text_command(b.kinds[i], number, sub):
  *         b.text_start[i] = after
  *         b.text_end[i] = end             # <<<<<<<<<<<<<<
@@ -10722,7 +10660,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_end;
 
-    /* "host/gcode/_lexer.pyx":490
+    /* "host/gcode/_lexer.pyx":480
  *         b.text_start[i] = after
  *         b.text_end[i] = end
  *         return             # <<<<<<<<<<<<<<
@@ -10733,7 +10671,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":487
+    /* "host/gcode/_lexer.pyx":477
  *     else:
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):             # <<<<<<<<<<<<<<
@@ -10742,7 +10680,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":491
+  /* "host/gcode/_lexer.pyx":481
  *         b.text_end[i] = end
  *         return
  *     parse_words(b, i, s, after, end, start)             # <<<<<<<<<<<<<<
@@ -10751,7 +10689,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_f_6mendel_5gcode_6_lexer_parse_words(__pyx_v_b, __pyx_v_i, __pyx_v_s, __pyx_v_after, __pyx_v_end, __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":440
+  /* "host/gcode/_lexer.pyx":430
  * 
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10767,7 +10705,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
 }
 
-/* "host/gcode/_lexer.pyx":494
+/* "host/gcode/_lexer.pyx":484
  * 
  * 
  * cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10789,7 +10727,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
   long __pyx_t_4;
 
 
-  /* "host/gcode/_lexer.pyx":500
+  /* "host/gcode/_lexer.pyx":490
  *     cdef char c
  *     cdef int64_t n
  *     while True:             # <<<<<<<<<<<<<<
@@ -10798,7 +10736,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
   while (1) {
 
-    /* "host/gcode/_lexer.pyx":501
+    /* "host/gcode/_lexer.pyx":491
  *     cdef int64_t n
  *     while True:
  *         pos = skip_blanks(s, pos, end)             # <<<<<<<<<<<<<<
@@ -10807,7 +10745,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_pos, __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":502
+    /* "host/gcode/_lexer.pyx":492
  *     while True:
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:             # <<<<<<<<<<<<<<
@@ -10819,7 +10757,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":503
+      /* "host/gcode/_lexer.pyx":493
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:
  *             return             # <<<<<<<<<<<<<<
@@ -10830,7 +10768,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":502
+      /* "host/gcode/_lexer.pyx":492
  *     while True:
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:             # <<<<<<<<<<<<<<
@@ -10839,7 +10777,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":504
+    /* "host/gcode/_lexer.pyx":494
  *         if pos >= end:
  *             return
  *         c = s[pos]             # <<<<<<<<<<<<<<
@@ -10848,7 +10786,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_c = (__pyx_v_s[__pyx_v_pos]);
 
-    /* "host/gcode/_lexer.pyx":505
+    /* "host/gcode/_lexer.pyx":495
  *             return
  *         c = s[pos]
  *         if c == b'(':             # <<<<<<<<<<<<<<
@@ -10860,7 +10798,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":506
+      /* "host/gcode/_lexer.pyx":496
  *         c = s[pos]
  *         if c == b'(':
  *             after = pos + 1             # <<<<<<<<<<<<<<
@@ -10869,7 +10807,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_after = (__pyx_v_pos + 1);
 
-      /* "host/gcode/_lexer.pyx":507
+      /* "host/gcode/_lexer.pyx":497
  *         if c == b'(':
  *             after = pos + 1
  *             while after < end and s[after] != b')':             # <<<<<<<<<<<<<<
@@ -10896,7 +10834,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
         if (!__pyx_t_1) break;
 
-        /* "host/gcode/_lexer.pyx":508
+        /* "host/gcode/_lexer.pyx":498
  *             after = pos + 1
  *             while after < end and s[after] != b')':
  *                 after += 1             # <<<<<<<<<<<<<<
@@ -10906,7 +10844,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_v_after = (__pyx_v_after + 1);
       }
 
-      /* "host/gcode/_lexer.pyx":509
+      /* "host/gcode/_lexer.pyx":499
  *             while after < end and s[after] != b')':
  *                 after += 1
  *             if after >= end:             # <<<<<<<<<<<<<<
@@ -10918,7 +10856,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":510
+        /* "host/gcode/_lexer.pyx":500
  *                 after += 1
  *             if after >= end:
  *                 fail(b, i, E_COMMENT, pos - start)             # <<<<<<<<<<<<<<
@@ -10927,7 +10865,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_COMMENT, (__pyx_v_pos - __pyx_v_start));
 
-        /* "host/gcode/_lexer.pyx":511
+        /* "host/gcode/_lexer.pyx":501
  *             if after >= end:
  *                 fail(b, i, E_COMMENT, pos - start)
  *                 return             # <<<<<<<<<<<<<<
@@ -10938,7 +10876,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         }
         goto __pyx_L0;
 
-        /* "host/gcode/_lexer.pyx":509
+        /* "host/gcode/_lexer.pyx":499
  *             while after < end and s[after] != b')':
  *                 after += 1
  *             if after >= end:             # <<<<<<<<<<<<<<
@@ -10947,7 +10885,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":512
+      /* "host/gcode/_lexer.pyx":502
  *                 fail(b, i, E_COMMENT, pos - start)
  *                 return
  *             pos = after + 1             # <<<<<<<<<<<<<<
@@ -10956,7 +10894,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":513
+      /* "host/gcode/_lexer.pyx":503
  *                 return
  *             pos = after + 1
  *             continue             # <<<<<<<<<<<<<<
@@ -10965,7 +10903,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       goto __pyx_L3_continue;
 
-      /* "host/gcode/_lexer.pyx":505
+      /* "host/gcode/_lexer.pyx":495
  *             return
  *         c = s[pos]
  *         if c == b'(':             # <<<<<<<<<<<<<<
@@ -10974,7 +10912,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":514
+    /* "host/gcode/_lexer.pyx":504
  *             pos = after + 1
  *             continue
  *         if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -10986,7 +10924,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":515
+      /* "host/gcode/_lexer.pyx":505
  *             continue
  *         if not is_letter(c):
  *             fail(b, i, E_UNEXPECTED, pos - start)             # <<<<<<<<<<<<<<
@@ -10995,7 +10933,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_UNEXPECTED, (__pyx_v_pos - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":516
+      /* "host/gcode/_lexer.pyx":506
  *         if not is_letter(c):
  *             fail(b, i, E_UNEXPECTED, pos - start)
  *             return             # <<<<<<<<<<<<<<
@@ -11006,7 +10944,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":514
+      /* "host/gcode/_lexer.pyx":504
  *             pos = after + 1
  *             continue
  *         if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -11015,7 +10953,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":517
+    /* "host/gcode/_lexer.pyx":507
  *             fail(b, i, E_UNEXPECTED, pos - start)
  *             return
  *         letter = upper(c) - 65             # <<<<<<<<<<<<<<
@@ -11024,7 +10962,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_letter = (__pyx_f_6mendel_5gcode_6_lexer_upper(__pyx_v_c) - 65);
 
-    /* "host/gcode/_lexer.pyx":518
+    /* "host/gcode/_lexer.pyx":508
  *             return
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter             # <<<<<<<<<<<<<<
@@ -11033,7 +10971,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_bit = (((uint32_t)1) << __pyx_v_letter);
 
-    /* "host/gcode/_lexer.pyx":519
+    /* "host/gcode/_lexer.pyx":509
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:             # <<<<<<<<<<<<<<
@@ -11045,7 +10983,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":520
+      /* "host/gcode/_lexer.pyx":510
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:
  *             fail(b, i, E_TWICE, pos - start)             # <<<<<<<<<<<<<<
@@ -11054,7 +10992,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_TWICE, (__pyx_v_pos - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":521
+      /* "host/gcode/_lexer.pyx":511
  *         if b.masks[i] & bit:
  *             fail(b, i, E_TWICE, pos - start)
  *             return             # <<<<<<<<<<<<<<
@@ -11065,7 +11003,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":519
+      /* "host/gcode/_lexer.pyx":509
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:             # <<<<<<<<<<<<<<
@@ -11074,7 +11012,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":522
+    /* "host/gcode/_lexer.pyx":512
  *             fail(b, i, E_TWICE, pos - start)
  *             return
  *         b.masks[i] |= bit             # <<<<<<<<<<<<<<
@@ -11085,7 +11023,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     __pyx_t_3 = __pyx_v_i;
     (__pyx_v_b->masks[__pyx_t_3]) = ((__pyx_v_b->masks[__pyx_t_3]) | __pyx_v_bit);
 
-    /* "host/gcode/_lexer.pyx":523
+    /* "host/gcode/_lexer.pyx":513
  *             return
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)             # <<<<<<<<<<<<<<
@@ -11094,7 +11032,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":524
+    /* "host/gcode/_lexer.pyx":514
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':             # <<<<<<<<<<<<<<
@@ -11120,7 +11058,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":525
+      /* "host/gcode/_lexer.pyx":515
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':
  *             pos = after + 1             # <<<<<<<<<<<<<<
@@ -11129,7 +11067,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":526
+      /* "host/gcode/_lexer.pyx":516
  *         if after < end and s[after] == b'"':
  *             pos = after + 1
  *             while pos < end and s[pos] != b'"':             # <<<<<<<<<<<<<<
@@ -11156,7 +11094,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
         if (!__pyx_t_1) break;
 
-        /* "host/gcode/_lexer.pyx":527
+        /* "host/gcode/_lexer.pyx":517
  *             pos = after + 1
  *             while pos < end and s[pos] != b'"':
  *                 pos += 1             # <<<<<<<<<<<<<<
@@ -11166,7 +11104,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_v_pos = (__pyx_v_pos + 1);
       }
 
-      /* "host/gcode/_lexer.pyx":528
+      /* "host/gcode/_lexer.pyx":518
  *             while pos < end and s[pos] != b'"':
  *                 pos += 1
  *             b.quoted[i] |= bit             # <<<<<<<<<<<<<<
@@ -11177,7 +11115,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_t_3 = __pyx_v_i;
       (__pyx_v_b->quoted[__pyx_t_3]) = ((__pyx_v_b->quoted[__pyx_t_3]) | __pyx_v_bit);
 
-      /* "host/gcode/_lexer.pyx":529
+      /* "host/gcode/_lexer.pyx":519
  *                 pos += 1
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after + 1             # <<<<<<<<<<<<<<
@@ -11186,7 +11124,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       (__pyx_v_b->text_start[__pyx_v_i]) = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":530
+      /* "host/gcode/_lexer.pyx":520
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after + 1
  *             b.text_end[i] = pos             # <<<<<<<<<<<<<<
@@ -11195,7 +11133,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_pos;
 
-      /* "host/gcode/_lexer.pyx":531
+      /* "host/gcode/_lexer.pyx":521
  *             b.text_start[i] = after + 1
  *             b.text_end[i] = pos
  *             pos += 1             # <<<<<<<<<<<<<<
@@ -11204,7 +11142,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_pos + 1);
 
-      /* "host/gcode/_lexer.pyx":532
+      /* "host/gcode/_lexer.pyx":522
  *             b.text_end[i] = pos
  *             pos += 1
  *             continue             # <<<<<<<<<<<<<<
@@ -11213,7 +11151,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       goto __pyx_L3_continue;
 
-      /* "host/gcode/_lexer.pyx":524
+      /* "host/gcode/_lexer.pyx":514
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':             # <<<<<<<<<<<<<<
@@ -11222,7 +11160,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":533
+    /* "host/gcode/_lexer.pyx":523
  *             pos += 1
  *             continue
  *         if after < end and s[after] == b'{':             # <<<<<<<<<<<<<<
@@ -11248,7 +11186,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":535
+        /* "host/gcode/_lexer.pyx":525
  *         if after < end and s[after] == b'{':
  *             # Unfilled slicer placeholder, kept as quoted text ({...}).
  *             pos = after             # <<<<<<<<<<<<<<
@@ -11257,7 +11195,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_pos = __pyx_v_after;
 
-        /* "host/gcode/_lexer.pyx":536
+        /* "host/gcode/_lexer.pyx":526
  *             # Unfilled slicer placeholder, kept as quoted text ({...}).
  *             pos = after
  *             depth = 0             # <<<<<<<<<<<<<<
@@ -11266,7 +11204,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_depth = 0;
 
-        /* "host/gcode/_lexer.pyx":537
+        /* "host/gcode/_lexer.pyx":527
  *             pos = after
  *             depth = 0
  *             while pos < end:             # <<<<<<<<<<<<<<
@@ -11279,7 +11217,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
           if (!__pyx_t_1) break;
 
-          /* "host/gcode/_lexer.pyx":538
+          /* "host/gcode/_lexer.pyx":528
  *             depth = 0
  *             while pos < end:
  *                 if s[pos] == b'{':             # <<<<<<<<<<<<<<
@@ -11291,7 +11229,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             if (__pyx_t_1) {
 
 
-              /* "host/gcode/_lexer.pyx":539
+              /* "host/gcode/_lexer.pyx":529
  *             while pos < end:
  *                 if s[pos] == b'{':
  *                     depth += 1             # <<<<<<<<<<<<<<
@@ -11300,7 +11238,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
               __pyx_v_depth = (__pyx_v_depth + 1);
 
-              /* "host/gcode/_lexer.pyx":538
+              /* "host/gcode/_lexer.pyx":528
  *             depth = 0
  *             while pos < end:
  *                 if s[pos] == b'{':             # <<<<<<<<<<<<<<
@@ -11310,7 +11248,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
               goto __pyx_L26;
             }
 
-            /* "host/gcode/_lexer.pyx":540
+            /* "host/gcode/_lexer.pyx":530
  *                 if s[pos] == b'{':
  *                     depth += 1
  *                 elif s[pos] == b'}':             # <<<<<<<<<<<<<<
@@ -11322,7 +11260,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           if (__pyx_t_1) {
 
 
-            /* "host/gcode/_lexer.pyx":541
+            /* "host/gcode/_lexer.pyx":531
  *                     depth += 1
  *                 elif s[pos] == b'}':
  *                     depth -= 1             # <<<<<<<<<<<<<<
@@ -11331,7 +11269,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             __pyx_v_depth = (__pyx_v_depth - 1);
 
-            /* "host/gcode/_lexer.pyx":542
+            /* "host/gcode/_lexer.pyx":532
  *                 elif s[pos] == b'}':
  *                     depth -= 1
  *                     if depth == 0:             # <<<<<<<<<<<<<<
@@ -11343,7 +11281,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             if (__pyx_t_1) {
 
 
-              /* "host/gcode/_lexer.pyx":543
+              /* "host/gcode/_lexer.pyx":533
  *                     depth -= 1
  *                     if depth == 0:
  *                         break             # <<<<<<<<<<<<<<
@@ -11352,7 +11290,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
               goto __pyx_L25_break;
 
-              /* "host/gcode/_lexer.pyx":542
+              /* "host/gcode/_lexer.pyx":532
  *                 elif s[pos] == b'}':
  *                     depth -= 1
  *                     if depth == 0:             # <<<<<<<<<<<<<<
@@ -11361,7 +11299,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             }
 
-            /* "host/gcode/_lexer.pyx":540
+            /* "host/gcode/_lexer.pyx":530
  *                 if s[pos] == b'{':
  *                     depth += 1
  *                 elif s[pos] == b'}':             # <<<<<<<<<<<<<<
@@ -11371,7 +11309,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           }
           __pyx_L26:;
 
-          /* "host/gcode/_lexer.pyx":544
+          /* "host/gcode/_lexer.pyx":534
  *                     if depth == 0:
  *                         break
  *                 pos += 1             # <<<<<<<<<<<<<<
@@ -11382,7 +11320,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         }
         __pyx_L25_break:;
 
-        /* "host/gcode/_lexer.pyx":545
+        /* "host/gcode/_lexer.pyx":535
  *                         break
  *                 pos += 1
  *             b.quoted[i] |= bit             # <<<<<<<<<<<<<<
@@ -11393,7 +11331,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_t_3 = __pyx_v_i;
         (__pyx_v_b->quoted[__pyx_t_3]) = ((__pyx_v_b->quoted[__pyx_t_3]) | __pyx_v_bit);
 
-        /* "host/gcode/_lexer.pyx":546
+        /* "host/gcode/_lexer.pyx":536
  *                 pos += 1
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -11402,7 +11340,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-        /* "host/gcode/_lexer.pyx":547
+        /* "host/gcode/_lexer.pyx":537
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after
  *             b.text_end[i] = pos + 1 if pos < end else end             # <<<<<<<<<<<<<<
@@ -11422,7 +11360,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_t_4;
 
 
-        /* "host/gcode/_lexer.pyx":548
+        /* "host/gcode/_lexer.pyx":538
  *             b.text_start[i] = after
  *             b.text_end[i] = pos + 1 if pos < end else end
  *             pos = pos + 1             # <<<<<<<<<<<<<<
@@ -11431,7 +11369,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_pos = (__pyx_v_pos + 1);
 
-        /* "host/gcode/_lexer.pyx":549
+        /* "host/gcode/_lexer.pyx":539
  *             b.text_end[i] = pos + 1 if pos < end else end
  *             pos = pos + 1
  *             continue             # <<<<<<<<<<<<<<
@@ -11440,7 +11378,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":533
+        /* "host/gcode/_lexer.pyx":523
  *             pos += 1
  *             continue
  *         if after < end and s[after] == b'{':             # <<<<<<<<<<<<<<
@@ -11449,7 +11387,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":550
+      /* "host/gcode/_lexer.pyx":540
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11487,7 +11425,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         goto __pyx_L29_bool_binop_done;
       }
 
-      /* "host/gcode/_lexer.pyx":551
+      /* "host/gcode/_lexer.pyx":541
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):             # <<<<<<<<<<<<<<
@@ -11511,7 +11449,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
       __pyx_L29_bool_binop_done:;
 
-      /* "host/gcode/_lexer.pyx":550
+      /* "host/gcode/_lexer.pyx":540
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11521,7 +11459,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":552
+        /* "host/gcode/_lexer.pyx":542
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer             # <<<<<<<<<<<<<<
@@ -11533,7 +11471,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         if (__pyx_t_1) {
 
 
-          /* "host/gcode/_lexer.pyx":553
+          /* "host/gcode/_lexer.pyx":543
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
  *                 pos = after             # <<<<<<<<<<<<<<
@@ -11542,7 +11480,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           __pyx_v_pos = __pyx_v_after;
 
-          /* "host/gcode/_lexer.pyx":554
+          /* "host/gcode/_lexer.pyx":544
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
  *                 pos = after
  *                 if s[pos] == b'+':             # <<<<<<<<<<<<<<
@@ -11554,7 +11492,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           if (__pyx_t_1) {
 
 
-            /* "host/gcode/_lexer.pyx":555
+            /* "host/gcode/_lexer.pyx":545
  *                 pos = after
  *                 if s[pos] == b'+':
  *                     pos += 1             # <<<<<<<<<<<<<<
@@ -11563,7 +11501,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             __pyx_v_pos = (__pyx_v_pos + 1);
 
-            /* "host/gcode/_lexer.pyx":554
+            /* "host/gcode/_lexer.pyx":544
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
  *                 pos = after
  *                 if s[pos] == b'+':             # <<<<<<<<<<<<<<
@@ -11572,7 +11510,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           }
 
-          /* "host/gcode/_lexer.pyx":556
+          /* "host/gcode/_lexer.pyx":546
  *                 if s[pos] == b'+':
  *                     pos += 1
  *                 n = 0             # <<<<<<<<<<<<<<
@@ -11581,7 +11519,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           __pyx_v_n = 0;
 
-          /* "host/gcode/_lexer.pyx":557
+          /* "host/gcode/_lexer.pyx":547
  *                     pos += 1
  *                 n = 0
  *                 if pos >= end or not is_digit(s[pos]):             # <<<<<<<<<<<<<<
@@ -11607,7 +11545,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           if (__pyx_t_1) {
 
 
-            /* "host/gcode/_lexer.pyx":558
+            /* "host/gcode/_lexer.pyx":548
  *                 n = 0
  *                 if pos >= end or not is_digit(s[pos]):
  *                     fail(b, i, E_NUMBER, after - start)             # <<<<<<<<<<<<<<
@@ -11616,7 +11554,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER, (__pyx_v_after - __pyx_v_start));
 
-            /* "host/gcode/_lexer.pyx":559
+            /* "host/gcode/_lexer.pyx":549
  *                 if pos >= end or not is_digit(s[pos]):
  *                     fail(b, i, E_NUMBER, after - start)
  *                     return             # <<<<<<<<<<<<<<
@@ -11627,7 +11565,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             }
             goto __pyx_L0;
 
-            /* "host/gcode/_lexer.pyx":557
+            /* "host/gcode/_lexer.pyx":547
  *                     pos += 1
  *                 n = 0
  *                 if pos >= end or not is_digit(s[pos]):             # <<<<<<<<<<<<<<
@@ -11636,7 +11574,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           }
 
-          /* "host/gcode/_lexer.pyx":560
+          /* "host/gcode/_lexer.pyx":550
  *                     fail(b, i, E_NUMBER, after - start)
  *                     return
  *                 while pos < end and is_digit(s[pos]):             # <<<<<<<<<<<<<<
@@ -11663,7 +11601,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
             if (!__pyx_t_1) break;
 
-            /* "host/gcode/_lexer.pyx":561
+            /* "host/gcode/_lexer.pyx":551
  *                     return
  *                 while pos < end and is_digit(s[pos]):
  *                     n = n * 10 + (s[pos] - 48)             # <<<<<<<<<<<<<<
@@ -11672,7 +11610,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             __pyx_v_n = ((__pyx_v_n * 10) + ((__pyx_v_s[__pyx_v_pos]) - 48));
 
-            /* "host/gcode/_lexer.pyx":562
+            /* "host/gcode/_lexer.pyx":552
  *                 while pos < end and is_digit(s[pos]):
  *                     n = n * 10 + (s[pos] - 48)
  *                     pos += 1             # <<<<<<<<<<<<<<
@@ -11682,7 +11620,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             __pyx_v_pos = (__pyx_v_pos + 1);
           }
 
-          /* "host/gcode/_lexer.pyx":563
+          /* "host/gcode/_lexer.pyx":553
  *                     n = n * 10 + (s[pos] - 48)
  *                     pos += 1
  *                 b.values[i * NLETTERS + letter] = <double> n             # <<<<<<<<<<<<<<
@@ -11691,7 +11629,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           (__pyx_v_b->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + __pyx_v_letter)]) = ((double)__pyx_v_n);
 
-          /* "host/gcode/_lexer.pyx":564
+          /* "host/gcode/_lexer.pyx":554
  *                     pos += 1
  *                 b.values[i * NLETTERS + letter] = <double> n
  *                 continue             # <<<<<<<<<<<<<<
@@ -11700,7 +11638,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           goto __pyx_L3_continue;
 
-          /* "host/gcode/_lexer.pyx":552
+          /* "host/gcode/_lexer.pyx":542
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer             # <<<<<<<<<<<<<<
@@ -11709,7 +11647,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         }
 
-        /* "host/gcode/_lexer.pyx":565
+        /* "host/gcode/_lexer.pyx":555
  *                 b.values[i * NLETTERS + letter] = <double> n
  *                 continue
  *             pos = parse_number(s, after, end, &value)             # <<<<<<<<<<<<<<
@@ -11718,7 +11656,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_parse_number(__pyx_v_s, __pyx_v_after, __pyx_v_end, (&__pyx_v_value));
 
-        /* "host/gcode/_lexer.pyx":566
+        /* "host/gcode/_lexer.pyx":556
  *                 continue
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:             # <<<<<<<<<<<<<<
@@ -11730,7 +11668,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         if (__pyx_t_1) {
 
 
-          /* "host/gcode/_lexer.pyx":567
+          /* "host/gcode/_lexer.pyx":557
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:
  *                 fail(b, i, E_NUMBER, after - start)             # <<<<<<<<<<<<<<
@@ -11739,7 +11677,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER, (__pyx_v_after - __pyx_v_start));
 
-          /* "host/gcode/_lexer.pyx":568
+          /* "host/gcode/_lexer.pyx":558
  *             if pos < 0:
  *                 fail(b, i, E_NUMBER, after - start)
  *                 return             # <<<<<<<<<<<<<<
@@ -11750,7 +11688,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           }
           goto __pyx_L0;
 
-          /* "host/gcode/_lexer.pyx":566
+          /* "host/gcode/_lexer.pyx":556
  *                 continue
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:             # <<<<<<<<<<<<<<
@@ -11759,7 +11697,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         }
 
-        /* "host/gcode/_lexer.pyx":569
+        /* "host/gcode/_lexer.pyx":559
  *                 fail(b, i, E_NUMBER, after - start)
  *                 return
  *             b.values[i * NLETTERS + letter] = value             # <<<<<<<<<<<<<<
@@ -11768,7 +11706,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         (__pyx_v_b->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + __pyx_v_letter)]) = __pyx_v_value;
 
-        /* "host/gcode/_lexer.pyx":570
+        /* "host/gcode/_lexer.pyx":560
  *                 return
  *             b.values[i * NLETTERS + letter] = value
  *             continue             # <<<<<<<<<<<<<<
@@ -11777,7 +11715,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":550
+        /* "host/gcode/_lexer.pyx":540
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11786,7 +11724,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":571
+      /* "host/gcode/_lexer.pyx":561
  *             b.values[i * NLETTERS + letter] = value
  *             continue
  *         b.flags[i] |= bit             # <<<<<<<<<<<<<<
@@ -11797,7 +11735,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_t_3 = __pyx_v_i;
       (__pyx_v_b->flags[__pyx_t_3]) = ((__pyx_v_b->flags[__pyx_t_3]) | __pyx_v_bit);
 
-      /* "host/gcode/_lexer.pyx":572
+      /* "host/gcode/_lexer.pyx":562
  *             continue
  *         b.flags[i] |= bit
  *         pos = pos + 1             # <<<<<<<<<<<<<<
@@ -11808,7 +11746,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_L3_continue:;
     }
 
-    /* "host/gcode/_lexer.pyx":494
+    /* "host/gcode/_lexer.pyx":484
  * 
  * 
  * cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -11828,7 +11766,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
   }
 
-  /* "host/gcode/_lexer.pyx":575
+  /* "host/gcode/_lexer.pyx":565
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
@@ -11880,60 +11818,60 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     {
       PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_data,&__pyx_mstate_global->__pyx_n_u_offset,&__pyx_mstate_global->__pyx_n_u_first_lineno,&__pyx_mstate_global->__pyx_n_u_final,&__pyx_mstate_global->__pyx_n_u_out,0};
       const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 575, __pyx_L3_error)
+      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 565, __pyx_L3_error)
       if (__pyx_kwds_len > 0) {
         switch (__pyx_nargs) {
           case  5:
           values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 575, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 565, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  4:
           values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 575, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 565, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  3:
           values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 575, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 565, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  2:
           values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 575, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 565, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  1:
           values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 575, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 565, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  0: break;
           default: goto __pyx_L5_argtuple_error;
         }
         const Py_ssize_t kwd_pos_args = __pyx_nargs;
-        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "parse_chunk", 0) < (0)) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "parse_chunk", 0) < (0)) __PYX_ERR(0, 565, __pyx_L3_error)
         for (Py_ssize_t i = __pyx_nargs; i < 5; i++) {
-          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, i); __PYX_ERR(0, 575, __pyx_L3_error) }
+          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, i); __PYX_ERR(0, 565, __pyx_L3_error) }
         }
       } else if (unlikely(__pyx_nargs != 5)) {
         goto __pyx_L5_argtuple_error;
       } else {
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 565, __pyx_L3_error)
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 565, __pyx_L3_error)
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 565, __pyx_L3_error)
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 565, __pyx_L3_error)
         values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 565, __pyx_L3_error)
       }
       __pyx_v_data = ((PyObject*)values[0]);
-      __pyx_v_offset = __Pyx_PyLong_As_int(values[1]); if (unlikely((__pyx_v_offset == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 575, __pyx_L3_error)
-      __pyx_v_first_lineno = __Pyx_PyLong_As_int64_t(values[2]); if (unlikely((__pyx_v_first_lineno == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 575, __pyx_L3_error)
-      __pyx_v_final = __Pyx_PyObject_IsTrue(values[3]); if (unlikely((__pyx_v_final == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 575, __pyx_L3_error)
+      __pyx_v_offset = __Pyx_PyLong_As_int(values[1]); if (unlikely((__pyx_v_offset == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 565, __pyx_L3_error)
+      __pyx_v_first_lineno = __Pyx_PyLong_As_int64_t(values[2]); if (unlikely((__pyx_v_first_lineno == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 565, __pyx_L3_error)
+      __pyx_v_final = __Pyx_PyObject_IsTrue(values[3]); if (unlikely((__pyx_v_final == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 565, __pyx_L3_error)
       __pyx_v_out = ((struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *)values[4]);
     }
     goto __pyx_L6_skip;
     __pyx_L5_argtuple_error:;
-    __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 575, __pyx_L3_error)
+    __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 565, __pyx_L3_error)
     __pyx_L6_skip:;
     goto __pyx_L4_argument_unpacking_done;
     __pyx_L3_error:;
@@ -11944,8 +11882,8 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_RefNannyFinishContext();
     return NULL;
     __pyx_L4_argument_unpacking_done:;
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(0, 575, __pyx_L1_error)
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_out), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "out", 0))) __PYX_ERR(0, 575, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(0, 565, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_out), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "out", 0))) __PYX_ERR(0, 565, __pyx_L1_error)
     __pyx_r = __pyx_pf_6mendel_5gcode_6_lexer_parse_chunk(__pyx_self, __pyx_v_data, __pyx_v_offset, __pyx_v_first_lineno, __pyx_v_final, __pyx_v_out);
 
     /* function exit code */
@@ -11989,7 +11927,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("parse_chunk", 0);
 
-    /* "host/gcode/_lexer.pyx":582
+    /* "host/gcode/_lexer.pyx":572
  *     numbered from ``first_lineno``.
  *     """
  *     cdef const char* s = PyBytes_AS_STRING(data)             # <<<<<<<<<<<<<<
@@ -11998,7 +11936,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_s = PyBytes_AS_STRING(__pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":583
+    /* "host/gcode/_lexer.pyx":573
  *     """
  *     cdef const char* s = PyBytes_AS_STRING(data)
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)             # <<<<<<<<<<<<<<
@@ -12007,7 +11945,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_size = PyBytes_GET_SIZE(__pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":584
+    /* "host/gcode/_lexer.pyx":574
  *     cdef const char* s = PyBytes_AS_STRING(data)
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity             # <<<<<<<<<<<<<<
@@ -12020,7 +11958,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
     __pyx_v_capacity = __pyx_t_1;
 
-    /* "host/gcode/_lexer.pyx":585
+    /* "host/gcode/_lexer.pyx":575
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity
  *     cdef int64_t lineno = first_lineno             # <<<<<<<<<<<<<<
@@ -12029,7 +11967,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_lineno = __pyx_v_first_lineno;
 
-    /* "host/gcode/_lexer.pyx":586
+    /* "host/gcode/_lexer.pyx":576
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity
  *     cdef int64_t lineno = first_lineno
  *     out.data = data             # <<<<<<<<<<<<<<
@@ -12041,7 +11979,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_GOTREF(__pyx_v_out->data);
     __Pyx_DECREF_SET(__pyx_v_out->data, __pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":587
+    /* "host/gcode/_lexer.pyx":577
  *     cdef int64_t lineno = first_lineno
  *     out.data = data
  *     with nogil:             # <<<<<<<<<<<<<<
@@ -12054,7 +11992,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_FastGIL_Remember();
         /*try:*/ {
 
-          /* "host/gcode/_lexer.pyx":588
+          /* "host/gcode/_lexer.pyx":578
  *     out.data = data
  *     with nogil:
  *         while pos < size and count < capacity:             # <<<<<<<<<<<<<<
@@ -12081,7 +12019,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
             if (!__pyx_t_2) break;
 
-            /* "host/gcode/_lexer.pyx":589
+            /* "host/gcode/_lexer.pyx":579
  *     with nogil:
  *         while pos < size and count < capacity:
  *             line_end = pos             # <<<<<<<<<<<<<<
@@ -12090,7 +12028,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_line_end = __pyx_v_pos;
 
-            /* "host/gcode/_lexer.pyx":590
+            /* "host/gcode/_lexer.pyx":580
  *         while pos < size and count < capacity:
  *             line_end = pos
  *             while line_end < size and s[line_end] != b'\n':             # <<<<<<<<<<<<<<
@@ -12117,7 +12055,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
               if (!__pyx_t_2) break;
 
-              /* "host/gcode/_lexer.pyx":591
+              /* "host/gcode/_lexer.pyx":581
  *             line_end = pos
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1             # <<<<<<<<<<<<<<
@@ -12127,7 +12065,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               __pyx_v_line_end = (__pyx_v_line_end + 1);
             }
 
-            /* "host/gcode/_lexer.pyx":592
+            /* "host/gcode/_lexer.pyx":582
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1
  *             if line_end >= size and not final:             # <<<<<<<<<<<<<<
@@ -12153,7 +12091,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             if (__pyx_t_2) {
 
 
-              /* "host/gcode/_lexer.pyx":593
+              /* "host/gcode/_lexer.pyx":583
  *                 line_end += 1
  *             if line_end >= size and not final:
  *                 break             # <<<<<<<<<<<<<<
@@ -12162,7 +12100,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
               goto __pyx_L7_break;
 
-              /* "host/gcode/_lexer.pyx":592
+              /* "host/gcode/_lexer.pyx":582
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1
  *             if line_end >= size and not final:             # <<<<<<<<<<<<<<
@@ -12171,7 +12109,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             }
 
-            /* "host/gcode/_lexer.pyx":594
+            /* "host/gcode/_lexer.pyx":584
  *             if line_end >= size and not final:
  *                 break
  *             out.linenos[count] = lineno             # <<<<<<<<<<<<<<
@@ -12180,7 +12118,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             (__pyx_v_out->linenos[__pyx_v_count]) = __pyx_v_lineno;
 
-            /* "host/gcode/_lexer.pyx":595
+            /* "host/gcode/_lexer.pyx":585
  *                 break
  *             out.linenos[count] = lineno
  *             parse_line(out, count, s, pos, line_end)             # <<<<<<<<<<<<<<
@@ -12189,7 +12127,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_f_6mendel_5gcode_6_lexer_parse_line(__pyx_v_out, __pyx_v_count, __pyx_v_s, __pyx_v_pos, __pyx_v_line_end);
 
-            /* "host/gcode/_lexer.pyx":596
+            /* "host/gcode/_lexer.pyx":586
  *             out.linenos[count] = lineno
  *             parse_line(out, count, s, pos, line_end)
  *             count += 1             # <<<<<<<<<<<<<<
@@ -12198,7 +12136,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_count = (__pyx_v_count + 1);
 
-            /* "host/gcode/_lexer.pyx":597
+            /* "host/gcode/_lexer.pyx":587
  *             parse_line(out, count, s, pos, line_end)
  *             count += 1
  *             lineno += 1             # <<<<<<<<<<<<<<
@@ -12207,7 +12145,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_lineno = (__pyx_v_lineno + 1);
 
-            /* "host/gcode/_lexer.pyx":598
+            /* "host/gcode/_lexer.pyx":588
  *             count += 1
  *             lineno += 1
  *             pos = line_end + 1             # <<<<<<<<<<<<<<
@@ -12219,7 +12157,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_L7_break:;
         }
 
-        /* "host/gcode/_lexer.pyx":587
+        /* "host/gcode/_lexer.pyx":577
  *     cdef int64_t lineno = first_lineno
  *     out.data = data
  *     with nogil:             # <<<<<<<<<<<<<<
@@ -12236,7 +12174,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         }
     }
 
-    /* "host/gcode/_lexer.pyx":599
+    /* "host/gcode/_lexer.pyx":589
  *             lineno += 1
  *             pos = line_end + 1
  *     out.count = count             # <<<<<<<<<<<<<<
@@ -12245,7 +12183,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_out->count = __pyx_v_count;
 
-    /* "host/gcode/_lexer.pyx":600
+    /* "host/gcode/_lexer.pyx":590
  *             pos = line_end + 1
  *     out.count = count
  *     return min(pos, size)             # <<<<<<<<<<<<<<
@@ -12266,7 +12204,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_5 = __pyx_t_1;
     }
 
-    __pyx_t_6 = PyLong_FromSsize_t(__pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 600, __pyx_L1_error)
+    __pyx_t_6 = PyLong_FromSsize_t(__pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 590, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
 
     {
@@ -12280,7 +12218,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_6 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":575
+    /* "host/gcode/_lexer.pyx":565
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
@@ -12306,7 +12244,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":630
+  /* "host/gcode/_lexer.pyx":620
  *     cdef int _end
  * 
  *     @property             # <<<<<<<<<<<<<<
@@ -12341,7 +12279,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("__get__", 0);
 
-    /* "host/gcode/_lexer.pyx":632
+    /* "host/gcode/_lexer.pyx":622
  *     @property
  *     def raw(self):
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")             # <<<<<<<<<<<<<<
@@ -12350,9 +12288,9 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     if (unlikely(__pyx_v_self->_data == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(0, 632, __pyx_L1_error)
+      __PYX_ERR(0, 622, __pyx_L1_error)
     }
-    __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->_data, __pyx_v_self->_start, __pyx_v_self->_end, NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 632, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->_data, __pyx_v_self->_start, __pyx_v_self->_end, NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 622, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_2 = __pyx_t_3;
     __Pyx_INCREF(__pyx_t_2);
@@ -12362,10 +12300,10 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_rstrip, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 632, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 622, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 632, __pyx_L1_error)
+    if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 622, __pyx_L1_error)
     {
       PyObject *__pyx_temp;
       {
@@ -12377,7 +12315,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_1 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":630
+    /* "host/gcode/_lexer.pyx":620
  *     cdef int _end
  * 
  *     @property             # <<<<<<<<<<<<<<
@@ -12398,7 +12336,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":634
+  /* "host/gcode/_lexer.pyx":624
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def __repr__(self):             # <<<<<<<<<<<<<<
@@ -12436,18 +12374,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("__repr__", 0);
 
-    /* "host/gcode/_lexer.pyx":635
+    /* "host/gcode/_lexer.pyx":625
  * 
  *     def __repr__(self):
  *         return "Command(%r, %r, line %d)" % (self.code, self.params, self.lineno)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-    __pyx_t_1 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->code), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->code), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 625, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->params), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->params), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 625, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_3 = __Pyx_PyUnicode_From_int64_t(__pyx_v_self->lineno, 0, ' ', 'd'); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyUnicode_From_int64_t(__pyx_v_self->lineno, 0, ' ', 'd'); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 625, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_4[0] = __pyx_mstate_global->__pyx_kp_u_Command;
     __pyx_t_4[1] = __pyx_t_1;
@@ -12465,7 +12403,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_6 |= __Pyx_PyUnicode_KIND_04(__pyx_t_4[1]) | __Pyx_PyUnicode_KIND_04(__pyx_t_4[3]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_4, 7, __pyx_t_5, __pyx_t_6);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 635, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 625, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -12481,7 +12419,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":634
+    /* "host/gcode/_lexer.pyx":624
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def __repr__(self):             # <<<<<<<<<<<<<<
@@ -12503,7 +12441,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":619
+  /* "host/gcode/_lexer.pyx":609
  *     ``"type"``) or None; ``raw``: the line as written.
  *     """
  *     cdef public str code             # <<<<<<<<<<<<<<
@@ -12602,7 +12540,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         /*try:*/ {
           __pyx_t_2 = __pyx_v_value;
           __Pyx_INCREF(__pyx_t_2);
-          if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 619, __pyx_L4_error)
+          if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 609, __pyx_L4_error)
           __Pyx_GIVEREF(__pyx_t_2);
           __Pyx_GOTREF(__pyx_v_self->code);
           __Pyx_DECREF_SET(__pyx_v_self->code, ((PyObject*)__pyx_t_2));
@@ -12684,7 +12622,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":620
+  /* "host/gcode/_lexer.pyx":610
  *     """
  *     cdef public str code
  *     cdef public dict params             # <<<<<<<<<<<<<<
@@ -12783,7 +12721,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         /*try:*/ {
           __pyx_t_2 = __pyx_v_value;
           __Pyx_INCREF(__pyx_t_2);
-          if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 620, __pyx_L4_error)
+          if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 610, __pyx_L4_error)
           __Pyx_GIVEREF(__pyx_t_2);
           __Pyx_GOTREF(__pyx_v_self->params);
           __Pyx_DECREF_SET(__pyx_v_self->params, ((PyObject*)__pyx_t_2));
@@ -12865,7 +12803,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":621
+  /* "host/gcode/_lexer.pyx":611
  *     cdef public str code
  *     cdef public dict params
  *     cdef public object text             # <<<<<<<<<<<<<<
@@ -13028,7 +12966,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":622
+  /* "host/gcode/_lexer.pyx":612
  *     cdef public dict params
  *     cdef public object text
  *     cdef public int64_t lineno             # <<<<<<<<<<<<<<
@@ -13067,7 +13005,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_INCREF(__pyx_t_1);
         __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
         /*try:*/ {
-          __pyx_t_2 = __Pyx_PyLong_From_int64_t(__pyx_v_self->lineno); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 622, __pyx_L4_error)
+          __pyx_t_2 = __Pyx_PyLong_From_int64_t(__pyx_v_self->lineno); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 612, __pyx_L4_error)
           __Pyx_GOTREF(__pyx_t_2);
           {
             PyObject *__pyx_temp;
@@ -13140,7 +13078,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_INCREF(__pyx_t_1);
         __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
         /*try:*/ {
-          __pyx_t_2 = __Pyx_PyLong_As_int64_t(__pyx_v_value); if (unlikely((__pyx_t_2 == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 622, __pyx_L4_error)
+          __pyx_t_2 = __Pyx_PyLong_As_int64_t(__pyx_v_value); if (unlikely((__pyx_t_2 == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 612, __pyx_L4_error)
           __pyx_v_self->lineno = __pyx_t_2;
         }
         /*finally:*/ {
@@ -13170,7 +13108,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":623
+  /* "host/gcode/_lexer.pyx":613
  *     cdef public object text
  *     cdef public int64_t lineno
  *     cdef public object line_number             # <<<<<<<<<<<<<<
@@ -13333,7 +13271,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":624
+  /* "host/gcode/_lexer.pyx":614
  *     cdef public int64_t lineno
  *     cdef public object line_number
  *     cdef public object error             # <<<<<<<<<<<<<<
@@ -13496,7 +13434,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":625
+  /* "host/gcode/_lexer.pyx":615
  *     cdef public object line_number
  *     cdef public object error
  *     cdef public object meta             # <<<<<<<<<<<<<<
@@ -14218,7 +14156,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":642
+  /* "host/gcode/_lexer.pyx":632
  * 
  * 
  * cdef str _code_of(Batch b, int i):             # <<<<<<<<<<<<<<
@@ -14244,7 +14182,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("_code_of", 0);
 
-    /* "host/gcode/_lexer.pyx":643
+    /* "host/gcode/_lexer.pyx":633
  * 
  * cdef str _code_of(Batch b, int i):
  *     cdef int kind = b.kinds[i]             # <<<<<<<<<<<<<<
@@ -14253,7 +14191,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_kind = (__pyx_v_b->kinds[__pyx_v_i]);
 
-    /* "host/gcode/_lexer.pyx":644
+    /* "host/gcode/_lexer.pyx":634
  * cdef str _code_of(Batch b, int i):
  *     cdef int kind = b.kinds[i]
  *     cdef int number = b.numbers[i], sub = b.subs[i]             # <<<<<<<<<<<<<<
@@ -14263,34 +14201,34 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_v_number = (__pyx_v_b->numbers[__pyx_v_i]);
     __pyx_v_sub = (__pyx_v_b->subs[__pyx_v_i]);
 
-    /* "host/gcode/_lexer.pyx":645
+    /* "host/gcode/_lexer.pyx":635
  *     cdef int kind = b.kinds[i]
  *     cdef int number = b.numbers[i], sub = b.subs[i]
  *     key = (b.code_letter[i], number, sub)             # <<<<<<<<<<<<<<
  *     code = _CODE_CACHE.get(key)
  *     if code is None:
 */
-    __pyx_t_1 = __Pyx_PyLong_From_char((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 645, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_From_char((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_number); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 645, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_number); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 645, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = PyTuple_New(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 645, __pyx_L1_error)
+    __pyx_t_4 = PyTuple_New(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 645, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_2);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 645, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_3);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 2, __pyx_t_3) != (0)) __PYX_ERR(0, 645, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 2, __pyx_t_3) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
     __pyx_t_1 = 0;
     __pyx_t_2 = 0;
     __pyx_t_3 = 0;
     __pyx_v_key = ((PyObject*)__pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "host/gcode/_lexer.pyx":646
+    /* "host/gcode/_lexer.pyx":636
  *     cdef int number = b.numbers[i], sub = b.subs[i]
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)             # <<<<<<<<<<<<<<
@@ -14299,14 +14237,14 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE == Py_None)) {
       PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "get");
-      __PYX_ERR(0, 646, __pyx_L1_error)
+      __PYX_ERR(0, 636, __pyx_L1_error)
     }
-    __pyx_t_4 = __Pyx_PyDict_GetItemDefault(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, Py_None); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 646, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyDict_GetItemDefault(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, Py_None); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 636, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_v_code = __pyx_t_4;
     __pyx_t_4 = 0;
 
-    /* "host/gcode/_lexer.pyx":647
+    /* "host/gcode/_lexer.pyx":637
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)
  *     if code is None:             # <<<<<<<<<<<<<<
@@ -14317,28 +14255,28 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     if (__pyx_t_5) {
 
 
-      /* "host/gcode/_lexer.pyx":648
+      /* "host/gcode/_lexer.pyx":638
  *     code = _CODE_CACHE.get(key)
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)             # <<<<<<<<<<<<<<
  *         if sub >= 0:
  *             code += ".%d" % sub
 */
-      __pyx_t_4 = PyUnicode_FromOrdinal((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 648, __pyx_L1_error)
+      __pyx_t_4 = PyUnicode_FromOrdinal((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 638, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_3 = __Pyx_PyUnicode_Unicode(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 648, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyUnicode_Unicode(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 638, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __pyx_t_4 = __Pyx_PyUnicode_From_int(__pyx_v_number, 0, ' ', 'd'); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 648, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_PyUnicode_From_int(__pyx_v_number, 0, ' ', 'd'); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 638, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_t_3, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 648, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_t_3, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 638, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF_SET(__pyx_v_code, __pyx_t_2);
       __pyx_t_2 = 0;
 
-      /* "host/gcode/_lexer.pyx":649
+      /* "host/gcode/_lexer.pyx":639
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:             # <<<<<<<<<<<<<<
@@ -14350,25 +14288,25 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":650
+        /* "host/gcode/_lexer.pyx":640
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:
  *             code += ".%d" % sub             # <<<<<<<<<<<<<<
  *         _CODE_CACHE[key] = code
  *     return code
 */
-        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 650, __pyx_L1_error)
+        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 640, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_2);
-        __pyx_t_4 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_d_2, __pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 650, __pyx_L1_error)
+        __pyx_t_4 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_d_2, __pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 640, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_4);
         __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_v_code, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 650, __pyx_L1_error)
+        __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_v_code, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 640, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_2);
         __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
         __Pyx_DECREF_SET(__pyx_v_code, __pyx_t_2);
         __pyx_t_2 = 0;
 
-        /* "host/gcode/_lexer.pyx":649
+        /* "host/gcode/_lexer.pyx":639
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:             # <<<<<<<<<<<<<<
@@ -14377,7 +14315,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       }
 
-      /* "host/gcode/_lexer.pyx":651
+      /* "host/gcode/_lexer.pyx":641
  *         if sub >= 0:
  *             code += ".%d" % sub
  *         _CODE_CACHE[key] = code             # <<<<<<<<<<<<<<
@@ -14386,11 +14324,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE == Py_None)) {
         PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-        __PYX_ERR(0, 651, __pyx_L1_error)
+        __PYX_ERR(0, 641, __pyx_L1_error)
       }
-      if (unlikely((PyDict_SetItem(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, __pyx_v_code) < 0))) __PYX_ERR(0, 651, __pyx_L1_error)
+      if (unlikely((PyDict_SetItem(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, __pyx_v_code) < 0))) __PYX_ERR(0, 641, __pyx_L1_error)
 
-      /* "host/gcode/_lexer.pyx":647
+      /* "host/gcode/_lexer.pyx":637
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)
  *     if code is None:             # <<<<<<<<<<<<<<
@@ -14399,7 +14337,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     }
 
-    /* "host/gcode/_lexer.pyx":652
+    /* "host/gcode/_lexer.pyx":642
  *             code += ".%d" % sub
  *         _CODE_CACHE[key] = code
  *     return code             # <<<<<<<<<<<<<<
@@ -14408,7 +14346,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_t_2 = __pyx_v_code;
     __Pyx_INCREF(__pyx_t_2);
-    if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 652, __pyx_L1_error)
+    if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 642, __pyx_L1_error)
     {
       PyObject *__pyx_temp;
       {
@@ -14420,7 +14358,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":642
+    /* "host/gcode/_lexer.pyx":632
  * 
  * 
  * cdef str _code_of(Batch b, int i):             # <<<<<<<<<<<<<<
@@ -14447,7 +14385,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":655
+  /* "host/gcode/_lexer.pyx":645
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
@@ -14495,32 +14433,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     {
       PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_b,0};
       const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 655, __pyx_L3_error)
+      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 645, __pyx_L3_error)
       if (__pyx_kwds_len > 0) {
         switch (__pyx_nargs) {
           case  1:
           values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 655, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 645, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  0: break;
           default: goto __pyx_L5_argtuple_error;
         }
         const Py_ssize_t kwd_pos_args = __pyx_nargs;
-        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "commands", 0) < (0)) __PYX_ERR(0, 655, __pyx_L3_error)
+        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "commands", 0) < (0)) __PYX_ERR(0, 645, __pyx_L3_error)
         for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, i); __PYX_ERR(0, 655, __pyx_L3_error) }
+          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, i); __PYX_ERR(0, 645, __pyx_L3_error) }
         }
       } else if (unlikely(__pyx_nargs != 1)) {
         goto __pyx_L5_argtuple_error;
       } else {
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 655, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 645, __pyx_L3_error)
       }
       __pyx_v_b = ((struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *)values[0]);
     }
     goto __pyx_L6_skip;
     __pyx_L5_argtuple_error:;
-    __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 655, __pyx_L3_error)
+    __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 645, __pyx_L3_error)
     __pyx_L6_skip:;
     goto __pyx_L4_argument_unpacking_done;
     __pyx_L3_error:;
@@ -14531,7 +14469,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_RefNannyFinishContext();
     return NULL;
     __pyx_L4_argument_unpacking_done:;
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_b), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "b", 0))) __PYX_ERR(0, 655, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_b), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "b", 0))) __PYX_ERR(0, 645, __pyx_L1_error)
     __pyx_r = __pyx_pf_6mendel_5gcode_6_lexer_2commands(__pyx_self, __pyx_v_b);
 
     /* function exit code */
@@ -14584,19 +14522,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("commands", 0);
 
-    /* "host/gcode/_lexer.pyx":663
+    /* "host/gcode/_lexer.pyx":653
  *     cdef Command cmd
  *     cdef dict params
  *     out = []             # <<<<<<<<<<<<<<
  *     for i in range(b.count):
  *         kind = b.kinds[i]
 */
-    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 663, __pyx_L1_error)
+    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 653, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_v_out = ((PyObject*)__pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "host/gcode/_lexer.pyx":664
+    /* "host/gcode/_lexer.pyx":654
  *     cdef dict params
  *     out = []
  *     for i in range(b.count):             # <<<<<<<<<<<<<<
@@ -14610,7 +14548,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
       __pyx_v_i = __pyx_t_4;
 
-      /* "host/gcode/_lexer.pyx":665
+      /* "host/gcode/_lexer.pyx":655
  *     out = []
  *     for i in range(b.count):
  *         kind = b.kinds[i]             # <<<<<<<<<<<<<<
@@ -14619,7 +14557,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_kind = (__pyx_v_b->kinds[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":666
+      /* "host/gcode/_lexer.pyx":656
  *     for i in range(b.count):
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -14636,11 +14574,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
         goto __pyx_L6_bool_binop_done;
       }
-      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 666, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 656, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 666, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 656, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
-      __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_7, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 666, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_7, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 656, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       if (__pyx_t_6) {
@@ -14660,7 +14598,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":667
+        /* "host/gcode/_lexer.pyx":657
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:
  *             continue             # <<<<<<<<<<<<<<
@@ -14669,7 +14607,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":666
+        /* "host/gcode/_lexer.pyx":656
  *     for i in range(b.count):
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -14678,19 +14616,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       }
 
-      /* "host/gcode/_lexer.pyx":668
+      /* "host/gcode/_lexer.pyx":658
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:
  *             continue
  *         cmd = Command.__new__(Command)             # <<<<<<<<<<<<<<
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data
 */
-      __pyx_t_7 = ((PyObject *)__pyx_tp_new_6mendel_5gcode_6_lexer_Command(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 668, __pyx_L1_error)
+      __pyx_t_7 = ((PyObject *)__pyx_tp_new_6mendel_5gcode_6_lexer_Command(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 658, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_XDECREF_SET(__pyx_v_cmd, ((struct __pyx_obj_6mendel_5gcode_6_lexer_Command *)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":669
+      /* "host/gcode/_lexer.pyx":659
  *             continue
  *         cmd = Command.__new__(Command)
  *         cmd.lineno = b.linenos[i]             # <<<<<<<<<<<<<<
@@ -14699,7 +14637,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->lineno = (__pyx_v_b->linenos[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":670
+      /* "host/gcode/_lexer.pyx":660
  *         cmd = Command.__new__(Command)
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data             # <<<<<<<<<<<<<<
@@ -14713,7 +14651,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->_data, ((PyObject*)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":671
+      /* "host/gcode/_lexer.pyx":661
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data
  *         cmd._start = b.line_start[i]             # <<<<<<<<<<<<<<
@@ -14722,7 +14660,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->_start = (__pyx_v_b->line_start[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":672
+      /* "host/gcode/_lexer.pyx":662
  *         cmd._data = b.data
  *         cmd._start = b.line_start[i]
  *         cmd._end = b.line_end[i]             # <<<<<<<<<<<<<<
@@ -14731,7 +14669,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->_end = (__pyx_v_b->line_end[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":673
+      /* "host/gcode/_lexer.pyx":663
  *         cmd._start = b.line_start[i]
  *         cmd._end = b.line_end[i]
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None             # <<<<<<<<<<<<<<
@@ -14741,7 +14679,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_5 = ((__pyx_v_b->has_n[__pyx_v_i]) != 0);
 
       if (__pyx_t_5) {
-        __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_b->nwords[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 673, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_b->nwords[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 663, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_7 = __pyx_t_1;
         __pyx_t_1 = 0;
@@ -14755,32 +14693,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->line_number, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":674
+      /* "host/gcode/_lexer.pyx":664
  *         cmd._end = b.line_end[i]
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))             # <<<<<<<<<<<<<<
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
 */
-      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 674, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 664, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 674, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 664, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
-      __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_8, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 674, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_8, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 664, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       if (__pyx_t_5) {
         __Pyx_INCREF(Py_None);
         __pyx_t_7 = Py_None;
       } else {
-        __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NAMES); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 674, __pyx_L1_error)
+        __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NAMES); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 664, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
-        __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_8, (__pyx_v_b->meta[__pyx_v_i]), signed char, 1, __Pyx_PyLong_From_signed_char, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 674, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_8, (__pyx_v_b->meta[__pyx_v_i]), signed char, 1, __Pyx_PyLong_From_signed_char, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 664, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
         __pyx_t_9 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_9);
-        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 674, __pyx_L1_error)
+        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 664, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __pyx_t_11 = 0;
         {
@@ -14788,15 +14726,15 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_meta_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 674, __pyx_L1_error)
+          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 664, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_8);
         }
-        __pyx_t_10 = PyTuple_New(2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 674, __pyx_L1_error)
+        __pyx_t_10 = PyTuple_New(2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 664, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __Pyx_GIVEREF(__pyx_t_1);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 674, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 664, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_8);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_8) != (0)) __PYX_ERR(0, 674, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_8) != (0)) __PYX_ERR(0, 664, __pyx_L1_error);
         __pyx_t_1 = 0;
         __pyx_t_8 = 0;
         __pyx_t_7 = __pyx_t_10;
@@ -14808,7 +14746,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->meta, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":675
+      /* "host/gcode/_lexer.pyx":665
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))
  *         cmd.text = None             # <<<<<<<<<<<<<<
@@ -14820,7 +14758,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_GOTREF(__pyx_v_cmd->text);
       __Pyx_DECREF_SET(__pyx_v_cmd->text, Py_None);
 
-      /* "host/gcode/_lexer.pyx":676
+      /* "host/gcode/_lexer.pyx":666
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)             # <<<<<<<<<<<<<<
@@ -14835,7 +14773,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       } else {
         __pyx_t_8 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_8);
-        __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 676, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 666, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_11 = 0;
         {
@@ -14843,7 +14781,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_error, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 676, __pyx_L1_error)
+          if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 666, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_10);
         }
         __pyx_t_7 = __pyx_t_10;
@@ -14855,19 +14793,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->error, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":677
+      /* "host/gcode/_lexer.pyx":667
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
  *         params = {}             # <<<<<<<<<<<<<<
  *         cmd.params = params
  *         if kind == K_BLANK:
 */
-      __pyx_t_7 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 677, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 667, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_XDECREF_SET(__pyx_v_params, ((PyObject*)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":678
+      /* "host/gcode/_lexer.pyx":668
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
  *         params = {}
  *         cmd.params = params             # <<<<<<<<<<<<<<
@@ -14879,7 +14817,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_GOTREF(__pyx_v_cmd->params);
       __Pyx_DECREF_SET(__pyx_v_cmd->params, __pyx_v_params);
 
-      /* "host/gcode/_lexer.pyx":679
+      /* "host/gcode/_lexer.pyx":669
  *         params = {}
  *         cmd.params = params
  *         if kind == K_BLANK:             # <<<<<<<<<<<<<<
@@ -14891,7 +14829,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":680
+        /* "host/gcode/_lexer.pyx":670
  *         cmd.params = params
  *         if kind == K_BLANK:
  *             cmd.code = ""             # <<<<<<<<<<<<<<
@@ -14903,7 +14841,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, __pyx_mstate_global->__pyx_kp_u__5);
 
-        /* "host/gcode/_lexer.pyx":679
+        /* "host/gcode/_lexer.pyx":669
  *         params = {}
  *         cmd.params = params
  *         if kind == K_BLANK:             # <<<<<<<<<<<<<<
@@ -14913,7 +14851,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":681
+      /* "host/gcode/_lexer.pyx":671
  *         if kind == K_BLANK:
  *             cmd.code = ""
  *         elif cmd.error is not None:             # <<<<<<<<<<<<<<
@@ -14924,21 +14862,21 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":682
+        /* "host/gcode/_lexer.pyx":672
  *             cmd.code = ""
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)             # <<<<<<<<<<<<<<
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()
 */
-        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 682, __pyx_L1_error)
+        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 672, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_7);
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":681
+        /* "host/gcode/_lexer.pyx":671
  *         if kind == K_BLANK:
  *             cmd.code = ""
  *         elif cmd.error is not None:             # <<<<<<<<<<<<<<
@@ -14948,7 +14886,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":683
+      /* "host/gcode/_lexer.pyx":673
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:             # <<<<<<<<<<<<<<
@@ -14960,7 +14898,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":684
+        /* "host/gcode/_lexer.pyx":674
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()             # <<<<<<<<<<<<<<
@@ -14969,9 +14907,9 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         if (unlikely(__pyx_v_b->data == Py_None)) {
           PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-          __PYX_ERR(0, 684, __pyx_L1_error)
+          __PYX_ERR(0, 674, __pyx_L1_error)
         }
-        __pyx_t_1 = __Pyx_decode_bytes(__pyx_v_b->data, (__pyx_v_b->name_start[__pyx_v_i]), (__pyx_v_b->name_end[__pyx_v_i]), NULL, NULL, PyUnicode_DecodeASCII); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 684, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_decode_bytes(__pyx_v_b->data, (__pyx_v_b->name_start[__pyx_v_i]), (__pyx_v_b->name_end[__pyx_v_i]), NULL, NULL, PyUnicode_DecodeASCII); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 674, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_10 = __pyx_t_1;
         __Pyx_INCREF(__pyx_t_10);
@@ -14981,16 +14919,16 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_upper, __pyx_callargs+__pyx_t_11, (1-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 684, __pyx_L1_error)
+          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 674, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_7);
         }
-        if (!(likely(PyUnicode_CheckExact(__pyx_t_7))||((__pyx_t_7) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_7))) __PYX_ERR(0, 684, __pyx_L1_error)
+        if (!(likely(PyUnicode_CheckExact(__pyx_t_7))||((__pyx_t_7) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_7))) __PYX_ERR(0, 674, __pyx_L1_error)
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":685
+        /* "host/gcode/_lexer.pyx":675
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()
  *             cmd.text = b.text(i)             # <<<<<<<<<<<<<<
@@ -14999,7 +14937,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_t_1 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_1);
-        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 685, __pyx_L1_error)
+        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 675, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __pyx_t_11 = 0;
         {
@@ -15007,7 +14945,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 685, __pyx_L1_error)
+          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 675, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_7);
         }
         __Pyx_GIVEREF(__pyx_t_7);
@@ -15015,7 +14953,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_DECREF_SET(__pyx_v_cmd->text, __pyx_t_7);
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":683
+        /* "host/gcode/_lexer.pyx":673
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:             # <<<<<<<<<<<<<<
@@ -15025,7 +14963,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":687
+      /* "host/gcode/_lexer.pyx":677
  *             cmd.text = b.text(i)
  *         else:
  *             cmd.code = _code_of(b, i)             # <<<<<<<<<<<<<<
@@ -15033,14 +14971,14 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
  *             flags = b.flags[i]
 */
       /*else*/ {
-        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 687, __pyx_L1_error)
+        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 677, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_7);
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":688
+        /* "host/gcode/_lexer.pyx":678
  *         else:
  *             cmd.code = _code_of(b, i)
  *             mask = b.masks[i]             # <<<<<<<<<<<<<<
@@ -15049,7 +14987,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_mask = (__pyx_v_b->masks[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":689
+        /* "host/gcode/_lexer.pyx":679
  *             cmd.code = _code_of(b, i)
  *             mask = b.masks[i]
  *             flags = b.flags[i]             # <<<<<<<<<<<<<<
@@ -15058,7 +14996,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_flags = (__pyx_v_b->flags[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":690
+        /* "host/gcode/_lexer.pyx":680
  *             mask = b.masks[i]
  *             flags = b.flags[i]
  *             quoted = b.quoted[i]             # <<<<<<<<<<<<<<
@@ -15067,7 +15005,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_quoted = (__pyx_v_b->quoted[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":691
+        /* "host/gcode/_lexer.pyx":681
  *             flags = b.flags[i]
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS             # <<<<<<<<<<<<<<
@@ -15076,7 +15014,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_values = (__pyx_v_b->values + (__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS));
 
-        /* "host/gcode/_lexer.pyx":692
+        /* "host/gcode/_lexer.pyx":682
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS
  *             if mask:             # <<<<<<<<<<<<<<
@@ -15088,7 +15026,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         if (__pyx_t_5) {
 
 
-          /* "host/gcode/_lexer.pyx":693
+          /* "host/gcode/_lexer.pyx":683
  *             values = b.values + i * NLETTERS
  *             if mask:
  *                 for k in range(NLETTERS):             # <<<<<<<<<<<<<<
@@ -15102,7 +15040,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           for (__pyx_t_14 = 0; __pyx_t_14 < __pyx_t_13; __pyx_t_14+=1) {
             __pyx_v_k = __pyx_t_14;
 
-            /* "host/gcode/_lexer.pyx":694
+            /* "host/gcode/_lexer.pyx":684
  *             if mask:
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15114,7 +15052,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             if (__pyx_t_5) {
 
 
-              /* "host/gcode/_lexer.pyx":695
+              /* "host/gcode/_lexer.pyx":685
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15126,7 +15064,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":696
+                /* "host/gcode/_lexer.pyx":686
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None             # <<<<<<<<<<<<<<
@@ -15135,11 +15073,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 696, __pyx_L1_error)
+                  __PYX_ERR(0, 686, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), Py_None) < 0))) __PYX_ERR(0, 696, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), Py_None) < 0))) __PYX_ERR(0, 686, __pyx_L1_error)
 
-                /* "host/gcode/_lexer.pyx":695
+                /* "host/gcode/_lexer.pyx":685
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15149,7 +15087,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":697
+              /* "host/gcode/_lexer.pyx":687
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15161,7 +15099,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":698
+                /* "host/gcode/_lexer.pyx":688
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)             # <<<<<<<<<<<<<<
@@ -15170,7 +15108,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
                 __pyx_t_10 = ((PyObject *)__pyx_v_b);
                 __Pyx_INCREF(__pyx_t_10);
-                __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 698, __pyx_L1_error)
+                __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 688, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_1);
                 __pyx_t_11 = 0;
                 {
@@ -15178,17 +15116,17 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                   __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
                   __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
                   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-                  if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 698, __pyx_L1_error)
+                  if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 688, __pyx_L1_error)
                   __Pyx_GOTREF(__pyx_t_7);
                 }
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 698, __pyx_L1_error)
+                  __PYX_ERR(0, 688, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 698, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 688, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-                /* "host/gcode/_lexer.pyx":697
+                /* "host/gcode/_lexer.pyx":687
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15198,7 +15136,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":699
+              /* "host/gcode/_lexer.pyx":689
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:             # <<<<<<<<<<<<<<
@@ -15210,19 +15148,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":700
+                /* "host/gcode/_lexer.pyx":690
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:
  *                             params["N"] = <int64_t> values[k]             # <<<<<<<<<<<<<<
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
 */
-                __pyx_t_7 = __Pyx_PyLong_From_int64_t(((int64_t)(__pyx_v_values[__pyx_v_k]))); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 700, __pyx_L1_error)
+                __pyx_t_7 = __Pyx_PyLong_From_int64_t(((int64_t)(__pyx_v_values[__pyx_v_k]))); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 690, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_7);
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_N, __pyx_t_7) < 0))) __PYX_ERR(0, 700, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_N, __pyx_t_7) < 0))) __PYX_ERR(0, 690, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-                /* "host/gcode/_lexer.pyx":699
+                /* "host/gcode/_lexer.pyx":689
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:             # <<<<<<<<<<<<<<
@@ -15232,7 +15170,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":702
+              /* "host/gcode/_lexer.pyx":692
  *                             params["N"] = <int64_t> values[k]
  *                         else:
  *                             params[_LETTERS[k]] = values[k]             # <<<<<<<<<<<<<<
@@ -15240,18 +15178,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
  *                 cmd.text = b.text(i)
 */
               /*else*/ {
-                __pyx_t_7 = PyFloat_FromDouble((__pyx_v_values[__pyx_v_k])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 702, __pyx_L1_error)
+                __pyx_t_7 = PyFloat_FromDouble((__pyx_v_values[__pyx_v_k])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 692, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_7);
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 702, __pyx_L1_error)
+                  __PYX_ERR(0, 692, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 702, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 692, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
               }
               __pyx_L14:;
 
-              /* "host/gcode/_lexer.pyx":694
+              /* "host/gcode/_lexer.pyx":684
  *             if mask:
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15262,7 +15200,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           }
 
 
-          /* "host/gcode/_lexer.pyx":692
+          /* "host/gcode/_lexer.pyx":682
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS
  *             if mask:             # <<<<<<<<<<<<<<
@@ -15272,7 +15210,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           goto __pyx_L10;
         }
 
-        /* "host/gcode/_lexer.pyx":703
+        /* "host/gcode/_lexer.pyx":693
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:             # <<<<<<<<<<<<<<
@@ -15284,7 +15222,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         if (__pyx_t_5) {
 
 
-          /* "host/gcode/_lexer.pyx":704
+          /* "host/gcode/_lexer.pyx":694
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:
  *                 cmd.text = b.text(i)             # <<<<<<<<<<<<<<
@@ -15293,7 +15231,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
           __pyx_t_1 = ((PyObject *)__pyx_v_b);
           __Pyx_INCREF(__pyx_t_1);
-          __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 704, __pyx_L1_error)
+          __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 694, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_10);
           __pyx_t_11 = 0;
           {
@@ -15301,7 +15239,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
             __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
             __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-            if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 704, __pyx_L1_error)
+            if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 694, __pyx_L1_error)
             __Pyx_GOTREF(__pyx_t_7);
           }
           __Pyx_GIVEREF(__pyx_t_7);
@@ -15309,7 +15247,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __Pyx_DECREF_SET(__pyx_v_cmd->text, __pyx_t_7);
           __pyx_t_7 = 0;
 
-          /* "host/gcode/_lexer.pyx":703
+          /* "host/gcode/_lexer.pyx":693
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:             # <<<<<<<<<<<<<<
@@ -15321,19 +15259,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       }
       __pyx_L9:;
 
-      /* "host/gcode/_lexer.pyx":705
+      /* "host/gcode/_lexer.pyx":695
  *             elif b.text_start[i] >= 0:
  *                 cmd.text = b.text(i)
  *         out.append(cmd)             # <<<<<<<<<<<<<<
  *     return out
 */
-      __pyx_t_15 = __Pyx_PyList_Append(__pyx_v_out, ((PyObject *)__pyx_v_cmd)); if (unlikely(__pyx_t_15 == ((int)-1))) __PYX_ERR(0, 705, __pyx_L1_error)
+      __pyx_t_15 = __Pyx_PyList_Append(__pyx_v_out, ((PyObject *)__pyx_v_cmd)); if (unlikely(__pyx_t_15 == ((int)-1))) __PYX_ERR(0, 695, __pyx_L1_error)
 
       __pyx_L3_continue:;
     }
 
 
-    /* "host/gcode/_lexer.pyx":706
+    /* "host/gcode/_lexer.pyx":696
  *                 cmd.text = b.text(i)
  *         out.append(cmd)
  *     return out             # <<<<<<<<<<<<<<
@@ -15349,7 +15287,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":655
+    /* "host/gcode/_lexer.pyx":645
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
@@ -16602,14 +16540,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Batch(__pyx_ms
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Batch", 0);
   /*--- Exttype __pyx_obj_6mendel_5gcode_6_lexer_Batch ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Batch_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch)) __PYX_ERR(0, 106, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Batch_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch)) __PYX_ERR(0, 104, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch = &__pyx_type_6mendel_5gcode_6_lexer_Batch;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 106, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 104, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch);
@@ -16619,8 +16557,8 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Batch(__pyx_ms
     __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Batch, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 106, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 106, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Batch, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 104, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 104, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -16637,14 +16575,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command(__pyx_
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command", 0);
   /*--- Exttype __pyx_obj_6mendel_5gcode_6_lexer_Command ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Command_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command)) __PYX_ERR(0, 607, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Command_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command)) __PYX_ERR(0, 597, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = &__pyx_type_6mendel_5gcode_6_lexer_Command;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 607, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 597, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command);
@@ -16654,8 +16592,8 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command(__pyx_
     __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Command_2, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 607, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 607, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Command_2, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 597, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 597, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -16672,14 +16610,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr", 0);
   /*--- Exttype __pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 604, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 594, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 604, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 594, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr);
@@ -17100,7 +17038,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
  * KIND_M = 2
  * KIND_T = 3             # <<<<<<<<<<<<<<
  * KIND_EXTENDED = 4
- * KIND_ERROR = 5
+ * KIND_OTHER = 6
 */
   if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_T, __pyx_mstate_global->__pyx_int_3) < (0)) __PYX_ERR(0, 48, __pyx_L1_error)
 
@@ -17108,237 +17046,228 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
  * KIND_M = 2
  * KIND_T = 3
  * KIND_EXTENDED = 4             # <<<<<<<<<<<<<<
- * KIND_ERROR = 5
  * KIND_OTHER = 6
+ * # Comment tags surfaced as metadata.
 */
   if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_EXTENDED, __pyx_mstate_global->__pyx_int_4) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
 
   /* "host/gcode/_lexer.pyx":50
  * KIND_T = 3
  * KIND_EXTENDED = 4
- * KIND_ERROR = 5             # <<<<<<<<<<<<<<
- * KIND_OTHER = 6
- * # Comment tags surfaced as metadata.
-*/
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_ERROR, __pyx_mstate_global->__pyx_int_5) < (0)) __PYX_ERR(0, 50, __pyx_L1_error)
-
-  /* "host/gcode/_lexer.pyx":51
- * KIND_EXTENDED = 4
- * KIND_ERROR = 5
  * KIND_OTHER = 6             # <<<<<<<<<<<<<<
  * # Comment tags surfaced as metadata.
  * META_NONE = 0
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_OTHER, __pyx_mstate_global->__pyx_int_6) < (0)) __PYX_ERR(0, 51, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_OTHER, __pyx_mstate_global->__pyx_int_6) < (0)) __PYX_ERR(0, 50, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":53
+  /* "host/gcode/_lexer.pyx":52
  * KIND_OTHER = 6
  * # Comment tags surfaced as metadata.
  * META_NONE = 0             # <<<<<<<<<<<<<<
  * META_LAYER = 1          # ;LAYER:<n> (Cura, ideaMaker), ; layer <n> (Simplify3D),
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NONE, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 53, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NONE, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 52, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":54
+  /* "host/gcode/_lexer.pyx":53
  * # Comment tags surfaced as metadata.
  * META_NONE = 0
  * META_LAYER = 1          # ;LAYER:<n> (Cura, ideaMaker), ; layer <n> (Simplify3D),             # <<<<<<<<<<<<<<
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER, __pyx_mstate_global->__pyx_int_1) < (0)) __PYX_ERR(0, 54, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER, __pyx_mstate_global->__pyx_int_1) < (0)) __PYX_ERR(0, 53, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":56
+  /* "host/gcode/_lexer.pyx":55
  * META_LAYER = 1          # ;LAYER:<n> (Cura, ideaMaker), ; layer <n> (Simplify3D),
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)             # <<<<<<<<<<<<<<
  * META_Z = 3              # ;Z:<z> (PrusaSlicer)
  * META_TYPE = 4           # ;TYPE:<feature>
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE, __pyx_mstate_global->__pyx_int_2) < (0)) __PYX_ERR(0, 56, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE, __pyx_mstate_global->__pyx_int_2) < (0)) __PYX_ERR(0, 55, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":57
+  /* "host/gcode/_lexer.pyx":56
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)
  * META_Z = 3              # ;Z:<z> (PrusaSlicer)             # <<<<<<<<<<<<<<
  * META_TYPE = 4           # ;TYPE:<feature>
  * 
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_Z, __pyx_mstate_global->__pyx_int_3) < (0)) __PYX_ERR(0, 57, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_Z, __pyx_mstate_global->__pyx_int_3) < (0)) __PYX_ERR(0, 56, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":58
+  /* "host/gcode/_lexer.pyx":57
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)
  * META_Z = 3              # ;Z:<z> (PrusaSlicer)
  * META_TYPE = 4           # ;TYPE:<feature>             # <<<<<<<<<<<<<<
  * 
  * cdef enum:
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_TYPE, __pyx_mstate_global->__pyx_int_4) < (0)) __PYX_ERR(0, 58, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_TYPE, __pyx_mstate_global->__pyx_int_4) < (0)) __PYX_ERR(0, 57, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":190
+  /* "host/gcode/_lexer.pyx":188
  * 
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):             # <<<<<<<<<<<<<<
  *         return self.kinds[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_5kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 190, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_5kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 188, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 190, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 188, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":193
+  /* "host/gcode/_lexer.pyx":191
  *         return self.kinds[i]
  * 
  *     def number(self, int i):             # <<<<<<<<<<<<<<
  *         return self.numbers[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_7number, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_number, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 193, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_7number, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_number, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 191, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_number, __pyx_t_3) < (0)) __PYX_ERR(0, 193, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_number, __pyx_t_3) < (0)) __PYX_ERR(0, 191, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":196
+  /* "host/gcode/_lexer.pyx":194
  *         return self.numbers[i]
  * 
  *     def sub(self, int i):             # <<<<<<<<<<<<<<
  *         return self.subs[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_9sub, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_sub, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 196, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_9sub, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_sub, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 194, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_sub, __pyx_t_3) < (0)) __PYX_ERR(0, 196, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_sub, __pyx_t_3) < (0)) __PYX_ERR(0, 194, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":199
+  /* "host/gcode/_lexer.pyx":197
  *         return self.subs[i]
  * 
  *     def lineno(self, int i):             # <<<<<<<<<<<<<<
  *         return self.linenos[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_11lineno, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_lineno, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 199, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_11lineno, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_lineno, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 197, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_lineno, __pyx_t_3) < (0)) __PYX_ERR(0, 199, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_lineno, __pyx_t_3) < (0)) __PYX_ERR(0, 197, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":202
+  /* "host/gcode/_lexer.pyx":200
  *         return self.linenos[i]
  * 
  *     def mask(self, int i):             # <<<<<<<<<<<<<<
  *         return self.masks[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_13mask, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_mask, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 202, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_13mask, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_mask, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 200, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_mask, __pyx_t_3) < (0)) __PYX_ERR(0, 202, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_mask, __pyx_t_3) < (0)) __PYX_ERR(0, 200, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":205
+  /* "host/gcode/_lexer.pyx":203
  *         return self.masks[i]
  * 
  *     def value(self, int i, letter):             # <<<<<<<<<<<<<<
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_15value, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_value, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 205, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_15value, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_value, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 203, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_value, __pyx_t_3) < (0)) __PYX_ERR(0, 205, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_value, __pyx_t_3) < (0)) __PYX_ERR(0, 203, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":208
+  /* "host/gcode/_lexer.pyx":206
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
  *     def line_text(self, int i):             # <<<<<<<<<<<<<<
  *         """The line as it was written (str, without its line ending)."""
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_17line_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_line_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 208, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_17line_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_line_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 206, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_line_text, __pyx_t_3) < (0)) __PYX_ERR(0, 208, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_line_text, __pyx_t_3) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":212
+  /* "host/gcode/_lexer.pyx":210
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def text(self, int i):             # <<<<<<<<<<<<<<
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_19text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 212, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_19text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 210, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_text, __pyx_t_3) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_text, __pyx_t_3) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":218
+  /* "host/gcode/_lexer.pyx":216
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def meta_kind(self, int i):             # <<<<<<<<<<<<<<
  *         return self.meta[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_21meta_kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 218, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_21meta_kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 216, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 218, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 216, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":221
+  /* "host/gcode/_lexer.pyx":219
  *         return self.meta[i]
  * 
  *     def meta_text(self, int i):             # <<<<<<<<<<<<<<
  *         if self.meta[i] == META_NONE:
  *             return None
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_23meta_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 221, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_23meta_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 219, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_text, __pyx_t_3) < (0)) __PYX_ERR(0, 221, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_text, __pyx_t_3) < (0)) __PYX_ERR(0, 219, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":226
+  /* "host/gcode/_lexer.pyx":224
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def error(self, int i):             # <<<<<<<<<<<<<<
  *         """What is wrong with line ``i`` in words, or None."""
  *         cdef int code = self.errors[i]
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_25error, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_error, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[11])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 226, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_25error, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_error, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[11])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 224, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_3) < (0)) __PYX_ERR(0, 226, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_3) < (0)) __PYX_ERR(0, 224, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "(tree fragment)":1
@@ -17368,36 +17297,36 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
   if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_3) < (0)) __PYX_ERR(1, 3, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":575
+  /* "host/gcode/_lexer.pyx":565
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
  *     """Parse complete lines of ``data`` from ``offset`` into ``out``.
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_1parse_chunk, 0, __pyx_mstate_global->__pyx_n_u_parse_chunk, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[14])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 575, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_1parse_chunk, 0, __pyx_mstate_global->__pyx_n_u_parse_chunk, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[14])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 565, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_parse_chunk, __pyx_t_3) < (0)) __PYX_ERR(0, 575, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_parse_chunk, __pyx_t_3) < (0)) __PYX_ERR(0, 565, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":603
+  /* "host/gcode/_lexer.pyx":593
  * 
  * 
  * cdef dict _CODE_CACHE = {}             # <<<<<<<<<<<<<<
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))
  * 
 */
-  __pyx_t_3 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 603, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 593, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_XGOTREF(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE);
   __Pyx_DECREF_SET(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, ((PyObject*)__pyx_t_3));
   __Pyx_GIVEREF(__pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":604
+  /* "host/gcode/_lexer.pyx":594
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -17405,7 +17334,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
  * 
 */
   __pyx_t_4 = NULL;
-  __pyx_t_5 = __Pyx_PyLong_From___pyx_anon_enum(__pyx_e_6mendel_5gcode_6_lexer_NLETTERS); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 604, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyLong_From___pyx_anon_enum(__pyx_e_6mendel_5gcode_6_lexer_NLETTERS); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 594, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __pyx_t_6 = 1;
   {
@@ -17413,13 +17342,13 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
     __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 594, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
-  __pyx_t_5 = __pyx_pf_6mendel_5gcode_6_lexer_4genexpr(NULL, __pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 604, __pyx_L1_error)
+  __pyx_t_5 = __pyx_pf_6mendel_5gcode_6_lexer_4genexpr(NULL, __pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 594, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_3 = __Pyx_PySequence_Tuple(__pyx_t_5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PySequence_Tuple(__pyx_t_5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 594, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
   __Pyx_XGOTREF(__pyx_v_6mendel_5gcode_6_lexer__LETTERS);
@@ -17454,55 +17383,55 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
   if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_3) < (0)) __PYX_ERR(1, 17, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":638
+  /* "host/gcode/_lexer.pyx":628
  * 
  * 
  * _META_NAMES = {META_LAYER: "layer", META_LAYER_CHANGE: "layer_change", META_Z: "z",             # <<<<<<<<<<<<<<
  *                META_TYPE: "type"}
  * 
 */
-  __pyx_t_3 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 638, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 628, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 638, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 628, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 638, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 628, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer_change) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer_change) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_Z); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 638, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_Z); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 628, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_z) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_z) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-  /* "host/gcode/_lexer.pyx":639
+  /* "host/gcode/_lexer.pyx":629
  * 
  * _META_NAMES = {META_LAYER: "layer", META_LAYER_CHANGE: "layer_change", META_Z: "z",
  *                META_TYPE: "type"}             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_TYPE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 639, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_TYPE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 629, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_type) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_type) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NAMES, __pyx_t_3) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NAMES, __pyx_t_3) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":655
+  /* "host/gcode/_lexer.pyx":645
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
  *     """Command objects of every line of ``b`` that holds a command, an error
  *     or slicer metadata (blank and plain-comment lines are skipped)."""
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_3commands, 0, __pyx_mstate_global->__pyx_n_u_commands, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[17])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 655, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_3commands, 0, __pyx_mstate_global->__pyx_n_u_commands, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[17])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 645, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_commands, __pyx_t_3) < (0)) __PYX_ERR(0, 655, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_commands, __pyx_t_3) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "(tree fragment)":4
@@ -17597,38 +17526,38 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{1},{11},{21},{15},{1},{2},{11},{8},{7},{3},{1},{8},{4},{179},{8},{12},{29},{7},{6},{11},{49},{28},{2},{21},{9},{42},{50},{33},{11},{5},{23},{25},{11},{10},{15},{12},{10},{15},{15},{12},{9},{10},{11},{7},{25},{27},{10},{10},{13},{6},{6},{10},{6},{10},{17},{9},{9},{6},{1},{11},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{12},{10},{17},{13},{12},{12},{19},{8},{5},{13},{18},{1},{8},{4},{18},{5},{3},{4},{3},{8},{5},{1},{4},{5},{5},{12},{5},{7},{3},{1},{5},{1},{4},{5},{12},{6},{4},{8},{9},{6},{4},{19},{9},{9},{4},{6},{6},{3},{6},{11},{3},{3},{6},{6},{1},{4},{4},{10},{4},{5},{5},{3},{4},{5},{4},{6},{5},{12},{5},{6},{1}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{1},{11},{21},{15},{1},{2},{11},{8},{7},{3},{1},{8},{4},{179},{8},{12},{29},{7},{6},{11},{49},{28},{2},{21},{9},{42},{50},{33},{11},{5},{23},{25},{11},{10},{15},{12},{10},{15},{15},{12},{9},{10},{11},{7},{25},{27},{10},{13},{6},{6},{10},{6},{10},{17},{9},{9},{6},{1},{11},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{12},{10},{17},{13},{12},{12},{19},{8},{5},{13},{18},{1},{8},{4},{18},{5},{3},{4},{3},{8},{5},{1},{4},{5},{5},{12},{5},{7},{3},{1},{5},{1},{4},{5},{12},{6},{4},{8},{9},{6},{4},{19},{9},{9},{4},{6},{6},{3},{6},{11},{3},{3},{6},{6},{1},{4},{4},{10},{4},{5},{5},{3},{4},{5},{4},{6},{5},{12},{5},{6},{1}};
     const struct { const unsigned int length: 10; } bytes_length_index[] = {{9},{11},{55},{305},{176},{572},{61},{13},{13},{29},{13},{61},{44},{265},{2}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1900 bytes) */
-static const char cstring[] = "x\332\225T\315W\333H\022\307\037dH \023\014\316&;\231y#\047a\200\ta\326\003\0046\273og\0056\037\311\304`CH\262\314\242iKm[\261,Y_`\047\223\3678\372\250\243\216:\352\250\243\216>r\324QG\376\204\374\tS\335\262\215\031\336\333\017\277gUuwuu\325\257~U\267\031d0\274\"\231\r\231a\252\342\t\226\031\343T\34413\327\333\23434\214\231\212\206\252\r,\033\363\363\013\314\002\3307\232\246\201\005P+\212)\023)\2112f\026g\204\2376\224F\003\311\302\\A\221qA10c\324\340\205\215\266QSdF\324\031\001Kb\031k\310\300R\233\321\rM\344\r\254\021#\231\331\313\357=]^[f\340:\243\341\367\2307tF7\313\274\204t\035\353\214Ra\312\246(\031\"\204\330nb}\221\331\2510m\305dd\014\241\030\n\323\004\273\341\013F\r\262\321\261A\024f\026\311\262b CTd\016\256\213ru\226\021D\r\036\201\244\311\355M$\351x\021\t\002\007v\230\247\346\340R\3231_\303|]7\033LC\324\033\310\340k\317\243tu\324\206|D\035\225%\214\345\350+\2200\311)n5\3017\004\206\010\\\004\022fnk\201y\265\300\0340\212\006\2732j\340\371!\364\207.\310f\003 \032:\253\3625E7~\250\362\212\200\177\340$\334\302\332b\263\335\022\365\350Y\201\206\323\273U\240x\350\200\"#\312\006\256\302V\277\2263\302\274\254@\005*\310\224\014\206\3434,\230<\3468F0)\004\262\"?\205\212\234\210H\202S^\224E\203\343L\231\227\024\035\342\232\235\233\245\251\000\r\206B\233\021Ly\020\372:A\207~\026\007\336yZz\216\353oCAt\250\303\037\017\260\246)Z\244\326EY\2104\222\027g\340\226q\271\224\225Ho \275\336\323\260\201\270\313;tyy\047B%\322\201\033\221ry|\202$\023\3678\333\023\327C\277<\270\026\374\313\235B\216[\377\231-\274\244Z\276T\332-E\332\333\203|!\227\317\321\305\026\375\276\242\337\335\203\355|dr\360*\177\300r?\263\357\362\245K\215\333\330f\013[y\272Q\330-D\312\301\273\275H\371W\201\213N\330W\371}\216\333k\267\340\237\203\036\342\n\220R\tW8\256\307s(+\307\t\344\004~\025(\"\221\325~\370\360k Q\246R\021L\211\356\020FR\211O\211\000\202q}\352G+\r\353@\234H\357\371!*\351\306H3\345\246\310\327\301[\0171\216SM$\365\375\366\351v\r\337\301\006n\221\005\200<\210E\037\212\370\032\370\034\324Y7\372y""\212:\307+\232b\302\200\300Ho\313\274\250,\0166\3642\217\232\210\027\2156_C\032O\211\005\371\033\032\342q\031\361u\312q\276!\220\016\003f\367ZV\347a\274\031\202\200\014D\371Y\021e$UD\r\036\215\270X\221PU\257b\322\001\032\200+\212\006n\350uBF\t\265\261F?\000\"\222\253X\302\006L:r\215>\016\243b\300\356\310\027a44\027\014\310E\332\350\213Q\243\017\350= \266L\376\224\326J\245\002\240@\2060\247PC\247\323\n\2363\345zSi6\025]5a\224\t\032\031\263M\030\211\022XCR\330\350\215\000]\374\200)\242\221\201Y&\336\215\232\246\234\222\222\232M\310\033\276M\254\231\340\266\217>\355\030\372\321?\234\305\302\344\255\316\023\253H\224\031\247\350T\\\366,v\221\374\326V\003\346/\336\270\377\267n=(\226\302\344\264\265j\3179\031\047\033&\2778\373\r\026\231pl\336M\271\337{\205n&L\216w\262g\261\317c#\267\036\220\203\224\225\266\336\332\007\316=7\351\356x\007\376\275n\262\273}\236\013\366\216\203\343rP\256\007u%PN\202\223\017\237GF>\306rq\020\271\3706\021\333\361\235x86i}a\251\366\r[r3\344\271\223\316\033+o\247\355b86e\201\373{\226z\001\037\303^uf\335\273.\357\245\275C\177\265;\323\325\317\037\237W\203\327\277\004\277\240\000\t\201P\013jf`\376\006~?\305\326\211\373\365x\236\210<\274\002b\047\276K\304n\374\220\210\303\370\021\021G\361c\"\216\343e\"\312\361\367D\274\217\253D\250\361\023\"N\342m\"\332\361OD|\212o$@l$^\020\361\"\3612AbV\303\261;\301\2359\000\200u\337x/\375\323.\272\270\272\243\002`_\216\214~\025\374\371{7\343\002\256\017\202\007O\334\254\313\002\330\301\364S\367\330_\362Q\230\374\312\246\030\264:jx\363V8\366eG\260\036R4\016\235\037\235b8\001`\204\023S\326\274\375\243\375\332y\354 Guoy\217\274b8\371\265\315\206\023w:m;a\2578I\047\347\306\302\311\024\331i\001\2707\035P\377d!\313\264\267\234%\007C\000\023w\255\"\335\353\373+\222\207\333\0260\343N\307\264\200\027\237\047GF\307;\020\317Xg\264\363\332\312XY\213\205<;\252u\003<A\312\343\235\025+a\255\331\313\266\352\214\002\233xw\332}\341\t~\006\312\223\351.u\371sx\3656\311\242\n\004)\332\210\\yn\025\255\232\215lz\377\257\026\013Q\364v""\353N\312\311\220\305\032\274\264\323\267\377\311\316@\3453\3163\240\337w^\314\273\357\247\"\2335;k\347\341\312#g?\230[\363\307\273\331.\333}}\2369_\t\366\212A\361(8\002f\374\273\347/zl\333f\3557\016\353\354\273\t\367\357\236\352\337\360\221\257\022\002\247z1\364s\312\366\200\013o\023r\236B$t\335\202D\023\320\024\267\247\254G\004\275\010\334Q\022\252\375\021\312\272\344\"\267\355\307\374i\177\013\242\331>\337\014J\373W\254.\256\270\231\230\206D7!?P\323\200\304!d\304\322\302XU\232>Ukv\331\211;\017\035Z^5\234L\003\037\356R\000\323\367\240\2369g\034\336\345\275Tx\377\201\375\314I;G^\302[\362P\370\365C@m\r(\266\351e\302o\036\003#\306a\237\007\370\206O\274\025\2107\025~\363\255\255\003\370\364d\025\332|\023\212\230\275\0302\374\216\232\245\246\254\047\020\031\357LC8\223\323\203\032\320\262\255\022\212D\303\201%\353eB#k\037\010\031\245J\270cX+v\014\350|\344\306\200,9\357\246\237\362\037\371o\240r\357\316\337\007oabpg\354\245a\252\277xf\247\354L\177\001\343\010\370Z\262\333PF\002y\313\323\374\201%\t\211=c/h\000\037\301r\t\360\213\375\177\001\\\374wC.\340~\r~E\304\366\276\235\204\256\312\002\"tL=\207N@CD\372\017\017g\310\201\016\260-\323\036\235\202\326\254\270\033\256\n\2238;\354!\230^\362\236\371i\277\344\253W\267\331n\272[\202A\230\371\303{@\222]\210(\347&\203\205\177D$\377\037\274\255z\272\377\330/wc\327\275\255[\274\235\272j\375\317n\242\273\334\325\240\307\311L\260\325\337\001\361\177\331B";
-    PyObject *data = __Pyx_DecompressString(cstring, 1900, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1895 bytes) */
+static const char cstring[] = "x\332\225T\315W\333H\022\307\037dH \023\014d\223\235\314\274\221\2230\300\2040\353\001\002\233\335\267\263\002\233\217db0\020\222,\263h\332R\333V,K\266Z\002;\231\274\307\321G\035u\324QG\035u\364\221\243\216:\362\047\344O\230\352\226m\314\360\336~\370=\253\252\273\253\253\253~\365\253\272\315!\203\0235\305\254\251\034W\226O\260\312\031\247\262\210\271\331\356\346\254\241c\314\225tT\256a\325\230\233\233\347\346\301\276V7\r,\201Z\322L\225JEV1\2670-\375\264\256\325jH\225f\363\232\212\363\232\2019\243\002/\254\267\214\212\246r2\341$\254\310E\254#\003+-\216\030\272,\032X\247F*\267\233\333}\272\264\272\304\301uN\307\357\261h\020\216\230EQA\204`\302i%\256h\312\212!C\210\255:&\013\334v\211ki&\247b\010\305\320\270:\330\r^0*\220\r\301\006U\270\031\244\252\232\201\014YS\005\270.\253\345\031N\222ux\004\222\246\2677\220B\360\002\222$\001\354\260\310\314\301\245N\260X\301b\225\2305\256&\223\0322\304\312\363(]\202Z\220\217LPQ\301X\215\276\022\r\223\236\342f\035|C`\210\302E!\341f7\347\271W\363\334\001\247\351\260\253\242\032\236\033@\177\340\202j\326\000\242\201\263\262X\321\210\361CY\324$\374\203\240\340&\326\027\352\255\246L\242g%\026N\367V\236\341A\000ENV\r\\\206\255^-\247\2459U\203\n\224\220\251\030\234 \350X2E,\010\234d2\010TM}\n\0259\221\221\002\247\242\254\312\206 \230\252\250h\004\342\232\231\235a\251\000\r\006B\233\226L\265\037\372\032E\207}\026\372\336EVzA\350mCA\010\324\341\217\007X\3275=R\253\262*E\032\315K0p\323\270\\\252Z\244\327\020\251v5l \341\362\016[^\336\211P\211t\340F\244\\\036\237 \305\304]\316v\305\365\320/\017\256\005\377r;\237\025\326~\346\363/\231\226{{\220\313gsY\266\330d\337W\354\273s\260\225\333c\332\301\253\334\001/\374\314\277\313\355]j\302\372\026\237\337\314\261\215\374N>R\016\336\355F\312\277\362Bt\302\277\312\355\013\302n\253\t\377,t\216\220\207D\366pI\020\272\354\206b\n\202DO\340W\202\322QY\356\005\r\277\032\222U&5\311T\330\016\345!\223\370\224\n\240\225\320#|\264\3221\001\272Dz\327\017Ui\017F\232\251\326e\261\n\336\2728\tB\303DJ\317o\217d\327P""\355o\340&]\000\264\375X\310@\304\327 \027\240\272\304\350\345)\023A\324t\315\204\261\200\021i\251\242\254-\3647HQDu$\312FK\254 ]dt\202\374\r\035\211\270\210\304*c\266X\223h_\001\237\273\215JD\030j\206$!\0031V\226d\025)%Y\207G#\006\226\024T&eLy\257\003\270\262l\340\032\251R\n*\250\205u\366\001\020\221Z\306\n6`\276\321k\354q\030\020}NG\276(\217\241\245`,.\260\366^\210\332\273O\352>\235U\372gd\326J%\000\0052\204\351\204j\204\315(x\316T\253u\255^\327H\303\204\001&\351t\270\326a\020*`\rIa\243\333\370D\376\200\031\242\221\201Y\244\336\215\212\256\235\322\222\232u\310\033\276u\254\233\340\266\207>\353\023\366!\037\316ba\362V\373\211U\240\312\264SpJ.\177\026\273H~k7\002\356/\336\250\377\267N5(\354\205\311Ik\305\236u\322N&L~q\366\033,\322\341\310\234\233r\277\367\362\235t\230\034mg\316b\237G\206n=\240\007)k\312zk\0378\367\334\244\273\355\035\370\367:\311\316\326y6\330=\016\216\213A\261\032T\265@;\tN>|\036\032\372\030\313\306Ad\343[Tl\305\267\343\341\310\270\365\205\325\260o\330\212\233\246\317\235\264\337X9{\312.\204#\023\026\270\277g5.\340c\330+\316\214{\327\025\275)\357\320_\351Lw\310\371\343\363r\360\372\227\340\027\024 )\220*A\305\014\314\337\300\357\247\330\032u\277\026\317Q\221\203W@l\307w\250\330\211\037Rq\030?\242\342(~L\305q\274HE1\376\236\212\367\361\006\025\215\370\t\025\047\361\026\025\255\370\047*>\305\327\023 \326\023/\250x\221x\231\24017\302\221;\301\235Y\000\200w\337x/\375\323\016\272\270\272\323\000\300\276\034\032\376*\370\363\367n\332\005\\\037\004\017\236\270\031\227\007\260\203\311\247\356\261\277\350\2430\371\225\3150h\266\033\341\315[\341\310\227m\311z\310\3208t~t\n\341\030\200\021\216MXs\366\217\366k\347\261\203\234\206{\313{\344\025\302\361\257m>\034\273\323n\331\t{\331I:Y7\026\216\247\350N\023\300\275\351\200\372\047\013Y\246\275\351,:\030\002\030\273k\025\330^\317_\201>\334\262\200\031w\332\246\005\274\370<>4<\332\206xF\332\303\355\327V\332\312X<\344\331nX7\300\023\244<\332^\266\022\326\252\275d7\234a`\223\350N\272/<\311OCy\322\235\305\216x\016""\257\336\246Y\224\201 \005\033\321+\317\255\202U\261\221\315\356\377\325\342!\212\356n\325I9i\272X\205\227\266{\366?\331i\250|\332y\006\364\373\316\213y\367\375Td\263jg\354\034\\y\344\354\007\263\253\376h\047\323\341;\257\317\323\347\313\301n!(\034\005G\300\214\177w\375E\217m\331\274\375\306\341\235}7\341\376\335k\3707|\3447(\201S\335\030z9e\272\300\205\267)9O!\022\266nB\242\th\212\333\023\326#\212^\004\3560\r\325\376\010e]t\221\333\362c\376\244\277\t\321l\235o\004{\373W\254.\256\270\031\233\204D7 ?P\247\000\211C\310\210g\205\261\312,}\246V\354\242\023w\036:\254\274\215p|\n\370p\227\0018u\017\352\231uF\341]\321K\205\367\037\330\317\234)\347\310Kx\213\036\n\277~\010\250\255\002\3056\274t\370\315c`\304(\354\213\000\337\340\211\267\014\361\246\302o\276\265\t\200\317NV\240\3157\240\210\231\213\001\303\357\230Yj\302z\002\221\211\316$\2043>\331\257\001+\333\n\245H4\034x\272^\2424\262\366\201\220Q\252\224;\206\265l\307\200\316Gn\014\310\222\365n\372)\377\221\377\006*\367\356\374}\360\026&\206p\306_\032\246z\213gv\312N\367\0260\216\200\257{v\013\312H!oz\272\337\267\244!\361g\374\005\013\340#X.\002~\261\377/\200\213\377n(\004\302\257\301\257\210\332\336\267\223\320U\031@\204\215\251\347\320\th\200H\377\341\3414= \000\333\022\353\321\th\315\222\273\3566`\022g\006=\004\223\213\3363\177\312\337\363\033W\267\371\316Tg\017\006a\372\017\357\001Iv \242\254\233\014\346\377\021\221\374\177\360\266\342\021\377\261_\354\304\256{[\263D;u\325\372\237\235Dg\251\243C\217\323\231`7~\007s\336\3263";
+    PyObject *data = __Pyx_DecompressString(cstring, 1895, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2435 bytes) */
-static const char cstring[] = "\377\r at col\377umn  giv\377en twice\373 (\016\004(tree\377 fragmen\277t)), ,-\000m\337puted\010\000fo\373un\004\001line \377.%d?Comm\377and(None\177Note th_\000\377Cython i\377s delibe\377rately s\177tricter!\001\377n PEP-48\3734 <\000 reje\377cts subc\377lasses o\377f builti\376\240\000ypes. I\377f you ne\236\210\000to p%\000%\tt\335h\313\000set\200\000e \377\047annotat\377ion_typi\177ng\047 dirb\000\372\362\000 ;\000False\337.add_%\000ec\374*\002P\000rseche\377cksum mi\377smatch: \356\352\002say\315\000isa_bleen\000\003d\243\001N\211!exp\276\000\241 a\253!\376\217! (G, M,\377 T or a \237name)\363(&\010n\363um\240 \217Hgcho\377st/gcode\377/_lexer._pyxisq\003d\371\"\352/\004N\213\"s\303  in\347teg\333 \304E%d)\373no\377 fault\377 __reduc\277e__ du\245@o\337 non-\217@vi\373al\033\000cinit\377__unclos\216\352@\047(\047\306\002\204`\252h%\227dun\343\006B\232!\000\002.\232U\006c\366B__\017\005\216@s\366\205@e_\013\013erro=r5\003kind?\003\322a\337_text\005\007no\336Z\003mask\003\004et\013a_*\007m\013\001*\007\306#\216\003\370\312`\227\003I\007value\340\255\204\004\264\204\004\251\017\017\007\254\016KIN\177D_BLANK\005\002\337ERROR\004\003XT_ENDED\034\002G\"\002\275M(\002OTHE\035\003T\377META_LAY\373ER\000\007_CHAN\273GE\026\002NON\003\003T\273YP\014\003ZN_\024\003A\377MES__Pyx~\001\000Dict_N\243 \237Ref__\341\204\004\324@_{_d\026\001___f\302@\236\004\000_get\366#\021\000m\367ain\020\001moduql)\002\216\204\001\"\001new)\001\332\336`_\363\204\005__\n\001re\341s\266`\006\003A\004!\001typ\375e\033\003unpick\374K\000\377\206\004__qual\260P\005\347e\212n\201\204\006ex\242\001s\227et_\204\005s\247\010\251n_\356\231`st_\341\004is_\377coroutin\377easyncio\375.\010\006sbcapa\377citychar\371c\324b\375\000trace\357back\337\204\002cmd\336\336\205\001colc\300\210\003sc\377ountddat\375a\233\204\002finalf\363irr\000\355\210\001nofl_agsge\376\204\001r\332 \177iitemsk\275\204\001\237layer\000\002\302 a\177ngelett\017\000wine\321\204\002end\325\204\006tF\003\316\204\001m\024\000el.\344""\206\002\345.\343\206\003m\327\204\005\320\204\006nex\375t\235\207\003offset~\360\000params\003\000\373se\261@unkpo\377pposquot\373ed\254\000ripss\373el+\000ndset{de\376\206\002size\207\206\002\336\204\212\001psub\347\205\001th\267row\317Aup\365\000e?upperuT\000\260\206\005\374\255\205\002\262\205\002sz\200\001\330\004\337\n\210+\220Q\005\001%\240\377Q\240f\250A\200\001\340\377\004\037\230q\320 0\260\377\013\270;\300k\320QR\377\330\004\023\2207\230(\240\377!\2401\330\004\007\200|\376\n\000!\330\010)\250\021\250\377*\260N\300!\330\004\013\377\2101\200\001\360\010\000\n\373\033\230\026\000\021\220\024\220X\377\230T\240\027\250\004\250I\377\260T\270\027\300\004\300H\377\310D\320P^\320^b\377\320bk\320ko\320o\377v\320vz\360\000\000{w\001D\002\004\000D\002H\003\001\377H\002I\002\330\010\020\220\377\007\220q\230\006\230l\250\376X\000\007\200v\210W\220E\377\230\024\230Q\330\010\022\220\376u\000\027\220q\340\010\027\220\377t\2307\240\047\250\025\250\377c\260\024\260V\2707\300\377%\300s\310$\310g\320\377U\\\320\\a\320ad\377\320dh\320hu\320u\335|c\000}\001Bb\001B\002\345Ei\001Ec\000x\000I\002O\356w\001O\002V~\001V\002[\356\205\001[\002^\214\001^\002b\356\223\001b\002j\232\001j\002q\356\241\001q\002v\250\001v\002y\356\257\001y\002}\266\001}\002C\335\003\305\000C\003J\003\001J\003\373K\003\237!q\330\010\017\320\373\017(\376\000A\250W\260K_\270w\300a\340\004\013q\256 \377\016\000\005\032\320\031*\250\373!\250\325 \033\320\033+\250\3671\250A\352 \320\023-\250\377^\2703\270a\330\004\032\375\230\377\002x\210q\330\t\n\177\330\010\016\210d\220\"\211\"\177V\2402\240Q\330\014\212 \377\330\014\022\220)\2302\230\377U\240$\240a\240q\250\377\n\260#\260Q\330\020\034\377\230A\330\014\017\210y\230\377\003\2305\240\004\240D\250\257\001\330\020\021\016\001x\332 \t\375\240\010\000\026\220a\220u\230\337G\2403\240e~\000\014\025\321\220M\000\021\000H\005Q\350Ay\220\336\240`\017\210u\220\225`\360\020\357\000\005\013\210\354@\010\210\005\377\210U\220!\2201\220A\236\345\000\210q\220\006G\000\360\000""\013\377\2105\220\003\2208\2304\357\230q\240\005\313`c\250\023\277\250J\260d\270!\234@!_\3003\300c\310~\000\r\302\001\375g\236`Q\230a\330\010\013\377\210:\220Q\220h\230a\235\230;\0029\220A\203\000\017\004kw\240\021\240\345`\013\2108g\000\273I\230)\004?\230!\367@!\373\2406\374`&\260\001\260\030\353\270\021C\0018u\0001\230E\3760\000#\240S\320(8\270\377\013\3001\300A\300U\310\377!\3105\320PQ\320QW[\320[\227`]&\0031v\001\3779\220H\230A\230W\240\377A\240S\250\003\250<\260\277q\270\006\270a\270\270@\021\243\220\021\223\004\235\001\320\0011\262$\330\345\r\231\204\001w\267\000\330 x\220x\376\346\000\003\2401\330\r\022\220\255#\272!\017\210\331!\005\247\001\230\375{\324@3\250a\250y\270\337\001\270\023\270G\213\000H\310OF\320RS\373%!\002\340:\nK\014\023\320 F\335\000l\000\024\207 gV\2301\301A\226@\220g\372\002\374\240A\252 b\240\002\240\"\240\376\332Bq\330\020\024\220E\230\355\025\274\"\024\027\315@D\240\013\377\2503\250c\260\021\330\030\377\033\2306\240\024\240[\260\377\003\2603\260a\330\034\"\357\240!\2408\340`F\260!W\330\035$\217`\013\025\000c\274 \366\016\t\2605\255\000\021\330\035\037\363\230s\372 /\0027\250*\260\255F\302@1\3408\010&\"\002\021w\022\220+\226@c\240\023\214\000\023\020\023\373&\262B7\237a\227\207\003\245`\367\013\2104\303a\220S\230\003\361\230\314 \350\000\270at\2205\230\177\001\230\024\230[\250\001\252`\377D\260\t\270\021\270#\270\375W\267@Y\310j\320X^_\320^_\200A\037\007\021\005\005_6\230\021\230!\022\0057\220`\2372\230R\230y\304@\357!x\327\260r\270!\0068\301!\200A\335\340\350`4\210{\272`3\230\337b\240\001\330\014U)\340\010\373\017\210\213\034_\320_`\320\373`ae\001\030\230\004\230G\363\2401\236@\242\210\002:\240Q\240\351a\276h\337\030!\313\205\001s\220!\373\2204\237\206\002\022\2403\240f\377\250C\250q\260\013\2701\3766\t\320\0233\2606\270\024\357\270R\270q\t\013A\300\024?\300R\300s\310!a\014\242`\375O\217\000D\250\004\320,>\360\337\204\003\247\206\003\206A5\0267\260s\270\337$\270b\300\001<\017B\220\367c\230\021\205\013@\300\003\300\3374\300r\310\021\217""\207\002\230q";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2435, 3227);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2429 bytes) */
+static const char cstring[] = "\377\r at col\377umn  giv\377en twice\373 (\016\004(tree\377 fragmen\277t)), ,-\000m\337puted\010\000fo\373un\004\001line \377.%d?Comm\377and(None\177Note th_\000\377Cython i\377s delibe\377rately s\177tricter!\001\377n PEP-48\3734 <\000 reje\377cts subc\377lasses o\377f builti\376\240\000ypes. I\377f you ne\236\210\000to p%\000%\tt\335h\313\000set\200\000e \377\047annotat\377ion_typi\177ng\047 dirb\000\372\362\000 ;\000False\337.add_%\000ec\374*\002P\000rseche\377cksum mi\377smatch: \356\352\002say\315\000isa_bleen\000\003d\243\001N\211!exp\276\000\241 a\253!\376\217! (G, M,\377 T or a \237name)\363(&\010n\363um\240 \217Hgcho\377st/gcode\377/_lexer._pyxisq\003d\371\"\352/\004N\213\"s\303  in\347teg\333 \304E%d)\373no\377 fault\377 __reduc\277e__ du\245@o\337 non-\217@vi\373al\033\000cinit\377__unclos\216\352@\047(\047\306\002\204`\252h%\227dun\343\006B\232!\000\002.\232U\006c\366B__\017\005\216@s\366\205@e_\013\013erro=r5\003kind?\003\322a\337_text\005\007no\336Z\003mask\003\004et\013a_*\007m\013\001*\007\306#\216\003\370\312`\227\003I\007value\340\255\204\004\264\204\004\251\017\017\007\254\016KIN\177D_BLANK\005\002\377EXTENDED\352\022\002G\030\002M\036\002OTH\373ER(\002TMETA\277_LAYER\000\007_\277CHANGE\026\002N\273ON\003\003TYP\014\003Z\373N_\024\003AMES_\357_Pyx\001\000Dic\367t_N\231 Ref_\271_\327\204\004\312@__d\026\001_\347__f\270@\004\000_geyt\354#\021\000main\020\001\037modul)\002\204\204\001\"\001\247new)\001\324`_\351\204\005_\035_\n\001res\254`\006\003A\004\336!\001type\033\003un\317pickK\000\365\206\004__\017qualP\005\335e\200n\367f{ex\242\001set_\204\005\351s\247\010\237n_\217`st_\376\341\004is_coro\377utineasy\337ncio.\010\006sb\377capacity\237charc\312b\375\000t\377raceback\356\325\204\002cmd\324\205\001col\375c\266\210\003scount\337ddata\221\204\002fi?nalfirr\000\343\210\001\377noflagsg\365e\364\204\001r\332 iite\367msk\263\204\001laye\371r\000\002\302 angelwett\017\000ine\307\204\002Gend\313\204\006F\003\304\204\001m\024\000Wel.\332\206\002.\331""\206\003m\315\204\005\336\306\204\006next\223\207\003of\357fset\360\000par\267ams\003\000se\261@u\377nkpoppos\277quoted\254\000r\277ipssel+\000n\277dsetde\364\206\002s\347ize\375\205\002\372\211\001psu}b\335\205\001throw\317A\373up\365\000euppe\303ruT\000\246\206\005\243\205\002\250\205\002sz\377\200\001\330\004\n\210+\220\375Q\005\001%\240Q\240f\250\377A\200\001\340\004\037\230q\377\320 0\260\013\270;\300\377k\320QR\330\004\023\220\3777\230(\240!\2401\330\357\004\007\200|\n\000!\330\010\377)\250\021\250*\260N\300\377!\330\004\013\2101\200\001\277\360\010\000\n\033\230\026\000\021\377\220\024\220X\230T\240\027\377\250\004\250I\260T\270\027\377\300\004\300H\310D\320P\377^\320^b\320bk\320\377ko\320ov\320vz\177\360\000\000{\001D\002\004\000\367D\002H\003\001H\002I\002\377\330\010\020\220\007\220q\230\357\006\230l\250X\000\007\200v\377\210W\220E\230\024\230Q\357\330\010\022\220u\000\027\220q\377\340\010\027\220t\2307\240\377\047\250\025\250c\260\024\260\377V\2707\300%\300s\310\377$\310g\320U\\\320\\\377a\320ad\320dh\320\337hu\320u|c\000}\001]Bb\001B\002Ei\001Ec\000\356x\000I\002Ow\001O\002V\356~\001V\002[\205\001[\002^\356\214\001^\002b\223\001b\002j\356\232\001j\002q\241\001q\002v\356\250\001v\002y\257\001y\002}\336\266\001}\002C\003\305\000C\003\275J\003\001J\003K\003\237!q\277\330\010\017\320\017(\376\000A\377\250W\260K\270w\300a\365\340\004\013q\256 \016\000\005\032\277\320\031*\250!\250\325 \033\177\320\033+\2501\250A\352 \377\320\023-\250^\2703\270\337a\330\004\032\230\377\002x\210\377q\330\t\n\330\010\016\210\367d\220\"\211\"V\2402\240\367Q\330\014\212 \330\014\022\220\377)\2302\230U\240$\240\377a\240q\250\n\260#\260\377Q\330\020\034\230A\330\014\377\017\210y\230\003\2305\240\377\004\240D\250\001\330\020\021\332\016\001x\332 \t\240\010\000\026\220\377a\220u\230G\2403\240\035e~\000\014\025\220M\000\021\000H\005\355Q\350Ay\220\240`\017\210u\375\220\225`\360\020\000\005\013\210\376\354@\010\210\005\210U\220!\357\2201\220A\345\000\210q\220\371\006G\000\360\000\013""\2105\220\003\377\2208\2304\230q\240\005\376\313`c\250\023\250J\260d\373\270!\234@!\3003\300c\325\310~\000\r\302\001g\236`Q\230\377a\330\010\013\210:\220Q\337\220h\230a\230;\0029\220yA\203\000\017\004k\240\021\240\345`\267\013\2108g\000I\230)\004?\273\230!\367@!\2406\374`&\277\260\001\260\030\270\021C\0018\356u\0001\230E0\000#\240S\377\320(8\270\013\3001\300\377A\300U\310!\3105\320\177PQ\320Q[\320[\227`\365]&\0031v\0019\220H\230\377A\230W\240A\240S\250\377\003\250<\260q\270\006\270;a\270\270@\021\220\021\223\004\235\001Z\320\0011\262$\330\r\231\204\001w\267\000\356\330 x\220x\346\000\003\2401\337\330\r\022\220#\272!\017\210\332\331!\005\247\001\230{\324@3\250\377a\250y\270\001\270\023\270\375G\213\000H\310F\320RS\264\373%!\002\340:\n\014\023\320 Ft\335\000l\000\024\207 V\2301\301A\306\226@\220g\372\002\240A\252 b\240\357\002\240\"\240\332Bq\330\020\337\024\220E\230\025\274\"\024\027\376\315@D\240\013\2503\250c\377\260\021\330\030\033\2306\240\377\024\240[\260\003\2603\260\377a\330\034\"\240!\2408~\340`F\260!\330\035$\217`e\013\025\000c\274 \016\t\2605\255\000?\021\330\035\037\230s\372 /\002\3377\250*\260F\302@1\340z8\010&\"\002\021\022\220+\226@7c\240\023\214\000\020\023\373&\262Bq7\237a\227\207\003\245`\013\2104\303a\037\220S\230\003\230\314 \350\000\270a\377t\2205\230\001\230\024\230\367[\250\001\252`D\260\t\270\337\021\270#\270W\267@Y\310\377j\320X^\320^_\200\365A\037\007\021\005\0056\230\021\230\365!\022\0057\220`2\230R\230yy\304@\357!x\260r\270!\006\3358\301!\200A\340\350`4\210\375{\272`3\230b\240\001\330\275\014U)\340\010\017\210\213\034_\277\320_`\320`ae\001\030?\230\004\230G\2401\236@\242\210\002\237:\240Q\240a\276h\337\030!\276\313\205\001s\220!\2204\237\206\002\022\377\2403\240f\250C\250q\357\260\013\27016\t\320\0233\377\2606\270\024\270R\270q\376\t\013A\300\024\300R\300s\323\310!a\014\242`O\217\000D\250\017\004\320,>\337\204\003\247\206\003\206A5\026\3777\260s\270$\270b\300}\001<\017B\220c\230\021\205\013\377@\300\003\3004\300r\310\r\021\217\207\002\230q";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2429, 3217);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (3227 bytes) */
-static const char bytes[] = "\r at column  given twice (column (tree fragment)), , computed , found , line .%d?Command(NoneNote that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notecannot parsechecksum mismatch: line says disableenableend of lineexpected a command (G, M, T or a name) at column expected a number at column gchost/gcode/_lexer.pyxisenabledline number N needs an integer (column %d)no default __reduce__ due to non-trivial __cinit__unclosed \047(\047 comment at column %dunexpected BatchBatch.__reduce_cython__Batch.__setstate_cython__Batch.errorBatch.kindBatch.line_textBatch.linenoBatch.maskBatch.meta_kindBatch.meta_textBatch.numberBatch.subBatch.textBatch.valueCommandCommand.__reduce_cython__Command.__setstate_cython__KIND_BLANKKIND_ERRORKIND_EXTENDEDKIND_GKIND_MKIND_OTHERKIND_TMETA_LAYERMETA_LAYER_CHANGEMETA_NONEMETA_TYPEMETA_ZN_META_NAMES__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Command__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_is_coroutineasyncio.coroutinesbcapacitycharcline_in_tracebackclosecmdcodecolcommandscountddataerrorfinalfirst_linenoflagsgenexprgetiitemskkindlayerlayer_changeletterlineline_endline_textlinenomaskmendel.gcode._lexermeta_kindmeta_textnextnumberoffsetoutparamsparse_chunkpopposquotedrstripsselfsendsetdefaultsizestatestripsubtextthrowtypeupdateupperuse_setstatevaluevaluesz\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220X\230T\240\027\250\004\250I\260T\270\027\300\004\300H\310D\320P^\320^b\320bk\320ko\320ov\320vz\360\000\000{""\001D\002\360\000\000D\002H\002\360\000\000H\002I\002\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\2307\240\047\250\025\250c\260\024\260V\2707\300%\300s\310$\310g\320U\\\320\\a\320ad\320dh\320hu\320u|\360\000\000}\001B\002\360\000\000B\002E\002\360\000\000E\002I\002\360\000\000I\002O\002\360\000\000O\002V\002\360\000\000V\002[\002\360\000\000[\002^\002\360\000\000^\002b\002\360\000\000b\002j\002\360\000\000j\002q\002\360\000\000q\002v\002\360\000\000v\002y\002\360\000\000y\002}\002\360\000\000}\002C\003\360\000\000C\003J\003\360\000\000J\003K\003\330\004\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200\001\360\016\000\005\032\320\031*\250!\2501\330\004\033\320\033+\2501\250A\330\004\023\320\023-\250^\2703\270a\330\004\032\230!\330\004\007\200x\210q\330\t\n\330\010\016\210d\220\"\220E\230\024\230V\2402\240Q\330\014\027\220q\330\014\022\220)\2302\230U\240$\240a\240q\250\n\260#\260Q\330\020\034\230A\330\014\017\210y\230\003\2305\240\004\240D\250\001\330\020\021\330\014\017\210x\220q\230\t\240\021\330\014\026\220a\220u\230G\2403\240e\2501\330\014\025\220Q\330\014\026\220a\330\014\022\220)\2302\230Q\330\004\007\200y\220\001\330\004\017\210u\220A\200\001\360\020\000\005\013\210!\330\004\010\210\005\210U\220!\2201\220A\330\010\017\210q\220\006\220a\220q\330\010\013\2105\220\003\2208\2304\230q\240\005\240Q\240c\250\023\250J\260d\270!\2707\300!\3003\300c\310\021\330\014\r\330\010\016\210g\220X\230Q\230a\330\010\013\210:\220Q\220h\230a\230q\330\010\013\2109\220A\220Q\330\010\013\210:\220Q\220k\240\021\240!\330\010\013\2108\2201\220I\230Q\230a\330\010\013\210?\230!\2307\240!\2406\250\021\250&\260\001\260\030\270\021\330\010\013\2108\2208\2301\230E\240\021\240#\240S\320(8\270\013\3001\300A\300U\310!\3105\320PQ\320Q[\320[\\\320\\]\330\010\013\2108\2201\330\010\013\2109\220H\230A\230W\240A\240S\250\003\250<\260q\270\006\270a""\270q\330\010\021\220\021\330\010\013\210:\220Q\330\010\013\2105\220\003\2201\330\014\017\210x\220q\330\r\020\220\007\220w\230a\330\014\017\210x\220x\230q\240\003\2401\330\r\022\220#\220Q\330\014\017\210x\220q\230\005\230Q\230a\230{\250!\2503\250a\250y\270\001\270\023\270G\3001\300H\310F\320RS\330\014\017\210x\220q\230\005\230Q\230a\340\014\017\210x\220x\230q\240\003\2401\330\014\023\2201\220F\230!\2301\330\014\024\220A\220V\2301\230A\330\014\025\220Q\220g\230Q\230a\330\014\025\220Q\220h\230b\240\002\240\"\240A\330\014\017\210q\330\020\024\220E\230\025\230a\230q\330\024\027\220u\230D\240\013\2503\250c\260\021\330\030\033\2306\240\024\240[\260\003\2603\260a\330\034\"\240!\2408\2501\250F\260!\330\035$\240D\250\013\2603\260c\270\021\330\034\"\240!\2408\2501\250F\260!\2605\270\001\270\021\330\035\037\230s\240!\330\034\"\240!\2407\250*\260F\270!\2701\340\034\"\240!\2408\2501\250F\260&\270\001\270\021\330\021\022\220+\230Q\230c\240\023\240A\330\020\023\2208\2301\230E\240\021\240!\330\010\013\2107\220!\2201\330\004\013\2101\200A\330\010\013\2104\210u\220A\220S\230\003\2301\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X^\320^_\200A\330\010\017\210t\2205\230\001\230\021\200A\330\010\017\210t\2206\230\021\230!\200A\330\010\017\210t\2207\230!\2302\230R\230y\250\003\2503\250a\250x\260r\270\021\200A\330\010\017\210t\2208\2301\230A\200A\340\010\013\2104\210{\230!\2303\230b\240\001\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X^\320^_\200A\340\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X_\320_`\320`a\200A\340\010\030\230\004\230G\2401\240A\330\010\027\220t\230:\240Q\240a\330\010\013\2105\220\003\2201\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270!\330\010\017\210s\220!\2204\220q\230\t\240\022\2403\240f\250C\250q\260""\013\2701\330\010\013\2105\220\003\2201\330\014\023\320\0233\2606\270\024\270R\270q\330\010\013\2105\220\003\2201\330\014\023\320\023A\300\024\300R\300s\310!\330\010\013\2105\220\003\2201\330\014\023\2201\330\020\024\220O\2401\240D\250\004\320,>\270a\270q\330\010\013\2105\220\003\2201\330\014\023\320\0233\2606\270\024\270R\270q\330\010\013\2105\220\003\2201\330\014\023\320\0237\260s\270$\270b\300\001\330\010\013\2105\220\003\2201\330\014\023\2201\330\020\024\220B\220c\230\021\330\010\013\2105\220\003\2201\330\014\023\320\023@\300\003\3004\300r\310\021\330\010\017\210q\230q";
+    #else /* compression: none (3217 bytes) */
+static const char bytes[] = "\r at column  given twice (column (tree fragment)), , computed , found , line .%d?Command(NoneNote that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notecannot parsechecksum mismatch: line says disableenableend of lineexpected a command (G, M, T or a name) at column expected a number at column gchost/gcode/_lexer.pyxisenabledline number N needs an integer (column %d)no default __reduce__ due to non-trivial __cinit__unclosed \047(\047 comment at column %dunexpected BatchBatch.__reduce_cython__Batch.__setstate_cython__Batch.errorBatch.kindBatch.line_textBatch.linenoBatch.maskBatch.meta_kindBatch.meta_textBatch.numberBatch.subBatch.textBatch.valueCommandCommand.__reduce_cython__Command.__setstate_cython__KIND_BLANKKIND_EXTENDEDKIND_GKIND_MKIND_OTHERKIND_TMETA_LAYERMETA_LAYER_CHANGEMETA_NONEMETA_TYPEMETA_ZN_META_NAMES__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Command__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_is_coroutineasyncio.coroutinesbcapacitycharcline_in_tracebackclosecmdcodecolcommandscountddataerrorfinalfirst_linenoflagsgenexprgetiitemskkindlayerlayer_changeletterlineline_endline_textlinenomaskmendel.gcode._lexermeta_kindmeta_textnextnumberoffsetoutparamsparse_chunkpopposquotedrstripsselfsendsetdefaultsizestatestripsubtextthrowtypeupdateupperuse_setstatevaluevaluesz\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220X\230T\240\027\250\004\250I\260T\270\027\300\004\300H\310D\320P^\320^b\320bk\320ko\320ov\320vz\360\000\000{\001D\002\360""\000\000D\002H\002\360\000\000H\002I\002\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\2307\240\047\250\025\250c\260\024\260V\2707\300%\300s\310$\310g\320U\\\320\\a\320ad\320dh\320hu\320u|\360\000\000}\001B\002\360\000\000B\002E\002\360\000\000E\002I\002\360\000\000I\002O\002\360\000\000O\002V\002\360\000\000V\002[\002\360\000\000[\002^\002\360\000\000^\002b\002\360\000\000b\002j\002\360\000\000j\002q\002\360\000\000q\002v\002\360\000\000v\002y\002\360\000\000y\002}\002\360\000\000}\002C\003\360\000\000C\003J\003\360\000\000J\003K\003\330\004\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200\001\360\016\000\005\032\320\031*\250!\2501\330\004\033\320\033+\2501\250A\330\004\023\320\023-\250^\2703\270a\330\004\032\230!\330\004\007\200x\210q\330\t\n\330\010\016\210d\220\"\220E\230\024\230V\2402\240Q\330\014\027\220q\330\014\022\220)\2302\230U\240$\240a\240q\250\n\260#\260Q\330\020\034\230A\330\014\017\210y\230\003\2305\240\004\240D\250\001\330\020\021\330\014\017\210x\220q\230\t\240\021\330\014\026\220a\220u\230G\2403\240e\2501\330\014\025\220Q\330\014\026\220a\330\014\022\220)\2302\230Q\330\004\007\200y\220\001\330\004\017\210u\220A\200\001\360\020\000\005\013\210!\330\004\010\210\005\210U\220!\2201\220A\330\010\017\210q\220\006\220a\220q\330\010\013\2105\220\003\2208\2304\230q\240\005\240Q\240c\250\023\250J\260d\270!\2707\300!\3003\300c\310\021\330\014\r\330\010\016\210g\220X\230Q\230a\330\010\013\210:\220Q\220h\230a\230q\330\010\013\2109\220A\220Q\330\010\013\210:\220Q\220k\240\021\240!\330\010\013\2108\2201\220I\230Q\230a\330\010\013\210?\230!\2307\240!\2406\250\021\250&\260\001\260\030\270\021\330\010\013\2108\2208\2301\230E\240\021\240#\240S\320(8\270\013\3001\300A\300U\310!\3105\320PQ\320Q[\320[\\\320\\]\330\010\013\2108\2201\330\010\013\2109\220H\230A\230W\240A\240S\250\003\250<\260q\270\006\270a\270q\330\010""\021\220\021\330\010\013\210:\220Q\330\010\013\2105\220\003\2201\330\014\017\210x\220q\330\r\020\220\007\220w\230a\330\014\017\210x\220x\230q\240\003\2401\330\r\022\220#\220Q\330\014\017\210x\220q\230\005\230Q\230a\230{\250!\2503\250a\250y\270\001\270\023\270G\3001\300H\310F\320RS\330\014\017\210x\220q\230\005\230Q\230a\340\014\017\210x\220x\230q\240\003\2401\330\014\023\2201\220F\230!\2301\330\014\024\220A\220V\2301\230A\330\014\025\220Q\220g\230Q\230a\330\014\025\220Q\220h\230b\240\002\240\"\240A\330\014\017\210q\330\020\024\220E\230\025\230a\230q\330\024\027\220u\230D\240\013\2503\250c\260\021\330\030\033\2306\240\024\240[\260\003\2603\260a\330\034\"\240!\2408\2501\250F\260!\330\035$\240D\250\013\2603\260c\270\021\330\034\"\240!\2408\2501\250F\260!\2605\270\001\270\021\330\035\037\230s\240!\330\034\"\240!\2407\250*\260F\270!\2701\340\034\"\240!\2408\2501\250F\260&\270\001\270\021\330\021\022\220+\230Q\230c\240\023\240A\330\020\023\2208\2301\230E\240\021\240!\330\010\013\2107\220!\2201\330\004\013\2101\200A\330\010\013\2104\210u\220A\220S\230\003\2301\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X^\320^_\200A\330\010\017\210t\2205\230\001\230\021\200A\330\010\017\210t\2206\230\021\230!\200A\330\010\017\210t\2207\230!\2302\230R\230y\250\003\2503\250a\250x\260r\270\021\200A\330\010\017\210t\2208\2301\230A\200A\340\010\013\2104\210{\230!\2303\230b\240\001\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X^\320^_\200A\340\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X_\320_`\320`a\200A\340\010\030\230\004\230G\2401\240A\330\010\027\220t\230:\240Q\240a\330\010\013\2105\220\003\2201\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270!\330\010\017\210s\220!\2204\220q\230\t\240\022\2403\240f\250C\250q\260\013\2701\330""\010\013\2105\220\003\2201\330\014\023\320\0233\2606\270\024\270R\270q\330\010\013\2105\220\003\2201\330\014\023\320\023A\300\024\300R\300s\310!\330\010\013\2105\220\003\2201\330\014\023\2201\330\020\024\220O\2401\240D\250\004\320,>\270a\270q\330\010\013\2105\220\003\2201\330\014\023\320\0233\2606\270\024\270R\270q\330\010\013\2105\220\003\2201\330\014\023\320\0237\260s\270$\270b\300\001\330\010\013\2105\220\003\2201\330\014\023\2201\330\020\024\220B\220c\230\021\330\010\013\2105\220\003\2201\330\014\023\320\023@\300\003\3004\300r\310\021\330\010\017\210q\230q";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 146; i++) {
+    for (int i = 0; i < 145; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 30) PyUnicode_InternInPlace(&string);
@@ -17639,8 +17568,8 @@ static const char bytes[] = "\r at column  given twice (column (tree fragment)),
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 146; i < 161; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-146].length;
+    for (int i = 145; i < 160; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-145].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -17650,14 +17579,14 @@ static const char bytes[] = "\r at column  given twice (column (tree fragment)),
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 161; i++) {
+    for (Py_ssize_t i = 0; i < 160; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 146;
+      PyObject **table = stringtab + 145;
       for (Py_ssize_t i=0; i<15; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -17681,17 +17610,17 @@ static const char bytes[] = "\r at column  given twice (column (tree fragment)),
   }
   {
     PyObject **numbertab = __pyx_mstate->__pyx_number_tab + 0;
-    int8_t const cint_constants_1[] = {0,1,2,3,4,5,6,65};
+    int8_t const cint_constants_1[] = {0,1,2,3,4,6,65};
     int32_t const cint_constants_4[] = {63936190L};
-    for (int i = 0; i < 9; i++) {
-      numbertab[i] = PyLong_FromLong((i < 8 ? cint_constants_1[i - 0] : cint_constants_4[i - 8]));
+    for (int i = 0; i < 8; i++) {
+      numbertab[i] = PyLong_FromLong((i < 7 ? cint_constants_1[i - 0] : cint_constants_4[i - 7]));
       if (unlikely(!numbertab[i])) __PYX_ERR(0, 1, __pyx_L1_error)
     }
   }
   #if CYTHON_IMMORTAL_CONSTANTS
   {
     PyObject **table = __pyx_mstate->__pyx_number_tab;
-    for (Py_ssize_t i=0; i<9; ++i) {
+    for (Py_ssize_t i=0; i<8; ++i) {
       #if PY_VERSION_HEX >= 0x030F0000
       PyUnstable_SetImmortal(table[i]);
       #elif CYTHON_COMPILING_IN_CPYTHON_FREETHREADING
@@ -17745,62 +17674,62 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 604};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 594};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_k};
     __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591_q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 190};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 188};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_kp_b_iso88591_A_t6, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 193};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 191};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_number, __pyx_mstate->__pyx_kp_b_iso88591_A_t81A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 196};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 194};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_sub, __pyx_mstate->__pyx_kp_b_iso88591_A_t5, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 199};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 197};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_lineno, __pyx_mstate->__pyx_kp_b_iso88591_A_t81A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 202};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 200};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_mask, __pyx_mstate->__pyx_kp_b_iso88591_A_t6, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 205};
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 203};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_letter};
     __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_value, __pyx_mstate->__pyx_kp_b_iso88591_A_t7_2Ry_3axr, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 208};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 206};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_line_text, __pyx_mstate->__pyx_kp_b_iso88591_A_t5_D_WAYjX___a, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 212};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 210};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_text, __pyx_mstate->__pyx_kp_b_iso88591_A_4_3b_1_t5_D_WAYjX, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 218};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 216};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[9] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_meta_kind, __pyx_mstate->__pyx_kp_b_iso88591_A_t5, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[9])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 221};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 219};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[10] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_meta_text, __pyx_mstate->__pyx_kp_b_iso88591_A_4uAS_1_1_t5_D_WAYjX, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[10])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 226};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 224};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_code, __pyx_mstate->__pyx_n_u_col, __pyx_mstate->__pyx_n_u_line_2, __pyx_mstate->__pyx_n_u_char};
     __pyx_mstate_global->__pyx_codeobj_tab[11] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_error, __pyx_mstate->__pyx_kp_b_iso88591_A_G1A_t_Qa_5_1_1_t5_D_s_4q_3fCq, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[11])) goto bad;
   }
@@ -17815,7 +17744,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[13] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[13])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 12, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 575};
+    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 12, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 565};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_offset, __pyx_mstate->__pyx_n_u_first_lineno, __pyx_mstate->__pyx_n_u_final, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_s, __pyx_mstate->__pyx_n_u_size, __pyx_mstate->__pyx_n_u_pos, __pyx_mstate->__pyx_n_u_line_end, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_capacity, __pyx_mstate->__pyx_n_u_lineno};
     __pyx_mstate_global->__pyx_codeobj_tab[14] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_parse_chunk, __pyx_mstate->__pyx_kp_b_iso88591_1_1A_3a_xq_d_E_V2Q_q_2U_aq_Q_A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[14])) goto bad;
   }
@@ -17830,7 +17759,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[16] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_QfA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[16])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 655};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 645};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_b, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_k, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_n_u_mask, __pyx_mstate->__pyx_n_u_flags, __pyx_mstate->__pyx_n_u_quoted, __pyx_mstate->__pyx_n_u_values, __pyx_mstate->__pyx_n_u_cmd, __pyx_mstate->__pyx_n_u_params, __pyx_mstate->__pyx_n_u_out};
     __pyx_mstate_global->__pyx_codeobj_tab[17] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_commands, __pyx_mstate->__pyx_kp_b_iso88591_U_1A_q_aq_5_84q_Qc_Jd_7_3c_gXQa, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[17])) goto bad;
   }

@@ -47,7 +47,6 @@ KIND_G = 1
 KIND_M = 2
 KIND_T = 3
 KIND_EXTENDED = 4
-KIND_ERROR = 5
 KIND_OTHER = 6
 # Comment tags surfaced as metadata.
 META_NONE = 0
@@ -70,7 +69,6 @@ cdef enum:
     K_M = 2
     K_T = 3
     K_EXT = 4
-    K_ERR = 5
     K_OTHER = 6
 
 cdef enum:
@@ -321,35 +319,27 @@ cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, i
     return True
 
 
+cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:
+    b.meta[i] = kind
+    b.meta_start[i] = start
+    b.meta_end[i] = end
+
+
 cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:
     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
     pos = skip_blanks(s, pos, end)
     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
-        b.meta[i] = MT_LAYER_CHANGE
-        b.meta_start[i] = pos
-        b.meta_end[i] = pos
+        set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
     elif starts_with(s, pos, end, b"LAYER:", 6):
-        b.meta[i] = MT_LAYER
-        b.meta_start[i] = pos + 6
-        b.meta_end[i] = end
+        set_meta(b, i, MT_LAYER, pos + 6, end)
     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
-        # Simplify3D: "; layer 12, Z = 2.500"
-        b.meta[i] = MT_LAYER
-        b.meta_start[i] = pos + 6
-        b.meta_end[i] = end
+        set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
-        # KISSlicer: "; BEGIN_LAYER_OBJECT z=0.3"
-        b.meta[i] = MT_LAYER
-        b.meta_start[i] = pos + 18
-        b.meta_end[i] = end
+        set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
     elif starts_with(s, pos, end, b"Z:", 2):
-        b.meta[i] = MT_Z
-        b.meta_start[i] = pos + 2
-        b.meta_end[i] = end
+        set_meta(b, i, MT_Z, pos + 2, end)
     elif starts_with(s, pos, end, b"TYPE:", 5):
-        b.meta[i] = MT_TYPE
-        b.meta_start[i] = pos + 5
-        b.meta_end[i] = end
+        set_meta(b, i, MT_TYPE, pos + 5, end)
 
 
 cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:
