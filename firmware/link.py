@@ -6,17 +6,21 @@ Frame layout (both directions; see docs/protocol.md)::
 
     offset  size  field
     0       1     length of the whole frame in bytes (5..64)
-    1       1     sequence number (0..255)
+    1       1     sequence number (0..127); bit 7 marks an urgent frame
     2       n     messages: msgid (VLQ) then its arguments
     2+n     2     CRC-16/CCITT-FALSE over bytes 0..2+n-1, big-endian
     4+n     1     sync byte 0x7E
 
-Host to board, the sequence number counts frames; the board runs a frame only
-when it carries the next expected number, so nothing runs twice or out of
-order. Board to host, the sequence number is the next frame the board expects:
-it acknowledges everything before it. A frame that fails its checks is
-dropped, the decoder skips to the next sync byte and the board sends its
-current acknowledgement at once, which the host takes as a request to resend.
+Host to board, the sequence number counts frames (modulo 128); the board runs
+a frame only when it carries the next expected number, so nothing runs twice
+or out of order. An *urgent* frame (bit 7 set, e.g. the emergency stop) runs
+as soon as it arrives whole, outside the sequence: its commands must be safe
+to run more than once. Board to host, the sequence number is the next frame
+the board expects: it acknowledges everything before it. A frame that fails its checks is
+dropped, the decoder skips to the next sync byte, and the board answers with
+a ``nak`` message (carrying, as every frame does, the number it expects): the
+host resends from there. A frame from further ahead (one before it was lost)
+gets a ``nak`` too; a frame already run (a resend) gets a plain ack.
 
 Commands and responses are declared next to their handlers with
 :func:`command` and :func:`response`; the identify response lists them, so the
@@ -30,7 +34,8 @@ MAX_FRAME = const(64)
 MIN_FRAME = const(5)
 SYNC = const(0x7E)
 _RX_SIZE = const(512)
-_MAX_ARGS = const(5)
+SEQ_MASK = const(0x7F)
+URGENT = const(0x80)
 
 # Declarations made at import time: (name, fmt, function).
 _COMMANDS = []
@@ -57,6 +62,7 @@ def response(name, fmt=""):
 
 
 IDENTIFY = response("identify_response", "is")
+NAK = response("nak")
 ACK = -1
 
 
@@ -79,6 +85,7 @@ class Link:
         self.frames_ok = 0
         self.frames_bad = 0
         self.frames_dup = 0
+        self.frames_urgent = 0
         self.rx_activity = False
         self._handlers = []  # msgid -> (fmt, bound method)
         self._names = []
@@ -127,6 +134,7 @@ class Link:
         rx = self._rx
         start = 0
         events = 0
+        gap = False
         while start < self._rx_len:
             if self._resync:
                 if rx[start] == SYNC:
@@ -136,7 +144,7 @@ class Link:
             length = rx[start]
             if length < MIN_FRAME or length > MAX_FRAME:
                 self._bad()
-                events += 1
+                gap = True
                 continue
             if start + length > self._rx_len:
                 break
@@ -145,19 +153,28 @@ class Link:
             events += 1
             if rx[end - 1] != SYNC or codec.crc16(rx, start, end - 3) != crc:
                 self._bad()
+                gap = True
                 start += 1
                 continue
-            if rx[start + 1] == self.expected_seq:
-                self.expected_seq = (self.expected_seq + 1) & 0xFF
+            seq = rx[start + 1]
+            if seq & URGENT:
+                self.frames_urgent += 1
+                self._dispatch(start + 2, end - 3)
+            elif seq == self.expected_seq:
+                self.expected_seq = (seq + 1) & SEQ_MASK
                 self.frames_ok += 1
                 self._dispatch(start + 2, end - 3)
             else:
                 self.frames_dup += 1
+                if (seq - self.expected_seq) & SEQ_MASK < 64:
+                    gap = True         # from ahead: one before it was lost
             start = end
         if start:
             rx[0:self._rx_len - start] = rx[start:self._rx_len]
             self._rx_len -= start
-        if events:
+        if gap:
+            self.send(NAK)
+        elif events:
             self.send_ack()
 
     def _bad(self):

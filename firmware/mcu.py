@@ -16,9 +16,11 @@ from thermal.heater import Heaters
 
 VERSION = "0.1.0"
 CONTROL_HZ = const(10)
-# Without any frame from the host for this long, heaters go off (Klipper's
-# heater max_duration plays the same role).
+# Default longest time a heater stays on without any frame from the host
+# (Klipper's heater PWM max_duration plays the same role); per heater with
+# set_max_duration.
 HOST_SILENCE_S = const(3)
+_CLOCK_MASK = const(0xFFFFFFFF)
 # Bytes of a shutdown reason that fit one frame: 64 - 5 framing - id - length.
 _REASON_IN_FRAME = const(56)
 
@@ -44,7 +46,7 @@ class Mcu:
         hal.attach(self)
         freq = hal.clock_freq
         self.control_ticks = freq // CONTROL_HZ
-        self.silence_ticks = HOST_SILENCE_S * freq
+        self.max_silence = [HOST_SILENCE_S * freq] * len(self.heaters.heaters)
         self.next_control = hal.clock() + self.control_ticks
         self.last_rx = hal.clock()
         self.was_connected = False
@@ -65,8 +67,13 @@ class Mcu:
     # -- commands ------------------------------------------------------
     @link.command("get_clock")
     def cmd_get_clock(self):
-        """Report the current MCU clock (ticks)."""
-        self.link.send(CLOCK, self.hal.clock())
+        """Report the low 32 bits of the MCU clock (ticks); the host extends them."""
+        self.link.send(CLOCK, self.hal.clock() & _CLOCK_MASK)
+
+    @link.command("set_max_duration", "ii")
+    def cmd_set_max_duration(self, hid, ms):
+        """Longest time heater ``hid`` stays on without a frame from the host (ms)."""
+        self.max_silence[hid] = ms * (self.hal.clock_freq // 1000)
 
     @link.command("get_stats")
     def cmd_get_stats(self):
@@ -74,6 +81,11 @@ class Mcu:
         lk = self.link
         self.link.send(STATS, lk.frames_ok, lk.frames_bad, lk.frames_dup,
                        self.steppers.runs, 1 if self.shutdown_reason else 0)
+
+    @link.command("clear_shutdown")
+    def cmd_clear_shutdown(self):
+        """Leave the shutdown state (the host asks only when its user says so)."""
+        self.shutdown_reason = None
 
     @link.command("emergency_stop")
     def cmd_emergency_stop(self):
@@ -85,7 +97,7 @@ class Mcu:
         """Heaters off, motors stopped; keep and report ``reason``."""
         self.heaters.off()
         self.fans.off()
-        self.steppers.stop()
+        self.steppers.stop(self.hal.clock())
         if self.shutdown_reason is None:
             self.shutdown_reason = reason
             self.hal.log("shutdown: " + reason)
@@ -107,8 +119,16 @@ class Mcu:
         while now >= self.next_control:
             self.heaters.update(1.0 / CONTROL_HZ)
             self.next_control += self.control_ticks
-            if now - self.last_rx > self.silence_ticks and self.heaters.active():
-                self.shutdown("host silent for %d s: heaters off" % HOST_SILENCE_S)
+            self._watchdog(now)
+
+    def _watchdog(self, now):
+        silent = now - self.last_rx
+        heaters = self.heaters.heaters
+        for hid in range(len(heaters)):
+            if heaters[hid].target > 0.0 and silent > self.max_silence[hid]:
+                self.shutdown("host silent for %.1f s: heaters off"
+                              % (silent / self.hal.clock_freq))
+                return
 
     def run_until(self, target):
         """Virtual clock only: advance to ``target`` ticks, timers included.

@@ -104,10 +104,12 @@ class Printer:
                                % (tool, self.extruder_count))
 
     def emergency_stop(self):
-        """M112: the board stops everything at once."""
-        self.mcu.send("emergency_stop")
-        self.mcu.flush()
-        self.mcu.pump(0.1)
+        """M112: the board stops everything at once, queued motion included."""
+        self.mcu.emergency_stop()
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            self.mcu.pump(0.01)        # raises McuShutdown once the board confirms
+        raise PrintError("M112 sent but the board did not confirm its emergency stop")
 
     def respond(self, text):
         self.warn("echo: " + text)

@@ -11,6 +11,8 @@
   and gives the same result every run; otherwise it follows the wall clock.
 * Steppers: each queued run moves the motor's position analytically and, when
   a step log path is given, is written there as ``oid first interval count add``.
+  On a shutdown the steps taken so far are counted (runs cut short included)
+  and logged as ``stop clock position...``.
 * Heaters: ADC readings come from a :class:`ThermalPlant` per heater through the
   same divider and thermistor model the firmware reads them with; heater and
   fan PWM drive the plants.
@@ -96,6 +98,9 @@ class SimHal:
         self.mcu = None
         self.motors_enabled = False
         self._log = open(step_log, "w") if step_log else None
+        count = len(board["motors"])
+        self._runs = [[] for _ in range(count)]   # unfinished runs per motor
+        self._settled = [0] * count               # steps of finished runs
         self._pins = {}  # pin name -> plant and role
         self.plants = []
         adc_max = board["adc_max"]
@@ -147,12 +152,31 @@ class SimHal:
 
     # -- steppers ------------------------------------------------------
     def step_run(self, oid, first, interval, count, add):
+        steps = count if count > 0 else -count
+        last = first - interval
+        end = last + steps * interval + add * steps * (steps - 1) // 2
+        runs = self._runs[oid]
+        now = self.clock()
+        while runs and runs[0][4] < now:
+            self._settled[oid] += runs.pop(0)[2]
+        runs.append((last, interval, count, add, end))
         if self._log is not None:
             self._log.write("%d %d %d %d %d\n" % (oid, first, interval, count, add))
 
-    def stop_motors(self):
+    def stop_motors(self, now):
+        """Stop at ``now``: returns each motor's position in steps actually taken."""
+        taken = []
+        for oid, runs in enumerate(self._runs):
+            position = self._settled[oid]
+            for last, interval, count, add, _end in runs:
+                position += _steps_by(now, last, interval, count, add)
+            taken.append(position)
+            runs.clear()
+            self._settled[oid] = position
         if self._log is not None:
+            self._log.write("stop %d %s\n" % (now, " ".join(str(p) for p in taken)))
             self._log.flush()
+        return taken
 
     def enable_motors(self, on):
         self.motors_enabled = on
@@ -169,3 +193,17 @@ class SimHal:
         else:
             for plant in target:
                 plant.fan = duty
+
+
+def _steps_by(now, last, interval, count, add):
+    """Signed steps of a run (k-th step at last + k*interval + add*k*(k-1)/2)
+    that have happened by clock ``now``: binary search on k."""
+    steps = count if count > 0 else -count
+    low, high = 0, steps
+    while low < high:
+        mid = (low + high + 1) // 2
+        if last + mid * interval + add * mid * (mid - 1) // 2 <= now:
+            low = mid
+        else:
+            high = mid - 1
+    return low if count > 0 else -low

@@ -21,6 +21,7 @@ import link
 _NEVER = const(-1)
 
 POSITION = link.response("position", "ii")
+QUEUE = link.response("queue", "iii")
 
 
 class StepQueues:
@@ -92,14 +93,27 @@ class StepQueues:
         """Report the motor's commanded step position (after its queued runs)."""
         self.mcu.link.send(POSITION, oid, self.position[oid])
 
+    @link.command("get_queue", "i")
+    def cmd_get_queue(self, oid):
+        """Report the motor's queue: slots in use and slots in all."""
+        self._free_finished(oid, self.hal.clock())
+        self.mcu.link.send(QUEUE, oid, self._used[oid], self.queue_size)
+
     @link.command("enable_motors", "i")
     def cmd_enable_motors(self, on):
         """Energise (1) or release (0) every stepper driver."""
         self.hal.enable_motors(bool(on))
 
-    def stop(self):
-        """Drop every queued run and release the drivers (shutdown path)."""
-        self.hal.stop_motors()
+    def stop(self, now):
+        """Stop at clock ``now``: queued runs are dropped, drivers released.
+
+        ``position`` then holds the steps actually taken (the HAL counts the
+        steps of runs cut short).
+        """
+        taken = self.hal.stop_motors(now)
         for oid in range(len(self.names)):
             self._used[oid] = 0
+            self.last_clock[oid] = _NEVER
+            if taken is not None:
+                self.position[oid] = taken[oid]
         self.hal.enable_motors(False)

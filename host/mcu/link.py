@@ -2,17 +2,33 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Sends messages in numbered frames and resends what the board did not take.
 
-The host keeps up to ``window`` frames in flight. Every frame from the board
-carries the next sequence number the board expects, which acknowledges all
-frames before it. A frame still unacknowledged after the retransmit timeout,
-or an acknowledgement that makes no progress (the board saw a bad frame), makes
-the host resend every frame from the oldest unacknowledged one, in order; the
-board drops any it already ran, so nothing runs twice.
+Sequence numbers run modulo 128 (bit 7 of the sequence byte marks an urgent
+frame, see :meth:`SerialLink.send_urgent`). The host keeps up to ``window``
+frames in flight. Every frame from the board carries the next sequence number
+the board expects, which acknowledges all frames before it.
+
+Retransmission is go-back-N, as the board keeps no out-of-order frames:
+
+* a ``nak`` from the board (it saw a bad frame, or a frame from past a gap)
+  resends every frame from the oldest unacknowledged one at once, unless they
+  were resent less than a round trip ago (the nak is then about frames
+  already on their way again);
+* a frame still unacknowledged after the retransmission timeout is resent
+  too. The timeout adapts to the measured round trip as TCP's does (RFC 6298:
+  ``rto = srtt + 4 * rttvar``), from frames that were sent once only (Karn's
+  rule), within ``[MIN_RTO, MAX_RTO]``.
+
+The board drops every frame it already ran, so nothing runs twice.
 """
 import collections
 import time
 
 from mendel.mcu import codec
+
+SEQ_MODULO = 128
+URGENT = 0x80
+MIN_RTO = 0.002
+MAX_RTO = 1.0
 
 
 class LinkError(Exception):
@@ -22,8 +38,9 @@ class LinkError(Exception):
 class SerialLink:
     """Framing, acknowledgement and retransmission over a serial-like port.
 
-    ``port`` needs ``read(n)``, ``write(data)``, ``in_waiting`` and a read
-    timeout (pyserial ``Serial`` or anything alike).
+    ``port`` needs ``read(n)``, ``write(data)``, ``in_waiting``, a settable
+    ``timeout`` and ``reset_input_buffer()`` (pyserial ``Serial`` or alike).
+    ``timeout`` (s): how long the board may stay silent before LinkError.
     """
 
     def __init__(self, port, window=24, timeout=5.0):
@@ -32,15 +49,18 @@ class SerialLink:
         self.timeout = timeout
         self.decoder = codec.FrameDecoder()
         self.next_seq = 0
-        self.in_flight = collections.deque()  # (seq, frame bytes, time sent)
+        self.in_flight = collections.deque()  # [seq, frame, first sent, last sent, tries]
         self.pending = bytearray()
         self.formats = {}          # response msgid -> fmt
         self.on_message = None     # callback(msgid, args)
+        self.nak_id = None         # msgid of the board's nak, once identified
         self.retransmits = 0
         self.bytes_sent = 0
         self.frames_sent = 0
+        self.srtt = None
+        self.rttvar = 0.0
         self.rto = 0.05
-        self._last_ack_time = time.monotonic()
+        self._last_heard = time.monotonic()
 
     # -- connection ----------------------------------------------------
     def connect(self):
@@ -51,10 +71,11 @@ class SerialLink:
             self.port.write(codec.build_frame(self.next_seq, b""))
             end = time.monotonic() + 0.25
             while time.monotonic() < end:
+                self.port.timeout = 0.02
                 frames = self.decoder.feed(self.port.read(max(1, self.port.in_waiting)))
                 if frames:
-                    self.next_seq = frames[-1][0]
-                    self._last_ack_time = time.monotonic()
+                    self.next_seq = frames[-1][0] & (SEQ_MODULO - 1)
+                    self._last_heard = time.monotonic()
                     return
         raise LinkError("no answer from the board on %s within %.0f s"
                         % (getattr(self.port, "port", "the port"), self.timeout))
@@ -67,16 +88,27 @@ class SerialLink:
         self.pending += message
 
     def flush(self):
-        """Send the partly filled frame now."""
+        """Send the partly filled frame now (waits while the window is full)."""
         if not self.pending:
             return
         while len(self.in_flight) >= self.window:
-            self.pump(0.01)
+            self.pump(0.001)
         frame = codec.build_frame(self.next_seq, bytes(self.pending))
         self.pending.clear()
-        self.in_flight.append((self.next_seq, frame, time.monotonic()))
-        self.next_seq = (self.next_seq + 1) & 0xFF
+        now = time.monotonic()
+        self.in_flight.append([self.next_seq, frame, now, now, 1])
+        self.next_seq = (self.next_seq + 1) % SEQ_MODULO
         self._write(frame)
+
+    def send_urgent(self, message, repeat=3):
+        """Send ``message`` in an urgent frame, ahead of everything queued.
+
+        The board runs it on arrival, outside the sequence, so it must be safe
+        to run more than once; it is sent ``repeat`` times against loss.
+        """
+        frame = codec.build_frame(URGENT, message)
+        for _ in range(repeat):
+            self._write(frame)
 
     def _write(self, frame):
         self.port.write(frame)
@@ -90,46 +122,62 @@ class SerialLink:
         data = self.port.read(max(1, self.port.in_waiting))
         now = time.monotonic()
         for ack, payload in self.decoder.feed(data):
-            self._acknowledge(ack, now)
+            self._last_heard = now
+            self._acknowledge(ack & (SEQ_MODULO - 1), now)
             if payload and self.on_message is not None:
-                for msgid, args in codec.decode_messages(payload, self.formats):
-                    self.on_message(msgid, args)
+                try:
+                    messages = codec.decode_messages(payload, self.formats)
+                except (ValueError, IndexError):
+                    continue           # a frame from before the board's restart
+                for msgid, args in messages:
+                    if msgid == self.nak_id:
+                        self._negative_ack(now)
+                    else:
+                        self.on_message(msgid, args)
         self._retransmit_if_due(now)
 
     def _acknowledge(self, ack, now):
-        progressed = False
-        while self.in_flight and _before(self.in_flight[0][0], ack):
-            _seq, _frame, sent = self.in_flight.popleft()
-            self.rto = max(0.02, min(1.0, 0.875 * self.rto + 0.125 * 3 * (now - sent)))
-            progressed = True
-        if progressed or not self.in_flight:
-            self._last_ack_time = now
-        elif now - self.in_flight[0][2] > self.rto / 2:
-            self._resend(now)  # the board saw a bad frame: negative ack
+        flight = self.in_flight
+        while flight and _before(flight[0][0], ack):
+            _seq, _frame, first_sent, _last, tries = flight.popleft()
+            if tries == 1:
+                self._measure(now - first_sent)
+
+    def _negative_ack(self, now):
+        round_trip = self.srtt if self.srtt is not None else MIN_RTO
+        if self.in_flight and now - self.in_flight[0][3] > round_trip:
+            self._resend(now)
+
+    def _measure(self, sample):
+        if self.srtt is None:
+            self.srtt, self.rttvar = sample, sample / 2
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - sample)
+            self.srtt = 0.875 * self.srtt + 0.125 * sample
+        self.rto = min(max(self.srtt + 4 * self.rttvar, MIN_RTO), MAX_RTO)
 
     def _retransmit_if_due(self, now):
-        if not self.in_flight:
-            return
-        if now - self.in_flight[0][2] > self.rto:
+        if self.in_flight and now - self.in_flight[0][3] > self.rto:
+            self.rto = min(self.rto * 2, MAX_RTO)      # back off while nothing comes
             self._resend(now)
-        if now - self._last_ack_time > self.timeout:
-            raise LinkError("board stopped acknowledging for %.1f s" % self.timeout)
+        if self.in_flight and now - self._last_heard > self.timeout:
+            raise LinkError("the board has not answered for %.1f s: link lost"
+                            % self.timeout)
 
     def _resend(self, now):
         self.retransmits += 1
-        resent = collections.deque()
-        for seq, frame, _sent in self.in_flight:
-            self._write(frame)
-            resent.append((seq, frame, now))
-        self.in_flight = resent
+        for entry in self.in_flight:
+            entry[3] = now
+            entry[4] += 1
+            self._write(entry[1])
 
     def drain(self):
         """Flush and wait until the board has acknowledged every frame."""
         self.flush()
         while self.in_flight:
-            self.pump(0.01)
+            self.pump(0.001)
 
 
 def _before(seq, ack):
-    """True when ``seq`` comes before ``ack`` in 8-bit sequence space."""
-    return 0 < ((ack - seq) & 0xFF) < 128
+    """True when ``seq`` comes before ``ack`` in the sequence space."""
+    return 0 < (ack - seq) % SEQ_MODULO < SEQ_MODULO // 2

@@ -18,8 +18,11 @@ import json
 import time
 
 from mendel.mcu import codec
+from mendel.mcu.clocksync import ClockSync
 from mendel.mcu.link import LinkError, SerialLink
 
+# Realtime clock queries at least this often (s) keep the estimate fresh.
+CLOCK_SYNC_INTERVAL = 1.0
 REQUIRED_COMMANDS = ("identify", "get_clock", "queue_step", "set_step_clock",
                      "get_position", "set_heater", "get_temps", "config_heater",
                      "set_pid", "set_fan", "enable_motors", "emergency_stop")
@@ -47,11 +50,18 @@ class Mcu:
         self._response_names = {}
         self._inbox = collections.deque()
         self.shutdown_reason = None
-        self._clock_ref = (0, time.monotonic())
+        self.clock = None              # ClockSync, after identify
+        self._virtual_clock = 0
+        self._last_sync = 0.0
 
     # -- connection ----------------------------------------------------
-    def connect(self):
-        """Handshake and identify; raises McuShutdown if the board is shut down."""
+    def connect(self, clear_shutdown=False):
+        """Handshake and identify.
+
+        Raises McuShutdown if the board is shut down (since an earlier session,
+        say), unless ``clear_shutdown``: then the reason is only reported
+        through :attr:`previous_shutdown` and the board is told to go on.
+        """
         self.link.connect()
         self.responses = {"identify_response": [0, "is"]}
         self._learn_responses()
@@ -66,13 +76,19 @@ class Mcu:
         self.commands = self.info["commands"]
         self.responses = self.info["responses"]
         self._learn_responses()
+        self.link.nak_id = self.responses.get("nak", [None])[0]
         missing = [name for name in REQUIRED_COMMANDS if name not in self.commands]
         if missing:
             raise LinkError("board firmware %s %s lacks commands: %s"
                             % (self.info.get("firmware"), self.info.get("version"),
                                ", ".join(missing)))
-        if self.info.get("shutdown"):
-            raise McuShutdown(self.info["shutdown"])
+        self.previous_shutdown = self.info.get("shutdown")
+        if self.previous_shutdown:
+            if not clear_shutdown:
+                raise McuShutdown("the board is shut down: %s" % self.previous_shutdown)
+            self.send("clear_shutdown")
+            self.flush()
+        self.clock = ClockSync(self.clock_freq)
         self.sync_clock()
 
     def _learn_responses(self):
@@ -130,30 +146,46 @@ class Mcu:
 
     # -- clock ---------------------------------------------------------
     def sync_clock(self):
-        """Read the board clock; the realtime estimate extrapolates from it."""
+        """Query the board clock once more; returns it (ticks, extended)."""
         sent = time.monotonic()
-        (clock,) = self.query("get_clock", (), "clock")
-        self._clock_ref = (clock, (sent + time.monotonic()) / 2)
+        (clock32,) = self.query("get_clock", (), "clock")
+        self._last_sync = time.monotonic()
+        clock = self.clock.add_sample(sent, self._last_sync, clock32)
+        self._virtual_clock = max(self._virtual_clock, clock)
         return clock
 
     def estimated_clock(self):
-        """Best estimate of the board clock now (ticks)."""
-        clock, at = self._clock_ref
+        """Best estimate of the board clock now (ticks).
+
+        On the virtual clock that is the clock the board last reported, as
+        it moves only when the host says so.
+        """
         if self.virtual:
-            return clock
-        return clock + int((time.monotonic() - at) * self.clock_freq)
+            return self._virtual_clock
+        if time.monotonic() - self._last_sync > CLOCK_SYNC_INTERVAL:
+            self.sync_clock()
+        return self.clock.clock_at(time.monotonic())
 
     def wait_until(self, clock):
         """Return once the board clock has reached ``clock`` ticks."""
         if self.virtual:
-            if clock > self._clock_ref[0]:
-                (now,) = self.query("sim_advance", (clock,), "clock",
-                                    match=lambda a: a[0] >= clock)
-                self._clock_ref = (now, time.monotonic())
+            if clock > self._virtual_clock:
+                (now32,) = self.query("sim_advance", (clock,), "clock",
+                                      match=lambda a: self._reached(a[0], clock))
+                self._virtual_clock = self.clock.extend(now32)
             return
         while self.estimated_clock() < clock:
             remaining = (clock - self.estimated_clock()) / self.clock_freq
-            self.pump(min(max(remaining, 0.001), 0.05))
+            self.pump(min(max(remaining, 0.0005), 0.05))
+
+    def _reached(self, clock32, target):
+        """True if a reported 32-bit clock is at or past ``target``."""
+        return (clock32 - target) % (1 << 32) < (1 << 31)
+
+    def emergency_stop(self):
+        """Stop the board now, ahead of everything queued (urgent frame)."""
+        msgid, fmt = self.commands["emergency_stop"]
+        self.link.send_urgent(codec.encode_message(msgid, fmt, ()))
 
     # -- queries -------------------------------------------------------
     def motor_position(self, oid):

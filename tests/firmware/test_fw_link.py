@@ -130,7 +130,7 @@ def test_host_silence_turns_heaters_off():
     mcu.heaters.heaters[0].sensor = None
     heater = mcu.heaters.heaters[0]
     heater.target = 200.0
-    mcu.run_timers(mcu.silence_ticks + 2 * mcu.control_ticks)
+    mcu.run_timers(mcu.max_silence[0] + 2 * mcu.control_ticks)
     assert "host silent" in mcu.shutdown_reason
     assert heater.target == 0.0
 

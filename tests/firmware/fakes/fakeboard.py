@@ -54,8 +54,8 @@ class FakeHal:
     def step_run(self, oid, first, interval, count, add):
         self.runs.append((oid, first, interval, count, add))
 
-    def stop_motors(self):
-        pass
+    def stop_motors(self, now):
+        self.stopped_at = now
 
     def enable_motors(self, on):
         self.enabled = on
