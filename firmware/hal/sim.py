@@ -11,17 +11,20 @@
   and gives the same result every run; otherwise it follows the wall clock.
 * Steppers: each queued run moves the motor's position analytically and, when
   a step log path is given, is written there as ``oid first interval count add``.
-* Heaters: ADC readings come from a :class:`ThermalPlant` per heater through the
-  same divider and thermistor model the firmware reads them with; heater and
-  fan PWM drive the plants.
+* Heaters: ADC readings come from a :class:`ThermalPlant` per heater (sensor
+  lag and noise included) through the same divider and sensor model the
+  firmware reads them with; heater and fan PWM drive the plants.
+* Faults: ``sim_fault`` schedules one of ``simplant.FAULTS`` on a heater's
+  plant at a board clock; the tests and ``mendel print --sim-fault`` use it.
 """
 import select
 import sys
 import time
 
 import link
-from hal.simplant import ThermalPlant
-from thermal.sensor import BetaThermistor
+from hal.simplant import FAULTS as FAULT_WORDS
+from hal.simplant import ThermalPlant, sensor_mode
+from thermal.sensor import make_sensor
 
 PEAKS = link.response("sim_peaks", "ii")
 
@@ -98,10 +101,12 @@ class SimHal:
         self._log = open(step_log, "w") if step_log else None
         self._pins = {}  # pin name -> plant and role
         self.plants = []
-        adc_max = board["adc_max"]
-        for spec in board["heaters"]:
-            plant = ThermalPlant(spec["sim_plant"])
-            probe = BetaThermistor(spec["sim_sensor"], spec["pullup_ohm"], adc_max)
+        self.pwm_periods = {}
+        self._faults = []   # [clock, plant index, fault word], applied as time passes
+        self.adc_max = adc_max = board["adc_max"]
+        for i, spec in enumerate(board["heaters"]):
+            plant = ThermalPlant(spec["sim_plant"], seed=i + 1)
+            probe = make_sensor(spec["sim_sensor"], spec["pullup_ohm"], adc_max)
             self.plants.append(plant)
             self._pins[spec["sensor_pin"]] = ("adc", plant, probe)
             self._pins[spec["heater_pin"]] = ("heater", plant, None)
@@ -127,6 +132,8 @@ class SimHal:
         dt = (now - self._last_advance) / self.clock_freq
         if dt <= 0:
             return
+        if self._faults:
+            self._apply_faults(now)
         for plant in self.plants:
             plant.advance(dt)
         self._last_advance = now
@@ -139,6 +146,23 @@ class SimHal:
         if self.virtual and clock > self._ticks:
             self.mcu.run_until(clock)
         self.mcu.cmd_get_clock()
+
+    @link.command("sim_fault", "isi")
+    def cmd_sim_fault(self, hid, fault, clock):
+        """Inject fault word ``fault`` into heater ``hid``'s plant at ``clock`` ticks."""
+        word = fault.decode()
+        if word not in FAULT_WORDS:
+            self.mcu.shutdown("unknown sim fault %s" % word)
+            return
+        self._faults.append([clock, hid, word])
+        self._apply_faults(self.clock())
+
+    def _apply_faults(self, now):
+        for entry in list(self._faults):
+            if entry[0] <= now:
+                self.plants[entry[1]].inject(entry[2])
+                self.log("fault %s on heater %d" % (entry[2], entry[1]))
+                self._faults.remove(entry)
 
     @link.command("sim_get_peaks", "i")
     def cmd_sim_get_peaks(self, hid):
@@ -160,7 +184,15 @@ class SimHal:
     # -- analog --------------------------------------------------------
     def adc_read(self, pin):
         _role, plant, probe = self._pins[pin]
-        return probe.adc(plant.temp)
+        mode = sensor_mode(plant) if plant.faults else None
+        if mode is not None:
+            return self.adc_max if mode == "open" else 0
+        adc = probe.adc(plant.reading())
+        return 0 if adc < 0 else (self.adc_max if adc > self.adc_max else adc)
+
+    def pwm_config(self, pin, period_s):
+        """Record the PWM period (s); the plant integrates the mean duty."""
+        self.pwm_periods[pin] = period_s
 
     def pwm_write(self, pin, duty):
         role, target, _probe = self._pins[pin]
