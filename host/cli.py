@@ -1,6 +1,9 @@
 # Mendel host: command line.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``mendel print FILE``: print a G-code file on the simulated board or a real one."""
+"""``mendel print FILE``: print a G-code file on the simulated board or a real one.
+
+``mendel pid-tune``: relay autotune of a heater (see mendel.thermal.cli).
+"""
 import argparse
 import contextlib
 import json
@@ -13,6 +16,8 @@ from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import Mcu, McuShutdown
 from mendel.printer import Printer, PrintError
 from mendel.sim.board import SimBoard, SimulatorError
+from mendel.thermal import cli as thermal_cli
+from mendel.thermal.autotune import AutotuneError
 
 
 def _parser():
@@ -28,7 +33,19 @@ def _parser():
                      help="run the simulated board's clock at wall-clock speed")
     job.add_argument("--step-log", help="simulated board: write every step run to this file")
     job.add_argument("--json", action="store_true", help="print the summary as JSON")
+    thermal_cli.add_print_options(job)
+    thermal_cli.add_commands(commands, _board_options)
     return parser
+
+
+def _board_options(parser):
+    parser.add_argument("--config", help="printer.cfg (default: the bundled i3-class "
+                                          "cartesian)")
+    parser.add_argument("--port", help="serial device of a real board (default: start "
+                                       "the simulated board)")
+    parser.add_argument("--baud", type=int, default=250000, help="baud rate for --port")
+    parser.add_argument("--sim-realtime", action="store_true",
+                        help="run the simulated board's clock at wall-clock speed")
 
 
 @contextlib.contextmanager
@@ -39,7 +56,8 @@ def _board(args, cfg):
             device = args.port
         else:
             sim = stack.enter_context(SimBoard(cfg.board, realtime=args.sim_realtime,
-                                               step_log=args.step_log))
+                                               step_log=getattr(args, "step_log", None),
+                                               plants=thermal_cli.plant_overrides(cfg)))
             device = sim.port
         port = stack.enter_context(serial.Serial(device, args.baud, timeout=0.1))
         mcu = Mcu(port)
@@ -76,6 +94,7 @@ def cmd_print(args):
     with _board(args, cfg) as mcu:
         printer = Printer(cfg, mcu, warn=warn)
         try:
+            thermal_cli.schedule_faults(printer, args.sim_fault)
             summary = printer.print_file(args.file)
         finally:
             with contextlib.suppress(LinkError, McuShutdown, OSError):
@@ -91,12 +110,28 @@ def cmd_print(args):
     return 0
 
 
+def cmd_pid_tune(args):
+    cfg = config_mod.load(args.config)
+    with _board(args, cfg) as mcu:
+        printer = Printer(cfg, mcu, warn=lambda text: print(text, file=sys.stderr))
+        try:
+            result = printer.heaters.autotune(args.heater, args.target, args.cycles, args.rule)
+        except McuShutdown as exc:
+            raise PrintError("the board shut down during the autotune: %s" % exc) from None
+        finally:
+            with contextlib.suppress(LinkError, McuShutdown, OSError):
+                printer.shutdown()
+    print(json.dumps(result.__dict__, indent=2) if args.json
+          else thermal_cli.tune_report(result))
+    return 0
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        return cmd_print(args)
-    except (config_mod.ConfigError, PrintError, LinkError, McuShutdown,
-            SimulatorError, serial.SerialException, OSError) as exc:
+        return cmd_pid_tune(args) if args.command == "pid-tune" else cmd_print(args)
+    except (config_mod.ConfigError, PrintError, LinkError, McuShutdown, AutotuneError,
+            SimulatorError, serial.SerialException, ValueError, OSError) as exc:
         print("mendel: error: %s" % exc, file=sys.stderr)
         return 2
 

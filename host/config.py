@@ -14,6 +14,7 @@ import dataclasses
 import os
 
 from mendel import resources
+from mendel.thermal.settings import HeaterConfig, heater_config  # noqa: F401 (re-export)
 
 AXES = "xyz"
 
@@ -32,18 +33,6 @@ class StepperConfig:
     position_min: float = 0.0
     position_max: float = 0.0
     homing_speed: float = 5.0
-
-
-@dataclasses.dataclass
-class HeaterConfig:
-    """One heater: board heater name, sensor, limits and PID gains."""
-    name: str
-    sensor_type: str
-    min_temp: float
-    max_temp: float
-    pid_kp: float
-    pid_ki: float
-    pid_kd: float
 
 
 @dataclasses.dataclass
@@ -133,15 +122,9 @@ def _stepper(parser, path, axis):
 
 
 def _heater(parser, path, name):
-    sec = _Section(parser, path, name)
-    control = sec.get("control", "pid")
-    if control != "pid":
-        sec._fail("control", "only 'pid' is supported so far, not %r" % control)
-    return HeaterConfig(
-        name=sec.get("heater", name), sensor_type=sec.get("sensor_type"),
-        min_temp=sec.getfloat("min_temp", 0.0), max_temp=sec.getfloat("max_temp", above=0.0),
-        pid_kp=sec.getfloat("pid_kp", minval=0.0), pid_ki=sec.getfloat("pid_ki", minval=0.0),
-        pid_kd=sec.getfloat("pid_kd", minval=0.0))
+    def optional(title):
+        return _Section(parser, path, title) if parser.has_section(title) else None
+    return heater_config(_Section(parser, path, name), optional, name)
 
 
 def load(path=None):

@@ -9,8 +9,9 @@ F is modal in mm/min and converted once here to mm/s.
 
 The machine object receives only machine coordinates in mm and speeds in
 mm/s: ``move(target, speed)``, ``home(axes)``, ``dwell(seconds)``,
-``wait_moves()``, ``set_temperature(heater, degC, wait)``, ``set_fan(fraction)``,
-``motors_off()``.
+``wait_moves()``, ``set_temperature(heater, degC, wait)`` (with ``cooling=True``
+for M109/M190 R, which also waits for cooling), ``set_fan(fraction)``,
+``motors_off()`` and ``pid_tune(heater_index, degC, cycles)`` (M303).
 """
 from mendel.gcode.parser import GcodeError, parse_line
 
@@ -44,7 +45,7 @@ class Interpreter:
             "M83": self._e_relative, "M104": self._hotend, "M109": self._hotend_wait,
             "M140": self._bed, "M190": self._bed_wait, "M106": self._fan_on,
             "M107": self._fan_off, "M400": self._wait_moves, "M84": self._motors_off,
-            "M18": self._motors_off, "T0": self._nothing,
+            "M18": self._motors_off, "T0": self._nothing, "M303": self._pid_tune,
         }
 
     # -- driving -------------------------------------------------------
@@ -142,11 +143,10 @@ class Interpreter:
     # -- heaters, fan, misc ----------------------------------------------
     def _temperature(self, params, heater, wait):
         temp = params.get("S")
-        if temp is None:
-            temp = params.get("R") if wait else None
-        if temp is None:
-            return
-        self.machine.set_temperature(heater, temp, wait)
+        if temp is not None:
+            self.machine.set_temperature(heater, temp, wait)
+        elif wait and params.get("R") is not None:
+            self.machine.set_temperature(heater, params["R"], wait, cooling=True)
 
     def _hotend(self, params):
         self._temperature(params, "extruder", False)
@@ -166,6 +166,15 @@ class Interpreter:
 
     def _fan_off(self, _params):
         self.machine.set_fan(0.0)
+
+    def _pid_tune(self, params):
+        """M303 E<heater> S<degC> C<cycles> (Marlin defaults: E0, 150 C, 5 cycles)."""
+        heater = params.get("E")
+        target = params.get("S")
+        cycles = params.get("C")
+        self.machine.pid_tune(0 if heater is None else heater,
+                              150.0 if target is None else target,
+                              5 if cycles is None else cycles)
 
     def _wait_moves(self, _params):
         self.machine.wait_moves()
