@@ -102,6 +102,7 @@ class SimHal:
         self._pins = {}  # pin name -> plant and role
         self.plants = []
         self.pwm_periods = {}
+        self._adc_cache = {}
         self._faults = []   # [clock, plant index, fault word], applied as time passes
         self.adc_max = adc_max = board["adc_max"]
         for i, spec in enumerate(board["heaters"]):
@@ -183,11 +184,21 @@ class SimHal:
 
     # -- analog --------------------------------------------------------
     def adc_read(self, pin):
-        _role, plant, probe = self._pins[pin]
+        """Divider reading of the plant's sensor, noise included (counts)."""
+        entry = self._pins[pin]
+        plant = entry[1]
         mode = sensor_mode(plant) if plant.faults else None
         if mode is not None:
             return self.adc_max if mode == "open" else 0
-        adc = probe.adc(plant.reading())
+        # The sensor model is costly (Cardano's formula): evaluate it once per
+        # sensor temperature and add the noise through the local slope.
+        cache = self._adc_cache.get(pin)
+        if cache is None or cache[0] != plant.sensor:
+            probe = entry[2]
+            base = probe.adc(plant.sensor)
+            cache = (plant.sensor, base, probe.adc(plant.sensor + 0.5) - base)
+            self._adc_cache[pin] = cache
+        adc = int(cache[1] + cache[2] * 2.0 * (plant.reading() - plant.sensor) + 0.5)
         return 0 if adc < 0 else (self.adc_max if adc > self.adc_max else adc)
 
     def pwm_config(self, pin, period_s):

@@ -5,13 +5,17 @@
 Units: degC, seconds. The model is Marlin's (Configuration_adv.h,
 "Thermal Runaway Protection"), with its defaults:
 
-* Heating watch: when a target is set more than ``increase + hysteresis + 1``
-  above the temperature, the temperature must rise by ``watch_increase`` within
-  ``watch_period``; after each period that passes it is checked again from the
-  new temperature until the target is near. Else: "Heating failed".
+* Heating watch: while the temperature is more than ``increase + hysteresis
+  + 1`` below a target it has not reached yet, it must rise by
+  ``watch_increase`` within each ``watch_period``. Else: "Heating failed".
+  (Marlin arms the watch only when the target is set; we re-arm it whenever
+  the temperature falls that far below, so a heater that dies just short of
+  its target is caught too.)
   Defaults: hot end 2 degC in 20 s (WATCH_TEMP_PERIOD/INCREASE), bed 2 degC in
   60 s (WATCH_BED_TEMP_PERIOD/INCREASE).
-* Thermal runaway: once the temperature has reached the target, it may stay
+* Thermal runaway: once the temperature has reached the target (within
+  ``REACHED_C``: a PID closing in from below under sensor noise may settle a
+  hair short of it), it may stay
   more than ``runaway_hysteresis`` below it for at most ``runaway_period``.
   Defaults: hot end 4 degC for 40 s (THERMAL_PROTECTION_HYSTERESIS/PERIOD),
   bed 2 degC for 20 s (THERMAL_PROTECTION_BED_HYSTERESIS/PERIOD). A fan kick
@@ -35,6 +39,7 @@ HOLDING = const(2)     # target reached once: runaway check armed
 HOTEND_DEFAULTS = (20.0, 2.0, 40.0, 4.0, 10.0)
 BED_DEFAULTS = (60.0, 2.0, 20.0, 2.0, 10.0)
 _DEG = "\u00b0C"
+REACHED_C = 0.5
 
 
 class Guard:
@@ -74,22 +79,29 @@ class Guard:
         reason = self._check_stuck(temp, output)
         if reason is not None or self.state == IDLE:
             return reason
-        if self._watch_left >= 0.0:
-            self._watch_left -= dt
-            if self._watch_left < 0.0:
-                if temp < self._watch_temp:
-                    return self._reason("Heating failed", temp)
-                self._arm_watch(temp)
         if self.state == HEATING:
-            if temp >= self.target:
-                self.state = HOLDING
-            return None
+            return self._check_heating(temp, dt)
         if temp >= self.target - self.runaway_hysteresis:
             self._runaway_left = self.runaway_period
             return None
         self._runaway_left -= dt
         if self._runaway_left < 0.0:
             return self._reason("Thermal runaway", temp)
+        return None
+
+    def _check_heating(self, temp, dt):
+        if temp >= self.target - REACHED_C:
+            self.state = HOLDING
+            self._watch_left = -1.0
+            return None
+        if self._watch_left < 0.0:
+            self._arm_watch(temp)
+            return None
+        self._watch_left -= dt
+        if self._watch_left < 0.0:
+            if temp < self._watch_temp:
+                return self._reason("Heating failed", temp)
+            self._arm_watch(temp)
         return None
 
     def _check_stuck(self, temp, output):

@@ -93,6 +93,18 @@ def test_bed_heater_failing_while_heating_uses_the_bed_watch_period():
     assert 60.0 - 5.0 <= seconds <= 2 * 60.0
 
 
+def test_heater_dying_just_short_of_its_target_is_still_caught():
+    rig = Rig()
+    rig.set(0, 215.0)
+    rig.run(300.0, until=lambda: rig.heater(0).temp > 212.0)   # close, not there yet
+    start = rig.time
+    rig.plants[0].inject("heater_failed")
+    rig.run(300.0)
+    assert rig.mcu.shutdown_reason.startswith(("Heating failed on extruder: ",
+                                               "Thermal runaway on extruder: "))
+    assert rig.time - start <= 45.0
+
+
 def test_mosfet_stuck_on_trips_at_temperature_and_when_idle():
     rig, seconds = fault_rig("mosfet_stuck_on")
     assert rig.mcu.shutdown_reason.startswith("Heater extruder stuck on: ")
