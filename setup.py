@@ -16,7 +16,7 @@ PACKAGE_DIRS = {
     "mendel.boards": "boards",
 }
 PACKAGES = [
-    "mendel", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim",
+    "mendel", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim", "mendel.thermal",
     "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
     "mendel.firmware.hal", "mendel.boards",
 ]

@@ -111,6 +111,10 @@ class Link:
             (name, [i, fmt]) for i, (name, fmt) in enumerate(_RESPONSES))
         return json.dumps(info)
 
+    def reset_identify(self):
+        """Rebuild the identify text at the next request (its facts changed)."""
+        self._identify = None
+
     @command("identify", "ii")
     def cmd_identify(self, offset, count):
         """Send ``count`` bytes of the identify text from ``offset`` (allocates)."""

@@ -12,7 +12,7 @@ from micropython import const
 import link
 from motion.stepper import StepQueues
 from thermal.fan import Fans
-from thermal.heater import Heaters
+from thermal.heaters import Heaters
 
 VERSION = "0.1.0"
 CONTROL_HZ = const(10)
@@ -23,9 +23,12 @@ HOST_SILENCE_S = const(3)
 _CLOCK_MASK = const(0xFFFFFFFF)
 # Bytes of a shutdown reason that fit one frame: 64 - 5 framing - id - length.
 _REASON_IN_FRAME = const(56)
+# Chunk of ``get_shutdown``: 64 - 5 framing - id - offset (2) - length.
+_REASON_CHUNK = const(48)
 
 CLOCK = link.response("clock", "i")
 SHUTDOWN = link.response("shutdown", "s")
+SHUTDOWN_TEXT = link.response("shutdown_text", "is")
 STATS = link.response("stats", "iiiii")
 
 
@@ -39,7 +42,7 @@ class Mcu:
         self.link = link.Link(hal.transport, self.describe)
         self.steppers = StepQueues(self, [m["name"] for m in board["motors"]],
                                    board["step_queue_size"])
-        self.heaters = Heaters(self, board["heaters"], board["adc_max"])
+        self.heaters = Heaters(self, board["heaters"], board["adc_max"], 1.0 / CONTROL_HZ)
         self.fans = Fans(self, board["fans"])
         for obj in (self.link, self, self.steppers, self.heaters, self.fans, hal):
             self.link.bind(obj)
@@ -86,6 +89,13 @@ class Mcu:
     def cmd_clear_shutdown(self):
         """Leave the shutdown state (the host asks only when its user says so)."""
         self.shutdown_reason = None
+        self.link.reset_identify()
+
+    @link.command("get_shutdown", "i")
+    def cmd_get_shutdown(self, offset):
+        """Send up to 48 bytes of the shutdown reason from ``offset`` (UTF-8)."""
+        text = (self.shutdown_reason or "").encode()
+        self.link.send(SHUTDOWN_TEXT, offset, text[offset:offset + _REASON_CHUNK])
 
     @link.command("emergency_stop")
     def cmd_emergency_stop(self):
@@ -100,6 +110,7 @@ class Mcu:
         self.steppers.stop(self.hal.clock())
         if self.shutdown_reason is None:
             self.shutdown_reason = reason
+            self.link.reset_identify()
             self.hal.log("shutdown: " + reason)
         if self.hal.transport.connected:
             # The whole reason is in the identify text; a frame takes its start.

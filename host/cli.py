@@ -1,6 +1,7 @@
 # Mendel host: command line.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""mendel: print G-code on the simulated board or a real one, or check it first."""
+"""mendel: print G-code on the simulated board or a real one, check it first,
+or autotune a heater's PID (``mendel pid-tune``, see mendel.thermal.cli)."""
 import argparse
 import contextlib
 import json
@@ -18,6 +19,8 @@ from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import Mcu, McuShutdown
 from mendel.printer import Printer, PrintError
 from mendel.sim.board import SimBoard, SimulatorError
+from mendel.thermal import cli as thermal_cli
+from mendel.thermal.autotune import AutotuneError
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -31,14 +34,11 @@ def _parser():
     job = commands.add_parser("print", help="print a G-code file")
     job.add_argument("file", help="G-code file")
     _common(job)
-    job.add_argument("--port", help="serial device of a real board (default: start the "
-                                    "simulated board)")
-    job.add_argument("--baud", type=int, default=250000, help="baud rate for --port")
-    job.add_argument("--sim-realtime", action="store_true",
-                     help="run the simulated board's clock at wall-clock speed")
+    _board_options(job, config=False)
     job.add_argument("--step-log", help="simulated board: write every step run to this file")
     job.add_argument("--no-preflight", action="store_true",
                      help="start without checking the whole file first")
+    thermal_cli.add_print_options(job)
     job.set_defaults(run=cmd_print)
 
     check = commands.add_parser("check", help="parse and plan a G-code file, report, "
@@ -46,11 +46,14 @@ def _parser():
     check.add_argument("file", help="G-code file")
     _common(check)
     check.set_defaults(run=cmd_check)
+
+    tune = thermal_cli.add_commands(commands, _board_options)
+    tune.set_defaults(run=cmd_pid_tune)
     return parser
 
 
 def _common(sub):
-    sub.add_argument("--config", help="printer.cfg (default: the bundled i3-class cartesian)")
+    _config_option(sub)
     sub.add_argument("--strict", action="store_true",
                      help="treat unsupported G-code commands as errors")
     sub.add_argument("--arc-tolerance", type=float, default=0.01,
@@ -71,6 +74,22 @@ def _readable(path):
     return path
 
 
+def _config_option(parser):
+    parser.add_argument("--config", help="printer.cfg (default: the bundled i3-class "
+                                          "cartesian)")
+
+
+def _board_options(parser, config=True):
+    """--port, --baud, --sim-realtime (and --config unless the caller adds it)."""
+    if config:
+        _config_option(parser)
+    parser.add_argument("--port", help="serial device of a real board (default: start "
+                                       "the simulated board)")
+    parser.add_argument("--baud", type=int, default=250000, help="baud rate for --port")
+    parser.add_argument("--sim-realtime", action="store_true",
+                        help="run the simulated board's clock at wall-clock speed")
+
+
 @contextlib.contextmanager
 def _board(args, cfg):
     """Yield a connected Mcu: on ``--port``, or on a fresh simulated board."""
@@ -78,12 +97,13 @@ def _board(args, cfg):
         if args.port:
             device = args.port
         else:
-            if args.step_log:
+            if getattr(args, "step_log", None):
                 folder = os.path.dirname(os.path.abspath(args.step_log))
                 if not os.access(folder, os.W_OK):
                     raise MendelError("cannot write the step log in %s" % folder)
             sim = stack.enter_context(SimBoard(cfg.board, realtime=args.sim_realtime,
-                                               step_log=args.step_log))
+                                               step_log=getattr(args, "step_log", None),
+                                               plants=thermal_cli.plant_overrides(cfg)))
             device = sim.port
         try:
             port = stack.enter_context(serial.Serial(device, args.baud, timeout=0.1))
@@ -124,6 +144,7 @@ def cmd_print(args):
     with _board(args, cfg) as mcu:
         printer = Printer(cfg, mcu, warn=warn, settings=_settings(args))
         try:
+            thermal_cli.schedule_faults(printer, args.sim_fault)
             summary = printer.print_file(path, preflight=not args.no_preflight)
         finally:
             with contextlib.suppress(LinkError, McuShutdown, OSError):
@@ -175,6 +196,22 @@ def cmd_check(args):
     return 0 if report["fits"] else 1
 
 
+def cmd_pid_tune(args):
+    cfg = config_mod.load(args.config)
+    with _board(args, cfg) as mcu:
+        printer = Printer(cfg, mcu, warn=lambda text: print(text, file=sys.stderr))
+        try:
+            result = printer.heaters.autotune(args.heater, args.target, args.cycles, args.rule)
+        except McuShutdown as exc:
+            raise PrintError("the board shut down during the autotune: %s" % exc) from None
+        finally:
+            with contextlib.suppress(LinkError, McuShutdown, OSError):
+                printer.shutdown()
+    print(json.dumps(result.__dict__, indent=2) if args.json
+          else thermal_cli.tune_report(result))
+    return 0
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
@@ -186,7 +223,8 @@ def main(argv=None):
         sys.stderr.close()
         return EXIT_ERROR
     except (config_mod.ConfigError, PrintError, LinkError, McuShutdown, SimulatorError,
-            MendelError, serial.SerialException, OSError) as exc:
+            AutotuneError, MendelError, serial.SerialException, ValueError,
+            OSError) as exc:
         print("mendel: error: %s" % exc, file=sys.stderr)
         return EXIT_ERROR
 

@@ -15,12 +15,9 @@ import math
 import os
 
 from mendel import resources
+from mendel.thermal.settings import HeaterConfig, heater_config  # noqa: F401 (re-export)
 
 AXES = "xyz"
-
-
-# Highest heater max_temp accepted: above what PTFE-free hot ends reach.
-_MAX_TEMP = 500.0
 
 
 class ConfigError(Exception):
@@ -37,18 +34,6 @@ class StepperConfig:
     position_min: float = 0.0
     position_max: float = 0.0
     homing_speed: float = 5.0
-
-
-@dataclasses.dataclass
-class HeaterConfig:
-    """One heater: board heater name, sensor, limits and PID gains."""
-    name: str
-    sensor_type: str
-    min_temp: float
-    max_temp: float
-    pid_kp: float
-    pid_ki: float
-    pid_kd: float
 
 
 @dataclasses.dataclass
@@ -142,16 +127,11 @@ def _stepper(parser, path, axis, read_keys):
 
 
 def _heater(parser, path, name, read_keys):
-    sec = _Section(parser, path, name, read_keys)
-    control = sec.get("control", "pid")
-    if control != "pid":
-        sec._fail("control", "only 'pid' is supported so far, not %r" % control)
-    return HeaterConfig(
-        name=sec.get("heater", name), sensor_type=sec.get("sensor_type"),
-        min_temp=sec.getfloat("min_temp", 0.0),
-        max_temp=sec.getfloat("max_temp", above=0.0, maxval=_MAX_TEMP),
-        pid_kp=sec.getfloat("pid_kp", minval=0.0), pid_ki=sec.getfloat("pid_ki", minval=0.0),
-        pid_kd=sec.getfloat("pid_kd", minval=0.0))
+    def optional(title):
+        if not parser.has_section(title):
+            return None
+        return _Section(parser, path, title, read_keys)
+    return heater_config(_Section(parser, path, name, read_keys), optional, name)
 
 
 def load(path=None):

@@ -10,12 +10,11 @@ from mendel.gcode.interpreter import GcodeError, Interpreter, Settings
 from mendel.gcode.reader import LineCounter, iter_commands
 from mendel.mcu.mcu import McuShutdown
 from mendel.toolhead import Toolhead
+from mendel.thermal.autotune import AutotuneError
+from mendel.thermal.heaters import HEATERS, HostHeaters, TemperatureError
 
-HEATERS = ("extruder", "heater_bed")
-TEMP_WINDOW = 1.0        # degC below target that counts as reached (M109/M190 S)
-WAIT_STEP = 0.5          # s between temperature checks while waiting
-# Klipper's PID gains are scaled to an output of 0..255 (PID_PARAM_BASE).
-PID_PARAM_BASE = 255.0
+# M303 E values: 0 the hot end, -1 the bed (Marlin).
+AUTOTUNE_HEATERS = {0: "extruder", -1: "heater_bed"}
 
 
 class PrintError(Exception):
@@ -53,21 +52,16 @@ class Printer:
         self.warn = warn
         self.settings = settings or Settings()
         self.events = {}
-        self.heater_ids = {name: mcu.info["heaters"].index(h.name)
-                           for name, h in config.heaters.items()}
+        self.heaters = HostHeaters(config, mcu)
+        self.heater_ids = self.heaters.ids
         self.fan_id = mcu.info["fans"].index(config.fan)
-        self.peaks = {name: None for name in HEATERS}
+        self.peaks = self.heaters.peaks
+        self.tunes = []
         self.toolhead = Toolhead(config, mcu, on_temperatures=self.poll_temperatures)
         self._configure()
 
     def _configure(self):
-        for name, heater in self.config.heaters.items():
-            hid = self.heater_ids[name]
-            self.mcu.send("config_heater", hid, heater.sensor_type.encode(),
-                          int(heater.min_temp), int(heater.max_temp))
-            self.mcu.send("set_pid", hid, *(round(gain / PID_PARAM_BASE * 1000)
-                                             for gain in (heater.pid_kp, heater.pid_ki,
-                                                          heater.pid_kd)))
+        self.heaters.configure()
         self.mcu.send("enable_motors", 1)
         self.mcu.flush()
         # Let the board's control loop take its first sensor readings.
@@ -122,41 +116,38 @@ class Printer:
         self.mcu.send("set_fan", self.fan_id, round(fraction * 255))
         self.mcu.flush()
 
-    def set_temperature(self, heater, temp, wait, wait_cooling=False):
-        """Set a heater target (degC). With ``wait`` (M109/M190), return once it
-        is reached from below; with ``wait_cooling`` (their R form) also from above.
+    def set_temperature(self, heater, temp, wait, cooling=False):
+        """Set a heater target (degC); with ``wait``, return once it is there.
 
-        Raises CommandError for a target outside min_temp..max_temp (0 is off).
+        M109/M190 semantics as Marlin: ``S`` (cooling False) waits only when
+        heating, ``R`` (cooling True) waits for cooling too.
         """
-        config = self.config.heaters[heater]
-        if temp and not config.min_temp <= temp <= config.max_temp:
-            raise CommandError("%s target %.1f C outside min_temp..max_temp %.1f..%.1f C"
-                               % (heater, temp, config.min_temp, config.max_temp))
-        hid = self.heater_ids[heater]
-        self.mcu.send("set_heater", hid, round(temp * 100))
-        self.mcu.flush()
+        try:
+            self.heaters.set_target(heater, temp)
+        except TemperatureError as exc:
+            raise CommandError(str(exc)) from None
         if wait and temp > 0:
             self.toolhead.wait_moves()
-            self._wait_temperature(heater, temp, wait_cooling)
+            self.heaters.wait(heater, temp, cooling_too=cooling)
 
-    def _wait_temperature(self, heater, target, wait_cooling):
-        while True:
-            current = self.poll_temperatures()[heater]
-            if current >= target - TEMP_WINDOW and (
-                    not wait_cooling or current <= target + TEMP_WINDOW):
-                return
-            self.mcu.wait_until(self.mcu.estimated_clock()
-                                + int(WAIT_STEP * self.mcu.clock_freq))
+    def pid_tune(self, heater_index, target, cycles):
+        """M303 E<heater_index> S<target> C<cycles>: relay autotune, gains applied."""
+        name = AUTOTUNE_HEATERS.get(int(heater_index))
+        if name is None:
+            raise PrintError("M303 E%d: no such heater (E0 hot end, E-1 bed)" % heater_index)
+        self.toolhead.wait_moves()
+        try:
+            result = self.heaters.autotune(name, target, int(cycles))
+        except (AutotuneError, TemperatureError) as exc:
+            raise PrintError(str(exc)) from None
+        self.tunes.append(result)
+        self.warn("PID autotune %s at %.0f C: Ku %.4f/C, Tu %.2f s -> %s"
+                  % (name, target, result.ku, result.tu_s, ", ".join(result.config_lines())))
+        return result
 
     def poll_temperatures(self):
         """Read every heater's temperature (degC), keep the peaks; returns them."""
-        temps = {}
-        for name in HEATERS:
-            temp, _target, _duty = self.mcu.temperature(self.heater_ids[name])
-            temps[name] = temp
-            if self.peaks[name] is None or temp > self.peaks[name]:
-                self.peaks[name] = temp
-        return temps
+        return self.heaters.poll()
 
     # -- a print job ---------------------------------------------------
     def preflight(self, path):

@@ -119,7 +119,8 @@ def test_firmware_retraction_and_rrf_tool_temperatures():
 
 
 def test_m104_m109_r_waits_for_cooling_too():
-    machine, *_ = run("M104 S200\nM109 S210\nM109 R180\nM140 S60\nM190 R50\nM104 S0")
+    machine, *_ = run("M104 S200\nM109 S210\nM109 R180\nM140 S60\nM190 R50\nM104 S0\n"
+                      "M104 R170")
     temps = [c[1:] for c in machine.calls if c[0] == "set_temperature"]
     assert temps == [("extruder", 200.0, False, False), ("extruder", 210.0, True, False),
                      ("extruder", 180.0, True, True), ("heater_bed", 60.0, False, False),

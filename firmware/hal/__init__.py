@@ -6,8 +6,8 @@ A backend provides: ``clock_freq``, ``virtual``, ``transport`` (``wait``,
 ``readinto``, ``write``, ``connected``), ``clock()``, ``advance(now)``,
 ``attach(mcu)``, ``log(text)``, ``step_run(oid, first, interval, count, add)``,
 ``stop_motors(now)`` (returns the steps each motor took, or None),
-``enable_motors(on)``, ``adc_read(pin)`` (0..adc_max) and
-``pwm_write(pin, duty)`` (duty 0.0..1.0).
+``enable_motors(on)``, ``adc_read(pin)`` (0..adc_max), ``pwm_config(pin, period_s)``
+and ``pwm_write(pin, duty)`` (duty 0.0..1.0).
 """
 
 

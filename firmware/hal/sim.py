@@ -13,17 +13,20 @@
   a step log path is given, is written there as ``oid first interval count add``.
   On a shutdown the steps taken so far are counted (runs cut short included)
   and logged as ``stop clock position...``.
-* Heaters: ADC readings come from a :class:`ThermalPlant` per heater through the
-  same divider and thermistor model the firmware reads them with; heater and
-  fan PWM drive the plants.
+* Heaters: ADC readings come from a :class:`ThermalPlant` per heater (sensor
+  lag and noise included) through the same divider and sensor model the
+  firmware reads them with; heater and fan PWM drive the plants.
+* Faults: ``sim_fault`` schedules one of ``simplant.FAULTS`` on a heater's
+  plant at a board clock; the tests and ``mendel print --sim-fault`` use it.
 """
 import select
 import sys
 import time
 
 import link
-from hal.simplant import ThermalPlant
-from thermal.sensor import BetaThermistor
+from hal.simplant import FAULTS as FAULT_WORDS
+from hal.simplant import ThermalPlant, sensor_mode
+from thermal.sensor import make_sensor
 
 PEAKS = link.response("sim_peaks", "ii")
 
@@ -103,10 +106,13 @@ class SimHal:
         self._settled = [0] * count               # steps of finished runs
         self._pins = {}  # pin name -> plant and role
         self.plants = []
-        adc_max = board["adc_max"]
-        for spec in board["heaters"]:
-            plant = ThermalPlant(spec["sim_plant"])
-            probe = BetaThermistor(spec["sim_sensor"], spec["pullup_ohm"], adc_max)
+        self.pwm_periods = {}
+        self._adc_cache = {}
+        self._faults = []   # [clock, plant index, fault word], applied as time passes
+        self.adc_max = adc_max = board["adc_max"]
+        for i, spec in enumerate(board["heaters"]):
+            plant = ThermalPlant(spec["sim_plant"], seed=i + 1)
+            probe = make_sensor(spec["sim_sensor"], spec["pullup_ohm"], adc_max)
             self.plants.append(plant)
             self._pins[spec["sensor_pin"]] = ("adc", plant, probe)
             self._pins[spec["heater_pin"]] = ("heater", plant, None)
@@ -132,6 +138,8 @@ class SimHal:
         dt = (now - self._last_advance) / self.clock_freq
         if dt <= 0:
             return
+        if self._faults:
+            self._apply_faults(now)
         for plant in self.plants:
             plant.advance(dt)
         self._last_advance = now
@@ -144,6 +152,23 @@ class SimHal:
         if self.virtual and clock > self._ticks:
             self.mcu.run_until(clock)
         self.mcu.cmd_get_clock()
+
+    @link.command("sim_fault", "isi")
+    def cmd_sim_fault(self, hid, fault, clock):
+        """Inject fault word ``fault`` into heater ``hid``'s plant at ``clock`` ticks."""
+        word = fault.decode()
+        if word not in FAULT_WORDS:
+            self.mcu.shutdown("unknown sim fault %s" % word)
+            return
+        self._faults.append([clock, hid, word])
+        self._apply_faults(self.clock())
+
+    def _apply_faults(self, now):
+        for entry in list(self._faults):
+            if entry[0] <= now:
+                self.plants[entry[1]].inject(entry[2])
+                self.log("fault %s on heater %d" % (entry[2], entry[1]))
+                self._faults.remove(entry)
 
     @link.command("sim_get_peaks", "i")
     def cmd_sim_get_peaks(self, hid):
@@ -183,8 +208,26 @@ class SimHal:
 
     # -- analog --------------------------------------------------------
     def adc_read(self, pin):
-        _role, plant, probe = self._pins[pin]
-        return probe.adc(plant.temp)
+        """Divider reading of the plant's sensor, noise included (counts)."""
+        entry = self._pins[pin]
+        plant = entry[1]
+        mode = sensor_mode(plant) if plant.faults else None
+        if mode is not None:
+            return self.adc_max if mode == "open" else 0
+        # The sensor model is costly (Cardano's formula): evaluate it once per
+        # sensor temperature and add the noise through the local slope.
+        cache = self._adc_cache.get(pin)
+        if cache is None or cache[0] != plant.sensor:
+            probe = entry[2]
+            base = probe.adc(plant.sensor)
+            cache = (plant.sensor, base, probe.adc(plant.sensor + 0.5) - base)
+            self._adc_cache[pin] = cache
+        adc = int(cache[1] + cache[2] * 2.0 * (plant.reading() - plant.sensor) + 0.5)
+        return 0 if adc < 0 else (self.adc_max if adc > self.adc_max else adc)
+
+    def pwm_config(self, pin, period_s):
+        """Record the PWM period (s); the plant integrates the mean duty."""
+        self.pwm_periods[pin] = period_s
 
     def pwm_write(self, pin, duty):
         role, target, _probe = self._pins[pin]

@@ -101,7 +101,9 @@ class StepQueues:
 
     @link.command("enable_motors", "i")
     def cmd_enable_motors(self, on):
-        """Energise (1) or release (0) every stepper driver."""
+        """Energise (1) or release (0) every stepper driver; never after a shutdown."""
+        if on and self.mcu.shutdown_reason is not None:
+            return
         self.hal.enable_motors(bool(on))
 
     def stop(self, now):

@@ -1,138 +1,134 @@
-# Mendel firmware: heater control and its safety limits.
+# Mendel firmware: one heater's control period.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Closed-loop heaters run on the board, so they hold when the host is gone.
+"""Sensor, limits, control law and supervision of one heater.
 
-Each heater samples its sensor every control period, runs a PID loop (derivative
-on measurement so a target change gives no kick; the integral term is clamped
-only while the output is not saturated, so it cannot wind up) and sets
-its PWM duty. A reading outside [min_temp, max_temp] while the heater is
-configured shuts the board down: that is how an open or shorted thermistor
-shows (see sensor.py).
+Units: degC, seconds, output as a fraction of full power (0..max_power).
+
+Every control period: sample the sensor (reading.py: open/short range check,
+median, IIR), check MINTEMP/MAXTEMP on the median, run the control law (PID or
+bang-bang, control.py) or the relay autotune (autotune.py), run the heating
+watch / thermal runaway / stuck-on checks (guard.py), and set the PWM duty.
+A fault returns its reason in words; the caller shuts the board down.
+
+MINTEMP defaults to 5 degC (a 12 degC workshop is fine; an open or unplugged
+thermistor reads far colder), MAXTEMP to 300 degC until ``config_heater``.
 """
-import link
-from thermal.sensor import BetaThermistor
+from thermal import reading
+from thermal.autotune import RUNNING, RelayTune
+from thermal.control import BangBang, Pid
+from thermal.guard import BED_DEFAULTS, HOTEND_DEFAULTS, Guard
+from thermal.sensor import make_sensor
 
-TEMPS = link.response("temps", "iiii")
-
-# Fixed-point scale of temperatures and gains on the wire.
-_CENTI = 100.0
-_MILLI = 1000.0
+_DEG = "\u00b0C"
+DEFAULT_MIN_TEMP_C = 5.0
+DEFAULT_MAX_TEMP_C = 300.0
+DEFAULT_PWM_PERIOD_S = 0.1
 
 
 class Heater:
-    """One heater: sensor, PID state and output. Allocates nothing per update."""
+    """One heater named in the board file (``spec``: name, pins, pull-up, kind)."""
 
-    def __init__(self, spec, adc_max):
+    def __init__(self, hal, spec, adc_max, dt_s):
+        self.hal = hal
         self.name = spec["name"]
         self.sensor_pin = spec["sensor_pin"]
         self.heater_pin = spec["heater_pin"]
         self.pullup = spec["pullup_ohm"]
         self.adc_max = adc_max
-        self.sensor = None
-        self.min_temp = 0.0
-        self.max_temp = 0.0
-        self.kp = self.ki = self.kd = 0.0
+        self.dt_s = dt_s
+        self.reader = None
+        self.min_temp = DEFAULT_MIN_TEMP_C
+        self.max_temp = DEFAULT_MAX_TEMP_C
+        self.max_power = 1.0
+        self.pwm_period_s = DEFAULT_PWM_PERIOD_S
+        self.pid = Pid()
+        self.bang = BangBang()
+        self.control = self.pid
+        bed = spec.get("kind") == "bed"
+        self.guard = Guard(self.name, BED_DEFAULTS if bed else HOTEND_DEFAULTS)
+        self.tune = None
         self.target = 0.0
         self.temp = 0.0
         self.duty = 0.0
-        self._integral = 0.0
-        self._last_temp = None
 
+    # -- configuration (commands; may allocate) -------------------------
     def configure(self, sensor_name, min_temp, max_temp):
-        self.sensor = BetaThermistor(sensor_name, self.pullup, self.adc_max)
+        """Sensor type and MINTEMP/MAXTEMP (degC); KeyError for an unknown sensor."""
+        sensor = make_sensor(sensor_name, self.pullup, self.adc_max)
+        self.reader = reading.SensorReader(self.hal, self.sensor_pin, sensor, self.dt_s)
         self.min_temp = min_temp
         self.max_temp = max_temp
 
-    def control(self, temp, dt):
-        """PID output in [0, 1] for measured ``temp`` (degC) over ``dt`` s."""
-        if self.target <= 0.0:
-            self._integral = 0.0
-            self._last_temp = temp
-            return 0.0
-        error = self.target - temp
-        last = self._last_temp if self._last_temp is not None else temp
-        derivative = (temp - last) / dt
-        self._last_temp = temp
-        proportional = self.kp * error - self.kd * derivative
-        integral = self._integral + self.ki * error * dt
-        out = proportional + integral
-        # Conditional integration: while the output saturates, the integral
-        # keeps its value instead of winding up (classic anti-windup).
-        if not ((out > 1.0 and error > 0.0) or (out < 0.0 and error < 0.0)):
-            self._integral = min(max(integral, 0.0), 1.0)
-        return min(max(proportional + self._integral, 0.0), 1.0)
+    def configure_control(self, bang_bang, max_power, pwm_period_s, max_delta):
+        """Control law, heater max power (0..1), PWM period (s), bang-bang band (degC)."""
+        self.max_power = max_power
+        self.pid.max_power = max_power
+        self.bang.max_power = max_power
+        self.bang.max_delta = max_delta
+        self.control = self.bang if bang_bang else self.pid
+        self.control.reset()
+        self.pwm_period_s = pwm_period_s
+        self.hal.pwm_config(self.heater_pin, pwm_period_s)
 
-
-class Heaters:
-    """Every heater of the board, updated by the MCU's control timer."""
-
-    def __init__(self, mcu, specs, adc_max):
-        self.mcu = mcu
-        self.hal = mcu.hal
-        self.heaters = [Heater(spec, adc_max) for spec in specs]
-
-    @link.command("config_heater", "isii")
-    def cmd_config_heater(self, hid, sensor_name, min_temp, max_temp):
-        """Select the sensor type and the MINTEMP/MAXTEMP limits (degC)."""
-        try:
-            self.heaters[hid].configure(sensor_name.decode(), min_temp, max_temp)
-        except KeyError:
-            self.mcu.shutdown("unknown sensor type %s" % sensor_name)
-
-    @link.command("set_pid", "iiii")
-    def cmd_set_pid(self, hid, kp, ki, kd):
-        """Set PID gains, each x1000 (output fraction per degC, per degC*s, per degC/s)."""
-        heater = self.heaters[hid]
-        heater.kp = kp / _MILLI
-        heater.ki = ki / _MILLI
-        heater.kd = kd / _MILLI
-
-    @link.command("set_heater", "ii")
-    def cmd_set_heater(self, hid, target_centi):
-        """Set the target temperature (degC x100); 0 turns the heater off."""
-        heater = self.heaters[hid]
-        target = target_centi / _CENTI
-        if target > 0.0 and heater.sensor is None:
-            self.mcu.shutdown("heater %s used before config_heater" % heater.name)
+    def set_target(self, target):
+        """New target (degC, 0 = off); cancels an autotune."""
+        self.tune = None
+        if target == self.target:
             return
-        if target > heater.max_temp and target > 0.0:
-            self.mcu.shutdown("target %.1f above max_temp of %s" % (target, heater.name))
-            return
-        if self.mcu.shutdown_reason is None:
-            heater.target = target
+        if target <= 0.0:
+            self.control.reset()
+        self.target = target
+        self.guard.set_target(target, self.temp)
 
-    @link.command("get_temps", "i")
-    def cmd_get_temps(self, hid):
-        """Report temperature and target (degC x100) and duty (x1000)."""
-        heater = self.heaters[hid]
-        self.mcu.link.send(TEMPS, hid, int(heater.temp * _CENTI),
-                           int(heater.target * _CENTI), int(heater.duty * _MILLI))
+    def start_tune(self, target, cycles):
+        """Run the relay autotune at ``target`` degC for ``cycles`` cycles."""
+        self.set_target(target)
+        self.tune = RelayTune(target, cycles, self.max_power)
 
+    # -- control period (main loop; allocates float results only) -----
     def update(self, dt):
-        """Sample, check limits and drive every heater (control timer)."""
-        hal = self.hal
-        for heater in self.heaters:
-            if heater.sensor is None:
-                continue
-            temp = heater.sensor.temperature(hal.adc_read(heater.sensor_pin))
-            heater.temp = temp
-            if temp < heater.min_temp or temp > heater.max_temp:
-                self.mcu.shutdown("%s temperature %.1f outside %d..%d C"
-                                  % (heater.name, temp, heater.min_temp, heater.max_temp))
-                return
-            heater.duty = heater.control(temp, dt)
-            hal.pwm_write(heater.heater_pin, heater.duty)
+        """One control period of ``dt`` s; returns None or a shutdown reason."""
+        kind = self.reader.sample()
+        if kind != reading.OK:
+            self.output(0.0)
+            what = "open" if kind == reading.OPEN else "short"
+            return "Thermistor %s on %s" % (what, self.name)
+        fast = self.reader.median_c
+        if fast > self.max_temp:
+            return self._limit("MAXTEMP", fast, "max", self.max_temp)
+        if fast < self.min_temp:
+            return self._limit("MINTEMP", fast, "min", self.min_temp)
+        temp = self.reader.temp_c
+        self.temp = temp
+        out = self._law(temp, dt)
+        self.output(out)
+        return self.guard.check(temp, out, dt)
 
-    def active(self):
-        """True while any heater has a target."""
-        for heater in self.heaters:
-            if heater.target > 0.0:
-                return True
-        return False
+    def _law(self, temp, dt):
+        tune = self.tune
+        if tune is not None:
+            out = tune.update(temp, dt)
+            if tune.state != RUNNING:
+                self.target = 0.0
+                self.guard.set_target(0.0, temp)
+            return out
+        if self.target <= 0.0:
+            return 0.0
+        return self.control.update(self.target, temp, dt)
+
+    def _limit(self, what, temp, side, limit):
+        self.output(0.0)
+        return "%s on %s: %.1f %s, %s %g %s" % (what, self.name, temp, _DEG, side, limit, _DEG)
+
+    def output(self, duty):
+        """Drive the heater at ``duty`` (fraction of full power)."""
+        self.duty = duty
+        self.hal.pwm_write(self.heater_pin, duty)
 
     def off(self):
-        """Turn every heater off now (shutdown and disconnect path)."""
-        for heater in self.heaters:
-            heater.target = 0.0
-            heater.duty = 0.0
-            self.hal.pwm_write(heater.heater_pin, 0.0)
+        """Target 0 and output 0 now (shutdown and disconnect path)."""
+        self.tune = None
+        self.target = 0.0
+        self.guard.set_target(0.0, self.temp)
+        self.control.reset()
+        self.output(0.0)

@@ -20,7 +20,8 @@ The machine interface: ``position`` ([x, y, z, e] mm), ``extruder_count``,
 ``move(target, speed)``, ``home(axes)``, ``dwell(s)``, ``wait_moves()``,
 ``set_temperature(heater, degC, wait, wait_cooling)``, ``set_fan(fraction)``,
 ``motors_off()``, ``set_limits(**limits)``, ``select_tool(n)``, ``emergency_stop()``,
-``respond(text)``, ``event(kind, value)``.
+``respond(text)``, ``event(kind, value)`` and ``pid_tune(heater_index, degC,
+cycles)`` (M303).
 """
 from mendel.errors import CommandError, printable
 from mendel.gcode import arcs
@@ -101,6 +102,7 @@ class Interpreter:
             "EXCLUDE_OBJECT_DEFINE": self._object_event,
             "EXCLUDE_OBJECT_START": self._object_event,
             "EXCLUDE_OBJECT_END": self._object_event,
+            "M303": self._pid_tune,
         }
 
     # -- driving -------------------------------------------------------
@@ -421,14 +423,16 @@ class Interpreter:
 
     # -- heaters, fan, tools, reports ------------------------------------
     def _temperature(self, command, heater, wait):
+        """S sets the target (M109/M190 S wait only when heating); R, on the
+        waiting codes only, sets it and waits for cooling too (Marlin)."""
         params = command.params
         if heater == "extruder" and params.get("T") is not None:
             self.machine.select_tool(int(params["T"]))
         temp = params.get("S")
         wait_cooling = False
-        if params.get("R") is not None:
+        if wait and params.get("R") is not None:
             temp = params["R"]
-            wait_cooling = wait
+            wait_cooling = True
         if temp is None:
             return
         if temp < 0:
@@ -456,6 +460,16 @@ class Interpreter:
 
     def _tool(self, tool):
         self.machine.select_tool(tool)
+
+    def _pid_tune(self, command):
+        """M303 E<heater> S<degC> C<cycles> (Marlin defaults: E0, 150 C, 5 cycles)."""
+        params = command.params
+        heater = params.get("E")
+        target = params.get("S")
+        cycles = params.get("C")
+        self.machine.pid_tune(0 if heater is None else heater,
+                              150.0 if target is None else target,
+                              5 if cycles is None else cycles)
 
     def _wait_moves(self, _command):
         self.machine.wait_moves()

@@ -27,6 +27,10 @@ REQUIRED_COMMANDS = ("identify", "get_clock", "queue_step", "set_step_clock",
                      "get_position", "set_heater", "get_temps", "config_heater",
                      "set_pid", "set_fan", "enable_motors", "emergency_stop")
 _IDENTIFY_CHUNK = 40
+# A shutdown frame carries at most this many bytes of the reason; a reason that
+# long may be cut, and the rest is fetched with ``get_shutdown`` in chunks.
+_REASON_IN_FRAME = 56
+_REASON_CHUNK = 48
 
 
 class McuShutdown(Exception):
@@ -53,6 +57,7 @@ class Mcu:
         self.clock = None              # ClockSync, after identify
         self._virtual_clock = 0
         self._last_sync = 0.0
+        self._reason_cut = False
 
     # -- connection ----------------------------------------------------
     def connect(self, clear_shutdown=False):
@@ -115,7 +120,9 @@ class Mcu:
     def _on_message(self, msgid, args):
         name = self._response_names.get(msgid)
         if name == "shutdown":
-            self.shutdown_reason = args[0].decode(errors="replace")
+            if self.shutdown_reason is None:
+                self.shutdown_reason = args[0].decode(errors="replace")
+                self._reason_cut = len(args[0]) >= _REASON_IN_FRAME
         else:
             self._inbox.append((name, args))
 
@@ -123,7 +130,33 @@ class Mcu:
         """Handle what the board sent; raises McuShutdown after a shutdown."""
         self.link.pump(timeout)
         if self.shutdown_reason is not None:
+            if self._reason_cut:
+                self._reason_cut = False
+                self.shutdown_reason = self._fetch_reason() or self.shutdown_reason
             raise McuShutdown(self.shutdown_reason)
+
+    def _fetch_reason(self):
+        """The whole shutdown reason, chunk by chunk; None if the board cannot say."""
+        if "get_shutdown" not in self.commands:
+            return None
+        msgid, fmt = self.commands["get_shutdown"]
+        text = bytearray()
+        while True:
+            self.link.queue(codec.encode_message(msgid, fmt, (len(text),)))
+            self.link.flush()
+            deadline = time.monotonic() + 2.0
+            chunk = None
+            while chunk is None and time.monotonic() < deadline:
+                self.link.pump(0.005)
+                while self._inbox and chunk is None:
+                    name, args = self._inbox.popleft()
+                    if name == "shutdown_text" and args[0] == len(text):
+                        chunk = args[1]
+            if chunk is None:
+                return None
+            text += chunk
+            if len(chunk) < _REASON_CHUNK:
+                return text.decode(errors="replace")
 
     def query(self, name, args, response, match=None, timeout=2.0, raw_command=None):
         """Send a command and return the args of the first ``response`` that matches.

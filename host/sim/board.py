@@ -6,10 +6,12 @@ The firmware process gets the pty master as stdin/stdout; :attr:`SimBoard.port`
 is the slave path (``/dev/pts/N``) that the host opens with pyserial exactly as
 it would open ``/dev/ttyACM0``.
 """
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import tty
 
 import mendel.boards
@@ -49,23 +51,45 @@ class SimBoard:
 
     ``realtime`` runs the board clock at wall-clock speed (``--sim-realtime``);
     by default it is virtual. ``step_log`` names a file that receives every
-    step run the firmware executes.
+    step run the firmware executes. ``plants`` maps a heater name to overrides
+    of its simulated plant (boards/sim.json "sim_plant" keys, plus
+    "sim_sensor"), as a printer.cfg's ``[sim_plant NAME]`` sections give them.
     """
 
-    def __init__(self, board="sim", realtime=False, step_log=None):
+    def __init__(self, board="sim", realtime=False, step_log=None, plants=None):
         self.board = board
         self.realtime = realtime
         self.step_log = step_log
+        self.plants = plants or {}
         self.process = None
         self.port = None
         self._lifeline = None
+        self._board_copy = None
+
+    def _board_path(self):
+        """The board file, or a copy with this printer's plant overrides."""
+        path = board_file(self.board)
+        if not any(self.plants.values()):
+            return path
+        with open(path) as f:
+            board = json.load(f)
+        for heater in board["heaters"]:
+            override = dict(self.plants.get(heater["name"], {}))
+            sensor = override.pop("sim_sensor", "")
+            if sensor:
+                heater["sim_sensor"] = sensor
+            heater["sim_plant"].update(override)
+        fd, self._board_copy = tempfile.mkstemp(prefix="mendel-board-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(board, f)
+        return self._board_copy
 
     def start(self):
         master, slave = os.openpty()
         tty.setraw(slave)
         self.port = os.ttyname(slave)
         os.set_blocking(master, False)
-        args = [find_micropython(), "main.py", "--board", board_file(self.board)]
+        args = [find_micropython(), "main.py", "--board", self._board_path()]
         if self.realtime:
             args.append("--realtime")
         if self.step_log:
@@ -83,7 +107,10 @@ class SimBoard:
         return self
 
     def stop(self):
-        """End the firmware process."""
+        """End the firmware process (and remove a board file copy)."""
+        if self._board_copy is not None:
+            os.unlink(self._board_copy)
+            self._board_copy = None
         if self._lifeline is not None:
             os.close(self._lifeline)
             self._lifeline = None

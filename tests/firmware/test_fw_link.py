@@ -77,8 +77,7 @@ def test_frame_split_across_reads():
 
 def test_late_run_shuts_down_and_heaters_go_off():
     hal, mcu, ids = make()
-    mcu.heaters.heaters[0].sensor = object()
-    mcu.heaters.heaters[0].max_temp = 300
+    mcu.heaters.cmd_config_heater(0, b"Generic 3950", 5, 300)
     deliver(hal, mcu, frame(0, cmd(ids, "set_heater", 0, 20000)))
     assert mcu.heaters.heaters[0].target == 200.0
     hal.now = 10000

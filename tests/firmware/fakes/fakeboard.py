@@ -63,6 +63,9 @@ class FakeHal:
     def adc_read(self, pin):
         return self.adc[pin]
 
+    def pwm_config(self, pin, period_s):
+        self.pwm_period = {pin: period_s}
+
     def pwm_write(self, pin, duty):
         self.pwm[pin] = duty
 
