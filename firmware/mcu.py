@@ -106,9 +106,9 @@ class Mcu:
     def shutdown(self, reason):
         """Heaters off, motors stopped; keep and report ``reason``."""
         self.heaters.off()
-        self.fans.off()
-        self.steppers.stop(self.hal.clock())
         if self.shutdown_reason is None:
+            self.fans.off()
+            self.steppers.stop(self.hal.clock())
             self.shutdown_reason = reason
             self.link.reset_identify()
             self.hal.log("shutdown: " + reason)

@@ -15,6 +15,7 @@ from mendel import config as config_mod
 from mendel.check import check_file
 from mendel.errors import MendelError
 from mendel.gcode.interpreter import Settings
+from mendel.mcu.faults import FaultSpecError, FaultyPort, parse_faults
 from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import Mcu, McuShutdown
 from mendel.printer import Printer, PrintError
@@ -36,6 +37,9 @@ def _parser():
     _common(job)
     _board_options(job, config=False)
     job.add_argument("--step-log", help="simulated board: write every step run to this file")
+    job.add_argument("--sim-link-faults", type=_link_faults, metavar="SPEC",
+                     help="damage the link on purpose: drop=, flip=, dup=, insert= "
+                          "(per-byte rates), cut=SECONDS@AFTER, seed=N; comma-separated")
     job.add_argument("--no-preflight", action="store_true",
                      help="start without checking the whole file first")
     thermal_cli.add_print_options(job)
@@ -60,6 +64,13 @@ def _common(sub):
                      help="largest distance of an arc's chords from the arc, mm "
                           "(default 0.01)")
     sub.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def _link_faults(text):
+    try:
+        return parse_faults(text)
+    except FaultSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _settings(args):
@@ -109,6 +120,9 @@ def _board(args, cfg):
             port = stack.enter_context(serial.Serial(device, args.baud, timeout=0.1))
         except (serial.SerialException, OSError) as exc:
             raise MendelError("cannot open the board's port %s: %s" % (device, exc)) from None
+        faults = getattr(args, "sim_link_faults", None)
+        if faults:
+            port = FaultyPort(port, faults)
         mcu = Mcu(port)
         mcu.connect()
         yield mcu

@@ -19,6 +19,11 @@ Retransmission is go-back-N, as the board keeps no out-of-order frames:
   rule), within ``[MIN_RTO, MAX_RTO]``.
 
 The board drops every frame it already ran, so nothing runs twice.
+
+On a bad line short frames get through more often than long ones (each byte
+is a chance to be hit), so when more than ``LOSSY`` of the frames need a
+resend the link fills frames only to ``SHORT_PAYLOAD`` bytes until the line
+recovers.
 """
 import collections
 import time
@@ -29,6 +34,9 @@ SEQ_MODULO = 128
 URGENT = 0x80
 MIN_RTO = 0.002
 MAX_RTO = 1.0
+LOSSY = 0.25
+SHORT_PAYLOAD = 22
+_LOSS_GAIN = 0.02
 
 
 class LinkError(Exception):
@@ -60,6 +68,8 @@ class SerialLink:
         self.srtt = None
         self.rttvar = 0.0
         self.rto = 0.05
+        self.loss = 0.0            # moving share of frames that needed a resend
+        self.last_progress = time.monotonic()
         self._last_heard = time.monotonic()
 
     # -- connection ----------------------------------------------------
@@ -83,7 +93,10 @@ class SerialLink:
     # -- sending -------------------------------------------------------
     def queue(self, message):
         """Add one encoded message; frames go out as they fill."""
-        if len(self.pending) + len(message) > codec.MAX_FRAME - codec.FRAME_OVERHEAD:
+        limit = codec.MAX_FRAME - codec.FRAME_OVERHEAD
+        if self.loss > LOSSY:
+            limit = SHORT_PAYLOAD
+        if self.pending and len(self.pending) + len(message) > limit:
             self.flush()
         self.pending += message
 
@@ -138,10 +151,16 @@ class SerialLink:
 
     def _acknowledge(self, ack, now):
         flight = self.in_flight
+        progressed = False
         while flight and _before(flight[0][0], ack):
             _seq, _frame, first_sent, _last, tries = flight.popleft()
+            progressed = True
+            self.loss += _LOSS_GAIN * ((tries > 1) - self.loss)
             if tries == 1:
                 self._measure(now - first_sent)
+        if progressed:
+            self.last_progress = now
+            self.rto = self._base_rto()    # the line works again: end the back-off
 
     def _negative_ack(self, now):
         round_trip = self.srtt if self.srtt is not None else MIN_RTO
@@ -154,7 +173,11 @@ class SerialLink:
         else:
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - sample)
             self.srtt = 0.875 * self.srtt + 0.125 * sample
-        self.rto = min(max(self.srtt + 4 * self.rttvar, MIN_RTO), MAX_RTO)
+
+    def _base_rto(self):
+        if self.srtt is None:
+            return self.rto
+        return min(max(self.srtt + 4 * self.rttvar, MIN_RTO), MAX_RTO)
 
     def _retransmit_if_due(self, now):
         if self.in_flight and now - self.in_flight[0][3] > self.rto:

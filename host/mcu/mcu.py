@@ -21,6 +21,10 @@ from mendel.mcu import codec
 from mendel.mcu.clocksync import ClockSync
 from mendel.mcu.link import LinkError, SerialLink
 
+# A query unanswered after this long (s, or a few round trips) is sent again,
+# then at doubling intervals up to QUERY_MAX_RETRY.
+QUERY_FIRST_RETRY = 0.02
+QUERY_MAX_RETRY = 0.2
 # Realtime clock queries at least this often (s) keep the estimate fresh.
 CLOCK_SYNC_INTERVAL = 1.0
 REQUIRED_COMMANDS = ("identify", "get_clock", "queue_step", "set_step_clock",
@@ -72,8 +76,10 @@ class Mcu:
         self._learn_responses()
         text = bytearray()
         while True:
-            _offset, chunk = self.query("identify", (len(text), _IDENTIFY_CHUNK),
-                                        "identify_response", raw_command=(0, "ii"))
+            offset = len(text)
+            _offset, chunk = self.query("identify", (offset, _IDENTIFY_CHUNK),
+                                        "identify_response", raw_command=(0, "ii"),
+                                        match=lambda a: a[0] == offset)
             text += chunk
             if len(chunk) < _IDENTIFY_CHUNK:
                 break
@@ -158,24 +164,36 @@ class Mcu:
             if len(chunk) < _REASON_CHUNK:
                 return text.decode(errors="replace")
 
-    def query(self, name, args, response, match=None, timeout=2.0, raw_command=None):
+    def query(self, name, args, response, match=None, timeout=None, raw_command=None):
         """Send a command and return the args of the first ``response`` that matches.
 
-        Resends the command if no answer comes within ``timeout`` s (queries
-        have no side effects); raises LinkError after three tries.
+        Queries have no side effects that a repeat could harm, so the command
+        is sent again whenever its answer is overdue: first after a few round
+        trips, then at doubling intervals. Raises LinkError when no answer
+        comes within ``timeout`` s (default: the link timeout) while the link
+        makes no progress either: an answer queued behind frames that are
+        still getting through on a bad line is worth waiting for.
         """
         msgid, fmt = raw_command or self.commands[name]
-        for _attempt in range(3):
-            self.link.queue(codec.encode_message(msgid, fmt, args))
+        message = codec.encode_message(msgid, fmt, args)
+        # Answers to earlier copies of a query may still be waiting: not ours.
+        self._inbox = collections.deque(m for m in self._inbox if m[0] != response)
+        limit = timeout or self.link.timeout
+        deadline = time.monotonic() + limit
+        patience = max(4 * self.link.rto, QUERY_FIRST_RETRY)
+        while time.monotonic() < max(deadline, self.link.last_progress + limit):
+            self.link.queue(message)
             self.link.flush()
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
+            retry_at = time.monotonic() + patience
+            while time.monotonic() < retry_at:
                 while self._inbox:
                     got, got_args = self._inbox.popleft()
                     if got == response and (match is None or match(got_args)):
                         return got_args
-                self.pump(0.005)
-        raise LinkError("no %s answer to %s" % (response, name))
+                self.pump(0.002)
+            patience = min(patience * 2, QUERY_MAX_RETRY)
+        raise LinkError("no %s answer to %s within %.1f s"
+                        % (response, name, timeout or self.link.timeout))
 
     # -- clock ---------------------------------------------------------
     def sync_clock(self):
