@@ -53,6 +53,14 @@ def _parser():
 
     tune = thermal_cli.add_commands(commands, _board_options)
     tune.set_defaults(run=cmd_pid_tune)
+
+    bench = commands.add_parser("bench", help="measure: `mendel bench link` streams a "
+                                              "G-code file to the simulated board")
+    bench.add_argument("what", choices=["link"])
+    bench.add_argument("--file", help="G-code file (default: the bundled example)")
+    _config_option(bench)
+    bench.add_argument("--json", action="store_true", help="print the figures as JSON")
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 
@@ -99,6 +107,9 @@ def _board_options(parser, config=True):
     parser.add_argument("--baud", type=int, default=250000, help="baud rate for --port")
     parser.add_argument("--sim-realtime", action="store_true",
                         help="run the simulated board's clock at wall-clock speed")
+    parser.add_argument("--clear-shutdown", action="store_true",
+                        help="the board is shut down since its last session: report why, "
+                             "then go on")
 
 
 @contextlib.contextmanager
@@ -124,7 +135,10 @@ def _board(args, cfg):
         if faults:
             port = FaultyPort(port, faults)
         mcu = Mcu(port)
-        mcu.connect()
+        mcu.connect(clear_shutdown=getattr(args, "clear_shutdown", False))
+        if mcu.previous_shutdown:
+            print("mendel: the board had shut down: %s (cleared)" % mcu.previous_shutdown,
+                  file=sys.stderr)
         yield mcu
 
 
@@ -223,6 +237,16 @@ def cmd_pid_tune(args):
                 printer.shutdown()
     print(json.dumps(result.__dict__, indent=2) if args.json
           else thermal_cli.tune_report(result))
+    return 0
+
+
+def cmd_bench(args):
+    from mendel import bench, resources
+    path = args.file or resources.example_gcode()
+    if not os.path.isfile(path):
+        raise MendelError("the bundled example is not installed here: pass --file FILE")
+    figures = bench.bench_link(path, args.config)
+    print(json.dumps(figures, indent=2) if args.json else bench.report(figures))
     return 0
 
 

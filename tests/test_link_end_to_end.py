@@ -124,3 +124,19 @@ def test_a_run_that_would_arrive_late_shuts_the_board_down():
         with pytest.raises(McuShutdown, match="step run scheduled in the past"):
             for _ in range(200):
                 mcu.pump(0.01)
+
+
+def test_bench_link_reports_its_figures(short_file):
+    import json
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "mendel", "bench", "link", "--file",
+                             str(short_file), "--json"], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    stream = figures["stream"]
+    assert stream["moves"] == 201 and stream["wire_bytes_per_move"] > 0
+    assert stream["ascii_bytes_per_move_line"] == pytest.approx(
+        len(SHORT.encode()) / SHORT.count("\n"), rel=0.3)
+    assert set(figures["firmware_decode_commands_per_s"]) == {"viper", "plain"}

@@ -63,6 +63,7 @@ class SerialLink:
         self.on_message = None     # callback(msgid, args)
         self.nak_id = None         # msgid of the board's nak, once identified
         self.retransmits = 0
+        self.messages_sent = 0
         self.bytes_sent = 0
         self.frames_sent = 0
         self.srtt = None
@@ -99,6 +100,7 @@ class SerialLink:
         if self.pending and len(self.pending) + len(message) > limit:
             self.flush()
         self.pending += message
+        self.messages_sent += 1
 
     def flush(self):
         """Send the partly filled frame now (waits while the window is full)."""

@@ -13,9 +13,10 @@ the cancellation-free form ``t = 2 s / (v0 + sqrt(v0^2 + 2 a s))``.
 Runs: ``(interval, count, add)`` in MCU ticks, the k-th step (k = 1..count)
 at ``last + k*interval + add*k*(k-1)/2`` (Klipper's queue_step layout). Runs are
 found greedily: the longest run starting at the next step whose every step
-lies within ``max_error`` ticks of its ideal time. For a candidate length the
-``add`` is estimated from the end points and the feasible interval range is
-intersected over all its steps, so every accepted run is checked step by step.
+lies within ``max_error`` ticks of its ideal time (doubling, then bisecting the
+length). For a candidate length the ``add`` is searched over the range its end
+points allow and the feasible interval range is intersected over all its
+steps, so every accepted run is checked step by step.
 Each run starts from the previous run's reconstructed last step, so errors
 never accumulate.
 """
@@ -160,49 +161,58 @@ cdef class StepCompressor:
         self.runs = []
         return runs
 
+    cdef int64_t _gap(self, int64_t* times, int64_t c, int64_t last, int64_t add,
+                      int64_t* out_interval):
+        """How far apart the tightest bounds on the interval are for this ``add``:
+        <= 0 when an interval fits every step (it is then put in out_interval)."""
+        cdef int64_t err = self.max_error
+        cdef int64_t lo = 1, hi = MAX_INTERVAL, k, base
+        if 1 - add * (c - 1) > lo:
+            lo = 1 - add * (c - 1)
+        for k in range(1, c + 1):
+            base = add * k * (k - 1) // 2
+            lo = max(lo, ceil_div(times[k - 1] - err - last - base, k))
+            hi = min(hi, floor_div(times[k - 1] + err - last - base, k))
+        if lo <= hi:
+            out_interval[0] = min(max(times[0] - last, lo), hi)
+        return lo - hi
+
     cdef bint _fit(self, Py_ssize_t start, int64_t c, int64_t last,
                    int64_t* out_interval, int64_t* out_add):
-        """Find (interval, add) reproducing steps start..start+c-1 within the error."""
+        """Find (interval, add) reproducing steps start..start+c-1 within the error.
+
+        The first and last steps alone bound ``add``: with the interval within
+        the error of the first step, ``2 (lo_c - c hi_1) / (c (c-1)) <= add <=
+        2 (hi_c - c lo_1) / (c (c-1))``, a range that narrows as 1/c. The gap
+        between the interval's bounds is convex in ``add`` (a maximum of lines
+        minus a minimum of lines), so a ternary search over that range finds
+        an add that fits whenever one does (up to integer rounding).
+        """
         cdef int64_t* times = self.times + start
         cdef int64_t err = self.max_error
         cdef int64_t d1 = times[0] - last
         cdef int64_t dc = times[c - 1] - last
-        cdef int64_t add, lo, hi, k, base, mid
-        cdef int64_t candidates[5]
-        cdef int trial, ncand
+        cdef int64_t add_lo, add_hi, m1, m2, add
         if c == 1:
             # The previous run may end up to max_error after this step's
             # predecessor; one tick later is still within the error.
             out_interval[0] = d1 if d1 >= 1 else 1
             out_add[0] = 0
             return True
-        # Candidate adds: through the last step and the first or the middle
-        # one (the first carries the previous run's rounding error, the
-        # middle one does not), each rounded both ways, and no add at all.
-        mid = c // 2
-        candidates[0] = 0
-        candidates[1] = floor_div(2 * (dc - c * d1), c * (c - 1))
-        candidates[2] = candidates[1] + 1
-        ncand = 3
-        if mid >= 2:
-            candidates[3] = floor_div(2 * (mid * dc - c * (times[mid - 1] - last)),
-                                      mid * c * (c - mid))
-            candidates[4] = candidates[3] + 1
-            ncand = 5
-        for trial in range(ncand):
-            add = candidates[trial]
-            lo = 1
-            if 1 - add * (c - 1) > lo:
-                lo = 1 - add * (c - 1)
-            hi = MAX_INTERVAL
-            for k in range(1, c + 1):
-                base = add * k * (k - 1) // 2
-                lo = max(lo, ceil_div(times[k - 1] - err - last - base, k))
-                hi = min(hi, floor_div(times[k - 1] + err - last - base, k))
-                if lo > hi:
-                    break
-            if lo <= hi:
-                out_interval[0] = min(max(d1, lo), hi)
+        add_lo = ceil_div(2 * (dc - err - c * (d1 + err)), c * (c - 1))
+        add_hi = floor_div(2 * (dc + err - c * (d1 - err)), c * (c - 1))
+        if add_lo > add_hi:
+            return False
+        while add_hi - add_lo > 2:
+            m1 = add_lo + (add_hi - add_lo) // 3
+            m2 = add_hi - (add_hi - add_lo) // 3
+            if self._gap(times, c, last, m1, out_interval) <= \
+                    self._gap(times, c, last, m2, out_interval):
+                add_hi = m2
+            else:
+                add_lo = m1
+        for add in range(add_lo, add_hi + 1):
+            if self._gap(times, c, last, add, out_interval) <= 0:
                 out_add[0] = add
                 return True
         return False

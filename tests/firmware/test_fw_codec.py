@@ -31,3 +31,9 @@ def test_encode_args_rejects_wrong_count():
     except ValueError:
         return
     raise AssertionError("no ValueError")
+
+
+def test_fast_and_plain_crc_agree():
+    data = bytearray(range(256)) * 3
+    for start, end in ((0, 0), (0, 1), (3, 200), (0, len(data)), (17, 700)):
+        assert codec.crc16(data, start, end) == codec.crc16_plain(data, start, end)

@@ -1,0 +1,96 @@
+# Mendel host: `mendel bench link`.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Link figures, measured: a real G-code file streamed through the real pty to
+the MicroPython firmware on the simulated board, and the firmware's decode
+rate on the unix port with and without its viper-compiled CRC.
+
+Printed side by side with the ASCII G-code the same moves came from (what a
+Marlin host would send). A benchmark prints figures; it asserts nothing.
+"""
+import os
+import re
+import subprocess
+import time
+
+import serial
+
+from mendel import config as config_mod
+from mendel.mcu.mcu import Mcu
+from mendel.printer import Printer
+from mendel.sim.board import SimBoard, find_micropython, firmware_dir
+
+_MOVE_LINE = re.compile(rb"^\s*[Gg]0*[0123](?![0-9])")
+_DECODE = re.compile(r"decode (\w+): (\d+) commands in ([\d.]+) s = (\d+) commands/s")
+
+
+def ascii_move_bytes(path):
+    """Bytes and count of the G0-G3 lines of a file (line endings included)."""
+    total = count = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if _MOVE_LINE.match(line):
+                total += len(line)
+                count += 1
+    return total, count
+
+
+def stream_figures(path, cfg):
+    """Print ``path`` on a fresh simulated board; figures of what crossed the link."""
+    with SimBoard(cfg.board) as sim, serial.Serial(sim.port, 250000, timeout=0.1) as port:
+        mcu = Mcu(port)
+        mcu.connect()
+        printer = Printer(cfg, mcu, warn=lambda _text: None)
+        link = mcu.link
+        messages0, bytes0 = link.messages_sent, link.bytes_sent
+        start = time.perf_counter()
+        summary = printer.print_file(path, preflight=False)
+        seconds = time.perf_counter() - start
+        messages = link.messages_sent - messages0
+        wire = link.bytes_sent - bytes0
+    move_bytes, move_lines = ascii_move_bytes(path)
+    return {
+        "file": os.path.basename(path), "moves": summary.moves, "seconds": seconds,
+        "commands": messages, "commands_per_s": messages / seconds,
+        "wire_bytes": wire, "wire_bytes_per_s": wire / seconds,
+        "wire_bytes_per_move": wire / summary.moves,
+        "ascii_file_bytes": os.path.getsize(path),
+        "ascii_bytes_per_move_line": move_bytes / move_lines if move_lines else 0.0,
+        "print_time_s": summary.print_time_s,
+    }
+
+
+def decode_figures(frames=3000):
+    """Firmware decode rate on the unix port, viper CRC and plain CRC."""
+    figures = {}
+    for mode in ("viper", "plain"):
+        out = subprocess.run([find_micropython(), "bench.py", mode, str(frames)],
+                             cwd=firmware_dir(), capture_output=True, text=True, timeout=300)
+        match = _DECODE.search(out.stdout)
+        if not match:
+            raise RuntimeError("firmware bench failed: %s" % (out.stdout + out.stderr))
+        figures[mode] = int(match.group(4))
+    return figures
+
+
+def bench_link(path, cfg_path=None):
+    """All link figures as a dict."""
+    cfg = config_mod.load(cfg_path)
+    return {"stream": stream_figures(path, cfg), "firmware_decode_commands_per_s":
+            decode_figures()}
+
+
+def report(figures):
+    s = figures["stream"]
+    d = figures["firmware_decode_commands_per_s"]
+    return "\n".join([
+        "link bench: %s, %d moves, %.0f s of print" % (s["file"], s["moves"],
+                                                       s["print_time_s"]),
+        "  streamed through the pty to the MicroPython firmware in %.2f s:" % s["seconds"],
+        "    %10.0f commands/s  %12.0f bytes/s" % (s["commands_per_s"], s["wire_bytes_per_s"]),
+        "    %10.1f bytes on the wire per move" % s["wire_bytes_per_move"],
+        "    %10.1f bytes per G0-G3 line of the ASCII file (the Marlin way)"
+        % s["ascii_bytes_per_move_line"],
+        "  firmware decode on the unix port (queue_step commands/s):",
+        "    %10d with the viper CRC, %d with the plain-Python CRC" % (d["viper"],
+                                                                      d["plain"]),
+    ])
