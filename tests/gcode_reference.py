@@ -89,7 +89,7 @@ class Independent:
                 self.logical_e = new_e
             if code in ("G2", "G3"):
                 self.arcs += 1
-                self.pos = target            # segments are counted by the product only
+                self.arc(target, w, clockwise=code == "G2")
             elif target != self.pos:
                 self.record(target)
         elif code == "G10" and not any(k in w for k in "PSRLXYZU") and not self.retracted:
@@ -98,6 +98,35 @@ class Independent:
         elif code == "G11" and self.retracted:
             self.retracted = False
             self.record(self.pos[:3] + [self.pos[3] + RETRACT])
+
+    def arc(self, target, w, clockwise):
+        """Bounds of an I/J arc: its end points and the extreme points of its
+        circle inside the sweep (the product's chords stay within 0.01 mm)."""
+        assert w.get("R") is None, "the reference reads I/J arcs only"
+        start = self.pos
+        cx = start[0] + (w.get("I") or 0.0) * self.scale
+        cy = start[1] + (w.get("J") or 0.0) * self.scale
+        radius = math.hypot(start[0] - cx, start[1] - cy)
+        a0 = math.atan2(start[1] - cy, start[0] - cx)
+        a1 = math.atan2(target[1] - cy, target[0] - cx)
+        sweep = (a0 - a1) % (2 * math.pi) if clockwise else (a1 - a0) % (2 * math.pi)
+        if sweep < 1e-9:
+            sweep = 2 * math.pi
+        points = [start, target]
+        for quarter in range(4):
+            angle = quarter * math.pi / 2
+            along = (a0 - angle) % (2 * math.pi) if clockwise else (angle - a0) % (2 * math.pi)
+            if along < sweep:
+                points.append([cx + radius * math.cos(angle), cy + radius * math.sin(angle),
+                               target[2]])
+        kind = "print" if target[3] > start[3] + 1e-9 else "travel"
+        if kind == "print":
+            self.heights.add(round(target[2], 4))
+        for p in points if kind == "print" else points[1:]:
+            for i in range(3):
+                self.low[kind][i] = min(self.low[kind][i], p[i])
+                self.high[kind][i] = max(self.high[kind][i], p[i])
+        self.pos = target
 
     def record(self, target, count_move=True):
         start = self.pos

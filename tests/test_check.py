@@ -32,16 +32,19 @@ def test_check_counts_match_an_independent_reading(corpus, name):
     assert report["filament_mm"] == pytest.approx(ref.pos[3], abs=1e-6)
     layers = ref.tags["layer_change"] or ref.tags["layer"] or len(ref.heights)
     assert report["layers"] == layers
+    # Arcs are drawn as chords within 0.01 mm of the arc; counts of moves then
+    # depend on the chords, bounds only within that tolerance.
+    tolerance = 0.0101 if ref.arcs else 1e-6
     if ref.arcs == 0:
         assert report["moves"] == ref.moves
         assert report["extrude_moves"] == ref.extrude
         assert report["travel_moves"] == ref.travel
-        for kind in ("print", "travel"):
-            bounds = report[kind + "_bounds"]
-            assert bounds["min"] == pytest.approx(ref.low[kind], abs=1e-6)
-            assert bounds["max"] == pytest.approx(ref.high[kind], abs=1e-6)
     else:
-        assert report["moves"] > ref.moves
+        assert report["moves"] > ref.moves + ref.arcs
+    for kind in ("print", "travel"):
+        bounds = report[kind + "_bounds"]
+        assert bounds["min"] == pytest.approx(ref.low[kind], abs=tolerance)
+        assert bounds["max"] == pytest.approx(ref.high[kind], abs=tolerance)
     assert report["estimated_time_s"] > 60
 
 
