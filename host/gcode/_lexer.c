@@ -1695,7 +1695,7 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_NLETTERS = 26
 };
 
-/* "host/gcode/_lexer.pyx":59
+/* "host/gcode/_lexer.pyx":61
  * META_TYPE = 4           # ;TYPE:<feature>
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1710,7 +1710,7 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_MT_TYPE = 4
 };
 
-/* "host/gcode/_lexer.pyx":66
+/* "host/gcode/_lexer.pyx":68
  *     MT_TYPE = 4
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1726,7 +1726,7 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_K_OTHER = 6
 };
 
-/* "host/gcode/_lexer.pyx":74
+/* "host/gcode/_lexer.pyx":76
  *     K_OTHER = 6
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1744,7 +1744,7 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_E_LINENO = 7
 };
 
-/* "host/gcode/_lexer.pyx":104
+/* "host/gcode/_lexer.pyx":106
  * 
  * 
  * cdef class Batch:             # <<<<<<<<<<<<<<
@@ -1783,7 +1783,7 @@ struct __pyx_obj_6mendel_5gcode_6_lexer_Batch {
 };
 
 
-/* "host/gcode/_lexer.pyx":597
+/* "host/gcode/_lexer.pyx":607
  * 
  * 
  * cdef class Command:             # <<<<<<<<<<<<<<
@@ -1805,7 +1805,7 @@ struct __pyx_obj_6mendel_5gcode_6_lexer_Command {
 };
 
 
-/* "host/gcode/_lexer.pyx":594
+/* "host/gcode/_lexer.pyx":604
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -3186,6 +3186,7 @@ static int __Pyx_State_RemoveModule(void*);
 
 /* Module declarations from "mendel.gcode._lexer" */
 static int64_t __pyx_v_6mendel_5gcode_6_lexer_MAX_EXACT_MANTISSA;
+static int64_t __pyx_v_6mendel_5gcode_6_lexer_MAX_INTEGER;
 static double __pyx_v_6mendel_5gcode_6_lexer_POW10[23];
 static int __pyx_v_6mendel_5gcode_6_lexer__i;
 static PyObject *__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE = 0;
@@ -3197,6 +3198,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char); /*proto
 static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int, int, int); /*proto*/
 static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const *, int, int, double *); /*proto*/
 static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *, int, int); /*proto*/
+static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const *, int, int, int64_t *); /*proto*/
 static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *, int, int); /*proto*/
 static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *, int, int, char const *, int); /*proto*/
 static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *, int, int, int, int); /*proto*/
@@ -3695,7 +3697,7 @@ return 0;
 /* #### Code section: module_code ### */
 static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "host/gcode/_lexer.pyx":594
+/* "host/gcode/_lexer.pyx":604
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -3715,7 +3717,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_4genexpr(CYTHON_UNUSED PyObject
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 594, __pyx_L1_error)
+    __PYX_ERR(0, 604, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -3723,7 +3725,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_4genexpr(CYTHON_UNUSED PyObject
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6mendel_5gcode_6_lexer_6generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer); if (unlikely(!gen)) __PYX_ERR(0, 594, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6mendel_5gcode_6_lexer_6generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer); if (unlikely(!gen)) __PYX_ERR(0, 604, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -3762,35 +3764,35 @@ static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObjec
   __pyx_L3_first_run:;
   if (unlikely(__pyx_sent_value != Py_None)) {
     if (unlikely(__pyx_sent_value)) PyErr_SetString(PyExc_TypeError, "can't send non-None value to a just-started generator");
-    __PYX_ERR(0, 594, __pyx_L1_error)
+    __PYX_ERR(0, 604, __pyx_L1_error)
   }
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 594, __pyx_L1_error) }
-  __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 594, __pyx_L1_error)
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 604, __pyx_L1_error) }
+  __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 604, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 594, __pyx_L1_error)
+  __pyx_t_2 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 604, __pyx_L1_error)
   for (;;) {
     {
       __pyx_t_3 = __pyx_t_2(__pyx_t_1);
       if (unlikely(!__pyx_t_3)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 594, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 604, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
       }
     }
     __Pyx_GOTREF(__pyx_t_3);
-    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 1) < (0)) __PYX_ERR(0, 594, __pyx_L1_error)
+    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 1) < (0)) __PYX_ERR(0, 604, __pyx_L1_error)
     __Pyx_XGOTREF(__pyx_cur_scope->__pyx_v_k);
     __Pyx_XDECREF_SET(__pyx_cur_scope->__pyx_v_k, ((PyObject*)__pyx_t_3));
     __Pyx_GIVEREF(__pyx_t_3);
     __pyx_t_3 = 0;
-    __pyx_t_3 = __Pyx_PyLong_AddCObj(__pyx_mstate_global->__pyx_int_65, __pyx_cur_scope->__pyx_v_k, 65, 0, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 594, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_AddCObj(__pyx_mstate_global->__pyx_int_65, __pyx_cur_scope->__pyx_v_k, 65, 0, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_PyLong_As_int(__pyx_t_3); if (unlikely((__pyx_t_4 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 594, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyLong_As_int(__pyx_t_3); if (unlikely((__pyx_t_4 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 604, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __pyx_t_3 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 594, __pyx_L1_error)
+    __pyx_t_3 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
 
     __pyx_r = __pyx_t_3;
@@ -3810,7 +3812,7 @@ static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObjec
     __pyx_cur_scope->__pyx_t_0 = 0;
     __Pyx_XGOTREF(__pyx_t_1);
     __pyx_t_2 = __pyx_cur_scope->__pyx_t_1;
-    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 594, __pyx_L1_error)
+    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 604, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   CYTHON_MAYBE_UNUSED_VAR(__pyx_cur_scope);
@@ -3836,7 +3838,7 @@ static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObjec
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":85
+/* "host/gcode/_lexer.pyx":87
  * 
  * 
  * cdef inline bint is_blank(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3848,7 +3850,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_blank(char __pyx_v_c)
   int __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":86
+  /* "host/gcode/_lexer.pyx":88
  * 
  * cdef inline bint is_blank(char c) noexcept nogil:
  *     return c == b' ' or c == b'\t' or c == b'\r'             # <<<<<<<<<<<<<<
@@ -3870,7 +3872,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_blank(char __pyx_v_c)
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":85
+  /* "host/gcode/_lexer.pyx":87
  * 
  * 
  * cdef inline bint is_blank(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3883,7 +3885,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_blank(char __pyx_v_c)
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":89
+/* "host/gcode/_lexer.pyx":91
  * 
  * 
  * cdef inline bint is_digit(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3895,7 +3897,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_digit(char __pyx_v_c)
   int __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":90
+  /* "host/gcode/_lexer.pyx":92
  * 
  * cdef inline bint is_digit(char c) noexcept nogil:
  *     return b'0' <= c <= b'9'             # <<<<<<<<<<<<<<
@@ -3911,7 +3913,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_digit(char __pyx_v_c)
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":89
+  /* "host/gcode/_lexer.pyx":91
  * 
  * 
  * cdef inline bint is_digit(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3924,7 +3926,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_digit(char __pyx_v_c)
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":93
+/* "host/gcode/_lexer.pyx":95
  * 
  * 
  * cdef inline char upper(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3936,7 +3938,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   char __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":94
+  /* "host/gcode/_lexer.pyx":96
  * 
  * cdef inline char upper(char c) noexcept nogil:
  *     if b'a' <= c <= b'z':             # <<<<<<<<<<<<<<
@@ -3950,7 +3952,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":95
+    /* "host/gcode/_lexer.pyx":97
  * cdef inline char upper(char c) noexcept nogil:
  *     if b'a' <= c <= b'z':
  *         return c - 32             # <<<<<<<<<<<<<<
@@ -3963,7 +3965,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":94
+    /* "host/gcode/_lexer.pyx":96
  * 
  * cdef inline char upper(char c) noexcept nogil:
  *     if b'a' <= c <= b'z':             # <<<<<<<<<<<<<<
@@ -3972,7 +3974,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
 */
   }
 
-  /* "host/gcode/_lexer.pyx":96
+  /* "host/gcode/_lexer.pyx":98
  *     if b'a' <= c <= b'z':
  *         return c - 32
  *     return c             # <<<<<<<<<<<<<<
@@ -3985,7 +3987,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":93
+  /* "host/gcode/_lexer.pyx":95
  * 
  * 
  * cdef inline char upper(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3998,7 +4000,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":99
+/* "host/gcode/_lexer.pyx":101
  * 
  * 
  * cdef inline bint is_letter(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -4011,7 +4013,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
   int __pyx_t_1;
 
 
-  /* "host/gcode/_lexer.pyx":100
+  /* "host/gcode/_lexer.pyx":102
  * 
  * cdef inline bint is_letter(char c) noexcept nogil:
  *     c = upper(c)             # <<<<<<<<<<<<<<
@@ -4020,7 +4022,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
 */
   __pyx_v_c = __pyx_f_6mendel_5gcode_6_lexer_upper(__pyx_v_c);
 
-  /* "host/gcode/_lexer.pyx":101
+  /* "host/gcode/_lexer.pyx":103
  * cdef inline bint is_letter(char c) noexcept nogil:
  *     c = upper(c)
  *     return b'A' <= c <= b'Z'             # <<<<<<<<<<<<<<
@@ -4036,7 +4038,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":99
+  /* "host/gcode/_lexer.pyx":101
  * 
  * 
  * cdef inline bint is_letter(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -4050,7 +4052,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":140
+/* "host/gcode/_lexer.pyx":142
  *     cdef int* checksum_computed
  * 
  *     def __cinit__(self, int capacity=8192):             # <<<<<<<<<<<<<<
@@ -4096,37 +4098,37 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_capacity,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL_TPNEW(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 140, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 142, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 140, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 142, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__cinit__", 0) < (0)) __PYX_ERR(0, 140, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__cinit__", 0) < (0)) __PYX_ERR(0, 142, __pyx_L3_error)
     } else {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 140, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 142, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
     }
     if (values[0]) {
-      __pyx_v_capacity = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_capacity == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 140, __pyx_L3_error)
+      __pyx_v_capacity = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_capacity == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 142, __pyx_L3_error)
     } else {
       __pyx_v_capacity = ((int)0x2000);
     }
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__cinit__", 0, 0, 1, __pyx_nargs); __PYX_ERR(0, 140, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__cinit__", 0, 0, 1, __pyx_nargs); __PYX_ERR(0, 142, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -4156,7 +4158,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
 
-  /* "host/gcode/_lexer.pyx":141
+  /* "host/gcode/_lexer.pyx":143
  * 
  *     def __cinit__(self, int capacity=8192):
  *         self.capacity = capacity             # <<<<<<<<<<<<<<
@@ -4165,7 +4167,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->capacity = __pyx_v_capacity;
 
-  /* "host/gcode/_lexer.pyx":142
+  /* "host/gcode/_lexer.pyx":144
  *     def __cinit__(self, int capacity=8192):
  *         self.capacity = capacity
  *         self.count = 0             # <<<<<<<<<<<<<<
@@ -4174,7 +4176,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->count = 0;
 
-  /* "host/gcode/_lexer.pyx":143
+  /* "host/gcode/_lexer.pyx":145
  *         self.capacity = capacity
  *         self.count = 0
  *         self.kinds = <signed char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4183,7 +4185,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->kinds = ((signed char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":144
+  /* "host/gcode/_lexer.pyx":146
  *         self.count = 0
  *         self.kinds = <signed char*> malloc(capacity)
  *         self.code_letter = <char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4192,7 +4194,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->code_letter = ((char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":145
+  /* "host/gcode/_lexer.pyx":147
  *         self.kinds = <signed char*> malloc(capacity)
  *         self.code_letter = <char*> malloc(capacity)
  *         self.name_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4201,7 +4203,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->name_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":146
+  /* "host/gcode/_lexer.pyx":148
  *         self.code_letter = <char*> malloc(capacity)
  *         self.name_start = <int*> malloc(capacity * sizeof(int))
  *         self.name_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4210,7 +4212,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->name_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":147
+  /* "host/gcode/_lexer.pyx":149
  *         self.name_start = <int*> malloc(capacity * sizeof(int))
  *         self.name_end = <int*> malloc(capacity * sizeof(int))
  *         self.numbers = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4219,7 +4221,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->numbers = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":148
+  /* "host/gcode/_lexer.pyx":150
  *         self.name_end = <int*> malloc(capacity * sizeof(int))
  *         self.numbers = <int*> malloc(capacity * sizeof(int))
  *         self.subs = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4228,7 +4230,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->subs = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":149
+  /* "host/gcode/_lexer.pyx":151
  *         self.numbers = <int*> malloc(capacity * sizeof(int))
  *         self.subs = <int*> malloc(capacity * sizeof(int))
  *         self.linenos = <int64_t*> malloc(capacity * sizeof(int64_t))             # <<<<<<<<<<<<<<
@@ -4237,7 +4239,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->linenos = ((int64_t *)malloc((__pyx_v_capacity * (sizeof(int64_t)))));
 
-  /* "host/gcode/_lexer.pyx":150
+  /* "host/gcode/_lexer.pyx":152
  *         self.subs = <int*> malloc(capacity * sizeof(int))
  *         self.linenos = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.nwords = <int64_t*> malloc(capacity * sizeof(int64_t))             # <<<<<<<<<<<<<<
@@ -4246,7 +4248,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->nwords = ((int64_t *)malloc((__pyx_v_capacity * (sizeof(int64_t)))));
 
-  /* "host/gcode/_lexer.pyx":151
+  /* "host/gcode/_lexer.pyx":153
  *         self.linenos = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.nwords = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.has_n = <char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4255,7 +4257,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->has_n = ((char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":152
+  /* "host/gcode/_lexer.pyx":154
  *         self.nwords = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.has_n = <char*> malloc(capacity)
  *         self.masks = <uint32_t*> malloc(capacity * sizeof(uint32_t))             # <<<<<<<<<<<<<<
@@ -4264,7 +4266,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->masks = ((uint32_t *)malloc((__pyx_v_capacity * (sizeof(uint32_t)))));
 
-  /* "host/gcode/_lexer.pyx":153
+  /* "host/gcode/_lexer.pyx":155
  *         self.has_n = <char*> malloc(capacity)
  *         self.masks = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.flags = <uint32_t*> malloc(capacity * sizeof(uint32_t))             # <<<<<<<<<<<<<<
@@ -4273,7 +4275,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->flags = ((uint32_t *)malloc((__pyx_v_capacity * (sizeof(uint32_t)))));
 
-  /* "host/gcode/_lexer.pyx":154
+  /* "host/gcode/_lexer.pyx":156
  *         self.masks = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.flags = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.quoted = <uint32_t*> malloc(capacity * sizeof(uint32_t))             # <<<<<<<<<<<<<<
@@ -4282,7 +4284,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->quoted = ((uint32_t *)malloc((__pyx_v_capacity * (sizeof(uint32_t)))));
 
-  /* "host/gcode/_lexer.pyx":155
+  /* "host/gcode/_lexer.pyx":157
  *         self.flags = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.quoted = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.values = <double*> malloc(capacity * NLETTERS * sizeof(double))             # <<<<<<<<<<<<<<
@@ -4291,7 +4293,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->values = ((double *)malloc(((__pyx_v_capacity * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) * (sizeof(double)))));
 
-  /* "host/gcode/_lexer.pyx":156
+  /* "host/gcode/_lexer.pyx":158
  *         self.quoted = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.values = <double*> malloc(capacity * NLETTERS * sizeof(double))
  *         self.line_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4300,7 +4302,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->line_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":157
+  /* "host/gcode/_lexer.pyx":159
  *         self.values = <double*> malloc(capacity * NLETTERS * sizeof(double))
  *         self.line_start = <int*> malloc(capacity * sizeof(int))
  *         self.line_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4309,7 +4311,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->line_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":158
+  /* "host/gcode/_lexer.pyx":160
  *         self.line_start = <int*> malloc(capacity * sizeof(int))
  *         self.line_end = <int*> malloc(capacity * sizeof(int))
  *         self.text_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4318,7 +4320,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->text_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":159
+  /* "host/gcode/_lexer.pyx":161
  *         self.line_end = <int*> malloc(capacity * sizeof(int))
  *         self.text_start = <int*> malloc(capacity * sizeof(int))
  *         self.text_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4327,7 +4329,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->text_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":160
+  /* "host/gcode/_lexer.pyx":162
  *         self.text_start = <int*> malloc(capacity * sizeof(int))
  *         self.text_end = <int*> malloc(capacity * sizeof(int))
  *         self.meta = <signed char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4336,7 +4338,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->meta = ((signed char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":161
+  /* "host/gcode/_lexer.pyx":163
  *         self.text_end = <int*> malloc(capacity * sizeof(int))
  *         self.meta = <signed char*> malloc(capacity)
  *         self.meta_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4345,7 +4347,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->meta_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":162
+  /* "host/gcode/_lexer.pyx":164
  *         self.meta = <signed char*> malloc(capacity)
  *         self.meta_start = <int*> malloc(capacity * sizeof(int))
  *         self.meta_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4354,7 +4356,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->meta_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":163
+  /* "host/gcode/_lexer.pyx":165
  *         self.meta_start = <int*> malloc(capacity * sizeof(int))
  *         self.meta_end = <int*> malloc(capacity * sizeof(int))
  *         self.errors = <signed char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4363,7 +4365,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->errors = ((signed char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":164
+  /* "host/gcode/_lexer.pyx":166
  *         self.meta_end = <int*> malloc(capacity * sizeof(int))
  *         self.errors = <signed char*> malloc(capacity)
  *         self.error_col = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4372,7 +4374,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->error_col = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":165
+  /* "host/gcode/_lexer.pyx":167
  *         self.errors = <signed char*> malloc(capacity)
  *         self.error_col = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4381,7 +4383,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->checksum_given = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":166
+  /* "host/gcode/_lexer.pyx":168
  *         self.error_col = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4390,7 +4392,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->checksum_computed = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":167
+  /* "host/gcode/_lexer.pyx":169
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL             # <<<<<<<<<<<<<<
@@ -4418,7 +4420,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":168
+  /* "host/gcode/_lexer.pyx":170
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL
  *                 or self.name_end == NULL or self.numbers == NULL or self.subs == NULL             # <<<<<<<<<<<<<<
@@ -4456,7 +4458,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":169
+  /* "host/gcode/_lexer.pyx":171
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL
  *                 or self.name_end == NULL or self.numbers == NULL or self.subs == NULL
  *                 or self.linenos == NULL or self.nwords == NULL or self.has_n == NULL             # <<<<<<<<<<<<<<
@@ -4494,7 +4496,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":170
+  /* "host/gcode/_lexer.pyx":172
  *                 or self.name_end == NULL or self.numbers == NULL or self.subs == NULL
  *                 or self.linenos == NULL or self.nwords == NULL or self.has_n == NULL
  *                 or self.masks == NULL or self.flags == NULL or self.quoted == NULL             # <<<<<<<<<<<<<<
@@ -4532,7 +4534,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":171
+  /* "host/gcode/_lexer.pyx":173
  *                 or self.linenos == NULL or self.nwords == NULL or self.has_n == NULL
  *                 or self.masks == NULL or self.flags == NULL or self.quoted == NULL
  *                 or self.values == NULL or self.line_start == NULL or self.line_end == NULL             # <<<<<<<<<<<<<<
@@ -4570,7 +4572,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":172
+  /* "host/gcode/_lexer.pyx":174
  *                 or self.masks == NULL or self.flags == NULL or self.quoted == NULL
  *                 or self.values == NULL or self.line_start == NULL or self.line_end == NULL
  *                 or self.text_start == NULL or self.text_end == NULL or self.meta == NULL             # <<<<<<<<<<<<<<
@@ -4608,7 +4610,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":173
+  /* "host/gcode/_lexer.pyx":175
  *                 or self.values == NULL or self.line_start == NULL or self.line_end == NULL
  *                 or self.text_start == NULL or self.text_end == NULL or self.meta == NULL
  *                 or self.meta_start == NULL or self.meta_end == NULL or self.errors == NULL             # <<<<<<<<<<<<<<
@@ -4646,7 +4648,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":174
+  /* "host/gcode/_lexer.pyx":176
  *                 or self.text_start == NULL or self.text_end == NULL or self.meta == NULL
  *                 or self.meta_start == NULL or self.meta_end == NULL or self.errors == NULL
  *                 or self.error_col == NULL or self.checksum_given == NULL             # <<<<<<<<<<<<<<
@@ -4674,7 +4676,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":175
+  /* "host/gcode/_lexer.pyx":177
  *                 or self.meta_start == NULL or self.meta_end == NULL or self.errors == NULL
  *                 or self.error_col == NULL or self.checksum_given == NULL
  *                 or self.checksum_computed == NULL):             # <<<<<<<<<<<<<<
@@ -4698,7 +4700,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 
   __pyx_L4_bool_binop_done:;
 
-  /* "host/gcode/_lexer.pyx":167
+  /* "host/gcode/_lexer.pyx":169
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL             # <<<<<<<<<<<<<<
@@ -4708,16 +4710,16 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
   if (unlikely(__pyx_t_1)) {
 
 
-    /* "host/gcode/_lexer.pyx":176
+    /* "host/gcode/_lexer.pyx":178
  *                 or self.error_col == NULL or self.checksum_given == NULL
  *                 or self.checksum_computed == NULL):
  *             raise MemoryError()             # <<<<<<<<<<<<<<
  * 
  *     def __dealloc__(self):
 */
-    PyErr_NoMemory(); __PYX_ERR(0, 176, __pyx_L1_error)
+    PyErr_NoMemory(); __PYX_ERR(0, 178, __pyx_L1_error)
 
-    /* "host/gcode/_lexer.pyx":167
+    /* "host/gcode/_lexer.pyx":169
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL             # <<<<<<<<<<<<<<
@@ -4726,7 +4728,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   }
 
-  /* "host/gcode/_lexer.pyx":140
+  /* "host/gcode/_lexer.pyx":142
  *     cdef int* checksum_computed
  * 
  *     def __cinit__(self, int capacity=8192):             # <<<<<<<<<<<<<<
@@ -4745,7 +4747,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":178
+/* "host/gcode/_lexer.pyx":180
  *             raise MemoryError()
  * 
  *     def __dealloc__(self):             # <<<<<<<<<<<<<<
@@ -4768,7 +4770,7 @@ static void __pyx_pw_6mendel_5gcode_6_lexer_5Batch_3__dealloc__(PyObject *__pyx_
 
 static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_self) {
 
-  /* "host/gcode/_lexer.pyx":179
+  /* "host/gcode/_lexer.pyx":181
  * 
  *     def __dealloc__(self):
  *         free(self.kinds); free(self.code_letter); free(self.name_start)             # <<<<<<<<<<<<<<
@@ -4779,7 +4781,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->code_letter);
   free(__pyx_v_self->name_start);
 
-  /* "host/gcode/_lexer.pyx":180
+  /* "host/gcode/_lexer.pyx":182
  *     def __dealloc__(self):
  *         free(self.kinds); free(self.code_letter); free(self.name_start)
  *         free(self.name_end); free(self.numbers); free(self.subs); free(self.linenos)             # <<<<<<<<<<<<<<
@@ -4791,7 +4793,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->subs);
   free(__pyx_v_self->linenos);
 
-  /* "host/gcode/_lexer.pyx":181
+  /* "host/gcode/_lexer.pyx":183
  *         free(self.kinds); free(self.code_letter); free(self.name_start)
  *         free(self.name_end); free(self.numbers); free(self.subs); free(self.linenos)
  *         free(self.nwords); free(self.has_n); free(self.masks); free(self.flags)             # <<<<<<<<<<<<<<
@@ -4803,7 +4805,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->masks);
   free(__pyx_v_self->flags);
 
-  /* "host/gcode/_lexer.pyx":182
+  /* "host/gcode/_lexer.pyx":184
  *         free(self.name_end); free(self.numbers); free(self.subs); free(self.linenos)
  *         free(self.nwords); free(self.has_n); free(self.masks); free(self.flags)
  *         free(self.quoted); free(self.values); free(self.line_start); free(self.line_end)             # <<<<<<<<<<<<<<
@@ -4815,7 +4817,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->line_start);
   free(__pyx_v_self->line_end);
 
-  /* "host/gcode/_lexer.pyx":183
+  /* "host/gcode/_lexer.pyx":185
  *         free(self.nwords); free(self.has_n); free(self.masks); free(self.flags)
  *         free(self.quoted); free(self.values); free(self.line_start); free(self.line_end)
  *         free(self.text_start); free(self.text_end); free(self.meta)             # <<<<<<<<<<<<<<
@@ -4826,7 +4828,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->text_end);
   free(__pyx_v_self->meta);
 
-  /* "host/gcode/_lexer.pyx":184
+  /* "host/gcode/_lexer.pyx":186
  *         free(self.quoted); free(self.values); free(self.line_start); free(self.line_end)
  *         free(self.text_start); free(self.text_end); free(self.meta)
  *         free(self.meta_start); free(self.meta_end); free(self.errors)             # <<<<<<<<<<<<<<
@@ -4837,7 +4839,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->meta_end);
   free(__pyx_v_self->errors);
 
-  /* "host/gcode/_lexer.pyx":185
+  /* "host/gcode/_lexer.pyx":187
  *         free(self.text_start); free(self.text_end); free(self.meta)
  *         free(self.meta_start); free(self.meta_end); free(self.errors)
  *         free(self.error_col); free(self.checksum_given); free(self.checksum_computed)             # <<<<<<<<<<<<<<
@@ -4848,7 +4850,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->checksum_given);
   free(__pyx_v_self->checksum_computed);
 
-  /* "host/gcode/_lexer.pyx":178
+  /* "host/gcode/_lexer.pyx":180
  *             raise MemoryError()
  * 
  *     def __dealloc__(self):             # <<<<<<<<<<<<<<
@@ -4860,7 +4862,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
 
 }
 
-/* "host/gcode/_lexer.pyx":188
+/* "host/gcode/_lexer.pyx":190
  * 
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):             # <<<<<<<<<<<<<<
@@ -4907,32 +4909,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 188, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 190, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 188, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 190, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "kind", 0) < (0)) __PYX_ERR(0, 188, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "kind", 0) < (0)) __PYX_ERR(0, 190, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, i); __PYX_ERR(0, 188, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, i); __PYX_ERR(0, 190, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 188, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 190, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 188, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 190, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 188, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 190, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -4963,14 +4965,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_4kind(struct __pyx_obj_6
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("kind", 0);
 
-  /* "host/gcode/_lexer.pyx":189
+  /* "host/gcode/_lexer.pyx":191
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):
  *         return self.kinds[i]             # <<<<<<<<<<<<<<
  * 
  *     def number(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->kinds[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 189, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->kinds[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 191, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -4983,7 +4985,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_4kind(struct __pyx_obj_6
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":188
+  /* "host/gcode/_lexer.pyx":190
  * 
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):             # <<<<<<<<<<<<<<
@@ -5002,7 +5004,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_4kind(struct __pyx_obj_6
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":191
+/* "host/gcode/_lexer.pyx":193
  *         return self.kinds[i]
  * 
  *     def number(self, int i):             # <<<<<<<<<<<<<<
@@ -5049,32 +5051,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 191, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 193, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 191, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 193, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "number", 0) < (0)) __PYX_ERR(0, 191, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "number", 0) < (0)) __PYX_ERR(0, 193, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, i); __PYX_ERR(0, 191, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, i); __PYX_ERR(0, 193, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 191, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 193, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 191, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 193, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 191, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 193, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5105,14 +5107,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_6number(struct __pyx_obj
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("number", 0);
 
-  /* "host/gcode/_lexer.pyx":192
+  /* "host/gcode/_lexer.pyx":194
  * 
  *     def number(self, int i):
  *         return self.numbers[i]             # <<<<<<<<<<<<<<
  * 
  *     def sub(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->numbers[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 192, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->numbers[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 194, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5125,7 +5127,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_6number(struct __pyx_obj
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":191
+  /* "host/gcode/_lexer.pyx":193
  *         return self.kinds[i]
  * 
  *     def number(self, int i):             # <<<<<<<<<<<<<<
@@ -5144,7 +5146,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_6number(struct __pyx_obj
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":194
+/* "host/gcode/_lexer.pyx":196
  *         return self.numbers[i]
  * 
  *     def sub(self, int i):             # <<<<<<<<<<<<<<
@@ -5191,32 +5193,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 194, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 196, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 194, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 196, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "sub", 0) < (0)) __PYX_ERR(0, 194, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "sub", 0) < (0)) __PYX_ERR(0, 196, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, i); __PYX_ERR(0, 194, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, i); __PYX_ERR(0, 196, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 194, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 196, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 194, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 196, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 194, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 196, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5247,14 +5249,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8sub(struct __pyx_obj_6m
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("sub", 0);
 
-  /* "host/gcode/_lexer.pyx":195
+  /* "host/gcode/_lexer.pyx":197
  * 
  *     def sub(self, int i):
  *         return self.subs[i]             # <<<<<<<<<<<<<<
  * 
  *     def lineno(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->subs[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 195, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->subs[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 197, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5267,7 +5269,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8sub(struct __pyx_obj_6m
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":194
+  /* "host/gcode/_lexer.pyx":196
  *         return self.numbers[i]
  * 
  *     def sub(self, int i):             # <<<<<<<<<<<<<<
@@ -5286,7 +5288,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8sub(struct __pyx_obj_6m
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":197
+/* "host/gcode/_lexer.pyx":199
  *         return self.subs[i]
  * 
  *     def lineno(self, int i):             # <<<<<<<<<<<<<<
@@ -5333,32 +5335,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 197, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 199, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 199, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "lineno", 0) < (0)) __PYX_ERR(0, 197, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "lineno", 0) < (0)) __PYX_ERR(0, 199, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, i); __PYX_ERR(0, 197, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, i); __PYX_ERR(0, 199, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 197, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 199, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 197, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 199, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 197, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 199, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5389,14 +5391,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_10lineno(struct __pyx_ob
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("lineno", 0);
 
-  /* "host/gcode/_lexer.pyx":198
+  /* "host/gcode/_lexer.pyx":200
  * 
  *     def lineno(self, int i):
  *         return self.linenos[i]             # <<<<<<<<<<<<<<
  * 
  *     def mask(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_self->linenos[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 198, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_self->linenos[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 200, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5409,7 +5411,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_10lineno(struct __pyx_ob
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":197
+  /* "host/gcode/_lexer.pyx":199
  *         return self.subs[i]
  * 
  *     def lineno(self, int i):             # <<<<<<<<<<<<<<
@@ -5428,7 +5430,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_10lineno(struct __pyx_ob
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":200
+/* "host/gcode/_lexer.pyx":202
  *         return self.linenos[i]
  * 
  *     def mask(self, int i):             # <<<<<<<<<<<<<<
@@ -5475,32 +5477,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 200, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 202, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 200, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 202, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "mask", 0) < (0)) __PYX_ERR(0, 200, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "mask", 0) < (0)) __PYX_ERR(0, 202, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, i); __PYX_ERR(0, 200, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, i); __PYX_ERR(0, 202, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 200, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 202, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 200, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 202, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 200, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 202, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5531,14 +5533,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_12mask(struct __pyx_obj_
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("mask", 0);
 
-  /* "host/gcode/_lexer.pyx":201
+  /* "host/gcode/_lexer.pyx":203
  * 
  *     def mask(self, int i):
  *         return self.masks[i]             # <<<<<<<<<<<<<<
  * 
  *     def value(self, int i, letter):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_uint32_t((__pyx_v_self->masks[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 201, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_uint32_t((__pyx_v_self->masks[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 203, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5551,7 +5553,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_12mask(struct __pyx_obj_
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":200
+  /* "host/gcode/_lexer.pyx":202
  *         return self.linenos[i]
  * 
  *     def mask(self, int i):             # <<<<<<<<<<<<<<
@@ -5570,7 +5572,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_12mask(struct __pyx_obj_
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":203
+/* "host/gcode/_lexer.pyx":205
  *         return self.masks[i]
  * 
  *     def value(self, int i, letter):             # <<<<<<<<<<<<<<
@@ -5618,39 +5620,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,&__pyx_mstate_global->__pyx_n_u_letter,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 203, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 205, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 203, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 205, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 203, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 205, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "value", 0) < (0)) __PYX_ERR(0, 203, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "value", 0) < (0)) __PYX_ERR(0, 205, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, i); __PYX_ERR(0, 203, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, i); __PYX_ERR(0, 205, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 203, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 205, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 203, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 205, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 203, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 205, __pyx_L3_error)
     __pyx_v_letter = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 203, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 205, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5682,15 +5684,15 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_14value(struct __pyx_obj
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("value", 0);
 
-  /* "host/gcode/_lexer.pyx":204
+  /* "host/gcode/_lexer.pyx":206
  * 
  *     def value(self, int i, letter):
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]             # <<<<<<<<<<<<<<
  * 
  *     def line_text(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyObject_Ord(__pyx_v_letter); if (unlikely(__pyx_t_1 == ((long)(long)(Py_UCS4)-1))) __PYX_ERR(0, 204, __pyx_L1_error)
-  __pyx_t_2 = PyFloat_FromDouble((__pyx_v_self->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + (__pyx_t_1 - 65))])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 204, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_Ord(__pyx_v_letter); if (unlikely(__pyx_t_1 == ((long)(long)(Py_UCS4)-1))) __PYX_ERR(0, 206, __pyx_L1_error)
+  __pyx_t_2 = PyFloat_FromDouble((__pyx_v_self->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + (__pyx_t_1 - 65))])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 206, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
 
   {
@@ -5704,7 +5706,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_14value(struct __pyx_obj
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":203
+  /* "host/gcode/_lexer.pyx":205
  *         return self.masks[i]
  * 
  *     def value(self, int i, letter):             # <<<<<<<<<<<<<<
@@ -5723,7 +5725,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_14value(struct __pyx_obj
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":206
+/* "host/gcode/_lexer.pyx":208
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
  *     def line_text(self, int i):             # <<<<<<<<<<<<<<
@@ -5771,32 +5773,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 206, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 208, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 206, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 208, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "line_text", 0) < (0)) __PYX_ERR(0, 206, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "line_text", 0) < (0)) __PYX_ERR(0, 208, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, i); __PYX_ERR(0, 206, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, i); __PYX_ERR(0, 208, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 206, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 208, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 206, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 208, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 206, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 208, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5830,7 +5832,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("line_text", 0);
 
-  /* "host/gcode/_lexer.pyx":208
+  /* "host/gcode/_lexer.pyx":210
  *     def line_text(self, int i):
  *         """The line as it was written (str, without its line ending)."""
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")             # <<<<<<<<<<<<<<
@@ -5839,9 +5841,9 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 208, __pyx_L1_error)
+    __PYX_ERR(0, 210, __pyx_L1_error)
   }
-  __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 208, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 210, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_2 = __pyx_t_3;
   __Pyx_INCREF(__pyx_t_2);
@@ -5851,10 +5853,10 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_rstrip, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 208, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 210, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 208, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 210, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -5866,7 +5868,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":206
+  /* "host/gcode/_lexer.pyx":208
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
  *     def line_text(self, int i):             # <<<<<<<<<<<<<<
@@ -5887,7 +5889,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":210
+/* "host/gcode/_lexer.pyx":212
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def text(self, int i):             # <<<<<<<<<<<<<<
@@ -5935,32 +5937,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 210, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 212, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 210, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 212, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "text", 0) < (0)) __PYX_ERR(0, 210, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "text", 0) < (0)) __PYX_ERR(0, 212, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, i); __PYX_ERR(0, 210, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, i); __PYX_ERR(0, 212, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 210, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 212, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 210, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 212, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 210, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 212, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5995,7 +5997,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("text", 0);
 
-  /* "host/gcode/_lexer.pyx":212
+  /* "host/gcode/_lexer.pyx":214
  *     def text(self, int i):
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:             # <<<<<<<<<<<<<<
@@ -6007,7 +6009,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":213
+    /* "host/gcode/_lexer.pyx":215
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:
  *             return None             # <<<<<<<<<<<<<<
@@ -6024,7 +6026,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":212
+    /* "host/gcode/_lexer.pyx":214
  *     def text(self, int i):
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:             # <<<<<<<<<<<<<<
@@ -6033,7 +6035,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
 */
   }
 
-  /* "host/gcode/_lexer.pyx":214
+  /* "host/gcode/_lexer.pyx":216
  *         if self.text_start[i] < 0:
  *             return None
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()             # <<<<<<<<<<<<<<
@@ -6042,9 +6044,9 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 214, __pyx_L1_error)
+    __PYX_ERR(0, 216, __pyx_L1_error)
   }
-  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->text_start[__pyx_v_i]), (__pyx_v_self->text_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 214, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->text_start[__pyx_v_i]), (__pyx_v_self->text_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 216, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_3 = __pyx_t_4;
   __Pyx_INCREF(__pyx_t_3);
@@ -6054,10 +6056,10 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
     __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_strip, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 214, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 216, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 214, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 216, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -6069,7 +6071,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":210
+  /* "host/gcode/_lexer.pyx":212
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def text(self, int i):             # <<<<<<<<<<<<<<
@@ -6090,7 +6092,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":216
+/* "host/gcode/_lexer.pyx":218
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def meta_kind(self, int i):             # <<<<<<<<<<<<<<
@@ -6137,32 +6139,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 216, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 218, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 216, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 218, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_kind", 0) < (0)) __PYX_ERR(0, 216, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_kind", 0) < (0)) __PYX_ERR(0, 218, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, i); __PYX_ERR(0, 216, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, i); __PYX_ERR(0, 218, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 216, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 218, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 216, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 218, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 216, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 218, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6193,14 +6195,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_20meta_kind(struct __pyx
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("meta_kind", 0);
 
-  /* "host/gcode/_lexer.pyx":217
+  /* "host/gcode/_lexer.pyx":219
  * 
  *     def meta_kind(self, int i):
  *         return self.meta[i]             # <<<<<<<<<<<<<<
  * 
  *     def meta_text(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 217, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 219, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -6213,7 +6215,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_20meta_kind(struct __pyx
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":216
+  /* "host/gcode/_lexer.pyx":218
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def meta_kind(self, int i):             # <<<<<<<<<<<<<<
@@ -6232,7 +6234,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_20meta_kind(struct __pyx
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":219
+/* "host/gcode/_lexer.pyx":221
  *         return self.meta[i]
  * 
  *     def meta_text(self, int i):             # <<<<<<<<<<<<<<
@@ -6279,32 +6281,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 219, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 221, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 219, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 221, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_text", 0) < (0)) __PYX_ERR(0, 219, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_text", 0) < (0)) __PYX_ERR(0, 221, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, i); __PYX_ERR(0, 219, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, i); __PYX_ERR(0, 221, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 219, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 221, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 219, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 221, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 219, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 221, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6339,24 +6341,24 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("meta_text", 0);
 
-  /* "host/gcode/_lexer.pyx":220
+  /* "host/gcode/_lexer.pyx":222
  * 
  *     def meta_text(self, int i):
  *         if self.meta[i] == META_NONE:             # <<<<<<<<<<<<<<
  *             return None
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
 */
-  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 220, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 222, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 220, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 222, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_2, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 220, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_2, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 222, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   if (__pyx_t_3) {
 
 
-    /* "host/gcode/_lexer.pyx":221
+    /* "host/gcode/_lexer.pyx":223
  *     def meta_text(self, int i):
  *         if self.meta[i] == META_NONE:
  *             return None             # <<<<<<<<<<<<<<
@@ -6373,7 +6375,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":220
+    /* "host/gcode/_lexer.pyx":222
  * 
  *     def meta_text(self, int i):
  *         if self.meta[i] == META_NONE:             # <<<<<<<<<<<<<<
@@ -6382,7 +6384,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
 */
   }
 
-  /* "host/gcode/_lexer.pyx":222
+  /* "host/gcode/_lexer.pyx":224
  *         if self.meta[i] == META_NONE:
  *             return None
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()             # <<<<<<<<<<<<<<
@@ -6391,9 +6393,9 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 222, __pyx_L1_error)
+    __PYX_ERR(0, 224, __pyx_L1_error)
   }
-  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->meta_start[__pyx_v_i]), (__pyx_v_self->meta_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 222, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->meta_start[__pyx_v_i]), (__pyx_v_self->meta_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 224, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_1 = __pyx_t_4;
   __Pyx_INCREF(__pyx_t_1);
@@ -6403,10 +6405,10 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
     __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_strip, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 222, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 224, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 222, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 224, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -6418,7 +6420,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":219
+  /* "host/gcode/_lexer.pyx":221
  *         return self.meta[i]
  * 
  *     def meta_text(self, int i):             # <<<<<<<<<<<<<<
@@ -6439,7 +6441,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":224
+/* "host/gcode/_lexer.pyx":226
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def error(self, int i):             # <<<<<<<<<<<<<<
@@ -6487,32 +6489,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 224, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 226, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 224, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 226, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "error", 0) < (0)) __PYX_ERR(0, 224, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "error", 0) < (0)) __PYX_ERR(0, 226, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, i); __PYX_ERR(0, 224, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, i); __PYX_ERR(0, 226, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 224, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 226, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 224, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 226, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 224, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 226, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6553,7 +6555,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("error", 0);
 
-  /* "host/gcode/_lexer.pyx":226
+  /* "host/gcode/_lexer.pyx":228
  *     def error(self, int i):
  *         """What is wrong with line ``i`` in words, or None."""
  *         cdef int code = self.errors[i]             # <<<<<<<<<<<<<<
@@ -6562,7 +6564,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   __pyx_v_code = (__pyx_v_self->errors[__pyx_v_i]);
 
-  /* "host/gcode/_lexer.pyx":227
+  /* "host/gcode/_lexer.pyx":229
  *         """What is wrong with line ``i`` in words, or None."""
  *         cdef int code = self.errors[i]
  *         cdef int col = self.error_col[i]             # <<<<<<<<<<<<<<
@@ -6571,7 +6573,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   __pyx_v_col = (__pyx_v_self->error_col[__pyx_v_i]);
 
-  /* "host/gcode/_lexer.pyx":228
+  /* "host/gcode/_lexer.pyx":230
  *         cdef int code = self.errors[i]
  *         cdef int col = self.error_col[i]
  *         if code == E_NONE:             # <<<<<<<<<<<<<<
@@ -6583,7 +6585,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":229
+    /* "host/gcode/_lexer.pyx":231
  *         cdef int col = self.error_col[i]
  *         if code == E_NONE:
  *             return None             # <<<<<<<<<<<<<<
@@ -6600,7 +6602,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":228
+    /* "host/gcode/_lexer.pyx":230
  *         cdef int code = self.errors[i]
  *         cdef int col = self.error_col[i]
  *         if code == E_NONE:             # <<<<<<<<<<<<<<
@@ -6609,7 +6611,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":230
+  /* "host/gcode/_lexer.pyx":232
  *         if code == E_NONE:
  *             return None
  *         line = self.data[self.line_start[i]:self.line_end[i]]             # <<<<<<<<<<<<<<
@@ -6618,14 +6620,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 230, __pyx_L1_error)
+    __PYX_ERR(0, 232, __pyx_L1_error)
   }
-  __pyx_t_2 = PySequence_GetSlice(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 230, __pyx_L1_error)
+  __pyx_t_2 = PySequence_GetSlice(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 232, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_v_line = ((PyObject*)__pyx_t_2);
   __pyx_t_2 = 0;
 
-  /* "host/gcode/_lexer.pyx":231
+  /* "host/gcode/_lexer.pyx":233
  *             return None
  *         line = self.data[self.line_start[i]:self.line_end[i]]
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"             # <<<<<<<<<<<<<<
@@ -6634,13 +6636,13 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   __pyx_t_1 = (0 <= __pyx_v_col);
   if (__pyx_t_1) {
-    __pyx_t_3 = __Pyx_PyBytes_GET_SIZE(__pyx_v_line); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 231, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyBytes_GET_SIZE(__pyx_v_line); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 233, __pyx_L1_error)
     __pyx_t_1 = (__pyx_v_col < __pyx_t_3);
 
   }
   if (__pyx_t_1) {
-    __pyx_t_4 = __Pyx_GetItemInt_Bytes(__pyx_v_line, __pyx_v_col, int, 1, __Pyx_PyLong_From_int, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(__pyx_t_4 == -1)) __PYX_ERR(0, 231, __pyx_L1_error)
-    __pyx_t_5 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 231, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_GetItemInt_Bytes(__pyx_v_line, __pyx_v_col, int, 1, __Pyx_PyLong_From_int, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(__pyx_t_4 == -1)) __PYX_ERR(0, 233, __pyx_L1_error)
+    __pyx_t_5 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 233, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
 
     __pyx_t_2 = __pyx_t_5;
@@ -6653,7 +6655,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   __pyx_v_char = ((PyObject*)__pyx_t_2);
   __pyx_t_2 = 0;
 
-  /* "host/gcode/_lexer.pyx":232
+  /* "host/gcode/_lexer.pyx":234
  *         line = self.data[self.line_start[i]:self.line_end[i]]
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"
  *         if code == E_UNEXPECTED:             # <<<<<<<<<<<<<<
@@ -6665,16 +6667,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":233
+    /* "host/gcode/_lexer.pyx":235
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"
  *         if code == E_UNEXPECTED:
  *             return "unexpected %r at column %d" % (char, col + 1)             # <<<<<<<<<<<<<<
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)
 */
-    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 233, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 233, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_unexpected;
     __pyx_t_6[1] = __pyx_t_2;
@@ -6689,7 +6691,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[1]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 233, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6704,7 +6706,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":232
+    /* "host/gcode/_lexer.pyx":234
  *         line = self.data[self.line_start[i]:self.line_end[i]]
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"
  *         if code == E_UNEXPECTED:             # <<<<<<<<<<<<<<
@@ -6713,7 +6715,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":234
+  /* "host/gcode/_lexer.pyx":236
  *         if code == E_UNEXPECTED:
  *             return "unexpected %r at column %d" % (char, col + 1)
  *         if code == E_NUMBER:             # <<<<<<<<<<<<<<
@@ -6725,16 +6727,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":235
+    /* "host/gcode/_lexer.pyx":237
  *             return "unexpected %r at column %d" % (char, col + 1)
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)             # <<<<<<<<<<<<<<
  *         if code == E_CHECKSUM:
  *             return "checksum mismatch: line says %d, computed %d" % (
 */
-    __pyx_t_7 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 235, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 237, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_5 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 235, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 237, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_expected_a_number_at_column;
     __pyx_t_6[1] = __pyx_t_7;
@@ -6749,7 +6751,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[3]);
     #endif
     __pyx_t_2 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 235, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 237, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6764,7 +6766,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":234
+    /* "host/gcode/_lexer.pyx":236
  *         if code == E_UNEXPECTED:
  *             return "unexpected %r at column %d" % (char, col + 1)
  *         if code == E_NUMBER:             # <<<<<<<<<<<<<<
@@ -6773,7 +6775,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":236
+  /* "host/gcode/_lexer.pyx":238
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)
  *         if code == E_CHECKSUM:             # <<<<<<<<<<<<<<
@@ -6785,23 +6787,23 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":238
+    /* "host/gcode/_lexer.pyx":240
  *         if code == E_CHECKSUM:
  *             return "checksum mismatch: line says %d, computed %d" % (
  *                 self.checksum_given[i], self.checksum_computed[i])             # <<<<<<<<<<<<<<
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)
 */
-    __pyx_t_2 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_given[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 238, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_given[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 240, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_5 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_computed[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 238, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_computed[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 240, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_checksum_mismatch_line_says;
     __pyx_t_6[1] = __pyx_t_2;
     __pyx_t_6[2] = __pyx_mstate_global->__pyx_kp_u_computed;
     __pyx_t_6[3] = __pyx_t_5;
 
-    /* "host/gcode/_lexer.pyx":237
+    /* "host/gcode/_lexer.pyx":239
  *             return "expected a number at column %d, found %r" % (col + 1, char)
  *         if code == E_CHECKSUM:
  *             return "checksum mismatch: line says %d, computed %d" % (             # <<<<<<<<<<<<<<
@@ -6814,7 +6816,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     #endif
     __pyx_t_4 = 0;
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 237, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 239, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6829,7 +6831,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":236
+    /* "host/gcode/_lexer.pyx":238
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)
  *         if code == E_CHECKSUM:             # <<<<<<<<<<<<<<
@@ -6838,7 +6840,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":239
+  /* "host/gcode/_lexer.pyx":241
  *             return "checksum mismatch: line says %d, computed %d" % (
  *                 self.checksum_given[i], self.checksum_computed[i])
  *         if code == E_TWICE:             # <<<<<<<<<<<<<<
@@ -6850,16 +6852,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":240
+    /* "host/gcode/_lexer.pyx":242
  *                 self.checksum_given[i], self.checksum_computed[i])
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)             # <<<<<<<<<<<<<<
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)
 */
-    __pyx_t_7 = __Pyx_PyUnicode_Unicode(__pyx_v_char); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 240, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyUnicode_Unicode(__pyx_v_char); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 240, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_t_7;
     __pyx_t_6[1] = __pyx_mstate_global->__pyx_kp_u_given_twice_column;
@@ -6874,7 +6876,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[0]);
     #endif
     __pyx_t_2 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 240, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6889,7 +6891,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":239
+    /* "host/gcode/_lexer.pyx":241
  *             return "checksum mismatch: line says %d, computed %d" % (
  *                 self.checksum_given[i], self.checksum_computed[i])
  *         if code == E_TWICE:             # <<<<<<<<<<<<<<
@@ -6898,7 +6900,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":241
+  /* "host/gcode/_lexer.pyx":243
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)
  *         if code == E_COMMENT:             # <<<<<<<<<<<<<<
@@ -6910,16 +6912,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":242
+    /* "host/gcode/_lexer.pyx":244
  *             return "%s given twice (column %d)" % (char, col + 1)
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)             # <<<<<<<<<<<<<<
  *         if code == E_NOCODE:
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
 */
-    __pyx_t_2 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 242, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_5 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_unclosed_comment_at_column_d, __pyx_t_2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 242, __pyx_L1_error)
+    __pyx_t_5 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_unclosed_comment_at_column_d, __pyx_t_2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     {
@@ -6933,7 +6935,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_5 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":241
+    /* "host/gcode/_lexer.pyx":243
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)
  *         if code == E_COMMENT:             # <<<<<<<<<<<<<<
@@ -6942,7 +6944,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":243
+  /* "host/gcode/_lexer.pyx":245
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)
  *         if code == E_NOCODE:             # <<<<<<<<<<<<<<
@@ -6954,23 +6956,23 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":245
+    /* "host/gcode/_lexer.pyx":247
  *         if code == E_NOCODE:
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
  *                 col + 1, char)             # <<<<<<<<<<<<<<
  *         if code == E_LINENO:
  *             return "line number N needs an integer (column %d)" % (col + 1)
 */
-    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 245, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 247, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 245, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 247, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_expected_a_command_G_M_T_or_a_na;
     __pyx_t_6[1] = __pyx_t_5;
     __pyx_t_6[2] = __pyx_mstate_global->__pyx_kp_u_found;
     __pyx_t_6[3] = __pyx_t_2;
 
-    /* "host/gcode/_lexer.pyx":244
+    /* "host/gcode/_lexer.pyx":246
  *             return "unclosed '(' comment at column %d" % (col + 1)
  *         if code == E_NOCODE:
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (             # <<<<<<<<<<<<<<
@@ -6986,7 +6988,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[3]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 244, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -7001,7 +7003,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":243
+    /* "host/gcode/_lexer.pyx":245
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)
  *         if code == E_NOCODE:             # <<<<<<<<<<<<<<
@@ -7010,7 +7012,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":246
+  /* "host/gcode/_lexer.pyx":248
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
  *                 col + 1, char)
  *         if code == E_LINENO:             # <<<<<<<<<<<<<<
@@ -7022,16 +7024,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":247
+    /* "host/gcode/_lexer.pyx":249
  *                 col + 1, char)
  *         if code == E_LINENO:
  *             return "line number N needs an integer (column %d)" % (col + 1)             # <<<<<<<<<<<<<<
  *         return "cannot parse"
  * 
 */
-    __pyx_t_7 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 247, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 249, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_2 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_line_number_N_needs_an_integer_c, __pyx_t_7); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 247, __pyx_L1_error)
+    __pyx_t_2 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_line_number_N_needs_an_integer_c, __pyx_t_7); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 249, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     {
@@ -7045,7 +7047,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":246
+    /* "host/gcode/_lexer.pyx":248
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
  *                 col + 1, char)
  *         if code == E_LINENO:             # <<<<<<<<<<<<<<
@@ -7054,7 +7056,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":248
+  /* "host/gcode/_lexer.pyx":250
  *         if code == E_LINENO:
  *             return "line number N needs an integer (column %d)" % (col + 1)
  *         return "cannot parse"             # <<<<<<<<<<<<<<
@@ -7072,7 +7074,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":224
+  /* "host/gcode/_lexer.pyx":226
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def error(self, int i):             # <<<<<<<<<<<<<<
@@ -7097,7 +7099,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":112
+/* "host/gcode/_lexer.pyx":114
  *     spans (into ``data``) of text arguments, comments and the whole line.
  *     """
  *     cdef public int count             # <<<<<<<<<<<<<<
@@ -7136,7 +7138,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_5count___get__(struct __
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 112, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 114, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -7209,7 +7211,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_5count_2__set__(struct __pyx_o
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 112, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 114, __pyx_L4_error)
         __pyx_v_self->count = __pyx_t_2;
       }
       /*finally:*/ {
@@ -7239,7 +7241,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_5count_2__set__(struct __pyx_o
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":113
+/* "host/gcode/_lexer.pyx":115
  *     """
  *     cdef public int count
  *     cdef public int capacity             # <<<<<<<<<<<<<<
@@ -7278,7 +7280,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8capacity___get__(struct
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->capacity); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 113, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->capacity); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 115, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -7351,7 +7353,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_8capacity_2__set__(struct __py
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 113, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 115, __pyx_L4_error)
         __pyx_v_self->capacity = __pyx_t_2;
       }
       /*finally:*/ {
@@ -7381,7 +7383,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_8capacity_2__set__(struct __py
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":114
+/* "host/gcode/_lexer.pyx":116
  *     cdef public int count
  *     cdef public int capacity
  *     cdef public bytes data             # <<<<<<<<<<<<<<
@@ -7480,7 +7482,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_4data_2__set__(struct __pyx_ob
       /*try:*/ {
         __pyx_t_2 = __pyx_v_value;
         __Pyx_INCREF(__pyx_t_2);
-        if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(0, 114, __pyx_L4_error)
+        if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(0, 116, __pyx_L4_error)
         __Pyx_GIVEREF(__pyx_t_2);
         __Pyx_GOTREF(__pyx_v_self->data);
         __Pyx_DECREF_SET(__pyx_v_self->data, ((PyObject*)__pyx_t_2));
@@ -7766,7 +7768,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_28__setstate_cython__(CY
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":251
+/* "host/gcode/_lexer.pyx":253
  * 
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -7779,7 +7781,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "host/gcode/_lexer.pyx":252
+  /* "host/gcode/_lexer.pyx":254
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:
  *     if kind != K_M or sub >= 0:             # <<<<<<<<<<<<<<
@@ -7805,7 +7807,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":253
+    /* "host/gcode/_lexer.pyx":255
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:
  *     if kind != K_M or sub >= 0:
  *         return False             # <<<<<<<<<<<<<<
@@ -7818,7 +7820,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":252
+    /* "host/gcode/_lexer.pyx":254
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:
  *     if kind != K_M or sub >= 0:             # <<<<<<<<<<<<<<
@@ -7827,7 +7829,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
 */
   }
 
-  /* "host/gcode/_lexer.pyx":254
+  /* "host/gcode/_lexer.pyx":256
  *     if kind != K_M or sub >= 0:
  *         return False
  *     return number == 117 or number == 118 or number == 23 or number == 28 \             # <<<<<<<<<<<<<<
@@ -7841,7 +7843,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
     case 28:
     case 30:
 
-    /* "host/gcode/_lexer.pyx":255
+    /* "host/gcode/_lexer.pyx":257
  *         return False
  *     return number == 117 or number == 118 or number == 23 or number == 28 \
  *         or number == 30 or number == 32             # <<<<<<<<<<<<<<
@@ -7850,7 +7852,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
 */
     case 32:
 
-    /* "host/gcode/_lexer.pyx":254
+    /* "host/gcode/_lexer.pyx":256
  *     if kind != K_M or sub >= 0:
  *         return False
  *     return number == 117 or number == 118 or number == 23 or number == 28 \             # <<<<<<<<<<<<<<
@@ -7868,7 +7870,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":251
+  /* "host/gcode/_lexer.pyx":253
  * 
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -7881,7 +7883,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":258
+/* "host/gcode/_lexer.pyx":260
  * 
  * 
  * cdef inline int parse_number(const char* s, int pos, int end, double* out) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -7903,7 +7905,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":260
+  /* "host/gcode/_lexer.pyx":262
  * cdef inline int parse_number(const char* s, int pos, int end, double* out) noexcept nogil:
  *     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end or -1."""
  *     cdef int start = pos             # <<<<<<<<<<<<<<
@@ -7912,7 +7914,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_start = __pyx_v_pos;
 
-  /* "host/gcode/_lexer.pyx":261
+  /* "host/gcode/_lexer.pyx":263
  *     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end or -1."""
  *     cdef int start = pos
  *     cdef bint negative = False             # <<<<<<<<<<<<<<
@@ -7921,7 +7923,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_negative = 0;
 
-  /* "host/gcode/_lexer.pyx":262
+  /* "host/gcode/_lexer.pyx":264
  *     cdef int start = pos
  *     cdef bint negative = False
  *     cdef int64_t mantissa = 0             # <<<<<<<<<<<<<<
@@ -7930,7 +7932,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_mantissa = 0;
 
-  /* "host/gcode/_lexer.pyx":263
+  /* "host/gcode/_lexer.pyx":265
  *     cdef bint negative = False
  *     cdef int64_t mantissa = 0
  *     cdef int digits = 0, frac = 0             # <<<<<<<<<<<<<<
@@ -7940,7 +7942,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   __pyx_v_digits = 0;
   __pyx_v_frac = 0;
 
-  /* "host/gcode/_lexer.pyx":264
+  /* "host/gcode/_lexer.pyx":266
  *     cdef int64_t mantissa = 0
  *     cdef int digits = 0, frac = 0
  *     cdef bint dot = False             # <<<<<<<<<<<<<<
@@ -7949,7 +7951,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_dot = 0;
 
-  /* "host/gcode/_lexer.pyx":265
+  /* "host/gcode/_lexer.pyx":267
  *     cdef int digits = 0, frac = 0
  *     cdef bint dot = False
  *     cdef bint exact = True             # <<<<<<<<<<<<<<
@@ -7958,7 +7960,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_exact = 1;
 
-  /* "host/gcode/_lexer.pyx":267
+  /* "host/gcode/_lexer.pyx":269
  *     cdef bint exact = True
  *     cdef char c
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):             # <<<<<<<<<<<<<<
@@ -7994,7 +7996,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":268
+    /* "host/gcode/_lexer.pyx":270
  *     cdef char c
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):
  *         negative = s[pos] == b'-'             # <<<<<<<<<<<<<<
@@ -8003,7 +8005,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     __pyx_v_negative = ((__pyx_v_s[__pyx_v_pos]) == '-');
 
-    /* "host/gcode/_lexer.pyx":269
+    /* "host/gcode/_lexer.pyx":271
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):
  *         negative = s[pos] == b'-'
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8012,7 +8014,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     __pyx_v_pos = (__pyx_v_pos + 1);
 
-    /* "host/gcode/_lexer.pyx":267
+    /* "host/gcode/_lexer.pyx":269
  *     cdef bint exact = True
  *     cdef char c
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):             # <<<<<<<<<<<<<<
@@ -8021,7 +8023,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   }
 
-  /* "host/gcode/_lexer.pyx":270
+  /* "host/gcode/_lexer.pyx":272
  *         negative = s[pos] == b'-'
  *         pos += 1
  *     while pos < end:             # <<<<<<<<<<<<<<
@@ -8034,7 +8036,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":271
+    /* "host/gcode/_lexer.pyx":273
  *         pos += 1
  *     while pos < end:
  *         c = s[pos]             # <<<<<<<<<<<<<<
@@ -8043,7 +8045,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     __pyx_v_c = (__pyx_v_s[__pyx_v_pos]);
 
-    /* "host/gcode/_lexer.pyx":272
+    /* "host/gcode/_lexer.pyx":274
  *     while pos < end:
  *         c = s[pos]
  *         if is_digit(c):             # <<<<<<<<<<<<<<
@@ -8055,7 +8057,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":273
+      /* "host/gcode/_lexer.pyx":275
  *         c = s[pos]
  *         if is_digit(c):
  *             if mantissa > MAX_EXACT_MANTISSA // 10:             # <<<<<<<<<<<<<<
@@ -8067,7 +8069,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":274
+        /* "host/gcode/_lexer.pyx":276
  *         if is_digit(c):
  *             if mantissa > MAX_EXACT_MANTISSA // 10:
  *                 exact = False             # <<<<<<<<<<<<<<
@@ -8076,7 +8078,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
         __pyx_v_exact = 0;
 
-        /* "host/gcode/_lexer.pyx":273
+        /* "host/gcode/_lexer.pyx":275
  *         c = s[pos]
  *         if is_digit(c):
  *             if mantissa > MAX_EXACT_MANTISSA // 10:             # <<<<<<<<<<<<<<
@@ -8086,7 +8088,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
         goto __pyx_L10;
       }
 
-      /* "host/gcode/_lexer.pyx":276
+      /* "host/gcode/_lexer.pyx":278
  *                 exact = False
  *             else:
  *                 mantissa = mantissa * 10 + (c - 48)             # <<<<<<<<<<<<<<
@@ -8096,7 +8098,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       /*else*/ {
         __pyx_v_mantissa = ((__pyx_v_mantissa * 10) + (__pyx_v_c - 48));
 
-        /* "host/gcode/_lexer.pyx":277
+        /* "host/gcode/_lexer.pyx":279
  *             else:
  *                 mantissa = mantissa * 10 + (c - 48)
  *                 if dot:             # <<<<<<<<<<<<<<
@@ -8105,7 +8107,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
         if (__pyx_v_dot) {
 
-          /* "host/gcode/_lexer.pyx":278
+          /* "host/gcode/_lexer.pyx":280
  *                 mantissa = mantissa * 10 + (c - 48)
  *                 if dot:
  *                     frac += 1             # <<<<<<<<<<<<<<
@@ -8114,7 +8116,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
           __pyx_v_frac = (__pyx_v_frac + 1);
 
-          /* "host/gcode/_lexer.pyx":277
+          /* "host/gcode/_lexer.pyx":279
  *             else:
  *                 mantissa = mantissa * 10 + (c - 48)
  *                 if dot:             # <<<<<<<<<<<<<<
@@ -8125,7 +8127,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       }
       __pyx_L10:;
 
-      /* "host/gcode/_lexer.pyx":279
+      /* "host/gcode/_lexer.pyx":281
  *                 if dot:
  *                     frac += 1
  *             digits += 1             # <<<<<<<<<<<<<<
@@ -8134,7 +8136,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
       __pyx_v_digits = (__pyx_v_digits + 1);
 
-      /* "host/gcode/_lexer.pyx":272
+      /* "host/gcode/_lexer.pyx":274
  *     while pos < end:
  *         c = s[pos]
  *         if is_digit(c):             # <<<<<<<<<<<<<<
@@ -8144,7 +8146,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       goto __pyx_L9;
     }
 
-    /* "host/gcode/_lexer.pyx":280
+    /* "host/gcode/_lexer.pyx":282
  *                     frac += 1
  *             digits += 1
  *         elif c == b'.' and not dot:             # <<<<<<<<<<<<<<
@@ -8170,7 +8172,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":281
+      /* "host/gcode/_lexer.pyx":283
  *             digits += 1
  *         elif c == b'.' and not dot:
  *             dot = True             # <<<<<<<<<<<<<<
@@ -8179,7 +8181,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
       __pyx_v_dot = 1;
 
-      /* "host/gcode/_lexer.pyx":280
+      /* "host/gcode/_lexer.pyx":282
  *                     frac += 1
  *             digits += 1
  *         elif c == b'.' and not dot:             # <<<<<<<<<<<<<<
@@ -8189,7 +8191,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       goto __pyx_L9;
     }
 
-    /* "host/gcode/_lexer.pyx":283
+    /* "host/gcode/_lexer.pyx":285
  *             dot = True
  *         else:
  *             break             # <<<<<<<<<<<<<<
@@ -8201,7 +8203,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     }
     __pyx_L9:;
 
-    /* "host/gcode/_lexer.pyx":284
+    /* "host/gcode/_lexer.pyx":286
  *         else:
  *             break
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8212,7 +8214,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   }
   __pyx_L8_break:;
 
-  /* "host/gcode/_lexer.pyx":285
+  /* "host/gcode/_lexer.pyx":287
  *             break
  *         pos += 1
  *     if digits == 0:             # <<<<<<<<<<<<<<
@@ -8224,7 +8226,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":286
+    /* "host/gcode/_lexer.pyx":288
  *         pos += 1
  *     if digits == 0:
  *         return -1             # <<<<<<<<<<<<<<
@@ -8237,7 +8239,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":285
+    /* "host/gcode/_lexer.pyx":287
  *             break
  *         pos += 1
  *     if digits == 0:             # <<<<<<<<<<<<<<
@@ -8246,7 +8248,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   }
 
-  /* "host/gcode/_lexer.pyx":287
+  /* "host/gcode/_lexer.pyx":289
  *     if digits == 0:
  *         return -1
  *     if exact and frac <= 22:             # <<<<<<<<<<<<<<
@@ -8268,7 +8270,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":288
+    /* "host/gcode/_lexer.pyx":290
  *         return -1
  *     if exact and frac <= 22:
  *         out[0] = mantissa / POW10[frac]             # <<<<<<<<<<<<<<
@@ -8277,7 +8279,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     (__pyx_v_out[0]) = (((double)__pyx_v_mantissa) / (__pyx_v_6mendel_5gcode_6_lexer_POW10[__pyx_v_frac]));
 
-    /* "host/gcode/_lexer.pyx":289
+    /* "host/gcode/_lexer.pyx":291
  *     if exact and frac <= 22:
  *         out[0] = mantissa / POW10[frac]
  *         if negative:             # <<<<<<<<<<<<<<
@@ -8286,7 +8288,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     if (__pyx_v_negative) {
 
-      /* "host/gcode/_lexer.pyx":290
+      /* "host/gcode/_lexer.pyx":292
  *         out[0] = mantissa / POW10[frac]
  *         if negative:
  *             out[0] = -out[0]             # <<<<<<<<<<<<<<
@@ -8295,7 +8297,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
       (__pyx_v_out[0]) = (-(__pyx_v_out[0]));
 
-      /* "host/gcode/_lexer.pyx":289
+      /* "host/gcode/_lexer.pyx":291
  *     if exact and frac <= 22:
  *         out[0] = mantissa / POW10[frac]
  *         if negative:             # <<<<<<<<<<<<<<
@@ -8304,7 +8306,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     }
 
-    /* "host/gcode/_lexer.pyx":287
+    /* "host/gcode/_lexer.pyx":289
  *     if digits == 0:
  *         return -1
  *     if exact and frac <= 22:             # <<<<<<<<<<<<<<
@@ -8314,7 +8316,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     goto __pyx_L15;
   }
 
-  /* "host/gcode/_lexer.pyx":292
+  /* "host/gcode/_lexer.pyx":294
  *             out[0] = -out[0]
  *     else:
  *         out[0] = _strtod_span(s, start, pos)             # <<<<<<<<<<<<<<
@@ -8326,7 +8328,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   }
   __pyx_L15:;
 
-  /* "host/gcode/_lexer.pyx":293
+  /* "host/gcode/_lexer.pyx":295
  *     else:
  *         out[0] = _strtod_span(s, start, pos)
  *     return pos             # <<<<<<<<<<<<<<
@@ -8339,7 +8341,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":258
+  /* "host/gcode/_lexer.pyx":260
  * 
  * 
  * cdef inline int parse_number(const char* s, int pos, int end, double* out) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8361,7 +8363,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":296
+/* "host/gcode/_lexer.pyx":298
  * 
  * 
  * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8375,7 +8377,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   double __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":298
+  /* "host/gcode/_lexer.pyx":300
  * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:
  *     cdef char buf[512]
  *     cdef int n = end - start             # <<<<<<<<<<<<<<
@@ -8384,7 +8386,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
 */
   __pyx_v_n = (__pyx_v_end - __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":299
+  /* "host/gcode/_lexer.pyx":301
  *     cdef char buf[512]
  *     cdef int n = end - start
  *     if n > 511:             # <<<<<<<<<<<<<<
@@ -8396,7 +8398,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":300
+    /* "host/gcode/_lexer.pyx":302
  *     cdef int n = end - start
  *     if n > 511:
  *         n = 511             # <<<<<<<<<<<<<<
@@ -8405,7 +8407,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
 */
     __pyx_v_n = 0x1FF;
 
-    /* "host/gcode/_lexer.pyx":299
+    /* "host/gcode/_lexer.pyx":301
  *     cdef char buf[512]
  *     cdef int n = end - start
  *     if n > 511:             # <<<<<<<<<<<<<<
@@ -8414,7 +8416,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
 */
   }
 
-  /* "host/gcode/_lexer.pyx":301
+  /* "host/gcode/_lexer.pyx":303
  *     if n > 511:
  *         n = 511
  *     memcpy(buf, s + start, n)             # <<<<<<<<<<<<<<
@@ -8423,7 +8425,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
 */
   (void)(memcpy(__pyx_v_buf, (__pyx_v_s + __pyx_v_start), __pyx_v_n));
 
-  /* "host/gcode/_lexer.pyx":302
+  /* "host/gcode/_lexer.pyx":304
  *         n = 511
  *     memcpy(buf, s + start, n)
  *     buf[n] = 0             # <<<<<<<<<<<<<<
@@ -8432,7 +8434,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
 */
   (__pyx_v_buf[__pyx_v_n]) = 0;
 
-  /* "host/gcode/_lexer.pyx":303
+  /* "host/gcode/_lexer.pyx":305
  *     memcpy(buf, s + start, n)
  *     buf[n] = 0
  *     return strtod(buf, NULL)             # <<<<<<<<<<<<<<
@@ -8445,7 +8447,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":296
+  /* "host/gcode/_lexer.pyx":298
  * 
  * 
  * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8460,7 +8462,193 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":306
+/* "host/gcode/_lexer.pyx":308
+ * 
+ * 
+ * cdef inline int parse_digits(const char* s, int pos, int end, int64_t* out) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     """Read an unsigned integer at ``pos``; returns the position after it, or -1
+ *     when there is no digit or the number does not fit 62 bits."""
+*/
+
+static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const *__pyx_v_s, int __pyx_v_pos, int __pyx_v_end, int64_t *__pyx_v_out) {
+  int64_t __pyx_v_n;
+  int __pyx_v_start;
+  int __pyx_r;
+  int __pyx_t_1;
+  int __pyx_t_2;
+
+
+  /* "host/gcode/_lexer.pyx":311
+ *     """Read an unsigned integer at ``pos``; returns the position after it, or -1
+ *     when there is no digit or the number does not fit 62 bits."""
+ *     cdef int64_t n = 0             # <<<<<<<<<<<<<<
+ *     cdef int start = pos
+ *     while pos < end and is_digit(s[pos]):
+*/
+  __pyx_v_n = 0;
+
+  /* "host/gcode/_lexer.pyx":312
+ *     when there is no digit or the number does not fit 62 bits."""
+ *     cdef int64_t n = 0
+ *     cdef int start = pos             # <<<<<<<<<<<<<<
+ *     while pos < end and is_digit(s[pos]):
+ *         if n > MAX_INTEGER // 10:
+*/
+  __pyx_v_start = __pyx_v_pos;
+
+  /* "host/gcode/_lexer.pyx":313
+ *     cdef int64_t n = 0
+ *     cdef int start = pos
+ *     while pos < end and is_digit(s[pos]):             # <<<<<<<<<<<<<<
+ *         if n > MAX_INTEGER // 10:
+ *             return -1
+*/
+  while (1) {
+    __pyx_t_2 = (__pyx_v_pos < __pyx_v_end);
+
+    if (__pyx_t_2) {
+
+    } else {
+
+      __pyx_t_1 = __pyx_t_2;
+
+      goto __pyx_L5_bool_binop_done;
+    }
+    __pyx_t_2 = __pyx_f_6mendel_5gcode_6_lexer_is_digit((__pyx_v_s[__pyx_v_pos]));
+
+
+    __pyx_t_1 = __pyx_t_2;
+
+    __pyx_L5_bool_binop_done:;
+
+    if (!__pyx_t_1) break;
+
+    /* "host/gcode/_lexer.pyx":314
+ *     cdef int start = pos
+ *     while pos < end and is_digit(s[pos]):
+ *         if n > MAX_INTEGER // 10:             # <<<<<<<<<<<<<<
+ *             return -1
+ *         n = n * 10 + (s[pos] - 48)
+*/
+    __pyx_t_1 = (__pyx_v_n > (__pyx_v_6mendel_5gcode_6_lexer_MAX_INTEGER / 10));
+
+    if (__pyx_t_1) {
+
+
+      /* "host/gcode/_lexer.pyx":315
+ *     while pos < end and is_digit(s[pos]):
+ *         if n > MAX_INTEGER // 10:
+ *             return -1             # <<<<<<<<<<<<<<
+ *         n = n * 10 + (s[pos] - 48)
+ *         pos += 1
+*/
+      {
+
+        __pyx_r = -1;
+      }
+      goto __pyx_L0;
+
+      /* "host/gcode/_lexer.pyx":314
+ *     cdef int start = pos
+ *     while pos < end and is_digit(s[pos]):
+ *         if n > MAX_INTEGER // 10:             # <<<<<<<<<<<<<<
+ *             return -1
+ *         n = n * 10 + (s[pos] - 48)
+*/
+    }
+
+    /* "host/gcode/_lexer.pyx":316
+ *         if n > MAX_INTEGER // 10:
+ *             return -1
+ *         n = n * 10 + (s[pos] - 48)             # <<<<<<<<<<<<<<
+ *         pos += 1
+ *     if pos == start:
+*/
+    __pyx_v_n = ((__pyx_v_n * 10) + ((__pyx_v_s[__pyx_v_pos]) - 48));
+
+    /* "host/gcode/_lexer.pyx":317
+ *             return -1
+ *         n = n * 10 + (s[pos] - 48)
+ *         pos += 1             # <<<<<<<<<<<<<<
+ *     if pos == start:
+ *         return -1
+*/
+    __pyx_v_pos = (__pyx_v_pos + 1);
+  }
+
+  /* "host/gcode/_lexer.pyx":318
+ *         n = n * 10 + (s[pos] - 48)
+ *         pos += 1
+ *     if pos == start:             # <<<<<<<<<<<<<<
+ *         return -1
+ *     out[0] = n
+*/
+  __pyx_t_1 = (__pyx_v_pos == __pyx_v_start);
+
+  if (__pyx_t_1) {
+
+
+    /* "host/gcode/_lexer.pyx":319
+ *         pos += 1
+ *     if pos == start:
+ *         return -1             # <<<<<<<<<<<<<<
+ *     out[0] = n
+ *     return pos
+*/
+    {
+
+      __pyx_r = -1;
+    }
+    goto __pyx_L0;
+
+    /* "host/gcode/_lexer.pyx":318
+ *         n = n * 10 + (s[pos] - 48)
+ *         pos += 1
+ *     if pos == start:             # <<<<<<<<<<<<<<
+ *         return -1
+ *     out[0] = n
+*/
+  }
+
+  /* "host/gcode/_lexer.pyx":320
+ *     if pos == start:
+ *         return -1
+ *     out[0] = n             # <<<<<<<<<<<<<<
+ *     return pos
+ * 
+*/
+  (__pyx_v_out[0]) = __pyx_v_n;
+
+  /* "host/gcode/_lexer.pyx":321
+ *         return -1
+ *     out[0] = n
+ *     return pos             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = __pyx_v_pos;
+  }
+  goto __pyx_L0;
+
+  /* "host/gcode/_lexer.pyx":308
+ * 
+ * 
+ * cdef inline int parse_digits(const char* s, int pos, int end, int64_t* out) noexcept nogil:             # <<<<<<<<<<<<<<
+ *     """Read an unsigned integer at ``pos``; returns the position after it, or -1
+ *     when there is no digit or the number does not fit 62 bits."""
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+
+
+  return __pyx_r;
+}
+
+/* "host/gcode/_lexer.pyx":324
  * 
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8474,7 +8662,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":307
+  /* "host/gcode/_lexer.pyx":325
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:
  *     while pos < end and is_blank(s[pos]):             # <<<<<<<<<<<<<<
@@ -8501,7 +8689,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":308
+    /* "host/gcode/_lexer.pyx":326
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:
  *     while pos < end and is_blank(s[pos]):
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8511,7 +8699,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
     __pyx_v_pos = (__pyx_v_pos + 1);
   }
 
-  /* "host/gcode/_lexer.pyx":309
+  /* "host/gcode/_lexer.pyx":327
  *     while pos < end and is_blank(s[pos]):
  *         pos += 1
  *     return pos             # <<<<<<<<<<<<<<
@@ -8524,7 +8712,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":306
+  /* "host/gcode/_lexer.pyx":324
  * 
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8538,7 +8726,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":312
+/* "host/gcode/_lexer.pyx":330
  * 
  * 
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8554,7 +8742,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   int __pyx_t_3;
   int __pyx_t_4;
 
-  /* "host/gcode/_lexer.pyx":314
+  /* "host/gcode/_lexer.pyx":332
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:
  *     cdef int k
  *     if end - pos < n:             # <<<<<<<<<<<<<<
@@ -8566,7 +8754,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":315
+    /* "host/gcode/_lexer.pyx":333
  *     cdef int k
  *     if end - pos < n:
  *         return False             # <<<<<<<<<<<<<<
@@ -8579,7 +8767,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":314
+    /* "host/gcode/_lexer.pyx":332
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:
  *     cdef int k
  *     if end - pos < n:             # <<<<<<<<<<<<<<
@@ -8588,7 +8776,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
 */
   }
 
-  /* "host/gcode/_lexer.pyx":316
+  /* "host/gcode/_lexer.pyx":334
  *     if end - pos < n:
  *         return False
  *     for k in range(n):             # <<<<<<<<<<<<<<
@@ -8602,7 +8790,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
     __pyx_v_k = __pyx_t_4;
 
-    /* "host/gcode/_lexer.pyx":317
+    /* "host/gcode/_lexer.pyx":335
  *         return False
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:             # <<<<<<<<<<<<<<
@@ -8614,7 +8802,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":318
+      /* "host/gcode/_lexer.pyx":336
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:
  *             return False             # <<<<<<<<<<<<<<
@@ -8627,7 +8815,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":317
+      /* "host/gcode/_lexer.pyx":335
  *         return False
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:             # <<<<<<<<<<<<<<
@@ -8638,7 +8826,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   }
 
 
-  /* "host/gcode/_lexer.pyx":319
+  /* "host/gcode/_lexer.pyx":337
  *         if upper(s[pos + k]) != tag[k]:
  *             return False
  *     return True             # <<<<<<<<<<<<<<
@@ -8651,7 +8839,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":312
+  /* "host/gcode/_lexer.pyx":330
  * 
  * 
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8665,7 +8853,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":322
+/* "host/gcode/_lexer.pyx":340
  * 
  * 
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8675,7 +8863,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
 
 static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_b, int __pyx_v_i, int __pyx_v_kind, int __pyx_v_start, int __pyx_v_end) {
 
-  /* "host/gcode/_lexer.pyx":323
+  /* "host/gcode/_lexer.pyx":341
  * 
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:
  *     b.meta[i] = kind             # <<<<<<<<<<<<<<
@@ -8684,7 +8872,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
 */
   (__pyx_v_b->meta[__pyx_v_i]) = __pyx_v_kind;
 
-  /* "host/gcode/_lexer.pyx":324
+  /* "host/gcode/_lexer.pyx":342
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:
  *     b.meta[i] = kind
  *     b.meta_start[i] = start             # <<<<<<<<<<<<<<
@@ -8693,7 +8881,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
 */
   (__pyx_v_b->meta_start[__pyx_v_i]) = __pyx_v_start;
 
-  /* "host/gcode/_lexer.pyx":325
+  /* "host/gcode/_lexer.pyx":343
  *     b.meta[i] = kind
  *     b.meta_start[i] = start
  *     b.meta_end[i] = end             # <<<<<<<<<<<<<<
@@ -8702,7 +8890,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
 */
   (__pyx_v_b->meta_end[__pyx_v_i]) = __pyx_v_end;
 
-  /* "host/gcode/_lexer.pyx":322
+  /* "host/gcode/_lexer.pyx":340
  * 
  * 
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8713,7 +8901,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
   /* function exit code */
 }
 
-/* "host/gcode/_lexer.pyx":328
+/* "host/gcode/_lexer.pyx":346
  * 
  * 
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8726,7 +8914,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":330
+  /* "host/gcode/_lexer.pyx":348
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)             # <<<<<<<<<<<<<<
@@ -8735,7 +8923,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
   __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_pos, __pyx_v_end);
 
-  /* "host/gcode/_lexer.pyx":331
+  /* "host/gcode/_lexer.pyx":349
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):             # <<<<<<<<<<<<<<
@@ -8747,7 +8935,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":332
+    /* "host/gcode/_lexer.pyx":350
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)             # <<<<<<<<<<<<<<
@@ -8756,7 +8944,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER_CHANGE, __pyx_v_pos, __pyx_v_pos);
 
-    /* "host/gcode/_lexer.pyx":331
+    /* "host/gcode/_lexer.pyx":349
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):             # <<<<<<<<<<<<<<
@@ -8766,7 +8954,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":333
+  /* "host/gcode/_lexer.pyx":351
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):             # <<<<<<<<<<<<<<
@@ -8778,7 +8966,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":334
+    /* "host/gcode/_lexer.pyx":352
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)             # <<<<<<<<<<<<<<
@@ -8787,7 +8975,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 6), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":333
+    /* "host/gcode/_lexer.pyx":351
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):             # <<<<<<<<<<<<<<
@@ -8797,7 +8985,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":335
+  /* "host/gcode/_lexer.pyx":353
  *     elif starts_with(s, pos, end, b"LAYER:", 6):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):             # <<<<<<<<<<<<<<
@@ -8833,7 +9021,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":336
+    /* "host/gcode/_lexer.pyx":354
  *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"             # <<<<<<<<<<<<<<
@@ -8842,7 +9030,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 6), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":335
+    /* "host/gcode/_lexer.pyx":353
  *     elif starts_with(s, pos, end, b"LAYER:", 6):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):             # <<<<<<<<<<<<<<
@@ -8852,7 +9040,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":337
+  /* "host/gcode/_lexer.pyx":355
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):             # <<<<<<<<<<<<<<
@@ -8864,7 +9052,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":338
+    /* "host/gcode/_lexer.pyx":356
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer             # <<<<<<<<<<<<<<
@@ -8873,7 +9061,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 18), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":337
+    /* "host/gcode/_lexer.pyx":355
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):             # <<<<<<<<<<<<<<
@@ -8883,7 +9071,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":339
+  /* "host/gcode/_lexer.pyx":357
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):             # <<<<<<<<<<<<<<
@@ -8895,7 +9083,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":340
+    /* "host/gcode/_lexer.pyx":358
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):
  *         set_meta(b, i, MT_Z, pos + 2, end)             # <<<<<<<<<<<<<<
@@ -8904,7 +9092,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_Z, (__pyx_v_pos + 2), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":339
+    /* "host/gcode/_lexer.pyx":357
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):             # <<<<<<<<<<<<<<
@@ -8914,7 +9102,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":341
+  /* "host/gcode/_lexer.pyx":359
  *     elif starts_with(s, pos, end, b"Z:", 2):
  *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):             # <<<<<<<<<<<<<<
@@ -8926,7 +9114,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":342
+    /* "host/gcode/_lexer.pyx":360
  *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):
  *         set_meta(b, i, MT_TYPE, pos + 5, end)             # <<<<<<<<<<<<<<
@@ -8935,7 +9123,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_TYPE, (__pyx_v_pos + 5), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":341
+    /* "host/gcode/_lexer.pyx":359
  *     elif starts_with(s, pos, end, b"Z:", 2):
  *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):             # <<<<<<<<<<<<<<
@@ -8945,7 +9133,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   }
   __pyx_L3:;
 
-  /* "host/gcode/_lexer.pyx":328
+  /* "host/gcode/_lexer.pyx":346
  * 
  * 
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8957,7 +9145,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 
 }
 
-/* "host/gcode/_lexer.pyx":345
+/* "host/gcode/_lexer.pyx":363
  * 
  * 
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8968,7 +9156,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_b, int __pyx_v_i, int __pyx_v_code, int __pyx_v_col) {
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":347
+  /* "host/gcode/_lexer.pyx":365
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -8980,7 +9168,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":348
+    /* "host/gcode/_lexer.pyx":366
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:
  *         b.errors[i] = code             # <<<<<<<<<<<<<<
@@ -8989,7 +9177,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
     (__pyx_v_b->errors[__pyx_v_i]) = __pyx_v_code;
 
-    /* "host/gcode/_lexer.pyx":349
+    /* "host/gcode/_lexer.pyx":367
  *     if b.errors[i] == E_NONE:
  *         b.errors[i] = code
  *         b.error_col[i] = col             # <<<<<<<<<<<<<<
@@ -8998,7 +9186,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
     (__pyx_v_b->error_col[__pyx_v_i]) = __pyx_v_col;
 
-    /* "host/gcode/_lexer.pyx":347
+    /* "host/gcode/_lexer.pyx":365
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -9007,7 +9195,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
   }
 
-  /* "host/gcode/_lexer.pyx":345
+  /* "host/gcode/_lexer.pyx":363
  * 
  * 
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9018,12 +9206,12 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
   /* function exit code */
 }
 
-/* "host/gcode/_lexer.pyx":352
+/* "host/gcode/_lexer.pyx":370
  * 
  * 
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
  *     """Parse bytes s[start:end] (one line, no LF) into record ``i``."""
- *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after
+ *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after, column
 */
 
 static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_b, int __pyx_v_i, char const *__pyx_v_s, int __pyx_v_start, int __pyx_v_end) {
@@ -9033,6 +9221,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   int __pyx_v_star;
   int __pyx_v_comment;
   int __pyx_v_after;
+  int __pyx_v_column;
   unsigned int __pyx_v_xor_sum;
   double __pyx_v_value;
   int64_t __pyx_v_n;
@@ -9045,10 +9234,10 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   int __pyx_t_4;
   int __pyx_t_5;
 
-  /* "host/gcode/_lexer.pyx":354
+  /* "host/gcode/_lexer.pyx":372
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:
  *     """Parse bytes s[start:end] (one line, no LF) into record ``i``."""
- *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after             # <<<<<<<<<<<<<<
+ *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after, column             # <<<<<<<<<<<<<<
  *     cdef unsigned int xor_sum = 0
  *     cdef double value
 */
@@ -9056,16 +9245,16 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   __pyx_v_star = -1;
   __pyx_v_comment = -1;
 
-  /* "host/gcode/_lexer.pyx":355
+  /* "host/gcode/_lexer.pyx":373
  *     """Parse bytes s[start:end] (one line, no LF) into record ``i``."""
- *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after
+ *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after, column
  *     cdef unsigned int xor_sum = 0             # <<<<<<<<<<<<<<
  *     cdef double value
  *     cdef int64_t n
 */
   __pyx_v_xor_sum = 0;
 
-  /* "host/gcode/_lexer.pyx":359
+  /* "host/gcode/_lexer.pyx":377
  *     cdef int64_t n
  *     cdef char c
  *     b.kinds[i] = K_BLANK             # <<<<<<<<<<<<<<
@@ -9074,7 +9263,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_BLANK;
 
-  /* "host/gcode/_lexer.pyx":360
+  /* "host/gcode/_lexer.pyx":378
  *     cdef char c
  *     b.kinds[i] = K_BLANK
  *     b.subs[i] = -1             # <<<<<<<<<<<<<<
@@ -9083,7 +9272,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->subs[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":361
+  /* "host/gcode/_lexer.pyx":379
  *     b.kinds[i] = K_BLANK
  *     b.subs[i] = -1
  *     b.numbers[i] = -1             # <<<<<<<<<<<<<<
@@ -9092,7 +9281,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->numbers[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":362
+  /* "host/gcode/_lexer.pyx":380
  *     b.subs[i] = -1
  *     b.numbers[i] = -1
  *     b.has_n[i] = 0             # <<<<<<<<<<<<<<
@@ -9101,7 +9290,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->has_n[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":363
+  /* "host/gcode/_lexer.pyx":381
  *     b.numbers[i] = -1
  *     b.has_n[i] = 0
  *     b.masks[i] = 0             # <<<<<<<<<<<<<<
@@ -9110,7 +9299,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->masks[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":364
+  /* "host/gcode/_lexer.pyx":382
  *     b.has_n[i] = 0
  *     b.masks[i] = 0
  *     b.flags[i] = 0             # <<<<<<<<<<<<<<
@@ -9119,7 +9308,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->flags[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":365
+  /* "host/gcode/_lexer.pyx":383
  *     b.masks[i] = 0
  *     b.flags[i] = 0
  *     b.quoted[i] = 0             # <<<<<<<<<<<<<<
@@ -9128,7 +9317,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->quoted[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":366
+  /* "host/gcode/_lexer.pyx":384
  *     b.flags[i] = 0
  *     b.quoted[i] = 0
  *     b.text_start[i] = -1             # <<<<<<<<<<<<<<
@@ -9137,7 +9326,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->text_start[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":367
+  /* "host/gcode/_lexer.pyx":385
  *     b.quoted[i] = 0
  *     b.text_start[i] = -1
  *     b.text_end[i] = -1             # <<<<<<<<<<<<<<
@@ -9146,7 +9335,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->text_end[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":368
+  /* "host/gcode/_lexer.pyx":386
  *     b.text_start[i] = -1
  *     b.text_end[i] = -1
  *     b.meta[i] = MT_NONE             # <<<<<<<<<<<<<<
@@ -9155,7 +9344,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->meta[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_MT_NONE;
 
-  /* "host/gcode/_lexer.pyx":369
+  /* "host/gcode/_lexer.pyx":387
  *     b.text_end[i] = -1
  *     b.meta[i] = MT_NONE
  *     b.errors[i] = E_NONE             # <<<<<<<<<<<<<<
@@ -9164,7 +9353,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->errors[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_E_NONE;
 
-  /* "host/gcode/_lexer.pyx":370
+  /* "host/gcode/_lexer.pyx":388
  *     b.meta[i] = MT_NONE
  *     b.errors[i] = E_NONE
  *     b.line_start[i] = start             # <<<<<<<<<<<<<<
@@ -9173,7 +9362,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->line_start[__pyx_v_i]) = __pyx_v_start;
 
-  /* "host/gcode/_lexer.pyx":371
+  /* "host/gcode/_lexer.pyx":389
  *     b.errors[i] = E_NONE
  *     b.line_start[i] = start
  *     b.line_end[i] = end             # <<<<<<<<<<<<<<
@@ -9182,7 +9371,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->line_end[__pyx_v_i]) = __pyx_v_end;
 
-  /* "host/gcode/_lexer.pyx":374
+  /* "host/gcode/_lexer.pyx":392
  *     # The first ';' outside a quoted string or a ( ) comment ends the code; a
  *     # '*' before it ends the checked part.
  *     pos = start             # <<<<<<<<<<<<<<
@@ -9191,7 +9380,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_v_pos = __pyx_v_start;
 
-  /* "host/gcode/_lexer.pyx":375
+  /* "host/gcode/_lexer.pyx":393
  *     # '*' before it ends the checked part.
  *     pos = start
  *     cdef bint in_quote = False, in_paren = False             # <<<<<<<<<<<<<<
@@ -9201,7 +9390,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   __pyx_v_in_quote = 0;
   __pyx_v_in_paren = 0;
 
-  /* "host/gcode/_lexer.pyx":376
+  /* "host/gcode/_lexer.pyx":394
  *     pos = start
  *     cdef bint in_quote = False, in_paren = False
  *     while pos < end:             # <<<<<<<<<<<<<<
@@ -9214,7 +9403,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":377
+    /* "host/gcode/_lexer.pyx":395
  *     cdef bint in_quote = False, in_paren = False
  *     while pos < end:
  *         c = s[pos]             # <<<<<<<<<<<<<<
@@ -9223,7 +9412,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_c = (__pyx_v_s[__pyx_v_pos]);
 
-    /* "host/gcode/_lexer.pyx":378
+    /* "host/gcode/_lexer.pyx":396
  *     while pos < end:
  *         c = s[pos]
  *         if c == b'"' and not in_paren:             # <<<<<<<<<<<<<<
@@ -9249,7 +9438,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":379
+      /* "host/gcode/_lexer.pyx":397
  *         c = s[pos]
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote             # <<<<<<<<<<<<<<
@@ -9258,7 +9447,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_v_in_quote = (!__pyx_v_in_quote);
 
-      /* "host/gcode/_lexer.pyx":378
+      /* "host/gcode/_lexer.pyx":396
  *     while pos < end:
  *         c = s[pos]
  *         if c == b'"' and not in_paren:             # <<<<<<<<<<<<<<
@@ -9268,7 +9457,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       goto __pyx_L5;
     }
 
-    /* "host/gcode/_lexer.pyx":380
+    /* "host/gcode/_lexer.pyx":398
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote
  *         elif in_paren:             # <<<<<<<<<<<<<<
@@ -9277,7 +9466,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     if (__pyx_v_in_paren) {
 
-      /* "host/gcode/_lexer.pyx":381
+      /* "host/gcode/_lexer.pyx":399
  *             in_quote = not in_quote
  *         elif in_paren:
  *             in_paren = c != b')'             # <<<<<<<<<<<<<<
@@ -9286,7 +9475,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_v_in_paren = (__pyx_v_c != ')');
 
-      /* "host/gcode/_lexer.pyx":380
+      /* "host/gcode/_lexer.pyx":398
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote
  *         elif in_paren:             # <<<<<<<<<<<<<<
@@ -9296,7 +9485,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       goto __pyx_L5;
     }
 
-    /* "host/gcode/_lexer.pyx":382
+    /* "host/gcode/_lexer.pyx":400
  *         elif in_paren:
  *             in_paren = c != b')'
  *         elif not in_quote:             # <<<<<<<<<<<<<<
@@ -9308,7 +9497,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":383
+      /* "host/gcode/_lexer.pyx":401
  *             in_paren = c != b')'
  *         elif not in_quote:
  *             if c == b'(':             # <<<<<<<<<<<<<<
@@ -9318,7 +9507,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       switch (__pyx_v_c) {
         case '(':
 
-        /* "host/gcode/_lexer.pyx":384
+        /* "host/gcode/_lexer.pyx":402
  *         elif not in_quote:
  *             if c == b'(':
  *                 in_paren = True             # <<<<<<<<<<<<<<
@@ -9327,7 +9516,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_in_paren = 1;
 
-        /* "host/gcode/_lexer.pyx":383
+        /* "host/gcode/_lexer.pyx":401
  *             in_paren = c != b')'
  *         elif not in_quote:
  *             if c == b'(':             # <<<<<<<<<<<<<<
@@ -9337,7 +9526,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
         break;
         case ';':
 
-        /* "host/gcode/_lexer.pyx":386
+        /* "host/gcode/_lexer.pyx":404
  *                 in_paren = True
  *             elif c == b';':
  *                 comment = pos             # <<<<<<<<<<<<<<
@@ -9346,7 +9535,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_comment = __pyx_v_pos;
 
-        /* "host/gcode/_lexer.pyx":387
+        /* "host/gcode/_lexer.pyx":405
  *             elif c == b';':
  *                 comment = pos
  *                 break             # <<<<<<<<<<<<<<
@@ -9355,7 +9544,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         goto __pyx_L4_break;
 
-        /* "host/gcode/_lexer.pyx":385
+        /* "host/gcode/_lexer.pyx":403
  *             if c == b'(':
  *                 in_paren = True
  *             elif c == b';':             # <<<<<<<<<<<<<<
@@ -9366,7 +9555,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
         default: break;
       }
 
-      /* "host/gcode/_lexer.pyx":388
+      /* "host/gcode/_lexer.pyx":406
  *                 comment = pos
  *                 break
  *             if c == b'*' and star < 0:             # <<<<<<<<<<<<<<
@@ -9392,7 +9581,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":389
+        /* "host/gcode/_lexer.pyx":407
  *                 break
  *             if c == b'*' and star < 0:
  *                 star = pos             # <<<<<<<<<<<<<<
@@ -9401,7 +9590,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_star = __pyx_v_pos;
 
-        /* "host/gcode/_lexer.pyx":388
+        /* "host/gcode/_lexer.pyx":406
  *                 comment = pos
  *                 break
  *             if c == b'*' and star < 0:             # <<<<<<<<<<<<<<
@@ -9410,7 +9599,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       }
 
-      /* "host/gcode/_lexer.pyx":382
+      /* "host/gcode/_lexer.pyx":400
  *         elif in_paren:
  *             in_paren = c != b')'
  *         elif not in_quote:             # <<<<<<<<<<<<<<
@@ -9420,7 +9609,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
     __pyx_L5:;
 
-    /* "host/gcode/_lexer.pyx":390
+    /* "host/gcode/_lexer.pyx":408
  *             if c == b'*' and star < 0:
  *                 star = pos
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -9431,7 +9620,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   }
   __pyx_L4_break:;
 
-  /* "host/gcode/_lexer.pyx":391
+  /* "host/gcode/_lexer.pyx":409
  *                 star = pos
  *         pos += 1
  *     if comment >= 0:             # <<<<<<<<<<<<<<
@@ -9443,7 +9632,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":392
+    /* "host/gcode/_lexer.pyx":410
  *         pos += 1
  *     if comment >= 0:
  *         classify_comment(b, i, s, comment + 1, end)             # <<<<<<<<<<<<<<
@@ -9452,7 +9641,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_f_6mendel_5gcode_6_lexer_classify_comment(__pyx_v_b, __pyx_v_i, __pyx_v_s, (__pyx_v_comment + 1), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":393
+    /* "host/gcode/_lexer.pyx":411
  *     if comment >= 0:
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment             # <<<<<<<<<<<<<<
@@ -9461,7 +9650,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_code_end = __pyx_v_comment;
 
-    /* "host/gcode/_lexer.pyx":391
+    /* "host/gcode/_lexer.pyx":409
  *                 star = pos
  *         pos += 1
  *     if comment >= 0:             # <<<<<<<<<<<<<<
@@ -9470,7 +9659,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":394
+  /* "host/gcode/_lexer.pyx":412
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment
  *     if star >= 0:             # <<<<<<<<<<<<<<
@@ -9482,7 +9671,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":395
+    /* "host/gcode/_lexer.pyx":413
  *         code_end = comment
  *     if star >= 0:
  *         for k in range(start, star):             # <<<<<<<<<<<<<<
@@ -9496,7 +9685,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     for (__pyx_t_5 = __pyx_v_start; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
       __pyx_v_k = __pyx_t_5;
 
-      /* "host/gcode/_lexer.pyx":396
+      /* "host/gcode/_lexer.pyx":414
  *     if star >= 0:
  *         for k in range(start, star):
  *             xor_sum ^= <unsigned char> s[k]             # <<<<<<<<<<<<<<
@@ -9507,7 +9696,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
 
 
-    /* "host/gcode/_lexer.pyx":397
+    /* "host/gcode/_lexer.pyx":415
  *         for k in range(start, star):
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)             # <<<<<<<<<<<<<<
@@ -9516,7 +9705,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_star + 1), __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":398
+    /* "host/gcode/_lexer.pyx":416
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -9542,7 +9731,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":399
+      /* "host/gcode/_lexer.pyx":417
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):
  *             fail(b, i, E_NUMBER, star + 1 - start)             # <<<<<<<<<<<<<<
@@ -9551,7 +9740,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER, ((__pyx_v_star + 1) - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":400
+      /* "host/gcode/_lexer.pyx":418
  *         if after >= code_end or not is_digit(s[after]):
  *             fail(b, i, E_NUMBER, star + 1 - start)
  *             return             # <<<<<<<<<<<<<<
@@ -9562,7 +9751,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":398
+      /* "host/gcode/_lexer.pyx":416
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -9571,7 +9760,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":401
+    /* "host/gcode/_lexer.pyx":419
  *             fail(b, i, E_NUMBER, star + 1 - start)
  *             return
  *         parse_number(s, after, code_end, &value)             # <<<<<<<<<<<<<<
@@ -9580,7 +9769,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (void)(__pyx_f_6mendel_5gcode_6_lexer_parse_number(__pyx_v_s, __pyx_v_after, __pyx_v_code_end, (&__pyx_v_value)));
 
-    /* "host/gcode/_lexer.pyx":402
+    /* "host/gcode/_lexer.pyx":420
  *             return
  *         parse_number(s, after, code_end, &value)
  *         b.checksum_given[i] = <int> value             # <<<<<<<<<<<<<<
@@ -9589,7 +9778,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->checksum_given[__pyx_v_i]) = ((int)__pyx_v_value);
 
-    /* "host/gcode/_lexer.pyx":403
+    /* "host/gcode/_lexer.pyx":421
  *         parse_number(s, after, code_end, &value)
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum             # <<<<<<<<<<<<<<
@@ -9598,7 +9787,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->checksum_computed[__pyx_v_i]) = __pyx_v_xor_sum;
 
-    /* "host/gcode/_lexer.pyx":404
+    /* "host/gcode/_lexer.pyx":422
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:             # <<<<<<<<<<<<<<
@@ -9610,7 +9799,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":405
+      /* "host/gcode/_lexer.pyx":423
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:
  *             fail(b, i, E_CHECKSUM, star - start)             # <<<<<<<<<<<<<<
@@ -9619,7 +9808,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_CHECKSUM, (__pyx_v_star - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":406
+      /* "host/gcode/_lexer.pyx":424
  *         if <unsigned int> value != xor_sum:
  *             fail(b, i, E_CHECKSUM, star - start)
  *             return             # <<<<<<<<<<<<<<
@@ -9630,7 +9819,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":404
+      /* "host/gcode/_lexer.pyx":422
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:             # <<<<<<<<<<<<<<
@@ -9639,7 +9828,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":407
+    /* "host/gcode/_lexer.pyx":425
  *             fail(b, i, E_CHECKSUM, star - start)
  *             return
  *         code_end = star             # <<<<<<<<<<<<<<
@@ -9648,7 +9837,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_code_end = __pyx_v_star;
 
-    /* "host/gcode/_lexer.pyx":394
+    /* "host/gcode/_lexer.pyx":412
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment
  *     if star >= 0:             # <<<<<<<<<<<<<<
@@ -9657,7 +9846,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":408
+  /* "host/gcode/_lexer.pyx":426
  *             return
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)             # <<<<<<<<<<<<<<
@@ -9666,7 +9855,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_start, __pyx_v_code_end);
 
-  /* "host/gcode/_lexer.pyx":409
+  /* "host/gcode/_lexer.pyx":427
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):             # <<<<<<<<<<<<<<
@@ -9702,7 +9891,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":410
+    /* "host/gcode/_lexer.pyx":428
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):
  *         return             # <<<<<<<<<<<<<<
@@ -9713,7 +9902,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":409
+    /* "host/gcode/_lexer.pyx":427
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):             # <<<<<<<<<<<<<<
@@ -9722,7 +9911,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":412
+  /* "host/gcode/_lexer.pyx":430
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -9750,12 +9939,12 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     goto __pyx_L24_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":413
+  /* "host/gcode/_lexer.pyx":431
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):             # <<<<<<<<<<<<<<
  *         after = skip_blanks(s, pos + 1, code_end)
- *         n = 0
+ *         column = after - start
 */
   __pyx_t_2 = __pyx_f_6mendel_5gcode_6_lexer_is_digit((__pyx_v_s[(__pyx_v_pos + 1)]));
 
@@ -9774,7 +9963,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
   __pyx_L24_bool_binop_done:;
 
-  /* "host/gcode/_lexer.pyx":412
+  /* "host/gcode/_lexer.pyx":430
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -9784,136 +9973,85 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":414
+    /* "host/gcode/_lexer.pyx":432
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):
  *         after = skip_blanks(s, pos + 1, code_end)             # <<<<<<<<<<<<<<
- *         n = 0
- *         if after >= code_end or not is_digit(s[after]):
+ *         column = after - start
+ *         after = parse_digits(s, after, code_end, &n)
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":415
+    /* "host/gcode/_lexer.pyx":433
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):
  *         after = skip_blanks(s, pos + 1, code_end)
- *         n = 0             # <<<<<<<<<<<<<<
- *         if after >= code_end or not is_digit(s[after]):
- *             fail(b, i, E_LINENO, after - start)
+ *         column = after - start             # <<<<<<<<<<<<<<
+ *         after = parse_digits(s, after, code_end, &n)
+ *         if after < 0:
 */
-    __pyx_v_n = 0;
+    __pyx_v_column = (__pyx_v_after - __pyx_v_start);
 
-    /* "host/gcode/_lexer.pyx":416
+    /* "host/gcode/_lexer.pyx":434
  *         after = skip_blanks(s, pos + 1, code_end)
- *         n = 0
- *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
- *             fail(b, i, E_LINENO, after - start)
+ *         column = after - start
+ *         after = parse_digits(s, after, code_end, &n)             # <<<<<<<<<<<<<<
+ *         if after < 0:
+ *             fail(b, i, E_LINENO, column)
+*/
+    __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_parse_digits(__pyx_v_s, __pyx_v_after, __pyx_v_code_end, (&__pyx_v_n));
+
+    /* "host/gcode/_lexer.pyx":435
+ *         column = after - start
+ *         after = parse_digits(s, after, code_end, &n)
+ *         if after < 0:             # <<<<<<<<<<<<<<
+ *             fail(b, i, E_LINENO, column)
  *             return
 */
-    __pyx_t_2 = (__pyx_v_after >= __pyx_v_code_end);
+    __pyx_t_1 = (__pyx_v_after < 0);
 
-    if (!__pyx_t_2) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_2;
-
-      goto __pyx_L29_bool_binop_done;
-    }
-    __pyx_t_2 = (!__pyx_f_6mendel_5gcode_6_lexer_is_digit((__pyx_v_s[__pyx_v_after])));
-
-
-    __pyx_t_1 = __pyx_t_2;
-
-    __pyx_L29_bool_binop_done:;
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":417
- *         n = 0
- *         if after >= code_end or not is_digit(s[after]):
- *             fail(b, i, E_LINENO, after - start)             # <<<<<<<<<<<<<<
+      /* "host/gcode/_lexer.pyx":436
+ *         after = parse_digits(s, after, code_end, &n)
+ *         if after < 0:
+ *             fail(b, i, E_LINENO, column)             # <<<<<<<<<<<<<<
  *             return
- *         while after < code_end and is_digit(s[after]):
+ *         b.has_n[i] = 1
 */
-      __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_LINENO, (__pyx_v_after - __pyx_v_start));
+      __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_LINENO, __pyx_v_column);
 
-      /* "host/gcode/_lexer.pyx":418
- *         if after >= code_end or not is_digit(s[after]):
- *             fail(b, i, E_LINENO, after - start)
+      /* "host/gcode/_lexer.pyx":437
+ *         if after < 0:
+ *             fail(b, i, E_LINENO, column)
  *             return             # <<<<<<<<<<<<<<
- *         while after < code_end and is_digit(s[after]):
- *             n = n * 10 + (s[after] - 48)
+ *         b.has_n[i] = 1
+ *         b.nwords[i] = n
 */
       {
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":416
- *         after = skip_blanks(s, pos + 1, code_end)
- *         n = 0
- *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
- *             fail(b, i, E_LINENO, after - start)
+      /* "host/gcode/_lexer.pyx":435
+ *         column = after - start
+ *         after = parse_digits(s, after, code_end, &n)
+ *         if after < 0:             # <<<<<<<<<<<<<<
+ *             fail(b, i, E_LINENO, column)
  *             return
 */
     }
 
-    /* "host/gcode/_lexer.pyx":419
- *             fail(b, i, E_LINENO, after - start)
+    /* "host/gcode/_lexer.pyx":438
+ *             fail(b, i, E_LINENO, column)
  *             return
- *         while after < code_end and is_digit(s[after]):             # <<<<<<<<<<<<<<
- *             n = n * 10 + (s[after] - 48)
- *             after += 1
-*/
-    while (1) {
-      __pyx_t_2 = (__pyx_v_after < __pyx_v_code_end);
-
-      if (__pyx_t_2) {
-
-      } else {
-
-        __pyx_t_1 = __pyx_t_2;
-
-        goto __pyx_L33_bool_binop_done;
-      }
-      __pyx_t_2 = __pyx_f_6mendel_5gcode_6_lexer_is_digit((__pyx_v_s[__pyx_v_after]));
-
-
-      __pyx_t_1 = __pyx_t_2;
-
-      __pyx_L33_bool_binop_done:;
-
-      if (!__pyx_t_1) break;
-
-      /* "host/gcode/_lexer.pyx":420
- *             return
- *         while after < code_end and is_digit(s[after]):
- *             n = n * 10 + (s[after] - 48)             # <<<<<<<<<<<<<<
- *             after += 1
- *         b.has_n[i] = 1
-*/
-      __pyx_v_n = ((__pyx_v_n * 10) + ((__pyx_v_s[__pyx_v_after]) - 48));
-
-      /* "host/gcode/_lexer.pyx":421
- *         while after < code_end and is_digit(s[after]):
- *             n = n * 10 + (s[after] - 48)
- *             after += 1             # <<<<<<<<<<<<<<
- *         b.has_n[i] = 1
- *         b.nwords[i] = n
-*/
-      __pyx_v_after = (__pyx_v_after + 1);
-    }
-
-    /* "host/gcode/_lexer.pyx":422
- *             n = n * 10 + (s[after] - 48)
- *             after += 1
  *         b.has_n[i] = 1             # <<<<<<<<<<<<<<
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)
 */
     (__pyx_v_b->has_n[__pyx_v_i]) = 1;
 
-    /* "host/gcode/_lexer.pyx":423
- *             after += 1
+    /* "host/gcode/_lexer.pyx":439
+ *             return
  *         b.has_n[i] = 1
  *         b.nwords[i] = n             # <<<<<<<<<<<<<<
  *         pos = skip_blanks(s, after, code_end)
@@ -9921,7 +10059,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->nwords[__pyx_v_i]) = __pyx_v_n;
 
-    /* "host/gcode/_lexer.pyx":424
+    /* "host/gcode/_lexer.pyx":440
  *         b.has_n[i] = 1
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)             # <<<<<<<<<<<<<<
@@ -9930,7 +10068,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_after, __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":425
+    /* "host/gcode/_lexer.pyx":441
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:             # <<<<<<<<<<<<<<
@@ -9942,7 +10080,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":426
+      /* "host/gcode/_lexer.pyx":442
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:
  *             return             # <<<<<<<<<<<<<<
@@ -9953,7 +10091,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":425
+      /* "host/gcode/_lexer.pyx":441
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:             # <<<<<<<<<<<<<<
@@ -9962,7 +10100,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":412
+    /* "host/gcode/_lexer.pyx":430
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -9971,7 +10109,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":427
+  /* "host/gcode/_lexer.pyx":443
  *         if pos >= code_end:
  *             return
  *     parse_command(b, i, s, pos, code_end, start)             # <<<<<<<<<<<<<<
@@ -9980,12 +10118,12 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_f_6mendel_5gcode_6_lexer_parse_command(__pyx_v_b, __pyx_v_i, __pyx_v_s, __pyx_v_pos, __pyx_v_code_end, __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":352
+  /* "host/gcode/_lexer.pyx":370
  * 
  * 
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
  *     """Parse bytes s[start:end] (one line, no LF) into record ``i``."""
- *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after
+ *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after, column
 */
 
   /* function exit code */
@@ -10002,9 +10140,10 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
 
 
+
 }
 
-/* "host/gcode/_lexer.pyx":430
+/* "host/gcode/_lexer.pyx":446
  * 
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10020,7 +10159,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "host/gcode/_lexer.pyx":431
+  /* "host/gcode/_lexer.pyx":447
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:
  *     cdef char c = upper(s[pos])             # <<<<<<<<<<<<<<
@@ -10029,7 +10168,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_c = __pyx_f_6mendel_5gcode_6_lexer_upper((__pyx_v_s[__pyx_v_pos]));
 
-  /* "host/gcode/_lexer.pyx":434
+  /* "host/gcode/_lexer.pyx":450
  *     cdef int after, number, sub, letter
  *     cdef double value
  *     if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -10041,7 +10180,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":435
+    /* "host/gcode/_lexer.pyx":451
  *     cdef double value
  *     if not is_letter(c):
  *         fail(b, i, E_NOCODE, pos - start)             # <<<<<<<<<<<<<<
@@ -10050,7 +10189,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NOCODE, (__pyx_v_pos - __pyx_v_start));
 
-    /* "host/gcode/_lexer.pyx":436
+    /* "host/gcode/_lexer.pyx":452
  *     if not is_letter(c):
  *         fail(b, i, E_NOCODE, pos - start)
  *         return             # <<<<<<<<<<<<<<
@@ -10061,7 +10200,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":434
+    /* "host/gcode/_lexer.pyx":450
  *     cdef int after, number, sub, letter
  *     cdef double value
  *     if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -10070,7 +10209,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":437
+  /* "host/gcode/_lexer.pyx":453
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):             # <<<<<<<<<<<<<<
@@ -10106,7 +10245,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":439
+    /* "host/gcode/_lexer.pyx":455
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):
  *         # Extended command: NAME then free-form arguments.
  *         after = pos             # <<<<<<<<<<<<<<
@@ -10115,7 +10254,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = __pyx_v_pos;
 
-    /* "host/gcode/_lexer.pyx":440
+    /* "host/gcode/_lexer.pyx":456
  *         # Extended command: NAME then free-form arguments.
  *         after = pos
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):             # <<<<<<<<<<<<<<
@@ -10162,7 +10301,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
       if (!__pyx_t_1) break;
 
-      /* "host/gcode/_lexer.pyx":441
+      /* "host/gcode/_lexer.pyx":457
  *         after = pos
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):
  *             after += 1             # <<<<<<<<<<<<<<
@@ -10172,7 +10311,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       __pyx_v_after = (__pyx_v_after + 1);
     }
 
-    /* "host/gcode/_lexer.pyx":442
+    /* "host/gcode/_lexer.pyx":458
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):
  *             after += 1
  *         b.kinds[i] = K_EXT             # <<<<<<<<<<<<<<
@@ -10181,7 +10320,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_EXT;
 
-    /* "host/gcode/_lexer.pyx":443
+    /* "host/gcode/_lexer.pyx":459
  *             after += 1
  *         b.kinds[i] = K_EXT
  *         b.name_start[i] = pos             # <<<<<<<<<<<<<<
@@ -10190,7 +10329,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->name_start[__pyx_v_i]) = __pyx_v_pos;
 
-    /* "host/gcode/_lexer.pyx":444
+    /* "host/gcode/_lexer.pyx":460
  *         b.kinds[i] = K_EXT
  *         b.name_start[i] = pos
  *         b.name_end[i] = after             # <<<<<<<<<<<<<<
@@ -10199,7 +10338,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->name_end[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":445
+    /* "host/gcode/_lexer.pyx":461
  *         b.name_start[i] = pos
  *         b.name_end[i] = after
  *         b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -10208,7 +10347,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":446
+    /* "host/gcode/_lexer.pyx":462
  *         b.name_end[i] = after
  *         b.text_start[i] = after
  *         b.text_end[i] = end             # <<<<<<<<<<<<<<
@@ -10217,7 +10356,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_end;
 
-    /* "host/gcode/_lexer.pyx":447
+    /* "host/gcode/_lexer.pyx":463
  *         b.text_start[i] = after
  *         b.text_end[i] = end
  *         return             # <<<<<<<<<<<<<<
@@ -10228,7 +10367,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":437
+    /* "host/gcode/_lexer.pyx":453
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):             # <<<<<<<<<<<<<<
@@ -10237,7 +10376,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":448
+  /* "host/gcode/_lexer.pyx":464
  *         b.text_end[i] = end
  *         return
  *     after = skip_blanks(s, pos + 1, end)             # <<<<<<<<<<<<<<
@@ -10246,7 +10385,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_end);
 
-  /* "host/gcode/_lexer.pyx":449
+  /* "host/gcode/_lexer.pyx":465
  *         return
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10272,7 +10411,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":450
+    /* "host/gcode/_lexer.pyx":466
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):
  *         fail(b, i, E_NOCODE, pos - start)             # <<<<<<<<<<<<<<
@@ -10281,7 +10420,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NOCODE, (__pyx_v_pos - __pyx_v_start));
 
-    /* "host/gcode/_lexer.pyx":451
+    /* "host/gcode/_lexer.pyx":467
  *     if after >= end or not is_digit(s[after]):
  *         fail(b, i, E_NOCODE, pos - start)
  *         return             # <<<<<<<<<<<<<<
@@ -10292,7 +10431,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":449
+    /* "host/gcode/_lexer.pyx":465
  *         return
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10301,7 +10440,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":452
+  /* "host/gcode/_lexer.pyx":468
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     number = 0             # <<<<<<<<<<<<<<
@@ -10310,7 +10449,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_number = 0;
 
-  /* "host/gcode/_lexer.pyx":453
+  /* "host/gcode/_lexer.pyx":469
  *         return
  *     number = 0
  *     while after < end and is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10337,7 +10476,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":454
+    /* "host/gcode/_lexer.pyx":470
  *     number = 0
  *     while after < end and is_digit(s[after]):
  *         number = number * 10 + (s[after] - 48)             # <<<<<<<<<<<<<<
@@ -10346,7 +10485,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_number = ((__pyx_v_number * 10) + ((__pyx_v_s[__pyx_v_after]) - 48));
 
-    /* "host/gcode/_lexer.pyx":455
+    /* "host/gcode/_lexer.pyx":471
  *     while after < end and is_digit(s[after]):
  *         number = number * 10 + (s[after] - 48)
  *         after += 1             # <<<<<<<<<<<<<<
@@ -10355,7 +10494,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = (__pyx_v_after + 1);
 
-    /* "host/gcode/_lexer.pyx":456
+    /* "host/gcode/_lexer.pyx":472
  *         number = number * 10 + (s[after] - 48)
  *         after += 1
  *         if number > 100000000:             # <<<<<<<<<<<<<<
@@ -10367,7 +10506,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":457
+      /* "host/gcode/_lexer.pyx":473
  *         after += 1
  *         if number > 100000000:
  *             fail(b, i, E_UNEXPECTED, after - start)             # <<<<<<<<<<<<<<
@@ -10376,7 +10515,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_UNEXPECTED, (__pyx_v_after - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":458
+      /* "host/gcode/_lexer.pyx":474
  *         if number > 100000000:
  *             fail(b, i, E_UNEXPECTED, after - start)
  *             return             # <<<<<<<<<<<<<<
@@ -10387,7 +10526,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":456
+      /* "host/gcode/_lexer.pyx":472
  *         number = number * 10 + (s[after] - 48)
  *         after += 1
  *         if number > 100000000:             # <<<<<<<<<<<<<<
@@ -10397,7 +10536,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
   }
 
-  /* "host/gcode/_lexer.pyx":459
+  /* "host/gcode/_lexer.pyx":475
  *             fail(b, i, E_UNEXPECTED, after - start)
  *             return
  *     sub = -1             # <<<<<<<<<<<<<<
@@ -10406,7 +10545,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_sub = -1;
 
-  /* "host/gcode/_lexer.pyx":460
+  /* "host/gcode/_lexer.pyx":476
  *             return
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):             # <<<<<<<<<<<<<<
@@ -10452,7 +10591,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":461
+    /* "host/gcode/_lexer.pyx":477
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):
  *         after += 1             # <<<<<<<<<<<<<<
@@ -10461,7 +10600,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = (__pyx_v_after + 1);
 
-    /* "host/gcode/_lexer.pyx":462
+    /* "host/gcode/_lexer.pyx":478
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):
  *         after += 1
  *         sub = 0             # <<<<<<<<<<<<<<
@@ -10470,7 +10609,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_sub = 0;
 
-    /* "host/gcode/_lexer.pyx":463
+    /* "host/gcode/_lexer.pyx":479
  *         after += 1
  *         sub = 0
  *         while after < end and is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10497,7 +10636,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
       if (!__pyx_t_1) break;
 
-      /* "host/gcode/_lexer.pyx":464
+      /* "host/gcode/_lexer.pyx":480
  *         sub = 0
  *         while after < end and is_digit(s[after]):
  *             sub = sub * 10 + (s[after] - 48)             # <<<<<<<<<<<<<<
@@ -10506,7 +10645,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
       __pyx_v_sub = ((__pyx_v_sub * 10) + ((__pyx_v_s[__pyx_v_after]) - 48));
 
-      /* "host/gcode/_lexer.pyx":465
+      /* "host/gcode/_lexer.pyx":481
  *         while after < end and is_digit(s[after]):
  *             sub = sub * 10 + (s[after] - 48)
  *             after += 1             # <<<<<<<<<<<<<<
@@ -10516,7 +10655,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       __pyx_v_after = (__pyx_v_after + 1);
     }
 
-    /* "host/gcode/_lexer.pyx":460
+    /* "host/gcode/_lexer.pyx":476
  *             return
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):             # <<<<<<<<<<<<<<
@@ -10525,7 +10664,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":466
+  /* "host/gcode/_lexer.pyx":482
  *             sub = sub * 10 + (s[after] - 48)
  *             after += 1
  *     b.numbers[i] = number             # <<<<<<<<<<<<<<
@@ -10534,7 +10673,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->numbers[__pyx_v_i]) = __pyx_v_number;
 
-  /* "host/gcode/_lexer.pyx":467
+  /* "host/gcode/_lexer.pyx":483
  *             after += 1
  *     b.numbers[i] = number
  *     b.subs[i] = sub             # <<<<<<<<<<<<<<
@@ -10543,7 +10682,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->subs[__pyx_v_i]) = __pyx_v_sub;
 
-  /* "host/gcode/_lexer.pyx":468
+  /* "host/gcode/_lexer.pyx":484
  *     b.numbers[i] = number
  *     b.subs[i] = sub
  *     b.code_letter[i] = c             # <<<<<<<<<<<<<<
@@ -10552,7 +10691,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->code_letter[__pyx_v_i]) = __pyx_v_c;
 
-  /* "host/gcode/_lexer.pyx":469
+  /* "host/gcode/_lexer.pyx":485
  *     b.subs[i] = sub
  *     b.code_letter[i] = c
  *     if c == b'G':             # <<<<<<<<<<<<<<
@@ -10562,7 +10701,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   switch (__pyx_v_c) {
     case 'G':
 
-    /* "host/gcode/_lexer.pyx":470
+    /* "host/gcode/_lexer.pyx":486
  *     b.code_letter[i] = c
  *     if c == b'G':
  *         b.kinds[i] = K_G             # <<<<<<<<<<<<<<
@@ -10571,7 +10710,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_G;
 
-    /* "host/gcode/_lexer.pyx":469
+    /* "host/gcode/_lexer.pyx":485
  *     b.subs[i] = sub
  *     b.code_letter[i] = c
  *     if c == b'G':             # <<<<<<<<<<<<<<
@@ -10581,7 +10720,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     case 'M':
 
-    /* "host/gcode/_lexer.pyx":472
+    /* "host/gcode/_lexer.pyx":488
  *         b.kinds[i] = K_G
  *     elif c == b'M':
  *         b.kinds[i] = K_M             # <<<<<<<<<<<<<<
@@ -10590,7 +10729,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_M;
 
-    /* "host/gcode/_lexer.pyx":471
+    /* "host/gcode/_lexer.pyx":487
  *     if c == b'G':
  *         b.kinds[i] = K_G
  *     elif c == b'M':             # <<<<<<<<<<<<<<
@@ -10600,7 +10739,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     case 'T':
 
-    /* "host/gcode/_lexer.pyx":474
+    /* "host/gcode/_lexer.pyx":490
  *         b.kinds[i] = K_M
  *     elif c == b'T':
  *         b.kinds[i] = K_T             # <<<<<<<<<<<<<<
@@ -10609,7 +10748,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_T;
 
-    /* "host/gcode/_lexer.pyx":473
+    /* "host/gcode/_lexer.pyx":489
  *     elif c == b'M':
  *         b.kinds[i] = K_M
  *     elif c == b'T':             # <<<<<<<<<<<<<<
@@ -10619,7 +10758,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     default:
 
-    /* "host/gcode/_lexer.pyx":476
+    /* "host/gcode/_lexer.pyx":492
  *         b.kinds[i] = K_T
  *     else:
  *         b.kinds[i] = K_OTHER             # <<<<<<<<<<<<<<
@@ -10630,7 +10769,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
   }
 
-  /* "host/gcode/_lexer.pyx":477
+  /* "host/gcode/_lexer.pyx":493
  *     else:
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):             # <<<<<<<<<<<<<<
@@ -10642,7 +10781,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":478
+    /* "host/gcode/_lexer.pyx":494
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):
  *         b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -10651,7 +10790,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":479
+    /* "host/gcode/_lexer.pyx":495
  *     if is_text_command(b.kinds[i], number, sub):
  *         b.text_start[i] = after
  *         b.text_end[i] = end             # <<<<<<<<<<<<<<
@@ -10660,7 +10799,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_end;
 
-    /* "host/gcode/_lexer.pyx":480
+    /* "host/gcode/_lexer.pyx":496
  *         b.text_start[i] = after
  *         b.text_end[i] = end
  *         return             # <<<<<<<<<<<<<<
@@ -10671,7 +10810,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":477
+    /* "host/gcode/_lexer.pyx":493
  *     else:
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):             # <<<<<<<<<<<<<<
@@ -10680,7 +10819,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":481
+  /* "host/gcode/_lexer.pyx":497
  *         b.text_end[i] = end
  *         return
  *     parse_words(b, i, s, after, end, start)             # <<<<<<<<<<<<<<
@@ -10689,7 +10828,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_f_6mendel_5gcode_6_lexer_parse_words(__pyx_v_b, __pyx_v_i, __pyx_v_s, __pyx_v_after, __pyx_v_end, __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":430
+  /* "host/gcode/_lexer.pyx":446
  * 
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10705,7 +10844,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
 }
 
-/* "host/gcode/_lexer.pyx":484
+/* "host/gcode/_lexer.pyx":500
  * 
  * 
  * cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10727,7 +10866,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
   long __pyx_t_4;
 
 
-  /* "host/gcode/_lexer.pyx":490
+  /* "host/gcode/_lexer.pyx":506
  *     cdef char c
  *     cdef int64_t n
  *     while True:             # <<<<<<<<<<<<<<
@@ -10736,7 +10875,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
   while (1) {
 
-    /* "host/gcode/_lexer.pyx":491
+    /* "host/gcode/_lexer.pyx":507
  *     cdef int64_t n
  *     while True:
  *         pos = skip_blanks(s, pos, end)             # <<<<<<<<<<<<<<
@@ -10745,7 +10884,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_pos, __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":492
+    /* "host/gcode/_lexer.pyx":508
  *     while True:
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:             # <<<<<<<<<<<<<<
@@ -10757,7 +10896,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":493
+      /* "host/gcode/_lexer.pyx":509
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:
  *             return             # <<<<<<<<<<<<<<
@@ -10768,7 +10907,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":492
+      /* "host/gcode/_lexer.pyx":508
  *     while True:
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:             # <<<<<<<<<<<<<<
@@ -10777,7 +10916,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":494
+    /* "host/gcode/_lexer.pyx":510
  *         if pos >= end:
  *             return
  *         c = s[pos]             # <<<<<<<<<<<<<<
@@ -10786,7 +10925,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_c = (__pyx_v_s[__pyx_v_pos]);
 
-    /* "host/gcode/_lexer.pyx":495
+    /* "host/gcode/_lexer.pyx":511
  *             return
  *         c = s[pos]
  *         if c == b'(':             # <<<<<<<<<<<<<<
@@ -10798,7 +10937,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":496
+      /* "host/gcode/_lexer.pyx":512
  *         c = s[pos]
  *         if c == b'(':
  *             after = pos + 1             # <<<<<<<<<<<<<<
@@ -10807,7 +10946,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_after = (__pyx_v_pos + 1);
 
-      /* "host/gcode/_lexer.pyx":497
+      /* "host/gcode/_lexer.pyx":513
  *         if c == b'(':
  *             after = pos + 1
  *             while after < end and s[after] != b')':             # <<<<<<<<<<<<<<
@@ -10834,7 +10973,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
         if (!__pyx_t_1) break;
 
-        /* "host/gcode/_lexer.pyx":498
+        /* "host/gcode/_lexer.pyx":514
  *             after = pos + 1
  *             while after < end and s[after] != b')':
  *                 after += 1             # <<<<<<<<<<<<<<
@@ -10844,7 +10983,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_v_after = (__pyx_v_after + 1);
       }
 
-      /* "host/gcode/_lexer.pyx":499
+      /* "host/gcode/_lexer.pyx":515
  *             while after < end and s[after] != b')':
  *                 after += 1
  *             if after >= end:             # <<<<<<<<<<<<<<
@@ -10856,7 +10995,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":500
+        /* "host/gcode/_lexer.pyx":516
  *                 after += 1
  *             if after >= end:
  *                 fail(b, i, E_COMMENT, pos - start)             # <<<<<<<<<<<<<<
@@ -10865,7 +11004,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_COMMENT, (__pyx_v_pos - __pyx_v_start));
 
-        /* "host/gcode/_lexer.pyx":501
+        /* "host/gcode/_lexer.pyx":517
  *             if after >= end:
  *                 fail(b, i, E_COMMENT, pos - start)
  *                 return             # <<<<<<<<<<<<<<
@@ -10876,7 +11015,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         }
         goto __pyx_L0;
 
-        /* "host/gcode/_lexer.pyx":499
+        /* "host/gcode/_lexer.pyx":515
  *             while after < end and s[after] != b')':
  *                 after += 1
  *             if after >= end:             # <<<<<<<<<<<<<<
@@ -10885,7 +11024,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":502
+      /* "host/gcode/_lexer.pyx":518
  *                 fail(b, i, E_COMMENT, pos - start)
  *                 return
  *             pos = after + 1             # <<<<<<<<<<<<<<
@@ -10894,7 +11033,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":503
+      /* "host/gcode/_lexer.pyx":519
  *                 return
  *             pos = after + 1
  *             continue             # <<<<<<<<<<<<<<
@@ -10903,7 +11042,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       goto __pyx_L3_continue;
 
-      /* "host/gcode/_lexer.pyx":495
+      /* "host/gcode/_lexer.pyx":511
  *             return
  *         c = s[pos]
  *         if c == b'(':             # <<<<<<<<<<<<<<
@@ -10912,7 +11051,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":504
+    /* "host/gcode/_lexer.pyx":520
  *             pos = after + 1
  *             continue
  *         if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -10924,7 +11063,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":505
+      /* "host/gcode/_lexer.pyx":521
  *             continue
  *         if not is_letter(c):
  *             fail(b, i, E_UNEXPECTED, pos - start)             # <<<<<<<<<<<<<<
@@ -10933,7 +11072,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_UNEXPECTED, (__pyx_v_pos - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":506
+      /* "host/gcode/_lexer.pyx":522
  *         if not is_letter(c):
  *             fail(b, i, E_UNEXPECTED, pos - start)
  *             return             # <<<<<<<<<<<<<<
@@ -10944,7 +11083,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":504
+      /* "host/gcode/_lexer.pyx":520
  *             pos = after + 1
  *             continue
  *         if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -10953,7 +11092,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":507
+    /* "host/gcode/_lexer.pyx":523
  *             fail(b, i, E_UNEXPECTED, pos - start)
  *             return
  *         letter = upper(c) - 65             # <<<<<<<<<<<<<<
@@ -10962,7 +11101,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_letter = (__pyx_f_6mendel_5gcode_6_lexer_upper(__pyx_v_c) - 65);
 
-    /* "host/gcode/_lexer.pyx":508
+    /* "host/gcode/_lexer.pyx":524
  *             return
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter             # <<<<<<<<<<<<<<
@@ -10971,7 +11110,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_bit = (((uint32_t)1) << __pyx_v_letter);
 
-    /* "host/gcode/_lexer.pyx":509
+    /* "host/gcode/_lexer.pyx":525
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:             # <<<<<<<<<<<<<<
@@ -10983,7 +11122,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":510
+      /* "host/gcode/_lexer.pyx":526
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:
  *             fail(b, i, E_TWICE, pos - start)             # <<<<<<<<<<<<<<
@@ -10992,7 +11131,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_TWICE, (__pyx_v_pos - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":511
+      /* "host/gcode/_lexer.pyx":527
  *         if b.masks[i] & bit:
  *             fail(b, i, E_TWICE, pos - start)
  *             return             # <<<<<<<<<<<<<<
@@ -11003,7 +11142,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":509
+      /* "host/gcode/_lexer.pyx":525
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:             # <<<<<<<<<<<<<<
@@ -11012,7 +11151,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":512
+    /* "host/gcode/_lexer.pyx":528
  *             fail(b, i, E_TWICE, pos - start)
  *             return
  *         b.masks[i] |= bit             # <<<<<<<<<<<<<<
@@ -11023,7 +11162,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     __pyx_t_3 = __pyx_v_i;
     (__pyx_v_b->masks[__pyx_t_3]) = ((__pyx_v_b->masks[__pyx_t_3]) | __pyx_v_bit);
 
-    /* "host/gcode/_lexer.pyx":513
+    /* "host/gcode/_lexer.pyx":529
  *             return
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)             # <<<<<<<<<<<<<<
@@ -11032,7 +11171,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":514
+    /* "host/gcode/_lexer.pyx":530
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':             # <<<<<<<<<<<<<<
@@ -11058,7 +11197,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":515
+      /* "host/gcode/_lexer.pyx":531
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':
  *             pos = after + 1             # <<<<<<<<<<<<<<
@@ -11067,7 +11206,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":516
+      /* "host/gcode/_lexer.pyx":532
  *         if after < end and s[after] == b'"':
  *             pos = after + 1
  *             while pos < end and s[pos] != b'"':             # <<<<<<<<<<<<<<
@@ -11094,7 +11233,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
         if (!__pyx_t_1) break;
 
-        /* "host/gcode/_lexer.pyx":517
+        /* "host/gcode/_lexer.pyx":533
  *             pos = after + 1
  *             while pos < end and s[pos] != b'"':
  *                 pos += 1             # <<<<<<<<<<<<<<
@@ -11104,7 +11243,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_v_pos = (__pyx_v_pos + 1);
       }
 
-      /* "host/gcode/_lexer.pyx":518
+      /* "host/gcode/_lexer.pyx":534
  *             while pos < end and s[pos] != b'"':
  *                 pos += 1
  *             b.quoted[i] |= bit             # <<<<<<<<<<<<<<
@@ -11115,7 +11254,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_t_3 = __pyx_v_i;
       (__pyx_v_b->quoted[__pyx_t_3]) = ((__pyx_v_b->quoted[__pyx_t_3]) | __pyx_v_bit);
 
-      /* "host/gcode/_lexer.pyx":519
+      /* "host/gcode/_lexer.pyx":535
  *                 pos += 1
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after + 1             # <<<<<<<<<<<<<<
@@ -11124,7 +11263,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       (__pyx_v_b->text_start[__pyx_v_i]) = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":520
+      /* "host/gcode/_lexer.pyx":536
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after + 1
  *             b.text_end[i] = pos             # <<<<<<<<<<<<<<
@@ -11133,7 +11272,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_pos;
 
-      /* "host/gcode/_lexer.pyx":521
+      /* "host/gcode/_lexer.pyx":537
  *             b.text_start[i] = after + 1
  *             b.text_end[i] = pos
  *             pos += 1             # <<<<<<<<<<<<<<
@@ -11142,7 +11281,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_pos + 1);
 
-      /* "host/gcode/_lexer.pyx":522
+      /* "host/gcode/_lexer.pyx":538
  *             b.text_end[i] = pos
  *             pos += 1
  *             continue             # <<<<<<<<<<<<<<
@@ -11151,7 +11290,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       goto __pyx_L3_continue;
 
-      /* "host/gcode/_lexer.pyx":514
+      /* "host/gcode/_lexer.pyx":530
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':             # <<<<<<<<<<<<<<
@@ -11160,7 +11299,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":523
+    /* "host/gcode/_lexer.pyx":539
  *             pos += 1
  *             continue
  *         if after < end and s[after] == b'{':             # <<<<<<<<<<<<<<
@@ -11186,7 +11325,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":525
+        /* "host/gcode/_lexer.pyx":541
  *         if after < end and s[after] == b'{':
  *             # Unfilled slicer placeholder, kept as quoted text ({...}).
  *             pos = after             # <<<<<<<<<<<<<<
@@ -11195,7 +11334,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_pos = __pyx_v_after;
 
-        /* "host/gcode/_lexer.pyx":526
+        /* "host/gcode/_lexer.pyx":542
  *             # Unfilled slicer placeholder, kept as quoted text ({...}).
  *             pos = after
  *             depth = 0             # <<<<<<<<<<<<<<
@@ -11204,7 +11343,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_depth = 0;
 
-        /* "host/gcode/_lexer.pyx":527
+        /* "host/gcode/_lexer.pyx":543
  *             pos = after
  *             depth = 0
  *             while pos < end:             # <<<<<<<<<<<<<<
@@ -11217,7 +11356,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
           if (!__pyx_t_1) break;
 
-          /* "host/gcode/_lexer.pyx":528
+          /* "host/gcode/_lexer.pyx":544
  *             depth = 0
  *             while pos < end:
  *                 if s[pos] == b'{':             # <<<<<<<<<<<<<<
@@ -11229,7 +11368,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             if (__pyx_t_1) {
 
 
-              /* "host/gcode/_lexer.pyx":529
+              /* "host/gcode/_lexer.pyx":545
  *             while pos < end:
  *                 if s[pos] == b'{':
  *                     depth += 1             # <<<<<<<<<<<<<<
@@ -11238,7 +11377,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
               __pyx_v_depth = (__pyx_v_depth + 1);
 
-              /* "host/gcode/_lexer.pyx":528
+              /* "host/gcode/_lexer.pyx":544
  *             depth = 0
  *             while pos < end:
  *                 if s[pos] == b'{':             # <<<<<<<<<<<<<<
@@ -11248,7 +11387,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
               goto __pyx_L26;
             }
 
-            /* "host/gcode/_lexer.pyx":530
+            /* "host/gcode/_lexer.pyx":546
  *                 if s[pos] == b'{':
  *                     depth += 1
  *                 elif s[pos] == b'}':             # <<<<<<<<<<<<<<
@@ -11260,7 +11399,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           if (__pyx_t_1) {
 
 
-            /* "host/gcode/_lexer.pyx":531
+            /* "host/gcode/_lexer.pyx":547
  *                     depth += 1
  *                 elif s[pos] == b'}':
  *                     depth -= 1             # <<<<<<<<<<<<<<
@@ -11269,7 +11408,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             __pyx_v_depth = (__pyx_v_depth - 1);
 
-            /* "host/gcode/_lexer.pyx":532
+            /* "host/gcode/_lexer.pyx":548
  *                 elif s[pos] == b'}':
  *                     depth -= 1
  *                     if depth == 0:             # <<<<<<<<<<<<<<
@@ -11281,7 +11420,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             if (__pyx_t_1) {
 
 
-              /* "host/gcode/_lexer.pyx":533
+              /* "host/gcode/_lexer.pyx":549
  *                     depth -= 1
  *                     if depth == 0:
  *                         break             # <<<<<<<<<<<<<<
@@ -11290,7 +11429,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
               goto __pyx_L25_break;
 
-              /* "host/gcode/_lexer.pyx":532
+              /* "host/gcode/_lexer.pyx":548
  *                 elif s[pos] == b'}':
  *                     depth -= 1
  *                     if depth == 0:             # <<<<<<<<<<<<<<
@@ -11299,7 +11438,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             }
 
-            /* "host/gcode/_lexer.pyx":530
+            /* "host/gcode/_lexer.pyx":546
  *                 if s[pos] == b'{':
  *                     depth += 1
  *                 elif s[pos] == b'}':             # <<<<<<<<<<<<<<
@@ -11309,7 +11448,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           }
           __pyx_L26:;
 
-          /* "host/gcode/_lexer.pyx":534
+          /* "host/gcode/_lexer.pyx":550
  *                     if depth == 0:
  *                         break
  *                 pos += 1             # <<<<<<<<<<<<<<
@@ -11320,7 +11459,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         }
         __pyx_L25_break:;
 
-        /* "host/gcode/_lexer.pyx":535
+        /* "host/gcode/_lexer.pyx":551
  *                         break
  *                 pos += 1
  *             b.quoted[i] |= bit             # <<<<<<<<<<<<<<
@@ -11331,7 +11470,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_t_3 = __pyx_v_i;
         (__pyx_v_b->quoted[__pyx_t_3]) = ((__pyx_v_b->quoted[__pyx_t_3]) | __pyx_v_bit);
 
-        /* "host/gcode/_lexer.pyx":536
+        /* "host/gcode/_lexer.pyx":552
  *                 pos += 1
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -11340,7 +11479,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-        /* "host/gcode/_lexer.pyx":537
+        /* "host/gcode/_lexer.pyx":553
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after
  *             b.text_end[i] = pos + 1 if pos < end else end             # <<<<<<<<<<<<<<
@@ -11360,7 +11499,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_t_4;
 
 
-        /* "host/gcode/_lexer.pyx":538
+        /* "host/gcode/_lexer.pyx":554
  *             b.text_start[i] = after
  *             b.text_end[i] = pos + 1 if pos < end else end
  *             pos = pos + 1             # <<<<<<<<<<<<<<
@@ -11369,7 +11508,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_pos = (__pyx_v_pos + 1);
 
-        /* "host/gcode/_lexer.pyx":539
+        /* "host/gcode/_lexer.pyx":555
  *             b.text_end[i] = pos + 1 if pos < end else end
  *             pos = pos + 1
  *             continue             # <<<<<<<<<<<<<<
@@ -11378,7 +11517,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":523
+        /* "host/gcode/_lexer.pyx":539
  *             pos += 1
  *             continue
  *         if after < end and s[after] == b'{':             # <<<<<<<<<<<<<<
@@ -11387,7 +11526,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":540
+      /* "host/gcode/_lexer.pyx":556
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11425,12 +11564,12 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         goto __pyx_L29_bool_binop_done;
       }
 
-      /* "host/gcode/_lexer.pyx":541
+      /* "host/gcode/_lexer.pyx":557
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):             # <<<<<<<<<<<<<<
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
- *                 pos = after
+ *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
 */
       __pyx_t_2 = ((__pyx_v_s[__pyx_v_after]) == '-');
 
@@ -11449,7 +11588,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
       __pyx_L29_bool_binop_done:;
 
-      /* "host/gcode/_lexer.pyx":540
+      /* "host/gcode/_lexer.pyx":556
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11459,178 +11598,79 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":542
+        /* "host/gcode/_lexer.pyx":558
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer             # <<<<<<<<<<<<<<
- *                 pos = after
- *                 if s[pos] == b'+':
+ *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
+ *                 if pos < 0:
 */
         __pyx_t_1 = (__pyx_v_letter == 13);
 
         if (__pyx_t_1) {
 
 
-          /* "host/gcode/_lexer.pyx":543
+          /* "host/gcode/_lexer.pyx":559
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
- *                 pos = after             # <<<<<<<<<<<<<<
- *                 if s[pos] == b'+':
- *                     pos += 1
-*/
-          __pyx_v_pos = __pyx_v_after;
-
-          /* "host/gcode/_lexer.pyx":544
- *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
- *                 pos = after
- *                 if s[pos] == b'+':             # <<<<<<<<<<<<<<
- *                     pos += 1
- *                 n = 0
-*/
-          __pyx_t_1 = ((__pyx_v_s[__pyx_v_pos]) == '+');
-
-          if (__pyx_t_1) {
-
-
-            /* "host/gcode/_lexer.pyx":545
- *                 pos = after
- *                 if s[pos] == b'+':
- *                     pos += 1             # <<<<<<<<<<<<<<
- *                 n = 0
- *                 if pos >= end or not is_digit(s[pos]):
-*/
-            __pyx_v_pos = (__pyx_v_pos + 1);
-
-            /* "host/gcode/_lexer.pyx":544
- *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
- *                 pos = after
- *                 if s[pos] == b'+':             # <<<<<<<<<<<<<<
- *                     pos += 1
- *                 n = 0
-*/
-          }
-
-          /* "host/gcode/_lexer.pyx":546
- *                 if s[pos] == b'+':
- *                     pos += 1
- *                 n = 0             # <<<<<<<<<<<<<<
- *                 if pos >= end or not is_digit(s[pos]):
+ *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)             # <<<<<<<<<<<<<<
+ *                 if pos < 0:
  *                     fail(b, i, E_NUMBER, after - start)
 */
-          __pyx_v_n = 0;
+          __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_parse_digits(__pyx_v_s, (__pyx_v_after + ((__pyx_v_s[__pyx_v_after]) == '+')), __pyx_v_end, (&__pyx_v_n));
 
-          /* "host/gcode/_lexer.pyx":547
- *                     pos += 1
- *                 n = 0
- *                 if pos >= end or not is_digit(s[pos]):             # <<<<<<<<<<<<<<
+          /* "host/gcode/_lexer.pyx":560
+ *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
+ *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
+ *                 if pos < 0:             # <<<<<<<<<<<<<<
  *                     fail(b, i, E_NUMBER, after - start)
  *                     return
 */
-          __pyx_t_2 = (__pyx_v_pos >= __pyx_v_end);
+          __pyx_t_1 = (__pyx_v_pos < 0);
 
-          if (!__pyx_t_2) {
-
-          } else {
-
-            __pyx_t_1 = __pyx_t_2;
-
-            goto __pyx_L37_bool_binop_done;
-          }
-          __pyx_t_2 = (!__pyx_f_6mendel_5gcode_6_lexer_is_digit((__pyx_v_s[__pyx_v_pos])));
-
-
-          __pyx_t_1 = __pyx_t_2;
-
-          __pyx_L37_bool_binop_done:;
           if (__pyx_t_1) {
 
 
-            /* "host/gcode/_lexer.pyx":548
- *                 n = 0
- *                 if pos >= end or not is_digit(s[pos]):
+            /* "host/gcode/_lexer.pyx":561
+ *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
+ *                 if pos < 0:
  *                     fail(b, i, E_NUMBER, after - start)             # <<<<<<<<<<<<<<
  *                     return
- *                 while pos < end and is_digit(s[pos]):
+ *                 b.values[i * NLETTERS + letter] = <double> n
 */
             __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER, (__pyx_v_after - __pyx_v_start));
 
-            /* "host/gcode/_lexer.pyx":549
- *                 if pos >= end or not is_digit(s[pos]):
+            /* "host/gcode/_lexer.pyx":562
+ *                 if pos < 0:
  *                     fail(b, i, E_NUMBER, after - start)
  *                     return             # <<<<<<<<<<<<<<
- *                 while pos < end and is_digit(s[pos]):
- *                     n = n * 10 + (s[pos] - 48)
+ *                 b.values[i * NLETTERS + letter] = <double> n
+ *                 continue
 */
             {
             }
             goto __pyx_L0;
 
-            /* "host/gcode/_lexer.pyx":547
- *                     pos += 1
- *                 n = 0
- *                 if pos >= end or not is_digit(s[pos]):             # <<<<<<<<<<<<<<
+            /* "host/gcode/_lexer.pyx":560
+ *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
+ *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
+ *                 if pos < 0:             # <<<<<<<<<<<<<<
  *                     fail(b, i, E_NUMBER, after - start)
  *                     return
 */
           }
 
-          /* "host/gcode/_lexer.pyx":550
+          /* "host/gcode/_lexer.pyx":563
  *                     fail(b, i, E_NUMBER, after - start)
  *                     return
- *                 while pos < end and is_digit(s[pos]):             # <<<<<<<<<<<<<<
- *                     n = n * 10 + (s[pos] - 48)
- *                     pos += 1
-*/
-          while (1) {
-            __pyx_t_2 = (__pyx_v_pos < __pyx_v_end);
-
-            if (__pyx_t_2) {
-
-            } else {
-
-              __pyx_t_1 = __pyx_t_2;
-
-              goto __pyx_L41_bool_binop_done;
-            }
-            __pyx_t_2 = __pyx_f_6mendel_5gcode_6_lexer_is_digit((__pyx_v_s[__pyx_v_pos]));
-
-
-            __pyx_t_1 = __pyx_t_2;
-
-            __pyx_L41_bool_binop_done:;
-
-            if (!__pyx_t_1) break;
-
-            /* "host/gcode/_lexer.pyx":551
- *                     return
- *                 while pos < end and is_digit(s[pos]):
- *                     n = n * 10 + (s[pos] - 48)             # <<<<<<<<<<<<<<
- *                     pos += 1
- *                 b.values[i * NLETTERS + letter] = <double> n
-*/
-            __pyx_v_n = ((__pyx_v_n * 10) + ((__pyx_v_s[__pyx_v_pos]) - 48));
-
-            /* "host/gcode/_lexer.pyx":552
- *                 while pos < end and is_digit(s[pos]):
- *                     n = n * 10 + (s[pos] - 48)
- *                     pos += 1             # <<<<<<<<<<<<<<
- *                 b.values[i * NLETTERS + letter] = <double> n
- *                 continue
-*/
-            __pyx_v_pos = (__pyx_v_pos + 1);
-          }
-
-          /* "host/gcode/_lexer.pyx":553
- *                     n = n * 10 + (s[pos] - 48)
- *                     pos += 1
  *                 b.values[i * NLETTERS + letter] = <double> n             # <<<<<<<<<<<<<<
  *                 continue
  *             pos = parse_number(s, after, end, &value)
 */
           (__pyx_v_b->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + __pyx_v_letter)]) = ((double)__pyx_v_n);
 
-          /* "host/gcode/_lexer.pyx":554
- *                     pos += 1
+          /* "host/gcode/_lexer.pyx":564
+ *                     return
  *                 b.values[i * NLETTERS + letter] = <double> n
  *                 continue             # <<<<<<<<<<<<<<
  *             pos = parse_number(s, after, end, &value)
@@ -11638,16 +11678,16 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           goto __pyx_L3_continue;
 
-          /* "host/gcode/_lexer.pyx":542
+          /* "host/gcode/_lexer.pyx":558
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer             # <<<<<<<<<<<<<<
- *                 pos = after
- *                 if s[pos] == b'+':
+ *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
+ *                 if pos < 0:
 */
         }
 
-        /* "host/gcode/_lexer.pyx":555
+        /* "host/gcode/_lexer.pyx":565
  *                 b.values[i * NLETTERS + letter] = <double> n
  *                 continue
  *             pos = parse_number(s, after, end, &value)             # <<<<<<<<<<<<<<
@@ -11656,7 +11696,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_parse_number(__pyx_v_s, __pyx_v_after, __pyx_v_end, (&__pyx_v_value));
 
-        /* "host/gcode/_lexer.pyx":556
+        /* "host/gcode/_lexer.pyx":566
  *                 continue
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:             # <<<<<<<<<<<<<<
@@ -11668,7 +11708,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         if (__pyx_t_1) {
 
 
-          /* "host/gcode/_lexer.pyx":557
+          /* "host/gcode/_lexer.pyx":567
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:
  *                 fail(b, i, E_NUMBER, after - start)             # <<<<<<<<<<<<<<
@@ -11677,7 +11717,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER, (__pyx_v_after - __pyx_v_start));
 
-          /* "host/gcode/_lexer.pyx":558
+          /* "host/gcode/_lexer.pyx":568
  *             if pos < 0:
  *                 fail(b, i, E_NUMBER, after - start)
  *                 return             # <<<<<<<<<<<<<<
@@ -11688,7 +11728,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           }
           goto __pyx_L0;
 
-          /* "host/gcode/_lexer.pyx":556
+          /* "host/gcode/_lexer.pyx":566
  *                 continue
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:             # <<<<<<<<<<<<<<
@@ -11697,7 +11737,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         }
 
-        /* "host/gcode/_lexer.pyx":559
+        /* "host/gcode/_lexer.pyx":569
  *                 fail(b, i, E_NUMBER, after - start)
  *                 return
  *             b.values[i * NLETTERS + letter] = value             # <<<<<<<<<<<<<<
@@ -11706,7 +11746,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         (__pyx_v_b->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + __pyx_v_letter)]) = __pyx_v_value;
 
-        /* "host/gcode/_lexer.pyx":560
+        /* "host/gcode/_lexer.pyx":570
  *                 return
  *             b.values[i * NLETTERS + letter] = value
  *             continue             # <<<<<<<<<<<<<<
@@ -11715,7 +11755,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":540
+        /* "host/gcode/_lexer.pyx":556
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11724,7 +11764,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":561
+      /* "host/gcode/_lexer.pyx":571
  *             b.values[i * NLETTERS + letter] = value
  *             continue
  *         b.flags[i] |= bit             # <<<<<<<<<<<<<<
@@ -11735,7 +11775,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_t_3 = __pyx_v_i;
       (__pyx_v_b->flags[__pyx_t_3]) = ((__pyx_v_b->flags[__pyx_t_3]) | __pyx_v_bit);
 
-      /* "host/gcode/_lexer.pyx":562
+      /* "host/gcode/_lexer.pyx":572
  *             continue
  *         b.flags[i] |= bit
  *         pos = pos + 1             # <<<<<<<<<<<<<<
@@ -11746,7 +11786,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_L3_continue:;
     }
 
-    /* "host/gcode/_lexer.pyx":484
+    /* "host/gcode/_lexer.pyx":500
  * 
  * 
  * cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -11766,7 +11806,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
   }
 
-  /* "host/gcode/_lexer.pyx":565
+  /* "host/gcode/_lexer.pyx":575
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
@@ -11818,60 +11858,60 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     {
       PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_data,&__pyx_mstate_global->__pyx_n_u_offset,&__pyx_mstate_global->__pyx_n_u_first_lineno,&__pyx_mstate_global->__pyx_n_u_final,&__pyx_mstate_global->__pyx_n_u_out,0};
       const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 565, __pyx_L3_error)
+      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 575, __pyx_L3_error)
       if (__pyx_kwds_len > 0) {
         switch (__pyx_nargs) {
           case  5:
           values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 565, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 575, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  4:
           values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 565, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 575, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  3:
           values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 565, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 575, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  2:
           values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 565, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 575, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  1:
           values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 565, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 575, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  0: break;
           default: goto __pyx_L5_argtuple_error;
         }
         const Py_ssize_t kwd_pos_args = __pyx_nargs;
-        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "parse_chunk", 0) < (0)) __PYX_ERR(0, 565, __pyx_L3_error)
+        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "parse_chunk", 0) < (0)) __PYX_ERR(0, 575, __pyx_L3_error)
         for (Py_ssize_t i = __pyx_nargs; i < 5; i++) {
-          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, i); __PYX_ERR(0, 565, __pyx_L3_error) }
+          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, i); __PYX_ERR(0, 575, __pyx_L3_error) }
         }
       } else if (unlikely(__pyx_nargs != 5)) {
         goto __pyx_L5_argtuple_error;
       } else {
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 565, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 575, __pyx_L3_error)
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 565, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 575, __pyx_L3_error)
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 565, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 575, __pyx_L3_error)
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 565, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 575, __pyx_L3_error)
         values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 565, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 575, __pyx_L3_error)
       }
       __pyx_v_data = ((PyObject*)values[0]);
-      __pyx_v_offset = __Pyx_PyLong_As_int(values[1]); if (unlikely((__pyx_v_offset == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 565, __pyx_L3_error)
-      __pyx_v_first_lineno = __Pyx_PyLong_As_int64_t(values[2]); if (unlikely((__pyx_v_first_lineno == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 565, __pyx_L3_error)
-      __pyx_v_final = __Pyx_PyObject_IsTrue(values[3]); if (unlikely((__pyx_v_final == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 565, __pyx_L3_error)
+      __pyx_v_offset = __Pyx_PyLong_As_int(values[1]); if (unlikely((__pyx_v_offset == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 575, __pyx_L3_error)
+      __pyx_v_first_lineno = __Pyx_PyLong_As_int64_t(values[2]); if (unlikely((__pyx_v_first_lineno == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 575, __pyx_L3_error)
+      __pyx_v_final = __Pyx_PyObject_IsTrue(values[3]); if (unlikely((__pyx_v_final == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 575, __pyx_L3_error)
       __pyx_v_out = ((struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *)values[4]);
     }
     goto __pyx_L6_skip;
     __pyx_L5_argtuple_error:;
-    __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 565, __pyx_L3_error)
+    __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 575, __pyx_L3_error)
     __pyx_L6_skip:;
     goto __pyx_L4_argument_unpacking_done;
     __pyx_L3_error:;
@@ -11882,8 +11922,8 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_RefNannyFinishContext();
     return NULL;
     __pyx_L4_argument_unpacking_done:;
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(0, 565, __pyx_L1_error)
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_out), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "out", 0))) __PYX_ERR(0, 565, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(0, 575, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_out), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "out", 0))) __PYX_ERR(0, 575, __pyx_L1_error)
     __pyx_r = __pyx_pf_6mendel_5gcode_6_lexer_parse_chunk(__pyx_self, __pyx_v_data, __pyx_v_offset, __pyx_v_first_lineno, __pyx_v_final, __pyx_v_out);
 
     /* function exit code */
@@ -11927,7 +11967,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("parse_chunk", 0);
 
-    /* "host/gcode/_lexer.pyx":572
+    /* "host/gcode/_lexer.pyx":582
  *     numbered from ``first_lineno``.
  *     """
  *     cdef const char* s = PyBytes_AS_STRING(data)             # <<<<<<<<<<<<<<
@@ -11936,7 +11976,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_s = PyBytes_AS_STRING(__pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":573
+    /* "host/gcode/_lexer.pyx":583
  *     """
  *     cdef const char* s = PyBytes_AS_STRING(data)
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)             # <<<<<<<<<<<<<<
@@ -11945,7 +11985,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_size = PyBytes_GET_SIZE(__pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":574
+    /* "host/gcode/_lexer.pyx":584
  *     cdef const char* s = PyBytes_AS_STRING(data)
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity             # <<<<<<<<<<<<<<
@@ -11958,7 +11998,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
     __pyx_v_capacity = __pyx_t_1;
 
-    /* "host/gcode/_lexer.pyx":575
+    /* "host/gcode/_lexer.pyx":585
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity
  *     cdef int64_t lineno = first_lineno             # <<<<<<<<<<<<<<
@@ -11967,7 +12007,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_lineno = __pyx_v_first_lineno;
 
-    /* "host/gcode/_lexer.pyx":576
+    /* "host/gcode/_lexer.pyx":586
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity
  *     cdef int64_t lineno = first_lineno
  *     out.data = data             # <<<<<<<<<<<<<<
@@ -11979,7 +12019,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_GOTREF(__pyx_v_out->data);
     __Pyx_DECREF_SET(__pyx_v_out->data, __pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":577
+    /* "host/gcode/_lexer.pyx":587
  *     cdef int64_t lineno = first_lineno
  *     out.data = data
  *     with nogil:             # <<<<<<<<<<<<<<
@@ -11992,7 +12032,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_FastGIL_Remember();
         /*try:*/ {
 
-          /* "host/gcode/_lexer.pyx":578
+          /* "host/gcode/_lexer.pyx":588
  *     out.data = data
  *     with nogil:
  *         while pos < size and count < capacity:             # <<<<<<<<<<<<<<
@@ -12019,7 +12059,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
             if (!__pyx_t_2) break;
 
-            /* "host/gcode/_lexer.pyx":579
+            /* "host/gcode/_lexer.pyx":589
  *     with nogil:
  *         while pos < size and count < capacity:
  *             line_end = pos             # <<<<<<<<<<<<<<
@@ -12028,7 +12068,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_line_end = __pyx_v_pos;
 
-            /* "host/gcode/_lexer.pyx":580
+            /* "host/gcode/_lexer.pyx":590
  *         while pos < size and count < capacity:
  *             line_end = pos
  *             while line_end < size and s[line_end] != b'\n':             # <<<<<<<<<<<<<<
@@ -12055,7 +12095,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
               if (!__pyx_t_2) break;
 
-              /* "host/gcode/_lexer.pyx":581
+              /* "host/gcode/_lexer.pyx":591
  *             line_end = pos
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1             # <<<<<<<<<<<<<<
@@ -12065,7 +12105,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               __pyx_v_line_end = (__pyx_v_line_end + 1);
             }
 
-            /* "host/gcode/_lexer.pyx":582
+            /* "host/gcode/_lexer.pyx":592
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1
  *             if line_end >= size and not final:             # <<<<<<<<<<<<<<
@@ -12091,7 +12131,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             if (__pyx_t_2) {
 
 
-              /* "host/gcode/_lexer.pyx":583
+              /* "host/gcode/_lexer.pyx":593
  *                 line_end += 1
  *             if line_end >= size and not final:
  *                 break             # <<<<<<<<<<<<<<
@@ -12100,7 +12140,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
               goto __pyx_L7_break;
 
-              /* "host/gcode/_lexer.pyx":582
+              /* "host/gcode/_lexer.pyx":592
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1
  *             if line_end >= size and not final:             # <<<<<<<<<<<<<<
@@ -12109,7 +12149,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             }
 
-            /* "host/gcode/_lexer.pyx":584
+            /* "host/gcode/_lexer.pyx":594
  *             if line_end >= size and not final:
  *                 break
  *             out.linenos[count] = lineno             # <<<<<<<<<<<<<<
@@ -12118,7 +12158,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             (__pyx_v_out->linenos[__pyx_v_count]) = __pyx_v_lineno;
 
-            /* "host/gcode/_lexer.pyx":585
+            /* "host/gcode/_lexer.pyx":595
  *                 break
  *             out.linenos[count] = lineno
  *             parse_line(out, count, s, pos, line_end)             # <<<<<<<<<<<<<<
@@ -12127,7 +12167,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_f_6mendel_5gcode_6_lexer_parse_line(__pyx_v_out, __pyx_v_count, __pyx_v_s, __pyx_v_pos, __pyx_v_line_end);
 
-            /* "host/gcode/_lexer.pyx":586
+            /* "host/gcode/_lexer.pyx":596
  *             out.linenos[count] = lineno
  *             parse_line(out, count, s, pos, line_end)
  *             count += 1             # <<<<<<<<<<<<<<
@@ -12136,7 +12176,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_count = (__pyx_v_count + 1);
 
-            /* "host/gcode/_lexer.pyx":587
+            /* "host/gcode/_lexer.pyx":597
  *             parse_line(out, count, s, pos, line_end)
  *             count += 1
  *             lineno += 1             # <<<<<<<<<<<<<<
@@ -12145,7 +12185,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_lineno = (__pyx_v_lineno + 1);
 
-            /* "host/gcode/_lexer.pyx":588
+            /* "host/gcode/_lexer.pyx":598
  *             count += 1
  *             lineno += 1
  *             pos = line_end + 1             # <<<<<<<<<<<<<<
@@ -12157,7 +12197,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_L7_break:;
         }
 
-        /* "host/gcode/_lexer.pyx":577
+        /* "host/gcode/_lexer.pyx":587
  *     cdef int64_t lineno = first_lineno
  *     out.data = data
  *     with nogil:             # <<<<<<<<<<<<<<
@@ -12174,7 +12214,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         }
     }
 
-    /* "host/gcode/_lexer.pyx":589
+    /* "host/gcode/_lexer.pyx":599
  *             lineno += 1
  *             pos = line_end + 1
  *     out.count = count             # <<<<<<<<<<<<<<
@@ -12183,7 +12223,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_out->count = __pyx_v_count;
 
-    /* "host/gcode/_lexer.pyx":590
+    /* "host/gcode/_lexer.pyx":600
  *             pos = line_end + 1
  *     out.count = count
  *     return min(pos, size)             # <<<<<<<<<<<<<<
@@ -12204,7 +12244,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_5 = __pyx_t_1;
     }
 
-    __pyx_t_6 = PyLong_FromSsize_t(__pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 590, __pyx_L1_error)
+    __pyx_t_6 = PyLong_FromSsize_t(__pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 600, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
 
     {
@@ -12218,7 +12258,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_6 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":565
+    /* "host/gcode/_lexer.pyx":575
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
@@ -12244,7 +12284,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":620
+  /* "host/gcode/_lexer.pyx":630
  *     cdef int _end
  * 
  *     @property             # <<<<<<<<<<<<<<
@@ -12279,7 +12319,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("__get__", 0);
 
-    /* "host/gcode/_lexer.pyx":622
+    /* "host/gcode/_lexer.pyx":632
  *     @property
  *     def raw(self):
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")             # <<<<<<<<<<<<<<
@@ -12288,9 +12328,9 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     if (unlikely(__pyx_v_self->_data == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(0, 622, __pyx_L1_error)
+      __PYX_ERR(0, 632, __pyx_L1_error)
     }
-    __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->_data, __pyx_v_self->_start, __pyx_v_self->_end, NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 622, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->_data, __pyx_v_self->_start, __pyx_v_self->_end, NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 632, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_2 = __pyx_t_3;
     __Pyx_INCREF(__pyx_t_2);
@@ -12300,10 +12340,10 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_rstrip, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 622, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 632, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 622, __pyx_L1_error)
+    if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 632, __pyx_L1_error)
     {
       PyObject *__pyx_temp;
       {
@@ -12315,7 +12355,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_1 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":620
+    /* "host/gcode/_lexer.pyx":630
  *     cdef int _end
  * 
  *     @property             # <<<<<<<<<<<<<<
@@ -12336,7 +12376,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":624
+  /* "host/gcode/_lexer.pyx":634
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def __repr__(self):             # <<<<<<<<<<<<<<
@@ -12374,18 +12414,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("__repr__", 0);
 
-    /* "host/gcode/_lexer.pyx":625
+    /* "host/gcode/_lexer.pyx":635
  * 
  *     def __repr__(self):
  *         return "Command(%r, %r, line %d)" % (self.code, self.params, self.lineno)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-    __pyx_t_1 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->code), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 625, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->code), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->params), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 625, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->params), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_3 = __Pyx_PyUnicode_From_int64_t(__pyx_v_self->lineno, 0, ' ', 'd'); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 625, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyUnicode_From_int64_t(__pyx_v_self->lineno, 0, ' ', 'd'); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_4[0] = __pyx_mstate_global->__pyx_kp_u_Command;
     __pyx_t_4[1] = __pyx_t_1;
@@ -12403,7 +12443,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_6 |= __Pyx_PyUnicode_KIND_04(__pyx_t_4[1]) | __Pyx_PyUnicode_KIND_04(__pyx_t_4[3]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_4, 7, __pyx_t_5, __pyx_t_6);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 625, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 635, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -12419,7 +12459,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":624
+    /* "host/gcode/_lexer.pyx":634
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def __repr__(self):             # <<<<<<<<<<<<<<
@@ -12441,7 +12481,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":609
+  /* "host/gcode/_lexer.pyx":619
  *     ``"type"``) or None; ``raw``: the line as written.
  *     """
  *     cdef public str code             # <<<<<<<<<<<<<<
@@ -12540,7 +12580,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         /*try:*/ {
           __pyx_t_2 = __pyx_v_value;
           __Pyx_INCREF(__pyx_t_2);
-          if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 609, __pyx_L4_error)
+          if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 619, __pyx_L4_error)
           __Pyx_GIVEREF(__pyx_t_2);
           __Pyx_GOTREF(__pyx_v_self->code);
           __Pyx_DECREF_SET(__pyx_v_self->code, ((PyObject*)__pyx_t_2));
@@ -12622,7 +12662,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":610
+  /* "host/gcode/_lexer.pyx":620
  *     """
  *     cdef public str code
  *     cdef public dict params             # <<<<<<<<<<<<<<
@@ -12721,7 +12761,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         /*try:*/ {
           __pyx_t_2 = __pyx_v_value;
           __Pyx_INCREF(__pyx_t_2);
-          if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 610, __pyx_L4_error)
+          if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 620, __pyx_L4_error)
           __Pyx_GIVEREF(__pyx_t_2);
           __Pyx_GOTREF(__pyx_v_self->params);
           __Pyx_DECREF_SET(__pyx_v_self->params, ((PyObject*)__pyx_t_2));
@@ -12803,7 +12843,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":611
+  /* "host/gcode/_lexer.pyx":621
  *     cdef public str code
  *     cdef public dict params
  *     cdef public object text             # <<<<<<<<<<<<<<
@@ -12966,7 +13006,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":612
+  /* "host/gcode/_lexer.pyx":622
  *     cdef public dict params
  *     cdef public object text
  *     cdef public int64_t lineno             # <<<<<<<<<<<<<<
@@ -13005,7 +13045,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_INCREF(__pyx_t_1);
         __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
         /*try:*/ {
-          __pyx_t_2 = __Pyx_PyLong_From_int64_t(__pyx_v_self->lineno); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 612, __pyx_L4_error)
+          __pyx_t_2 = __Pyx_PyLong_From_int64_t(__pyx_v_self->lineno); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 622, __pyx_L4_error)
           __Pyx_GOTREF(__pyx_t_2);
           {
             PyObject *__pyx_temp;
@@ -13078,7 +13118,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_INCREF(__pyx_t_1);
         __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
         /*try:*/ {
-          __pyx_t_2 = __Pyx_PyLong_As_int64_t(__pyx_v_value); if (unlikely((__pyx_t_2 == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 612, __pyx_L4_error)
+          __pyx_t_2 = __Pyx_PyLong_As_int64_t(__pyx_v_value); if (unlikely((__pyx_t_2 == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 622, __pyx_L4_error)
           __pyx_v_self->lineno = __pyx_t_2;
         }
         /*finally:*/ {
@@ -13108,7 +13148,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":613
+  /* "host/gcode/_lexer.pyx":623
  *     cdef public object text
  *     cdef public int64_t lineno
  *     cdef public object line_number             # <<<<<<<<<<<<<<
@@ -13271,7 +13311,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":614
+  /* "host/gcode/_lexer.pyx":624
  *     cdef public int64_t lineno
  *     cdef public object line_number
  *     cdef public object error             # <<<<<<<<<<<<<<
@@ -13434,7 +13474,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":615
+  /* "host/gcode/_lexer.pyx":625
  *     cdef public object line_number
  *     cdef public object error
  *     cdef public object meta             # <<<<<<<<<<<<<<
@@ -14156,7 +14196,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":632
+  /* "host/gcode/_lexer.pyx":642
  * 
  * 
  * cdef str _code_of(Batch b, int i):             # <<<<<<<<<<<<<<
@@ -14182,7 +14222,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("_code_of", 0);
 
-    /* "host/gcode/_lexer.pyx":633
+    /* "host/gcode/_lexer.pyx":643
  * 
  * cdef str _code_of(Batch b, int i):
  *     cdef int kind = b.kinds[i]             # <<<<<<<<<<<<<<
@@ -14191,7 +14231,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_kind = (__pyx_v_b->kinds[__pyx_v_i]);
 
-    /* "host/gcode/_lexer.pyx":634
+    /* "host/gcode/_lexer.pyx":644
  * cdef str _code_of(Batch b, int i):
  *     cdef int kind = b.kinds[i]
  *     cdef int number = b.numbers[i], sub = b.subs[i]             # <<<<<<<<<<<<<<
@@ -14201,34 +14241,34 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_v_number = (__pyx_v_b->numbers[__pyx_v_i]);
     __pyx_v_sub = (__pyx_v_b->subs[__pyx_v_i]);
 
-    /* "host/gcode/_lexer.pyx":635
+    /* "host/gcode/_lexer.pyx":645
  *     cdef int kind = b.kinds[i]
  *     cdef int number = b.numbers[i], sub = b.subs[i]
  *     key = (b.code_letter[i], number, sub)             # <<<<<<<<<<<<<<
  *     code = _CODE_CACHE.get(key)
  *     if code is None:
 */
-    __pyx_t_1 = __Pyx_PyLong_From_char((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_From_char((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 645, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_number); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_number); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 645, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 645, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = PyTuple_New(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __pyx_t_4 = PyTuple_New(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 645, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 645, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_2);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 645, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_3);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 2, __pyx_t_3) != (0)) __PYX_ERR(0, 635, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 2, __pyx_t_3) != (0)) __PYX_ERR(0, 645, __pyx_L1_error);
     __pyx_t_1 = 0;
     __pyx_t_2 = 0;
     __pyx_t_3 = 0;
     __pyx_v_key = ((PyObject*)__pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "host/gcode/_lexer.pyx":636
+    /* "host/gcode/_lexer.pyx":646
  *     cdef int number = b.numbers[i], sub = b.subs[i]
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)             # <<<<<<<<<<<<<<
@@ -14237,14 +14277,14 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE == Py_None)) {
       PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "get");
-      __PYX_ERR(0, 636, __pyx_L1_error)
+      __PYX_ERR(0, 646, __pyx_L1_error)
     }
-    __pyx_t_4 = __Pyx_PyDict_GetItemDefault(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, Py_None); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 636, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyDict_GetItemDefault(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, Py_None); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 646, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_v_code = __pyx_t_4;
     __pyx_t_4 = 0;
 
-    /* "host/gcode/_lexer.pyx":637
+    /* "host/gcode/_lexer.pyx":647
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)
  *     if code is None:             # <<<<<<<<<<<<<<
@@ -14255,28 +14295,28 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     if (__pyx_t_5) {
 
 
-      /* "host/gcode/_lexer.pyx":638
+      /* "host/gcode/_lexer.pyx":648
  *     code = _CODE_CACHE.get(key)
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)             # <<<<<<<<<<<<<<
  *         if sub >= 0:
  *             code += ".%d" % sub
 */
-      __pyx_t_4 = PyUnicode_FromOrdinal((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 638, __pyx_L1_error)
+      __pyx_t_4 = PyUnicode_FromOrdinal((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 648, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_3 = __Pyx_PyUnicode_Unicode(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 638, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyUnicode_Unicode(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 648, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __pyx_t_4 = __Pyx_PyUnicode_From_int(__pyx_v_number, 0, ' ', 'd'); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 638, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_PyUnicode_From_int(__pyx_v_number, 0, ' ', 'd'); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 648, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_t_3, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 638, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_t_3, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 648, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF_SET(__pyx_v_code, __pyx_t_2);
       __pyx_t_2 = 0;
 
-      /* "host/gcode/_lexer.pyx":639
+      /* "host/gcode/_lexer.pyx":649
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:             # <<<<<<<<<<<<<<
@@ -14288,25 +14328,25 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":640
+        /* "host/gcode/_lexer.pyx":650
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:
  *             code += ".%d" % sub             # <<<<<<<<<<<<<<
  *         _CODE_CACHE[key] = code
  *     return code
 */
-        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 640, __pyx_L1_error)
+        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 650, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_2);
-        __pyx_t_4 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_d_2, __pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 640, __pyx_L1_error)
+        __pyx_t_4 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_d_2, __pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 650, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_4);
         __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_v_code, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 640, __pyx_L1_error)
+        __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_v_code, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 650, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_2);
         __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
         __Pyx_DECREF_SET(__pyx_v_code, __pyx_t_2);
         __pyx_t_2 = 0;
 
-        /* "host/gcode/_lexer.pyx":639
+        /* "host/gcode/_lexer.pyx":649
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:             # <<<<<<<<<<<<<<
@@ -14315,7 +14355,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       }
 
-      /* "host/gcode/_lexer.pyx":641
+      /* "host/gcode/_lexer.pyx":651
  *         if sub >= 0:
  *             code += ".%d" % sub
  *         _CODE_CACHE[key] = code             # <<<<<<<<<<<<<<
@@ -14324,11 +14364,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE == Py_None)) {
         PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-        __PYX_ERR(0, 641, __pyx_L1_error)
+        __PYX_ERR(0, 651, __pyx_L1_error)
       }
-      if (unlikely((PyDict_SetItem(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, __pyx_v_code) < 0))) __PYX_ERR(0, 641, __pyx_L1_error)
+      if (unlikely((PyDict_SetItem(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, __pyx_v_code) < 0))) __PYX_ERR(0, 651, __pyx_L1_error)
 
-      /* "host/gcode/_lexer.pyx":637
+      /* "host/gcode/_lexer.pyx":647
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)
  *     if code is None:             # <<<<<<<<<<<<<<
@@ -14337,7 +14377,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     }
 
-    /* "host/gcode/_lexer.pyx":642
+    /* "host/gcode/_lexer.pyx":652
  *             code += ".%d" % sub
  *         _CODE_CACHE[key] = code
  *     return code             # <<<<<<<<<<<<<<
@@ -14346,7 +14386,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_t_2 = __pyx_v_code;
     __Pyx_INCREF(__pyx_t_2);
-    if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 642, __pyx_L1_error)
+    if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 652, __pyx_L1_error)
     {
       PyObject *__pyx_temp;
       {
@@ -14358,7 +14398,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":632
+    /* "host/gcode/_lexer.pyx":642
  * 
  * 
  * cdef str _code_of(Batch b, int i):             # <<<<<<<<<<<<<<
@@ -14385,7 +14425,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":645
+  /* "host/gcode/_lexer.pyx":655
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
@@ -14433,32 +14473,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     {
       PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_b,0};
       const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 645, __pyx_L3_error)
+      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 655, __pyx_L3_error)
       if (__pyx_kwds_len > 0) {
         switch (__pyx_nargs) {
           case  1:
           values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 645, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 655, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  0: break;
           default: goto __pyx_L5_argtuple_error;
         }
         const Py_ssize_t kwd_pos_args = __pyx_nargs;
-        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "commands", 0) < (0)) __PYX_ERR(0, 645, __pyx_L3_error)
+        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "commands", 0) < (0)) __PYX_ERR(0, 655, __pyx_L3_error)
         for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, i); __PYX_ERR(0, 645, __pyx_L3_error) }
+          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, i); __PYX_ERR(0, 655, __pyx_L3_error) }
         }
       } else if (unlikely(__pyx_nargs != 1)) {
         goto __pyx_L5_argtuple_error;
       } else {
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 645, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 655, __pyx_L3_error)
       }
       __pyx_v_b = ((struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *)values[0]);
     }
     goto __pyx_L6_skip;
     __pyx_L5_argtuple_error:;
-    __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 645, __pyx_L3_error)
+    __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 655, __pyx_L3_error)
     __pyx_L6_skip:;
     goto __pyx_L4_argument_unpacking_done;
     __pyx_L3_error:;
@@ -14469,7 +14509,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_RefNannyFinishContext();
     return NULL;
     __pyx_L4_argument_unpacking_done:;
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_b), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "b", 0))) __PYX_ERR(0, 645, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_b), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "b", 0))) __PYX_ERR(0, 655, __pyx_L1_error)
     __pyx_r = __pyx_pf_6mendel_5gcode_6_lexer_2commands(__pyx_self, __pyx_v_b);
 
     /* function exit code */
@@ -14522,19 +14562,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("commands", 0);
 
-    /* "host/gcode/_lexer.pyx":653
+    /* "host/gcode/_lexer.pyx":663
  *     cdef Command cmd
  *     cdef dict params
  *     out = []             # <<<<<<<<<<<<<<
  *     for i in range(b.count):
  *         kind = b.kinds[i]
 */
-    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 653, __pyx_L1_error)
+    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 663, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_v_out = ((PyObject*)__pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "host/gcode/_lexer.pyx":654
+    /* "host/gcode/_lexer.pyx":664
  *     cdef dict params
  *     out = []
  *     for i in range(b.count):             # <<<<<<<<<<<<<<
@@ -14548,7 +14588,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
       __pyx_v_i = __pyx_t_4;
 
-      /* "host/gcode/_lexer.pyx":655
+      /* "host/gcode/_lexer.pyx":665
  *     out = []
  *     for i in range(b.count):
  *         kind = b.kinds[i]             # <<<<<<<<<<<<<<
@@ -14557,7 +14597,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_kind = (__pyx_v_b->kinds[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":656
+      /* "host/gcode/_lexer.pyx":666
  *     for i in range(b.count):
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -14574,11 +14614,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
         goto __pyx_L6_bool_binop_done;
       }
-      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 656, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 666, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 656, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 666, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
-      __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_7, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 656, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_7, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 666, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       if (__pyx_t_6) {
@@ -14598,7 +14638,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":657
+        /* "host/gcode/_lexer.pyx":667
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:
  *             continue             # <<<<<<<<<<<<<<
@@ -14607,7 +14647,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":656
+        /* "host/gcode/_lexer.pyx":666
  *     for i in range(b.count):
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -14616,19 +14656,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       }
 
-      /* "host/gcode/_lexer.pyx":658
+      /* "host/gcode/_lexer.pyx":668
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:
  *             continue
  *         cmd = Command.__new__(Command)             # <<<<<<<<<<<<<<
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data
 */
-      __pyx_t_7 = ((PyObject *)__pyx_tp_new_6mendel_5gcode_6_lexer_Command(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 658, __pyx_L1_error)
+      __pyx_t_7 = ((PyObject *)__pyx_tp_new_6mendel_5gcode_6_lexer_Command(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 668, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_XDECREF_SET(__pyx_v_cmd, ((struct __pyx_obj_6mendel_5gcode_6_lexer_Command *)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":659
+      /* "host/gcode/_lexer.pyx":669
  *             continue
  *         cmd = Command.__new__(Command)
  *         cmd.lineno = b.linenos[i]             # <<<<<<<<<<<<<<
@@ -14637,7 +14677,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->lineno = (__pyx_v_b->linenos[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":660
+      /* "host/gcode/_lexer.pyx":670
  *         cmd = Command.__new__(Command)
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data             # <<<<<<<<<<<<<<
@@ -14651,7 +14691,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->_data, ((PyObject*)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":661
+      /* "host/gcode/_lexer.pyx":671
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data
  *         cmd._start = b.line_start[i]             # <<<<<<<<<<<<<<
@@ -14660,7 +14700,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->_start = (__pyx_v_b->line_start[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":662
+      /* "host/gcode/_lexer.pyx":672
  *         cmd._data = b.data
  *         cmd._start = b.line_start[i]
  *         cmd._end = b.line_end[i]             # <<<<<<<<<<<<<<
@@ -14669,7 +14709,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->_end = (__pyx_v_b->line_end[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":663
+      /* "host/gcode/_lexer.pyx":673
  *         cmd._start = b.line_start[i]
  *         cmd._end = b.line_end[i]
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None             # <<<<<<<<<<<<<<
@@ -14679,7 +14719,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_5 = ((__pyx_v_b->has_n[__pyx_v_i]) != 0);
 
       if (__pyx_t_5) {
-        __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_b->nwords[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 663, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_b->nwords[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 673, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_7 = __pyx_t_1;
         __pyx_t_1 = 0;
@@ -14693,32 +14733,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->line_number, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":664
+      /* "host/gcode/_lexer.pyx":674
  *         cmd._end = b.line_end[i]
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))             # <<<<<<<<<<<<<<
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
 */
-      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 664, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 674, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 664, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 674, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
-      __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_8, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 664, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_8, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 674, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       if (__pyx_t_5) {
         __Pyx_INCREF(Py_None);
         __pyx_t_7 = Py_None;
       } else {
-        __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NAMES); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 664, __pyx_L1_error)
+        __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NAMES); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 674, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
-        __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_8, (__pyx_v_b->meta[__pyx_v_i]), signed char, 1, __Pyx_PyLong_From_signed_char, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 664, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_8, (__pyx_v_b->meta[__pyx_v_i]), signed char, 1, __Pyx_PyLong_From_signed_char, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 674, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
         __pyx_t_9 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_9);
-        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 664, __pyx_L1_error)
+        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 674, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __pyx_t_11 = 0;
         {
@@ -14726,15 +14766,15 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_meta_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 664, __pyx_L1_error)
+          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 674, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_8);
         }
-        __pyx_t_10 = PyTuple_New(2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 664, __pyx_L1_error)
+        __pyx_t_10 = PyTuple_New(2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 674, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __Pyx_GIVEREF(__pyx_t_1);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 664, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 674, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_8);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_8) != (0)) __PYX_ERR(0, 664, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_8) != (0)) __PYX_ERR(0, 674, __pyx_L1_error);
         __pyx_t_1 = 0;
         __pyx_t_8 = 0;
         __pyx_t_7 = __pyx_t_10;
@@ -14746,7 +14786,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->meta, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":665
+      /* "host/gcode/_lexer.pyx":675
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))
  *         cmd.text = None             # <<<<<<<<<<<<<<
@@ -14758,7 +14798,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_GOTREF(__pyx_v_cmd->text);
       __Pyx_DECREF_SET(__pyx_v_cmd->text, Py_None);
 
-      /* "host/gcode/_lexer.pyx":666
+      /* "host/gcode/_lexer.pyx":676
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)             # <<<<<<<<<<<<<<
@@ -14773,7 +14813,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       } else {
         __pyx_t_8 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_8);
-        __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 666, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 676, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_11 = 0;
         {
@@ -14781,7 +14821,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_error, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 666, __pyx_L1_error)
+          if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 676, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_10);
         }
         __pyx_t_7 = __pyx_t_10;
@@ -14793,19 +14833,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->error, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":667
+      /* "host/gcode/_lexer.pyx":677
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
  *         params = {}             # <<<<<<<<<<<<<<
  *         cmd.params = params
  *         if kind == K_BLANK:
 */
-      __pyx_t_7 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 667, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 677, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_XDECREF_SET(__pyx_v_params, ((PyObject*)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":668
+      /* "host/gcode/_lexer.pyx":678
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
  *         params = {}
  *         cmd.params = params             # <<<<<<<<<<<<<<
@@ -14817,7 +14857,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_GOTREF(__pyx_v_cmd->params);
       __Pyx_DECREF_SET(__pyx_v_cmd->params, __pyx_v_params);
 
-      /* "host/gcode/_lexer.pyx":669
+      /* "host/gcode/_lexer.pyx":679
  *         params = {}
  *         cmd.params = params
  *         if kind == K_BLANK:             # <<<<<<<<<<<<<<
@@ -14829,7 +14869,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":670
+        /* "host/gcode/_lexer.pyx":680
  *         cmd.params = params
  *         if kind == K_BLANK:
  *             cmd.code = ""             # <<<<<<<<<<<<<<
@@ -14841,7 +14881,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, __pyx_mstate_global->__pyx_kp_u__5);
 
-        /* "host/gcode/_lexer.pyx":669
+        /* "host/gcode/_lexer.pyx":679
  *         params = {}
  *         cmd.params = params
  *         if kind == K_BLANK:             # <<<<<<<<<<<<<<
@@ -14851,7 +14891,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":671
+      /* "host/gcode/_lexer.pyx":681
  *         if kind == K_BLANK:
  *             cmd.code = ""
  *         elif cmd.error is not None:             # <<<<<<<<<<<<<<
@@ -14862,21 +14902,21 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":672
+        /* "host/gcode/_lexer.pyx":682
  *             cmd.code = ""
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)             # <<<<<<<<<<<<<<
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()
 */
-        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 672, __pyx_L1_error)
+        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 682, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_7);
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":671
+        /* "host/gcode/_lexer.pyx":681
  *         if kind == K_BLANK:
  *             cmd.code = ""
  *         elif cmd.error is not None:             # <<<<<<<<<<<<<<
@@ -14886,7 +14926,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":673
+      /* "host/gcode/_lexer.pyx":683
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:             # <<<<<<<<<<<<<<
@@ -14898,7 +14938,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":674
+        /* "host/gcode/_lexer.pyx":684
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()             # <<<<<<<<<<<<<<
@@ -14907,9 +14947,9 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         if (unlikely(__pyx_v_b->data == Py_None)) {
           PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-          __PYX_ERR(0, 674, __pyx_L1_error)
+          __PYX_ERR(0, 684, __pyx_L1_error)
         }
-        __pyx_t_1 = __Pyx_decode_bytes(__pyx_v_b->data, (__pyx_v_b->name_start[__pyx_v_i]), (__pyx_v_b->name_end[__pyx_v_i]), NULL, NULL, PyUnicode_DecodeASCII); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 674, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_decode_bytes(__pyx_v_b->data, (__pyx_v_b->name_start[__pyx_v_i]), (__pyx_v_b->name_end[__pyx_v_i]), NULL, NULL, PyUnicode_DecodeASCII); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 684, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_10 = __pyx_t_1;
         __Pyx_INCREF(__pyx_t_10);
@@ -14919,16 +14959,16 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_upper, __pyx_callargs+__pyx_t_11, (1-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 674, __pyx_L1_error)
+          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 684, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_7);
         }
-        if (!(likely(PyUnicode_CheckExact(__pyx_t_7))||((__pyx_t_7) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_7))) __PYX_ERR(0, 674, __pyx_L1_error)
+        if (!(likely(PyUnicode_CheckExact(__pyx_t_7))||((__pyx_t_7) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_7))) __PYX_ERR(0, 684, __pyx_L1_error)
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":675
+        /* "host/gcode/_lexer.pyx":685
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()
  *             cmd.text = b.text(i)             # <<<<<<<<<<<<<<
@@ -14937,7 +14977,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_t_1 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_1);
-        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 675, __pyx_L1_error)
+        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 685, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __pyx_t_11 = 0;
         {
@@ -14945,7 +14985,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 675, __pyx_L1_error)
+          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 685, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_7);
         }
         __Pyx_GIVEREF(__pyx_t_7);
@@ -14953,7 +14993,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_DECREF_SET(__pyx_v_cmd->text, __pyx_t_7);
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":673
+        /* "host/gcode/_lexer.pyx":683
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:             # <<<<<<<<<<<<<<
@@ -14963,7 +15003,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":677
+      /* "host/gcode/_lexer.pyx":687
  *             cmd.text = b.text(i)
  *         else:
  *             cmd.code = _code_of(b, i)             # <<<<<<<<<<<<<<
@@ -14971,14 +15011,14 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
  *             flags = b.flags[i]
 */
       /*else*/ {
-        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 677, __pyx_L1_error)
+        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 687, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_7);
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":678
+        /* "host/gcode/_lexer.pyx":688
  *         else:
  *             cmd.code = _code_of(b, i)
  *             mask = b.masks[i]             # <<<<<<<<<<<<<<
@@ -14987,7 +15027,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_mask = (__pyx_v_b->masks[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":679
+        /* "host/gcode/_lexer.pyx":689
  *             cmd.code = _code_of(b, i)
  *             mask = b.masks[i]
  *             flags = b.flags[i]             # <<<<<<<<<<<<<<
@@ -14996,7 +15036,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_flags = (__pyx_v_b->flags[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":680
+        /* "host/gcode/_lexer.pyx":690
  *             mask = b.masks[i]
  *             flags = b.flags[i]
  *             quoted = b.quoted[i]             # <<<<<<<<<<<<<<
@@ -15005,7 +15045,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_quoted = (__pyx_v_b->quoted[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":681
+        /* "host/gcode/_lexer.pyx":691
  *             flags = b.flags[i]
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS             # <<<<<<<<<<<<<<
@@ -15014,7 +15054,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_values = (__pyx_v_b->values + (__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS));
 
-        /* "host/gcode/_lexer.pyx":682
+        /* "host/gcode/_lexer.pyx":692
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS
  *             if mask:             # <<<<<<<<<<<<<<
@@ -15026,7 +15066,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         if (__pyx_t_5) {
 
 
-          /* "host/gcode/_lexer.pyx":683
+          /* "host/gcode/_lexer.pyx":693
  *             values = b.values + i * NLETTERS
  *             if mask:
  *                 for k in range(NLETTERS):             # <<<<<<<<<<<<<<
@@ -15040,7 +15080,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           for (__pyx_t_14 = 0; __pyx_t_14 < __pyx_t_13; __pyx_t_14+=1) {
             __pyx_v_k = __pyx_t_14;
 
-            /* "host/gcode/_lexer.pyx":684
+            /* "host/gcode/_lexer.pyx":694
  *             if mask:
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15052,7 +15092,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             if (__pyx_t_5) {
 
 
-              /* "host/gcode/_lexer.pyx":685
+              /* "host/gcode/_lexer.pyx":695
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15064,7 +15104,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":686
+                /* "host/gcode/_lexer.pyx":696
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None             # <<<<<<<<<<<<<<
@@ -15073,11 +15113,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 686, __pyx_L1_error)
+                  __PYX_ERR(0, 696, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), Py_None) < 0))) __PYX_ERR(0, 686, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), Py_None) < 0))) __PYX_ERR(0, 696, __pyx_L1_error)
 
-                /* "host/gcode/_lexer.pyx":685
+                /* "host/gcode/_lexer.pyx":695
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15087,7 +15127,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":687
+              /* "host/gcode/_lexer.pyx":697
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15099,7 +15139,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":688
+                /* "host/gcode/_lexer.pyx":698
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)             # <<<<<<<<<<<<<<
@@ -15108,7 +15148,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
                 __pyx_t_10 = ((PyObject *)__pyx_v_b);
                 __Pyx_INCREF(__pyx_t_10);
-                __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 688, __pyx_L1_error)
+                __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 698, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_1);
                 __pyx_t_11 = 0;
                 {
@@ -15116,17 +15156,17 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                   __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
                   __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
                   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-                  if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 688, __pyx_L1_error)
+                  if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 698, __pyx_L1_error)
                   __Pyx_GOTREF(__pyx_t_7);
                 }
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 688, __pyx_L1_error)
+                  __PYX_ERR(0, 698, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 688, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 698, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-                /* "host/gcode/_lexer.pyx":687
+                /* "host/gcode/_lexer.pyx":697
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15136,7 +15176,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":689
+              /* "host/gcode/_lexer.pyx":699
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:             # <<<<<<<<<<<<<<
@@ -15148,19 +15188,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":690
+                /* "host/gcode/_lexer.pyx":700
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:
  *                             params["N"] = <int64_t> values[k]             # <<<<<<<<<<<<<<
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
 */
-                __pyx_t_7 = __Pyx_PyLong_From_int64_t(((int64_t)(__pyx_v_values[__pyx_v_k]))); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 690, __pyx_L1_error)
+                __pyx_t_7 = __Pyx_PyLong_From_int64_t(((int64_t)(__pyx_v_values[__pyx_v_k]))); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 700, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_7);
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_N, __pyx_t_7) < 0))) __PYX_ERR(0, 690, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_N, __pyx_t_7) < 0))) __PYX_ERR(0, 700, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-                /* "host/gcode/_lexer.pyx":689
+                /* "host/gcode/_lexer.pyx":699
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:             # <<<<<<<<<<<<<<
@@ -15170,7 +15210,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":692
+              /* "host/gcode/_lexer.pyx":702
  *                             params["N"] = <int64_t> values[k]
  *                         else:
  *                             params[_LETTERS[k]] = values[k]             # <<<<<<<<<<<<<<
@@ -15178,18 +15218,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
  *                 cmd.text = b.text(i)
 */
               /*else*/ {
-                __pyx_t_7 = PyFloat_FromDouble((__pyx_v_values[__pyx_v_k])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 692, __pyx_L1_error)
+                __pyx_t_7 = PyFloat_FromDouble((__pyx_v_values[__pyx_v_k])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 702, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_7);
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 692, __pyx_L1_error)
+                  __PYX_ERR(0, 702, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 692, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 702, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
               }
               __pyx_L14:;
 
-              /* "host/gcode/_lexer.pyx":684
+              /* "host/gcode/_lexer.pyx":694
  *             if mask:
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15200,7 +15240,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           }
 
 
-          /* "host/gcode/_lexer.pyx":682
+          /* "host/gcode/_lexer.pyx":692
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS
  *             if mask:             # <<<<<<<<<<<<<<
@@ -15210,7 +15250,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           goto __pyx_L10;
         }
 
-        /* "host/gcode/_lexer.pyx":693
+        /* "host/gcode/_lexer.pyx":703
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:             # <<<<<<<<<<<<<<
@@ -15222,7 +15262,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         if (__pyx_t_5) {
 
 
-          /* "host/gcode/_lexer.pyx":694
+          /* "host/gcode/_lexer.pyx":704
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:
  *                 cmd.text = b.text(i)             # <<<<<<<<<<<<<<
@@ -15231,7 +15271,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
           __pyx_t_1 = ((PyObject *)__pyx_v_b);
           __Pyx_INCREF(__pyx_t_1);
-          __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 694, __pyx_L1_error)
+          __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 704, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_10);
           __pyx_t_11 = 0;
           {
@@ -15239,7 +15279,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
             __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
             __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-            if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 694, __pyx_L1_error)
+            if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 704, __pyx_L1_error)
             __Pyx_GOTREF(__pyx_t_7);
           }
           __Pyx_GIVEREF(__pyx_t_7);
@@ -15247,7 +15287,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __Pyx_DECREF_SET(__pyx_v_cmd->text, __pyx_t_7);
           __pyx_t_7 = 0;
 
-          /* "host/gcode/_lexer.pyx":693
+          /* "host/gcode/_lexer.pyx":703
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:             # <<<<<<<<<<<<<<
@@ -15259,19 +15299,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       }
       __pyx_L9:;
 
-      /* "host/gcode/_lexer.pyx":695
+      /* "host/gcode/_lexer.pyx":705
  *             elif b.text_start[i] >= 0:
  *                 cmd.text = b.text(i)
  *         out.append(cmd)             # <<<<<<<<<<<<<<
  *     return out
 */
-      __pyx_t_15 = __Pyx_PyList_Append(__pyx_v_out, ((PyObject *)__pyx_v_cmd)); if (unlikely(__pyx_t_15 == ((int)-1))) __PYX_ERR(0, 695, __pyx_L1_error)
+      __pyx_t_15 = __Pyx_PyList_Append(__pyx_v_out, ((PyObject *)__pyx_v_cmd)); if (unlikely(__pyx_t_15 == ((int)-1))) __PYX_ERR(0, 705, __pyx_L1_error)
 
       __pyx_L3_continue:;
     }
 
 
-    /* "host/gcode/_lexer.pyx":696
+    /* "host/gcode/_lexer.pyx":706
  *                 cmd.text = b.text(i)
  *         out.append(cmd)
  *     return out             # <<<<<<<<<<<<<<
@@ -15287,7 +15327,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":645
+    /* "host/gcode/_lexer.pyx":655
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
@@ -16540,14 +16580,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Batch(__pyx_ms
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Batch", 0);
   /*--- Exttype __pyx_obj_6mendel_5gcode_6_lexer_Batch ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Batch_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch)) __PYX_ERR(0, 104, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Batch_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch)) __PYX_ERR(0, 106, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch = &__pyx_type_6mendel_5gcode_6_lexer_Batch;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 104, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 106, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch);
@@ -16557,8 +16597,8 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Batch(__pyx_ms
     __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Batch, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 104, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 104, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Batch, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 106, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 106, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -16575,14 +16615,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command(__pyx_
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command", 0);
   /*--- Exttype __pyx_obj_6mendel_5gcode_6_lexer_Command ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Command_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command)) __PYX_ERR(0, 597, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Command_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command)) __PYX_ERR(0, 607, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = &__pyx_type_6mendel_5gcode_6_lexer_Command;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 597, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 607, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command);
@@ -16592,8 +16632,8 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command(__pyx_
     __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Command_2, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 597, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 597, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Command_2, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 607, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 607, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -16610,14 +16650,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr", 0);
   /*--- Exttype __pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 594, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 604, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 594, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 604, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr);
@@ -16972,12 +17012,21 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
  *     NLETTERS = 26
  * # 15 digits: below 2**53, so exact in a double.
  * cdef int64_t MAX_EXACT_MANTISSA = 999999999999999             # <<<<<<<<<<<<<<
- * 
- * cdef double POW10[23]
+ * # Line numbers and N arguments: up to 2**62.
+ * cdef int64_t MAX_INTEGER = 1 << 62
 */
   __pyx_v_6mendel_5gcode_6_lexer_MAX_EXACT_MANTISSA = 0x38D7EA4C67FFF;
 
-  /* "host/gcode/_lexer.pyx":40
+  /* "host/gcode/_lexer.pyx":38
+ * cdef int64_t MAX_EXACT_MANTISSA = 999999999999999
+ * # Line numbers and N arguments: up to 2**62.
+ * cdef int64_t MAX_INTEGER = 1 << 62             # <<<<<<<<<<<<<<
+ * 
+ * cdef double POW10[23]
+*/
+  __pyx_v_6mendel_5gcode_6_lexer_MAX_INTEGER = 0x4000000000000000;
+
+  /* "host/gcode/_lexer.pyx":42
  * cdef double POW10[23]
  * cdef int _i
  * POW10[0] = 1.0             # <<<<<<<<<<<<<<
@@ -16986,7 +17035,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
 */
   (__pyx_v_6mendel_5gcode_6_lexer_POW10[0]) = 1.0;
 
-  /* "host/gcode/_lexer.pyx":41
+  /* "host/gcode/_lexer.pyx":43
  * cdef int _i
  * POW10[0] = 1.0
  * for _i in range(1, 23):             # <<<<<<<<<<<<<<
@@ -16996,7 +17045,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
   for (__pyx_t_2 = 1; __pyx_t_2 < 23; __pyx_t_2+=1) {
     __pyx_v_6mendel_5gcode_6_lexer__i = __pyx_t_2;
 
-    /* "host/gcode/_lexer.pyx":42
+    /* "host/gcode/_lexer.pyx":44
  * POW10[0] = 1.0
  * for _i in range(1, 23):
  *     POW10[_i] = POW10[_i - 1] * 10.0             # <<<<<<<<<<<<<<
@@ -17006,268 +17055,268 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
     (__pyx_v_6mendel_5gcode_6_lexer_POW10[__pyx_v_6mendel_5gcode_6_lexer__i]) = ((__pyx_v_6mendel_5gcode_6_lexer_POW10[(__pyx_v_6mendel_5gcode_6_lexer__i - 1)]) * 10.0);
   }
 
-  /* "host/gcode/_lexer.pyx":45
+  /* "host/gcode/_lexer.pyx":47
  * 
  * # Line kinds.
  * KIND_BLANK = 0             # <<<<<<<<<<<<<<
  * KIND_G = 1
  * KIND_M = 2
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_BLANK, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 45, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_BLANK, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 47, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":46
+  /* "host/gcode/_lexer.pyx":48
  * # Line kinds.
  * KIND_BLANK = 0
  * KIND_G = 1             # <<<<<<<<<<<<<<
  * KIND_M = 2
  * KIND_T = 3
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_G, __pyx_mstate_global->__pyx_int_1) < (0)) __PYX_ERR(0, 46, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_G, __pyx_mstate_global->__pyx_int_1) < (0)) __PYX_ERR(0, 48, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":47
+  /* "host/gcode/_lexer.pyx":49
  * KIND_BLANK = 0
  * KIND_G = 1
  * KIND_M = 2             # <<<<<<<<<<<<<<
  * KIND_T = 3
  * KIND_EXTENDED = 4
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_M, __pyx_mstate_global->__pyx_int_2) < (0)) __PYX_ERR(0, 47, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_M, __pyx_mstate_global->__pyx_int_2) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":48
+  /* "host/gcode/_lexer.pyx":50
  * KIND_G = 1
  * KIND_M = 2
  * KIND_T = 3             # <<<<<<<<<<<<<<
  * KIND_EXTENDED = 4
  * KIND_OTHER = 6
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_T, __pyx_mstate_global->__pyx_int_3) < (0)) __PYX_ERR(0, 48, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_T, __pyx_mstate_global->__pyx_int_3) < (0)) __PYX_ERR(0, 50, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":49
+  /* "host/gcode/_lexer.pyx":51
  * KIND_M = 2
  * KIND_T = 3
  * KIND_EXTENDED = 4             # <<<<<<<<<<<<<<
  * KIND_OTHER = 6
  * # Comment tags surfaced as metadata.
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_EXTENDED, __pyx_mstate_global->__pyx_int_4) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_EXTENDED, __pyx_mstate_global->__pyx_int_4) < (0)) __PYX_ERR(0, 51, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":50
+  /* "host/gcode/_lexer.pyx":52
  * KIND_T = 3
  * KIND_EXTENDED = 4
  * KIND_OTHER = 6             # <<<<<<<<<<<<<<
  * # Comment tags surfaced as metadata.
  * META_NONE = 0
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_OTHER, __pyx_mstate_global->__pyx_int_6) < (0)) __PYX_ERR(0, 50, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_OTHER, __pyx_mstate_global->__pyx_int_6) < (0)) __PYX_ERR(0, 52, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":52
+  /* "host/gcode/_lexer.pyx":54
  * KIND_OTHER = 6
  * # Comment tags surfaced as metadata.
  * META_NONE = 0             # <<<<<<<<<<<<<<
  * META_LAYER = 1          # ;LAYER:<n> (Cura, ideaMaker), ; layer <n> (Simplify3D),
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NONE, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 52, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NONE, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 54, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":53
+  /* "host/gcode/_lexer.pyx":55
  * # Comment tags surfaced as metadata.
  * META_NONE = 0
  * META_LAYER = 1          # ;LAYER:<n> (Cura, ideaMaker), ; layer <n> (Simplify3D),             # <<<<<<<<<<<<<<
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER, __pyx_mstate_global->__pyx_int_1) < (0)) __PYX_ERR(0, 53, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER, __pyx_mstate_global->__pyx_int_1) < (0)) __PYX_ERR(0, 55, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":55
+  /* "host/gcode/_lexer.pyx":57
  * META_LAYER = 1          # ;LAYER:<n> (Cura, ideaMaker), ; layer <n> (Simplify3D),
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)             # <<<<<<<<<<<<<<
  * META_Z = 3              # ;Z:<z> (PrusaSlicer)
  * META_TYPE = 4           # ;TYPE:<feature>
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE, __pyx_mstate_global->__pyx_int_2) < (0)) __PYX_ERR(0, 55, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE, __pyx_mstate_global->__pyx_int_2) < (0)) __PYX_ERR(0, 57, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":56
+  /* "host/gcode/_lexer.pyx":58
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)
  * META_Z = 3              # ;Z:<z> (PrusaSlicer)             # <<<<<<<<<<<<<<
  * META_TYPE = 4           # ;TYPE:<feature>
  * 
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_Z, __pyx_mstate_global->__pyx_int_3) < (0)) __PYX_ERR(0, 56, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_Z, __pyx_mstate_global->__pyx_int_3) < (0)) __PYX_ERR(0, 58, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":57
+  /* "host/gcode/_lexer.pyx":59
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)
  * META_Z = 3              # ;Z:<z> (PrusaSlicer)
  * META_TYPE = 4           # ;TYPE:<feature>             # <<<<<<<<<<<<<<
  * 
  * cdef enum:
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_TYPE, __pyx_mstate_global->__pyx_int_4) < (0)) __PYX_ERR(0, 57, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_TYPE, __pyx_mstate_global->__pyx_int_4) < (0)) __PYX_ERR(0, 59, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":188
+  /* "host/gcode/_lexer.pyx":190
  * 
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):             # <<<<<<<<<<<<<<
  *         return self.kinds[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_5kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 188, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_5kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 190, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 188, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 190, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":191
+  /* "host/gcode/_lexer.pyx":193
  *         return self.kinds[i]
  * 
  *     def number(self, int i):             # <<<<<<<<<<<<<<
  *         return self.numbers[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_7number, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_number, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 191, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_7number, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_number, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 193, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_number, __pyx_t_3) < (0)) __PYX_ERR(0, 191, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_number, __pyx_t_3) < (0)) __PYX_ERR(0, 193, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":194
+  /* "host/gcode/_lexer.pyx":196
  *         return self.numbers[i]
  * 
  *     def sub(self, int i):             # <<<<<<<<<<<<<<
  *         return self.subs[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_9sub, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_sub, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 194, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_9sub, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_sub, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 196, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_sub, __pyx_t_3) < (0)) __PYX_ERR(0, 194, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_sub, __pyx_t_3) < (0)) __PYX_ERR(0, 196, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":197
+  /* "host/gcode/_lexer.pyx":199
  *         return self.subs[i]
  * 
  *     def lineno(self, int i):             # <<<<<<<<<<<<<<
  *         return self.linenos[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_11lineno, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_lineno, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 197, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_11lineno, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_lineno, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 199, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_lineno, __pyx_t_3) < (0)) __PYX_ERR(0, 197, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_lineno, __pyx_t_3) < (0)) __PYX_ERR(0, 199, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":200
+  /* "host/gcode/_lexer.pyx":202
  *         return self.linenos[i]
  * 
  *     def mask(self, int i):             # <<<<<<<<<<<<<<
  *         return self.masks[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_13mask, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_mask, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 200, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_13mask, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_mask, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 202, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_mask, __pyx_t_3) < (0)) __PYX_ERR(0, 200, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_mask, __pyx_t_3) < (0)) __PYX_ERR(0, 202, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":203
+  /* "host/gcode/_lexer.pyx":205
  *         return self.masks[i]
  * 
  *     def value(self, int i, letter):             # <<<<<<<<<<<<<<
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_15value, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_value, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 203, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_15value, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_value, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 205, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_value, __pyx_t_3) < (0)) __PYX_ERR(0, 203, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_value, __pyx_t_3) < (0)) __PYX_ERR(0, 205, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":206
+  /* "host/gcode/_lexer.pyx":208
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
  *     def line_text(self, int i):             # <<<<<<<<<<<<<<
  *         """The line as it was written (str, without its line ending)."""
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_17line_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_line_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 206, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_17line_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_line_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 208, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_line_text, __pyx_t_3) < (0)) __PYX_ERR(0, 206, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_line_text, __pyx_t_3) < (0)) __PYX_ERR(0, 208, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":210
+  /* "host/gcode/_lexer.pyx":212
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def text(self, int i):             # <<<<<<<<<<<<<<
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_19text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 210, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_19text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 212, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_text, __pyx_t_3) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_text, __pyx_t_3) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":216
+  /* "host/gcode/_lexer.pyx":218
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def meta_kind(self, int i):             # <<<<<<<<<<<<<<
  *         return self.meta[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_21meta_kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 216, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_21meta_kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 218, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 216, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 218, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":219
+  /* "host/gcode/_lexer.pyx":221
  *         return self.meta[i]
  * 
  *     def meta_text(self, int i):             # <<<<<<<<<<<<<<
  *         if self.meta[i] == META_NONE:
  *             return None
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_23meta_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 219, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_23meta_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 221, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_text, __pyx_t_3) < (0)) __PYX_ERR(0, 219, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_text, __pyx_t_3) < (0)) __PYX_ERR(0, 221, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":224
+  /* "host/gcode/_lexer.pyx":226
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def error(self, int i):             # <<<<<<<<<<<<<<
  *         """What is wrong with line ``i`` in words, or None."""
  *         cdef int code = self.errors[i]
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_25error, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_error, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[11])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 224, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_25error, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_error, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[11])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 226, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_3) < (0)) __PYX_ERR(0, 224, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_3) < (0)) __PYX_ERR(0, 226, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "(tree fragment)":1
@@ -17297,36 +17346,36 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
   if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_3) < (0)) __PYX_ERR(1, 3, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":565
+  /* "host/gcode/_lexer.pyx":575
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
  *     """Parse complete lines of ``data`` from ``offset`` into ``out``.
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_1parse_chunk, 0, __pyx_mstate_global->__pyx_n_u_parse_chunk, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[14])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 565, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_1parse_chunk, 0, __pyx_mstate_global->__pyx_n_u_parse_chunk, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[14])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 575, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_parse_chunk, __pyx_t_3) < (0)) __PYX_ERR(0, 565, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_parse_chunk, __pyx_t_3) < (0)) __PYX_ERR(0, 575, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":593
+  /* "host/gcode/_lexer.pyx":603
  * 
  * 
  * cdef dict _CODE_CACHE = {}             # <<<<<<<<<<<<<<
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))
  * 
 */
-  __pyx_t_3 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 593, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 603, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_XGOTREF(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE);
   __Pyx_DECREF_SET(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, ((PyObject*)__pyx_t_3));
   __Pyx_GIVEREF(__pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":594
+  /* "host/gcode/_lexer.pyx":604
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -17334,7 +17383,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
  * 
 */
   __pyx_t_4 = NULL;
-  __pyx_t_5 = __Pyx_PyLong_From___pyx_anon_enum(__pyx_e_6mendel_5gcode_6_lexer_NLETTERS); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 594, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyLong_From___pyx_anon_enum(__pyx_e_6mendel_5gcode_6_lexer_NLETTERS); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 604, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __pyx_t_6 = 1;
   {
@@ -17342,13 +17391,13 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
     __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 594, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
-  __pyx_t_5 = __pyx_pf_6mendel_5gcode_6_lexer_4genexpr(NULL, __pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 594, __pyx_L1_error)
+  __pyx_t_5 = __pyx_pf_6mendel_5gcode_6_lexer_4genexpr(NULL, __pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 604, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_3 = __Pyx_PySequence_Tuple(__pyx_t_5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 594, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PySequence_Tuple(__pyx_t_5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
   __Pyx_XGOTREF(__pyx_v_6mendel_5gcode_6_lexer__LETTERS);
@@ -17383,55 +17432,55 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
   if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_3) < (0)) __PYX_ERR(1, 17, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":628
+  /* "host/gcode/_lexer.pyx":638
  * 
  * 
  * _META_NAMES = {META_LAYER: "layer", META_LAYER_CHANGE: "layer_change", META_Z: "z",             # <<<<<<<<<<<<<<
  *                META_TYPE: "type"}
  * 
 */
-  __pyx_t_3 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 628, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 638, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 628, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 638, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 628, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 638, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer_change) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer_change) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_Z); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 628, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_Z); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 638, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_z) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_z) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-  /* "host/gcode/_lexer.pyx":629
+  /* "host/gcode/_lexer.pyx":639
  * 
  * _META_NAMES = {META_LAYER: "layer", META_LAYER_CHANGE: "layer_change", META_Z: "z",
  *                META_TYPE: "type"}             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_TYPE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 629, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_TYPE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 639, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_type) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_type) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NAMES, __pyx_t_3) < (0)) __PYX_ERR(0, 628, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NAMES, __pyx_t_3) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":645
+  /* "host/gcode/_lexer.pyx":655
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
  *     """Command objects of every line of ``b`` that holds a command, an error
  *     or slicer metadata (blank and plain-comment lines are skipped)."""
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_3commands, 0, __pyx_mstate_global->__pyx_n_u_commands, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[17])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 645, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_3commands, 0, __pyx_mstate_global->__pyx_n_u_commands, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[17])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 655, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_commands, __pyx_t_3) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_commands, __pyx_t_3) < (0)) __PYX_ERR(0, 655, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "(tree fragment)":4
@@ -17674,62 +17723,62 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 594};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 604};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_k};
     __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591_q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 188};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 190};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_kp_b_iso88591_A_t6, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 191};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 193};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_number, __pyx_mstate->__pyx_kp_b_iso88591_A_t81A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 194};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 196};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_sub, __pyx_mstate->__pyx_kp_b_iso88591_A_t5, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 197};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 199};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_lineno, __pyx_mstate->__pyx_kp_b_iso88591_A_t81A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 200};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 202};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_mask, __pyx_mstate->__pyx_kp_b_iso88591_A_t6, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 203};
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 205};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_letter};
     __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_value, __pyx_mstate->__pyx_kp_b_iso88591_A_t7_2Ry_3axr, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 206};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 208};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_line_text, __pyx_mstate->__pyx_kp_b_iso88591_A_t5_D_WAYjX___a, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 210};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 212};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_text, __pyx_mstate->__pyx_kp_b_iso88591_A_4_3b_1_t5_D_WAYjX, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 216};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 218};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[9] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_meta_kind, __pyx_mstate->__pyx_kp_b_iso88591_A_t5, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[9])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 219};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 221};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[10] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_meta_text, __pyx_mstate->__pyx_kp_b_iso88591_A_4uAS_1_1_t5_D_WAYjX, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[10])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 224};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 226};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_code, __pyx_mstate->__pyx_n_u_col, __pyx_mstate->__pyx_n_u_line_2, __pyx_mstate->__pyx_n_u_char};
     __pyx_mstate_global->__pyx_codeobj_tab[11] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_error, __pyx_mstate->__pyx_kp_b_iso88591_A_G1A_t_Qa_5_1_1_t5_D_s_4q_3fCq, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[11])) goto bad;
   }
@@ -17744,7 +17793,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[13] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[13])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 12, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 565};
+    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 12, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 575};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_offset, __pyx_mstate->__pyx_n_u_first_lineno, __pyx_mstate->__pyx_n_u_final, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_s, __pyx_mstate->__pyx_n_u_size, __pyx_mstate->__pyx_n_u_pos, __pyx_mstate->__pyx_n_u_line_end, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_capacity, __pyx_mstate->__pyx_n_u_lineno};
     __pyx_mstate_global->__pyx_codeobj_tab[14] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_parse_chunk, __pyx_mstate->__pyx_kp_b_iso88591_1_1A_3a_xq_d_E_V2Q_q_2U_aq_Q_A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[14])) goto bad;
   }
@@ -17759,7 +17808,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[16] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_QfA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[16])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 645};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 655};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_b, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_k, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_n_u_mask, __pyx_mstate->__pyx_n_u_flags, __pyx_mstate->__pyx_n_u_quoted, __pyx_mstate->__pyx_n_u_values, __pyx_mstate->__pyx_n_u_cmd, __pyx_mstate->__pyx_n_u_params, __pyx_mstate->__pyx_n_u_out};
     __pyx_mstate_global->__pyx_codeobj_tab[17] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_commands, __pyx_mstate->__pyx_kp_b_iso88591_U_1A_q_aq_5_84q_Qc_Jd_7_3c_gXQa, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[17])) goto bad;
   }

@@ -34,6 +34,8 @@ cdef enum:
     NLETTERS = 26
 # 15 digits: below 2**53, so exact in a double.
 cdef int64_t MAX_EXACT_MANTISSA = 999999999999999
+# Line numbers and N arguments: up to 2**62.
+cdef int64_t MAX_INTEGER = 1 << 62
 
 cdef double POW10[23]
 cdef int _i
@@ -303,6 +305,22 @@ cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:
     return strtod(buf, NULL)
 
 
+cdef inline int parse_digits(const char* s, int pos, int end, int64_t* out) noexcept nogil:
+    """Read an unsigned integer at ``pos``; returns the position after it, or -1
+    when there is no digit or the number does not fit 62 bits."""
+    cdef int64_t n = 0
+    cdef int start = pos
+    while pos < end and is_digit(s[pos]):
+        if n > MAX_INTEGER // 10:
+            return -1
+        n = n * 10 + (s[pos] - 48)
+        pos += 1
+    if pos == start:
+        return -1
+    out[0] = n
+    return pos
+
+
 cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:
     while pos < end and is_blank(s[pos]):
         pos += 1
@@ -351,7 +369,7 @@ cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:
 
 cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:
     """Parse bytes s[start:end] (one line, no LF) into record ``i``."""
-    cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after
+    cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after, column
     cdef unsigned int xor_sum = 0
     cdef double value
     cdef int64_t n
@@ -412,13 +430,11 @@ cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept
     if upper(s[pos]) == b'N' and pos + 1 < code_end and \
             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):
         after = skip_blanks(s, pos + 1, code_end)
-        n = 0
-        if after >= code_end or not is_digit(s[after]):
-            fail(b, i, E_LINENO, after - start)
+        column = after - start
+        after = parse_digits(s, after, code_end, &n)
+        if after < 0:
+            fail(b, i, E_LINENO, column)
             return
-        while after < code_end and is_digit(s[after]):
-            n = n * 10 + (s[after] - 48)
-            after += 1
         b.has_n[i] = 1
         b.nwords[i] = n
         pos = skip_blanks(s, after, code_end)
@@ -540,16 +556,10 @@ cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start
         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
                             or s[after] == b'+'):
             if letter == 13:  # 'N' as an argument (M110 N...): an integer
-                pos = after
-                if s[pos] == b'+':
-                    pos += 1
-                n = 0
-                if pos >= end or not is_digit(s[pos]):
+                pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
+                if pos < 0:
                     fail(b, i, E_NUMBER, after - start)
                     return
-                while pos < end and is_digit(s[pos]):
-                    n = n * 10 + (s[pos] - 48)
-                    pos += 1
                 b.values[i * NLETTERS + letter] = <double> n
                 continue
             pos = parse_number(s, after, end, &value)
