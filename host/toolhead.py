@@ -9,7 +9,8 @@ When the board has run out of motion (after a heat-up wait, say) it restarts
 Flow control: each motor's queue on the board holds ``step_queue_size`` runs,
 and a run frees its slot once the clock passes its last step. The host keeps
 the same books and, before sending into a full queue, waits for the board
-clock to pass the oldest run (on the virtual clock it moves the clock itself).
+clock to pass half of them (on the virtual clock it moves the clock itself),
+then asks the board how many slots it still uses (``get_queue``).
 """
 import collections
 
@@ -130,7 +131,7 @@ class Toolhead:
         for run in runs:
             ends = self._run_ends[run.oid]
             if len(ends) >= self.queue_size:
-                self._wait_for_room(ends)
+                self._wait_for_room(run.oid, ends)
             oid = self.oids[run.oid]
             if run.reference is not None:
                 mcu.send("set_step_clock", oid, run.reference)
@@ -139,19 +140,21 @@ class Toolhead:
             self.runs_sent += 1
         mcu.flush()
 
-    def _wait_for_room(self, ends):
+    def _wait_for_room(self, axis, ends):
         """Wait until the board has finished half of a full motor queue.
 
         Half, not one slot, so that a full queue costs one wait per
-        ``queue_size / 2`` runs, and the other half stays buffered.
+        ``queue_size / 2`` runs, and the other half stays buffered. The board
+        then reports the slots it still uses, and its word settles the books.
         """
         mcu = self.mcu
-        known = mcu.estimated_clock()
-        if ends[len(ends) // 2] >= known:
-            mcu.flush()
-            mcu.wait_until(ends[len(ends) // 2] + 1)
-            known = mcu.estimated_clock()
-        while ends and ends[0] < known:
+        mcu.flush()
+        mcu.wait_until(ends[len(ends) // 2] + 1)
+        used = mcu.queue_used(self.oids[axis])
+        if used > len(ends):
+            raise MoveError("the board holds %d runs of motor %s, the host counted %d"
+                            % (used, "xyze"[axis], len(ends)))
+        while len(ends) > used:
             ends.popleft()
 
     def motor_positions(self):

@@ -128,11 +128,13 @@ def test_m104_m109_r_waits_for_cooling_too():
 
 
 def test_fan_reports_emergency_and_motors():
-    machine, *_ = run("M106 S127.5\nM106\nM107\nG1 X3\nG92 X1\nM114\nM117 hello\nM84\nM112")
+    machine, *_ = run("M106 S127.5\nM106\nM107\nG1 X3\nG92 X1\nM114\nM117 hello\nM84\nM112\n"
+                      "M115")
     assert ("set_fan", 0.5) in machine.calls and ("set_fan", 1.0) in machine.calls
     assert ("set_fan", 0.0) in machine.calls
     assert ("respond", "X:1.000 Y:0.000 Z:0.000 E:0.000") in machine.calls
     assert ("respond", "hello") in machine.calls
+    assert [c for c in machine.calls if c[0] == "respond" and "FIRMWARE_NAME:Mendel" in c[1]]
     assert ("motors_off",) in machine.calls and ("emergency_stop",) in machine.calls
 
 

@@ -10,7 +10,6 @@ unsupported (or refused with ``--strict``).
 KNOWN_IGNORED = {
     # Reports and housekeeping a file print does not need.
     "M105": "temperature report; `mendel print` reports temperatures itself",
-    "M115": "firmware info request (Prusa's `M115 U<version>` is a version check)",
     "M300": "beep: the simulated board has no buzzer",
     "M31": "print time report",
     "M75": "print job timer start", "M76": "print job timer pause",

@@ -23,12 +23,16 @@ The machine interface: ``position`` ([x, y, z, e] mm), ``extruder_count``,
 ``respond(text)``, ``event(kind, value)`` and ``pid_tune(heater_index, degC,
 cycles)`` (M303).
 """
+from mendel import __version__
 from mendel.errors import CommandError, printable
 from mendel.gcode import arcs
 from mendel.gcode.commands import KNOWN_IGNORED, TEXT_REPLIES
 
 AXES = "XYZE"
 _INCH = 25.4
+# Commands whose arguments may follow a syntax of their own (Prusa's
+# "M115 U3.11.0" version check): run even when the words did not parse.
+_OWN_SYNTAX = ("M115",)
 
 
 class GcodeError(CommandError):
@@ -94,6 +98,7 @@ class Interpreter:
             "M190": self._bed_wait, "M106": self._fan_on, "M107": self._fan_off,
             "M400": self._wait_moves, "M84": self._motors_off, "M18": self._motors_off,
             "M112": self._emergency, "M114": self._report_position, "M110": self._line_number,
+            "M115": self._firmware_info,
             "M220": self._speed_factor, "M221": self._extrude_factor,
             "M201": self._max_accel, "M203": self._max_feedrate, "M204": self._accel,
             "M205": self._jerk, "M207": self._retract_settings,
@@ -132,8 +137,8 @@ class Interpreter:
             self.machine.event(*command.meta)
         code = command.code
         handler = self._handlers.get(code)
-        if command.error is not None and (handler is not None or not code
-                                          or code[0] == "T"):
+        if command.error is not None and code not in _OWN_SYNTAX and (
+                handler is not None or not code or code[0] == "T"):
             raise GcodeError(command.error)
         if not code:
             return
@@ -484,6 +489,16 @@ class Interpreter:
         x, y, z, e = self.position
         self.machine.respond("X:%.3f Y:%.3f Z:%.3f E:%.3f" % (
             x - self.base[0], y - self.base[1], z - self.base[2], self.logical_e))
+
+    def _firmware_info(self, command):
+        """M115: report the firmware; with arguments (Prusa's ``M115 U<version>``
+        firmware check) there is nothing to report or check."""
+        if command.params or command.text or command.error:
+            self.ignored["M115"] = self.ignored.get("M115", 0) + 1
+            return
+        self.machine.respond("FIRMWARE_NAME:Mendel %s PROTOCOL_VERSION:1.0 "
+                             "MACHINE_TYPE:RepRap EXTRUDER_COUNT:%d"
+                             % (__version__, self.machine.extruder_count))
 
     def _progress(self, command):
         if command.params.get("P") is not None:

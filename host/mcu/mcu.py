@@ -27,7 +27,7 @@ QUERY_FIRST_RETRY = 0.02
 QUERY_MAX_RETRY = 0.2
 # Realtime clock queries at least this often (s) keep the estimate fresh.
 CLOCK_SYNC_INTERVAL = 1.0
-REQUIRED_COMMANDS = ("identify", "get_clock", "queue_step", "set_step_clock",
+REQUIRED_COMMANDS = ("identify", "get_clock", "queue_step", "set_step_clock", "get_queue",
                      "get_position", "set_heater", "get_temps", "config_heater",
                      "set_pid", "set_fan", "enable_motors", "emergency_stop")
 _IDENTIFY_CHUNK = 40
@@ -243,6 +243,10 @@ class Mcu:
         """Commanded step position of motor ``oid`` (steps)."""
         return self.query("get_position", (oid,), "position",
                           match=lambda a: a[0] == oid)[1]
+
+    def queue_used(self, oid):
+        """Slots of motor ``oid``'s step queue the board still holds."""
+        return self.query("get_queue", (oid,), "queue", match=lambda a: a[0] == oid)[1]
 
     def temperature(self, hid):
         """``(temp, target, duty)`` of heater ``hid`` in degC, degC, 0..1."""

@@ -47,6 +47,8 @@ class HostHeaters:
             mcu.send("config_heater", hid, heater.sensor_type.encode(),
                      int(heater.min_temp), int(heater.max_temp))
             self.set_gains(name, heater.pid_kp, heater.pid_ki, heater.pid_kd)
+            if "set_max_duration" in mcu.commands:
+                mcu.send("set_max_duration", hid, round(heater.host_timeout * MILLI))
             if "config_heater_control" in mcu.commands:
                 mcu.send("config_heater_control", hid, int(heater.control == "watermark"),
                          round(heater.max_power * MILLI), round(heater.pwm_cycle_time * MILLI),

@@ -58,6 +58,7 @@ class HeaterConfig:
     max_delta: float = 2.0
     max_power: float = 1.0
     pwm_cycle_time: float = 0.1
+    host_timeout: float = 3.0
     guard: dict = dataclasses.field(default_factory=lambda: dict(HOTEND_GUARD))
     sim_plant: dict = dataclasses.field(default_factory=dict)
     sim_sensor: str = ""
@@ -82,7 +83,10 @@ def heater_config(section, optional_section, name):
         pid_kd=gains[2], control=control,
         max_delta=section.getfloat("max_delta", 2.0, above=0.0),
         max_power=section.getfloat("max_power", 1.0, above=0.0, maxval=1.0),
-        pwm_cycle_time=section.getfloat("pwm_cycle_time", 0.1, above=0.0, maxval=5.0))
+        pwm_cycle_time=section.getfloat("pwm_cycle_time", 0.1, above=0.0, maxval=5.0),
+        # Longest time the heater stays on with no word from the host: the
+        # board's watchdog (Klipper's heater max_duration plays this role).
+        host_timeout=section.getfloat("host_timeout", 3.0, above=0.0, maxval=60.0))
     config.guard = _guard(optional_section("verify_heater " + name),
                           BED_GUARD if name == "heater_bed" else HOTEND_GUARD)
     plant = optional_section("sim_plant " + name)
