@@ -52,7 +52,7 @@ def stream_figures(path, cfg):
         "file": os.path.basename(path), "moves": summary.moves, "seconds": seconds,
         "commands": messages, "commands_per_s": messages / seconds,
         "wire_bytes": wire, "wire_bytes_per_s": wire / seconds,
-        "wire_bytes_per_move": wire / summary.moves,
+        "wire_bytes_per_move": wire / summary.moves if summary.moves else 0.0,
         "ascii_file_bytes": os.path.getsize(path),
         "ascii_bytes_per_move_line": move_bytes / move_lines if move_lines else 0.0,
         "print_time_s": summary.print_time_s,

@@ -21,6 +21,7 @@ import math
 from mendel.errors import CommandError, printable
 from mendel.gcode.interpreter import Interpreter, Settings
 from mendel.gcode.reader import LineCounter, iter_commands
+from mendel.planner.extrusion import check_extrusion, check_temperature
 from mendel.planner.lookahead import Limits, LookAheadQueue, Move
 
 _EPSILON = 1e-9
@@ -61,11 +62,19 @@ class CheckMachine:
         self.layer_heights = set()
         self.layer_comments = 0
         self.out_of_range = {}
-        self.tools = set()
+        self.tools = {}                  # T number -> first line
+        self.cold_extrusion = None       # line of the first E move before any heating
+        self.too_much = None             # (line, reason) of the first over-extrusion
+        self.hot_end_max = 0.0           # highest hot end target so far
+        self.interpreter = None          # set by check_file, for line numbers
         self.events = {}
+
+    def _line(self):
+        return self.interpreter.lines if self.interpreter else 0
 
     def move(self, target, speed):
         self._check_range(target)
+        self._check_extruder(target)
         start = self.position
         if target[3] > start[3] + _EPSILON and any(
                 abs(target[i] - start[i]) > _EPSILON for i in range(3)):
@@ -83,9 +92,26 @@ class CheckMachine:
         for i, axis in enumerate("xyz"):
             stepper = self.config.steppers[axis]
             if target[i] < stepper.position_min - 1e-9 or target[i] > stepper.position_max + 1e-9:
-                worst = self.out_of_range.setdefault(axis, [target[i], target[i]])
+                worst = self.out_of_range.setdefault(axis, [target[i], target[i], self._line()])
                 worst[0] = min(worst[0], target[i])
                 worst[1] = max(worst[1], target[i])
+
+    def _check_extruder(self, target):
+        """Record the first over-extrusion, and the first E move made before the
+        hot end was ever set hot enough (a file whose heating lives in a macro).
+        A retract after the heaters are turned off at the end is fine: the
+        nozzle is still hot, which a print checks against the real reading."""
+        try:
+            check_extrusion(self.config.extrusion, self.position, target)
+        except CommandError as exc:
+            if self.too_much is None:
+                self.too_much = (self._line(), str(exc))
+        if self.cold_extrusion is None:
+            try:
+                check_temperature(self.config.extrusion, self.position, target,
+                                  self.hot_end_max)
+            except CommandError:
+                self.cold_extrusion = self._line()
 
     def _plan(self, moves):
         for move in moves:
@@ -115,10 +141,9 @@ class CheckMachine:
         self.limits.update(**limits)
 
     def set_temperature(self, heater, temp, wait, wait_cooling):
-        heater_cfg = self.config.heaters[heater]
-        if temp and not heater_cfg.min_temp <= temp <= heater_cfg.max_temp:
-            raise CommandError("%s target %.1f C outside min_temp..max_temp %.1f..%.1f C"
-                               % (heater, temp, heater_cfg.min_temp, heater_cfg.max_temp))
+        _check_target(self.config, heater, temp)
+        if heater == "extruder":
+            self.hot_end_max = max(self.hot_end_max, temp)
         if wait:
             self.wait_moves()
 
@@ -128,10 +153,16 @@ class CheckMachine:
             self.layer_comments += 1
 
     def select_tool(self, tool):
-        self.tools.add(tool)
+        self.tools.setdefault(tool, self._line())
 
     def pid_tune(self, heater_index, target, cycles):
-        """M303 runs on the board; a check only finishes the moves before it."""
+        """M303 runs on the board; a check validates it and finishes the moves."""
+        heater = {0: "extruder", -1: "heater_bed"}.get(int(heater_index))
+        if heater is None:
+            raise CommandError("M303 E%d: no such heater (E0 hot end, E-1 bed)" % heater_index)
+        if not target > 0:
+            raise CommandError("M303 needs a target above 0 C")
+        _check_target(self.config, heater, target)
         self.wait_moves()
 
     def set_fan(self, fraction):
@@ -147,6 +178,13 @@ class CheckMachine:
         pass
 
 
+def _check_target(config, heater, temp):
+    heater_cfg = config.heaters[heater]
+    if temp and not heater_cfg.min_temp < temp <= heater_cfg.max_temp:
+        raise CommandError("%s target %.1f C outside min_temp..max_temp %.1f..%.1f C"
+                           % (heater, temp, heater_cfg.min_temp, heater_cfg.max_temp))
+
+
 def check_file(path, config, settings=None):
     """Check G-code file ``path`` for printer ``config``; returns the report dict.
 
@@ -159,18 +197,26 @@ def check_file(path, config, settings=None):
         machine, settings or Settings(), warn=warnings.append, filename=path,
         on_error=lambda line, text, reason: errors.append(
             {"line": line, "text": printable(text), "reason": reason}))
+    machine.interpreter = interpreter
     counter = LineCounter()
     with open(path, "rb") as stream:
         interpreter.run(iter_commands(stream, counter=counter))
     machine.wait_moves()
-    problems = ["%s moves reach %.3f..%.3f mm, outside %.3f..%.3f mm"
-                % (axis.upper(), low, high, config.steppers[axis].position_min,
+    problems = ["line %d: %s moves reach %.3f..%.3f mm, outside %.3f..%.3f mm"
+                % (line, axis.upper(), low, high, config.steppers[axis].position_min,
                    config.steppers[axis].position_max)
-                for axis, (low, high) in sorted(machine.out_of_range.items())]
+                for axis, (low, high, line) in sorted(machine.out_of_range.items())]
     missing = sorted(t for t in machine.tools if t >= machine.extruder_count)
     if missing:
-        problems.append("uses tool(s) %s but this printer has %d extruder(s)"
-                        % (", ".join("T%d" % t for t in missing), machine.extruder_count))
+        problems.append("line %d: uses tool(s) %s but this printer has %d extruder(s)"
+                        % (machine.tools[missing[0]], ", ".join("T%d" % t for t in missing),
+                           machine.extruder_count))
+    if machine.too_much is not None:
+        problems.append("line %d: %s" % machine.too_much)
+    if machine.cold_extrusion is not None:
+        problems.append("line %d: extrudes before the hot end was set to min_extrude_temp "
+                        "%.0f C (is the heating in a macro Mendel does not run?)"
+                        % (machine.cold_extrusion, config.extrusion.min_extrude_temp))
     if errors:
         problems.append("%d line(s) with errors" % len(errors))
     return {

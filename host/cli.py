@@ -22,6 +22,7 @@ from mendel.printer import Printer, PrintError
 from mendel.sim.board import SimBoard, SimulatorError
 from mendel.thermal import cli as thermal_cli
 from mendel.thermal.autotune import AutotuneError
+from mendel.thermal.heaters import TemperatureError
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -89,7 +90,8 @@ def _settings(args):
 
 def _readable(path):
     if not os.path.isfile(path):
-        raise MendelError("no such G-code file: %s" % path)
+        raise MendelError("%s: %s" % (path, "a folder, not a G-code file"
+                                      if os.path.isdir(path) else "no such G-code file"))
     return path
 
 
@@ -121,8 +123,8 @@ def _board(args, cfg):
         else:
             if getattr(args, "step_log", None):
                 folder = os.path.dirname(os.path.abspath(args.step_log))
-                if not os.access(folder, os.W_OK):
-                    raise MendelError("cannot write the step log in %s" % folder)
+                if os.path.isdir(args.step_log) or not os.access(folder, os.W_OK):
+                    raise MendelError("cannot write the step log %s" % args.step_log)
             sim = stack.enter_context(SimBoard(cfg.board, realtime=args.sim_realtime,
                                                step_log=getattr(args, "step_log", None),
                                                plants=thermal_cli.plant_overrides(cfg)))
@@ -160,8 +162,9 @@ def _report_print(summary):
         lines.append("  ignored (unsupported): " + ", ".join(
             "%s x%d" % item for item in sorted(summary.unsupported.items())))
     link = summary.link
-    lines.append("  link: %d frames, %d bytes, %d bad frames resent"
-                 % (link["frames_ok"], link["bytes_sent"], link["frames_bad"]))
+    lines.append("  link: %d frames, %d bytes; %d damaged frames refused, %d resends"
+                 % (link["frames_ok"], link["bytes_sent"], link["frames_bad"],
+                    link["retransmits"]))
     return "\n".join(lines)
 
 
@@ -242,9 +245,7 @@ def cmd_pid_tune(args):
 
 def cmd_bench(args):
     from mendel import bench, resources
-    path = args.file or resources.example_gcode()
-    if not os.path.isfile(path):
-        raise MendelError("the bundled example is not installed here: pass --file FILE")
+    path = _readable(args.file or resources.example_gcode())
     figures = bench.bench_link(path, args.config)
     print(json.dumps(figures, indent=2) if args.json else bench.report(figures))
     return 0
@@ -261,8 +262,8 @@ def main(argv=None):
         sys.stderr.close()
         return EXIT_ERROR
     except (config_mod.ConfigError, PrintError, LinkError, McuShutdown, SimulatorError,
-            AutotuneError, MendelError, serial.SerialException, ValueError,
-            OSError) as exc:
+            AutotuneError, TemperatureError, MendelError, serial.SerialException,
+            ValueError, OSError) as exc:
         print("mendel: error: %s" % exc, file=sys.stderr)
         return EXIT_ERROR
 

@@ -50,12 +50,40 @@ class PrinterConfig:
     steppers: dict
     max_extrude_only_velocity: float
     max_extrude_only_accel: float
+    extrusion: "ExtrusionLimits"
     heaters: dict
     fan: str
 
     def steps_per_mm(self):
         """Steps per mm of x, y, z, e in that order."""
         return [self.steppers[a].steps_per_mm for a in ("x", "y", "z", "e")]
+
+
+@dataclasses.dataclass
+class ExtrusionLimits:
+    """Extruder safety limits, Klipper's [extruder] keys (mm, mm^2, degC)."""
+    nozzle_diameter: float = 0.4
+    filament_diameter: float = 1.75
+    max_extrude_cross_section: float = 0.64
+    max_extrude_only_distance: float = 50.0
+    min_extrude_temp: float = 170.0
+
+    @property
+    def filament_area(self):
+        return math.pi * (self.filament_diameter / 2.0) ** 2
+
+
+def _extrusion(sec):
+    nozzle = sec.getfloat("nozzle_diameter", 0.4, above=0.0)
+    return ExtrusionLimits(
+        nozzle_diameter=nozzle,
+        filament_diameter=sec.getfloat("filament_diameter", 1.75, above=0.0),
+        # Klipper's default: 4 * nozzle_diameter^2.
+        max_extrude_cross_section=sec.getfloat("max_extrude_cross_section",
+                                               4.0 * nozzle * nozzle, above=0.0),
+        max_extrude_only_distance=sec.getfloat("max_extrude_only_distance", 50.0,
+                                               minval=0.0),
+        min_extrude_temp=sec.getfloat("min_extrude_temp", 170.0, minval=0.0))
 
 
 class _Section:
@@ -117,6 +145,8 @@ def _steps_per_mm(sec):
 
 def _stepper(parser, path, axis, read_keys):
     sec = _Section(parser, path, "stepper_" + axis, read_keys)
+    position_min = sec.getfloat("position_min", 0.0)
+    sec.getfloat("position_max", above=position_min)
     return StepperConfig(
         name="stepper_" + axis, motor=sec.get("motor", axis),
         steps_per_mm=_steps_per_mm(sec),
@@ -169,6 +199,7 @@ def load(path=None):
                                                     above=0.0),
         max_extrude_only_accel=extruder.getfloat("max_extrude_only_accel", max_accel,
                                                  above=0.0),
+        extrusion=_extrusion(extruder),
         heaters={"extruder": _heater(parser, path, "extruder", read_keys),
                  "heater_bed": _heater(parser, path, "heater_bed", read_keys)},
         fan=_Section(parser, path, "fan", read_keys).get("fan", "fan"))

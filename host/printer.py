@@ -9,6 +9,7 @@ from mendel.errors import CommandError
 from mendel.gcode.interpreter import GcodeError, Interpreter, Settings
 from mendel.gcode.reader import LineCounter, iter_commands
 from mendel.mcu.mcu import McuShutdown
+from mendel.planner.extrusion import check_temperature
 from mendel.toolhead import Toolhead
 from mendel.thermal.autotune import AutotuneError
 from mendel.thermal.heaters import HEATERS, HostHeaters, TemperatureError
@@ -66,6 +67,7 @@ class Printer:
         self.mcu.flush()
         # Let the board's control loop take its first sensor readings.
         self.mcu.wait_until(self.mcu.estimated_clock() + self.mcu.clock_freq // 5)
+        self.poll_temperatures()
 
     # -- the machine interface of the interpreter ------------------------
     @property
@@ -73,6 +75,8 @@ class Printer:
         return self.toolhead.position
 
     def move(self, target, speed):
+        check_temperature(self.config.extrusion, self.toolhead.position, target,
+                          self.heaters.latest.get("extruder", 0.0))
         self.toolhead.move(target, speed)
 
     def home(self, axes):
@@ -134,12 +138,12 @@ class Printer:
         """M303 E<heater_index> S<target> C<cycles>: relay autotune, gains applied."""
         name = AUTOTUNE_HEATERS.get(int(heater_index))
         if name is None:
-            raise PrintError("M303 E%d: no such heater (E0 hot end, E-1 bed)" % heater_index)
+            raise CommandError("M303 E%d: no such heater (E0 hot end, E-1 bed)" % heater_index)
         self.toolhead.wait_moves()
         try:
             result = self.heaters.autotune(name, target, int(cycles))
         except (AutotuneError, TemperatureError) as exc:
-            raise PrintError(str(exc)) from None
+            raise CommandError(str(exc)) from None
         self.tunes.append(result)
         self.warn("PID autotune %s at %.0f C: Ku %.4f/C, Tu %.2f s -> %s"
                   % (name, target, result.ku, result.tu_s, ", ".join(result.config_lines())))

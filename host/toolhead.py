@@ -15,6 +15,7 @@ then asks the board how many slots it still uses (``get_queue``).
 import collections
 
 from mendel.errors import CommandError
+from mendel.planner.extrusion import check_extrusion
 from mendel.planner.kinematics import CartesianKinematics
 from mendel.planner.lookahead import Limits, LookAheadQueue, Move
 from mendel.planner.stepgen import StepGenerator
@@ -56,6 +57,7 @@ class Toolhead:
         Raises MoveError if the target is outside an axis's range.
         """
         self._check_range(target)
+        check_extrusion(self.config.extrusion, self.position, target)
         move = Move(self.limits, self.position, list(target), speed)
         self.position = list(target)
         self.moves += 1

@@ -147,7 +147,7 @@ def test_cli_reports_a_bad_line_with_file_and_number(tmp_path):
 
 def test_cli_drives_a_board_on_a_port_as_it_would_a_real_one(tmp_path):
     gcode = tmp_path / "short.gcode"
-    gcode.write_text("G28\nG1 Z0.3 F600\nG1 X50 Y20 E5 F3000\nG1 X10 Y40 E8\nM400\n")
+    gcode.write_text("G28\nM109 S200\nG1 Z0.3 F600\nG1 X50 Y20 E5 F3000\nG1 X10 Y40 E8\nM400\n")
     with SimBoard("sim") as sim:
         result = subprocess.run([sys.executable, "-m", "mendel", "print", str(gcode),
                                  "--port", sim.port, "--json"],

@@ -32,15 +32,17 @@ def parse_faults(text):
                     raise ValueError
                 faults[key] = rate
             elif key == "cut":
-                seconds, _at, after = value.partition("@")
-                faults["cut"] = (float(seconds), float(after or 0.0))
+                seconds, at, after = value.partition("@")
+                if not at:
+                    raise ValueError
+                faults["cut"] = (float(seconds), float(after))
             elif key == "seed":
                 faults["seed"] = int(value)
             else:
                 raise ValueError
         except ValueError:
             raise FaultSpecError(
-                "bad link fault %r: use drop=, flip=, dup=, insert= (rates 0..1), "
+                "bad link fault %r: use drop=, flip=, dup=, insert= (rates 0 <= r < 1), "
                 "cut=SECONDS@AFTER, seed=N" % item) from None
         if not sep:
             raise FaultSpecError("bad link fault %r: KEY=VALUE expected" % item)

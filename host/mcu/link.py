@@ -16,7 +16,9 @@ Retransmission is go-back-N, as the board keeps no out-of-order frames:
 * a frame still unacknowledged after the retransmission timeout is resent
   too. The timeout adapts to the measured round trip as TCP's does (RFC 6298:
   ``rto = srtt + 4 * rttvar``), from frames that were sent once only (Karn's
-  rule), within ``[MIN_RTO, MAX_RTO]``.
+  rule), within ``[MIN_RTO, MAX_RTO]``. The floor of 25 ms keeps a board that
+  is busy for a moment (simulating a long stretch of virtual time) from
+  being flooded with copies; real losses are repaired sooner by the nak.
 
 The board drops every frame it already ran, so nothing runs twice.
 
@@ -32,7 +34,7 @@ from mendel.mcu import codec
 
 SEQ_MODULO = 128
 URGENT = 0x80
-MIN_RTO = 0.002
+MIN_RTO = 0.025
 MAX_RTO = 1.0
 LOSSY = 0.25
 SHORT_PAYLOAD = 22

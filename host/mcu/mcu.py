@@ -25,6 +25,8 @@ from mendel.mcu.link import LinkError, SerialLink
 # then at doubling intervals up to QUERY_MAX_RETRY.
 QUERY_FIRST_RETRY = 0.02
 QUERY_MAX_RETRY = 0.2
+# Longest jump of the virtual clock per sim_advance (s of board time).
+VIRTUAL_STEP_S = 60
 # Realtime clock queries at least this often (s) keep the estimate fresh.
 CLOCK_SYNC_INTERVAL = 1.0
 REQUIRED_COMMANDS = ("identify", "get_clock", "queue_step", "set_step_clock", "get_queue",
@@ -220,9 +222,13 @@ class Mcu:
     def wait_until(self, clock):
         """Return once the board clock has reached ``clock`` ticks."""
         if self.virtual:
-            if clock > self._virtual_clock:
-                (now32,) = self.query("sim_advance", (clock,), "clock",
-                                      match=lambda a: self._reached(a[0], clock))
+            # In steps: the board simulates each one before it answers, and a
+            # step longer than the 32-bit clock's half range could not be told
+            # from a step back.
+            while clock > self._virtual_clock:
+                step = min(clock, self._virtual_clock + VIRTUAL_STEP_S * self.clock_freq)
+                (now32,) = self.query("sim_advance", (step,), "clock",
+                                      match=lambda a: self._reached(a[0], step))
                 self._virtual_clock = self.clock.extend(now32)
             return
         while self.estimated_clock() < clock:

@@ -38,6 +38,7 @@ class HostHeaters:
         self.ids = {name: mcu.info["heaters"].index(h.name)
                     for name, h in config.heaters.items()}
         self.peaks = {name: None for name in HEATERS}
+        self.latest = {}             # last reading of each heater, degC
 
     def configure(self):
         """Send sensor, limits, control law, gains and supervision of every heater."""
@@ -65,14 +66,19 @@ class HostHeaters:
         self.mcu.send("set_pid", self.ids[name],
                       *(round(g / autotune.PID_PARAM_BASE * MILLI) for g in (kp, ki, kd)))
 
-    def set_target(self, name, temp):
-        """Set heater ``name``'s target (degC, 0 = off); TemperatureError above max_temp."""
+    def check_target(self, name, temp):
+        """TemperatureError unless ``temp`` is 0 (off) or within min_temp..max_temp."""
         if name not in self.ids:
-            raise TemperatureError("no heater %r on this printer" % name)
-        limit = self.config.heaters[name].max_temp
-        if temp > limit:
-            raise TemperatureError("%s target %.1f C is above its max_temp %.1f C"
-                                   % (name, temp, limit))
+            raise TemperatureError("no heater %r on this printer (%s)"
+                                   % (name, ", ".join(sorted(self.ids))))
+        heater = self.config.heaters[name]
+        if temp and not heater.min_temp < temp <= heater.max_temp:
+            raise TemperatureError("%s target %.1f C outside min_temp..max_temp %.1f..%.1f C"
+                                   % (name, temp, heater.min_temp, heater.max_temp))
+
+    def set_target(self, name, temp):
+        """Set heater ``name``'s target (degC, 0 = off); TemperatureError if out of range."""
+        self.check_target(name, temp)
         self.mcu.send("set_heater", self.ids[name], round(max(temp, 0.0) * CENTI))
         self.mcu.flush()
 
@@ -103,6 +109,7 @@ class HostHeaters:
             temps[name] = temp
             if self.peaks[name] is None or temp > self.peaks[name]:
                 self.peaks[name] = temp
+        self.latest = temps
         return temps
 
     def autotune(self, name, target, cycles=8, rule=autotune.DEFAULT_RULE, apply=True):
@@ -114,6 +121,9 @@ class HostHeaters:
         """
         if cycles < 3:
             raise autotune.AutotuneError("autotune needs at least 3 cycles, not %d" % cycles)
+        if not target > 0:
+            raise TemperatureError("autotune needs a target above 0 C")
+        self.check_target(name, target)
         self.set_target(name, 0.0)
         hid = self.ids[name]
         mcu = self.mcu
@@ -138,5 +148,8 @@ class HostHeaters:
 
     def inject_fault(self, name, fault, at_clock=0):
         """Simulated board only: start plant fault ``fault`` on ``name`` at ``at_clock``."""
+        if name not in self.ids:
+            raise TemperatureError("no heater %r on this printer (%s)"
+                                   % (name, ", ".join(sorted(self.ids))))
         self.mcu.send("sim_fault", self.ids[name], fault.encode(), at_clock)
         self.mcu.flush()
