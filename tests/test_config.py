@@ -37,6 +37,9 @@ def test_missing_section_and_gear_ratio(tmp_path):
     ("max_velocity = 300", "max_velocity = nan", "not a finite number"),
     ("max_temp = 130", "max_temp = 1300", "above the maximum"),
     ("[fan]", "[heater_fan hotend]\n[fan]", r"\[heater_fan hotend\] is not a section"),
+    ("sensor_type = Generic 3950", "sensor_type = Generic 9999",
+     r"\[extruder\] sensor_type: 'Generic 9999' is not one of"),
+    ("position_max = 250", "position_max = -5", r"\[stepper_x\] position_max: -5 must be above"),
 ])
 def test_typos_and_impossible_values_are_refused(tmp_path, old, new, message):
     text = open(config.load().path).read()

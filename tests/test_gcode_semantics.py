@@ -196,3 +196,10 @@ def test_arc_segments_end_exactly_and_carry_z_and_e():
     # Clockwise from (10, 0) to (0, 10) around the origin is the long way: 270 degrees.
     angles = [math.atan2(y, x) for x, y, _z, _e in points]
     assert angles[0] < 0
+
+
+def test_moves_need_numbers_and_other_arc_planes_are_refused():
+    with pytest.raises(GcodeError, match="X needs a number"):
+        run("G1 X Y1")
+    with pytest.raises(GcodeError, match="outside the XY plane"):
+        run("G18\nG2 X10 Z5 I5 K0")

@@ -139,3 +139,7 @@ def test_last_line_without_newline_and_memory_is_per_batch():
 def test_byte_order_mark_is_skipped():
     commands = list(iter_commands(io.BytesIO(b"\xef\xbb\xbfG28\nG1 X1\n")))
     assert [c.code for c in commands] == ["G28", "G1"]
+
+
+def test_numbers_beyond_a_double_are_refused():
+    assert one("G1 X" + "9" * 400).error == "number out of range at column 5"

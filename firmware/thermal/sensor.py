@@ -169,6 +169,11 @@ def sensor_names():
     return sorted(list(THERMISTORS) + list(BETA_THERMISTORS) + ["PT1000"])
 
 
+def sensor_names():
+    """Every sensor_type this firmware knows (the host checks configs against it)."""
+    return sorted(list(THERMISTORS) + list(BETA_THERMISTORS) + ["PT1000"])
+
+
 def make_sensor(name, pullup_ohm, adc_max, rnd=_same):
     """Build sensor ``name``; raises KeyError for a name it does not know."""
     if name == "PT1000":

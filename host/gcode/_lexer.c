@@ -1271,6 +1271,7 @@ static int __Pyx_init_tpflags_variables(void) {
 #include <string.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdlib.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -1684,7 +1685,7 @@ struct __pyx_obj_6mendel_5gcode_6_lexer_Batch;
 struct __pyx_obj_6mendel_5gcode_6_lexer_Command;
 struct __pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr;
 
-/* "host/gcode/_lexer.pyx":33
+/* "host/gcode/_lexer.pyx":34
  * from libc.string cimport memcpy
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1695,7 +1696,7 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_NLETTERS = 26
 };
 
-/* "host/gcode/_lexer.pyx":61
+/* "host/gcode/_lexer.pyx":62
  * META_TYPE = 4           # ;TYPE:<feature>
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1710,7 +1711,7 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_MT_TYPE = 4
 };
 
-/* "host/gcode/_lexer.pyx":68
+/* "host/gcode/_lexer.pyx":69
  *     MT_TYPE = 4
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1726,7 +1727,7 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_K_OTHER = 6
 };
 
-/* "host/gcode/_lexer.pyx":76
+/* "host/gcode/_lexer.pyx":77
  *     K_OTHER = 6
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1741,10 +1742,11 @@ enum  {
   __pyx_e_6mendel_5gcode_6_lexer_E_TWICE = 4,
   __pyx_e_6mendel_5gcode_6_lexer_E_COMMENT = 5,
   __pyx_e_6mendel_5gcode_6_lexer_E_NOCODE = 6,
-  __pyx_e_6mendel_5gcode_6_lexer_E_LINENO = 7
+  __pyx_e_6mendel_5gcode_6_lexer_E_LINENO = 7,
+  __pyx_e_6mendel_5gcode_6_lexer_E_RANGE = 8
 };
 
-/* "host/gcode/_lexer.pyx":106
+/* "host/gcode/_lexer.pyx":108
  * 
  * 
  * cdef class Batch:             # <<<<<<<<<<<<<<
@@ -1783,7 +1785,7 @@ struct __pyx_obj_6mendel_5gcode_6_lexer_Batch {
 };
 
 
-/* "host/gcode/_lexer.pyx":607
+/* "host/gcode/_lexer.pyx":614
  * 
  * 
  * cdef class Command:             # <<<<<<<<<<<<<<
@@ -1805,7 +1807,7 @@ struct __pyx_obj_6mendel_5gcode_6_lexer_Command {
 };
 
 
-/* "host/gcode/_lexer.pyx":604
+/* "host/gcode/_lexer.pyx":611
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -3182,6 +3184,8 @@ static int __Pyx_State_RemoveModule(void*);
 
 /* Module declarations from "libc.stdint" */
 
+/* Module declarations from "libc.math" */
+
 /* Module declarations from "libc.stdlib" */
 
 /* Module declarations from "mendel.gcode._lexer" */
@@ -3382,7 +3386,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_pop;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_codeobj_tab[19];
-    PyObject *__pyx_string_tab[160];
+    PyObject *__pyx_string_tab[161];
     PyObject *__pyx_number_tab[8];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
@@ -3473,138 +3477,139 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_kp_u_isenabled __pyx_string_tab[25]
 #define __pyx_kp_u_line_number_N_needs_an_integer_c __pyx_string_tab[26]
 #define __pyx_kp_u_no_default___reduce___due_to_non __pyx_string_tab[27]
-#define __pyx_kp_u_unclosed_comment_at_column_d __pyx_string_tab[28]
-#define __pyx_kp_u_unexpected __pyx_string_tab[29]
-#define __pyx_n_u_Batch __pyx_string_tab[30]
-#define __pyx_n_u_Batch___reduce_cython __pyx_string_tab[31]
-#define __pyx_n_u_Batch___setstate_cython __pyx_string_tab[32]
-#define __pyx_n_u_Batch_error __pyx_string_tab[33]
-#define __pyx_n_u_Batch_kind __pyx_string_tab[34]
-#define __pyx_n_u_Batch_line_text __pyx_string_tab[35]
-#define __pyx_n_u_Batch_lineno __pyx_string_tab[36]
-#define __pyx_n_u_Batch_mask __pyx_string_tab[37]
-#define __pyx_n_u_Batch_meta_kind __pyx_string_tab[38]
-#define __pyx_n_u_Batch_meta_text __pyx_string_tab[39]
-#define __pyx_n_u_Batch_number __pyx_string_tab[40]
-#define __pyx_n_u_Batch_sub __pyx_string_tab[41]
-#define __pyx_n_u_Batch_text __pyx_string_tab[42]
-#define __pyx_n_u_Batch_value __pyx_string_tab[43]
-#define __pyx_n_u_Command_2 __pyx_string_tab[44]
-#define __pyx_n_u_Command___reduce_cython __pyx_string_tab[45]
-#define __pyx_n_u_Command___setstate_cython __pyx_string_tab[46]
-#define __pyx_n_u_KIND_BLANK __pyx_string_tab[47]
-#define __pyx_n_u_KIND_EXTENDED __pyx_string_tab[48]
-#define __pyx_n_u_KIND_G __pyx_string_tab[49]
-#define __pyx_n_u_KIND_M __pyx_string_tab[50]
-#define __pyx_n_u_KIND_OTHER __pyx_string_tab[51]
-#define __pyx_n_u_KIND_T __pyx_string_tab[52]
-#define __pyx_n_u_META_LAYER __pyx_string_tab[53]
-#define __pyx_n_u_META_LAYER_CHANGE __pyx_string_tab[54]
-#define __pyx_n_u_META_NONE __pyx_string_tab[55]
-#define __pyx_n_u_META_TYPE __pyx_string_tab[56]
-#define __pyx_n_u_META_Z __pyx_string_tab[57]
-#define __pyx_n_u_N __pyx_string_tab[58]
-#define __pyx_n_u_META_NAMES __pyx_string_tab[59]
-#define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[60]
-#define __pyx_n_u_annotate __pyx_string_tab[61]
-#define __pyx_n_u_dict __pyx_string_tab[62]
-#define __pyx_n_u_func __pyx_string_tab[63]
-#define __pyx_n_u_getstate __pyx_string_tab[64]
-#define __pyx_n_u_main __pyx_string_tab[65]
-#define __pyx_n_u_module __pyx_string_tab[66]
-#define __pyx_n_u_name __pyx_string_tab[67]
-#define __pyx_n_u_new __pyx_string_tab[68]
-#define __pyx_n_u_pyx_checksum __pyx_string_tab[69]
-#define __pyx_n_u_pyx_result __pyx_string_tab[70]
-#define __pyx_n_u_pyx_state __pyx_string_tab[71]
-#define __pyx_n_u_pyx_type __pyx_string_tab[72]
-#define __pyx_n_u_pyx_unpickle_Command __pyx_string_tab[73]
-#define __pyx_n_u_qualname __pyx_string_tab[74]
-#define __pyx_n_u_reduce __pyx_string_tab[75]
-#define __pyx_n_u_reduce_cython __pyx_string_tab[76]
-#define __pyx_n_u_reduce_ex __pyx_string_tab[77]
-#define __pyx_n_u_set_name __pyx_string_tab[78]
-#define __pyx_n_u_setstate __pyx_string_tab[79]
-#define __pyx_n_u_setstate_cython __pyx_string_tab[80]
-#define __pyx_n_u_test __pyx_string_tab[81]
-#define __pyx_n_u_dict_2 __pyx_string_tab[82]
-#define __pyx_n_u_is_coroutine __pyx_string_tab[83]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[84]
-#define __pyx_n_u_b __pyx_string_tab[85]
-#define __pyx_n_u_capacity __pyx_string_tab[86]
-#define __pyx_n_u_char __pyx_string_tab[87]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[88]
-#define __pyx_n_u_close __pyx_string_tab[89]
-#define __pyx_n_u_cmd __pyx_string_tab[90]
-#define __pyx_n_u_code __pyx_string_tab[91]
-#define __pyx_n_u_col __pyx_string_tab[92]
-#define __pyx_n_u_commands __pyx_string_tab[93]
-#define __pyx_n_u_count __pyx_string_tab[94]
-#define __pyx_n_u_d __pyx_string_tab[95]
-#define __pyx_n_u_data __pyx_string_tab[96]
-#define __pyx_n_u_error __pyx_string_tab[97]
-#define __pyx_n_u_final __pyx_string_tab[98]
-#define __pyx_n_u_first_lineno __pyx_string_tab[99]
-#define __pyx_n_u_flags __pyx_string_tab[100]
-#define __pyx_n_u_genexpr __pyx_string_tab[101]
-#define __pyx_n_u_get __pyx_string_tab[102]
-#define __pyx_n_u_i __pyx_string_tab[103]
-#define __pyx_n_u_items __pyx_string_tab[104]
-#define __pyx_n_u_k __pyx_string_tab[105]
-#define __pyx_n_u_kind __pyx_string_tab[106]
-#define __pyx_n_u_layer __pyx_string_tab[107]
-#define __pyx_n_u_layer_change __pyx_string_tab[108]
-#define __pyx_n_u_letter __pyx_string_tab[109]
-#define __pyx_n_u_line_2 __pyx_string_tab[110]
-#define __pyx_n_u_line_end __pyx_string_tab[111]
-#define __pyx_n_u_line_text __pyx_string_tab[112]
-#define __pyx_n_u_lineno __pyx_string_tab[113]
-#define __pyx_n_u_mask __pyx_string_tab[114]
-#define __pyx_n_u_mendel_gcode__lexer __pyx_string_tab[115]
-#define __pyx_n_u_meta_kind __pyx_string_tab[116]
-#define __pyx_n_u_meta_text __pyx_string_tab[117]
-#define __pyx_n_u_next __pyx_string_tab[118]
-#define __pyx_n_u_number __pyx_string_tab[119]
-#define __pyx_n_u_offset __pyx_string_tab[120]
-#define __pyx_n_u_out __pyx_string_tab[121]
-#define __pyx_n_u_params __pyx_string_tab[122]
-#define __pyx_n_u_parse_chunk __pyx_string_tab[123]
-#define __pyx_n_u_pop __pyx_string_tab[124]
-#define __pyx_n_u_pos __pyx_string_tab[125]
-#define __pyx_n_u_quoted __pyx_string_tab[126]
-#define __pyx_n_u_rstrip __pyx_string_tab[127]
-#define __pyx_n_u_s __pyx_string_tab[128]
-#define __pyx_n_u_self __pyx_string_tab[129]
-#define __pyx_n_u_send __pyx_string_tab[130]
-#define __pyx_n_u_setdefault __pyx_string_tab[131]
-#define __pyx_n_u_size __pyx_string_tab[132]
-#define __pyx_n_u_state __pyx_string_tab[133]
-#define __pyx_n_u_strip __pyx_string_tab[134]
-#define __pyx_n_u_sub __pyx_string_tab[135]
-#define __pyx_n_u_text __pyx_string_tab[136]
-#define __pyx_n_u_throw __pyx_string_tab[137]
-#define __pyx_n_u_type __pyx_string_tab[138]
-#define __pyx_n_u_update __pyx_string_tab[139]
-#define __pyx_n_u_upper __pyx_string_tab[140]
-#define __pyx_n_u_use_setstate __pyx_string_tab[141]
-#define __pyx_n_u_value __pyx_string_tab[142]
-#define __pyx_n_u_values __pyx_string_tab[143]
-#define __pyx_n_u_z __pyx_string_tab[144]
-#define __pyx_kp_b_iso88591_Q __pyx_string_tab[145]
-#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[146]
-#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[147]
-#define __pyx_kp_b_iso88591_XT_IT_HDP_bbkkoovvz_D_D_H_H_I_q __pyx_string_tab[148]
-#define __pyx_kp_b_iso88591_1_1A_3a_xq_d_E_V2Q_q_2U_aq_Q_A __pyx_string_tab[149]
-#define __pyx_kp_b_iso88591_U_1A_q_aq_5_84q_Qc_Jd_7_3c_gXQa __pyx_string_tab[150]
-#define __pyx_kp_b_iso88591_A_4uAS_1_1_t5_D_WAYjX __pyx_string_tab[151]
-#define __pyx_kp_b_iso88591_A_t5 __pyx_string_tab[152]
-#define __pyx_kp_b_iso88591_A_t6 __pyx_string_tab[153]
-#define __pyx_kp_b_iso88591_A_t7_2Ry_3axr __pyx_string_tab[154]
-#define __pyx_kp_b_iso88591_A_t81A __pyx_string_tab[155]
-#define __pyx_kp_b_iso88591_A_4_3b_1_t5_D_WAYjX __pyx_string_tab[156]
-#define __pyx_kp_b_iso88591_A_t5_D_WAYjX___a __pyx_string_tab[157]
-#define __pyx_kp_b_iso88591_A_G1A_t_Qa_5_1_1_t5_D_s_4q_3fCq __pyx_string_tab[158]
-#define __pyx_kp_b_iso88591_q __pyx_string_tab[159]
+#define __pyx_kp_u_number_out_of_range_at_column_d __pyx_string_tab[28]
+#define __pyx_kp_u_unclosed_comment_at_column_d __pyx_string_tab[29]
+#define __pyx_kp_u_unexpected __pyx_string_tab[30]
+#define __pyx_n_u_Batch __pyx_string_tab[31]
+#define __pyx_n_u_Batch___reduce_cython __pyx_string_tab[32]
+#define __pyx_n_u_Batch___setstate_cython __pyx_string_tab[33]
+#define __pyx_n_u_Batch_error __pyx_string_tab[34]
+#define __pyx_n_u_Batch_kind __pyx_string_tab[35]
+#define __pyx_n_u_Batch_line_text __pyx_string_tab[36]
+#define __pyx_n_u_Batch_lineno __pyx_string_tab[37]
+#define __pyx_n_u_Batch_mask __pyx_string_tab[38]
+#define __pyx_n_u_Batch_meta_kind __pyx_string_tab[39]
+#define __pyx_n_u_Batch_meta_text __pyx_string_tab[40]
+#define __pyx_n_u_Batch_number __pyx_string_tab[41]
+#define __pyx_n_u_Batch_sub __pyx_string_tab[42]
+#define __pyx_n_u_Batch_text __pyx_string_tab[43]
+#define __pyx_n_u_Batch_value __pyx_string_tab[44]
+#define __pyx_n_u_Command_2 __pyx_string_tab[45]
+#define __pyx_n_u_Command___reduce_cython __pyx_string_tab[46]
+#define __pyx_n_u_Command___setstate_cython __pyx_string_tab[47]
+#define __pyx_n_u_KIND_BLANK __pyx_string_tab[48]
+#define __pyx_n_u_KIND_EXTENDED __pyx_string_tab[49]
+#define __pyx_n_u_KIND_G __pyx_string_tab[50]
+#define __pyx_n_u_KIND_M __pyx_string_tab[51]
+#define __pyx_n_u_KIND_OTHER __pyx_string_tab[52]
+#define __pyx_n_u_KIND_T __pyx_string_tab[53]
+#define __pyx_n_u_META_LAYER __pyx_string_tab[54]
+#define __pyx_n_u_META_LAYER_CHANGE __pyx_string_tab[55]
+#define __pyx_n_u_META_NONE __pyx_string_tab[56]
+#define __pyx_n_u_META_TYPE __pyx_string_tab[57]
+#define __pyx_n_u_META_Z __pyx_string_tab[58]
+#define __pyx_n_u_N __pyx_string_tab[59]
+#define __pyx_n_u_META_NAMES __pyx_string_tab[60]
+#define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[61]
+#define __pyx_n_u_annotate __pyx_string_tab[62]
+#define __pyx_n_u_dict __pyx_string_tab[63]
+#define __pyx_n_u_func __pyx_string_tab[64]
+#define __pyx_n_u_getstate __pyx_string_tab[65]
+#define __pyx_n_u_main __pyx_string_tab[66]
+#define __pyx_n_u_module __pyx_string_tab[67]
+#define __pyx_n_u_name __pyx_string_tab[68]
+#define __pyx_n_u_new __pyx_string_tab[69]
+#define __pyx_n_u_pyx_checksum __pyx_string_tab[70]
+#define __pyx_n_u_pyx_result __pyx_string_tab[71]
+#define __pyx_n_u_pyx_state __pyx_string_tab[72]
+#define __pyx_n_u_pyx_type __pyx_string_tab[73]
+#define __pyx_n_u_pyx_unpickle_Command __pyx_string_tab[74]
+#define __pyx_n_u_qualname __pyx_string_tab[75]
+#define __pyx_n_u_reduce __pyx_string_tab[76]
+#define __pyx_n_u_reduce_cython __pyx_string_tab[77]
+#define __pyx_n_u_reduce_ex __pyx_string_tab[78]
+#define __pyx_n_u_set_name __pyx_string_tab[79]
+#define __pyx_n_u_setstate __pyx_string_tab[80]
+#define __pyx_n_u_setstate_cython __pyx_string_tab[81]
+#define __pyx_n_u_test __pyx_string_tab[82]
+#define __pyx_n_u_dict_2 __pyx_string_tab[83]
+#define __pyx_n_u_is_coroutine __pyx_string_tab[84]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[85]
+#define __pyx_n_u_b __pyx_string_tab[86]
+#define __pyx_n_u_capacity __pyx_string_tab[87]
+#define __pyx_n_u_char __pyx_string_tab[88]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[89]
+#define __pyx_n_u_close __pyx_string_tab[90]
+#define __pyx_n_u_cmd __pyx_string_tab[91]
+#define __pyx_n_u_code __pyx_string_tab[92]
+#define __pyx_n_u_col __pyx_string_tab[93]
+#define __pyx_n_u_commands __pyx_string_tab[94]
+#define __pyx_n_u_count __pyx_string_tab[95]
+#define __pyx_n_u_d __pyx_string_tab[96]
+#define __pyx_n_u_data __pyx_string_tab[97]
+#define __pyx_n_u_error __pyx_string_tab[98]
+#define __pyx_n_u_final __pyx_string_tab[99]
+#define __pyx_n_u_first_lineno __pyx_string_tab[100]
+#define __pyx_n_u_flags __pyx_string_tab[101]
+#define __pyx_n_u_genexpr __pyx_string_tab[102]
+#define __pyx_n_u_get __pyx_string_tab[103]
+#define __pyx_n_u_i __pyx_string_tab[104]
+#define __pyx_n_u_items __pyx_string_tab[105]
+#define __pyx_n_u_k __pyx_string_tab[106]
+#define __pyx_n_u_kind __pyx_string_tab[107]
+#define __pyx_n_u_layer __pyx_string_tab[108]
+#define __pyx_n_u_layer_change __pyx_string_tab[109]
+#define __pyx_n_u_letter __pyx_string_tab[110]
+#define __pyx_n_u_line_2 __pyx_string_tab[111]
+#define __pyx_n_u_line_end __pyx_string_tab[112]
+#define __pyx_n_u_line_text __pyx_string_tab[113]
+#define __pyx_n_u_lineno __pyx_string_tab[114]
+#define __pyx_n_u_mask __pyx_string_tab[115]
+#define __pyx_n_u_mendel_gcode__lexer __pyx_string_tab[116]
+#define __pyx_n_u_meta_kind __pyx_string_tab[117]
+#define __pyx_n_u_meta_text __pyx_string_tab[118]
+#define __pyx_n_u_next __pyx_string_tab[119]
+#define __pyx_n_u_number __pyx_string_tab[120]
+#define __pyx_n_u_offset __pyx_string_tab[121]
+#define __pyx_n_u_out __pyx_string_tab[122]
+#define __pyx_n_u_params __pyx_string_tab[123]
+#define __pyx_n_u_parse_chunk __pyx_string_tab[124]
+#define __pyx_n_u_pop __pyx_string_tab[125]
+#define __pyx_n_u_pos __pyx_string_tab[126]
+#define __pyx_n_u_quoted __pyx_string_tab[127]
+#define __pyx_n_u_rstrip __pyx_string_tab[128]
+#define __pyx_n_u_s __pyx_string_tab[129]
+#define __pyx_n_u_self __pyx_string_tab[130]
+#define __pyx_n_u_send __pyx_string_tab[131]
+#define __pyx_n_u_setdefault __pyx_string_tab[132]
+#define __pyx_n_u_size __pyx_string_tab[133]
+#define __pyx_n_u_state __pyx_string_tab[134]
+#define __pyx_n_u_strip __pyx_string_tab[135]
+#define __pyx_n_u_sub __pyx_string_tab[136]
+#define __pyx_n_u_text __pyx_string_tab[137]
+#define __pyx_n_u_throw __pyx_string_tab[138]
+#define __pyx_n_u_type __pyx_string_tab[139]
+#define __pyx_n_u_update __pyx_string_tab[140]
+#define __pyx_n_u_upper __pyx_string_tab[141]
+#define __pyx_n_u_use_setstate __pyx_string_tab[142]
+#define __pyx_n_u_value __pyx_string_tab[143]
+#define __pyx_n_u_values __pyx_string_tab[144]
+#define __pyx_n_u_z __pyx_string_tab[145]
+#define __pyx_kp_b_iso88591_Q __pyx_string_tab[146]
+#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[147]
+#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[148]
+#define __pyx_kp_b_iso88591_XT_IT_HDP_bbkkoovvz_D_D_H_H_I_q __pyx_string_tab[149]
+#define __pyx_kp_b_iso88591_1_1A_3a_xq_d_E_V2Q_q_2U_aq_Q_A __pyx_string_tab[150]
+#define __pyx_kp_b_iso88591_U_1A_q_aq_5_84q_Qc_Jd_7_3c_gXQa __pyx_string_tab[151]
+#define __pyx_kp_b_iso88591_A_4uAS_1_1_t5_D_WAYjX __pyx_string_tab[152]
+#define __pyx_kp_b_iso88591_A_t5 __pyx_string_tab[153]
+#define __pyx_kp_b_iso88591_A_t6 __pyx_string_tab[154]
+#define __pyx_kp_b_iso88591_A_t7_2Ry_3axr __pyx_string_tab[155]
+#define __pyx_kp_b_iso88591_A_t81A __pyx_string_tab[156]
+#define __pyx_kp_b_iso88591_A_4_3b_1_t5_D_WAYjX __pyx_string_tab[157]
+#define __pyx_kp_b_iso88591_A_t5_D_WAYjX___a __pyx_string_tab[158]
+#define __pyx_kp_b_iso88591_A_G1A_t_Qa_5_1_1_t5_D_s_4q_3fCq __pyx_string_tab[159]
+#define __pyx_kp_b_iso88591_q __pyx_string_tab[160]
 #define __pyx_int_0 __pyx_number_tab[0]
 #define __pyx_int_1 __pyx_number_tab[1]
 #define __pyx_int_2 __pyx_number_tab[2]
@@ -3639,7 +3644,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<19; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<160; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<161; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<8; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -3678,7 +3683,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<19; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<160; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<161; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<8; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -3697,7 +3702,7 @@ return 0;
 /* #### Code section: module_code ### */
 static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "host/gcode/_lexer.pyx":604
+/* "host/gcode/_lexer.pyx":611
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -3717,7 +3722,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_4genexpr(CYTHON_UNUSED PyObject
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 604, __pyx_L1_error)
+    __PYX_ERR(0, 611, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -3725,7 +3730,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_4genexpr(CYTHON_UNUSED PyObject
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6mendel_5gcode_6_lexer_6generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer); if (unlikely(!gen)) __PYX_ERR(0, 604, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6mendel_5gcode_6_lexer_6generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer); if (unlikely(!gen)) __PYX_ERR(0, 611, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -3764,35 +3769,35 @@ static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObjec
   __pyx_L3_first_run:;
   if (unlikely(__pyx_sent_value != Py_None)) {
     if (unlikely(__pyx_sent_value)) PyErr_SetString(PyExc_TypeError, "can't send non-None value to a just-started generator");
-    __PYX_ERR(0, 604, __pyx_L1_error)
+    __PYX_ERR(0, 611, __pyx_L1_error)
   }
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 604, __pyx_L1_error) }
-  __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 604, __pyx_L1_error)
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 611, __pyx_L1_error) }
+  __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 611, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 604, __pyx_L1_error)
+  __pyx_t_2 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 611, __pyx_L1_error)
   for (;;) {
     {
       __pyx_t_3 = __pyx_t_2(__pyx_t_1);
       if (unlikely(!__pyx_t_3)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 604, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 611, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
       }
     }
     __Pyx_GOTREF(__pyx_t_3);
-    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 1) < (0)) __PYX_ERR(0, 604, __pyx_L1_error)
+    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 1) < (0)) __PYX_ERR(0, 611, __pyx_L1_error)
     __Pyx_XGOTREF(__pyx_cur_scope->__pyx_v_k);
     __Pyx_XDECREF_SET(__pyx_cur_scope->__pyx_v_k, ((PyObject*)__pyx_t_3));
     __Pyx_GIVEREF(__pyx_t_3);
     __pyx_t_3 = 0;
-    __pyx_t_3 = __Pyx_PyLong_AddCObj(__pyx_mstate_global->__pyx_int_65, __pyx_cur_scope->__pyx_v_k, 65, 0, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_AddCObj(__pyx_mstate_global->__pyx_int_65, __pyx_cur_scope->__pyx_v_k, 65, 0, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 611, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_PyLong_As_int(__pyx_t_3); if (unlikely((__pyx_t_4 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 604, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyLong_As_int(__pyx_t_3); if (unlikely((__pyx_t_4 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 611, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __pyx_t_3 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
+    __pyx_t_3 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 611, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
 
     __pyx_r = __pyx_t_3;
@@ -3812,7 +3817,7 @@ static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObjec
     __pyx_cur_scope->__pyx_t_0 = 0;
     __Pyx_XGOTREF(__pyx_t_1);
     __pyx_t_2 = __pyx_cur_scope->__pyx_t_1;
-    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 604, __pyx_L1_error)
+    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 611, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   CYTHON_MAYBE_UNUSED_VAR(__pyx_cur_scope);
@@ -3838,7 +3843,7 @@ static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObjec
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":87
+/* "host/gcode/_lexer.pyx":89
  * 
  * 
  * cdef inline bint is_blank(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3850,7 +3855,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_blank(char __pyx_v_c)
   int __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":88
+  /* "host/gcode/_lexer.pyx":90
  * 
  * cdef inline bint is_blank(char c) noexcept nogil:
  *     return c == b' ' or c == b'\t' or c == b'\r'             # <<<<<<<<<<<<<<
@@ -3872,7 +3877,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_blank(char __pyx_v_c)
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":87
+  /* "host/gcode/_lexer.pyx":89
  * 
  * 
  * cdef inline bint is_blank(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3885,7 +3890,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_blank(char __pyx_v_c)
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":91
+/* "host/gcode/_lexer.pyx":93
  * 
  * 
  * cdef inline bint is_digit(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3897,7 +3902,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_digit(char __pyx_v_c)
   int __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":92
+  /* "host/gcode/_lexer.pyx":94
  * 
  * cdef inline bint is_digit(char c) noexcept nogil:
  *     return b'0' <= c <= b'9'             # <<<<<<<<<<<<<<
@@ -3913,7 +3918,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_digit(char __pyx_v_c)
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":91
+  /* "host/gcode/_lexer.pyx":93
  * 
  * 
  * cdef inline bint is_digit(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3926,7 +3931,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_digit(char __pyx_v_c)
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":95
+/* "host/gcode/_lexer.pyx":97
  * 
  * 
  * cdef inline char upper(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -3938,7 +3943,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   char __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":96
+  /* "host/gcode/_lexer.pyx":98
  * 
  * cdef inline char upper(char c) noexcept nogil:
  *     if b'a' <= c <= b'z':             # <<<<<<<<<<<<<<
@@ -3952,7 +3957,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":97
+    /* "host/gcode/_lexer.pyx":99
  * cdef inline char upper(char c) noexcept nogil:
  *     if b'a' <= c <= b'z':
  *         return c - 32             # <<<<<<<<<<<<<<
@@ -3965,7 +3970,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":96
+    /* "host/gcode/_lexer.pyx":98
  * 
  * cdef inline char upper(char c) noexcept nogil:
  *     if b'a' <= c <= b'z':             # <<<<<<<<<<<<<<
@@ -3974,7 +3979,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
 */
   }
 
-  /* "host/gcode/_lexer.pyx":98
+  /* "host/gcode/_lexer.pyx":100
  *     if b'a' <= c <= b'z':
  *         return c - 32
  *     return c             # <<<<<<<<<<<<<<
@@ -3987,7 +3992,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":95
+  /* "host/gcode/_lexer.pyx":97
  * 
  * 
  * cdef inline char upper(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -4000,7 +4005,7 @@ static CYTHON_INLINE char __pyx_f_6mendel_5gcode_6_lexer_upper(char __pyx_v_c) {
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":101
+/* "host/gcode/_lexer.pyx":103
  * 
  * 
  * cdef inline bint is_letter(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -4013,7 +4018,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
   int __pyx_t_1;
 
 
-  /* "host/gcode/_lexer.pyx":102
+  /* "host/gcode/_lexer.pyx":104
  * 
  * cdef inline bint is_letter(char c) noexcept nogil:
  *     c = upper(c)             # <<<<<<<<<<<<<<
@@ -4022,7 +4027,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
 */
   __pyx_v_c = __pyx_f_6mendel_5gcode_6_lexer_upper(__pyx_v_c);
 
-  /* "host/gcode/_lexer.pyx":103
+  /* "host/gcode/_lexer.pyx":105
  * cdef inline bint is_letter(char c) noexcept nogil:
  *     c = upper(c)
  *     return b'A' <= c <= b'Z'             # <<<<<<<<<<<<<<
@@ -4038,7 +4043,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":101
+  /* "host/gcode/_lexer.pyx":103
  * 
  * 
  * cdef inline bint is_letter(char c) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -4052,7 +4057,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_letter(char __pyx_v_c
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":142
+/* "host/gcode/_lexer.pyx":144
  *     cdef int* checksum_computed
  * 
  *     def __cinit__(self, int capacity=8192):             # <<<<<<<<<<<<<<
@@ -4098,37 +4103,37 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_capacity,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL_TPNEW(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 142, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 144, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 142, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 144, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__cinit__", 0) < (0)) __PYX_ERR(0, 142, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__cinit__", 0) < (0)) __PYX_ERR(0, 144, __pyx_L3_error)
     } else {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 142, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 144, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
     }
     if (values[0]) {
-      __pyx_v_capacity = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_capacity == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 142, __pyx_L3_error)
+      __pyx_v_capacity = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_capacity == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 144, __pyx_L3_error)
     } else {
       __pyx_v_capacity = ((int)0x2000);
     }
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__cinit__", 0, 0, 1, __pyx_nargs); __PYX_ERR(0, 142, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__cinit__", 0, 0, 1, __pyx_nargs); __PYX_ERR(0, 144, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -4158,7 +4163,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
 
-  /* "host/gcode/_lexer.pyx":143
+  /* "host/gcode/_lexer.pyx":145
  * 
  *     def __cinit__(self, int capacity=8192):
  *         self.capacity = capacity             # <<<<<<<<<<<<<<
@@ -4167,7 +4172,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->capacity = __pyx_v_capacity;
 
-  /* "host/gcode/_lexer.pyx":144
+  /* "host/gcode/_lexer.pyx":146
  *     def __cinit__(self, int capacity=8192):
  *         self.capacity = capacity
  *         self.count = 0             # <<<<<<<<<<<<<<
@@ -4176,7 +4181,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->count = 0;
 
-  /* "host/gcode/_lexer.pyx":145
+  /* "host/gcode/_lexer.pyx":147
  *         self.capacity = capacity
  *         self.count = 0
  *         self.kinds = <signed char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4185,7 +4190,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->kinds = ((signed char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":146
+  /* "host/gcode/_lexer.pyx":148
  *         self.count = 0
  *         self.kinds = <signed char*> malloc(capacity)
  *         self.code_letter = <char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4194,7 +4199,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->code_letter = ((char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":147
+  /* "host/gcode/_lexer.pyx":149
  *         self.kinds = <signed char*> malloc(capacity)
  *         self.code_letter = <char*> malloc(capacity)
  *         self.name_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4203,7 +4208,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->name_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":148
+  /* "host/gcode/_lexer.pyx":150
  *         self.code_letter = <char*> malloc(capacity)
  *         self.name_start = <int*> malloc(capacity * sizeof(int))
  *         self.name_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4212,7 +4217,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->name_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":149
+  /* "host/gcode/_lexer.pyx":151
  *         self.name_start = <int*> malloc(capacity * sizeof(int))
  *         self.name_end = <int*> malloc(capacity * sizeof(int))
  *         self.numbers = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4221,7 +4226,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->numbers = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":150
+  /* "host/gcode/_lexer.pyx":152
  *         self.name_end = <int*> malloc(capacity * sizeof(int))
  *         self.numbers = <int*> malloc(capacity * sizeof(int))
  *         self.subs = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4230,7 +4235,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->subs = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":151
+  /* "host/gcode/_lexer.pyx":153
  *         self.numbers = <int*> malloc(capacity * sizeof(int))
  *         self.subs = <int*> malloc(capacity * sizeof(int))
  *         self.linenos = <int64_t*> malloc(capacity * sizeof(int64_t))             # <<<<<<<<<<<<<<
@@ -4239,7 +4244,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->linenos = ((int64_t *)malloc((__pyx_v_capacity * (sizeof(int64_t)))));
 
-  /* "host/gcode/_lexer.pyx":152
+  /* "host/gcode/_lexer.pyx":154
  *         self.subs = <int*> malloc(capacity * sizeof(int))
  *         self.linenos = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.nwords = <int64_t*> malloc(capacity * sizeof(int64_t))             # <<<<<<<<<<<<<<
@@ -4248,7 +4253,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->nwords = ((int64_t *)malloc((__pyx_v_capacity * (sizeof(int64_t)))));
 
-  /* "host/gcode/_lexer.pyx":153
+  /* "host/gcode/_lexer.pyx":155
  *         self.linenos = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.nwords = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.has_n = <char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4257,7 +4262,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->has_n = ((char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":154
+  /* "host/gcode/_lexer.pyx":156
  *         self.nwords = <int64_t*> malloc(capacity * sizeof(int64_t))
  *         self.has_n = <char*> malloc(capacity)
  *         self.masks = <uint32_t*> malloc(capacity * sizeof(uint32_t))             # <<<<<<<<<<<<<<
@@ -4266,7 +4271,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->masks = ((uint32_t *)malloc((__pyx_v_capacity * (sizeof(uint32_t)))));
 
-  /* "host/gcode/_lexer.pyx":155
+  /* "host/gcode/_lexer.pyx":157
  *         self.has_n = <char*> malloc(capacity)
  *         self.masks = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.flags = <uint32_t*> malloc(capacity * sizeof(uint32_t))             # <<<<<<<<<<<<<<
@@ -4275,7 +4280,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->flags = ((uint32_t *)malloc((__pyx_v_capacity * (sizeof(uint32_t)))));
 
-  /* "host/gcode/_lexer.pyx":156
+  /* "host/gcode/_lexer.pyx":158
  *         self.masks = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.flags = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.quoted = <uint32_t*> malloc(capacity * sizeof(uint32_t))             # <<<<<<<<<<<<<<
@@ -4284,7 +4289,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->quoted = ((uint32_t *)malloc((__pyx_v_capacity * (sizeof(uint32_t)))));
 
-  /* "host/gcode/_lexer.pyx":157
+  /* "host/gcode/_lexer.pyx":159
  *         self.flags = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.quoted = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.values = <double*> malloc(capacity * NLETTERS * sizeof(double))             # <<<<<<<<<<<<<<
@@ -4293,7 +4298,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->values = ((double *)malloc(((__pyx_v_capacity * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) * (sizeof(double)))));
 
-  /* "host/gcode/_lexer.pyx":158
+  /* "host/gcode/_lexer.pyx":160
  *         self.quoted = <uint32_t*> malloc(capacity * sizeof(uint32_t))
  *         self.values = <double*> malloc(capacity * NLETTERS * sizeof(double))
  *         self.line_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4302,7 +4307,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->line_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":159
+  /* "host/gcode/_lexer.pyx":161
  *         self.values = <double*> malloc(capacity * NLETTERS * sizeof(double))
  *         self.line_start = <int*> malloc(capacity * sizeof(int))
  *         self.line_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4311,7 +4316,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->line_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":160
+  /* "host/gcode/_lexer.pyx":162
  *         self.line_start = <int*> malloc(capacity * sizeof(int))
  *         self.line_end = <int*> malloc(capacity * sizeof(int))
  *         self.text_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4320,7 +4325,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->text_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":161
+  /* "host/gcode/_lexer.pyx":163
  *         self.line_end = <int*> malloc(capacity * sizeof(int))
  *         self.text_start = <int*> malloc(capacity * sizeof(int))
  *         self.text_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4329,7 +4334,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->text_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":162
+  /* "host/gcode/_lexer.pyx":164
  *         self.text_start = <int*> malloc(capacity * sizeof(int))
  *         self.text_end = <int*> malloc(capacity * sizeof(int))
  *         self.meta = <signed char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4338,7 +4343,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->meta = ((signed char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":163
+  /* "host/gcode/_lexer.pyx":165
  *         self.text_end = <int*> malloc(capacity * sizeof(int))
  *         self.meta = <signed char*> malloc(capacity)
  *         self.meta_start = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4347,7 +4352,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->meta_start = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":164
+  /* "host/gcode/_lexer.pyx":166
  *         self.meta = <signed char*> malloc(capacity)
  *         self.meta_start = <int*> malloc(capacity * sizeof(int))
  *         self.meta_end = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4356,7 +4361,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->meta_end = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":165
+  /* "host/gcode/_lexer.pyx":167
  *         self.meta_start = <int*> malloc(capacity * sizeof(int))
  *         self.meta_end = <int*> malloc(capacity * sizeof(int))
  *         self.errors = <signed char*> malloc(capacity)             # <<<<<<<<<<<<<<
@@ -4365,7 +4370,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->errors = ((signed char *)malloc(__pyx_v_capacity));
 
-  /* "host/gcode/_lexer.pyx":166
+  /* "host/gcode/_lexer.pyx":168
  *         self.meta_end = <int*> malloc(capacity * sizeof(int))
  *         self.errors = <signed char*> malloc(capacity)
  *         self.error_col = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4374,7 +4379,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->error_col = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":167
+  /* "host/gcode/_lexer.pyx":169
  *         self.errors = <signed char*> malloc(capacity)
  *         self.error_col = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4383,7 +4388,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->checksum_given = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":168
+  /* "host/gcode/_lexer.pyx":170
  *         self.error_col = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))             # <<<<<<<<<<<<<<
@@ -4392,7 +4397,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   __pyx_v_self->checksum_computed = ((int *)malloc((__pyx_v_capacity * (sizeof(int)))));
 
-  /* "host/gcode/_lexer.pyx":169
+  /* "host/gcode/_lexer.pyx":171
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL             # <<<<<<<<<<<<<<
@@ -4420,7 +4425,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":170
+  /* "host/gcode/_lexer.pyx":172
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL
  *                 or self.name_end == NULL or self.numbers == NULL or self.subs == NULL             # <<<<<<<<<<<<<<
@@ -4458,7 +4463,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":171
+  /* "host/gcode/_lexer.pyx":173
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL
  *                 or self.name_end == NULL or self.numbers == NULL or self.subs == NULL
  *                 or self.linenos == NULL or self.nwords == NULL or self.has_n == NULL             # <<<<<<<<<<<<<<
@@ -4496,7 +4501,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":172
+  /* "host/gcode/_lexer.pyx":174
  *                 or self.name_end == NULL or self.numbers == NULL or self.subs == NULL
  *                 or self.linenos == NULL or self.nwords == NULL or self.has_n == NULL
  *                 or self.masks == NULL or self.flags == NULL or self.quoted == NULL             # <<<<<<<<<<<<<<
@@ -4534,7 +4539,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":173
+  /* "host/gcode/_lexer.pyx":175
  *                 or self.linenos == NULL or self.nwords == NULL or self.has_n == NULL
  *                 or self.masks == NULL or self.flags == NULL or self.quoted == NULL
  *                 or self.values == NULL or self.line_start == NULL or self.line_end == NULL             # <<<<<<<<<<<<<<
@@ -4572,7 +4577,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":174
+  /* "host/gcode/_lexer.pyx":176
  *                 or self.masks == NULL or self.flags == NULL or self.quoted == NULL
  *                 or self.values == NULL or self.line_start == NULL or self.line_end == NULL
  *                 or self.text_start == NULL or self.text_end == NULL or self.meta == NULL             # <<<<<<<<<<<<<<
@@ -4610,7 +4615,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":175
+  /* "host/gcode/_lexer.pyx":177
  *                 or self.values == NULL or self.line_start == NULL or self.line_end == NULL
  *                 or self.text_start == NULL or self.text_end == NULL or self.meta == NULL
  *                 or self.meta_start == NULL or self.meta_end == NULL or self.errors == NULL             # <<<<<<<<<<<<<<
@@ -4648,7 +4653,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":176
+  /* "host/gcode/_lexer.pyx":178
  *                 or self.text_start == NULL or self.text_end == NULL or self.meta == NULL
  *                 or self.meta_start == NULL or self.meta_end == NULL or self.errors == NULL
  *                 or self.error_col == NULL or self.checksum_given == NULL             # <<<<<<<<<<<<<<
@@ -4676,7 +4681,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
     goto __pyx_L4_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":177
+  /* "host/gcode/_lexer.pyx":179
  *                 or self.meta_start == NULL or self.meta_end == NULL or self.errors == NULL
  *                 or self.error_col == NULL or self.checksum_given == NULL
  *                 or self.checksum_computed == NULL):             # <<<<<<<<<<<<<<
@@ -4700,7 +4705,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 
   __pyx_L4_bool_binop_done:;
 
-  /* "host/gcode/_lexer.pyx":169
+  /* "host/gcode/_lexer.pyx":171
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL             # <<<<<<<<<<<<<<
@@ -4710,16 +4715,16 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
   if (unlikely(__pyx_t_1)) {
 
 
-    /* "host/gcode/_lexer.pyx":178
+    /* "host/gcode/_lexer.pyx":180
  *                 or self.error_col == NULL or self.checksum_given == NULL
  *                 or self.checksum_computed == NULL):
  *             raise MemoryError()             # <<<<<<<<<<<<<<
  * 
  *     def __dealloc__(self):
 */
-    PyErr_NoMemory(); __PYX_ERR(0, 178, __pyx_L1_error)
+    PyErr_NoMemory(); __PYX_ERR(0, 180, __pyx_L1_error)
 
-    /* "host/gcode/_lexer.pyx":169
+    /* "host/gcode/_lexer.pyx":171
  *         self.checksum_given = <int*> malloc(capacity * sizeof(int))
  *         self.checksum_computed = <int*> malloc(capacity * sizeof(int))
  *         if (self.kinds == NULL or self.code_letter == NULL or self.name_start == NULL             # <<<<<<<<<<<<<<
@@ -4728,7 +4733,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
 */
   }
 
-  /* "host/gcode/_lexer.pyx":142
+  /* "host/gcode/_lexer.pyx":144
  *     cdef int* checksum_computed
  * 
  *     def __cinit__(self, int capacity=8192):             # <<<<<<<<<<<<<<
@@ -4747,7 +4752,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch___cinit__(struct __pyx_obj_6me
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":180
+/* "host/gcode/_lexer.pyx":182
  *             raise MemoryError()
  * 
  *     def __dealloc__(self):             # <<<<<<<<<<<<<<
@@ -4770,7 +4775,7 @@ static void __pyx_pw_6mendel_5gcode_6_lexer_5Batch_3__dealloc__(PyObject *__pyx_
 
 static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_self) {
 
-  /* "host/gcode/_lexer.pyx":181
+  /* "host/gcode/_lexer.pyx":183
  * 
  *     def __dealloc__(self):
  *         free(self.kinds); free(self.code_letter); free(self.name_start)             # <<<<<<<<<<<<<<
@@ -4781,7 +4786,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->code_letter);
   free(__pyx_v_self->name_start);
 
-  /* "host/gcode/_lexer.pyx":182
+  /* "host/gcode/_lexer.pyx":184
  *     def __dealloc__(self):
  *         free(self.kinds); free(self.code_letter); free(self.name_start)
  *         free(self.name_end); free(self.numbers); free(self.subs); free(self.linenos)             # <<<<<<<<<<<<<<
@@ -4793,7 +4798,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->subs);
   free(__pyx_v_self->linenos);
 
-  /* "host/gcode/_lexer.pyx":183
+  /* "host/gcode/_lexer.pyx":185
  *         free(self.kinds); free(self.code_letter); free(self.name_start)
  *         free(self.name_end); free(self.numbers); free(self.subs); free(self.linenos)
  *         free(self.nwords); free(self.has_n); free(self.masks); free(self.flags)             # <<<<<<<<<<<<<<
@@ -4805,7 +4810,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->masks);
   free(__pyx_v_self->flags);
 
-  /* "host/gcode/_lexer.pyx":184
+  /* "host/gcode/_lexer.pyx":186
  *         free(self.name_end); free(self.numbers); free(self.subs); free(self.linenos)
  *         free(self.nwords); free(self.has_n); free(self.masks); free(self.flags)
  *         free(self.quoted); free(self.values); free(self.line_start); free(self.line_end)             # <<<<<<<<<<<<<<
@@ -4817,7 +4822,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->line_start);
   free(__pyx_v_self->line_end);
 
-  /* "host/gcode/_lexer.pyx":185
+  /* "host/gcode/_lexer.pyx":187
  *         free(self.nwords); free(self.has_n); free(self.masks); free(self.flags)
  *         free(self.quoted); free(self.values); free(self.line_start); free(self.line_end)
  *         free(self.text_start); free(self.text_end); free(self.meta)             # <<<<<<<<<<<<<<
@@ -4828,7 +4833,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->text_end);
   free(__pyx_v_self->meta);
 
-  /* "host/gcode/_lexer.pyx":186
+  /* "host/gcode/_lexer.pyx":188
  *         free(self.quoted); free(self.values); free(self.line_start); free(self.line_end)
  *         free(self.text_start); free(self.text_end); free(self.meta)
  *         free(self.meta_start); free(self.meta_end); free(self.errors)             # <<<<<<<<<<<<<<
@@ -4839,7 +4844,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->meta_end);
   free(__pyx_v_self->errors);
 
-  /* "host/gcode/_lexer.pyx":187
+  /* "host/gcode/_lexer.pyx":189
  *         free(self.text_start); free(self.text_end); free(self.meta)
  *         free(self.meta_start); free(self.meta_end); free(self.errors)
  *         free(self.error_col); free(self.checksum_given); free(self.checksum_computed)             # <<<<<<<<<<<<<<
@@ -4850,7 +4855,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
   free(__pyx_v_self->checksum_given);
   free(__pyx_v_self->checksum_computed);
 
-  /* "host/gcode/_lexer.pyx":180
+  /* "host/gcode/_lexer.pyx":182
  *             raise MemoryError()
  * 
  *     def __dealloc__(self):             # <<<<<<<<<<<<<<
@@ -4862,7 +4867,7 @@ static void __pyx_pf_6mendel_5gcode_6_lexer_5Batch_2__dealloc__(struct __pyx_obj
 
 }
 
-/* "host/gcode/_lexer.pyx":190
+/* "host/gcode/_lexer.pyx":192
  * 
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):             # <<<<<<<<<<<<<<
@@ -4909,32 +4914,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 190, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 192, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 190, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 192, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "kind", 0) < (0)) __PYX_ERR(0, 190, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "kind", 0) < (0)) __PYX_ERR(0, 192, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, i); __PYX_ERR(0, 190, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, i); __PYX_ERR(0, 192, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 190, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 192, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 190, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 192, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 190, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 192, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -4965,14 +4970,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_4kind(struct __pyx_obj_6
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("kind", 0);
 
-  /* "host/gcode/_lexer.pyx":191
+  /* "host/gcode/_lexer.pyx":193
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):
  *         return self.kinds[i]             # <<<<<<<<<<<<<<
  * 
  *     def number(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->kinds[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 191, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->kinds[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 193, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -4985,7 +4990,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_4kind(struct __pyx_obj_6
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":190
+  /* "host/gcode/_lexer.pyx":192
  * 
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):             # <<<<<<<<<<<<<<
@@ -5004,7 +5009,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_4kind(struct __pyx_obj_6
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":193
+/* "host/gcode/_lexer.pyx":195
  *         return self.kinds[i]
  * 
  *     def number(self, int i):             # <<<<<<<<<<<<<<
@@ -5051,32 +5056,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 193, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 195, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 193, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 195, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "number", 0) < (0)) __PYX_ERR(0, 193, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "number", 0) < (0)) __PYX_ERR(0, 195, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, i); __PYX_ERR(0, 193, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, i); __PYX_ERR(0, 195, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 193, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 195, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 193, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 195, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 193, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("number", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 195, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5107,14 +5112,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_6number(struct __pyx_obj
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("number", 0);
 
-  /* "host/gcode/_lexer.pyx":194
+  /* "host/gcode/_lexer.pyx":196
  * 
  *     def number(self, int i):
  *         return self.numbers[i]             # <<<<<<<<<<<<<<
  * 
  *     def sub(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->numbers[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 194, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->numbers[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 196, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5127,7 +5132,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_6number(struct __pyx_obj
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":193
+  /* "host/gcode/_lexer.pyx":195
  *         return self.kinds[i]
  * 
  *     def number(self, int i):             # <<<<<<<<<<<<<<
@@ -5146,7 +5151,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_6number(struct __pyx_obj
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":196
+/* "host/gcode/_lexer.pyx":198
  *         return self.numbers[i]
  * 
  *     def sub(self, int i):             # <<<<<<<<<<<<<<
@@ -5193,32 +5198,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 196, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 198, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 196, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 198, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "sub", 0) < (0)) __PYX_ERR(0, 196, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "sub", 0) < (0)) __PYX_ERR(0, 198, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, i); __PYX_ERR(0, 196, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, i); __PYX_ERR(0, 198, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 196, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 198, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 196, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 198, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 196, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("sub", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 198, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5249,14 +5254,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8sub(struct __pyx_obj_6m
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("sub", 0);
 
-  /* "host/gcode/_lexer.pyx":197
+  /* "host/gcode/_lexer.pyx":199
  * 
  *     def sub(self, int i):
  *         return self.subs[i]             # <<<<<<<<<<<<<<
  * 
  *     def lineno(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->subs[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 197, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_int((__pyx_v_self->subs[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 199, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5269,7 +5274,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8sub(struct __pyx_obj_6m
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":196
+  /* "host/gcode/_lexer.pyx":198
  *         return self.numbers[i]
  * 
  *     def sub(self, int i):             # <<<<<<<<<<<<<<
@@ -5288,7 +5293,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8sub(struct __pyx_obj_6m
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":199
+/* "host/gcode/_lexer.pyx":201
  *         return self.subs[i]
  * 
  *     def lineno(self, int i):             # <<<<<<<<<<<<<<
@@ -5335,32 +5340,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 199, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 201, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 199, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 201, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "lineno", 0) < (0)) __PYX_ERR(0, 199, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "lineno", 0) < (0)) __PYX_ERR(0, 201, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, i); __PYX_ERR(0, 199, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, i); __PYX_ERR(0, 201, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 199, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 201, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 199, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 201, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 199, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("lineno", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 201, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5391,14 +5396,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_10lineno(struct __pyx_ob
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("lineno", 0);
 
-  /* "host/gcode/_lexer.pyx":200
+  /* "host/gcode/_lexer.pyx":202
  * 
  *     def lineno(self, int i):
  *         return self.linenos[i]             # <<<<<<<<<<<<<<
  * 
  *     def mask(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_self->linenos[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 200, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_self->linenos[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 202, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5411,7 +5416,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_10lineno(struct __pyx_ob
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":199
+  /* "host/gcode/_lexer.pyx":201
  *         return self.subs[i]
  * 
  *     def lineno(self, int i):             # <<<<<<<<<<<<<<
@@ -5430,7 +5435,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_10lineno(struct __pyx_ob
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":202
+/* "host/gcode/_lexer.pyx":204
  *         return self.linenos[i]
  * 
  *     def mask(self, int i):             # <<<<<<<<<<<<<<
@@ -5477,32 +5482,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 202, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 204, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 202, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 204, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "mask", 0) < (0)) __PYX_ERR(0, 202, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "mask", 0) < (0)) __PYX_ERR(0, 204, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, i); __PYX_ERR(0, 202, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, i); __PYX_ERR(0, 204, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 202, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 204, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 202, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 204, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 202, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("mask", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 204, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5533,14 +5538,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_12mask(struct __pyx_obj_
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("mask", 0);
 
-  /* "host/gcode/_lexer.pyx":203
+  /* "host/gcode/_lexer.pyx":205
  * 
  *     def mask(self, int i):
  *         return self.masks[i]             # <<<<<<<<<<<<<<
  * 
  *     def value(self, int i, letter):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_uint32_t((__pyx_v_self->masks[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 203, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_uint32_t((__pyx_v_self->masks[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 205, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -5553,7 +5558,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_12mask(struct __pyx_obj_
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":202
+  /* "host/gcode/_lexer.pyx":204
  *         return self.linenos[i]
  * 
  *     def mask(self, int i):             # <<<<<<<<<<<<<<
@@ -5572,7 +5577,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_12mask(struct __pyx_obj_
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":205
+/* "host/gcode/_lexer.pyx":207
  *         return self.masks[i]
  * 
  *     def value(self, int i, letter):             # <<<<<<<<<<<<<<
@@ -5620,39 +5625,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,&__pyx_mstate_global->__pyx_n_u_letter,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 205, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 207, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 205, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 207, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 205, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 207, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "value", 0) < (0)) __PYX_ERR(0, 205, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "value", 0) < (0)) __PYX_ERR(0, 207, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, i); __PYX_ERR(0, 205, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, i); __PYX_ERR(0, 207, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 205, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 207, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 205, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 207, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 205, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 207, __pyx_L3_error)
     __pyx_v_letter = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 205, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("value", 1, 2, 2, __pyx_nargs); __PYX_ERR(0, 207, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5684,15 +5689,15 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_14value(struct __pyx_obj
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("value", 0);
 
-  /* "host/gcode/_lexer.pyx":206
+  /* "host/gcode/_lexer.pyx":208
  * 
  *     def value(self, int i, letter):
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]             # <<<<<<<<<<<<<<
  * 
  *     def line_text(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyObject_Ord(__pyx_v_letter); if (unlikely(__pyx_t_1 == ((long)(long)(Py_UCS4)-1))) __PYX_ERR(0, 206, __pyx_L1_error)
-  __pyx_t_2 = PyFloat_FromDouble((__pyx_v_self->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + (__pyx_t_1 - 65))])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 206, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyObject_Ord(__pyx_v_letter); if (unlikely(__pyx_t_1 == ((long)(long)(Py_UCS4)-1))) __PYX_ERR(0, 208, __pyx_L1_error)
+  __pyx_t_2 = PyFloat_FromDouble((__pyx_v_self->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + (__pyx_t_1 - 65))])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 208, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
 
   {
@@ -5706,7 +5711,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_14value(struct __pyx_obj
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":205
+  /* "host/gcode/_lexer.pyx":207
  *         return self.masks[i]
  * 
  *     def value(self, int i, letter):             # <<<<<<<<<<<<<<
@@ -5725,7 +5730,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_14value(struct __pyx_obj
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":208
+/* "host/gcode/_lexer.pyx":210
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
  *     def line_text(self, int i):             # <<<<<<<<<<<<<<
@@ -5773,32 +5778,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 208, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 210, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 208, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 210, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "line_text", 0) < (0)) __PYX_ERR(0, 208, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "line_text", 0) < (0)) __PYX_ERR(0, 210, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, i); __PYX_ERR(0, 208, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, i); __PYX_ERR(0, 210, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 208, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 210, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 208, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 210, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 208, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("line_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 210, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5832,7 +5837,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("line_text", 0);
 
-  /* "host/gcode/_lexer.pyx":210
+  /* "host/gcode/_lexer.pyx":212
  *     def line_text(self, int i):
  *         """The line as it was written (str, without its line ending)."""
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")             # <<<<<<<<<<<<<<
@@ -5841,9 +5846,9 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 210, __pyx_L1_error)
+    __PYX_ERR(0, 212, __pyx_L1_error)
   }
-  __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 210, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 212, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __pyx_t_2 = __pyx_t_3;
   __Pyx_INCREF(__pyx_t_2);
@@ -5853,10 +5858,10 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
     __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_rstrip, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 210, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 212, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 210, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 212, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -5868,7 +5873,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":208
+  /* "host/gcode/_lexer.pyx":210
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
  *     def line_text(self, int i):             # <<<<<<<<<<<<<<
@@ -5889,7 +5894,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_16line_text(struct __pyx
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":212
+/* "host/gcode/_lexer.pyx":214
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def text(self, int i):             # <<<<<<<<<<<<<<
@@ -5937,32 +5942,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 212, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 214, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 212, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 214, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "text", 0) < (0)) __PYX_ERR(0, 212, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "text", 0) < (0)) __PYX_ERR(0, 214, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, i); __PYX_ERR(0, 212, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, i); __PYX_ERR(0, 214, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 212, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 214, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 212, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 214, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 212, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 214, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -5997,7 +6002,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("text", 0);
 
-  /* "host/gcode/_lexer.pyx":214
+  /* "host/gcode/_lexer.pyx":216
  *     def text(self, int i):
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:             # <<<<<<<<<<<<<<
@@ -6009,7 +6014,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":215
+    /* "host/gcode/_lexer.pyx":217
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:
  *             return None             # <<<<<<<<<<<<<<
@@ -6026,7 +6031,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":214
+    /* "host/gcode/_lexer.pyx":216
  *     def text(self, int i):
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:             # <<<<<<<<<<<<<<
@@ -6035,7 +6040,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
 */
   }
 
-  /* "host/gcode/_lexer.pyx":216
+  /* "host/gcode/_lexer.pyx":218
  *         if self.text_start[i] < 0:
  *             return None
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()             # <<<<<<<<<<<<<<
@@ -6044,9 +6049,9 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 216, __pyx_L1_error)
+    __PYX_ERR(0, 218, __pyx_L1_error)
   }
-  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->text_start[__pyx_v_i]), (__pyx_v_self->text_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 216, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->text_start[__pyx_v_i]), (__pyx_v_self->text_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 218, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_3 = __pyx_t_4;
   __Pyx_INCREF(__pyx_t_3);
@@ -6056,10 +6061,10 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
     __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_strip, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 216, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 218, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 216, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 218, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -6071,7 +6076,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":212
+  /* "host/gcode/_lexer.pyx":214
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def text(self, int i):             # <<<<<<<<<<<<<<
@@ -6092,7 +6097,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_18text(struct __pyx_obj_
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":218
+/* "host/gcode/_lexer.pyx":220
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def meta_kind(self, int i):             # <<<<<<<<<<<<<<
@@ -6139,32 +6144,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 218, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 220, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 218, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 220, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_kind", 0) < (0)) __PYX_ERR(0, 218, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_kind", 0) < (0)) __PYX_ERR(0, 220, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, i); __PYX_ERR(0, 218, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, i); __PYX_ERR(0, 220, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 218, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 220, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 218, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 220, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 218, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("meta_kind", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 220, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6195,14 +6200,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_20meta_kind(struct __pyx
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("meta_kind", 0);
 
-  /* "host/gcode/_lexer.pyx":219
+  /* "host/gcode/_lexer.pyx":221
  * 
  *     def meta_kind(self, int i):
  *         return self.meta[i]             # <<<<<<<<<<<<<<
  * 
  *     def meta_text(self, int i):
 */
-  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 219, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 221, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -6215,7 +6220,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_20meta_kind(struct __pyx
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":218
+  /* "host/gcode/_lexer.pyx":220
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def meta_kind(self, int i):             # <<<<<<<<<<<<<<
@@ -6234,7 +6239,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_20meta_kind(struct __pyx
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":221
+/* "host/gcode/_lexer.pyx":223
  *         return self.meta[i]
  * 
  *     def meta_text(self, int i):             # <<<<<<<<<<<<<<
@@ -6281,32 +6286,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 221, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 223, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 221, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 223, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_text", 0) < (0)) __PYX_ERR(0, 221, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "meta_text", 0) < (0)) __PYX_ERR(0, 223, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, i); __PYX_ERR(0, 221, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, i); __PYX_ERR(0, 223, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 221, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 223, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 221, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 223, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 221, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("meta_text", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 223, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6341,24 +6346,24 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("meta_text", 0);
 
-  /* "host/gcode/_lexer.pyx":222
+  /* "host/gcode/_lexer.pyx":224
  * 
  *     def meta_text(self, int i):
  *         if self.meta[i] == META_NONE:             # <<<<<<<<<<<<<<
  *             return None
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
 */
-  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 222, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_self->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 224, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 222, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 224, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
-  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_2, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 222, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_2, Py_EQ); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(0, 224, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
   if (__pyx_t_3) {
 
 
-    /* "host/gcode/_lexer.pyx":223
+    /* "host/gcode/_lexer.pyx":225
  *     def meta_text(self, int i):
  *         if self.meta[i] == META_NONE:
  *             return None             # <<<<<<<<<<<<<<
@@ -6375,7 +6380,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":222
+    /* "host/gcode/_lexer.pyx":224
  * 
  *     def meta_text(self, int i):
  *         if self.meta[i] == META_NONE:             # <<<<<<<<<<<<<<
@@ -6384,7 +6389,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
 */
   }
 
-  /* "host/gcode/_lexer.pyx":224
+  /* "host/gcode/_lexer.pyx":226
  *         if self.meta[i] == META_NONE:
  *             return None
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()             # <<<<<<<<<<<<<<
@@ -6393,9 +6398,9 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 224, __pyx_L1_error)
+    __PYX_ERR(0, 226, __pyx_L1_error)
   }
-  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->meta_start[__pyx_v_i]), (__pyx_v_self->meta_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 224, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_decode_bytes(__pyx_v_self->data, (__pyx_v_self->meta_start[__pyx_v_i]), (__pyx_v_self->meta_end[__pyx_v_i]), NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 226, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_t_1 = __pyx_t_4;
   __Pyx_INCREF(__pyx_t_1);
@@ -6405,10 +6410,10 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
     __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_strip, __pyx_callargs+__pyx_t_5, (1-__pyx_t_5) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 224, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 226, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 224, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 226, __pyx_L1_error)
   {
     PyObject *__pyx_temp;
     {
@@ -6420,7 +6425,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":221
+  /* "host/gcode/_lexer.pyx":223
  *         return self.meta[i]
  * 
  *     def meta_text(self, int i):             # <<<<<<<<<<<<<<
@@ -6441,7 +6446,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_22meta_text(struct __pyx
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":226
+/* "host/gcode/_lexer.pyx":228
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def error(self, int i):             # <<<<<<<<<<<<<<
@@ -6489,32 +6494,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_i,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 226, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 228, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 226, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 228, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "error", 0) < (0)) __PYX_ERR(0, 226, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "error", 0) < (0)) __PYX_ERR(0, 228, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, i); __PYX_ERR(0, 226, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, i); __PYX_ERR(0, 228, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 226, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 228, __pyx_L3_error)
     }
-    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 226, __pyx_L3_error)
+    __pyx_v_i = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_i == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 228, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 226, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("error", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 228, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -6555,7 +6560,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("error", 0);
 
-  /* "host/gcode/_lexer.pyx":228
+  /* "host/gcode/_lexer.pyx":230
  *     def error(self, int i):
  *         """What is wrong with line ``i`` in words, or None."""
  *         cdef int code = self.errors[i]             # <<<<<<<<<<<<<<
@@ -6564,7 +6569,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   __pyx_v_code = (__pyx_v_self->errors[__pyx_v_i]);
 
-  /* "host/gcode/_lexer.pyx":229
+  /* "host/gcode/_lexer.pyx":231
  *         """What is wrong with line ``i`` in words, or None."""
  *         cdef int code = self.errors[i]
  *         cdef int col = self.error_col[i]             # <<<<<<<<<<<<<<
@@ -6573,7 +6578,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   __pyx_v_col = (__pyx_v_self->error_col[__pyx_v_i]);
 
-  /* "host/gcode/_lexer.pyx":230
+  /* "host/gcode/_lexer.pyx":232
  *         cdef int code = self.errors[i]
  *         cdef int col = self.error_col[i]
  *         if code == E_NONE:             # <<<<<<<<<<<<<<
@@ -6585,7 +6590,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":231
+    /* "host/gcode/_lexer.pyx":233
  *         cdef int col = self.error_col[i]
  *         if code == E_NONE:
  *             return None             # <<<<<<<<<<<<<<
@@ -6602,7 +6607,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":230
+    /* "host/gcode/_lexer.pyx":232
  *         cdef int code = self.errors[i]
  *         cdef int col = self.error_col[i]
  *         if code == E_NONE:             # <<<<<<<<<<<<<<
@@ -6611,7 +6616,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":232
+  /* "host/gcode/_lexer.pyx":234
  *         if code == E_NONE:
  *             return None
  *         line = self.data[self.line_start[i]:self.line_end[i]]             # <<<<<<<<<<<<<<
@@ -6620,14 +6625,14 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   if (unlikely(__pyx_v_self->data == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(0, 232, __pyx_L1_error)
+    __PYX_ERR(0, 234, __pyx_L1_error)
   }
-  __pyx_t_2 = PySequence_GetSlice(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 232, __pyx_L1_error)
+  __pyx_t_2 = PySequence_GetSlice(__pyx_v_self->data, (__pyx_v_self->line_start[__pyx_v_i]), (__pyx_v_self->line_end[__pyx_v_i])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 234, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __pyx_v_line = ((PyObject*)__pyx_t_2);
   __pyx_t_2 = 0;
 
-  /* "host/gcode/_lexer.pyx":233
+  /* "host/gcode/_lexer.pyx":235
  *             return None
  *         line = self.data[self.line_start[i]:self.line_end[i]]
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"             # <<<<<<<<<<<<<<
@@ -6636,13 +6641,13 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   __pyx_t_1 = (0 <= __pyx_v_col);
   if (__pyx_t_1) {
-    __pyx_t_3 = __Pyx_PyBytes_GET_SIZE(__pyx_v_line); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 233, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyBytes_GET_SIZE(__pyx_v_line); if (unlikely(__pyx_t_3 == ((Py_ssize_t)-1))) __PYX_ERR(0, 235, __pyx_L1_error)
     __pyx_t_1 = (__pyx_v_col < __pyx_t_3);
 
   }
   if (__pyx_t_1) {
-    __pyx_t_4 = __Pyx_GetItemInt_Bytes(__pyx_v_line, __pyx_v_col, int, 1, __Pyx_PyLong_From_int, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(__pyx_t_4 == -1)) __PYX_ERR(0, 233, __pyx_L1_error)
-    __pyx_t_5 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 233, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_GetItemInt_Bytes(__pyx_v_line, __pyx_v_col, int, 1, __Pyx_PyLong_From_int, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(__pyx_t_4 == -1)) __PYX_ERR(0, 235, __pyx_L1_error)
+    __pyx_t_5 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 235, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
 
     __pyx_t_2 = __pyx_t_5;
@@ -6655,7 +6660,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   __pyx_v_char = ((PyObject*)__pyx_t_2);
   __pyx_t_2 = 0;
 
-  /* "host/gcode/_lexer.pyx":234
+  /* "host/gcode/_lexer.pyx":236
  *         line = self.data[self.line_start[i]:self.line_end[i]]
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"
  *         if code == E_UNEXPECTED:             # <<<<<<<<<<<<<<
@@ -6667,16 +6672,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":235
+    /* "host/gcode/_lexer.pyx":237
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"
  *         if code == E_UNEXPECTED:
  *             return "unexpected %r at column %d" % (char, col + 1)             # <<<<<<<<<<<<<<
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)
 */
-    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 235, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 237, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 235, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 237, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_unexpected;
     __pyx_t_6[1] = __pyx_t_2;
@@ -6691,7 +6696,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[1]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 235, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 237, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6706,7 +6711,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":234
+    /* "host/gcode/_lexer.pyx":236
  *         line = self.data[self.line_start[i]:self.line_end[i]]
  *         char = chr(line[col]) if 0 <= col < len(line) else "end of line"
  *         if code == E_UNEXPECTED:             # <<<<<<<<<<<<<<
@@ -6715,7 +6720,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":236
+  /* "host/gcode/_lexer.pyx":238
  *         if code == E_UNEXPECTED:
  *             return "unexpected %r at column %d" % (char, col + 1)
  *         if code == E_NUMBER:             # <<<<<<<<<<<<<<
@@ -6727,16 +6732,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":237
+    /* "host/gcode/_lexer.pyx":239
  *             return "unexpected %r at column %d" % (char, col + 1)
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)             # <<<<<<<<<<<<<<
  *         if code == E_CHECKSUM:
  *             return "checksum mismatch: line says %d, computed %d" % (
 */
-    __pyx_t_7 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 237, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 239, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_5 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 237, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 239, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_expected_a_number_at_column;
     __pyx_t_6[1] = __pyx_t_7;
@@ -6751,7 +6756,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[3]);
     #endif
     __pyx_t_2 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 237, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 239, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6766,7 +6771,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":236
+    /* "host/gcode/_lexer.pyx":238
  *         if code == E_UNEXPECTED:
  *             return "unexpected %r at column %d" % (char, col + 1)
  *         if code == E_NUMBER:             # <<<<<<<<<<<<<<
@@ -6775,7 +6780,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":238
+  /* "host/gcode/_lexer.pyx":240
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)
  *         if code == E_CHECKSUM:             # <<<<<<<<<<<<<<
@@ -6787,23 +6792,23 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":240
+    /* "host/gcode/_lexer.pyx":242
  *         if code == E_CHECKSUM:
  *             return "checksum mismatch: line says %d, computed %d" % (
  *                 self.checksum_given[i], self.checksum_computed[i])             # <<<<<<<<<<<<<<
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)
 */
-    __pyx_t_2 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_given[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 240, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_given[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_5 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_computed[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 240, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_int((__pyx_v_self->checksum_computed[__pyx_v_i]), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 242, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_checksum_mismatch_line_says;
     __pyx_t_6[1] = __pyx_t_2;
     __pyx_t_6[2] = __pyx_mstate_global->__pyx_kp_u_computed;
     __pyx_t_6[3] = __pyx_t_5;
 
-    /* "host/gcode/_lexer.pyx":239
+    /* "host/gcode/_lexer.pyx":241
  *             return "expected a number at column %d, found %r" % (col + 1, char)
  *         if code == E_CHECKSUM:
  *             return "checksum mismatch: line says %d, computed %d" % (             # <<<<<<<<<<<<<<
@@ -6816,7 +6821,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     #endif
     __pyx_t_4 = 0;
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 239, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 241, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6831,7 +6836,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":238
+    /* "host/gcode/_lexer.pyx":240
  *         if code == E_NUMBER:
  *             return "expected a number at column %d, found %r" % (col + 1, char)
  *         if code == E_CHECKSUM:             # <<<<<<<<<<<<<<
@@ -6840,7 +6845,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":241
+  /* "host/gcode/_lexer.pyx":243
  *             return "checksum mismatch: line says %d, computed %d" % (
  *                 self.checksum_given[i], self.checksum_computed[i])
  *         if code == E_TWICE:             # <<<<<<<<<<<<<<
@@ -6852,16 +6857,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":242
+    /* "host/gcode/_lexer.pyx":244
  *                 self.checksum_given[i], self.checksum_computed[i])
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)             # <<<<<<<<<<<<<<
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)
 */
-    __pyx_t_7 = __Pyx_PyUnicode_Unicode(__pyx_v_char); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 242, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyUnicode_Unicode(__pyx_v_char); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 242, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6[0] = __pyx_t_7;
     __pyx_t_6[1] = __pyx_mstate_global->__pyx_kp_u_given_twice_column;
@@ -6876,7 +6881,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[0]);
     #endif
     __pyx_t_2 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 242, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 244, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
@@ -6891,7 +6896,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":241
+    /* "host/gcode/_lexer.pyx":243
  *             return "checksum mismatch: line says %d, computed %d" % (
  *                 self.checksum_given[i], self.checksum_computed[i])
  *         if code == E_TWICE:             # <<<<<<<<<<<<<<
@@ -6900,7 +6905,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":243
+  /* "host/gcode/_lexer.pyx":245
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)
  *         if code == E_COMMENT:             # <<<<<<<<<<<<<<
@@ -6912,16 +6917,16 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":244
+    /* "host/gcode/_lexer.pyx":246
  *             return "%s given twice (column %d)" % (char, col + 1)
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)             # <<<<<<<<<<<<<<
  *         if code == E_NOCODE:
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
 */
-    __pyx_t_2 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 244, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_5 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_unclosed_comment_at_column_d, __pyx_t_2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 244, __pyx_L1_error)
+    __pyx_t_5 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_unclosed_comment_at_column_d, __pyx_t_2); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 246, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
     {
@@ -6935,7 +6940,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_5 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":243
+    /* "host/gcode/_lexer.pyx":245
  *         if code == E_TWICE:
  *             return "%s given twice (column %d)" % (char, col + 1)
  *         if code == E_COMMENT:             # <<<<<<<<<<<<<<
@@ -6944,7 +6949,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":245
+  /* "host/gcode/_lexer.pyx":247
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)
  *         if code == E_NOCODE:             # <<<<<<<<<<<<<<
@@ -6956,28 +6961,28 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":247
+    /* "host/gcode/_lexer.pyx":249
  *         if code == E_NOCODE:
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
  *                 col + 1, char)             # <<<<<<<<<<<<<<
- *         if code == E_LINENO:
- *             return "line number N needs an integer (column %d)" % (col + 1)
+ *         if code == E_RANGE:
+ *             return "number out of range at column %d" % (col + 1)
 */
-    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 247, __pyx_L1_error)
+    __pyx_t_5 = __Pyx_PyUnicode_From_long((__pyx_v_col + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 249, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 247, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_char), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 249, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __pyx_t_6[0] = __pyx_mstate_global->__pyx_kp_u_expected_a_command_G_M_T_or_a_na;
     __pyx_t_6[1] = __pyx_t_5;
     __pyx_t_6[2] = __pyx_mstate_global->__pyx_kp_u_found;
     __pyx_t_6[3] = __pyx_t_2;
 
-    /* "host/gcode/_lexer.pyx":246
+    /* "host/gcode/_lexer.pyx":248
  *             return "unclosed '(' comment at column %d" % (col + 1)
  *         if code == E_NOCODE:
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (             # <<<<<<<<<<<<<<
  *                 col + 1, char)
- *         if code == E_LINENO:
+ *         if code == E_RANGE:
 */
     __pyx_t_3 = 57;
     #if __Pyx_PyUnicode_Join_CAN_USE_KIND_AND_LENGTH
@@ -6988,7 +6993,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_4 |= __Pyx_PyUnicode_KIND_04(__pyx_t_6[3]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_6, 4, __pyx_t_3, __pyx_t_4);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 246, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 248, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -7003,7 +7008,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":245
+    /* "host/gcode/_lexer.pyx":247
  *         if code == E_COMMENT:
  *             return "unclosed '(' comment at column %d" % (col + 1)
  *         if code == E_NOCODE:             # <<<<<<<<<<<<<<
@@ -7012,28 +7017,28 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
 */
   }
 
-  /* "host/gcode/_lexer.pyx":248
+  /* "host/gcode/_lexer.pyx":250
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
  *                 col + 1, char)
- *         if code == E_LINENO:             # <<<<<<<<<<<<<<
- *             return "line number N needs an integer (column %d)" % (col + 1)
- *         return "cannot parse"
+ *         if code == E_RANGE:             # <<<<<<<<<<<<<<
+ *             return "number out of range at column %d" % (col + 1)
+ *         if code == E_LINENO:
 */
-  __pyx_t_1 = (__pyx_v_code == __pyx_e_6mendel_5gcode_6_lexer_E_LINENO);
+  __pyx_t_1 = (__pyx_v_code == __pyx_e_6mendel_5gcode_6_lexer_E_RANGE);
 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":249
+    /* "host/gcode/_lexer.pyx":251
  *                 col + 1, char)
+ *         if code == E_RANGE:
+ *             return "number out of range at column %d" % (col + 1)             # <<<<<<<<<<<<<<
  *         if code == E_LINENO:
- *             return "line number N needs an integer (column %d)" % (col + 1)             # <<<<<<<<<<<<<<
- *         return "cannot parse"
- * 
+ *             return "line number N needs an integer (column %d)" % (col + 1)
 */
-    __pyx_t_7 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 249, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 251, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
-    __pyx_t_2 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_line_number_N_needs_an_integer_c, __pyx_t_7); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 249, __pyx_L1_error)
+    __pyx_t_2 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_number_out_of_range_at_column_d, __pyx_t_7); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 251, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
     {
@@ -7047,16 +7052,60 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":248
+    /* "host/gcode/_lexer.pyx":250
  *             return "expected a command (G, M, T or a name) at column %d, found %r" % (
  *                 col + 1, char)
+ *         if code == E_RANGE:             # <<<<<<<<<<<<<<
+ *             return "number out of range at column %d" % (col + 1)
+ *         if code == E_LINENO:
+*/
+  }
+
+  /* "host/gcode/_lexer.pyx":252
+ *         if code == E_RANGE:
+ *             return "number out of range at column %d" % (col + 1)
+ *         if code == E_LINENO:             # <<<<<<<<<<<<<<
+ *             return "line number N needs an integer (column %d)" % (col + 1)
+ *         return "cannot parse"
+*/
+  __pyx_t_1 = (__pyx_v_code == __pyx_e_6mendel_5gcode_6_lexer_E_LINENO);
+
+  if (__pyx_t_1) {
+
+
+    /* "host/gcode/_lexer.pyx":253
+ *             return "number out of range at column %d" % (col + 1)
+ *         if code == E_LINENO:
+ *             return "line number N needs an integer (column %d)" % (col + 1)             # <<<<<<<<<<<<<<
+ *         return "cannot parse"
+ * 
+*/
+    __pyx_t_2 = __Pyx_PyLong_From_long((__pyx_v_col + 1)); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 253, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_2);
+    __pyx_t_7 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_line_number_N_needs_an_integer_c, __pyx_t_2); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 253, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
+    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = __pyx_t_7;
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    __pyx_t_7 = 0;
+    goto __pyx_L0;
+
+    /* "host/gcode/_lexer.pyx":252
+ *         if code == E_RANGE:
+ *             return "number out of range at column %d" % (col + 1)
  *         if code == E_LINENO:             # <<<<<<<<<<<<<<
  *             return "line number N needs an integer (column %d)" % (col + 1)
  *         return "cannot parse"
 */
   }
 
-  /* "host/gcode/_lexer.pyx":250
+  /* "host/gcode/_lexer.pyx":254
  *         if code == E_LINENO:
  *             return "line number N needs an integer (column %d)" % (col + 1)
  *         return "cannot parse"             # <<<<<<<<<<<<<<
@@ -7074,7 +7123,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":226
+  /* "host/gcode/_lexer.pyx":228
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def error(self, int i):             # <<<<<<<<<<<<<<
@@ -7099,7 +7148,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_24error(struct __pyx_obj
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":114
+/* "host/gcode/_lexer.pyx":116
  *     spans (into ``data``) of text arguments, comments and the whole line.
  *     """
  *     cdef public int count             # <<<<<<<<<<<<<<
@@ -7138,7 +7187,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_5count___get__(struct __
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 114, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->count); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 116, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -7211,7 +7260,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_5count_2__set__(struct __pyx_o
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 114, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 116, __pyx_L4_error)
         __pyx_v_self->count = __pyx_t_2;
       }
       /*finally:*/ {
@@ -7241,7 +7290,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_5count_2__set__(struct __pyx_o
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":115
+/* "host/gcode/_lexer.pyx":117
  *     """
  *     cdef public int count
  *     cdef public int capacity             # <<<<<<<<<<<<<<
@@ -7280,7 +7329,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_8capacity___get__(struct
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->capacity); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 115, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_self->capacity); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 117, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -7353,7 +7402,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_8capacity_2__set__(struct __py
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 115, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyLong_As_int(__pyx_v_value); if (unlikely((__pyx_t_2 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 117, __pyx_L4_error)
         __pyx_v_self->capacity = __pyx_t_2;
       }
       /*finally:*/ {
@@ -7383,7 +7432,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_8capacity_2__set__(struct __py
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":116
+/* "host/gcode/_lexer.pyx":118
  *     cdef public int count
  *     cdef public int capacity
  *     cdef public bytes data             # <<<<<<<<<<<<<<
@@ -7482,7 +7531,7 @@ static int __pyx_pf_6mendel_5gcode_6_lexer_5Batch_4data_2__set__(struct __pyx_ob
       /*try:*/ {
         __pyx_t_2 = __pyx_v_value;
         __Pyx_INCREF(__pyx_t_2);
-        if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(0, 116, __pyx_L4_error)
+        if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(0, 118, __pyx_L4_error)
         __Pyx_GIVEREF(__pyx_t_2);
         __Pyx_GOTREF(__pyx_v_self->data);
         __Pyx_DECREF_SET(__pyx_v_self->data, ((PyObject*)__pyx_t_2));
@@ -7768,7 +7817,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_5Batch_28__setstate_cython__(CY
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":253
+/* "host/gcode/_lexer.pyx":257
  * 
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -7781,7 +7830,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "host/gcode/_lexer.pyx":254
+  /* "host/gcode/_lexer.pyx":258
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:
  *     if kind != K_M or sub >= 0:             # <<<<<<<<<<<<<<
@@ -7807,7 +7856,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":255
+    /* "host/gcode/_lexer.pyx":259
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:
  *     if kind != K_M or sub >= 0:
  *         return False             # <<<<<<<<<<<<<<
@@ -7820,7 +7869,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":254
+    /* "host/gcode/_lexer.pyx":258
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:
  *     if kind != K_M or sub >= 0:             # <<<<<<<<<<<<<<
@@ -7829,7 +7878,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
 */
   }
 
-  /* "host/gcode/_lexer.pyx":256
+  /* "host/gcode/_lexer.pyx":260
  *     if kind != K_M or sub >= 0:
  *         return False
  *     return number == 117 or number == 118 or number == 23 or number == 28 \             # <<<<<<<<<<<<<<
@@ -7843,7 +7892,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
     case 28:
     case 30:
 
-    /* "host/gcode/_lexer.pyx":257
+    /* "host/gcode/_lexer.pyx":261
  *         return False
  *     return number == 117 or number == 118 or number == 23 or number == 28 \
  *         or number == 30 or number == 32             # <<<<<<<<<<<<<<
@@ -7852,7 +7901,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
 */
     case 32:
 
-    /* "host/gcode/_lexer.pyx":256
+    /* "host/gcode/_lexer.pyx":260
  *     if kind != K_M or sub >= 0:
  *         return False
  *     return number == 117 or number == 118 or number == 23 or number == 28 \             # <<<<<<<<<<<<<<
@@ -7870,7 +7919,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":253
+  /* "host/gcode/_lexer.pyx":257
  * 
  * 
  * cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -7883,12 +7932,12 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_is_text_command(int __py
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":260
+/* "host/gcode/_lexer.pyx":264
  * 
  * 
  * cdef inline int parse_number(const char* s, int pos, int end, double* out) noexcept nogil:             # <<<<<<<<<<<<<<
- *     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end or -1."""
- *     cdef int start = pos
+ *     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end, -1 when
+ *     there is no number, -2 when it is beyond the range of a double."""
 */
 
 static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const *__pyx_v_s, int __pyx_v_pos, int __pyx_v_end, double *__pyx_v_out) {
@@ -7905,17 +7954,17 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":262
- * cdef inline int parse_number(const char* s, int pos, int end, double* out) noexcept nogil:
- *     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end or -1."""
+  /* "host/gcode/_lexer.pyx":267
+ *     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end, -1 when
+ *     there is no number, -2 when it is beyond the range of a double."""
  *     cdef int start = pos             # <<<<<<<<<<<<<<
  *     cdef bint negative = False
  *     cdef int64_t mantissa = 0
 */
   __pyx_v_start = __pyx_v_pos;
 
-  /* "host/gcode/_lexer.pyx":263
- *     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end or -1."""
+  /* "host/gcode/_lexer.pyx":268
+ *     there is no number, -2 when it is beyond the range of a double."""
  *     cdef int start = pos
  *     cdef bint negative = False             # <<<<<<<<<<<<<<
  *     cdef int64_t mantissa = 0
@@ -7923,7 +7972,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_negative = 0;
 
-  /* "host/gcode/_lexer.pyx":264
+  /* "host/gcode/_lexer.pyx":269
  *     cdef int start = pos
  *     cdef bint negative = False
  *     cdef int64_t mantissa = 0             # <<<<<<<<<<<<<<
@@ -7932,7 +7981,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_mantissa = 0;
 
-  /* "host/gcode/_lexer.pyx":265
+  /* "host/gcode/_lexer.pyx":270
  *     cdef bint negative = False
  *     cdef int64_t mantissa = 0
  *     cdef int digits = 0, frac = 0             # <<<<<<<<<<<<<<
@@ -7942,7 +7991,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   __pyx_v_digits = 0;
   __pyx_v_frac = 0;
 
-  /* "host/gcode/_lexer.pyx":266
+  /* "host/gcode/_lexer.pyx":271
  *     cdef int64_t mantissa = 0
  *     cdef int digits = 0, frac = 0
  *     cdef bint dot = False             # <<<<<<<<<<<<<<
@@ -7951,7 +8000,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_dot = 0;
 
-  /* "host/gcode/_lexer.pyx":267
+  /* "host/gcode/_lexer.pyx":272
  *     cdef int digits = 0, frac = 0
  *     cdef bint dot = False
  *     cdef bint exact = True             # <<<<<<<<<<<<<<
@@ -7960,7 +8009,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   __pyx_v_exact = 1;
 
-  /* "host/gcode/_lexer.pyx":269
+  /* "host/gcode/_lexer.pyx":274
  *     cdef bint exact = True
  *     cdef char c
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):             # <<<<<<<<<<<<<<
@@ -7996,7 +8045,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":270
+    /* "host/gcode/_lexer.pyx":275
  *     cdef char c
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):
  *         negative = s[pos] == b'-'             # <<<<<<<<<<<<<<
@@ -8005,7 +8054,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     __pyx_v_negative = ((__pyx_v_s[__pyx_v_pos]) == '-');
 
-    /* "host/gcode/_lexer.pyx":271
+    /* "host/gcode/_lexer.pyx":276
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):
  *         negative = s[pos] == b'-'
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8014,7 +8063,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     __pyx_v_pos = (__pyx_v_pos + 1);
 
-    /* "host/gcode/_lexer.pyx":269
+    /* "host/gcode/_lexer.pyx":274
  *     cdef bint exact = True
  *     cdef char c
  *     if pos < end and (s[pos] == b'-' or s[pos] == b'+'):             # <<<<<<<<<<<<<<
@@ -8023,7 +8072,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   }
 
-  /* "host/gcode/_lexer.pyx":272
+  /* "host/gcode/_lexer.pyx":277
  *         negative = s[pos] == b'-'
  *         pos += 1
  *     while pos < end:             # <<<<<<<<<<<<<<
@@ -8036,7 +8085,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":273
+    /* "host/gcode/_lexer.pyx":278
  *         pos += 1
  *     while pos < end:
  *         c = s[pos]             # <<<<<<<<<<<<<<
@@ -8045,7 +8094,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     __pyx_v_c = (__pyx_v_s[__pyx_v_pos]);
 
-    /* "host/gcode/_lexer.pyx":274
+    /* "host/gcode/_lexer.pyx":279
  *     while pos < end:
  *         c = s[pos]
  *         if is_digit(c):             # <<<<<<<<<<<<<<
@@ -8057,7 +8106,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":275
+      /* "host/gcode/_lexer.pyx":280
  *         c = s[pos]
  *         if is_digit(c):
  *             if mantissa > MAX_EXACT_MANTISSA // 10:             # <<<<<<<<<<<<<<
@@ -8069,7 +8118,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":276
+        /* "host/gcode/_lexer.pyx":281
  *         if is_digit(c):
  *             if mantissa > MAX_EXACT_MANTISSA // 10:
  *                 exact = False             # <<<<<<<<<<<<<<
@@ -8078,7 +8127,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
         __pyx_v_exact = 0;
 
-        /* "host/gcode/_lexer.pyx":275
+        /* "host/gcode/_lexer.pyx":280
  *         c = s[pos]
  *         if is_digit(c):
  *             if mantissa > MAX_EXACT_MANTISSA // 10:             # <<<<<<<<<<<<<<
@@ -8088,7 +8137,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
         goto __pyx_L10;
       }
 
-      /* "host/gcode/_lexer.pyx":278
+      /* "host/gcode/_lexer.pyx":283
  *                 exact = False
  *             else:
  *                 mantissa = mantissa * 10 + (c - 48)             # <<<<<<<<<<<<<<
@@ -8098,7 +8147,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       /*else*/ {
         __pyx_v_mantissa = ((__pyx_v_mantissa * 10) + (__pyx_v_c - 48));
 
-        /* "host/gcode/_lexer.pyx":279
+        /* "host/gcode/_lexer.pyx":284
  *             else:
  *                 mantissa = mantissa * 10 + (c - 48)
  *                 if dot:             # <<<<<<<<<<<<<<
@@ -8107,7 +8156,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
         if (__pyx_v_dot) {
 
-          /* "host/gcode/_lexer.pyx":280
+          /* "host/gcode/_lexer.pyx":285
  *                 mantissa = mantissa * 10 + (c - 48)
  *                 if dot:
  *                     frac += 1             # <<<<<<<<<<<<<<
@@ -8116,7 +8165,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
           __pyx_v_frac = (__pyx_v_frac + 1);
 
-          /* "host/gcode/_lexer.pyx":279
+          /* "host/gcode/_lexer.pyx":284
  *             else:
  *                 mantissa = mantissa * 10 + (c - 48)
  *                 if dot:             # <<<<<<<<<<<<<<
@@ -8127,7 +8176,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       }
       __pyx_L10:;
 
-      /* "host/gcode/_lexer.pyx":281
+      /* "host/gcode/_lexer.pyx":286
  *                 if dot:
  *                     frac += 1
  *             digits += 1             # <<<<<<<<<<<<<<
@@ -8136,7 +8185,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
       __pyx_v_digits = (__pyx_v_digits + 1);
 
-      /* "host/gcode/_lexer.pyx":274
+      /* "host/gcode/_lexer.pyx":279
  *     while pos < end:
  *         c = s[pos]
  *         if is_digit(c):             # <<<<<<<<<<<<<<
@@ -8146,7 +8195,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       goto __pyx_L9;
     }
 
-    /* "host/gcode/_lexer.pyx":282
+    /* "host/gcode/_lexer.pyx":287
  *                     frac += 1
  *             digits += 1
  *         elif c == b'.' and not dot:             # <<<<<<<<<<<<<<
@@ -8172,7 +8221,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":283
+      /* "host/gcode/_lexer.pyx":288
  *             digits += 1
  *         elif c == b'.' and not dot:
  *             dot = True             # <<<<<<<<<<<<<<
@@ -8181,7 +8230,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
       __pyx_v_dot = 1;
 
-      /* "host/gcode/_lexer.pyx":282
+      /* "host/gcode/_lexer.pyx":287
  *                     frac += 1
  *             digits += 1
  *         elif c == b'.' and not dot:             # <<<<<<<<<<<<<<
@@ -8191,7 +8240,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
       goto __pyx_L9;
     }
 
-    /* "host/gcode/_lexer.pyx":285
+    /* "host/gcode/_lexer.pyx":290
  *             dot = True
  *         else:
  *             break             # <<<<<<<<<<<<<<
@@ -8203,7 +8252,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     }
     __pyx_L9:;
 
-    /* "host/gcode/_lexer.pyx":286
+    /* "host/gcode/_lexer.pyx":291
  *         else:
  *             break
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8214,7 +8263,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   }
   __pyx_L8_break:;
 
-  /* "host/gcode/_lexer.pyx":287
+  /* "host/gcode/_lexer.pyx":292
  *             break
  *         pos += 1
  *     if digits == 0:             # <<<<<<<<<<<<<<
@@ -8226,7 +8275,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":288
+    /* "host/gcode/_lexer.pyx":293
  *         pos += 1
  *     if digits == 0:
  *         return -1             # <<<<<<<<<<<<<<
@@ -8239,7 +8288,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":287
+    /* "host/gcode/_lexer.pyx":292
  *             break
  *         pos += 1
  *     if digits == 0:             # <<<<<<<<<<<<<<
@@ -8248,7 +8297,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
   }
 
-  /* "host/gcode/_lexer.pyx":289
+  /* "host/gcode/_lexer.pyx":294
  *     if digits == 0:
  *         return -1
  *     if exact and frac <= 22:             # <<<<<<<<<<<<<<
@@ -8270,7 +8319,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":290
+    /* "host/gcode/_lexer.pyx":295
  *         return -1
  *     if exact and frac <= 22:
  *         out[0] = mantissa / POW10[frac]             # <<<<<<<<<<<<<<
@@ -8279,7 +8328,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     (__pyx_v_out[0]) = (((double)__pyx_v_mantissa) / (__pyx_v_6mendel_5gcode_6_lexer_POW10[__pyx_v_frac]));
 
-    /* "host/gcode/_lexer.pyx":291
+    /* "host/gcode/_lexer.pyx":296
  *     if exact and frac <= 22:
  *         out[0] = mantissa / POW10[frac]
  *         if negative:             # <<<<<<<<<<<<<<
@@ -8288,7 +8337,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     if (__pyx_v_negative) {
 
-      /* "host/gcode/_lexer.pyx":292
+      /* "host/gcode/_lexer.pyx":297
  *         out[0] = mantissa / POW10[frac]
  *         if negative:
  *             out[0] = -out[0]             # <<<<<<<<<<<<<<
@@ -8297,7 +8346,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
       (__pyx_v_out[0]) = (-(__pyx_v_out[0]));
 
-      /* "host/gcode/_lexer.pyx":291
+      /* "host/gcode/_lexer.pyx":296
  *     if exact and frac <= 22:
  *         out[0] = mantissa / POW10[frac]
  *         if negative:             # <<<<<<<<<<<<<<
@@ -8306,7 +8355,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
 */
     }
 
-    /* "host/gcode/_lexer.pyx":289
+    /* "host/gcode/_lexer.pyx":294
  *     if digits == 0:
  *         return -1
  *     if exact and frac <= 22:             # <<<<<<<<<<<<<<
@@ -8316,21 +8365,55 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
     goto __pyx_L15;
   }
 
-  /* "host/gcode/_lexer.pyx":294
+  /* "host/gcode/_lexer.pyx":299
  *             out[0] = -out[0]
  *     else:
  *         out[0] = _strtod_span(s, start, pos)             # <<<<<<<<<<<<<<
- *     return pos
- * 
+ *         if out[0] - out[0] != 0.0:      # beyond the range of a double: inf
+ *             return -2
 */
   /*else*/ {
     (__pyx_v_out[0]) = __pyx_f_6mendel_5gcode_6_lexer__strtod_span(__pyx_v_s, __pyx_v_start, __pyx_v_pos);
+
+    /* "host/gcode/_lexer.pyx":300
+ *     else:
+ *         out[0] = _strtod_span(s, start, pos)
+ *         if out[0] - out[0] != 0.0:      # beyond the range of a double: inf             # <<<<<<<<<<<<<<
+ *             return -2
+ *     return pos
+*/
+    __pyx_t_1 = (((__pyx_v_out[0]) - (__pyx_v_out[0])) != 0.0);
+
+    if (__pyx_t_1) {
+
+
+      /* "host/gcode/_lexer.pyx":301
+ *         out[0] = _strtod_span(s, start, pos)
+ *         if out[0] - out[0] != 0.0:      # beyond the range of a double: inf
+ *             return -2             # <<<<<<<<<<<<<<
+ *     return pos
+ * 
+*/
+      {
+
+        __pyx_r = -2;
+      }
+      goto __pyx_L0;
+
+      /* "host/gcode/_lexer.pyx":300
+ *     else:
+ *         out[0] = _strtod_span(s, start, pos)
+ *         if out[0] - out[0] != 0.0:      # beyond the range of a double: inf             # <<<<<<<<<<<<<<
+ *             return -2
+ *     return pos
+*/
+    }
   }
   __pyx_L15:;
 
-  /* "host/gcode/_lexer.pyx":295
- *     else:
- *         out[0] = _strtod_span(s, start, pos)
+  /* "host/gcode/_lexer.pyx":302
+ *         if out[0] - out[0] != 0.0:      # beyond the range of a double: inf
+ *             return -2
  *     return pos             # <<<<<<<<<<<<<<
  * 
  * 
@@ -8341,12 +8424,12 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":260
+  /* "host/gcode/_lexer.pyx":264
  * 
  * 
  * cdef inline int parse_number(const char* s, int pos, int end, double* out) noexcept nogil:             # <<<<<<<<<<<<<<
- *     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end or -1."""
- *     cdef int start = pos
+ *     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end, -1 when
+ *     there is no number, -2 when it is beyond the range of a double."""
 */
 
   /* function exit code */
@@ -8363,7 +8446,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":298
+/* "host/gcode/_lexer.pyx":305
  * 
  * 
  * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8377,20 +8460,20 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   double __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":300
+  /* "host/gcode/_lexer.pyx":307
  * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:
  *     cdef char buf[512]
  *     cdef int n = end - start             # <<<<<<<<<<<<<<
  *     if n > 511:
- *         n = 511
+ *         return HUGE_VAL
 */
   __pyx_v_n = (__pyx_v_end - __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":301
+  /* "host/gcode/_lexer.pyx":308
  *     cdef char buf[512]
  *     cdef int n = end - start
  *     if n > 511:             # <<<<<<<<<<<<<<
- *         n = 511
+ *         return HUGE_VAL
  *     memcpy(buf, s + start, n)
 */
   __pyx_t_1 = (__pyx_v_n > 0x1FF);
@@ -8398,35 +8481,39 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":302
+    /* "host/gcode/_lexer.pyx":309
  *     cdef int n = end - start
  *     if n > 511:
- *         n = 511             # <<<<<<<<<<<<<<
+ *         return HUGE_VAL             # <<<<<<<<<<<<<<
  *     memcpy(buf, s + start, n)
  *     buf[n] = 0
 */
-    __pyx_v_n = 0x1FF;
+    {
 
-    /* "host/gcode/_lexer.pyx":301
+      __pyx_r = HUGE_VAL;
+    }
+    goto __pyx_L0;
+
+    /* "host/gcode/_lexer.pyx":308
  *     cdef char buf[512]
  *     cdef int n = end - start
  *     if n > 511:             # <<<<<<<<<<<<<<
- *         n = 511
+ *         return HUGE_VAL
  *     memcpy(buf, s + start, n)
 */
   }
 
-  /* "host/gcode/_lexer.pyx":303
+  /* "host/gcode/_lexer.pyx":310
  *     if n > 511:
- *         n = 511
+ *         return HUGE_VAL
  *     memcpy(buf, s + start, n)             # <<<<<<<<<<<<<<
  *     buf[n] = 0
  *     return strtod(buf, NULL)
 */
   (void)(memcpy(__pyx_v_buf, (__pyx_v_s + __pyx_v_start), __pyx_v_n));
 
-  /* "host/gcode/_lexer.pyx":304
- *         n = 511
+  /* "host/gcode/_lexer.pyx":311
+ *         return HUGE_VAL
  *     memcpy(buf, s + start, n)
  *     buf[n] = 0             # <<<<<<<<<<<<<<
  *     return strtod(buf, NULL)
@@ -8434,7 +8521,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
 */
   (__pyx_v_buf[__pyx_v_n]) = 0;
 
-  /* "host/gcode/_lexer.pyx":305
+  /* "host/gcode/_lexer.pyx":312
  *     memcpy(buf, s + start, n)
  *     buf[n] = 0
  *     return strtod(buf, NULL)             # <<<<<<<<<<<<<<
@@ -8447,7 +8534,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":298
+  /* "host/gcode/_lexer.pyx":305
  * 
  * 
  * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8462,7 +8549,7 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":308
+/* "host/gcode/_lexer.pyx":315
  * 
  * 
  * cdef inline int parse_digits(const char* s, int pos, int end, int64_t* out) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8478,7 +8565,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":311
+  /* "host/gcode/_lexer.pyx":318
  *     """Read an unsigned integer at ``pos``; returns the position after it, or -1
  *     when there is no digit or the number does not fit 62 bits."""
  *     cdef int64_t n = 0             # <<<<<<<<<<<<<<
@@ -8487,7 +8574,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
   __pyx_v_n = 0;
 
-  /* "host/gcode/_lexer.pyx":312
+  /* "host/gcode/_lexer.pyx":319
  *     when there is no digit or the number does not fit 62 bits."""
  *     cdef int64_t n = 0
  *     cdef int start = pos             # <<<<<<<<<<<<<<
@@ -8496,7 +8583,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
   __pyx_v_start = __pyx_v_pos;
 
-  /* "host/gcode/_lexer.pyx":313
+  /* "host/gcode/_lexer.pyx":320
  *     cdef int64_t n = 0
  *     cdef int start = pos
  *     while pos < end and is_digit(s[pos]):             # <<<<<<<<<<<<<<
@@ -8523,7 +8610,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":314
+    /* "host/gcode/_lexer.pyx":321
  *     cdef int start = pos
  *     while pos < end and is_digit(s[pos]):
  *         if n > MAX_INTEGER // 10:             # <<<<<<<<<<<<<<
@@ -8535,7 +8622,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":315
+      /* "host/gcode/_lexer.pyx":322
  *     while pos < end and is_digit(s[pos]):
  *         if n > MAX_INTEGER // 10:
  *             return -1             # <<<<<<<<<<<<<<
@@ -8548,7 +8635,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":314
+      /* "host/gcode/_lexer.pyx":321
  *     cdef int start = pos
  *     while pos < end and is_digit(s[pos]):
  *         if n > MAX_INTEGER // 10:             # <<<<<<<<<<<<<<
@@ -8557,7 +8644,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
     }
 
-    /* "host/gcode/_lexer.pyx":316
+    /* "host/gcode/_lexer.pyx":323
  *         if n > MAX_INTEGER // 10:
  *             return -1
  *         n = n * 10 + (s[pos] - 48)             # <<<<<<<<<<<<<<
@@ -8566,7 +8653,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
     __pyx_v_n = ((__pyx_v_n * 10) + ((__pyx_v_s[__pyx_v_pos]) - 48));
 
-    /* "host/gcode/_lexer.pyx":317
+    /* "host/gcode/_lexer.pyx":324
  *             return -1
  *         n = n * 10 + (s[pos] - 48)
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8576,7 +8663,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
     __pyx_v_pos = (__pyx_v_pos + 1);
   }
 
-  /* "host/gcode/_lexer.pyx":318
+  /* "host/gcode/_lexer.pyx":325
  *         n = n * 10 + (s[pos] - 48)
  *         pos += 1
  *     if pos == start:             # <<<<<<<<<<<<<<
@@ -8588,7 +8675,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":319
+    /* "host/gcode/_lexer.pyx":326
  *         pos += 1
  *     if pos == start:
  *         return -1             # <<<<<<<<<<<<<<
@@ -8601,7 +8688,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":318
+    /* "host/gcode/_lexer.pyx":325
  *         n = n * 10 + (s[pos] - 48)
  *         pos += 1
  *     if pos == start:             # <<<<<<<<<<<<<<
@@ -8610,7 +8697,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
   }
 
-  /* "host/gcode/_lexer.pyx":320
+  /* "host/gcode/_lexer.pyx":327
  *     if pos == start:
  *         return -1
  *     out[0] = n             # <<<<<<<<<<<<<<
@@ -8619,7 +8706,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
   (__pyx_v_out[0]) = __pyx_v_n;
 
-  /* "host/gcode/_lexer.pyx":321
+  /* "host/gcode/_lexer.pyx":328
  *         return -1
  *     out[0] = n
  *     return pos             # <<<<<<<<<<<<<<
@@ -8632,7 +8719,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":308
+  /* "host/gcode/_lexer.pyx":315
  * 
  * 
  * cdef inline int parse_digits(const char* s, int pos, int end, int64_t* out) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8648,7 +8735,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":324
+/* "host/gcode/_lexer.pyx":331
  * 
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8662,7 +8749,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":325
+  /* "host/gcode/_lexer.pyx":332
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:
  *     while pos < end and is_blank(s[pos]):             # <<<<<<<<<<<<<<
@@ -8689,7 +8776,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":326
+    /* "host/gcode/_lexer.pyx":333
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:
  *     while pos < end and is_blank(s[pos]):
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8699,7 +8786,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
     __pyx_v_pos = (__pyx_v_pos + 1);
   }
 
-  /* "host/gcode/_lexer.pyx":327
+  /* "host/gcode/_lexer.pyx":334
  *     while pos < end and is_blank(s[pos]):
  *         pos += 1
  *     return pos             # <<<<<<<<<<<<<<
@@ -8712,7 +8799,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":324
+  /* "host/gcode/_lexer.pyx":331
  * 
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8726,7 +8813,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":330
+/* "host/gcode/_lexer.pyx":337
  * 
  * 
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8742,7 +8829,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   int __pyx_t_3;
   int __pyx_t_4;
 
-  /* "host/gcode/_lexer.pyx":332
+  /* "host/gcode/_lexer.pyx":339
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:
  *     cdef int k
  *     if end - pos < n:             # <<<<<<<<<<<<<<
@@ -8754,7 +8841,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":333
+    /* "host/gcode/_lexer.pyx":340
  *     cdef int k
  *     if end - pos < n:
  *         return False             # <<<<<<<<<<<<<<
@@ -8767,7 +8854,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":332
+    /* "host/gcode/_lexer.pyx":339
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:
  *     cdef int k
  *     if end - pos < n:             # <<<<<<<<<<<<<<
@@ -8776,7 +8863,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
 */
   }
 
-  /* "host/gcode/_lexer.pyx":334
+  /* "host/gcode/_lexer.pyx":341
  *     if end - pos < n:
  *         return False
  *     for k in range(n):             # <<<<<<<<<<<<<<
@@ -8790,7 +8877,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
     __pyx_v_k = __pyx_t_4;
 
-    /* "host/gcode/_lexer.pyx":335
+    /* "host/gcode/_lexer.pyx":342
  *         return False
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:             # <<<<<<<<<<<<<<
@@ -8802,7 +8889,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":336
+      /* "host/gcode/_lexer.pyx":343
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:
  *             return False             # <<<<<<<<<<<<<<
@@ -8815,7 +8902,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":335
+      /* "host/gcode/_lexer.pyx":342
  *         return False
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:             # <<<<<<<<<<<<<<
@@ -8826,7 +8913,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   }
 
 
-  /* "host/gcode/_lexer.pyx":337
+  /* "host/gcode/_lexer.pyx":344
  *         if upper(s[pos + k]) != tag[k]:
  *             return False
  *     return True             # <<<<<<<<<<<<<<
@@ -8839,7 +8926,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":330
+  /* "host/gcode/_lexer.pyx":337
  * 
  * 
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8853,7 +8940,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":340
+/* "host/gcode/_lexer.pyx":347
  * 
  * 
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8863,7 +8950,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
 
 static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_b, int __pyx_v_i, int __pyx_v_kind, int __pyx_v_start, int __pyx_v_end) {
 
-  /* "host/gcode/_lexer.pyx":341
+  /* "host/gcode/_lexer.pyx":348
  * 
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:
  *     b.meta[i] = kind             # <<<<<<<<<<<<<<
@@ -8872,7 +8959,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
 */
   (__pyx_v_b->meta[__pyx_v_i]) = __pyx_v_kind;
 
-  /* "host/gcode/_lexer.pyx":342
+  /* "host/gcode/_lexer.pyx":349
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:
  *     b.meta[i] = kind
  *     b.meta_start[i] = start             # <<<<<<<<<<<<<<
@@ -8881,7 +8968,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
 */
   (__pyx_v_b->meta_start[__pyx_v_i]) = __pyx_v_start;
 
-  /* "host/gcode/_lexer.pyx":343
+  /* "host/gcode/_lexer.pyx":350
  *     b.meta[i] = kind
  *     b.meta_start[i] = start
  *     b.meta_end[i] = end             # <<<<<<<<<<<<<<
@@ -8890,7 +8977,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
 */
   (__pyx_v_b->meta_end[__pyx_v_i]) = __pyx_v_end;
 
-  /* "host/gcode/_lexer.pyx":340
+  /* "host/gcode/_lexer.pyx":347
  * 
  * 
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8901,7 +8988,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
   /* function exit code */
 }
 
-/* "host/gcode/_lexer.pyx":346
+/* "host/gcode/_lexer.pyx":353
  * 
  * 
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8914,7 +9001,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":348
+  /* "host/gcode/_lexer.pyx":355
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)             # <<<<<<<<<<<<<<
@@ -8923,7 +9010,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
   __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_pos, __pyx_v_end);
 
-  /* "host/gcode/_lexer.pyx":349
+  /* "host/gcode/_lexer.pyx":356
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):             # <<<<<<<<<<<<<<
@@ -8935,7 +9022,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":350
+    /* "host/gcode/_lexer.pyx":357
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)             # <<<<<<<<<<<<<<
@@ -8944,7 +9031,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER_CHANGE, __pyx_v_pos, __pyx_v_pos);
 
-    /* "host/gcode/_lexer.pyx":349
+    /* "host/gcode/_lexer.pyx":356
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):             # <<<<<<<<<<<<<<
@@ -8954,7 +9041,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":351
+  /* "host/gcode/_lexer.pyx":358
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):             # <<<<<<<<<<<<<<
@@ -8966,7 +9053,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":352
+    /* "host/gcode/_lexer.pyx":359
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)             # <<<<<<<<<<<<<<
@@ -8975,7 +9062,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 6), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":351
+    /* "host/gcode/_lexer.pyx":358
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):             # <<<<<<<<<<<<<<
@@ -8985,7 +9072,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":353
+  /* "host/gcode/_lexer.pyx":360
  *     elif starts_with(s, pos, end, b"LAYER:", 6):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):             # <<<<<<<<<<<<<<
@@ -9021,7 +9108,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":354
+    /* "host/gcode/_lexer.pyx":361
  *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"             # <<<<<<<<<<<<<<
@@ -9030,7 +9117,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 6), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":353
+    /* "host/gcode/_lexer.pyx":360
  *     elif starts_with(s, pos, end, b"LAYER:", 6):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):             # <<<<<<<<<<<<<<
@@ -9040,7 +9127,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":355
+  /* "host/gcode/_lexer.pyx":362
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):             # <<<<<<<<<<<<<<
@@ -9052,7 +9139,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":356
+    /* "host/gcode/_lexer.pyx":363
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer             # <<<<<<<<<<<<<<
@@ -9061,7 +9148,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 18), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":355
+    /* "host/gcode/_lexer.pyx":362
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):             # <<<<<<<<<<<<<<
@@ -9071,7 +9158,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":357
+  /* "host/gcode/_lexer.pyx":364
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):             # <<<<<<<<<<<<<<
@@ -9083,7 +9170,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":358
+    /* "host/gcode/_lexer.pyx":365
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):
  *         set_meta(b, i, MT_Z, pos + 2, end)             # <<<<<<<<<<<<<<
@@ -9092,7 +9179,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_Z, (__pyx_v_pos + 2), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":357
+    /* "host/gcode/_lexer.pyx":364
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):             # <<<<<<<<<<<<<<
@@ -9102,7 +9189,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":359
+  /* "host/gcode/_lexer.pyx":366
  *     elif starts_with(s, pos, end, b"Z:", 2):
  *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):             # <<<<<<<<<<<<<<
@@ -9114,7 +9201,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":360
+    /* "host/gcode/_lexer.pyx":367
  *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):
  *         set_meta(b, i, MT_TYPE, pos + 5, end)             # <<<<<<<<<<<<<<
@@ -9123,7 +9210,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_TYPE, (__pyx_v_pos + 5), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":359
+    /* "host/gcode/_lexer.pyx":366
  *     elif starts_with(s, pos, end, b"Z:", 2):
  *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):             # <<<<<<<<<<<<<<
@@ -9133,7 +9220,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   }
   __pyx_L3:;
 
-  /* "host/gcode/_lexer.pyx":346
+  /* "host/gcode/_lexer.pyx":353
  * 
  * 
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9145,7 +9232,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 
 }
 
-/* "host/gcode/_lexer.pyx":363
+/* "host/gcode/_lexer.pyx":370
  * 
  * 
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9156,7 +9243,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_b, int __pyx_v_i, int __pyx_v_code, int __pyx_v_col) {
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":365
+  /* "host/gcode/_lexer.pyx":372
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -9168,7 +9255,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":366
+    /* "host/gcode/_lexer.pyx":373
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:
  *         b.errors[i] = code             # <<<<<<<<<<<<<<
@@ -9177,7 +9264,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
     (__pyx_v_b->errors[__pyx_v_i]) = __pyx_v_code;
 
-    /* "host/gcode/_lexer.pyx":367
+    /* "host/gcode/_lexer.pyx":374
  *     if b.errors[i] == E_NONE:
  *         b.errors[i] = code
  *         b.error_col[i] = col             # <<<<<<<<<<<<<<
@@ -9186,7 +9273,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
     (__pyx_v_b->error_col[__pyx_v_i]) = __pyx_v_col;
 
-    /* "host/gcode/_lexer.pyx":365
+    /* "host/gcode/_lexer.pyx":372
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -9195,7 +9282,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
   }
 
-  /* "host/gcode/_lexer.pyx":363
+  /* "host/gcode/_lexer.pyx":370
  * 
  * 
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9206,7 +9293,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
   /* function exit code */
 }
 
-/* "host/gcode/_lexer.pyx":370
+/* "host/gcode/_lexer.pyx":377
  * 
  * 
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9234,7 +9321,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   int __pyx_t_4;
   int __pyx_t_5;
 
-  /* "host/gcode/_lexer.pyx":372
+  /* "host/gcode/_lexer.pyx":379
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:
  *     """Parse bytes s[start:end] (one line, no LF) into record ``i``."""
  *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after, column             # <<<<<<<<<<<<<<
@@ -9245,7 +9332,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   __pyx_v_star = -1;
   __pyx_v_comment = -1;
 
-  /* "host/gcode/_lexer.pyx":373
+  /* "host/gcode/_lexer.pyx":380
  *     """Parse bytes s[start:end] (one line, no LF) into record ``i``."""
  *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after, column
  *     cdef unsigned int xor_sum = 0             # <<<<<<<<<<<<<<
@@ -9254,7 +9341,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_v_xor_sum = 0;
 
-  /* "host/gcode/_lexer.pyx":377
+  /* "host/gcode/_lexer.pyx":384
  *     cdef int64_t n
  *     cdef char c
  *     b.kinds[i] = K_BLANK             # <<<<<<<<<<<<<<
@@ -9263,7 +9350,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_BLANK;
 
-  /* "host/gcode/_lexer.pyx":378
+  /* "host/gcode/_lexer.pyx":385
  *     cdef char c
  *     b.kinds[i] = K_BLANK
  *     b.subs[i] = -1             # <<<<<<<<<<<<<<
@@ -9272,7 +9359,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->subs[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":379
+  /* "host/gcode/_lexer.pyx":386
  *     b.kinds[i] = K_BLANK
  *     b.subs[i] = -1
  *     b.numbers[i] = -1             # <<<<<<<<<<<<<<
@@ -9281,7 +9368,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->numbers[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":380
+  /* "host/gcode/_lexer.pyx":387
  *     b.subs[i] = -1
  *     b.numbers[i] = -1
  *     b.has_n[i] = 0             # <<<<<<<<<<<<<<
@@ -9290,7 +9377,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->has_n[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":381
+  /* "host/gcode/_lexer.pyx":388
  *     b.numbers[i] = -1
  *     b.has_n[i] = 0
  *     b.masks[i] = 0             # <<<<<<<<<<<<<<
@@ -9299,7 +9386,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->masks[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":382
+  /* "host/gcode/_lexer.pyx":389
  *     b.has_n[i] = 0
  *     b.masks[i] = 0
  *     b.flags[i] = 0             # <<<<<<<<<<<<<<
@@ -9308,7 +9395,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->flags[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":383
+  /* "host/gcode/_lexer.pyx":390
  *     b.masks[i] = 0
  *     b.flags[i] = 0
  *     b.quoted[i] = 0             # <<<<<<<<<<<<<<
@@ -9317,7 +9404,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->quoted[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":384
+  /* "host/gcode/_lexer.pyx":391
  *     b.flags[i] = 0
  *     b.quoted[i] = 0
  *     b.text_start[i] = -1             # <<<<<<<<<<<<<<
@@ -9326,7 +9413,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->text_start[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":385
+  /* "host/gcode/_lexer.pyx":392
  *     b.quoted[i] = 0
  *     b.text_start[i] = -1
  *     b.text_end[i] = -1             # <<<<<<<<<<<<<<
@@ -9335,7 +9422,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->text_end[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":386
+  /* "host/gcode/_lexer.pyx":393
  *     b.text_start[i] = -1
  *     b.text_end[i] = -1
  *     b.meta[i] = MT_NONE             # <<<<<<<<<<<<<<
@@ -9344,7 +9431,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->meta[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_MT_NONE;
 
-  /* "host/gcode/_lexer.pyx":387
+  /* "host/gcode/_lexer.pyx":394
  *     b.text_end[i] = -1
  *     b.meta[i] = MT_NONE
  *     b.errors[i] = E_NONE             # <<<<<<<<<<<<<<
@@ -9353,7 +9440,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->errors[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_E_NONE;
 
-  /* "host/gcode/_lexer.pyx":388
+  /* "host/gcode/_lexer.pyx":395
  *     b.meta[i] = MT_NONE
  *     b.errors[i] = E_NONE
  *     b.line_start[i] = start             # <<<<<<<<<<<<<<
@@ -9362,7 +9449,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->line_start[__pyx_v_i]) = __pyx_v_start;
 
-  /* "host/gcode/_lexer.pyx":389
+  /* "host/gcode/_lexer.pyx":396
  *     b.errors[i] = E_NONE
  *     b.line_start[i] = start
  *     b.line_end[i] = end             # <<<<<<<<<<<<<<
@@ -9371,7 +9458,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->line_end[__pyx_v_i]) = __pyx_v_end;
 
-  /* "host/gcode/_lexer.pyx":392
+  /* "host/gcode/_lexer.pyx":399
  *     # The first ';' outside a quoted string or a ( ) comment ends the code; a
  *     # '*' before it ends the checked part.
  *     pos = start             # <<<<<<<<<<<<<<
@@ -9380,7 +9467,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_v_pos = __pyx_v_start;
 
-  /* "host/gcode/_lexer.pyx":393
+  /* "host/gcode/_lexer.pyx":400
  *     # '*' before it ends the checked part.
  *     pos = start
  *     cdef bint in_quote = False, in_paren = False             # <<<<<<<<<<<<<<
@@ -9390,7 +9477,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   __pyx_v_in_quote = 0;
   __pyx_v_in_paren = 0;
 
-  /* "host/gcode/_lexer.pyx":394
+  /* "host/gcode/_lexer.pyx":401
  *     pos = start
  *     cdef bint in_quote = False, in_paren = False
  *     while pos < end:             # <<<<<<<<<<<<<<
@@ -9403,7 +9490,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":395
+    /* "host/gcode/_lexer.pyx":402
  *     cdef bint in_quote = False, in_paren = False
  *     while pos < end:
  *         c = s[pos]             # <<<<<<<<<<<<<<
@@ -9412,7 +9499,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_c = (__pyx_v_s[__pyx_v_pos]);
 
-    /* "host/gcode/_lexer.pyx":396
+    /* "host/gcode/_lexer.pyx":403
  *     while pos < end:
  *         c = s[pos]
  *         if c == b'"' and not in_paren:             # <<<<<<<<<<<<<<
@@ -9438,7 +9525,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":397
+      /* "host/gcode/_lexer.pyx":404
  *         c = s[pos]
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote             # <<<<<<<<<<<<<<
@@ -9447,7 +9534,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_v_in_quote = (!__pyx_v_in_quote);
 
-      /* "host/gcode/_lexer.pyx":396
+      /* "host/gcode/_lexer.pyx":403
  *     while pos < end:
  *         c = s[pos]
  *         if c == b'"' and not in_paren:             # <<<<<<<<<<<<<<
@@ -9457,7 +9544,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       goto __pyx_L5;
     }
 
-    /* "host/gcode/_lexer.pyx":398
+    /* "host/gcode/_lexer.pyx":405
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote
  *         elif in_paren:             # <<<<<<<<<<<<<<
@@ -9466,7 +9553,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     if (__pyx_v_in_paren) {
 
-      /* "host/gcode/_lexer.pyx":399
+      /* "host/gcode/_lexer.pyx":406
  *             in_quote = not in_quote
  *         elif in_paren:
  *             in_paren = c != b')'             # <<<<<<<<<<<<<<
@@ -9475,7 +9562,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_v_in_paren = (__pyx_v_c != ')');
 
-      /* "host/gcode/_lexer.pyx":398
+      /* "host/gcode/_lexer.pyx":405
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote
  *         elif in_paren:             # <<<<<<<<<<<<<<
@@ -9485,7 +9572,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       goto __pyx_L5;
     }
 
-    /* "host/gcode/_lexer.pyx":400
+    /* "host/gcode/_lexer.pyx":407
  *         elif in_paren:
  *             in_paren = c != b')'
  *         elif not in_quote:             # <<<<<<<<<<<<<<
@@ -9497,7 +9584,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":401
+      /* "host/gcode/_lexer.pyx":408
  *             in_paren = c != b')'
  *         elif not in_quote:
  *             if c == b'(':             # <<<<<<<<<<<<<<
@@ -9507,7 +9594,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       switch (__pyx_v_c) {
         case '(':
 
-        /* "host/gcode/_lexer.pyx":402
+        /* "host/gcode/_lexer.pyx":409
  *         elif not in_quote:
  *             if c == b'(':
  *                 in_paren = True             # <<<<<<<<<<<<<<
@@ -9516,7 +9603,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_in_paren = 1;
 
-        /* "host/gcode/_lexer.pyx":401
+        /* "host/gcode/_lexer.pyx":408
  *             in_paren = c != b')'
  *         elif not in_quote:
  *             if c == b'(':             # <<<<<<<<<<<<<<
@@ -9526,7 +9613,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
         break;
         case ';':
 
-        /* "host/gcode/_lexer.pyx":404
+        /* "host/gcode/_lexer.pyx":411
  *                 in_paren = True
  *             elif c == b';':
  *                 comment = pos             # <<<<<<<<<<<<<<
@@ -9535,7 +9622,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_comment = __pyx_v_pos;
 
-        /* "host/gcode/_lexer.pyx":405
+        /* "host/gcode/_lexer.pyx":412
  *             elif c == b';':
  *                 comment = pos
  *                 break             # <<<<<<<<<<<<<<
@@ -9544,7 +9631,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         goto __pyx_L4_break;
 
-        /* "host/gcode/_lexer.pyx":403
+        /* "host/gcode/_lexer.pyx":410
  *             if c == b'(':
  *                 in_paren = True
  *             elif c == b';':             # <<<<<<<<<<<<<<
@@ -9555,7 +9642,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
         default: break;
       }
 
-      /* "host/gcode/_lexer.pyx":406
+      /* "host/gcode/_lexer.pyx":413
  *                 comment = pos
  *                 break
  *             if c == b'*' and star < 0:             # <<<<<<<<<<<<<<
@@ -9581,7 +9668,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":407
+        /* "host/gcode/_lexer.pyx":414
  *                 break
  *             if c == b'*' and star < 0:
  *                 star = pos             # <<<<<<<<<<<<<<
@@ -9590,7 +9677,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_star = __pyx_v_pos;
 
-        /* "host/gcode/_lexer.pyx":406
+        /* "host/gcode/_lexer.pyx":413
  *                 comment = pos
  *                 break
  *             if c == b'*' and star < 0:             # <<<<<<<<<<<<<<
@@ -9599,7 +9686,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       }
 
-      /* "host/gcode/_lexer.pyx":400
+      /* "host/gcode/_lexer.pyx":407
  *         elif in_paren:
  *             in_paren = c != b')'
  *         elif not in_quote:             # <<<<<<<<<<<<<<
@@ -9609,7 +9696,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
     __pyx_L5:;
 
-    /* "host/gcode/_lexer.pyx":408
+    /* "host/gcode/_lexer.pyx":415
  *             if c == b'*' and star < 0:
  *                 star = pos
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -9620,7 +9707,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   }
   __pyx_L4_break:;
 
-  /* "host/gcode/_lexer.pyx":409
+  /* "host/gcode/_lexer.pyx":416
  *                 star = pos
  *         pos += 1
  *     if comment >= 0:             # <<<<<<<<<<<<<<
@@ -9632,7 +9719,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":410
+    /* "host/gcode/_lexer.pyx":417
  *         pos += 1
  *     if comment >= 0:
  *         classify_comment(b, i, s, comment + 1, end)             # <<<<<<<<<<<<<<
@@ -9641,7 +9728,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_f_6mendel_5gcode_6_lexer_classify_comment(__pyx_v_b, __pyx_v_i, __pyx_v_s, (__pyx_v_comment + 1), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":411
+    /* "host/gcode/_lexer.pyx":418
  *     if comment >= 0:
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment             # <<<<<<<<<<<<<<
@@ -9650,7 +9737,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_code_end = __pyx_v_comment;
 
-    /* "host/gcode/_lexer.pyx":409
+    /* "host/gcode/_lexer.pyx":416
  *                 star = pos
  *         pos += 1
  *     if comment >= 0:             # <<<<<<<<<<<<<<
@@ -9659,7 +9746,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":412
+  /* "host/gcode/_lexer.pyx":419
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment
  *     if star >= 0:             # <<<<<<<<<<<<<<
@@ -9671,7 +9758,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":413
+    /* "host/gcode/_lexer.pyx":420
  *         code_end = comment
  *     if star >= 0:
  *         for k in range(start, star):             # <<<<<<<<<<<<<<
@@ -9685,7 +9772,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     for (__pyx_t_5 = __pyx_v_start; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
       __pyx_v_k = __pyx_t_5;
 
-      /* "host/gcode/_lexer.pyx":414
+      /* "host/gcode/_lexer.pyx":421
  *     if star >= 0:
  *         for k in range(start, star):
  *             xor_sum ^= <unsigned char> s[k]             # <<<<<<<<<<<<<<
@@ -9696,7 +9783,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
 
 
-    /* "host/gcode/_lexer.pyx":415
+    /* "host/gcode/_lexer.pyx":422
  *         for k in range(start, star):
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)             # <<<<<<<<<<<<<<
@@ -9705,7 +9792,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_star + 1), __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":416
+    /* "host/gcode/_lexer.pyx":423
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -9731,7 +9818,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":417
+      /* "host/gcode/_lexer.pyx":424
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):
  *             fail(b, i, E_NUMBER, star + 1 - start)             # <<<<<<<<<<<<<<
@@ -9740,7 +9827,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER, ((__pyx_v_star + 1) - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":418
+      /* "host/gcode/_lexer.pyx":425
  *         if after >= code_end or not is_digit(s[after]):
  *             fail(b, i, E_NUMBER, star + 1 - start)
  *             return             # <<<<<<<<<<<<<<
@@ -9751,7 +9838,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":416
+      /* "host/gcode/_lexer.pyx":423
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -9760,7 +9847,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":419
+    /* "host/gcode/_lexer.pyx":426
  *             fail(b, i, E_NUMBER, star + 1 - start)
  *             return
  *         parse_number(s, after, code_end, &value)             # <<<<<<<<<<<<<<
@@ -9769,7 +9856,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (void)(__pyx_f_6mendel_5gcode_6_lexer_parse_number(__pyx_v_s, __pyx_v_after, __pyx_v_code_end, (&__pyx_v_value)));
 
-    /* "host/gcode/_lexer.pyx":420
+    /* "host/gcode/_lexer.pyx":427
  *             return
  *         parse_number(s, after, code_end, &value)
  *         b.checksum_given[i] = <int> value             # <<<<<<<<<<<<<<
@@ -9778,7 +9865,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->checksum_given[__pyx_v_i]) = ((int)__pyx_v_value);
 
-    /* "host/gcode/_lexer.pyx":421
+    /* "host/gcode/_lexer.pyx":428
  *         parse_number(s, after, code_end, &value)
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum             # <<<<<<<<<<<<<<
@@ -9787,7 +9874,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->checksum_computed[__pyx_v_i]) = __pyx_v_xor_sum;
 
-    /* "host/gcode/_lexer.pyx":422
+    /* "host/gcode/_lexer.pyx":429
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:             # <<<<<<<<<<<<<<
@@ -9799,7 +9886,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":423
+      /* "host/gcode/_lexer.pyx":430
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:
  *             fail(b, i, E_CHECKSUM, star - start)             # <<<<<<<<<<<<<<
@@ -9808,7 +9895,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_CHECKSUM, (__pyx_v_star - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":424
+      /* "host/gcode/_lexer.pyx":431
  *         if <unsigned int> value != xor_sum:
  *             fail(b, i, E_CHECKSUM, star - start)
  *             return             # <<<<<<<<<<<<<<
@@ -9819,7 +9906,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":422
+      /* "host/gcode/_lexer.pyx":429
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:             # <<<<<<<<<<<<<<
@@ -9828,7 +9915,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":425
+    /* "host/gcode/_lexer.pyx":432
  *             fail(b, i, E_CHECKSUM, star - start)
  *             return
  *         code_end = star             # <<<<<<<<<<<<<<
@@ -9837,7 +9924,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_code_end = __pyx_v_star;
 
-    /* "host/gcode/_lexer.pyx":412
+    /* "host/gcode/_lexer.pyx":419
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment
  *     if star >= 0:             # <<<<<<<<<<<<<<
@@ -9846,7 +9933,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":426
+  /* "host/gcode/_lexer.pyx":433
  *             return
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)             # <<<<<<<<<<<<<<
@@ -9855,7 +9942,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_start, __pyx_v_code_end);
 
-  /* "host/gcode/_lexer.pyx":427
+  /* "host/gcode/_lexer.pyx":434
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):             # <<<<<<<<<<<<<<
@@ -9891,7 +9978,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":428
+    /* "host/gcode/_lexer.pyx":435
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):
  *         return             # <<<<<<<<<<<<<<
@@ -9902,7 +9989,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":427
+    /* "host/gcode/_lexer.pyx":434
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):             # <<<<<<<<<<<<<<
@@ -9911,7 +9998,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":430
+  /* "host/gcode/_lexer.pyx":437
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -9939,7 +10026,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     goto __pyx_L24_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":431
+  /* "host/gcode/_lexer.pyx":438
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):             # <<<<<<<<<<<<<<
@@ -9963,7 +10050,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
   __pyx_L24_bool_binop_done:;
 
-  /* "host/gcode/_lexer.pyx":430
+  /* "host/gcode/_lexer.pyx":437
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -9973,7 +10060,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":432
+    /* "host/gcode/_lexer.pyx":439
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):
  *         after = skip_blanks(s, pos + 1, code_end)             # <<<<<<<<<<<<<<
@@ -9982,7 +10069,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":433
+    /* "host/gcode/_lexer.pyx":440
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):
  *         after = skip_blanks(s, pos + 1, code_end)
  *         column = after - start             # <<<<<<<<<<<<<<
@@ -9991,7 +10078,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_column = (__pyx_v_after - __pyx_v_start);
 
-    /* "host/gcode/_lexer.pyx":434
+    /* "host/gcode/_lexer.pyx":441
  *         after = skip_blanks(s, pos + 1, code_end)
  *         column = after - start
  *         after = parse_digits(s, after, code_end, &n)             # <<<<<<<<<<<<<<
@@ -10000,7 +10087,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_parse_digits(__pyx_v_s, __pyx_v_after, __pyx_v_code_end, (&__pyx_v_n));
 
-    /* "host/gcode/_lexer.pyx":435
+    /* "host/gcode/_lexer.pyx":442
  *         column = after - start
  *         after = parse_digits(s, after, code_end, &n)
  *         if after < 0:             # <<<<<<<<<<<<<<
@@ -10012,7 +10099,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":436
+      /* "host/gcode/_lexer.pyx":443
  *         after = parse_digits(s, after, code_end, &n)
  *         if after < 0:
  *             fail(b, i, E_LINENO, column)             # <<<<<<<<<<<<<<
@@ -10021,7 +10108,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_LINENO, __pyx_v_column);
 
-      /* "host/gcode/_lexer.pyx":437
+      /* "host/gcode/_lexer.pyx":444
  *         if after < 0:
  *             fail(b, i, E_LINENO, column)
  *             return             # <<<<<<<<<<<<<<
@@ -10032,7 +10119,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":435
+      /* "host/gcode/_lexer.pyx":442
  *         column = after - start
  *         after = parse_digits(s, after, code_end, &n)
  *         if after < 0:             # <<<<<<<<<<<<<<
@@ -10041,7 +10128,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":438
+    /* "host/gcode/_lexer.pyx":445
  *             fail(b, i, E_LINENO, column)
  *             return
  *         b.has_n[i] = 1             # <<<<<<<<<<<<<<
@@ -10050,7 +10137,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->has_n[__pyx_v_i]) = 1;
 
-    /* "host/gcode/_lexer.pyx":439
+    /* "host/gcode/_lexer.pyx":446
  *             return
  *         b.has_n[i] = 1
  *         b.nwords[i] = n             # <<<<<<<<<<<<<<
@@ -10059,7 +10146,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->nwords[__pyx_v_i]) = __pyx_v_n;
 
-    /* "host/gcode/_lexer.pyx":440
+    /* "host/gcode/_lexer.pyx":447
  *         b.has_n[i] = 1
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)             # <<<<<<<<<<<<<<
@@ -10068,7 +10155,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_after, __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":441
+    /* "host/gcode/_lexer.pyx":448
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:             # <<<<<<<<<<<<<<
@@ -10080,7 +10167,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":442
+      /* "host/gcode/_lexer.pyx":449
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:
  *             return             # <<<<<<<<<<<<<<
@@ -10091,7 +10178,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":441
+      /* "host/gcode/_lexer.pyx":448
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:             # <<<<<<<<<<<<<<
@@ -10100,7 +10187,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":430
+    /* "host/gcode/_lexer.pyx":437
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -10109,7 +10196,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":443
+  /* "host/gcode/_lexer.pyx":450
  *         if pos >= code_end:
  *             return
  *     parse_command(b, i, s, pos, code_end, start)             # <<<<<<<<<<<<<<
@@ -10118,7 +10205,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_f_6mendel_5gcode_6_lexer_parse_command(__pyx_v_b, __pyx_v_i, __pyx_v_s, __pyx_v_pos, __pyx_v_code_end, __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":370
+  /* "host/gcode/_lexer.pyx":377
  * 
  * 
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10143,7 +10230,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
 }
 
-/* "host/gcode/_lexer.pyx":446
+/* "host/gcode/_lexer.pyx":453
  * 
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10159,7 +10246,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "host/gcode/_lexer.pyx":447
+  /* "host/gcode/_lexer.pyx":454
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:
  *     cdef char c = upper(s[pos])             # <<<<<<<<<<<<<<
@@ -10168,7 +10255,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_c = __pyx_f_6mendel_5gcode_6_lexer_upper((__pyx_v_s[__pyx_v_pos]));
 
-  /* "host/gcode/_lexer.pyx":450
+  /* "host/gcode/_lexer.pyx":457
  *     cdef int after, number, sub, letter
  *     cdef double value
  *     if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -10180,7 +10267,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":451
+    /* "host/gcode/_lexer.pyx":458
  *     cdef double value
  *     if not is_letter(c):
  *         fail(b, i, E_NOCODE, pos - start)             # <<<<<<<<<<<<<<
@@ -10189,7 +10276,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NOCODE, (__pyx_v_pos - __pyx_v_start));
 
-    /* "host/gcode/_lexer.pyx":452
+    /* "host/gcode/_lexer.pyx":459
  *     if not is_letter(c):
  *         fail(b, i, E_NOCODE, pos - start)
  *         return             # <<<<<<<<<<<<<<
@@ -10200,7 +10287,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":450
+    /* "host/gcode/_lexer.pyx":457
  *     cdef int after, number, sub, letter
  *     cdef double value
  *     if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -10209,7 +10296,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":453
+  /* "host/gcode/_lexer.pyx":460
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):             # <<<<<<<<<<<<<<
@@ -10245,7 +10332,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":455
+    /* "host/gcode/_lexer.pyx":462
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):
  *         # Extended command: NAME then free-form arguments.
  *         after = pos             # <<<<<<<<<<<<<<
@@ -10254,7 +10341,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = __pyx_v_pos;
 
-    /* "host/gcode/_lexer.pyx":456
+    /* "host/gcode/_lexer.pyx":463
  *         # Extended command: NAME then free-form arguments.
  *         after = pos
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):             # <<<<<<<<<<<<<<
@@ -10301,7 +10388,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
       if (!__pyx_t_1) break;
 
-      /* "host/gcode/_lexer.pyx":457
+      /* "host/gcode/_lexer.pyx":464
  *         after = pos
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):
  *             after += 1             # <<<<<<<<<<<<<<
@@ -10311,7 +10398,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       __pyx_v_after = (__pyx_v_after + 1);
     }
 
-    /* "host/gcode/_lexer.pyx":458
+    /* "host/gcode/_lexer.pyx":465
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):
  *             after += 1
  *         b.kinds[i] = K_EXT             # <<<<<<<<<<<<<<
@@ -10320,7 +10407,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_EXT;
 
-    /* "host/gcode/_lexer.pyx":459
+    /* "host/gcode/_lexer.pyx":466
  *             after += 1
  *         b.kinds[i] = K_EXT
  *         b.name_start[i] = pos             # <<<<<<<<<<<<<<
@@ -10329,7 +10416,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->name_start[__pyx_v_i]) = __pyx_v_pos;
 
-    /* "host/gcode/_lexer.pyx":460
+    /* "host/gcode/_lexer.pyx":467
  *         b.kinds[i] = K_EXT
  *         b.name_start[i] = pos
  *         b.name_end[i] = after             # <<<<<<<<<<<<<<
@@ -10338,7 +10425,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->name_end[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":461
+    /* "host/gcode/_lexer.pyx":468
  *         b.name_start[i] = pos
  *         b.name_end[i] = after
  *         b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -10347,7 +10434,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":462
+    /* "host/gcode/_lexer.pyx":469
  *         b.name_end[i] = after
  *         b.text_start[i] = after
  *         b.text_end[i] = end             # <<<<<<<<<<<<<<
@@ -10356,7 +10443,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_end;
 
-    /* "host/gcode/_lexer.pyx":463
+    /* "host/gcode/_lexer.pyx":470
  *         b.text_start[i] = after
  *         b.text_end[i] = end
  *         return             # <<<<<<<<<<<<<<
@@ -10367,7 +10454,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":453
+    /* "host/gcode/_lexer.pyx":460
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):             # <<<<<<<<<<<<<<
@@ -10376,7 +10463,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":464
+  /* "host/gcode/_lexer.pyx":471
  *         b.text_end[i] = end
  *         return
  *     after = skip_blanks(s, pos + 1, end)             # <<<<<<<<<<<<<<
@@ -10385,7 +10472,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_end);
 
-  /* "host/gcode/_lexer.pyx":465
+  /* "host/gcode/_lexer.pyx":472
  *         return
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10411,7 +10498,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":466
+    /* "host/gcode/_lexer.pyx":473
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):
  *         fail(b, i, E_NOCODE, pos - start)             # <<<<<<<<<<<<<<
@@ -10420,7 +10507,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NOCODE, (__pyx_v_pos - __pyx_v_start));
 
-    /* "host/gcode/_lexer.pyx":467
+    /* "host/gcode/_lexer.pyx":474
  *     if after >= end or not is_digit(s[after]):
  *         fail(b, i, E_NOCODE, pos - start)
  *         return             # <<<<<<<<<<<<<<
@@ -10431,7 +10518,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":465
+    /* "host/gcode/_lexer.pyx":472
  *         return
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10440,7 +10527,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":468
+  /* "host/gcode/_lexer.pyx":475
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     number = 0             # <<<<<<<<<<<<<<
@@ -10449,7 +10536,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_number = 0;
 
-  /* "host/gcode/_lexer.pyx":469
+  /* "host/gcode/_lexer.pyx":476
  *         return
  *     number = 0
  *     while after < end and is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10476,7 +10563,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":470
+    /* "host/gcode/_lexer.pyx":477
  *     number = 0
  *     while after < end and is_digit(s[after]):
  *         number = number * 10 + (s[after] - 48)             # <<<<<<<<<<<<<<
@@ -10485,7 +10572,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_number = ((__pyx_v_number * 10) + ((__pyx_v_s[__pyx_v_after]) - 48));
 
-    /* "host/gcode/_lexer.pyx":471
+    /* "host/gcode/_lexer.pyx":478
  *     while after < end and is_digit(s[after]):
  *         number = number * 10 + (s[after] - 48)
  *         after += 1             # <<<<<<<<<<<<<<
@@ -10494,7 +10581,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = (__pyx_v_after + 1);
 
-    /* "host/gcode/_lexer.pyx":472
+    /* "host/gcode/_lexer.pyx":479
  *         number = number * 10 + (s[after] - 48)
  *         after += 1
  *         if number > 100000000:             # <<<<<<<<<<<<<<
@@ -10506,7 +10593,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":473
+      /* "host/gcode/_lexer.pyx":480
  *         after += 1
  *         if number > 100000000:
  *             fail(b, i, E_UNEXPECTED, after - start)             # <<<<<<<<<<<<<<
@@ -10515,7 +10602,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_UNEXPECTED, (__pyx_v_after - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":474
+      /* "host/gcode/_lexer.pyx":481
  *         if number > 100000000:
  *             fail(b, i, E_UNEXPECTED, after - start)
  *             return             # <<<<<<<<<<<<<<
@@ -10526,7 +10613,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":472
+      /* "host/gcode/_lexer.pyx":479
  *         number = number * 10 + (s[after] - 48)
  *         after += 1
  *         if number > 100000000:             # <<<<<<<<<<<<<<
@@ -10536,7 +10623,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
   }
 
-  /* "host/gcode/_lexer.pyx":475
+  /* "host/gcode/_lexer.pyx":482
  *             fail(b, i, E_UNEXPECTED, after - start)
  *             return
  *     sub = -1             # <<<<<<<<<<<<<<
@@ -10545,7 +10632,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_sub = -1;
 
-  /* "host/gcode/_lexer.pyx":476
+  /* "host/gcode/_lexer.pyx":483
  *             return
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):             # <<<<<<<<<<<<<<
@@ -10591,7 +10678,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":477
+    /* "host/gcode/_lexer.pyx":484
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):
  *         after += 1             # <<<<<<<<<<<<<<
@@ -10600,7 +10687,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = (__pyx_v_after + 1);
 
-    /* "host/gcode/_lexer.pyx":478
+    /* "host/gcode/_lexer.pyx":485
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):
  *         after += 1
  *         sub = 0             # <<<<<<<<<<<<<<
@@ -10609,7 +10696,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_sub = 0;
 
-    /* "host/gcode/_lexer.pyx":479
+    /* "host/gcode/_lexer.pyx":486
  *         after += 1
  *         sub = 0
  *         while after < end and is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10636,7 +10723,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
       if (!__pyx_t_1) break;
 
-      /* "host/gcode/_lexer.pyx":480
+      /* "host/gcode/_lexer.pyx":487
  *         sub = 0
  *         while after < end and is_digit(s[after]):
  *             sub = sub * 10 + (s[after] - 48)             # <<<<<<<<<<<<<<
@@ -10645,7 +10732,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
       __pyx_v_sub = ((__pyx_v_sub * 10) + ((__pyx_v_s[__pyx_v_after]) - 48));
 
-      /* "host/gcode/_lexer.pyx":481
+      /* "host/gcode/_lexer.pyx":488
  *         while after < end and is_digit(s[after]):
  *             sub = sub * 10 + (s[after] - 48)
  *             after += 1             # <<<<<<<<<<<<<<
@@ -10655,7 +10742,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       __pyx_v_after = (__pyx_v_after + 1);
     }
 
-    /* "host/gcode/_lexer.pyx":476
+    /* "host/gcode/_lexer.pyx":483
  *             return
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):             # <<<<<<<<<<<<<<
@@ -10664,7 +10751,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":482
+  /* "host/gcode/_lexer.pyx":489
  *             sub = sub * 10 + (s[after] - 48)
  *             after += 1
  *     b.numbers[i] = number             # <<<<<<<<<<<<<<
@@ -10673,7 +10760,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->numbers[__pyx_v_i]) = __pyx_v_number;
 
-  /* "host/gcode/_lexer.pyx":483
+  /* "host/gcode/_lexer.pyx":490
  *             after += 1
  *     b.numbers[i] = number
  *     b.subs[i] = sub             # <<<<<<<<<<<<<<
@@ -10682,7 +10769,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->subs[__pyx_v_i]) = __pyx_v_sub;
 
-  /* "host/gcode/_lexer.pyx":484
+  /* "host/gcode/_lexer.pyx":491
  *     b.numbers[i] = number
  *     b.subs[i] = sub
  *     b.code_letter[i] = c             # <<<<<<<<<<<<<<
@@ -10691,7 +10778,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->code_letter[__pyx_v_i]) = __pyx_v_c;
 
-  /* "host/gcode/_lexer.pyx":485
+  /* "host/gcode/_lexer.pyx":492
  *     b.subs[i] = sub
  *     b.code_letter[i] = c
  *     if c == b'G':             # <<<<<<<<<<<<<<
@@ -10701,7 +10788,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   switch (__pyx_v_c) {
     case 'G':
 
-    /* "host/gcode/_lexer.pyx":486
+    /* "host/gcode/_lexer.pyx":493
  *     b.code_letter[i] = c
  *     if c == b'G':
  *         b.kinds[i] = K_G             # <<<<<<<<<<<<<<
@@ -10710,7 +10797,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_G;
 
-    /* "host/gcode/_lexer.pyx":485
+    /* "host/gcode/_lexer.pyx":492
  *     b.subs[i] = sub
  *     b.code_letter[i] = c
  *     if c == b'G':             # <<<<<<<<<<<<<<
@@ -10720,7 +10807,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     case 'M':
 
-    /* "host/gcode/_lexer.pyx":488
+    /* "host/gcode/_lexer.pyx":495
  *         b.kinds[i] = K_G
  *     elif c == b'M':
  *         b.kinds[i] = K_M             # <<<<<<<<<<<<<<
@@ -10729,7 +10816,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_M;
 
-    /* "host/gcode/_lexer.pyx":487
+    /* "host/gcode/_lexer.pyx":494
  *     if c == b'G':
  *         b.kinds[i] = K_G
  *     elif c == b'M':             # <<<<<<<<<<<<<<
@@ -10739,7 +10826,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     case 'T':
 
-    /* "host/gcode/_lexer.pyx":490
+    /* "host/gcode/_lexer.pyx":497
  *         b.kinds[i] = K_M
  *     elif c == b'T':
  *         b.kinds[i] = K_T             # <<<<<<<<<<<<<<
@@ -10748,7 +10835,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_T;
 
-    /* "host/gcode/_lexer.pyx":489
+    /* "host/gcode/_lexer.pyx":496
  *     elif c == b'M':
  *         b.kinds[i] = K_M
  *     elif c == b'T':             # <<<<<<<<<<<<<<
@@ -10758,7 +10845,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     default:
 
-    /* "host/gcode/_lexer.pyx":492
+    /* "host/gcode/_lexer.pyx":499
  *         b.kinds[i] = K_T
  *     else:
  *         b.kinds[i] = K_OTHER             # <<<<<<<<<<<<<<
@@ -10769,7 +10856,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
   }
 
-  /* "host/gcode/_lexer.pyx":493
+  /* "host/gcode/_lexer.pyx":500
  *     else:
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):             # <<<<<<<<<<<<<<
@@ -10781,7 +10868,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":494
+    /* "host/gcode/_lexer.pyx":501
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):
  *         b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -10790,7 +10877,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":495
+    /* "host/gcode/_lexer.pyx":502
  *     if is_text_command(b.kinds[i], number, sub):
  *         b.text_start[i] = after
  *         b.text_end[i] = end             # <<<<<<<<<<<<<<
@@ -10799,7 +10886,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_end;
 
-    /* "host/gcode/_lexer.pyx":496
+    /* "host/gcode/_lexer.pyx":503
  *         b.text_start[i] = after
  *         b.text_end[i] = end
  *         return             # <<<<<<<<<<<<<<
@@ -10810,7 +10897,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":493
+    /* "host/gcode/_lexer.pyx":500
  *     else:
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):             # <<<<<<<<<<<<<<
@@ -10819,7 +10906,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":497
+  /* "host/gcode/_lexer.pyx":504
  *         b.text_end[i] = end
  *         return
  *     parse_words(b, i, s, after, end, start)             # <<<<<<<<<<<<<<
@@ -10828,7 +10915,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_f_6mendel_5gcode_6_lexer_parse_words(__pyx_v_b, __pyx_v_i, __pyx_v_s, __pyx_v_after, __pyx_v_end, __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":446
+  /* "host/gcode/_lexer.pyx":453
  * 
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10844,7 +10931,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
 }
 
-/* "host/gcode/_lexer.pyx":500
+/* "host/gcode/_lexer.pyx":507
  * 
  * 
  * cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10864,9 +10951,10 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
   int __pyx_t_2;
   int __pyx_t_3;
   long __pyx_t_4;
+  int __pyx_t_5;
 
 
-  /* "host/gcode/_lexer.pyx":506
+  /* "host/gcode/_lexer.pyx":513
  *     cdef char c
  *     cdef int64_t n
  *     while True:             # <<<<<<<<<<<<<<
@@ -10875,7 +10963,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
   while (1) {
 
-    /* "host/gcode/_lexer.pyx":507
+    /* "host/gcode/_lexer.pyx":514
  *     cdef int64_t n
  *     while True:
  *         pos = skip_blanks(s, pos, end)             # <<<<<<<<<<<<<<
@@ -10884,7 +10972,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_pos, __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":508
+    /* "host/gcode/_lexer.pyx":515
  *     while True:
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:             # <<<<<<<<<<<<<<
@@ -10896,7 +10984,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":509
+      /* "host/gcode/_lexer.pyx":516
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:
  *             return             # <<<<<<<<<<<<<<
@@ -10907,7 +10995,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":508
+      /* "host/gcode/_lexer.pyx":515
  *     while True:
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:             # <<<<<<<<<<<<<<
@@ -10916,7 +11004,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":510
+    /* "host/gcode/_lexer.pyx":517
  *         if pos >= end:
  *             return
  *         c = s[pos]             # <<<<<<<<<<<<<<
@@ -10925,7 +11013,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_c = (__pyx_v_s[__pyx_v_pos]);
 
-    /* "host/gcode/_lexer.pyx":511
+    /* "host/gcode/_lexer.pyx":518
  *             return
  *         c = s[pos]
  *         if c == b'(':             # <<<<<<<<<<<<<<
@@ -10937,7 +11025,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":512
+      /* "host/gcode/_lexer.pyx":519
  *         c = s[pos]
  *         if c == b'(':
  *             after = pos + 1             # <<<<<<<<<<<<<<
@@ -10946,7 +11034,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_after = (__pyx_v_pos + 1);
 
-      /* "host/gcode/_lexer.pyx":513
+      /* "host/gcode/_lexer.pyx":520
  *         if c == b'(':
  *             after = pos + 1
  *             while after < end and s[after] != b')':             # <<<<<<<<<<<<<<
@@ -10973,7 +11061,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
         if (!__pyx_t_1) break;
 
-        /* "host/gcode/_lexer.pyx":514
+        /* "host/gcode/_lexer.pyx":521
  *             after = pos + 1
  *             while after < end and s[after] != b')':
  *                 after += 1             # <<<<<<<<<<<<<<
@@ -10983,7 +11071,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_v_after = (__pyx_v_after + 1);
       }
 
-      /* "host/gcode/_lexer.pyx":515
+      /* "host/gcode/_lexer.pyx":522
  *             while after < end and s[after] != b')':
  *                 after += 1
  *             if after >= end:             # <<<<<<<<<<<<<<
@@ -10995,7 +11083,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":516
+        /* "host/gcode/_lexer.pyx":523
  *                 after += 1
  *             if after >= end:
  *                 fail(b, i, E_COMMENT, pos - start)             # <<<<<<<<<<<<<<
@@ -11004,7 +11092,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_COMMENT, (__pyx_v_pos - __pyx_v_start));
 
-        /* "host/gcode/_lexer.pyx":517
+        /* "host/gcode/_lexer.pyx":524
  *             if after >= end:
  *                 fail(b, i, E_COMMENT, pos - start)
  *                 return             # <<<<<<<<<<<<<<
@@ -11015,7 +11103,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         }
         goto __pyx_L0;
 
-        /* "host/gcode/_lexer.pyx":515
+        /* "host/gcode/_lexer.pyx":522
  *             while after < end and s[after] != b')':
  *                 after += 1
  *             if after >= end:             # <<<<<<<<<<<<<<
@@ -11024,7 +11112,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":518
+      /* "host/gcode/_lexer.pyx":525
  *                 fail(b, i, E_COMMENT, pos - start)
  *                 return
  *             pos = after + 1             # <<<<<<<<<<<<<<
@@ -11033,7 +11121,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":519
+      /* "host/gcode/_lexer.pyx":526
  *                 return
  *             pos = after + 1
  *             continue             # <<<<<<<<<<<<<<
@@ -11042,7 +11130,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       goto __pyx_L3_continue;
 
-      /* "host/gcode/_lexer.pyx":511
+      /* "host/gcode/_lexer.pyx":518
  *             return
  *         c = s[pos]
  *         if c == b'(':             # <<<<<<<<<<<<<<
@@ -11051,7 +11139,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":520
+    /* "host/gcode/_lexer.pyx":527
  *             pos = after + 1
  *             continue
  *         if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -11063,7 +11151,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":521
+      /* "host/gcode/_lexer.pyx":528
  *             continue
  *         if not is_letter(c):
  *             fail(b, i, E_UNEXPECTED, pos - start)             # <<<<<<<<<<<<<<
@@ -11072,7 +11160,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_UNEXPECTED, (__pyx_v_pos - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":522
+      /* "host/gcode/_lexer.pyx":529
  *         if not is_letter(c):
  *             fail(b, i, E_UNEXPECTED, pos - start)
  *             return             # <<<<<<<<<<<<<<
@@ -11083,7 +11171,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":520
+      /* "host/gcode/_lexer.pyx":527
  *             pos = after + 1
  *             continue
  *         if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -11092,7 +11180,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":523
+    /* "host/gcode/_lexer.pyx":530
  *             fail(b, i, E_UNEXPECTED, pos - start)
  *             return
  *         letter = upper(c) - 65             # <<<<<<<<<<<<<<
@@ -11101,7 +11189,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_letter = (__pyx_f_6mendel_5gcode_6_lexer_upper(__pyx_v_c) - 65);
 
-    /* "host/gcode/_lexer.pyx":524
+    /* "host/gcode/_lexer.pyx":531
  *             return
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter             # <<<<<<<<<<<<<<
@@ -11110,7 +11198,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_bit = (((uint32_t)1) << __pyx_v_letter);
 
-    /* "host/gcode/_lexer.pyx":525
+    /* "host/gcode/_lexer.pyx":532
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:             # <<<<<<<<<<<<<<
@@ -11122,7 +11210,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":526
+      /* "host/gcode/_lexer.pyx":533
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:
  *             fail(b, i, E_TWICE, pos - start)             # <<<<<<<<<<<<<<
@@ -11131,7 +11219,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_TWICE, (__pyx_v_pos - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":527
+      /* "host/gcode/_lexer.pyx":534
  *         if b.masks[i] & bit:
  *             fail(b, i, E_TWICE, pos - start)
  *             return             # <<<<<<<<<<<<<<
@@ -11142,7 +11230,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":525
+      /* "host/gcode/_lexer.pyx":532
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:             # <<<<<<<<<<<<<<
@@ -11151,7 +11239,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":528
+    /* "host/gcode/_lexer.pyx":535
  *             fail(b, i, E_TWICE, pos - start)
  *             return
  *         b.masks[i] |= bit             # <<<<<<<<<<<<<<
@@ -11162,7 +11250,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     __pyx_t_3 = __pyx_v_i;
     (__pyx_v_b->masks[__pyx_t_3]) = ((__pyx_v_b->masks[__pyx_t_3]) | __pyx_v_bit);
 
-    /* "host/gcode/_lexer.pyx":529
+    /* "host/gcode/_lexer.pyx":536
  *             return
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)             # <<<<<<<<<<<<<<
@@ -11171,7 +11259,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":530
+    /* "host/gcode/_lexer.pyx":537
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':             # <<<<<<<<<<<<<<
@@ -11197,7 +11285,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":531
+      /* "host/gcode/_lexer.pyx":538
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':
  *             pos = after + 1             # <<<<<<<<<<<<<<
@@ -11206,7 +11294,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":532
+      /* "host/gcode/_lexer.pyx":539
  *         if after < end and s[after] == b'"':
  *             pos = after + 1
  *             while pos < end and s[pos] != b'"':             # <<<<<<<<<<<<<<
@@ -11233,7 +11321,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
         if (!__pyx_t_1) break;
 
-        /* "host/gcode/_lexer.pyx":533
+        /* "host/gcode/_lexer.pyx":540
  *             pos = after + 1
  *             while pos < end and s[pos] != b'"':
  *                 pos += 1             # <<<<<<<<<<<<<<
@@ -11243,7 +11331,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_v_pos = (__pyx_v_pos + 1);
       }
 
-      /* "host/gcode/_lexer.pyx":534
+      /* "host/gcode/_lexer.pyx":541
  *             while pos < end and s[pos] != b'"':
  *                 pos += 1
  *             b.quoted[i] |= bit             # <<<<<<<<<<<<<<
@@ -11254,7 +11342,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_t_3 = __pyx_v_i;
       (__pyx_v_b->quoted[__pyx_t_3]) = ((__pyx_v_b->quoted[__pyx_t_3]) | __pyx_v_bit);
 
-      /* "host/gcode/_lexer.pyx":535
+      /* "host/gcode/_lexer.pyx":542
  *                 pos += 1
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after + 1             # <<<<<<<<<<<<<<
@@ -11263,7 +11351,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       (__pyx_v_b->text_start[__pyx_v_i]) = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":536
+      /* "host/gcode/_lexer.pyx":543
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after + 1
  *             b.text_end[i] = pos             # <<<<<<<<<<<<<<
@@ -11272,7 +11360,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_pos;
 
-      /* "host/gcode/_lexer.pyx":537
+      /* "host/gcode/_lexer.pyx":544
  *             b.text_start[i] = after + 1
  *             b.text_end[i] = pos
  *             pos += 1             # <<<<<<<<<<<<<<
@@ -11281,7 +11369,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_pos + 1);
 
-      /* "host/gcode/_lexer.pyx":538
+      /* "host/gcode/_lexer.pyx":545
  *             b.text_end[i] = pos
  *             pos += 1
  *             continue             # <<<<<<<<<<<<<<
@@ -11290,7 +11378,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       goto __pyx_L3_continue;
 
-      /* "host/gcode/_lexer.pyx":530
+      /* "host/gcode/_lexer.pyx":537
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':             # <<<<<<<<<<<<<<
@@ -11299,7 +11387,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":539
+    /* "host/gcode/_lexer.pyx":546
  *             pos += 1
  *             continue
  *         if after < end and s[after] == b'{':             # <<<<<<<<<<<<<<
@@ -11325,7 +11413,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":541
+        /* "host/gcode/_lexer.pyx":548
  *         if after < end and s[after] == b'{':
  *             # Unfilled slicer placeholder, kept as quoted text ({...}).
  *             pos = after             # <<<<<<<<<<<<<<
@@ -11334,7 +11422,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_pos = __pyx_v_after;
 
-        /* "host/gcode/_lexer.pyx":542
+        /* "host/gcode/_lexer.pyx":549
  *             # Unfilled slicer placeholder, kept as quoted text ({...}).
  *             pos = after
  *             depth = 0             # <<<<<<<<<<<<<<
@@ -11343,7 +11431,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_depth = 0;
 
-        /* "host/gcode/_lexer.pyx":543
+        /* "host/gcode/_lexer.pyx":550
  *             pos = after
  *             depth = 0
  *             while pos < end:             # <<<<<<<<<<<<<<
@@ -11356,7 +11444,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
           if (!__pyx_t_1) break;
 
-          /* "host/gcode/_lexer.pyx":544
+          /* "host/gcode/_lexer.pyx":551
  *             depth = 0
  *             while pos < end:
  *                 if s[pos] == b'{':             # <<<<<<<<<<<<<<
@@ -11368,7 +11456,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             if (__pyx_t_1) {
 
 
-              /* "host/gcode/_lexer.pyx":545
+              /* "host/gcode/_lexer.pyx":552
  *             while pos < end:
  *                 if s[pos] == b'{':
  *                     depth += 1             # <<<<<<<<<<<<<<
@@ -11377,7 +11465,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
               __pyx_v_depth = (__pyx_v_depth + 1);
 
-              /* "host/gcode/_lexer.pyx":544
+              /* "host/gcode/_lexer.pyx":551
  *             depth = 0
  *             while pos < end:
  *                 if s[pos] == b'{':             # <<<<<<<<<<<<<<
@@ -11387,7 +11475,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
               goto __pyx_L26;
             }
 
-            /* "host/gcode/_lexer.pyx":546
+            /* "host/gcode/_lexer.pyx":553
  *                 if s[pos] == b'{':
  *                     depth += 1
  *                 elif s[pos] == b'}':             # <<<<<<<<<<<<<<
@@ -11399,7 +11487,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           if (__pyx_t_1) {
 
 
-            /* "host/gcode/_lexer.pyx":547
+            /* "host/gcode/_lexer.pyx":554
  *                     depth += 1
  *                 elif s[pos] == b'}':
  *                     depth -= 1             # <<<<<<<<<<<<<<
@@ -11408,7 +11496,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             __pyx_v_depth = (__pyx_v_depth - 1);
 
-            /* "host/gcode/_lexer.pyx":548
+            /* "host/gcode/_lexer.pyx":555
  *                 elif s[pos] == b'}':
  *                     depth -= 1
  *                     if depth == 0:             # <<<<<<<<<<<<<<
@@ -11420,7 +11508,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             if (__pyx_t_1) {
 
 
-              /* "host/gcode/_lexer.pyx":549
+              /* "host/gcode/_lexer.pyx":556
  *                     depth -= 1
  *                     if depth == 0:
  *                         break             # <<<<<<<<<<<<<<
@@ -11429,7 +11517,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
               goto __pyx_L25_break;
 
-              /* "host/gcode/_lexer.pyx":548
+              /* "host/gcode/_lexer.pyx":555
  *                 elif s[pos] == b'}':
  *                     depth -= 1
  *                     if depth == 0:             # <<<<<<<<<<<<<<
@@ -11438,7 +11526,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             }
 
-            /* "host/gcode/_lexer.pyx":546
+            /* "host/gcode/_lexer.pyx":553
  *                 if s[pos] == b'{':
  *                     depth += 1
  *                 elif s[pos] == b'}':             # <<<<<<<<<<<<<<
@@ -11448,7 +11536,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           }
           __pyx_L26:;
 
-          /* "host/gcode/_lexer.pyx":550
+          /* "host/gcode/_lexer.pyx":557
  *                     if depth == 0:
  *                         break
  *                 pos += 1             # <<<<<<<<<<<<<<
@@ -11459,7 +11547,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         }
         __pyx_L25_break:;
 
-        /* "host/gcode/_lexer.pyx":551
+        /* "host/gcode/_lexer.pyx":558
  *                         break
  *                 pos += 1
  *             b.quoted[i] |= bit             # <<<<<<<<<<<<<<
@@ -11470,7 +11558,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_t_3 = __pyx_v_i;
         (__pyx_v_b->quoted[__pyx_t_3]) = ((__pyx_v_b->quoted[__pyx_t_3]) | __pyx_v_bit);
 
-        /* "host/gcode/_lexer.pyx":552
+        /* "host/gcode/_lexer.pyx":559
  *                 pos += 1
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -11479,7 +11567,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-        /* "host/gcode/_lexer.pyx":553
+        /* "host/gcode/_lexer.pyx":560
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after
  *             b.text_end[i] = pos + 1 if pos < end else end             # <<<<<<<<<<<<<<
@@ -11499,7 +11587,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_t_4;
 
 
-        /* "host/gcode/_lexer.pyx":554
+        /* "host/gcode/_lexer.pyx":561
  *             b.text_start[i] = after
  *             b.text_end[i] = pos + 1 if pos < end else end
  *             pos = pos + 1             # <<<<<<<<<<<<<<
@@ -11508,7 +11596,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_pos = (__pyx_v_pos + 1);
 
-        /* "host/gcode/_lexer.pyx":555
+        /* "host/gcode/_lexer.pyx":562
  *             b.text_end[i] = pos + 1 if pos < end else end
  *             pos = pos + 1
  *             continue             # <<<<<<<<<<<<<<
@@ -11517,7 +11605,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":539
+        /* "host/gcode/_lexer.pyx":546
  *             pos += 1
  *             continue
  *         if after < end and s[after] == b'{':             # <<<<<<<<<<<<<<
@@ -11526,7 +11614,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":556
+      /* "host/gcode/_lexer.pyx":563
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11564,7 +11652,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         goto __pyx_L29_bool_binop_done;
       }
 
-      /* "host/gcode/_lexer.pyx":557
+      /* "host/gcode/_lexer.pyx":564
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):             # <<<<<<<<<<<<<<
@@ -11588,7 +11676,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
       __pyx_L29_bool_binop_done:;
 
-      /* "host/gcode/_lexer.pyx":556
+      /* "host/gcode/_lexer.pyx":563
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11598,7 +11686,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":558
+        /* "host/gcode/_lexer.pyx":565
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer             # <<<<<<<<<<<<<<
@@ -11610,7 +11698,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         if (__pyx_t_1) {
 
 
-          /* "host/gcode/_lexer.pyx":559
+          /* "host/gcode/_lexer.pyx":566
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
  *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)             # <<<<<<<<<<<<<<
@@ -11619,7 +11707,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_parse_digits(__pyx_v_s, (__pyx_v_after + ((__pyx_v_s[__pyx_v_after]) == '+')), __pyx_v_end, (&__pyx_v_n));
 
-          /* "host/gcode/_lexer.pyx":560
+          /* "host/gcode/_lexer.pyx":567
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
  *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
  *                 if pos < 0:             # <<<<<<<<<<<<<<
@@ -11631,7 +11719,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           if (__pyx_t_1) {
 
 
-            /* "host/gcode/_lexer.pyx":561
+            /* "host/gcode/_lexer.pyx":568
  *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
  *                 if pos < 0:
  *                     fail(b, i, E_NUMBER, after - start)             # <<<<<<<<<<<<<<
@@ -11640,7 +11728,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER, (__pyx_v_after - __pyx_v_start));
 
-            /* "host/gcode/_lexer.pyx":562
+            /* "host/gcode/_lexer.pyx":569
  *                 if pos < 0:
  *                     fail(b, i, E_NUMBER, after - start)
  *                     return             # <<<<<<<<<<<<<<
@@ -11651,7 +11739,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             }
             goto __pyx_L0;
 
-            /* "host/gcode/_lexer.pyx":560
+            /* "host/gcode/_lexer.pyx":567
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
  *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
  *                 if pos < 0:             # <<<<<<<<<<<<<<
@@ -11660,7 +11748,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           }
 
-          /* "host/gcode/_lexer.pyx":563
+          /* "host/gcode/_lexer.pyx":570
  *                     fail(b, i, E_NUMBER, after - start)
  *                     return
  *                 b.values[i * NLETTERS + letter] = <double> n             # <<<<<<<<<<<<<<
@@ -11669,7 +11757,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           (__pyx_v_b->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + __pyx_v_letter)]) = ((double)__pyx_v_n);
 
-          /* "host/gcode/_lexer.pyx":564
+          /* "host/gcode/_lexer.pyx":571
  *                     return
  *                 b.values[i * NLETTERS + letter] = <double> n
  *                 continue             # <<<<<<<<<<<<<<
@@ -11678,7 +11766,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           goto __pyx_L3_continue;
 
-          /* "host/gcode/_lexer.pyx":558
+          /* "host/gcode/_lexer.pyx":565
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer             # <<<<<<<<<<<<<<
@@ -11687,20 +11775,20 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         }
 
-        /* "host/gcode/_lexer.pyx":565
+        /* "host/gcode/_lexer.pyx":572
  *                 b.values[i * NLETTERS + letter] = <double> n
  *                 continue
  *             pos = parse_number(s, after, end, &value)             # <<<<<<<<<<<<<<
  *             if pos < 0:
- *                 fail(b, i, E_NUMBER, after - start)
+ *                 fail(b, i, E_NUMBER if pos == -1 else E_RANGE, after - start)
 */
         __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_parse_number(__pyx_v_s, __pyx_v_after, __pyx_v_end, (&__pyx_v_value));
 
-        /* "host/gcode/_lexer.pyx":566
+        /* "host/gcode/_lexer.pyx":573
  *                 continue
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:             # <<<<<<<<<<<<<<
- *                 fail(b, i, E_NUMBER, after - start)
+ *                 fail(b, i, E_NUMBER if pos == -1 else E_RANGE, after - start)
  *                 return
 */
         __pyx_t_1 = (__pyx_v_pos < 0);
@@ -11708,18 +11796,29 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         if (__pyx_t_1) {
 
 
-          /* "host/gcode/_lexer.pyx":567
+          /* "host/gcode/_lexer.pyx":574
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:
- *                 fail(b, i, E_NUMBER, after - start)             # <<<<<<<<<<<<<<
+ *                 fail(b, i, E_NUMBER if pos == -1 else E_RANGE, after - start)             # <<<<<<<<<<<<<<
  *                 return
  *             b.values[i * NLETTERS + letter] = value
 */
-          __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER, (__pyx_v_after - __pyx_v_start));
+          __pyx_t_1 = (__pyx_v_pos == -1L);
 
-          /* "host/gcode/_lexer.pyx":568
+          if (__pyx_t_1) {
+
+            __pyx_t_5 = __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER;
+          } else {
+
+            __pyx_t_5 = __pyx_e_6mendel_5gcode_6_lexer_E_RANGE;
+          }
+
+          __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_t_5, (__pyx_v_after - __pyx_v_start));
+
+
+          /* "host/gcode/_lexer.pyx":575
  *             if pos < 0:
- *                 fail(b, i, E_NUMBER, after - start)
+ *                 fail(b, i, E_NUMBER if pos == -1 else E_RANGE, after - start)
  *                 return             # <<<<<<<<<<<<<<
  *             b.values[i * NLETTERS + letter] = value
  *             continue
@@ -11728,17 +11827,17 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           }
           goto __pyx_L0;
 
-          /* "host/gcode/_lexer.pyx":566
+          /* "host/gcode/_lexer.pyx":573
  *                 continue
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:             # <<<<<<<<<<<<<<
- *                 fail(b, i, E_NUMBER, after - start)
+ *                 fail(b, i, E_NUMBER if pos == -1 else E_RANGE, after - start)
  *                 return
 */
         }
 
-        /* "host/gcode/_lexer.pyx":569
- *                 fail(b, i, E_NUMBER, after - start)
+        /* "host/gcode/_lexer.pyx":576
+ *                 fail(b, i, E_NUMBER if pos == -1 else E_RANGE, after - start)
  *                 return
  *             b.values[i * NLETTERS + letter] = value             # <<<<<<<<<<<<<<
  *             continue
@@ -11746,7 +11845,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         (__pyx_v_b->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + __pyx_v_letter)]) = __pyx_v_value;
 
-        /* "host/gcode/_lexer.pyx":570
+        /* "host/gcode/_lexer.pyx":577
  *                 return
  *             b.values[i * NLETTERS + letter] = value
  *             continue             # <<<<<<<<<<<<<<
@@ -11755,7 +11854,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":556
+        /* "host/gcode/_lexer.pyx":563
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11764,7 +11863,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":571
+      /* "host/gcode/_lexer.pyx":578
  *             b.values[i * NLETTERS + letter] = value
  *             continue
  *         b.flags[i] |= bit             # <<<<<<<<<<<<<<
@@ -11775,7 +11874,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_t_3 = __pyx_v_i;
       (__pyx_v_b->flags[__pyx_t_3]) = ((__pyx_v_b->flags[__pyx_t_3]) | __pyx_v_bit);
 
-      /* "host/gcode/_lexer.pyx":572
+      /* "host/gcode/_lexer.pyx":579
  *             continue
  *         b.flags[i] |= bit
  *         pos = pos + 1             # <<<<<<<<<<<<<<
@@ -11786,7 +11885,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_L3_continue:;
     }
 
-    /* "host/gcode/_lexer.pyx":500
+    /* "host/gcode/_lexer.pyx":507
  * 
  * 
  * cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -11806,7 +11905,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
   }
 
-  /* "host/gcode/_lexer.pyx":575
+  /* "host/gcode/_lexer.pyx":582
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
@@ -11858,60 +11957,60 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     {
       PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_data,&__pyx_mstate_global->__pyx_n_u_offset,&__pyx_mstate_global->__pyx_n_u_first_lineno,&__pyx_mstate_global->__pyx_n_u_final,&__pyx_mstate_global->__pyx_n_u_out,0};
       const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 575, __pyx_L3_error)
+      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 582, __pyx_L3_error)
       if (__pyx_kwds_len > 0) {
         switch (__pyx_nargs) {
           case  5:
           values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 575, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 582, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  4:
           values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 575, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 582, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  3:
           values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 575, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 582, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  2:
           values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 575, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 582, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  1:
           values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 575, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 582, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  0: break;
           default: goto __pyx_L5_argtuple_error;
         }
         const Py_ssize_t kwd_pos_args = __pyx_nargs;
-        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "parse_chunk", 0) < (0)) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "parse_chunk", 0) < (0)) __PYX_ERR(0, 582, __pyx_L3_error)
         for (Py_ssize_t i = __pyx_nargs; i < 5; i++) {
-          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, i); __PYX_ERR(0, 575, __pyx_L3_error) }
+          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, i); __PYX_ERR(0, 582, __pyx_L3_error) }
         }
       } else if (unlikely(__pyx_nargs != 5)) {
         goto __pyx_L5_argtuple_error;
       } else {
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 582, __pyx_L3_error)
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 582, __pyx_L3_error)
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 582, __pyx_L3_error)
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 582, __pyx_L3_error)
         values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 575, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 582, __pyx_L3_error)
       }
       __pyx_v_data = ((PyObject*)values[0]);
-      __pyx_v_offset = __Pyx_PyLong_As_int(values[1]); if (unlikely((__pyx_v_offset == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 575, __pyx_L3_error)
-      __pyx_v_first_lineno = __Pyx_PyLong_As_int64_t(values[2]); if (unlikely((__pyx_v_first_lineno == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 575, __pyx_L3_error)
-      __pyx_v_final = __Pyx_PyObject_IsTrue(values[3]); if (unlikely((__pyx_v_final == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 575, __pyx_L3_error)
+      __pyx_v_offset = __Pyx_PyLong_As_int(values[1]); if (unlikely((__pyx_v_offset == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 582, __pyx_L3_error)
+      __pyx_v_first_lineno = __Pyx_PyLong_As_int64_t(values[2]); if (unlikely((__pyx_v_first_lineno == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 582, __pyx_L3_error)
+      __pyx_v_final = __Pyx_PyObject_IsTrue(values[3]); if (unlikely((__pyx_v_final == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 582, __pyx_L3_error)
       __pyx_v_out = ((struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *)values[4]);
     }
     goto __pyx_L6_skip;
     __pyx_L5_argtuple_error:;
-    __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 575, __pyx_L3_error)
+    __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 582, __pyx_L3_error)
     __pyx_L6_skip:;
     goto __pyx_L4_argument_unpacking_done;
     __pyx_L3_error:;
@@ -11922,8 +12021,8 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_RefNannyFinishContext();
     return NULL;
     __pyx_L4_argument_unpacking_done:;
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(0, 575, __pyx_L1_error)
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_out), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "out", 0))) __PYX_ERR(0, 575, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(0, 582, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_out), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "out", 0))) __PYX_ERR(0, 582, __pyx_L1_error)
     __pyx_r = __pyx_pf_6mendel_5gcode_6_lexer_parse_chunk(__pyx_self, __pyx_v_data, __pyx_v_offset, __pyx_v_first_lineno, __pyx_v_final, __pyx_v_out);
 
     /* function exit code */
@@ -11967,7 +12066,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("parse_chunk", 0);
 
-    /* "host/gcode/_lexer.pyx":582
+    /* "host/gcode/_lexer.pyx":589
  *     numbered from ``first_lineno``.
  *     """
  *     cdef const char* s = PyBytes_AS_STRING(data)             # <<<<<<<<<<<<<<
@@ -11976,7 +12075,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_s = PyBytes_AS_STRING(__pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":583
+    /* "host/gcode/_lexer.pyx":590
  *     """
  *     cdef const char* s = PyBytes_AS_STRING(data)
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)             # <<<<<<<<<<<<<<
@@ -11985,7 +12084,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_size = PyBytes_GET_SIZE(__pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":584
+    /* "host/gcode/_lexer.pyx":591
  *     cdef const char* s = PyBytes_AS_STRING(data)
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity             # <<<<<<<<<<<<<<
@@ -11998,7 +12097,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
     __pyx_v_capacity = __pyx_t_1;
 
-    /* "host/gcode/_lexer.pyx":585
+    /* "host/gcode/_lexer.pyx":592
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity
  *     cdef int64_t lineno = first_lineno             # <<<<<<<<<<<<<<
@@ -12007,7 +12106,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_lineno = __pyx_v_first_lineno;
 
-    /* "host/gcode/_lexer.pyx":586
+    /* "host/gcode/_lexer.pyx":593
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity
  *     cdef int64_t lineno = first_lineno
  *     out.data = data             # <<<<<<<<<<<<<<
@@ -12019,7 +12118,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_GOTREF(__pyx_v_out->data);
     __Pyx_DECREF_SET(__pyx_v_out->data, __pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":587
+    /* "host/gcode/_lexer.pyx":594
  *     cdef int64_t lineno = first_lineno
  *     out.data = data
  *     with nogil:             # <<<<<<<<<<<<<<
@@ -12032,7 +12131,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_FastGIL_Remember();
         /*try:*/ {
 
-          /* "host/gcode/_lexer.pyx":588
+          /* "host/gcode/_lexer.pyx":595
  *     out.data = data
  *     with nogil:
  *         while pos < size and count < capacity:             # <<<<<<<<<<<<<<
@@ -12059,7 +12158,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
             if (!__pyx_t_2) break;
 
-            /* "host/gcode/_lexer.pyx":589
+            /* "host/gcode/_lexer.pyx":596
  *     with nogil:
  *         while pos < size and count < capacity:
  *             line_end = pos             # <<<<<<<<<<<<<<
@@ -12068,7 +12167,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_line_end = __pyx_v_pos;
 
-            /* "host/gcode/_lexer.pyx":590
+            /* "host/gcode/_lexer.pyx":597
  *         while pos < size and count < capacity:
  *             line_end = pos
  *             while line_end < size and s[line_end] != b'\n':             # <<<<<<<<<<<<<<
@@ -12095,7 +12194,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
               if (!__pyx_t_2) break;
 
-              /* "host/gcode/_lexer.pyx":591
+              /* "host/gcode/_lexer.pyx":598
  *             line_end = pos
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1             # <<<<<<<<<<<<<<
@@ -12105,7 +12204,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               __pyx_v_line_end = (__pyx_v_line_end + 1);
             }
 
-            /* "host/gcode/_lexer.pyx":592
+            /* "host/gcode/_lexer.pyx":599
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1
  *             if line_end >= size and not final:             # <<<<<<<<<<<<<<
@@ -12131,7 +12230,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             if (__pyx_t_2) {
 
 
-              /* "host/gcode/_lexer.pyx":593
+              /* "host/gcode/_lexer.pyx":600
  *                 line_end += 1
  *             if line_end >= size and not final:
  *                 break             # <<<<<<<<<<<<<<
@@ -12140,7 +12239,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
               goto __pyx_L7_break;
 
-              /* "host/gcode/_lexer.pyx":592
+              /* "host/gcode/_lexer.pyx":599
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1
  *             if line_end >= size and not final:             # <<<<<<<<<<<<<<
@@ -12149,7 +12248,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             }
 
-            /* "host/gcode/_lexer.pyx":594
+            /* "host/gcode/_lexer.pyx":601
  *             if line_end >= size and not final:
  *                 break
  *             out.linenos[count] = lineno             # <<<<<<<<<<<<<<
@@ -12158,7 +12257,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             (__pyx_v_out->linenos[__pyx_v_count]) = __pyx_v_lineno;
 
-            /* "host/gcode/_lexer.pyx":595
+            /* "host/gcode/_lexer.pyx":602
  *                 break
  *             out.linenos[count] = lineno
  *             parse_line(out, count, s, pos, line_end)             # <<<<<<<<<<<<<<
@@ -12167,7 +12266,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_f_6mendel_5gcode_6_lexer_parse_line(__pyx_v_out, __pyx_v_count, __pyx_v_s, __pyx_v_pos, __pyx_v_line_end);
 
-            /* "host/gcode/_lexer.pyx":596
+            /* "host/gcode/_lexer.pyx":603
  *             out.linenos[count] = lineno
  *             parse_line(out, count, s, pos, line_end)
  *             count += 1             # <<<<<<<<<<<<<<
@@ -12176,7 +12275,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_count = (__pyx_v_count + 1);
 
-            /* "host/gcode/_lexer.pyx":597
+            /* "host/gcode/_lexer.pyx":604
  *             parse_line(out, count, s, pos, line_end)
  *             count += 1
  *             lineno += 1             # <<<<<<<<<<<<<<
@@ -12185,7 +12284,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_lineno = (__pyx_v_lineno + 1);
 
-            /* "host/gcode/_lexer.pyx":598
+            /* "host/gcode/_lexer.pyx":605
  *             count += 1
  *             lineno += 1
  *             pos = line_end + 1             # <<<<<<<<<<<<<<
@@ -12197,7 +12296,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_L7_break:;
         }
 
-        /* "host/gcode/_lexer.pyx":587
+        /* "host/gcode/_lexer.pyx":594
  *     cdef int64_t lineno = first_lineno
  *     out.data = data
  *     with nogil:             # <<<<<<<<<<<<<<
@@ -12214,7 +12313,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         }
     }
 
-    /* "host/gcode/_lexer.pyx":599
+    /* "host/gcode/_lexer.pyx":606
  *             lineno += 1
  *             pos = line_end + 1
  *     out.count = count             # <<<<<<<<<<<<<<
@@ -12223,7 +12322,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_out->count = __pyx_v_count;
 
-    /* "host/gcode/_lexer.pyx":600
+    /* "host/gcode/_lexer.pyx":607
  *             pos = line_end + 1
  *     out.count = count
  *     return min(pos, size)             # <<<<<<<<<<<<<<
@@ -12244,7 +12343,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_5 = __pyx_t_1;
     }
 
-    __pyx_t_6 = PyLong_FromSsize_t(__pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 600, __pyx_L1_error)
+    __pyx_t_6 = PyLong_FromSsize_t(__pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 607, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
 
     {
@@ -12258,7 +12357,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_6 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":575
+    /* "host/gcode/_lexer.pyx":582
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
@@ -12284,7 +12383,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":630
+  /* "host/gcode/_lexer.pyx":637
  *     cdef int _end
  * 
  *     @property             # <<<<<<<<<<<<<<
@@ -12319,7 +12418,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("__get__", 0);
 
-    /* "host/gcode/_lexer.pyx":632
+    /* "host/gcode/_lexer.pyx":639
  *     @property
  *     def raw(self):
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")             # <<<<<<<<<<<<<<
@@ -12328,9 +12427,9 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     if (unlikely(__pyx_v_self->_data == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(0, 632, __pyx_L1_error)
+      __PYX_ERR(0, 639, __pyx_L1_error)
     }
-    __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->_data, __pyx_v_self->_start, __pyx_v_self->_end, NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 632, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->_data, __pyx_v_self->_start, __pyx_v_self->_end, NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 639, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_2 = __pyx_t_3;
     __Pyx_INCREF(__pyx_t_2);
@@ -12340,10 +12439,10 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_rstrip, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 632, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 639, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 632, __pyx_L1_error)
+    if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 639, __pyx_L1_error)
     {
       PyObject *__pyx_temp;
       {
@@ -12355,7 +12454,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_1 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":630
+    /* "host/gcode/_lexer.pyx":637
  *     cdef int _end
  * 
  *     @property             # <<<<<<<<<<<<<<
@@ -12376,7 +12475,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":634
+  /* "host/gcode/_lexer.pyx":641
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def __repr__(self):             # <<<<<<<<<<<<<<
@@ -12414,18 +12513,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("__repr__", 0);
 
-    /* "host/gcode/_lexer.pyx":635
+    /* "host/gcode/_lexer.pyx":642
  * 
  *     def __repr__(self):
  *         return "Command(%r, %r, line %d)" % (self.code, self.params, self.lineno)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-    __pyx_t_1 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->code), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->code), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 642, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->params), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->params), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 642, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_3 = __Pyx_PyUnicode_From_int64_t(__pyx_v_self->lineno, 0, ' ', 'd'); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 635, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyUnicode_From_int64_t(__pyx_v_self->lineno, 0, ' ', 'd'); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 642, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_4[0] = __pyx_mstate_global->__pyx_kp_u_Command;
     __pyx_t_4[1] = __pyx_t_1;
@@ -12443,7 +12542,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_6 |= __Pyx_PyUnicode_KIND_04(__pyx_t_4[1]) | __Pyx_PyUnicode_KIND_04(__pyx_t_4[3]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_4, 7, __pyx_t_5, __pyx_t_6);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 635, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 642, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -12459,7 +12558,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":634
+    /* "host/gcode/_lexer.pyx":641
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def __repr__(self):             # <<<<<<<<<<<<<<
@@ -12481,7 +12580,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":619
+  /* "host/gcode/_lexer.pyx":626
  *     ``"type"``) or None; ``raw``: the line as written.
  *     """
  *     cdef public str code             # <<<<<<<<<<<<<<
@@ -12580,7 +12679,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         /*try:*/ {
           __pyx_t_2 = __pyx_v_value;
           __Pyx_INCREF(__pyx_t_2);
-          if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 619, __pyx_L4_error)
+          if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 626, __pyx_L4_error)
           __Pyx_GIVEREF(__pyx_t_2);
           __Pyx_GOTREF(__pyx_v_self->code);
           __Pyx_DECREF_SET(__pyx_v_self->code, ((PyObject*)__pyx_t_2));
@@ -12662,7 +12761,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":620
+  /* "host/gcode/_lexer.pyx":627
  *     """
  *     cdef public str code
  *     cdef public dict params             # <<<<<<<<<<<<<<
@@ -12761,7 +12860,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         /*try:*/ {
           __pyx_t_2 = __pyx_v_value;
           __Pyx_INCREF(__pyx_t_2);
-          if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 620, __pyx_L4_error)
+          if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 627, __pyx_L4_error)
           __Pyx_GIVEREF(__pyx_t_2);
           __Pyx_GOTREF(__pyx_v_self->params);
           __Pyx_DECREF_SET(__pyx_v_self->params, ((PyObject*)__pyx_t_2));
@@ -12843,7 +12942,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":621
+  /* "host/gcode/_lexer.pyx":628
  *     cdef public str code
  *     cdef public dict params
  *     cdef public object text             # <<<<<<<<<<<<<<
@@ -13006,7 +13105,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":622
+  /* "host/gcode/_lexer.pyx":629
  *     cdef public dict params
  *     cdef public object text
  *     cdef public int64_t lineno             # <<<<<<<<<<<<<<
@@ -13045,7 +13144,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_INCREF(__pyx_t_1);
         __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
         /*try:*/ {
-          __pyx_t_2 = __Pyx_PyLong_From_int64_t(__pyx_v_self->lineno); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 622, __pyx_L4_error)
+          __pyx_t_2 = __Pyx_PyLong_From_int64_t(__pyx_v_self->lineno); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 629, __pyx_L4_error)
           __Pyx_GOTREF(__pyx_t_2);
           {
             PyObject *__pyx_temp;
@@ -13118,7 +13217,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_INCREF(__pyx_t_1);
         __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
         /*try:*/ {
-          __pyx_t_2 = __Pyx_PyLong_As_int64_t(__pyx_v_value); if (unlikely((__pyx_t_2 == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 622, __pyx_L4_error)
+          __pyx_t_2 = __Pyx_PyLong_As_int64_t(__pyx_v_value); if (unlikely((__pyx_t_2 == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 629, __pyx_L4_error)
           __pyx_v_self->lineno = __pyx_t_2;
         }
         /*finally:*/ {
@@ -13148,7 +13247,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":623
+  /* "host/gcode/_lexer.pyx":630
  *     cdef public object text
  *     cdef public int64_t lineno
  *     cdef public object line_number             # <<<<<<<<<<<<<<
@@ -13311,7 +13410,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":624
+  /* "host/gcode/_lexer.pyx":631
  *     cdef public int64_t lineno
  *     cdef public object line_number
  *     cdef public object error             # <<<<<<<<<<<<<<
@@ -13474,7 +13573,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":625
+  /* "host/gcode/_lexer.pyx":632
  *     cdef public object line_number
  *     cdef public object error
  *     cdef public object meta             # <<<<<<<<<<<<<<
@@ -14196,7 +14295,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":642
+  /* "host/gcode/_lexer.pyx":649
  * 
  * 
  * cdef str _code_of(Batch b, int i):             # <<<<<<<<<<<<<<
@@ -14222,7 +14321,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("_code_of", 0);
 
-    /* "host/gcode/_lexer.pyx":643
+    /* "host/gcode/_lexer.pyx":650
  * 
  * cdef str _code_of(Batch b, int i):
  *     cdef int kind = b.kinds[i]             # <<<<<<<<<<<<<<
@@ -14231,7 +14330,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_kind = (__pyx_v_b->kinds[__pyx_v_i]);
 
-    /* "host/gcode/_lexer.pyx":644
+    /* "host/gcode/_lexer.pyx":651
  * cdef str _code_of(Batch b, int i):
  *     cdef int kind = b.kinds[i]
  *     cdef int number = b.numbers[i], sub = b.subs[i]             # <<<<<<<<<<<<<<
@@ -14241,34 +14340,34 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_v_number = (__pyx_v_b->numbers[__pyx_v_i]);
     __pyx_v_sub = (__pyx_v_b->subs[__pyx_v_i]);
 
-    /* "host/gcode/_lexer.pyx":645
+    /* "host/gcode/_lexer.pyx":652
  *     cdef int kind = b.kinds[i]
  *     cdef int number = b.numbers[i], sub = b.subs[i]
  *     key = (b.code_letter[i], number, sub)             # <<<<<<<<<<<<<<
  *     code = _CODE_CACHE.get(key)
  *     if code is None:
 */
-    __pyx_t_1 = __Pyx_PyLong_From_char((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 645, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_From_char((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 652, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_number); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 645, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_number); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 652, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 645, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 652, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = PyTuple_New(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 645, __pyx_L1_error)
+    __pyx_t_4 = PyTuple_New(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 652, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 645, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 652, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_2);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 645, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 652, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_3);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 2, __pyx_t_3) != (0)) __PYX_ERR(0, 645, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 2, __pyx_t_3) != (0)) __PYX_ERR(0, 652, __pyx_L1_error);
     __pyx_t_1 = 0;
     __pyx_t_2 = 0;
     __pyx_t_3 = 0;
     __pyx_v_key = ((PyObject*)__pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "host/gcode/_lexer.pyx":646
+    /* "host/gcode/_lexer.pyx":653
  *     cdef int number = b.numbers[i], sub = b.subs[i]
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)             # <<<<<<<<<<<<<<
@@ -14277,14 +14376,14 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE == Py_None)) {
       PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "get");
-      __PYX_ERR(0, 646, __pyx_L1_error)
+      __PYX_ERR(0, 653, __pyx_L1_error)
     }
-    __pyx_t_4 = __Pyx_PyDict_GetItemDefault(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, Py_None); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 646, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyDict_GetItemDefault(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, Py_None); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 653, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_v_code = __pyx_t_4;
     __pyx_t_4 = 0;
 
-    /* "host/gcode/_lexer.pyx":647
+    /* "host/gcode/_lexer.pyx":654
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)
  *     if code is None:             # <<<<<<<<<<<<<<
@@ -14295,28 +14394,28 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     if (__pyx_t_5) {
 
 
-      /* "host/gcode/_lexer.pyx":648
+      /* "host/gcode/_lexer.pyx":655
  *     code = _CODE_CACHE.get(key)
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)             # <<<<<<<<<<<<<<
  *         if sub >= 0:
  *             code += ".%d" % sub
 */
-      __pyx_t_4 = PyUnicode_FromOrdinal((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 648, __pyx_L1_error)
+      __pyx_t_4 = PyUnicode_FromOrdinal((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 655, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_3 = __Pyx_PyUnicode_Unicode(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 648, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyUnicode_Unicode(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 655, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __pyx_t_4 = __Pyx_PyUnicode_From_int(__pyx_v_number, 0, ' ', 'd'); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 648, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_PyUnicode_From_int(__pyx_v_number, 0, ' ', 'd'); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 655, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_t_3, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 648, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_t_3, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 655, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF_SET(__pyx_v_code, __pyx_t_2);
       __pyx_t_2 = 0;
 
-      /* "host/gcode/_lexer.pyx":649
+      /* "host/gcode/_lexer.pyx":656
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:             # <<<<<<<<<<<<<<
@@ -14328,25 +14427,25 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":650
+        /* "host/gcode/_lexer.pyx":657
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:
  *             code += ".%d" % sub             # <<<<<<<<<<<<<<
  *         _CODE_CACHE[key] = code
  *     return code
 */
-        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 650, __pyx_L1_error)
+        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 657, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_2);
-        __pyx_t_4 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_d_2, __pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 650, __pyx_L1_error)
+        __pyx_t_4 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_d_2, __pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 657, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_4);
         __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_v_code, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 650, __pyx_L1_error)
+        __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_v_code, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 657, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_2);
         __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
         __Pyx_DECREF_SET(__pyx_v_code, __pyx_t_2);
         __pyx_t_2 = 0;
 
-        /* "host/gcode/_lexer.pyx":649
+        /* "host/gcode/_lexer.pyx":656
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:             # <<<<<<<<<<<<<<
@@ -14355,7 +14454,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       }
 
-      /* "host/gcode/_lexer.pyx":651
+      /* "host/gcode/_lexer.pyx":658
  *         if sub >= 0:
  *             code += ".%d" % sub
  *         _CODE_CACHE[key] = code             # <<<<<<<<<<<<<<
@@ -14364,11 +14463,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE == Py_None)) {
         PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-        __PYX_ERR(0, 651, __pyx_L1_error)
+        __PYX_ERR(0, 658, __pyx_L1_error)
       }
-      if (unlikely((PyDict_SetItem(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, __pyx_v_code) < 0))) __PYX_ERR(0, 651, __pyx_L1_error)
+      if (unlikely((PyDict_SetItem(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, __pyx_v_code) < 0))) __PYX_ERR(0, 658, __pyx_L1_error)
 
-      /* "host/gcode/_lexer.pyx":647
+      /* "host/gcode/_lexer.pyx":654
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)
  *     if code is None:             # <<<<<<<<<<<<<<
@@ -14377,7 +14476,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     }
 
-    /* "host/gcode/_lexer.pyx":652
+    /* "host/gcode/_lexer.pyx":659
  *             code += ".%d" % sub
  *         _CODE_CACHE[key] = code
  *     return code             # <<<<<<<<<<<<<<
@@ -14386,7 +14485,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_t_2 = __pyx_v_code;
     __Pyx_INCREF(__pyx_t_2);
-    if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 652, __pyx_L1_error)
+    if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 659, __pyx_L1_error)
     {
       PyObject *__pyx_temp;
       {
@@ -14398,7 +14497,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":642
+    /* "host/gcode/_lexer.pyx":649
  * 
  * 
  * cdef str _code_of(Batch b, int i):             # <<<<<<<<<<<<<<
@@ -14425,7 +14524,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":655
+  /* "host/gcode/_lexer.pyx":662
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
@@ -14473,32 +14572,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     {
       PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_b,0};
       const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 655, __pyx_L3_error)
+      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 662, __pyx_L3_error)
       if (__pyx_kwds_len > 0) {
         switch (__pyx_nargs) {
           case  1:
           values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 655, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 662, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  0: break;
           default: goto __pyx_L5_argtuple_error;
         }
         const Py_ssize_t kwd_pos_args = __pyx_nargs;
-        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "commands", 0) < (0)) __PYX_ERR(0, 655, __pyx_L3_error)
+        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "commands", 0) < (0)) __PYX_ERR(0, 662, __pyx_L3_error)
         for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, i); __PYX_ERR(0, 655, __pyx_L3_error) }
+          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, i); __PYX_ERR(0, 662, __pyx_L3_error) }
         }
       } else if (unlikely(__pyx_nargs != 1)) {
         goto __pyx_L5_argtuple_error;
       } else {
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 655, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 662, __pyx_L3_error)
       }
       __pyx_v_b = ((struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *)values[0]);
     }
     goto __pyx_L6_skip;
     __pyx_L5_argtuple_error:;
-    __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 655, __pyx_L3_error)
+    __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 662, __pyx_L3_error)
     __pyx_L6_skip:;
     goto __pyx_L4_argument_unpacking_done;
     __pyx_L3_error:;
@@ -14509,7 +14608,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_RefNannyFinishContext();
     return NULL;
     __pyx_L4_argument_unpacking_done:;
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_b), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "b", 0))) __PYX_ERR(0, 655, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_b), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "b", 0))) __PYX_ERR(0, 662, __pyx_L1_error)
     __pyx_r = __pyx_pf_6mendel_5gcode_6_lexer_2commands(__pyx_self, __pyx_v_b);
 
     /* function exit code */
@@ -14562,19 +14661,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("commands", 0);
 
-    /* "host/gcode/_lexer.pyx":663
+    /* "host/gcode/_lexer.pyx":670
  *     cdef Command cmd
  *     cdef dict params
  *     out = []             # <<<<<<<<<<<<<<
  *     for i in range(b.count):
  *         kind = b.kinds[i]
 */
-    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 663, __pyx_L1_error)
+    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 670, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_v_out = ((PyObject*)__pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "host/gcode/_lexer.pyx":664
+    /* "host/gcode/_lexer.pyx":671
  *     cdef dict params
  *     out = []
  *     for i in range(b.count):             # <<<<<<<<<<<<<<
@@ -14588,7 +14687,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
       __pyx_v_i = __pyx_t_4;
 
-      /* "host/gcode/_lexer.pyx":665
+      /* "host/gcode/_lexer.pyx":672
  *     out = []
  *     for i in range(b.count):
  *         kind = b.kinds[i]             # <<<<<<<<<<<<<<
@@ -14597,7 +14696,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_kind = (__pyx_v_b->kinds[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":666
+      /* "host/gcode/_lexer.pyx":673
  *     for i in range(b.count):
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -14614,11 +14713,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
         goto __pyx_L6_bool_binop_done;
       }
-      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 666, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 673, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 666, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 673, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
-      __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_7, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 666, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_7, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 673, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       if (__pyx_t_6) {
@@ -14638,7 +14737,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":667
+        /* "host/gcode/_lexer.pyx":674
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:
  *             continue             # <<<<<<<<<<<<<<
@@ -14647,7 +14746,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":666
+        /* "host/gcode/_lexer.pyx":673
  *     for i in range(b.count):
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -14656,19 +14755,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       }
 
-      /* "host/gcode/_lexer.pyx":668
+      /* "host/gcode/_lexer.pyx":675
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:
  *             continue
  *         cmd = Command.__new__(Command)             # <<<<<<<<<<<<<<
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data
 */
-      __pyx_t_7 = ((PyObject *)__pyx_tp_new_6mendel_5gcode_6_lexer_Command(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 668, __pyx_L1_error)
+      __pyx_t_7 = ((PyObject *)__pyx_tp_new_6mendel_5gcode_6_lexer_Command(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 675, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_XDECREF_SET(__pyx_v_cmd, ((struct __pyx_obj_6mendel_5gcode_6_lexer_Command *)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":669
+      /* "host/gcode/_lexer.pyx":676
  *             continue
  *         cmd = Command.__new__(Command)
  *         cmd.lineno = b.linenos[i]             # <<<<<<<<<<<<<<
@@ -14677,7 +14776,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->lineno = (__pyx_v_b->linenos[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":670
+      /* "host/gcode/_lexer.pyx":677
  *         cmd = Command.__new__(Command)
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data             # <<<<<<<<<<<<<<
@@ -14691,7 +14790,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->_data, ((PyObject*)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":671
+      /* "host/gcode/_lexer.pyx":678
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data
  *         cmd._start = b.line_start[i]             # <<<<<<<<<<<<<<
@@ -14700,7 +14799,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->_start = (__pyx_v_b->line_start[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":672
+      /* "host/gcode/_lexer.pyx":679
  *         cmd._data = b.data
  *         cmd._start = b.line_start[i]
  *         cmd._end = b.line_end[i]             # <<<<<<<<<<<<<<
@@ -14709,7 +14808,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->_end = (__pyx_v_b->line_end[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":673
+      /* "host/gcode/_lexer.pyx":680
  *         cmd._start = b.line_start[i]
  *         cmd._end = b.line_end[i]
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None             # <<<<<<<<<<<<<<
@@ -14719,7 +14818,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_5 = ((__pyx_v_b->has_n[__pyx_v_i]) != 0);
 
       if (__pyx_t_5) {
-        __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_b->nwords[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 673, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_b->nwords[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 680, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_7 = __pyx_t_1;
         __pyx_t_1 = 0;
@@ -14733,32 +14832,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->line_number, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":674
+      /* "host/gcode/_lexer.pyx":681
  *         cmd._end = b.line_end[i]
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))             # <<<<<<<<<<<<<<
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
 */
-      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 674, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 681, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 674, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 681, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
-      __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_8, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 674, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_8, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 681, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       if (__pyx_t_5) {
         __Pyx_INCREF(Py_None);
         __pyx_t_7 = Py_None;
       } else {
-        __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NAMES); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 674, __pyx_L1_error)
+        __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NAMES); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 681, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
-        __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_8, (__pyx_v_b->meta[__pyx_v_i]), signed char, 1, __Pyx_PyLong_From_signed_char, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 674, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_8, (__pyx_v_b->meta[__pyx_v_i]), signed char, 1, __Pyx_PyLong_From_signed_char, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 681, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
         __pyx_t_9 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_9);
-        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 674, __pyx_L1_error)
+        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 681, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __pyx_t_11 = 0;
         {
@@ -14766,15 +14865,15 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_meta_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 674, __pyx_L1_error)
+          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 681, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_8);
         }
-        __pyx_t_10 = PyTuple_New(2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 674, __pyx_L1_error)
+        __pyx_t_10 = PyTuple_New(2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 681, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __Pyx_GIVEREF(__pyx_t_1);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 674, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 681, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_8);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_8) != (0)) __PYX_ERR(0, 674, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_8) != (0)) __PYX_ERR(0, 681, __pyx_L1_error);
         __pyx_t_1 = 0;
         __pyx_t_8 = 0;
         __pyx_t_7 = __pyx_t_10;
@@ -14786,7 +14885,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->meta, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":675
+      /* "host/gcode/_lexer.pyx":682
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))
  *         cmd.text = None             # <<<<<<<<<<<<<<
@@ -14798,7 +14897,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_GOTREF(__pyx_v_cmd->text);
       __Pyx_DECREF_SET(__pyx_v_cmd->text, Py_None);
 
-      /* "host/gcode/_lexer.pyx":676
+      /* "host/gcode/_lexer.pyx":683
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)             # <<<<<<<<<<<<<<
@@ -14813,7 +14912,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       } else {
         __pyx_t_8 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_8);
-        __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 676, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 683, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_11 = 0;
         {
@@ -14821,7 +14920,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_error, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 676, __pyx_L1_error)
+          if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 683, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_10);
         }
         __pyx_t_7 = __pyx_t_10;
@@ -14833,19 +14932,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->error, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":677
+      /* "host/gcode/_lexer.pyx":684
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
  *         params = {}             # <<<<<<<<<<<<<<
  *         cmd.params = params
  *         if kind == K_BLANK:
 */
-      __pyx_t_7 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 677, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 684, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_XDECREF_SET(__pyx_v_params, ((PyObject*)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":678
+      /* "host/gcode/_lexer.pyx":685
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
  *         params = {}
  *         cmd.params = params             # <<<<<<<<<<<<<<
@@ -14857,7 +14956,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_GOTREF(__pyx_v_cmd->params);
       __Pyx_DECREF_SET(__pyx_v_cmd->params, __pyx_v_params);
 
-      /* "host/gcode/_lexer.pyx":679
+      /* "host/gcode/_lexer.pyx":686
  *         params = {}
  *         cmd.params = params
  *         if kind == K_BLANK:             # <<<<<<<<<<<<<<
@@ -14869,7 +14968,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":680
+        /* "host/gcode/_lexer.pyx":687
  *         cmd.params = params
  *         if kind == K_BLANK:
  *             cmd.code = ""             # <<<<<<<<<<<<<<
@@ -14881,7 +14980,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, __pyx_mstate_global->__pyx_kp_u__5);
 
-        /* "host/gcode/_lexer.pyx":679
+        /* "host/gcode/_lexer.pyx":686
  *         params = {}
  *         cmd.params = params
  *         if kind == K_BLANK:             # <<<<<<<<<<<<<<
@@ -14891,7 +14990,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":681
+      /* "host/gcode/_lexer.pyx":688
  *         if kind == K_BLANK:
  *             cmd.code = ""
  *         elif cmd.error is not None:             # <<<<<<<<<<<<<<
@@ -14902,21 +15001,21 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":682
+        /* "host/gcode/_lexer.pyx":689
  *             cmd.code = ""
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)             # <<<<<<<<<<<<<<
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()
 */
-        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 682, __pyx_L1_error)
+        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 689, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_7);
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":681
+        /* "host/gcode/_lexer.pyx":688
  *         if kind == K_BLANK:
  *             cmd.code = ""
  *         elif cmd.error is not None:             # <<<<<<<<<<<<<<
@@ -14926,7 +15025,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":683
+      /* "host/gcode/_lexer.pyx":690
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:             # <<<<<<<<<<<<<<
@@ -14938,7 +15037,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":684
+        /* "host/gcode/_lexer.pyx":691
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()             # <<<<<<<<<<<<<<
@@ -14947,9 +15046,9 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         if (unlikely(__pyx_v_b->data == Py_None)) {
           PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-          __PYX_ERR(0, 684, __pyx_L1_error)
+          __PYX_ERR(0, 691, __pyx_L1_error)
         }
-        __pyx_t_1 = __Pyx_decode_bytes(__pyx_v_b->data, (__pyx_v_b->name_start[__pyx_v_i]), (__pyx_v_b->name_end[__pyx_v_i]), NULL, NULL, PyUnicode_DecodeASCII); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 684, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_decode_bytes(__pyx_v_b->data, (__pyx_v_b->name_start[__pyx_v_i]), (__pyx_v_b->name_end[__pyx_v_i]), NULL, NULL, PyUnicode_DecodeASCII); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 691, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_10 = __pyx_t_1;
         __Pyx_INCREF(__pyx_t_10);
@@ -14959,16 +15058,16 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_upper, __pyx_callargs+__pyx_t_11, (1-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 684, __pyx_L1_error)
+          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 691, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_7);
         }
-        if (!(likely(PyUnicode_CheckExact(__pyx_t_7))||((__pyx_t_7) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_7))) __PYX_ERR(0, 684, __pyx_L1_error)
+        if (!(likely(PyUnicode_CheckExact(__pyx_t_7))||((__pyx_t_7) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_7))) __PYX_ERR(0, 691, __pyx_L1_error)
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":685
+        /* "host/gcode/_lexer.pyx":692
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()
  *             cmd.text = b.text(i)             # <<<<<<<<<<<<<<
@@ -14977,7 +15076,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_t_1 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_1);
-        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 685, __pyx_L1_error)
+        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 692, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __pyx_t_11 = 0;
         {
@@ -14985,7 +15084,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 685, __pyx_L1_error)
+          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 692, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_7);
         }
         __Pyx_GIVEREF(__pyx_t_7);
@@ -14993,7 +15092,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_DECREF_SET(__pyx_v_cmd->text, __pyx_t_7);
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":683
+        /* "host/gcode/_lexer.pyx":690
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:             # <<<<<<<<<<<<<<
@@ -15003,7 +15102,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":687
+      /* "host/gcode/_lexer.pyx":694
  *             cmd.text = b.text(i)
  *         else:
  *             cmd.code = _code_of(b, i)             # <<<<<<<<<<<<<<
@@ -15011,14 +15110,14 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
  *             flags = b.flags[i]
 */
       /*else*/ {
-        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 687, __pyx_L1_error)
+        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 694, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_7);
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":688
+        /* "host/gcode/_lexer.pyx":695
  *         else:
  *             cmd.code = _code_of(b, i)
  *             mask = b.masks[i]             # <<<<<<<<<<<<<<
@@ -15027,7 +15126,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_mask = (__pyx_v_b->masks[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":689
+        /* "host/gcode/_lexer.pyx":696
  *             cmd.code = _code_of(b, i)
  *             mask = b.masks[i]
  *             flags = b.flags[i]             # <<<<<<<<<<<<<<
@@ -15036,7 +15135,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_flags = (__pyx_v_b->flags[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":690
+        /* "host/gcode/_lexer.pyx":697
  *             mask = b.masks[i]
  *             flags = b.flags[i]
  *             quoted = b.quoted[i]             # <<<<<<<<<<<<<<
@@ -15045,7 +15144,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_quoted = (__pyx_v_b->quoted[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":691
+        /* "host/gcode/_lexer.pyx":698
  *             flags = b.flags[i]
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS             # <<<<<<<<<<<<<<
@@ -15054,7 +15153,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_values = (__pyx_v_b->values + (__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS));
 
-        /* "host/gcode/_lexer.pyx":692
+        /* "host/gcode/_lexer.pyx":699
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS
  *             if mask:             # <<<<<<<<<<<<<<
@@ -15066,7 +15165,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         if (__pyx_t_5) {
 
 
-          /* "host/gcode/_lexer.pyx":693
+          /* "host/gcode/_lexer.pyx":700
  *             values = b.values + i * NLETTERS
  *             if mask:
  *                 for k in range(NLETTERS):             # <<<<<<<<<<<<<<
@@ -15080,7 +15179,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           for (__pyx_t_14 = 0; __pyx_t_14 < __pyx_t_13; __pyx_t_14+=1) {
             __pyx_v_k = __pyx_t_14;
 
-            /* "host/gcode/_lexer.pyx":694
+            /* "host/gcode/_lexer.pyx":701
  *             if mask:
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15092,7 +15191,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             if (__pyx_t_5) {
 
 
-              /* "host/gcode/_lexer.pyx":695
+              /* "host/gcode/_lexer.pyx":702
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15104,7 +15203,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":696
+                /* "host/gcode/_lexer.pyx":703
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None             # <<<<<<<<<<<<<<
@@ -15113,11 +15212,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 696, __pyx_L1_error)
+                  __PYX_ERR(0, 703, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), Py_None) < 0))) __PYX_ERR(0, 696, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), Py_None) < 0))) __PYX_ERR(0, 703, __pyx_L1_error)
 
-                /* "host/gcode/_lexer.pyx":695
+                /* "host/gcode/_lexer.pyx":702
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15127,7 +15226,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":697
+              /* "host/gcode/_lexer.pyx":704
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15139,7 +15238,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":698
+                /* "host/gcode/_lexer.pyx":705
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)             # <<<<<<<<<<<<<<
@@ -15148,7 +15247,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
                 __pyx_t_10 = ((PyObject *)__pyx_v_b);
                 __Pyx_INCREF(__pyx_t_10);
-                __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 698, __pyx_L1_error)
+                __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 705, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_1);
                 __pyx_t_11 = 0;
                 {
@@ -15156,17 +15255,17 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                   __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
                   __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
                   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-                  if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 698, __pyx_L1_error)
+                  if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 705, __pyx_L1_error)
                   __Pyx_GOTREF(__pyx_t_7);
                 }
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 698, __pyx_L1_error)
+                  __PYX_ERR(0, 705, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 698, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 705, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-                /* "host/gcode/_lexer.pyx":697
+                /* "host/gcode/_lexer.pyx":704
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15176,7 +15275,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":699
+              /* "host/gcode/_lexer.pyx":706
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:             # <<<<<<<<<<<<<<
@@ -15188,19 +15287,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":700
+                /* "host/gcode/_lexer.pyx":707
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:
  *                             params["N"] = <int64_t> values[k]             # <<<<<<<<<<<<<<
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
 */
-                __pyx_t_7 = __Pyx_PyLong_From_int64_t(((int64_t)(__pyx_v_values[__pyx_v_k]))); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 700, __pyx_L1_error)
+                __pyx_t_7 = __Pyx_PyLong_From_int64_t(((int64_t)(__pyx_v_values[__pyx_v_k]))); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 707, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_7);
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_N, __pyx_t_7) < 0))) __PYX_ERR(0, 700, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_N, __pyx_t_7) < 0))) __PYX_ERR(0, 707, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-                /* "host/gcode/_lexer.pyx":699
+                /* "host/gcode/_lexer.pyx":706
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:             # <<<<<<<<<<<<<<
@@ -15210,7 +15309,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":702
+              /* "host/gcode/_lexer.pyx":709
  *                             params["N"] = <int64_t> values[k]
  *                         else:
  *                             params[_LETTERS[k]] = values[k]             # <<<<<<<<<<<<<<
@@ -15218,18 +15317,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
  *                 cmd.text = b.text(i)
 */
               /*else*/ {
-                __pyx_t_7 = PyFloat_FromDouble((__pyx_v_values[__pyx_v_k])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 702, __pyx_L1_error)
+                __pyx_t_7 = PyFloat_FromDouble((__pyx_v_values[__pyx_v_k])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 709, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_7);
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 702, __pyx_L1_error)
+                  __PYX_ERR(0, 709, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 702, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 709, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
               }
               __pyx_L14:;
 
-              /* "host/gcode/_lexer.pyx":694
+              /* "host/gcode/_lexer.pyx":701
  *             if mask:
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15240,7 +15339,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           }
 
 
-          /* "host/gcode/_lexer.pyx":692
+          /* "host/gcode/_lexer.pyx":699
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS
  *             if mask:             # <<<<<<<<<<<<<<
@@ -15250,7 +15349,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           goto __pyx_L10;
         }
 
-        /* "host/gcode/_lexer.pyx":703
+        /* "host/gcode/_lexer.pyx":710
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:             # <<<<<<<<<<<<<<
@@ -15262,7 +15361,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         if (__pyx_t_5) {
 
 
-          /* "host/gcode/_lexer.pyx":704
+          /* "host/gcode/_lexer.pyx":711
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:
  *                 cmd.text = b.text(i)             # <<<<<<<<<<<<<<
@@ -15271,7 +15370,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
           __pyx_t_1 = ((PyObject *)__pyx_v_b);
           __Pyx_INCREF(__pyx_t_1);
-          __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 704, __pyx_L1_error)
+          __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 711, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_10);
           __pyx_t_11 = 0;
           {
@@ -15279,7 +15378,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
             __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
             __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-            if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 704, __pyx_L1_error)
+            if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 711, __pyx_L1_error)
             __Pyx_GOTREF(__pyx_t_7);
           }
           __Pyx_GIVEREF(__pyx_t_7);
@@ -15287,7 +15386,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __Pyx_DECREF_SET(__pyx_v_cmd->text, __pyx_t_7);
           __pyx_t_7 = 0;
 
-          /* "host/gcode/_lexer.pyx":703
+          /* "host/gcode/_lexer.pyx":710
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:             # <<<<<<<<<<<<<<
@@ -15299,19 +15398,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       }
       __pyx_L9:;
 
-      /* "host/gcode/_lexer.pyx":705
+      /* "host/gcode/_lexer.pyx":712
  *             elif b.text_start[i] >= 0:
  *                 cmd.text = b.text(i)
  *         out.append(cmd)             # <<<<<<<<<<<<<<
  *     return out
 */
-      __pyx_t_15 = __Pyx_PyList_Append(__pyx_v_out, ((PyObject *)__pyx_v_cmd)); if (unlikely(__pyx_t_15 == ((int)-1))) __PYX_ERR(0, 705, __pyx_L1_error)
+      __pyx_t_15 = __Pyx_PyList_Append(__pyx_v_out, ((PyObject *)__pyx_v_cmd)); if (unlikely(__pyx_t_15 == ((int)-1))) __PYX_ERR(0, 712, __pyx_L1_error)
 
       __pyx_L3_continue:;
     }
 
 
-    /* "host/gcode/_lexer.pyx":706
+    /* "host/gcode/_lexer.pyx":713
  *                 cmd.text = b.text(i)
  *         out.append(cmd)
  *     return out             # <<<<<<<<<<<<<<
@@ -15327,7 +15426,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":655
+    /* "host/gcode/_lexer.pyx":662
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
@@ -16580,14 +16679,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Batch(__pyx_ms
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Batch", 0);
   /*--- Exttype __pyx_obj_6mendel_5gcode_6_lexer_Batch ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Batch_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch)) __PYX_ERR(0, 106, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Batch_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch)) __PYX_ERR(0, 108, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch = &__pyx_type_6mendel_5gcode_6_lexer_Batch;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 106, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 108, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch);
@@ -16597,8 +16696,8 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Batch(__pyx_ms
     __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Batch, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 106, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 106, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Batch, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 108, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Batch) < (0)) __PYX_ERR(0, 108, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -16615,14 +16714,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command(__pyx_
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command", 0);
   /*--- Exttype __pyx_obj_6mendel_5gcode_6_lexer_Command ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Command_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command)) __PYX_ERR(0, 607, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Command_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command)) __PYX_ERR(0, 614, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = &__pyx_type_6mendel_5gcode_6_lexer_Command;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 607, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 614, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command);
@@ -16632,8 +16731,8 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command(__pyx_
     __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Command_2, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 607, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 607, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Command_2, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 614, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 614, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -16650,14 +16749,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr", 0);
   /*--- Exttype __pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 604, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 611, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 604, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 611, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr);
@@ -17008,7 +17107,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
   if (__Pyx_InitAfterSharedUtility() < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   /*--- Execution code ---*/
 
-  /* "host/gcode/_lexer.pyx":36
+  /* "host/gcode/_lexer.pyx":37
  *     NLETTERS = 26
  * # 15 digits: below 2**53, so exact in a double.
  * cdef int64_t MAX_EXACT_MANTISSA = 999999999999999             # <<<<<<<<<<<<<<
@@ -17017,7 +17116,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
 */
   __pyx_v_6mendel_5gcode_6_lexer_MAX_EXACT_MANTISSA = 0x38D7EA4C67FFF;
 
-  /* "host/gcode/_lexer.pyx":38
+  /* "host/gcode/_lexer.pyx":39
  * cdef int64_t MAX_EXACT_MANTISSA = 999999999999999
  * # Line numbers and N arguments: up to 2**62.
  * cdef int64_t MAX_INTEGER = 1 << 62             # <<<<<<<<<<<<<<
@@ -17026,7 +17125,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
 */
   __pyx_v_6mendel_5gcode_6_lexer_MAX_INTEGER = 0x4000000000000000;
 
-  /* "host/gcode/_lexer.pyx":42
+  /* "host/gcode/_lexer.pyx":43
  * cdef double POW10[23]
  * cdef int _i
  * POW10[0] = 1.0             # <<<<<<<<<<<<<<
@@ -17035,7 +17134,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
 */
   (__pyx_v_6mendel_5gcode_6_lexer_POW10[0]) = 1.0;
 
-  /* "host/gcode/_lexer.pyx":43
+  /* "host/gcode/_lexer.pyx":44
  * cdef int _i
  * POW10[0] = 1.0
  * for _i in range(1, 23):             # <<<<<<<<<<<<<<
@@ -17045,7 +17144,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
   for (__pyx_t_2 = 1; __pyx_t_2 < 23; __pyx_t_2+=1) {
     __pyx_v_6mendel_5gcode_6_lexer__i = __pyx_t_2;
 
-    /* "host/gcode/_lexer.pyx":44
+    /* "host/gcode/_lexer.pyx":45
  * POW10[0] = 1.0
  * for _i in range(1, 23):
  *     POW10[_i] = POW10[_i - 1] * 10.0             # <<<<<<<<<<<<<<
@@ -17055,268 +17154,268 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
     (__pyx_v_6mendel_5gcode_6_lexer_POW10[__pyx_v_6mendel_5gcode_6_lexer__i]) = ((__pyx_v_6mendel_5gcode_6_lexer_POW10[(__pyx_v_6mendel_5gcode_6_lexer__i - 1)]) * 10.0);
   }
 
-  /* "host/gcode/_lexer.pyx":47
+  /* "host/gcode/_lexer.pyx":48
  * 
  * # Line kinds.
  * KIND_BLANK = 0             # <<<<<<<<<<<<<<
  * KIND_G = 1
  * KIND_M = 2
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_BLANK, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 47, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_BLANK, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 48, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":48
+  /* "host/gcode/_lexer.pyx":49
  * # Line kinds.
  * KIND_BLANK = 0
  * KIND_G = 1             # <<<<<<<<<<<<<<
  * KIND_M = 2
  * KIND_T = 3
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_G, __pyx_mstate_global->__pyx_int_1) < (0)) __PYX_ERR(0, 48, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_G, __pyx_mstate_global->__pyx_int_1) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":49
+  /* "host/gcode/_lexer.pyx":50
  * KIND_BLANK = 0
  * KIND_G = 1
  * KIND_M = 2             # <<<<<<<<<<<<<<
  * KIND_T = 3
  * KIND_EXTENDED = 4
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_M, __pyx_mstate_global->__pyx_int_2) < (0)) __PYX_ERR(0, 49, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_M, __pyx_mstate_global->__pyx_int_2) < (0)) __PYX_ERR(0, 50, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":50
+  /* "host/gcode/_lexer.pyx":51
  * KIND_G = 1
  * KIND_M = 2
  * KIND_T = 3             # <<<<<<<<<<<<<<
  * KIND_EXTENDED = 4
  * KIND_OTHER = 6
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_T, __pyx_mstate_global->__pyx_int_3) < (0)) __PYX_ERR(0, 50, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_T, __pyx_mstate_global->__pyx_int_3) < (0)) __PYX_ERR(0, 51, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":51
+  /* "host/gcode/_lexer.pyx":52
  * KIND_M = 2
  * KIND_T = 3
  * KIND_EXTENDED = 4             # <<<<<<<<<<<<<<
  * KIND_OTHER = 6
  * # Comment tags surfaced as metadata.
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_EXTENDED, __pyx_mstate_global->__pyx_int_4) < (0)) __PYX_ERR(0, 51, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_EXTENDED, __pyx_mstate_global->__pyx_int_4) < (0)) __PYX_ERR(0, 52, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":52
+  /* "host/gcode/_lexer.pyx":53
  * KIND_T = 3
  * KIND_EXTENDED = 4
  * KIND_OTHER = 6             # <<<<<<<<<<<<<<
  * # Comment tags surfaced as metadata.
  * META_NONE = 0
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_OTHER, __pyx_mstate_global->__pyx_int_6) < (0)) __PYX_ERR(0, 52, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_KIND_OTHER, __pyx_mstate_global->__pyx_int_6) < (0)) __PYX_ERR(0, 53, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":54
+  /* "host/gcode/_lexer.pyx":55
  * KIND_OTHER = 6
  * # Comment tags surfaced as metadata.
  * META_NONE = 0             # <<<<<<<<<<<<<<
  * META_LAYER = 1          # ;LAYER:<n> (Cura, ideaMaker), ; layer <n> (Simplify3D),
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NONE, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 54, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NONE, __pyx_mstate_global->__pyx_int_0) < (0)) __PYX_ERR(0, 55, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":55
+  /* "host/gcode/_lexer.pyx":56
  * # Comment tags surfaced as metadata.
  * META_NONE = 0
  * META_LAYER = 1          # ;LAYER:<n> (Cura, ideaMaker), ; layer <n> (Simplify3D),             # <<<<<<<<<<<<<<
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER, __pyx_mstate_global->__pyx_int_1) < (0)) __PYX_ERR(0, 55, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER, __pyx_mstate_global->__pyx_int_1) < (0)) __PYX_ERR(0, 56, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":57
+  /* "host/gcode/_lexer.pyx":58
  * META_LAYER = 1          # ;LAYER:<n> (Cura, ideaMaker), ; layer <n> (Simplify3D),
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)             # <<<<<<<<<<<<<<
  * META_Z = 3              # ;Z:<z> (PrusaSlicer)
  * META_TYPE = 4           # ;TYPE:<feature>
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE, __pyx_mstate_global->__pyx_int_2) < (0)) __PYX_ERR(0, 57, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE, __pyx_mstate_global->__pyx_int_2) < (0)) __PYX_ERR(0, 58, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":58
+  /* "host/gcode/_lexer.pyx":59
  *                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)
  * META_Z = 3              # ;Z:<z> (PrusaSlicer)             # <<<<<<<<<<<<<<
  * META_TYPE = 4           # ;TYPE:<feature>
  * 
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_Z, __pyx_mstate_global->__pyx_int_3) < (0)) __PYX_ERR(0, 58, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_Z, __pyx_mstate_global->__pyx_int_3) < (0)) __PYX_ERR(0, 59, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":59
+  /* "host/gcode/_lexer.pyx":60
  * META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)
  * META_Z = 3              # ;Z:<z> (PrusaSlicer)
  * META_TYPE = 4           # ;TYPE:<feature>             # <<<<<<<<<<<<<<
  * 
  * cdef enum:
 */
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_TYPE, __pyx_mstate_global->__pyx_int_4) < (0)) __PYX_ERR(0, 59, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_TYPE, __pyx_mstate_global->__pyx_int_4) < (0)) __PYX_ERR(0, 60, __pyx_L1_error)
 
-  /* "host/gcode/_lexer.pyx":190
+  /* "host/gcode/_lexer.pyx":192
  * 
  *     # -- accessors (Python level) ----------------------------------------
  *     def kind(self, int i):             # <<<<<<<<<<<<<<
  *         return self.kinds[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_5kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 190, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_5kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 192, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 190, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 192, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":193
+  /* "host/gcode/_lexer.pyx":195
  *         return self.kinds[i]
  * 
  *     def number(self, int i):             # <<<<<<<<<<<<<<
  *         return self.numbers[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_7number, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_number, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 193, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_7number, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_number, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 195, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_number, __pyx_t_3) < (0)) __PYX_ERR(0, 193, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_number, __pyx_t_3) < (0)) __PYX_ERR(0, 195, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":196
+  /* "host/gcode/_lexer.pyx":198
  *         return self.numbers[i]
  * 
  *     def sub(self, int i):             # <<<<<<<<<<<<<<
  *         return self.subs[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_9sub, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_sub, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 196, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_9sub, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_sub, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 198, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_sub, __pyx_t_3) < (0)) __PYX_ERR(0, 196, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_sub, __pyx_t_3) < (0)) __PYX_ERR(0, 198, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":199
+  /* "host/gcode/_lexer.pyx":201
  *         return self.subs[i]
  * 
  *     def lineno(self, int i):             # <<<<<<<<<<<<<<
  *         return self.linenos[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_11lineno, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_lineno, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 199, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_11lineno, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_lineno, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 201, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_lineno, __pyx_t_3) < (0)) __PYX_ERR(0, 199, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_lineno, __pyx_t_3) < (0)) __PYX_ERR(0, 201, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":202
+  /* "host/gcode/_lexer.pyx":204
  *         return self.linenos[i]
  * 
  *     def mask(self, int i):             # <<<<<<<<<<<<<<
  *         return self.masks[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_13mask, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_mask, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 202, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_13mask, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_mask, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 204, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_mask, __pyx_t_3) < (0)) __PYX_ERR(0, 202, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_mask, __pyx_t_3) < (0)) __PYX_ERR(0, 204, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":205
+  /* "host/gcode/_lexer.pyx":207
  *         return self.masks[i]
  * 
  *     def value(self, int i, letter):             # <<<<<<<<<<<<<<
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_15value, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_value, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 205, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_15value, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_value, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 207, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_value, __pyx_t_3) < (0)) __PYX_ERR(0, 205, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_value, __pyx_t_3) < (0)) __PYX_ERR(0, 207, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":208
+  /* "host/gcode/_lexer.pyx":210
  *         return self.values[i * NLETTERS + (ord(letter) - 65)]
  * 
  *     def line_text(self, int i):             # <<<<<<<<<<<<<<
  *         """The line as it was written (str, without its line ending)."""
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_17line_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_line_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 208, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_17line_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_line_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 210, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_line_text, __pyx_t_3) < (0)) __PYX_ERR(0, 208, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_line_text, __pyx_t_3) < (0)) __PYX_ERR(0, 210, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":212
+  /* "host/gcode/_lexer.pyx":214
  *         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def text(self, int i):             # <<<<<<<<<<<<<<
  *         """The text argument / extended-command arguments / quoted string, or None."""
  *         if self.text_start[i] < 0:
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_19text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 212, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_19text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 214, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_text, __pyx_t_3) < (0)) __PYX_ERR(0, 212, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_text, __pyx_t_3) < (0)) __PYX_ERR(0, 214, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":218
+  /* "host/gcode/_lexer.pyx":220
  *         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def meta_kind(self, int i):             # <<<<<<<<<<<<<<
  *         return self.meta[i]
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_21meta_kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 218, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_21meta_kind, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_kind, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[9])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 220, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 218, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_kind, __pyx_t_3) < (0)) __PYX_ERR(0, 220, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":221
+  /* "host/gcode/_lexer.pyx":223
  *         return self.meta[i]
  * 
  *     def meta_text(self, int i):             # <<<<<<<<<<<<<<
  *         if self.meta[i] == META_NONE:
  *             return None
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_23meta_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 221, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_23meta_text, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_meta_text, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[10])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 223, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_text, __pyx_t_3) < (0)) __PYX_ERR(0, 221, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_meta_text, __pyx_t_3) < (0)) __PYX_ERR(0, 223, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":226
+  /* "host/gcode/_lexer.pyx":228
  *         return self.data[self.meta_start[i]:self.meta_end[i]].decode("utf-8", "replace").strip()
  * 
  *     def error(self, int i):             # <<<<<<<<<<<<<<
  *         """What is wrong with line ``i`` in words, or None."""
  *         cdef int code = self.errors[i]
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_25error, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_error, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[11])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 226, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_5Batch_25error, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Batch_error, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[11])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 228, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_3) < (0)) __PYX_ERR(0, 226, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, __pyx_mstate_global->__pyx_n_u_error, __pyx_t_3) < (0)) __PYX_ERR(0, 228, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "(tree fragment)":1
@@ -17346,36 +17445,36 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
   if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_3) < (0)) __PYX_ERR(1, 3, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":575
+  /* "host/gcode/_lexer.pyx":582
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
  *     """Parse complete lines of ``data`` from ``offset`` into ``out``.
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_1parse_chunk, 0, __pyx_mstate_global->__pyx_n_u_parse_chunk, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[14])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 575, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_1parse_chunk, 0, __pyx_mstate_global->__pyx_n_u_parse_chunk, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[14])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 582, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_parse_chunk, __pyx_t_3) < (0)) __PYX_ERR(0, 575, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_parse_chunk, __pyx_t_3) < (0)) __PYX_ERR(0, 582, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":603
+  /* "host/gcode/_lexer.pyx":610
  * 
  * 
  * cdef dict _CODE_CACHE = {}             # <<<<<<<<<<<<<<
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))
  * 
 */
-  __pyx_t_3 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 603, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 610, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_XGOTREF(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE);
   __Pyx_DECREF_SET(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, ((PyObject*)__pyx_t_3));
   __Pyx_GIVEREF(__pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":604
+  /* "host/gcode/_lexer.pyx":611
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -17383,7 +17482,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
  * 
 */
   __pyx_t_4 = NULL;
-  __pyx_t_5 = __Pyx_PyLong_From___pyx_anon_enum(__pyx_e_6mendel_5gcode_6_lexer_NLETTERS); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 604, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyLong_From___pyx_anon_enum(__pyx_e_6mendel_5gcode_6_lexer_NLETTERS); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 611, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __pyx_t_6 = 1;
   {
@@ -17391,13 +17490,13 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
     __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 611, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
-  __pyx_t_5 = __pyx_pf_6mendel_5gcode_6_lexer_4genexpr(NULL, __pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 604, __pyx_L1_error)
+  __pyx_t_5 = __pyx_pf_6mendel_5gcode_6_lexer_4genexpr(NULL, __pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 611, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_3 = __Pyx_PySequence_Tuple(__pyx_t_5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 604, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PySequence_Tuple(__pyx_t_5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 611, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
   __Pyx_XGOTREF(__pyx_v_6mendel_5gcode_6_lexer__LETTERS);
@@ -17432,55 +17531,55 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
   if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_3) < (0)) __PYX_ERR(1, 17, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":638
+  /* "host/gcode/_lexer.pyx":645
  * 
  * 
  * _META_NAMES = {META_LAYER: "layer", META_LAYER_CHANGE: "layer_change", META_Z: "z",             # <<<<<<<<<<<<<<
  *                META_TYPE: "type"}
  * 
 */
-  __pyx_t_3 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 638, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 645, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 638, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 645, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 638, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 645, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer_change) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer_change) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_Z); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 638, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_Z); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 645, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_z) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_z) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-  /* "host/gcode/_lexer.pyx":639
+  /* "host/gcode/_lexer.pyx":646
  * 
  * _META_NAMES = {META_LAYER: "layer", META_LAYER_CHANGE: "layer_change", META_Z: "z",
  *                META_TYPE: "type"}             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_TYPE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 639, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_TYPE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 646, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_type) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_type) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NAMES, __pyx_t_3) < (0)) __PYX_ERR(0, 638, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NAMES, __pyx_t_3) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":655
+  /* "host/gcode/_lexer.pyx":662
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
  *     """Command objects of every line of ``b`` that holds a command, an error
  *     or slicer metadata (blank and plain-comment lines are skipped)."""
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_3commands, 0, __pyx_mstate_global->__pyx_n_u_commands, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[17])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 655, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_3commands, 0, __pyx_mstate_global->__pyx_n_u_commands, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[17])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 662, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_commands, __pyx_t_3) < (0)) __PYX_ERR(0, 655, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_commands, __pyx_t_3) < (0)) __PYX_ERR(0, 662, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "(tree fragment)":4
@@ -17575,41 +17674,41 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{1},{11},{21},{15},{1},{2},{11},{8},{7},{3},{1},{8},{4},{179},{8},{12},{29},{7},{6},{11},{49},{28},{2},{21},{9},{42},{50},{33},{11},{5},{23},{25},{11},{10},{15},{12},{10},{15},{15},{12},{9},{10},{11},{7},{25},{27},{10},{13},{6},{6},{10},{6},{10},{17},{9},{9},{6},{1},{11},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{12},{10},{17},{13},{12},{12},{19},{8},{5},{13},{18},{1},{8},{4},{18},{5},{3},{4},{3},{8},{5},{1},{4},{5},{5},{12},{5},{7},{3},{1},{5},{1},{4},{5},{12},{6},{4},{8},{9},{6},{4},{19},{9},{9},{4},{6},{6},{3},{6},{11},{3},{3},{6},{6},{1},{4},{4},{10},{4},{5},{5},{3},{4},{5},{4},{6},{5},{12},{5},{6},{1}};
-    const struct { const unsigned int length: 10; } bytes_length_index[] = {{9},{11},{55},{305},{176},{572},{61},{13},{13},{29},{13},{61},{44},{265},{2}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{1},{11},{21},{15},{1},{2},{11},{8},{7},{3},{1},{8},{4},{179},{8},{12},{29},{7},{6},{11},{49},{28},{2},{21},{9},{42},{50},{32},{33},{11},{5},{23},{25},{11},{10},{15},{12},{10},{15},{15},{12},{9},{10},{11},{7},{25},{27},{10},{13},{6},{6},{10},{6},{10},{17},{9},{9},{6},{1},{11},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{12},{10},{17},{13},{12},{12},{19},{8},{5},{13},{18},{1},{8},{4},{18},{5},{3},{4},{3},{8},{5},{1},{4},{5},{5},{12},{5},{7},{3},{1},{5},{1},{4},{5},{12},{6},{4},{8},{9},{6},{4},{19},{9},{9},{4},{6},{6},{3},{6},{11},{3},{3},{6},{6},{1},{4},{4},{10},{4},{5},{5},{3},{4},{5},{4},{6},{5},{12},{5},{6},{1}};
+    const struct { const unsigned int length: 10; } bytes_length_index[] = {{9},{11},{55},{305},{176},{572},{61},{13},{13},{29},{13},{61},{44},{288},{2}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1895 bytes) */
-static const char cstring[] = "x\332\225T\315W\333H\022\307\037dH \023\014d\223\235\314\274\221\2230\300\2040\353\001\002\233\335\267\263\002\233\217db0\020\222,\263h\332R\333V,K\266Z\002;\231\274\307\321G\035u\324QG\035u\364\221\243\216:\362\047\344O\230\352\226m\314\360\336~\370=\253\252\273\253\253\253~\365\253\272\315!\203\0235\305\254\251\034W\226O\260\312\031\247\262\210\271\331\356\346\254\241c\314\225tT\256a\325\230\233\233\347\346\301\276V7\r,\201Z\322L\225JEV1\2670-\375\264\256\325jH\225f\363\232\212\363\232\2019\243\002/\254\267\214\212\246r2\341$\254\310E\254#\003+-\216\030\272,\032X\247F*\267\233\333}\272\264\272\304\301uN\307\357\261h\020\216\230EQA\204`\302i%\256h\312\212!C\210\255:&\013\334v\211ki&\247b\010\305\320\270:\330\r^0*\220\r\301\006U\270\031\244\252\232\201\014YS\005\270.\253\345\031N\222ux\004\222\246\2677\220B\360\002\222$\001\354\260\310\314\301\245N\260X\301b\225\2305\256&\223\0322\304\312\363(]\202Z\220\217LPQ\301X\215\276\022\r\223\236\342f\035|C`\210\302E!\341f7\347\271W\363\334\001\247\351\260\253\242\032\236\033@\177\340\202j\326\000\242\201\263\262X\321\210\361CY\324$\374\203\240\340&\326\027\352\255\246L\242g%\026N\367V\236\341A\000ENV\r\\\206\255^-\247\2459U\203\n\224\220\251\030\234 \350X2E,\010\234d2\010TM}\n\0259\221\221\002\247\242\254\312\206 \230\252\250h\004\342\232\231\235a\251\000\r\006B\233\226L\265\037\372\032E\207}\026\372\336EVzA\350mCA\010\324\341\217\007X\3275=R\253\262*E\032\315K0p\323\270\\\252Z\244\327\020\251v5l \341\362\016[^\336\211P\211t\340F\244\\\036\237 \305\304]\316v\305\365\320/\017\256\005\377r;\237\025\326~\346\363/\231\226{{\220\313gsY\266\330d\337W\354\273s\260\225\333c\332\301\253\334\001/\374\314\277\313\355]j\302\372\026\237\337\314\261\215\374N>R\016\336\355F\312\277\362Bt\302\277\312\355\013\302n\253\t\377,t\216\220\207D\366pI\020\272\354\206b\n\202DO\340W\202\322QY\356\005\r\277\032\222U&5\311T\330\016\345!\223\370\224\n\240\225\320#|\264\3221\001\272Dz\327\017Ui\017F\232\251\326e\261\n\336\2728\tB\303DJ\317o\217d\327P""\355o\340&]\000\264\375X\310@\304\327 \027\240\272\304\350\345)\023A\324t\315\204\261\200\021i\251\242\254-\3647HQDu$\312FK\254 ]dt\202\374\r\035\211\270\210\304*c\266X\223h_\001\237\273\215JD\030j\206$!\0031V\226d\025)%Y\207G#\006\226\024T&eLy\257\003\270\262l\340\032\251R\n*\250\205u\366\001\020\221Z\306\n6`\276\321k\354q\030\020}NG\276(\217\241\245`,.\260\366^\210\332\273O\352>\235U\372gd\326J%\000\0052\204\351\204j\204\315(x\316T\253u\255^\327H\303\204\001&\351t\270\326a\020*`\rIa\243\333\370D\376\200\031\242\221\201Y\244\336\215\212\256\235\322\222\232u\310\033\276u\254\233\340\266\207>\353\023\366!\037\316ba\362V\373\211U\240\312\264SpJ.\177\026\273H~k7\002\356/\336\250\377\267N5(\354\205\311Ik\305\236u\322N&L~q\366\033,\322\341\310\234\233r\277\367\362\235t\230\034mg\316b\237G\206n=\240\007)k\312zk\0378\367\334\244\273\355\035\370\367:\311\316\326y6\330=\016\216\213A\261\032T\265@;\tN>|\036\032\372\030\313\306Ad\343[Tl\305\267\343\341\310\270\365\205\325\260o\330\212\233\246\317\235\264\337X9{\312.\204#\023\026\270\277g5.\340c\330+\316\214{\327\025\275)\357\320_\351Lw\310\371\343\363r\360\372\227\340\027\024 )\220*A\305\014\314\337\300\357\247\330\032u\277\026\317Q\221\203W@l\307w\250\330\211\037Rq\030?\242\342(~L\305q\274HE1\376\236\212\367\361\006\025\215\370\t\025\047\361\026\025\255\370\047*>\305\327\023 \326\023/\250x\221x\231\24017\302\221;\301\235Y\000\200w\337x/\375\323\016\272\270\272\323\000\300\276\034\032\376*\370\363\367n\332\005\\\037\004\017\236\270\031\227\007\260\203\311\247\356\261\277\350\2430\371\225\3150h\266\033\341\315[\341\310\227m\311z\310\3208t~t\n\341\030\200\021\216MXs\366\217\366k\347\261\203\234\206{\313{\344\025\302\361\257m>\034\273\323n\331\t{\331I:Y7\026\216\247\350N\023\300\275\351\200\372\047\013Y\246\275\351,:\030\002\030\273k\025\330^\317_\201>\334\262\200\031w\332\246\005\274\370<>4<\332\206xF\332\303\355\327V\332\312X<\344\331nX7\300\023\244<\332^\266\022\326\252\275d7\234a`\223\350N\272/<\311OCy\322\235\305\216x\016""\257\336\246Y\224\201 \005\033\321+\317\255\202U\261\221\315\356\377\325\342!\212\356n\325I9i\272X\205\227\266{\366?\331i\250|\332y\006\364\373\316\213y\367\375Td\263jg\354\034\\y\344\354\007\263\253\376h\047\323\341;\257\317\323\347\313\301n!(\034\005G\300\214\177w\375E\217m\331\274\375\306\341\235}7\341\376\335k\3707|\3447(\201S\335\030z9e\272\300\205\267)9O!\022\266nB\242\th\212\333\023\326#\212^\004\3560\r\325\376\010e]t\221\333\362c\376\244\277\t\321l\235o\004{\373W\254.\256\270\031\233\204D7 ?P\247\000\211C\310\210g\205\261\312,}\246V\354\242\023w\036:\254\274\215p|\n\370p\227\0018u\017\352\231uF\341]\321K\205\367\037\330\317\234)\347\310Kx\213\036\n\277~\010\250\255\002\3056\274t\370\315c`\304(\354\213\000\337\340\211\267\014\361\246\302o\276\265\t\200\317NV\240\3157\240\210\231\213\001\303\357\230Yj\302z\002\221\211\316$\2043>\331\257\001+\333\n\245H4\034x\272^\2424\262\366\201\220Q\252\224;\206\265l\307\200\316Gn\014\310\222\365n\372)\377\221\377\006*\367\356\374}\360\026&\206p\306_\032\246z\213gv\312N\367\0260\216\200\257{v\013\312H!oz\272\337\267\244!\361g\374\005\013\340#X.\002~\261\377/\200\213\377n(\004\302\257\301\257\210\332\336\267\223\320U\031@\204\215\251\347\320\th\200H\377\341\3414= \000\333\022\353\321\th\315\222\273\3566`\022g\006=\004\223\213\3363\177\312\337\363\033W\267\371\316Tg\017\006a\372\017\357\001Iv \242\254\233\014\346\377\021\221\374\177\360\266\342\021\377\261_\354\304\256{[\263D;u\325\372\237\235Dg\251\243C\217\323\231`7~\007s\336\3263";
-    PyObject *data = __Pyx_DecompressString(cstring, 1895, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1910 bytes) */
+static const char cstring[] = "x\332\225T\315W\333H\022\307\037dH \023\014\316&;\231y#\047a\200\ta\326\303\347f\367\355\254\300\346#\231\030\014\204$\313,\232\266\324\266\025\313\222\365\005v2y\217\243\217:\352\250\243\216:\352\350#G\035u\344O\310\237\260\325-\333\230\260of\327\357YU\335]]]\365\253_\325m\006\031\014\257Hf]f\230\212x\202e\3068\025y\314\314t7g\014\rc\246\254\241J\035\313\306\354\354\0343\007\366\365\206i`\001\324\262b\312DJ\242\214\231\371)\341\247u\245^G\2620SPd\\P\014\314\030Uxa\275eT\025\231\021uF\300\222X\302\0322\260\324btC\023y\003k\304Hfv\363\273O\027W\027\031\270\316h\370\035\346\r\235\321\315\022/!]\307:\243\224\231\222)J\206\010!\266\032X\237g\266\313LK1\031\031C(\206\3024\300n\360\202Q\205ltl\020\205\231F\262\254\030\310\020\025\231\203\353\242\\\231f\004Q\203G ir{\003I:\236G\202\300\201\035\346\2519\270\324t\314W1_\323\315:S\027\365:2\370\352\263(]\035\265 \037QG%\tc9\372\n$Lr\212\233\r\360\r\201!\002\027\201\204\231\331\234c^\3161\007\214\242\301\256\214\352xv\000\375\201\013\262Y\007\210\006\316*|U\321\215\037*\274\"\340\0378\t7\2616\337h5E=zV\240\341to\025(\036:\240\310\210\262\201+\260\325\253\345\2240++P\20122%\203\3418\r\013&\2179\216\021L\n\201\254\310O\241\"\047\"\222\340\224\027e\321\340\270\256[\3054Hj\032\222+x \262)\301\224yI\321!\356\351\231i\232*\320\3443\203~jk\004=\372\231\357\277\316Sjp\\o\033\n\246C\235>?\300\232\246h\221Z\023e!\322H\336\234\201\233\306\345RV\"\275\216\364ZW\303\006\342.\357\320\345\345\235(\275H\007\356D\312\345\361\t\222L\334\345tW\\\017\375\362\340Z\360/\266\0139n\355g\266\360\202j\3717\007\371B.\237\243\213M\372}I\277;\007[\371=\252\035\274\314\037\260\334\317\354\333\374\336\245\306\255o\261\205\315<\335(\354\024\"\345\340\355n\244\374\253\300E\047\354\313\374>\307\355\266\232\360\317Agq\005Hd\017\2279\256\313~(6\307\t\344\004~e(\035\221\225^\320\360\253#Q\246R\021L\211\356\020\236R\211O\211\000\332q\275\206\210V\032\326\201N\221\336\365CT\322\243\221f\312\r\221\257\201\267.N\034\247\232H\352\371\355\221\360\032\252\375\r\334$""\013\200\266\037\213>\020\3615\3109\250\256n\364\362\024u\216W4`/p\003\351-\231\027\225\371\376\206^\342Q\003\361\242\321\342\253H\343)\235 \177CC<.!\276F\231\315\327\005\322w\300\347n#\353<\014=C\020\220\201(+\313\242\214\244\262\250\301\243\021\003\313\022\252\350\025Lx\257\001\270\242h\340\272^#\024\224P\013k\364\003 \222V\222\260\001\363\217\\\243\217\303\000\351s:\362Ex\014-\005cs\236\266\377|\324\376}R\367\351,\223?%\263R.\003(\220!L/T\327\351\014\203\347L\271\326P\032\rEWM\030p\202F\206o\003\006\245\004\326\220\0246\272\203A\027\337c\212hd`\226\210w\243\252)\247\244\244f\003\362\206o\003k&\270\355\241O\373\204~\364\367g\2610y\253\375\304*\022e\312):e\227=\213]$\277\265\325\200\371\2137\352\377\255S\013\212{ar\322Z\261g\234\214\223\r\223_\234\375\006\213L82\353\246\334\357\275B\047\023&G\333\331\263\330\247\221\241[\017\310A\312J[o\354\003\347\236\233t\267\275\003\377^\047\331\331:\317\005\273\307\301q)(\325\202\232\022(\047\301\311\373OCC\037b\2718\210\\|\213\210\255\370v<\034\031\267\276\260T\373\206-\271\031\362\334I\373\265\225\267\323v1\034\231\260\300\375=K\275\200\217a\2578\323\356]\227\367\322\336\241\277\322\231\352\350\347\217\317+\301\253_\202_P\200\204@\250\006U30\177\003\277\037ck\304\375Z<OD\036^\001\261\035\337!b\047~H\304a\374\210\210\243\3701\021\307\361\022\021\245\370;\"\336\305U\"\324\370\t\021\047\361\026\021\255\370G\">\306\327\023 \326\023\317\211x\236x\221 1\253\341\310\235\340\316\014\000\300\272\257\275\027\376i\007]\\\335Q\001\260/\207\206\277\n\376\374\275\233q\001\327\007\301\203\047n\326e\001\354`\362\251{\354/\370(L~eS\014\232m5\274y+\034\371\262-X\017)\032\207\316\217N1\034\0030\302\261\tk\326\376\321~\345<v\220\243\272\267\274G^1\034\377\332f\303\261;\355\226\235\260\227\234\244\223sc\341x\212\3544\001\334\233\016\250\177\262\220e\332\233\316\202\203!\200\261\273V\221\356\365\374\025\311\303-\013\230q\247mZ\300\213O\343C\303\243m\210g\244=\334~ee\254\254\305B\236m\325\272\001\236 \345\321\366\222\225\260V\355E[u\206\201M\274;""\351>\367\004?\003\345\311t\026:\3749\274z\233dQ\001\202\024mD\256<\263\212V\325F6\275\377W\213\205(\272\2735\047\345d\310b\025^\332\356\331\377dg\240\362\031g\031\350\367\235\027\363\356\373\251\310f\325\316\332y\270\362\310\331\017fV\375\321N\266\303v^\235g\316\227\202\335bP<\n\216\200\031\377\356\372\213\036\333\262Y\373\265\303:\373n\302\375\273\247\3727|\344\253\204\300\251n\014\275\234\262]\340\302\333\204\234\247\020\t]7!\321\0044\305\355\t\353\021A/\002w\230\204j\177\200\262.\270\310m\3711\177\322\337\204h\266\3167\202\275\375+V\027W\334\214MB\242\033\220\037\250i@\342\0202bia\254\nM\237\252U\273\344\304\235\207\016-\257\032\216\247\201\017w)\200\351{P\317\2343\n\357\362^*\274\377\300^v\322\316\221\227\360\026<\024~\375\020P[\005\212mx\231\360\233\307\300\210Q\330\347\001\276\301\023o\t\342M\205\337|k\353\000>=Y\2016\337\200\"f/\006\014\277\243f\251\t\353\tD\306;\223\020\316\370d\277\006\264l+\204\"\321p`\311z\221\320\310\332\007BF\251\022\356\030\326\222\035\003:\037\2711 K\316\273\351\247\374G\376k\250\334\333\363w\301\033\230\030\334\031{i\230\352-\226\355\224\235\351-`\034\001_\367\354\026\224\221@\336\3644\277oIBb\317\330\013\032\300\007\260\\\000\374b\377_\000\027\177l\310\005\334\257\301\257\210\330\336\267\223\320UY@\204\216\251g\320\th\200H\277\363p\206\034\350\000\333\"\355\321\th\315\262\273\356\2520\211\263\203\036\202\311\005o\331O\373{\276zu\233\355\244;{0\0103\237\275\007$\331\201\210rn2\230\373GD\362\377\301\333\212\247\373\217\375R\047v\335\333\232\305\333\251\253\326\313\300\245\377\342\344\237\235Dg\261\243A\353\223Qa\253\377\001\265T\352\300";
+    PyObject *data = __Pyx_DecompressString(cstring, 1910, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2429 bytes) */
-static const char cstring[] = "\377\r at col\377umn  giv\377en twice\373 (\016\004(tree\377 fragmen\277t)), ,-\000m\337puted\010\000fo\373un\004\001line \377.%d?Comm\377and(None\177Note th_\000\377Cython i\377s delibe\377rately s\177tricter!\001\377n PEP-48\3734 <\000 reje\377cts subc\377lasses o\377f builti\376\240\000ypes. I\377f you ne\236\210\000to p%\000%\tt\335h\313\000set\200\000e \377\047annotat\377ion_typi\177ng\047 dirb\000\372\362\000 ;\000False\337.add_%\000ec\374*\002P\000rseche\377cksum mi\377smatch: \356\352\002say\315\000isa_bleen\000\003d\243\001N\211!exp\276\000\241 a\253!\376\217! (G, M,\377 T or a \237name)\363(&\010n\363um\240 \217Hgcho\377st/gcode\377/_lexer._pyxisq\003d\371\"\352/\004N\213\"s\303  in\347teg\333 \304E%d)\373no\377 fault\377 __reduc\277e__ du\245@o\337 non-\217@vi\373al\033\000cinit\377__unclos\216\352@\047(\047\306\002\204`\252h%\227dun\343\006B\232!\000\002.\232U\006c\366B__\017\005\216@s\366\205@e_\013\013erro=r5\003kind?\003\322a\337_text\005\007no\336Z\003mask\003\004et\013a_*\007m\013\001*\007\306#\216\003\370\312`\227\003I\007value\340\255\204\004\264\204\004\251\017\017\007\254\016KIN\177D_BLANK\005\002\377EXTENDED\352\022\002G\030\002M\036\002OTH\373ER(\002TMETA\277_LAYER\000\007_\277CHANGE\026\002N\273ON\003\003TYP\014\003Z\373N_\024\003AMES_\357_Pyx\001\000Dic\367t_N\231 Ref_\271_\327\204\004\312@__d\026\001_\347__f\270@\004\000_geyt\354#\021\000main\020\001\037modul)\002\204\204\001\"\001\247new)\001\324`_\351\204\005_\035_\n\001res\254`\006\003A\004\336!\001type\033\003un\317pickK\000\365\206\004__\017qualP\005\335e\200n\367f{ex\242\001set_\204\005\351s\247\010\237n_\217`st_\376\341\004is_coro\377utineasy\337ncio.\010\006sb\377capacity\237charc\312b\375\000t\377raceback\356\325\204\002cmd\324\205\001col\375c\266\210\003scount\337ddata\221\204\002fi?nalfirr\000\343\210\001\377noflagsg\365e\364\204\001r\332 iite\367msk\263\204\001laye\371r\000\002\302 angelwett\017\000ine\307\204\002Gend\313\204\006F\003\304\204\001m\024\000Wel.\332\206\002.\331""\206\003m\315\204\005\336\306\204\006next\223\207\003of\357fset\360\000par\267ams\003\000se\261@u\377nkpoppos\277quoted\254\000r\277ipssel+\000n\277dsetde\364\206\002s\347ize\375\205\002\372\211\001psu}b\335\205\001throw\317A\373up\365\000euppe\303ruT\000\246\206\005\243\205\002\250\205\002sz\377\200\001\330\004\n\210+\220\375Q\005\001%\240Q\240f\250\377A\200\001\340\004\037\230q\377\320 0\260\013\270;\300\377k\320QR\330\004\023\220\3777\230(\240!\2401\330\357\004\007\200|\n\000!\330\010\377)\250\021\250*\260N\300\377!\330\004\013\2101\200\001\277\360\010\000\n\033\230\026\000\021\377\220\024\220X\230T\240\027\377\250\004\250I\260T\270\027\377\300\004\300H\310D\320P\377^\320^b\320bk\320\377ko\320ov\320vz\177\360\000\000{\001D\002\004\000\367D\002H\003\001H\002I\002\377\330\010\020\220\007\220q\230\357\006\230l\250X\000\007\200v\377\210W\220E\230\024\230Q\357\330\010\022\220u\000\027\220q\377\340\010\027\220t\2307\240\377\047\250\025\250c\260\024\260\377V\2707\300%\300s\310\377$\310g\320U\\\320\\\377a\320ad\320dh\320\337hu\320u|c\000}\001]Bb\001B\002Ei\001Ec\000\356x\000I\002Ow\001O\002V\356~\001V\002[\205\001[\002^\356\214\001^\002b\223\001b\002j\356\232\001j\002q\241\001q\002v\356\250\001v\002y\257\001y\002}\336\266\001}\002C\003\305\000C\003\275J\003\001J\003K\003\237!q\277\330\010\017\320\017(\376\000A\377\250W\260K\270w\300a\365\340\004\013q\256 \016\000\005\032\277\320\031*\250!\250\325 \033\177\320\033+\2501\250A\352 \377\320\023-\250^\2703\270\337a\330\004\032\230\377\002x\210\377q\330\t\n\330\010\016\210\367d\220\"\211\"V\2402\240\367Q\330\014\212 \330\014\022\220\377)\2302\230U\240$\240\377a\240q\250\n\260#\260\377Q\330\020\034\230A\330\014\377\017\210y\230\003\2305\240\377\004\240D\250\001\330\020\021\332\016\001x\332 \t\240\010\000\026\220\377a\220u\230G\2403\240\035e~\000\014\025\220M\000\021\000H\005\355Q\350Ay\220\240`\017\210u\375\220\225`\360\020\000\005\013\210\376\354@\010\210\005\210U\220!\357\2201\220A\345\000\210q\220\371\006G\000\360\000\013""\2105\220\003\377\2208\2304\230q\240\005\376\313`c\250\023\250J\260d\373\270!\234@!\3003\300c\325\310~\000\r\302\001g\236`Q\230\377a\330\010\013\210:\220Q\337\220h\230a\230;\0029\220yA\203\000\017\004k\240\021\240\345`\267\013\2108g\000I\230)\004?\273\230!\367@!\2406\374`&\277\260\001\260\030\270\021C\0018\356u\0001\230E0\000#\240S\377\320(8\270\013\3001\300\377A\300U\310!\3105\320\177PQ\320Q[\320[\227`\365]&\0031v\0019\220H\230\377A\230W\240A\240S\250\377\003\250<\260q\270\006\270;a\270\270@\021\220\021\223\004\235\001Z\320\0011\262$\330\r\231\204\001w\267\000\356\330 x\220x\346\000\003\2401\337\330\r\022\220#\272!\017\210\332\331!\005\247\001\230{\324@3\250\377a\250y\270\001\270\023\270\375G\213\000H\310F\320RS\264\373%!\002\340:\n\014\023\320 Ft\335\000l\000\024\207 V\2301\301A\306\226@\220g\372\002\240A\252 b\240\357\002\240\"\240\332Bq\330\020\337\024\220E\230\025\274\"\024\027\376\315@D\240\013\2503\250c\377\260\021\330\030\033\2306\240\377\024\240[\260\003\2603\260\377a\330\034\"\240!\2408~\340`F\260!\330\035$\217`e\013\025\000c\274 \016\t\2605\255\000?\021\330\035\037\230s\372 /\002\3377\250*\260F\302@1\340z8\010&\"\002\021\022\220+\226@7c\240\023\214\000\020\023\373&\262Bq7\237a\227\207\003\245`\013\2104\303a\037\220S\230\003\230\314 \350\000\270a\377t\2205\230\001\230\024\230\367[\250\001\252`D\260\t\270\337\021\270#\270W\267@Y\310\377j\320X^\320^_\200\365A\037\007\021\005\0056\230\021\230\365!\022\0057\220`2\230R\230yy\304@\357!x\260r\270!\006\3358\301!\200A\340\350`4\210\375{\272`3\230b\240\001\330\275\014U)\340\010\017\210\213\034_\277\320_`\320`ae\001\030?\230\004\230G\2401\236@\242\210\002\237:\240Q\240a\276h\337\030!\276\313\205\001s\220!\2204\237\206\002\022\377\2403\240f\250C\250q\357\260\013\27016\t\320\0233\377\2606\270\024\270R\270q\376\t\013A\300\024\300R\300s\323\310!a\014\242`O\217\000D\250\017\004\320,>\337\204\003\247\206\003\206A5\026\3777\260s\270$\270b\300}\001<\017B\220c\230\021\205\013\377@\300\003\3004\300r\310\r\021\217\207\002\230q";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2429, 3217);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2449 bytes) */
+static const char cstring[] = "\377\r at col\377umn  giv\377en twice\373 (\016\004(tree\377 fragmen\277t)), ,-\000m\337puted\010\000fo\373un\004\001line \377.%d?Comm\377and(None\177Note th_\000\377Cython i\377s delibe\377rately s\177tricter!\001\377n PEP-48\3734 <\000 reje\377cts subc\377lasses o\377f builti\376\240\000ypes. I\377f you ne\236\210\000to p%\000%\tt\335h\313\000set\200\000e \377\047annotat\377ion_typi\177ng\047 dirb\000\372\362\000 ;\000False\337.add_%\000ec\374*\002P\000rseche\377cksum mi\377smatch: \356\352\002say\315\000isa_bleen\000\003d\243\001N\211!exp\276\000\241 a\253!\376\217! (G, M,\377 T or a \237name)\363(&\010n\363um\240 \217Hgcho\377st/gcode\377/_lexer._pyxisq\003d\371\"\352/\004N\213\"s\303  in\347teg\333 \304E%d)\373no\377 fault\377 __reduc\277e__ du\245@o\337 non-\217@vi\373al\033\000cinit\273__\206\004out\376!r\357ange\251h%du\337nclos\212`\047(!\047\346\002\244`\022\014\203&B\272!\000\0025.u\006c\226b__\017\005\256@\355s\245@e_\013\013err{or5\003kind?\003\276\362a_text\005\007n\275oZ\003mask\003\004e\027ta_*\007m\013\001*\007\346#\360\216\003\352`\227\003I\007valu\301e\315\204\004\324\204\004\251\017\017\007\254\016KI\377ND_BLANK\376\005\002EXTENDE\325D\022\002G\030\002M\036\002OT\367HER(\002TMET\177A_LAYER\000\007\177_CHANGE\026\002wNON\003\003TYP\014\003\367ZN_\024\003AMES\337__Pyx\001\000Di\357ct_N\231 Refs__\367\204\004\352@__d\026\001\317___f\270@\004\000_g\363et\354#\021\000main>\020\001modul)\002\244\204\001N\"\001new)\001\364`_\211\205\005;__\n\001res\314`\006\003\274A\004!\001type\033\003u\237npickK\000\225\207\004_\037_qualP\005\375e\200n\366\227\204\006ex\242\001set_\322\204\005s\247\010\237n_\217`st\375_\341\004is_cor\377outineas\277yncio.\010\006s\377bcapacit?ycharc\312b\375\000\377tracebac\335k\325\204\002cmd\364\205\001co\373lc\326\210\003scoun\277tddata\221\204\002f\177inalfirr\000\376\203\211\001noflags\177genexpr\332 \177iitemsk\263\204\001\037layer\000\002\302 \307\205\001\357lett\017\000ine\216\307\204\002end\313\204\006F\003\304\204\001m\256""\024\000el.\372\206\002.\371\206\003m\350\315\204\005\306\204\006k\000t\263\207\003off\377setoutpaorams\003\000se\261@\377unkpoppo\177squoted\254\000\177ripssel+\000\177ndsetde\224\207\002\317size\375\205\002\232\212\001ps\373ub\335\205\001throw\366\317Aup\365\000eupp\207eruT\000\246\206\005\243\205\002\250\205\002s\377z\200\001\330\004\n\210+\373\220Q\005\001%\240Q\240f\377\250A\200\001\340\004\037\230\377q\320 0\260\013\270;\377\300k\320QR\330\004\023\377\2207\230(\240!\2401\337\330\004\007\200|\n\000!\330\377\010)\250\021\250*\260N\377\300!\330\004\013\2101\200\177\001\360\010\000\n\033\230\026\000\377\021\220\024\220X\230T\240\377\027\250\004\250I\260T\270\377\027\300\004\300H\310D\320\377P^\320^b\320bk\377\320ko\320ov\320v\377z\360\000\000{\001D\002\356\004\000D\002H\003\001H\002I\377\002\330\010\020\220\007\220q\337\230\006\230l\250X\000\007\200\377v\210W\220E\230\024\230\337Q\330\010\022\220u\000\027\220\377q\340\010\027\220t\2307\377\240\047\250\025\250c\260\024\377\260V\2707\300%\300s\377\310$\310g\320U\\\320\377\\a\320ad\320dh\277\320hu\320u|c\000}\273\001Bb\001B\002Ei\001E\334c\000x\000I\002Ow\001O\002\335V~\001V\002[\205\001[\002\335^\214\001^\002b\223\001b\002\335j\232\001j\002q\241\001q\002\335v\250\001v\002y\257\001y\002\275}\266\001}\002C\003\305\000C{\003J\003\001J\003K\003\237!\177q\330\010\017\320\017(\376\000\377A\250W\260K\270w\300\353a\340\004\013q\256 \016\000\005\177\032\320\031*\250!\250\325 \377\033\320\033+\2501\250A\376\352 \320\023-\250^\2703\277\270a\330\004\032\230\377\002x\377\210q\330\t\n\330\010\016\357\210d\220\"\211\"V\2402\357\240Q\330\014\212 \330\014\022\377\220)\2302\230U\240$\377\240a\240q\250\n\260#\377\260Q\330\020\034\230A\330\377\014\017\210y\230\003\2305\377\240\004\240D\250\001\330\020\265\021\016\001x\332 \t\240\010\000\026\377\220a\220u\230G\2403;\240e~\000\014\025\220M\000\021\000\332H\005Q\350Ay\220\240`\017\210\373u\220\225`\360\020\000\005\013\375\210\354@\010\210\005\210U\220\337!\2201\220A\345\000\210q\363\220""\006G\000\360\000\013\2105\220\377\003\2208\2304\230q\240\375\005\313`c\250\023\250J\260\367d\270!\234@!\3003\300\253c\310~\000\r\302\001g\236`Q\377\230a\330\010\013\210:\220\277Q\220h\230a\230;\0029\363\220A\203\000\017\004k\240\021\240n\345`\013\2108g\000I\230)\004w?\230!\367@!\2406\374`\177&\260\001\260\030\270\021C\001\3358u\0001\230E0\000#\240\377S\320(8\270\013\3001\377\300A\300U\310!\3105\377\320PQ\320Q[\320[\352\227`]&\0031v\0019\220H\377\230A\230W\240A\240S\377\250\003\250<\260q\270\006w\270a\270\270@\021\220\021\223\004\264\235\001\320\0011\262$\330\r\231\204\001w\334\267\000\330 x\220x\346\000\003\240\2771\330\r\022\220#\272!\017\265\210\331!\005\247\001\230{\324@3\377\250a\250y\270\001\270\023\373\270G\213\000H\310F\320RiS\373%!\002\340:\n\014\023\320 \351F\335\000l\000\024\207 V\2301\214\301A\226@\220g\372\002\240A\252 b\337\240\002\240\"\240\332Bq\330\277\020\024\220E\230\025\274\"\024\375\027\315@D\240\013\2503\250\377c\260\021\330\030\033\2306\377\240\024\240[\260\003\2603\377\260a\330\034\"\240!\240\3758\340`F\260!\330\035$\312\217`\013\025\000c\274 \016\t\2605~\255\000\021\330\035\037\230s\372 \276/\0027\250*\260F\302@1\365\3408\010&\"\002\021\022\220+n\226@c\240\023\214\000\020\023\373&\342\262B7\237a\227\207\003\245`\013\2104>\303a\220S\230\003\230\314 \350\000\376\270at\2205\230\001\230\024\357\230[\250\001\252`D\260\t\277\270\021\270#\270W\267@Y\377\310j\320X^\320^_\353\200A\037\007\021\005\0056\230\021\353\230!\022\0057\220`2\230R\363\230y\304@\357!x\260r\270\272!\0068\301!\200A\340\350`4\373\210{\272`3\230b\240\001{\330\014U)\340\010\017\210\213\034\177_\320_`\320`ae\001\177\030\230\004\230G\2401\236@>\242\210\002:\240Q\240a\276h\337\030}!\313\205\001s\220!\2204\237\206\002\377\022\2403\240f\250C\250\337q\260\013\27016\t\320\023\3773\2606\270\024\270R\270\375q\t\013A\300\024\300R\300\247s\310!a\014\242`O\217\000D\037\250\004\320,>\337\204\003\247\206\003\206A\3765\0267\260s\270$\270b\373\300\001<\017B\220c\230\021\356\205\0136\260c\177\021@""\300\003\277\3004\300r\310\021\246\207\002\230\001q";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2449, 3272);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (3217 bytes) */
-static const char bytes[] = "\r at column  given twice (column (tree fragment)), , computed , found , line .%d?Command(NoneNote that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notecannot parsechecksum mismatch: line says disableenableend of lineexpected a command (G, M, T or a name) at column expected a number at column gchost/gcode/_lexer.pyxisenabledline number N needs an integer (column %d)no default __reduce__ due to non-trivial __cinit__unclosed \047(\047 comment at column %dunexpected BatchBatch.__reduce_cython__Batch.__setstate_cython__Batch.errorBatch.kindBatch.line_textBatch.linenoBatch.maskBatch.meta_kindBatch.meta_textBatch.numberBatch.subBatch.textBatch.valueCommandCommand.__reduce_cython__Command.__setstate_cython__KIND_BLANKKIND_EXTENDEDKIND_GKIND_MKIND_OTHERKIND_TMETA_LAYERMETA_LAYER_CHANGEMETA_NONEMETA_TYPEMETA_ZN_META_NAMES__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Command__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_is_coroutineasyncio.coroutinesbcapacitycharcline_in_tracebackclosecmdcodecolcommandscountddataerrorfinalfirst_linenoflagsgenexprgetiitemskkindlayerlayer_changeletterlineline_endline_textlinenomaskmendel.gcode._lexermeta_kindmeta_textnextnumberoffsetoutparamsparse_chunkpopposquotedrstripsselfsendsetdefaultsizestatestripsubtextthrowtypeupdateupperuse_setstatevaluevaluesz\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220X\230T\240\027\250\004\250I\260T\270\027\300\004\300H\310D\320P^\320^b\320bk\320ko\320ov\320vz\360\000\000{\001D\002\360""\000\000D\002H\002\360\000\000H\002I\002\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\2307\240\047\250\025\250c\260\024\260V\2707\300%\300s\310$\310g\320U\\\320\\a\320ad\320dh\320hu\320u|\360\000\000}\001B\002\360\000\000B\002E\002\360\000\000E\002I\002\360\000\000I\002O\002\360\000\000O\002V\002\360\000\000V\002[\002\360\000\000[\002^\002\360\000\000^\002b\002\360\000\000b\002j\002\360\000\000j\002q\002\360\000\000q\002v\002\360\000\000v\002y\002\360\000\000y\002}\002\360\000\000}\002C\003\360\000\000C\003J\003\360\000\000J\003K\003\330\004\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200\001\360\016\000\005\032\320\031*\250!\2501\330\004\033\320\033+\2501\250A\330\004\023\320\023-\250^\2703\270a\330\004\032\230!\330\004\007\200x\210q\330\t\n\330\010\016\210d\220\"\220E\230\024\230V\2402\240Q\330\014\027\220q\330\014\022\220)\2302\230U\240$\240a\240q\250\n\260#\260Q\330\020\034\230A\330\014\017\210y\230\003\2305\240\004\240D\250\001\330\020\021\330\014\017\210x\220q\230\t\240\021\330\014\026\220a\220u\230G\2403\240e\2501\330\014\025\220Q\330\014\026\220a\330\014\022\220)\2302\230Q\330\004\007\200y\220\001\330\004\017\210u\220A\200\001\360\020\000\005\013\210!\330\004\010\210\005\210U\220!\2201\220A\330\010\017\210q\220\006\220a\220q\330\010\013\2105\220\003\2208\2304\230q\240\005\240Q\240c\250\023\250J\260d\270!\2707\300!\3003\300c\310\021\330\014\r\330\010\016\210g\220X\230Q\230a\330\010\013\210:\220Q\220h\230a\230q\330\010\013\2109\220A\220Q\330\010\013\210:\220Q\220k\240\021\240!\330\010\013\2108\2201\220I\230Q\230a\330\010\013\210?\230!\2307\240!\2406\250\021\250&\260\001\260\030\270\021\330\010\013\2108\2208\2301\230E\240\021\240#\240S\320(8\270\013\3001\300A\300U\310!\3105\320PQ\320Q[\320[\\\320\\]\330\010\013\2108\2201\330\010\013\2109\220H\230A\230W\240A\240S\250\003\250<\260q\270\006\270a\270q\330\010""\021\220\021\330\010\013\210:\220Q\330\010\013\2105\220\003\2201\330\014\017\210x\220q\330\r\020\220\007\220w\230a\330\014\017\210x\220x\230q\240\003\2401\330\r\022\220#\220Q\330\014\017\210x\220q\230\005\230Q\230a\230{\250!\2503\250a\250y\270\001\270\023\270G\3001\300H\310F\320RS\330\014\017\210x\220q\230\005\230Q\230a\340\014\017\210x\220x\230q\240\003\2401\330\014\023\2201\220F\230!\2301\330\014\024\220A\220V\2301\230A\330\014\025\220Q\220g\230Q\230a\330\014\025\220Q\220h\230b\240\002\240\"\240A\330\014\017\210q\330\020\024\220E\230\025\230a\230q\330\024\027\220u\230D\240\013\2503\250c\260\021\330\030\033\2306\240\024\240[\260\003\2603\260a\330\034\"\240!\2408\2501\250F\260!\330\035$\240D\250\013\2603\260c\270\021\330\034\"\240!\2408\2501\250F\260!\2605\270\001\270\021\330\035\037\230s\240!\330\034\"\240!\2407\250*\260F\270!\2701\340\034\"\240!\2408\2501\250F\260&\270\001\270\021\330\021\022\220+\230Q\230c\240\023\240A\330\020\023\2208\2301\230E\240\021\240!\330\010\013\2107\220!\2201\330\004\013\2101\200A\330\010\013\2104\210u\220A\220S\230\003\2301\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X^\320^_\200A\330\010\017\210t\2205\230\001\230\021\200A\330\010\017\210t\2206\230\021\230!\200A\330\010\017\210t\2207\230!\2302\230R\230y\250\003\2503\250a\250x\260r\270\021\200A\330\010\017\210t\2208\2301\230A\200A\340\010\013\2104\210{\230!\2303\230b\240\001\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X^\320^_\200A\340\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X_\320_`\320`a\200A\340\010\030\230\004\230G\2401\240A\330\010\027\220t\230:\240Q\240a\330\010\013\2105\220\003\2201\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270!\330\010\017\210s\220!\2204\220q\230\t\240\022\2403\240f\250C\250q\260\013\2701\330""\010\013\2105\220\003\2201\330\014\023\320\0233\2606\270\024\270R\270q\330\010\013\2105\220\003\2201\330\014\023\320\023A\300\024\300R\300s\310!\330\010\013\2105\220\003\2201\330\014\023\2201\330\020\024\220O\2401\240D\250\004\320,>\270a\270q\330\010\013\2105\220\003\2201\330\014\023\320\0233\2606\270\024\270R\270q\330\010\013\2105\220\003\2201\330\014\023\320\0237\260s\270$\270b\300\001\330\010\013\2105\220\003\2201\330\014\023\2201\330\020\024\220B\220c\230\021\330\010\013\2105\220\003\2201\330\014\023\320\023@\300\003\3004\300r\310\021\330\010\017\210q\230q";
+    #else /* compression: none (3272 bytes) */
+static const char bytes[] = "\r at column  given twice (column (tree fragment)), , computed , found , line .%d?Command(NoneNote that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.add_notecannot parsechecksum mismatch: line says disableenableend of lineexpected a command (G, M, T or a name) at column expected a number at column gchost/gcode/_lexer.pyxisenabledline number N needs an integer (column %d)no default __reduce__ due to non-trivial __cinit__number out of range at column %dunclosed \047(\047 comment at column %dunexpected BatchBatch.__reduce_cython__Batch.__setstate_cython__Batch.errorBatch.kindBatch.line_textBatch.linenoBatch.maskBatch.meta_kindBatch.meta_textBatch.numberBatch.subBatch.textBatch.valueCommandCommand.__reduce_cython__Command.__setstate_cython__KIND_BLANKKIND_EXTENDEDKIND_GKIND_MKIND_OTHERKIND_TMETA_LAYERMETA_LAYER_CHANGEMETA_NONEMETA_TYPEMETA_ZN_META_NAMES__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Command__qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_is_coroutineasyncio.coroutinesbcapacitycharcline_in_tracebackclosecmdcodecolcommandscountddataerrorfinalfirst_linenoflagsgenexprgetiitemskkindlayerlayer_changeletterlineline_endline_textlinenomaskmendel.gcode._lexermeta_kindmeta_textnextnumberoffsetoutparamsparse_chunkpopposquotedrstripsselfsendsetdefaultsizestatestripsubtextthrowtypeupdateupperuse_setstatevaluevaluesz\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220X\230T\240\027\250\004\250I\260T\270\027\300\004\300H\310D\320P^\320^b\320bk\320ko\320ov""\320vz\360\000\000{\001D\002\360\000\000D\002H\002\360\000\000H\002I\002\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\2307\240\047\250\025\250c\260\024\260V\2707\300%\300s\310$\310g\320U\\\320\\a\320ad\320dh\320hu\320u|\360\000\000}\001B\002\360\000\000B\002E\002\360\000\000E\002I\002\360\000\000I\002O\002\360\000\000O\002V\002\360\000\000V\002[\002\360\000\000[\002^\002\360\000\000^\002b\002\360\000\000b\002j\002\360\000\000j\002q\002\360\000\000q\002v\002\360\000\000v\002y\002\360\000\000y\002}\002\360\000\000}\002C\003\360\000\000C\003J\003\360\000\000J\003K\003\330\004\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200\001\360\016\000\005\032\320\031*\250!\2501\330\004\033\320\033+\2501\250A\330\004\023\320\023-\250^\2703\270a\330\004\032\230!\330\004\007\200x\210q\330\t\n\330\010\016\210d\220\"\220E\230\024\230V\2402\240Q\330\014\027\220q\330\014\022\220)\2302\230U\240$\240a\240q\250\n\260#\260Q\330\020\034\230A\330\014\017\210y\230\003\2305\240\004\240D\250\001\330\020\021\330\014\017\210x\220q\230\t\240\021\330\014\026\220a\220u\230G\2403\240e\2501\330\014\025\220Q\330\014\026\220a\330\014\022\220)\2302\230Q\330\004\007\200y\220\001\330\004\017\210u\220A\200\001\360\020\000\005\013\210!\330\004\010\210\005\210U\220!\2201\220A\330\010\017\210q\220\006\220a\220q\330\010\013\2105\220\003\2208\2304\230q\240\005\240Q\240c\250\023\250J\260d\270!\2707\300!\3003\300c\310\021\330\014\r\330\010\016\210g\220X\230Q\230a\330\010\013\210:\220Q\220h\230a\230q\330\010\013\2109\220A\220Q\330\010\013\210:\220Q\220k\240\021\240!\330\010\013\2108\2201\220I\230Q\230a\330\010\013\210?\230!\2307\240!\2406\250\021\250&\260\001\260\030\270\021\330\010\013\2108\2208\2301\230E\240\021\240#\240S\320(8\270\013\3001\300A\300U\310!\3105\320PQ\320Q[\320[\\\320\\]\330\010\013\2108\2201\330\010\013\2109\220H\230A\230W\240A\240S\250\003\250<""\260q\270\006\270a\270q\330\010\021\220\021\330\010\013\210:\220Q\330\010\013\2105\220\003\2201\330\014\017\210x\220q\330\r\020\220\007\220w\230a\330\014\017\210x\220x\230q\240\003\2401\330\r\022\220#\220Q\330\014\017\210x\220q\230\005\230Q\230a\230{\250!\2503\250a\250y\270\001\270\023\270G\3001\300H\310F\320RS\330\014\017\210x\220q\230\005\230Q\230a\340\014\017\210x\220x\230q\240\003\2401\330\014\023\2201\220F\230!\2301\330\014\024\220A\220V\2301\230A\330\014\025\220Q\220g\230Q\230a\330\014\025\220Q\220h\230b\240\002\240\"\240A\330\014\017\210q\330\020\024\220E\230\025\230a\230q\330\024\027\220u\230D\240\013\2503\250c\260\021\330\030\033\2306\240\024\240[\260\003\2603\260a\330\034\"\240!\2408\2501\250F\260!\330\035$\240D\250\013\2603\260c\270\021\330\034\"\240!\2408\2501\250F\260!\2605\270\001\270\021\330\035\037\230s\240!\330\034\"\240!\2407\250*\260F\270!\2701\340\034\"\240!\2408\2501\250F\260&\270\001\270\021\330\021\022\220+\230Q\230c\240\023\240A\330\020\023\2208\2301\230E\240\021\240!\330\010\013\2107\220!\2201\330\004\013\2101\200A\330\010\013\2104\210u\220A\220S\230\003\2301\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X^\320^_\200A\330\010\017\210t\2205\230\001\230\021\200A\330\010\017\210t\2206\230\021\230!\200A\330\010\017\210t\2207\230!\2302\230R\230y\250\003\2503\250a\250x\260r\270\021\200A\330\010\017\210t\2208\2301\230A\200A\340\010\013\2104\210{\230!\2303\230b\240\001\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X^\320^_\200A\340\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270#\270W\300A\300Y\310j\320X_\320_`\320`a\200A\340\010\030\230\004\230G\2401\240A\330\010\027\220t\230:\240Q\240a\330\010\013\2105\220\003\2201\330\014\023\2201\330\010\017\210t\2205\230\001\230\024\230[\250\001\250\023\250D\260\t\270\021\270!\330\010\017\210s\220!\2204\220q\230\t\240\022\2403""\240f\250C\250q\260\013\2701\330\010\013\2105\220\003\2201\330\014\023\320\0233\2606\270\024\270R\270q\330\010\013\2105\220\003\2201\330\014\023\320\023A\300\024\300R\300s\310!\330\010\013\2105\220\003\2201\330\014\023\2201\330\020\024\220O\2401\240D\250\004\320,>\270a\270q\330\010\013\2105\220\003\2201\330\014\023\320\0233\2606\270\024\270R\270q\330\010\013\2105\220\003\2201\330\014\023\320\0237\260s\270$\270b\300\001\330\010\013\2105\220\003\2201\330\014\023\2201\330\020\024\220B\220c\230\021\330\010\013\2105\220\003\2201\330\014\023\320\0236\260c\270\024\270R\270q\330\010\013\2105\220\003\2201\330\014\023\320\023@\300\003\3004\300r\310\021\330\010\017\210q\230q";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 145; i++) {
+    for (int i = 0; i < 146; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
-      if (likely(string) && i >= 30) PyUnicode_InternInPlace(&string);
+      if (likely(string) && i >= 31) PyUnicode_InternInPlace(&string);
       if (unlikely(!string)) {
         Py_XDECREF(data);
         __PYX_ERR(0, 1, __pyx_L1_error)
@@ -17617,8 +17716,8 @@ static const char bytes[] = "\r at column  given twice (column (tree fragment)),
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 145; i < 160; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-145].length;
+    for (int i = 146; i < 161; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-146].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -17628,14 +17727,14 @@ static const char bytes[] = "\r at column  given twice (column (tree fragment)),
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 160; i++) {
+    for (Py_ssize_t i = 0; i < 161; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 145;
+      PyObject **table = stringtab + 146;
       for (Py_ssize_t i=0; i<15; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -17723,62 +17822,62 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 604};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 611};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_k};
     __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591_q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 190};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 192};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[1] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_kp_b_iso88591_A_t6, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[1])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 193};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 195};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_number, __pyx_mstate->__pyx_kp_b_iso88591_A_t81A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 196};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 198};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_sub, __pyx_mstate->__pyx_kp_b_iso88591_A_t5, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 199};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 201};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_lineno, __pyx_mstate->__pyx_kp_b_iso88591_A_t81A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 202};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 204};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[5] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_mask, __pyx_mstate->__pyx_kp_b_iso88591_A_t6, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[5])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 205};
+    const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 3, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 207};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_letter};
     __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_value, __pyx_mstate->__pyx_kp_b_iso88591_A_t7_2Ry_3axr, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 208};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 210};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_line_text, __pyx_mstate->__pyx_kp_b_iso88591_A_t5_D_WAYjX___a, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 212};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 214};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_text, __pyx_mstate->__pyx_kp_b_iso88591_A_4_3b_1_t5_D_WAYjX, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 218};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 220};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[9] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_meta_kind, __pyx_mstate->__pyx_kp_b_iso88591_A_t5, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[9])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 221};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 2, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 223};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i};
     __pyx_mstate_global->__pyx_codeobj_tab[10] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_meta_text, __pyx_mstate->__pyx_kp_b_iso88591_A_4uAS_1_1_t5_D_WAYjX, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[10])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 226};
+    const __Pyx_PyCode_New_function_description descr = {2, 0, 0, 6, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 228};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_code, __pyx_mstate->__pyx_n_u_col, __pyx_mstate->__pyx_n_u_line_2, __pyx_mstate->__pyx_n_u_char};
     __pyx_mstate_global->__pyx_codeobj_tab[11] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_error, __pyx_mstate->__pyx_kp_b_iso88591_A_G1A_t_Qa_5_1_1_t5_D_s_4q_3fCq, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[11])) goto bad;
   }
@@ -17793,7 +17892,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[13] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[13])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 12, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 575};
+    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 12, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 582};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_offset, __pyx_mstate->__pyx_n_u_first_lineno, __pyx_mstate->__pyx_n_u_final, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_s, __pyx_mstate->__pyx_n_u_size, __pyx_mstate->__pyx_n_u_pos, __pyx_mstate->__pyx_n_u_line_end, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_capacity, __pyx_mstate->__pyx_n_u_lineno};
     __pyx_mstate_global->__pyx_codeobj_tab[14] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_parse_chunk, __pyx_mstate->__pyx_kp_b_iso88591_1_1A_3a_xq_d_E_V2Q_q_2U_aq_Q_A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[14])) goto bad;
   }
@@ -17808,7 +17907,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[16] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_QfA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[16])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 655};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 662};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_b, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_k, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_n_u_mask, __pyx_mstate->__pyx_n_u_flags, __pyx_mstate->__pyx_n_u_quoted, __pyx_mstate->__pyx_n_u_values, __pyx_mstate->__pyx_n_u_cmd, __pyx_mstate->__pyx_n_u_params, __pyx_mstate->__pyx_n_u_out};
     __pyx_mstate_global->__pyx_codeobj_tab[17] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_commands, __pyx_mstate->__pyx_kp_b_iso88591_U_1A_q_aq_5_84q_Qc_Jd_7_3c_gXQa, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[17])) goto bad;
   }

@@ -27,6 +27,7 @@ rounded division; longer numbers go through ``strtod``.
 """
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stdint cimport int64_t, uint32_t
+from libc.math cimport HUGE_VAL
 from libc.stdlib cimport malloc, free, strtod
 from libc.string cimport memcpy
 
@@ -82,6 +83,7 @@ cdef enum:
     E_COMMENT = 5
     E_NOCODE = 6
     E_LINENO = 7
+    E_RANGE = 8
 
 
 cdef inline bint is_blank(char c) noexcept nogil:
@@ -245,6 +247,8 @@ cdef class Batch:
         if code == E_NOCODE:
             return "expected a command (G, M, T or a name) at column %d, found %r" % (
                 col + 1, char)
+        if code == E_RANGE:
+            return "number out of range at column %d" % (col + 1)
         if code == E_LINENO:
             return "line number N needs an integer (column %d)" % (col + 1)
         return "cannot parse"
@@ -258,7 +262,8 @@ cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:
 
 
 cdef inline int parse_number(const char* s, int pos, int end, double* out) noexcept nogil:
-    """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end or -1."""
+    """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end, -1 when
+    there is no number, -2 when it is beyond the range of a double."""
     cdef int start = pos
     cdef bint negative = False
     cdef int64_t mantissa = 0
@@ -292,6 +297,8 @@ cdef inline int parse_number(const char* s, int pos, int end, double* out) noexc
             out[0] = -out[0]
     else:
         out[0] = _strtod_span(s, start, pos)
+        if out[0] - out[0] != 0.0:      # beyond the range of a double: inf
+            return -2
     return pos
 
 
@@ -299,7 +306,7 @@ cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:
     cdef char buf[512]
     cdef int n = end - start
     if n > 511:
-        n = 511
+        return HUGE_VAL
     memcpy(buf, s + start, n)
     buf[n] = 0
     return strtod(buf, NULL)
@@ -564,7 +571,7 @@ cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start
                 continue
             pos = parse_number(s, after, end, &value)
             if pos < 0:
-                fail(b, i, E_NUMBER, after - start)
+                fail(b, i, E_NUMBER if pos == -1 else E_RANGE, after - start)
                 return
             b.values[i * NLETTERS + letter] = value
             continue

@@ -91,7 +91,8 @@ class Interpreter:
         self._handlers = {
             "G0": self._move, "G1": self._move, "G2": self._arc_cw, "G3": self._arc_ccw,
             "G4": self._dwell, "G10": self._g10, "G11": self._unretract,
-            "G17": self._xy_plane, "G20": self._inches, "G21": self._millimetres, "G28": self._home,
+            "G17": self._xy_plane, "G18": self._other_plane, "G19": self._other_plane,
+            "G20": self._inches, "G21": self._millimetres, "G28": self._home,
             "G90": self._set_absolute, "G91": self._set_relative, "G92": self._set_position,
             "M82": self._e_absolute, "M83": self._e_relative,
             "M104": self._hotend, "M109": self._hotend_wait, "M140": self._bed,
@@ -196,7 +197,12 @@ class Interpreter:
         return feed * self.scale / 60.0
 
     def _target(self, params):
-        """Machine-coordinate target of a move's X/Y/Z/E words, and its logical E."""
+        """Machine-coordinate target of a move's X/Y/Z/E words, and its logical E.
+
+        Raises GcodeError for an axis letter without a number (``G1 X``)."""
+        for axis in AXES:
+            if axis in params and params[axis] is None:
+                raise GcodeError("%s needs a number in a move" % axis)
         target = list(self.position)
         for i, axis in enumerate("XYZ"):
             value = params.get(axis)
@@ -345,6 +351,11 @@ class Interpreter:
 
     def _xy_plane(self, _command):
         """G17: arcs in the XY plane, the only plane Mendel draws arcs in."""
+
+    def _other_plane(self, command):
+        """G18/G19 would put later arcs in the XZ/YZ plane: refused, not ignored,
+        since drawing those arcs in XY would print the wrong shape."""
+        raise GcodeError("%s: arcs outside the XY plane are not supported" % command.code)
 
     def _inches(self, _command):
         self.scale = _INCH

@@ -135,7 +135,8 @@ class SerialLink:
     # -- receiving -----------------------------------------------------
     def pump(self, timeout):
         """Read what the board sent (waiting up to ``timeout`` s) and handle it."""
-        self.port.timeout = timeout
+        if self.port.timeout != timeout:
+            self.port.timeout = timeout      # pyserial reconfigures the tty on each set
         data = self.port.read(max(1, self.port.in_waiting))
         now = time.monotonic()
         for ack, payload in self.decoder.feed(data):

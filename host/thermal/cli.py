@@ -1,6 +1,6 @@
 # Mendel host: the command-line parts about heaters.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``mendel pid-tune`` and ``mendel print --sim-fault``.
+"""The heater parts of the command line: ``mendel pid-tune`` and ``mendel print --sim-fault``.
 
 ``--sim-fault FAULT[:HEATER]@SECONDS`` (repeatable; simulated board only)
 starts a plant fault SECONDS of board time after the print starts, on HEATER

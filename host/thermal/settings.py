@@ -29,6 +29,8 @@ ambient_temp degC, sensor_lag s, sensor_noise degC, sensor_type).
 """
 import dataclasses
 
+from mendel.firmware.thermal.sensor import sensor_names
+
 # Highest heater max_temp accepted: above what all-metal hot ends reach.
 MAX_TEMP = 500.0
 HOTEND_GUARD = {"watch_period": 20.0, "watch_increase": 2.0, "runaway_period": 40.0,
@@ -77,8 +79,12 @@ def heater_config(section, optional_section, name):
              for key in ("pid_kp", "pid_ki", "pid_kd")]
     min_temp = section.getfloat("min_temp", 5.0)
     max_temp = section.getfloat("max_temp", above=min_temp, maxval=MAX_TEMP)
+    sensor_type = section.get("sensor_type")
+    if sensor_type not in sensor_names():
+        section._fail("sensor_type", "%r is not one of: %s"
+                      % (sensor_type, ", ".join(sensor_names())))
     config = HeaterConfig(
-        name=section.get("heater", name), sensor_type=section.get("sensor_type"),
+        name=section.get("heater", name), sensor_type=sensor_type,
         min_temp=min_temp, max_temp=max_temp, pid_kp=gains[0], pid_ki=gains[1],
         pid_kd=gains[2], control=control,
         max_delta=section.getfloat("max_delta", 2.0, above=0.0),
@@ -93,7 +99,10 @@ def heater_config(section, optional_section, name):
     if plant is not None:
         for key, board_key in SIM_PLANT_KEYS.items():
             if plant.parser.has_option(plant.name, key):
-                config.sim_plant[board_key] = plant.getfloat(key, minval=0.0)
+                if key in ("heat_capacity", "heat_loss"):
+                    config.sim_plant[board_key] = plant.getfloat(key, above=0.0)
+                else:
+                    config.sim_plant[board_key] = plant.getfloat(key, minval=0.0)
         config.sim_sensor = plant.get("sensor_type", "")
     return config
 

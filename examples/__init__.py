@@ -1,0 +1,1 @@
+"""The bundled example print (installed with Mendel as mendel.examples)."""
