@@ -1785,7 +1785,7 @@ struct __pyx_obj_6mendel_5gcode_6_lexer_Batch {
 };
 
 
-/* "host/gcode/_lexer.pyx":614
+/* "host/gcode/_lexer.pyx":622
  * 
  * 
  * cdef class Command:             # <<<<<<<<<<<<<<
@@ -1807,7 +1807,7 @@ struct __pyx_obj_6mendel_5gcode_6_lexer_Command {
 };
 
 
-/* "host/gcode/_lexer.pyx":611
+/* "host/gcode/_lexer.pyx":619
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -3702,7 +3702,7 @@ return 0;
 /* #### Code section: module_code ### */
 static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObject *__pyx_generator, CYTHON_UNUSED PyThreadState *__pyx_tstate, PyObject *__pyx_sent_value); /* proto */
 
-/* "host/gcode/_lexer.pyx":611
+/* "host/gcode/_lexer.pyx":619
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -3722,7 +3722,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_4genexpr(CYTHON_UNUSED PyObject
   if (unlikely(!__pyx_cur_scope)) {
     __pyx_cur_scope = ((struct __pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr *)Py_None);
     __Pyx_INCREF(Py_None);
-    __PYX_ERR(0, 611, __pyx_L1_error)
+    __PYX_ERR(0, 619, __pyx_L1_error)
   } else {
     __Pyx_GOTREF((PyObject *)__pyx_cur_scope);
   }
@@ -3730,7 +3730,7 @@ static PyObject *__pyx_pf_6mendel_5gcode_6_lexer_4genexpr(CYTHON_UNUSED PyObject
   __Pyx_INCREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   __Pyx_GIVEREF(__pyx_cur_scope->__pyx_genexpr_arg_0);
   {
-    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6mendel_5gcode_6_lexer_6generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer); if (unlikely(!gen)) __PYX_ERR(0, 611, __pyx_L1_error)
+    __pyx_CoroutineObject *gen = __Pyx_Generator_New((__pyx_coroutine_body_t) __pyx_gb_6mendel_5gcode_6_lexer_6generator, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0]), (PyObject *) __pyx_cur_scope, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_genexpr, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer); if (unlikely(!gen)) __PYX_ERR(0, 619, __pyx_L1_error)
     __Pyx_DECREF(__pyx_cur_scope);
     __Pyx_RefNannyFinishContext();
     return (PyObject *) gen;
@@ -3769,35 +3769,35 @@ static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObjec
   __pyx_L3_first_run:;
   if (unlikely(__pyx_sent_value != Py_None)) {
     if (unlikely(__pyx_sent_value)) PyErr_SetString(PyExc_TypeError, "can't send non-None value to a just-started generator");
-    __PYX_ERR(0, 611, __pyx_L1_error)
+    __PYX_ERR(0, 619, __pyx_L1_error)
   }
-  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 611, __pyx_L1_error) }
-  __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 611, __pyx_L1_error)
+  if (unlikely(!__pyx_cur_scope->__pyx_genexpr_arg_0)) { __Pyx_RaiseUnboundLocalError(".0"); __PYX_ERR(0, 619, __pyx_L1_error) }
+  __pyx_t_1 = PyObject_GetIter(__pyx_cur_scope->__pyx_genexpr_arg_0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 619, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_2 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 611, __pyx_L1_error)
+  __pyx_t_2 = (CYTHON_COMPILING_IN_LIMITED_API) ? PyIter_Next : __Pyx_PyObject_GetIterNextFunc(__pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 619, __pyx_L1_error)
   for (;;) {
     {
       __pyx_t_3 = __pyx_t_2(__pyx_t_1);
       if (unlikely(!__pyx_t_3)) {
         PyObject* exc_type = PyErr_Occurred();
         if (exc_type) {
-          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 611, __pyx_L1_error)
+          if (unlikely(!__Pyx_PyErr_GivenExceptionMatches(exc_type, PyExc_StopIteration))) __PYX_ERR(0, 619, __pyx_L1_error)
           PyErr_Clear();
         }
         break;
       }
     }
     __Pyx_GOTREF(__pyx_t_3);
-    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 1) < (0)) __PYX_ERR(0, 611, __pyx_L1_error)
+    if (__Pyx_PyInt_FromNumber(&__pyx_t_3, NULL, 1) < (0)) __PYX_ERR(0, 619, __pyx_L1_error)
     __Pyx_XGOTREF(__pyx_cur_scope->__pyx_v_k);
     __Pyx_XDECREF_SET(__pyx_cur_scope->__pyx_v_k, ((PyObject*)__pyx_t_3));
     __Pyx_GIVEREF(__pyx_t_3);
     __pyx_t_3 = 0;
-    __pyx_t_3 = __Pyx_PyLong_AddCObj(__pyx_mstate_global->__pyx_int_65, __pyx_cur_scope->__pyx_v_k, 65, 0, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 611, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_AddCObj(__pyx_mstate_global->__pyx_int_65, __pyx_cur_scope->__pyx_v_k, 65, 0, 0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 619, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = __Pyx_PyLong_As_int(__pyx_t_3); if (unlikely((__pyx_t_4 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 611, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyLong_As_int(__pyx_t_3); if (unlikely((__pyx_t_4 == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 619, __pyx_L1_error)
     __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-    __pyx_t_3 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 611, __pyx_L1_error)
+    __pyx_t_3 = PyUnicode_FromOrdinal(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 619, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
 
     __pyx_r = __pyx_t_3;
@@ -3817,7 +3817,7 @@ static PyObject *__pyx_gb_6mendel_5gcode_6_lexer_6generator(__pyx_CoroutineObjec
     __pyx_cur_scope->__pyx_t_0 = 0;
     __Pyx_XGOTREF(__pyx_t_1);
     __pyx_t_2 = __pyx_cur_scope->__pyx_t_1;
-    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 611, __pyx_L1_error)
+    if (unlikely(!__pyx_sent_value)) __PYX_ERR(0, 619, __pyx_L1_error)
   }
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   CYTHON_MAYBE_UNUSED_VAR(__pyx_cur_scope);
@@ -8450,87 +8450,167 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_number(char const 
  * 
  * 
  * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
- *     cdef char buf[512]
- *     cdef int n = end - start
+ *     """strtod of s[start:end] (a number of more than 15 significant digits)."""
+ *     cdef char small[512]
 */
 
 static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s, int __pyx_v_start, int __pyx_v_end) {
-  char __pyx_v_buf[512];
+  char __pyx_v_small[512];
+  char *__pyx_v_buf;
   int __pyx_v_n;
+  double __pyx_v_value;
   double __pyx_r;
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":307
- * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:
- *     cdef char buf[512]
+  /* "host/gcode/_lexer.pyx":308
+ *     """strtod of s[start:end] (a number of more than 15 significant digits)."""
+ *     cdef char small[512]
+ *     cdef char* buf = small             # <<<<<<<<<<<<<<
+ *     cdef int n = end - start
+ *     cdef double value
+*/
+  __pyx_v_buf = __pyx_v_small;
+
+  /* "host/gcode/_lexer.pyx":309
+ *     cdef char small[512]
+ *     cdef char* buf = small
  *     cdef int n = end - start             # <<<<<<<<<<<<<<
- *     if n > 511:
- *         return HUGE_VAL
+ *     cdef double value
+ *     if n >= 512:
 */
   __pyx_v_n = (__pyx_v_end - __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":308
- *     cdef char buf[512]
+  /* "host/gcode/_lexer.pyx":311
  *     cdef int n = end - start
- *     if n > 511:             # <<<<<<<<<<<<<<
- *         return HUGE_VAL
- *     memcpy(buf, s + start, n)
+ *     cdef double value
+ *     if n >= 512:             # <<<<<<<<<<<<<<
+ *         buf = <char*> malloc(n + 1)
+ *         if buf == NULL:
 */
-  __pyx_t_1 = (__pyx_v_n > 0x1FF);
+  __pyx_t_1 = (__pyx_v_n >= 0x200);
 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":309
- *     cdef int n = end - start
- *     if n > 511:
- *         return HUGE_VAL             # <<<<<<<<<<<<<<
+    /* "host/gcode/_lexer.pyx":312
+ *     cdef double value
+ *     if n >= 512:
+ *         buf = <char*> malloc(n + 1)             # <<<<<<<<<<<<<<
+ *         if buf == NULL:
+ *             return HUGE_VAL
+*/
+    __pyx_v_buf = ((char *)malloc((__pyx_v_n + 1)));
+
+    /* "host/gcode/_lexer.pyx":313
+ *     if n >= 512:
+ *         buf = <char*> malloc(n + 1)
+ *         if buf == NULL:             # <<<<<<<<<<<<<<
+ *             return HUGE_VAL
+ *     memcpy(buf, s + start, n)
+*/
+    __pyx_t_1 = (__pyx_v_buf == NULL);
+
+    if (__pyx_t_1) {
+
+
+      /* "host/gcode/_lexer.pyx":314
+ *         buf = <char*> malloc(n + 1)
+ *         if buf == NULL:
+ *             return HUGE_VAL             # <<<<<<<<<<<<<<
  *     memcpy(buf, s + start, n)
  *     buf[n] = 0
 */
-    {
+      {
 
-      __pyx_r = HUGE_VAL;
-    }
-    goto __pyx_L0;
+        __pyx_r = HUGE_VAL;
+      }
+      goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":308
- *     cdef char buf[512]
- *     cdef int n = end - start
- *     if n > 511:             # <<<<<<<<<<<<<<
- *         return HUGE_VAL
+      /* "host/gcode/_lexer.pyx":313
+ *     if n >= 512:
+ *         buf = <char*> malloc(n + 1)
+ *         if buf == NULL:             # <<<<<<<<<<<<<<
+ *             return HUGE_VAL
  *     memcpy(buf, s + start, n)
+*/
+    }
+
+    /* "host/gcode/_lexer.pyx":311
+ *     cdef int n = end - start
+ *     cdef double value
+ *     if n >= 512:             # <<<<<<<<<<<<<<
+ *         buf = <char*> malloc(n + 1)
+ *         if buf == NULL:
 */
   }
 
-  /* "host/gcode/_lexer.pyx":310
- *     if n > 511:
- *         return HUGE_VAL
+  /* "host/gcode/_lexer.pyx":315
+ *         if buf == NULL:
+ *             return HUGE_VAL
  *     memcpy(buf, s + start, n)             # <<<<<<<<<<<<<<
  *     buf[n] = 0
- *     return strtod(buf, NULL)
+ *     value = strtod(buf, NULL)
 */
   (void)(memcpy(__pyx_v_buf, (__pyx_v_s + __pyx_v_start), __pyx_v_n));
 
-  /* "host/gcode/_lexer.pyx":311
- *         return HUGE_VAL
+  /* "host/gcode/_lexer.pyx":316
+ *             return HUGE_VAL
  *     memcpy(buf, s + start, n)
  *     buf[n] = 0             # <<<<<<<<<<<<<<
- *     return strtod(buf, NULL)
- * 
+ *     value = strtod(buf, NULL)
+ *     if buf != small:
 */
   (__pyx_v_buf[__pyx_v_n]) = 0;
 
-  /* "host/gcode/_lexer.pyx":312
+  /* "host/gcode/_lexer.pyx":317
  *     memcpy(buf, s + start, n)
  *     buf[n] = 0
- *     return strtod(buf, NULL)             # <<<<<<<<<<<<<<
+ *     value = strtod(buf, NULL)             # <<<<<<<<<<<<<<
+ *     if buf != small:
+ *         free(buf)
+*/
+  __pyx_v_value = strtod(__pyx_v_buf, NULL);
+
+  /* "host/gcode/_lexer.pyx":318
+ *     buf[n] = 0
+ *     value = strtod(buf, NULL)
+ *     if buf != small:             # <<<<<<<<<<<<<<
+ *         free(buf)
+ *     return value
+*/
+  __pyx_t_1 = (__pyx_v_buf != __pyx_v_small);
+
+  if (__pyx_t_1) {
+
+
+    /* "host/gcode/_lexer.pyx":319
+ *     value = strtod(buf, NULL)
+ *     if buf != small:
+ *         free(buf)             # <<<<<<<<<<<<<<
+ *     return value
+ * 
+*/
+    free(__pyx_v_buf);
+
+    /* "host/gcode/_lexer.pyx":318
+ *     buf[n] = 0
+ *     value = strtod(buf, NULL)
+ *     if buf != small:             # <<<<<<<<<<<<<<
+ *         free(buf)
+ *     return value
+*/
+  }
+
+  /* "host/gcode/_lexer.pyx":320
+ *     if buf != small:
+ *         free(buf)
+ *     return value             # <<<<<<<<<<<<<<
  * 
  * 
 */
   {
 
-    __pyx_r = strtod(__pyx_v_buf, NULL);
+    __pyx_r = __pyx_v_value;
   }
   goto __pyx_L0;
 
@@ -8538,18 +8618,20 @@ static double __pyx_f_6mendel_5gcode_6_lexer__strtod_span(char const *__pyx_v_s,
  * 
  * 
  * cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
- *     cdef char buf[512]
- *     cdef int n = end - start
+ *     """strtod of s[start:end] (a number of more than 15 significant digits)."""
+ *     cdef char small[512]
 */
 
   /* function exit code */
   __pyx_L0:;
 
 
+
+
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":315
+/* "host/gcode/_lexer.pyx":323
  * 
  * 
  * cdef inline int parse_digits(const char* s, int pos, int end, int64_t* out) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8565,7 +8647,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":318
+  /* "host/gcode/_lexer.pyx":326
  *     """Read an unsigned integer at ``pos``; returns the position after it, or -1
  *     when there is no digit or the number does not fit 62 bits."""
  *     cdef int64_t n = 0             # <<<<<<<<<<<<<<
@@ -8574,7 +8656,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
   __pyx_v_n = 0;
 
-  /* "host/gcode/_lexer.pyx":319
+  /* "host/gcode/_lexer.pyx":327
  *     when there is no digit or the number does not fit 62 bits."""
  *     cdef int64_t n = 0
  *     cdef int start = pos             # <<<<<<<<<<<<<<
@@ -8583,7 +8665,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
   __pyx_v_start = __pyx_v_pos;
 
-  /* "host/gcode/_lexer.pyx":320
+  /* "host/gcode/_lexer.pyx":328
  *     cdef int64_t n = 0
  *     cdef int start = pos
  *     while pos < end and is_digit(s[pos]):             # <<<<<<<<<<<<<<
@@ -8610,7 +8692,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":321
+    /* "host/gcode/_lexer.pyx":329
  *     cdef int start = pos
  *     while pos < end and is_digit(s[pos]):
  *         if n > MAX_INTEGER // 10:             # <<<<<<<<<<<<<<
@@ -8622,7 +8704,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":322
+      /* "host/gcode/_lexer.pyx":330
  *     while pos < end and is_digit(s[pos]):
  *         if n > MAX_INTEGER // 10:
  *             return -1             # <<<<<<<<<<<<<<
@@ -8635,7 +8717,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":321
+      /* "host/gcode/_lexer.pyx":329
  *     cdef int start = pos
  *     while pos < end and is_digit(s[pos]):
  *         if n > MAX_INTEGER // 10:             # <<<<<<<<<<<<<<
@@ -8644,7 +8726,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
     }
 
-    /* "host/gcode/_lexer.pyx":323
+    /* "host/gcode/_lexer.pyx":331
  *         if n > MAX_INTEGER // 10:
  *             return -1
  *         n = n * 10 + (s[pos] - 48)             # <<<<<<<<<<<<<<
@@ -8653,7 +8735,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
     __pyx_v_n = ((__pyx_v_n * 10) + ((__pyx_v_s[__pyx_v_pos]) - 48));
 
-    /* "host/gcode/_lexer.pyx":324
+    /* "host/gcode/_lexer.pyx":332
  *             return -1
  *         n = n * 10 + (s[pos] - 48)
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8663,7 +8745,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
     __pyx_v_pos = (__pyx_v_pos + 1);
   }
 
-  /* "host/gcode/_lexer.pyx":325
+  /* "host/gcode/_lexer.pyx":333
  *         n = n * 10 + (s[pos] - 48)
  *         pos += 1
  *     if pos == start:             # <<<<<<<<<<<<<<
@@ -8675,7 +8757,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":326
+    /* "host/gcode/_lexer.pyx":334
  *         pos += 1
  *     if pos == start:
  *         return -1             # <<<<<<<<<<<<<<
@@ -8688,7 +8770,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":325
+    /* "host/gcode/_lexer.pyx":333
  *         n = n * 10 + (s[pos] - 48)
  *         pos += 1
  *     if pos == start:             # <<<<<<<<<<<<<<
@@ -8697,7 +8779,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
   }
 
-  /* "host/gcode/_lexer.pyx":327
+  /* "host/gcode/_lexer.pyx":335
  *     if pos == start:
  *         return -1
  *     out[0] = n             # <<<<<<<<<<<<<<
@@ -8706,7 +8788,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
 */
   (__pyx_v_out[0]) = __pyx_v_n;
 
-  /* "host/gcode/_lexer.pyx":328
+  /* "host/gcode/_lexer.pyx":336
  *         return -1
  *     out[0] = n
  *     return pos             # <<<<<<<<<<<<<<
@@ -8719,7 +8801,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":315
+  /* "host/gcode/_lexer.pyx":323
  * 
  * 
  * cdef inline int parse_digits(const char* s, int pos, int end, int64_t* out) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8735,7 +8817,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_parse_digits(char const 
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":331
+/* "host/gcode/_lexer.pyx":339
  * 
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8749,7 +8831,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":332
+  /* "host/gcode/_lexer.pyx":340
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:
  *     while pos < end and is_blank(s[pos]):             # <<<<<<<<<<<<<<
@@ -8776,7 +8858,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":333
+    /* "host/gcode/_lexer.pyx":341
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:
  *     while pos < end and is_blank(s[pos]):
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -8786,7 +8868,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
     __pyx_v_pos = (__pyx_v_pos + 1);
   }
 
-  /* "host/gcode/_lexer.pyx":334
+  /* "host/gcode/_lexer.pyx":342
  *     while pos < end and is_blank(s[pos]):
  *         pos += 1
  *     return pos             # <<<<<<<<<<<<<<
@@ -8799,7 +8881,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":331
+  /* "host/gcode/_lexer.pyx":339
  * 
  * 
  * cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8813,7 +8895,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(char const *
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":337
+/* "host/gcode/_lexer.pyx":345
  * 
  * 
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8829,7 +8911,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   int __pyx_t_3;
   int __pyx_t_4;
 
-  /* "host/gcode/_lexer.pyx":339
+  /* "host/gcode/_lexer.pyx":347
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:
  *     cdef int k
  *     if end - pos < n:             # <<<<<<<<<<<<<<
@@ -8841,7 +8923,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":340
+    /* "host/gcode/_lexer.pyx":348
  *     cdef int k
  *     if end - pos < n:
  *         return False             # <<<<<<<<<<<<<<
@@ -8854,7 +8936,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":339
+    /* "host/gcode/_lexer.pyx":347
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:
  *     cdef int k
  *     if end - pos < n:             # <<<<<<<<<<<<<<
@@ -8863,7 +8945,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
 */
   }
 
-  /* "host/gcode/_lexer.pyx":341
+  /* "host/gcode/_lexer.pyx":349
  *     if end - pos < n:
  *         return False
  *     for k in range(n):             # <<<<<<<<<<<<<<
@@ -8877,7 +8959,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
     __pyx_v_k = __pyx_t_4;
 
-    /* "host/gcode/_lexer.pyx":342
+    /* "host/gcode/_lexer.pyx":350
  *         return False
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:             # <<<<<<<<<<<<<<
@@ -8889,7 +8971,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":343
+      /* "host/gcode/_lexer.pyx":351
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:
  *             return False             # <<<<<<<<<<<<<<
@@ -8902,7 +8984,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":342
+      /* "host/gcode/_lexer.pyx":350
  *         return False
  *     for k in range(n):
  *         if upper(s[pos + k]) != tag[k]:             # <<<<<<<<<<<<<<
@@ -8913,7 +8995,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   }
 
 
-  /* "host/gcode/_lexer.pyx":344
+  /* "host/gcode/_lexer.pyx":352
  *         if upper(s[pos + k]) != tag[k]:
  *             return False
  *     return True             # <<<<<<<<<<<<<<
@@ -8926,7 +9008,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   }
   goto __pyx_L0;
 
-  /* "host/gcode/_lexer.pyx":337
+  /* "host/gcode/_lexer.pyx":345
  * 
  * 
  * cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8940,7 +9022,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
   return __pyx_r;
 }
 
-/* "host/gcode/_lexer.pyx":347
+/* "host/gcode/_lexer.pyx":355
  * 
  * 
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8950,7 +9032,7 @@ static CYTHON_INLINE int __pyx_f_6mendel_5gcode_6_lexer_starts_with(char const *
 
 static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_b, int __pyx_v_i, int __pyx_v_kind, int __pyx_v_start, int __pyx_v_end) {
 
-  /* "host/gcode/_lexer.pyx":348
+  /* "host/gcode/_lexer.pyx":356
  * 
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:
  *     b.meta[i] = kind             # <<<<<<<<<<<<<<
@@ -8959,7 +9041,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
 */
   (__pyx_v_b->meta[__pyx_v_i]) = __pyx_v_kind;
 
-  /* "host/gcode/_lexer.pyx":349
+  /* "host/gcode/_lexer.pyx":357
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:
  *     b.meta[i] = kind
  *     b.meta_start[i] = start             # <<<<<<<<<<<<<<
@@ -8968,7 +9050,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
 */
   (__pyx_v_b->meta_start[__pyx_v_i]) = __pyx_v_start;
 
-  /* "host/gcode/_lexer.pyx":350
+  /* "host/gcode/_lexer.pyx":358
  *     b.meta[i] = kind
  *     b.meta_start[i] = start
  *     b.meta_end[i] = end             # <<<<<<<<<<<<<<
@@ -8977,7 +9059,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
 */
   (__pyx_v_b->meta_end[__pyx_v_i]) = __pyx_v_end;
 
-  /* "host/gcode/_lexer.pyx":347
+  /* "host/gcode/_lexer.pyx":355
  * 
  * 
  * cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -8988,7 +9070,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_set_meta(struct __pyx_o
   /* function exit code */
 }
 
-/* "host/gcode/_lexer.pyx":353
+/* "host/gcode/_lexer.pyx":361
  * 
  * 
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9001,7 +9083,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   int __pyx_t_2;
 
 
-  /* "host/gcode/_lexer.pyx":355
+  /* "host/gcode/_lexer.pyx":363
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)             # <<<<<<<<<<<<<<
@@ -9010,7 +9092,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
   __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_pos, __pyx_v_end);
 
-  /* "host/gcode/_lexer.pyx":356
+  /* "host/gcode/_lexer.pyx":364
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):             # <<<<<<<<<<<<<<
@@ -9022,7 +9104,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":357
+    /* "host/gcode/_lexer.pyx":365
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)             # <<<<<<<<<<<<<<
@@ -9031,7 +9113,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER_CHANGE, __pyx_v_pos, __pyx_v_pos);
 
-    /* "host/gcode/_lexer.pyx":356
+    /* "host/gcode/_lexer.pyx":364
  *     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
  *     pos = skip_blanks(s, pos, end)
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):             # <<<<<<<<<<<<<<
@@ -9041,7 +9123,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":358
+  /* "host/gcode/_lexer.pyx":366
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):             # <<<<<<<<<<<<<<
@@ -9053,7 +9135,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":359
+    /* "host/gcode/_lexer.pyx":367
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)             # <<<<<<<<<<<<<<
@@ -9062,7 +9144,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 6), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":358
+    /* "host/gcode/_lexer.pyx":366
  *     if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
  *         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
  *     elif starts_with(s, pos, end, b"LAYER:", 6):             # <<<<<<<<<<<<<<
@@ -9072,7 +9154,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":360
+  /* "host/gcode/_lexer.pyx":368
  *     elif starts_with(s, pos, end, b"LAYER:", 6):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):             # <<<<<<<<<<<<<<
@@ -9108,7 +9190,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":361
+    /* "host/gcode/_lexer.pyx":369
  *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"             # <<<<<<<<<<<<<<
@@ -9117,7 +9199,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 6), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":360
+    /* "host/gcode/_lexer.pyx":368
  *     elif starts_with(s, pos, end, b"LAYER:", 6):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):             # <<<<<<<<<<<<<<
@@ -9127,7 +9209,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":362
+  /* "host/gcode/_lexer.pyx":370
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):             # <<<<<<<<<<<<<<
@@ -9139,7 +9221,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":363
+    /* "host/gcode/_lexer.pyx":371
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer             # <<<<<<<<<<<<<<
@@ -9148,7 +9230,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_LAYER, (__pyx_v_pos + 18), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":362
+    /* "host/gcode/_lexer.pyx":370
  *     elif starts_with(s, pos, end, b"LAYER ", 6) and pos + 6 < end and is_digit(s[pos + 6]):
  *         set_meta(b, i, MT_LAYER, pos + 6, end)            # Simplify3D "; layer 12, Z = 2.5"
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):             # <<<<<<<<<<<<<<
@@ -9158,7 +9240,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":364
+  /* "host/gcode/_lexer.pyx":372
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):             # <<<<<<<<<<<<<<
@@ -9170,7 +9252,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":365
+    /* "host/gcode/_lexer.pyx":373
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):
  *         set_meta(b, i, MT_Z, pos + 2, end)             # <<<<<<<<<<<<<<
@@ -9179,7 +9261,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_Z, (__pyx_v_pos + 2), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":364
+    /* "host/gcode/_lexer.pyx":372
  *     elif starts_with(s, pos, end, b"BEGIN_LAYER_OBJECT", 18):
  *         set_meta(b, i, MT_LAYER, pos + 18, end)           # KISSlicer
  *     elif starts_with(s, pos, end, b"Z:", 2):             # <<<<<<<<<<<<<<
@@ -9189,7 +9271,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
     goto __pyx_L3;
   }
 
-  /* "host/gcode/_lexer.pyx":366
+  /* "host/gcode/_lexer.pyx":374
  *     elif starts_with(s, pos, end, b"Z:", 2):
  *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):             # <<<<<<<<<<<<<<
@@ -9201,7 +9283,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":367
+    /* "host/gcode/_lexer.pyx":375
  *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):
  *         set_meta(b, i, MT_TYPE, pos + 5, end)             # <<<<<<<<<<<<<<
@@ -9210,7 +9292,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 */
     __pyx_f_6mendel_5gcode_6_lexer_set_meta(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_MT_TYPE, (__pyx_v_pos + 5), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":366
+    /* "host/gcode/_lexer.pyx":374
  *     elif starts_with(s, pos, end, b"Z:", 2):
  *         set_meta(b, i, MT_Z, pos + 2, end)
  *     elif starts_with(s, pos, end, b"TYPE:", 5):             # <<<<<<<<<<<<<<
@@ -9220,7 +9302,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
   }
   __pyx_L3:;
 
-  /* "host/gcode/_lexer.pyx":353
+  /* "host/gcode/_lexer.pyx":361
  * 
  * 
  * cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9232,7 +9314,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 
 }
 
-/* "host/gcode/_lexer.pyx":370
+/* "host/gcode/_lexer.pyx":378
  * 
  * 
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9243,7 +9325,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_classify_comment(struct __pyx_obj_6me
 static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *__pyx_v_b, int __pyx_v_i, int __pyx_v_code, int __pyx_v_col) {
   int __pyx_t_1;
 
-  /* "host/gcode/_lexer.pyx":372
+  /* "host/gcode/_lexer.pyx":380
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -9255,7 +9337,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":373
+    /* "host/gcode/_lexer.pyx":381
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:
  *         b.errors[i] = code             # <<<<<<<<<<<<<<
@@ -9264,7 +9346,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
     (__pyx_v_b->errors[__pyx_v_i]) = __pyx_v_code;
 
-    /* "host/gcode/_lexer.pyx":374
+    /* "host/gcode/_lexer.pyx":382
  *     if b.errors[i] == E_NONE:
  *         b.errors[i] = code
  *         b.error_col[i] = col             # <<<<<<<<<<<<<<
@@ -9273,7 +9355,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
     (__pyx_v_b->error_col[__pyx_v_i]) = __pyx_v_col;
 
-    /* "host/gcode/_lexer.pyx":372
+    /* "host/gcode/_lexer.pyx":380
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:
  *     """Record the first error of line ``i``; a command parsed before it stays."""
  *     if b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -9282,7 +9364,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
 */
   }
 
-  /* "host/gcode/_lexer.pyx":370
+  /* "host/gcode/_lexer.pyx":378
  * 
  * 
  * cdef inline void fail(Batch b, int i, int code, int col) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9293,7 +9375,7 @@ static CYTHON_INLINE void __pyx_f_6mendel_5gcode_6_lexer_fail(struct __pyx_obj_6
   /* function exit code */
 }
 
-/* "host/gcode/_lexer.pyx":377
+/* "host/gcode/_lexer.pyx":385
  * 
  * 
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -9321,7 +9403,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   int __pyx_t_4;
   int __pyx_t_5;
 
-  /* "host/gcode/_lexer.pyx":379
+  /* "host/gcode/_lexer.pyx":387
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:
  *     """Parse bytes s[start:end] (one line, no LF) into record ``i``."""
  *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after, column             # <<<<<<<<<<<<<<
@@ -9332,7 +9414,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   __pyx_v_star = -1;
   __pyx_v_comment = -1;
 
-  /* "host/gcode/_lexer.pyx":380
+  /* "host/gcode/_lexer.pyx":388
  *     """Parse bytes s[start:end] (one line, no LF) into record ``i``."""
  *     cdef int pos, code_end = end, k, letter, star = -1, comment = -1, after, column
  *     cdef unsigned int xor_sum = 0             # <<<<<<<<<<<<<<
@@ -9341,7 +9423,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_v_xor_sum = 0;
 
-  /* "host/gcode/_lexer.pyx":384
+  /* "host/gcode/_lexer.pyx":392
  *     cdef int64_t n
  *     cdef char c
  *     b.kinds[i] = K_BLANK             # <<<<<<<<<<<<<<
@@ -9350,7 +9432,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_BLANK;
 
-  /* "host/gcode/_lexer.pyx":385
+  /* "host/gcode/_lexer.pyx":393
  *     cdef char c
  *     b.kinds[i] = K_BLANK
  *     b.subs[i] = -1             # <<<<<<<<<<<<<<
@@ -9359,7 +9441,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->subs[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":386
+  /* "host/gcode/_lexer.pyx":394
  *     b.kinds[i] = K_BLANK
  *     b.subs[i] = -1
  *     b.numbers[i] = -1             # <<<<<<<<<<<<<<
@@ -9368,7 +9450,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->numbers[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":387
+  /* "host/gcode/_lexer.pyx":395
  *     b.subs[i] = -1
  *     b.numbers[i] = -1
  *     b.has_n[i] = 0             # <<<<<<<<<<<<<<
@@ -9377,7 +9459,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->has_n[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":388
+  /* "host/gcode/_lexer.pyx":396
  *     b.numbers[i] = -1
  *     b.has_n[i] = 0
  *     b.masks[i] = 0             # <<<<<<<<<<<<<<
@@ -9386,7 +9468,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->masks[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":389
+  /* "host/gcode/_lexer.pyx":397
  *     b.has_n[i] = 0
  *     b.masks[i] = 0
  *     b.flags[i] = 0             # <<<<<<<<<<<<<<
@@ -9395,7 +9477,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->flags[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":390
+  /* "host/gcode/_lexer.pyx":398
  *     b.masks[i] = 0
  *     b.flags[i] = 0
  *     b.quoted[i] = 0             # <<<<<<<<<<<<<<
@@ -9404,7 +9486,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->quoted[__pyx_v_i]) = 0;
 
-  /* "host/gcode/_lexer.pyx":391
+  /* "host/gcode/_lexer.pyx":399
  *     b.flags[i] = 0
  *     b.quoted[i] = 0
  *     b.text_start[i] = -1             # <<<<<<<<<<<<<<
@@ -9413,7 +9495,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->text_start[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":392
+  /* "host/gcode/_lexer.pyx":400
  *     b.quoted[i] = 0
  *     b.text_start[i] = -1
  *     b.text_end[i] = -1             # <<<<<<<<<<<<<<
@@ -9422,7 +9504,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->text_end[__pyx_v_i]) = -1;
 
-  /* "host/gcode/_lexer.pyx":393
+  /* "host/gcode/_lexer.pyx":401
  *     b.text_start[i] = -1
  *     b.text_end[i] = -1
  *     b.meta[i] = MT_NONE             # <<<<<<<<<<<<<<
@@ -9431,7 +9513,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->meta[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_MT_NONE;
 
-  /* "host/gcode/_lexer.pyx":394
+  /* "host/gcode/_lexer.pyx":402
  *     b.text_end[i] = -1
  *     b.meta[i] = MT_NONE
  *     b.errors[i] = E_NONE             # <<<<<<<<<<<<<<
@@ -9440,7 +9522,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->errors[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_E_NONE;
 
-  /* "host/gcode/_lexer.pyx":395
+  /* "host/gcode/_lexer.pyx":403
  *     b.meta[i] = MT_NONE
  *     b.errors[i] = E_NONE
  *     b.line_start[i] = start             # <<<<<<<<<<<<<<
@@ -9449,7 +9531,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->line_start[__pyx_v_i]) = __pyx_v_start;
 
-  /* "host/gcode/_lexer.pyx":396
+  /* "host/gcode/_lexer.pyx":404
  *     b.errors[i] = E_NONE
  *     b.line_start[i] = start
  *     b.line_end[i] = end             # <<<<<<<<<<<<<<
@@ -9458,7 +9540,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   (__pyx_v_b->line_end[__pyx_v_i]) = __pyx_v_end;
 
-  /* "host/gcode/_lexer.pyx":399
+  /* "host/gcode/_lexer.pyx":407
  *     # The first ';' outside a quoted string or a ( ) comment ends the code; a
  *     # '*' before it ends the checked part.
  *     pos = start             # <<<<<<<<<<<<<<
@@ -9467,7 +9549,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_v_pos = __pyx_v_start;
 
-  /* "host/gcode/_lexer.pyx":400
+  /* "host/gcode/_lexer.pyx":408
  *     # '*' before it ends the checked part.
  *     pos = start
  *     cdef bint in_quote = False, in_paren = False             # <<<<<<<<<<<<<<
@@ -9477,7 +9559,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   __pyx_v_in_quote = 0;
   __pyx_v_in_paren = 0;
 
-  /* "host/gcode/_lexer.pyx":401
+  /* "host/gcode/_lexer.pyx":409
  *     pos = start
  *     cdef bint in_quote = False, in_paren = False
  *     while pos < end:             # <<<<<<<<<<<<<<
@@ -9490,7 +9572,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":402
+    /* "host/gcode/_lexer.pyx":410
  *     cdef bint in_quote = False, in_paren = False
  *     while pos < end:
  *         c = s[pos]             # <<<<<<<<<<<<<<
@@ -9499,7 +9581,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_c = (__pyx_v_s[__pyx_v_pos]);
 
-    /* "host/gcode/_lexer.pyx":403
+    /* "host/gcode/_lexer.pyx":411
  *     while pos < end:
  *         c = s[pos]
  *         if c == b'"' and not in_paren:             # <<<<<<<<<<<<<<
@@ -9525,7 +9607,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":404
+      /* "host/gcode/_lexer.pyx":412
  *         c = s[pos]
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote             # <<<<<<<<<<<<<<
@@ -9534,7 +9616,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_v_in_quote = (!__pyx_v_in_quote);
 
-      /* "host/gcode/_lexer.pyx":403
+      /* "host/gcode/_lexer.pyx":411
  *     while pos < end:
  *         c = s[pos]
  *         if c == b'"' and not in_paren:             # <<<<<<<<<<<<<<
@@ -9544,7 +9626,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       goto __pyx_L5;
     }
 
-    /* "host/gcode/_lexer.pyx":405
+    /* "host/gcode/_lexer.pyx":413
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote
  *         elif in_paren:             # <<<<<<<<<<<<<<
@@ -9553,7 +9635,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     if (__pyx_v_in_paren) {
 
-      /* "host/gcode/_lexer.pyx":406
+      /* "host/gcode/_lexer.pyx":414
  *             in_quote = not in_quote
  *         elif in_paren:
  *             in_paren = c != b')'             # <<<<<<<<<<<<<<
@@ -9562,7 +9644,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_v_in_paren = (__pyx_v_c != ')');
 
-      /* "host/gcode/_lexer.pyx":405
+      /* "host/gcode/_lexer.pyx":413
  *         if c == b'"' and not in_paren:
  *             in_quote = not in_quote
  *         elif in_paren:             # <<<<<<<<<<<<<<
@@ -9572,7 +9654,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       goto __pyx_L5;
     }
 
-    /* "host/gcode/_lexer.pyx":407
+    /* "host/gcode/_lexer.pyx":415
  *         elif in_paren:
  *             in_paren = c != b')'
  *         elif not in_quote:             # <<<<<<<<<<<<<<
@@ -9584,7 +9666,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":408
+      /* "host/gcode/_lexer.pyx":416
  *             in_paren = c != b')'
  *         elif not in_quote:
  *             if c == b'(':             # <<<<<<<<<<<<<<
@@ -9594,7 +9676,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       switch (__pyx_v_c) {
         case '(':
 
-        /* "host/gcode/_lexer.pyx":409
+        /* "host/gcode/_lexer.pyx":417
  *         elif not in_quote:
  *             if c == b'(':
  *                 in_paren = True             # <<<<<<<<<<<<<<
@@ -9603,7 +9685,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_in_paren = 1;
 
-        /* "host/gcode/_lexer.pyx":408
+        /* "host/gcode/_lexer.pyx":416
  *             in_paren = c != b')'
  *         elif not in_quote:
  *             if c == b'(':             # <<<<<<<<<<<<<<
@@ -9613,7 +9695,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
         break;
         case ';':
 
-        /* "host/gcode/_lexer.pyx":411
+        /* "host/gcode/_lexer.pyx":419
  *                 in_paren = True
  *             elif c == b';':
  *                 comment = pos             # <<<<<<<<<<<<<<
@@ -9622,7 +9704,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_comment = __pyx_v_pos;
 
-        /* "host/gcode/_lexer.pyx":412
+        /* "host/gcode/_lexer.pyx":420
  *             elif c == b';':
  *                 comment = pos
  *                 break             # <<<<<<<<<<<<<<
@@ -9631,7 +9713,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         goto __pyx_L4_break;
 
-        /* "host/gcode/_lexer.pyx":410
+        /* "host/gcode/_lexer.pyx":418
  *             if c == b'(':
  *                 in_paren = True
  *             elif c == b';':             # <<<<<<<<<<<<<<
@@ -9642,7 +9724,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
         default: break;
       }
 
-      /* "host/gcode/_lexer.pyx":413
+      /* "host/gcode/_lexer.pyx":421
  *                 comment = pos
  *                 break
  *             if c == b'*' and star < 0:             # <<<<<<<<<<<<<<
@@ -9668,7 +9750,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":414
+        /* "host/gcode/_lexer.pyx":422
  *                 break
  *             if c == b'*' and star < 0:
  *                 star = pos             # <<<<<<<<<<<<<<
@@ -9677,7 +9759,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
         __pyx_v_star = __pyx_v_pos;
 
-        /* "host/gcode/_lexer.pyx":413
+        /* "host/gcode/_lexer.pyx":421
  *                 comment = pos
  *                 break
  *             if c == b'*' and star < 0:             # <<<<<<<<<<<<<<
@@ -9686,7 +9768,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       }
 
-      /* "host/gcode/_lexer.pyx":407
+      /* "host/gcode/_lexer.pyx":415
  *         elif in_paren:
  *             in_paren = c != b')'
  *         elif not in_quote:             # <<<<<<<<<<<<<<
@@ -9696,7 +9778,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
     __pyx_L5:;
 
-    /* "host/gcode/_lexer.pyx":415
+    /* "host/gcode/_lexer.pyx":423
  *             if c == b'*' and star < 0:
  *                 star = pos
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -9707,7 +9789,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   }
   __pyx_L4_break:;
 
-  /* "host/gcode/_lexer.pyx":416
+  /* "host/gcode/_lexer.pyx":424
  *                 star = pos
  *         pos += 1
  *     if comment >= 0:             # <<<<<<<<<<<<<<
@@ -9719,7 +9801,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":417
+    /* "host/gcode/_lexer.pyx":425
  *         pos += 1
  *     if comment >= 0:
  *         classify_comment(b, i, s, comment + 1, end)             # <<<<<<<<<<<<<<
@@ -9728,7 +9810,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_f_6mendel_5gcode_6_lexer_classify_comment(__pyx_v_b, __pyx_v_i, __pyx_v_s, (__pyx_v_comment + 1), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":418
+    /* "host/gcode/_lexer.pyx":426
  *     if comment >= 0:
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment             # <<<<<<<<<<<<<<
@@ -9737,7 +9819,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_code_end = __pyx_v_comment;
 
-    /* "host/gcode/_lexer.pyx":416
+    /* "host/gcode/_lexer.pyx":424
  *                 star = pos
  *         pos += 1
  *     if comment >= 0:             # <<<<<<<<<<<<<<
@@ -9746,7 +9828,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":419
+  /* "host/gcode/_lexer.pyx":427
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment
  *     if star >= 0:             # <<<<<<<<<<<<<<
@@ -9758,7 +9840,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":420
+    /* "host/gcode/_lexer.pyx":428
  *         code_end = comment
  *     if star >= 0:
  *         for k in range(start, star):             # <<<<<<<<<<<<<<
@@ -9772,7 +9854,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     for (__pyx_t_5 = __pyx_v_start; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
       __pyx_v_k = __pyx_t_5;
 
-      /* "host/gcode/_lexer.pyx":421
+      /* "host/gcode/_lexer.pyx":429
  *     if star >= 0:
  *         for k in range(start, star):
  *             xor_sum ^= <unsigned char> s[k]             # <<<<<<<<<<<<<<
@@ -9783,7 +9865,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
 
 
-    /* "host/gcode/_lexer.pyx":422
+    /* "host/gcode/_lexer.pyx":430
  *         for k in range(start, star):
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)             # <<<<<<<<<<<<<<
@@ -9792,7 +9874,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_star + 1), __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":423
+    /* "host/gcode/_lexer.pyx":431
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -9818,7 +9900,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":424
+      /* "host/gcode/_lexer.pyx":432
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):
  *             fail(b, i, E_NUMBER, star + 1 - start)             # <<<<<<<<<<<<<<
@@ -9827,7 +9909,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER, ((__pyx_v_star + 1) - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":425
+      /* "host/gcode/_lexer.pyx":433
  *         if after >= code_end or not is_digit(s[after]):
  *             fail(b, i, E_NUMBER, star + 1 - start)
  *             return             # <<<<<<<<<<<<<<
@@ -9838,7 +9920,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":423
+      /* "host/gcode/_lexer.pyx":431
  *             xor_sum ^= <unsigned char> s[k]
  *         after = skip_blanks(s, star + 1, code_end)
  *         if after >= code_end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -9847,7 +9929,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":426
+    /* "host/gcode/_lexer.pyx":434
  *             fail(b, i, E_NUMBER, star + 1 - start)
  *             return
  *         parse_number(s, after, code_end, &value)             # <<<<<<<<<<<<<<
@@ -9856,7 +9938,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (void)(__pyx_f_6mendel_5gcode_6_lexer_parse_number(__pyx_v_s, __pyx_v_after, __pyx_v_code_end, (&__pyx_v_value)));
 
-    /* "host/gcode/_lexer.pyx":427
+    /* "host/gcode/_lexer.pyx":435
  *             return
  *         parse_number(s, after, code_end, &value)
  *         b.checksum_given[i] = <int> value             # <<<<<<<<<<<<<<
@@ -9865,7 +9947,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->checksum_given[__pyx_v_i]) = ((int)__pyx_v_value);
 
-    /* "host/gcode/_lexer.pyx":428
+    /* "host/gcode/_lexer.pyx":436
  *         parse_number(s, after, code_end, &value)
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum             # <<<<<<<<<<<<<<
@@ -9874,7 +9956,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->checksum_computed[__pyx_v_i]) = __pyx_v_xor_sum;
 
-    /* "host/gcode/_lexer.pyx":429
+    /* "host/gcode/_lexer.pyx":437
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:             # <<<<<<<<<<<<<<
@@ -9886,7 +9968,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":430
+      /* "host/gcode/_lexer.pyx":438
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:
  *             fail(b, i, E_CHECKSUM, star - start)             # <<<<<<<<<<<<<<
@@ -9895,7 +9977,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_CHECKSUM, (__pyx_v_star - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":431
+      /* "host/gcode/_lexer.pyx":439
  *         if <unsigned int> value != xor_sum:
  *             fail(b, i, E_CHECKSUM, star - start)
  *             return             # <<<<<<<<<<<<<<
@@ -9906,7 +9988,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":429
+      /* "host/gcode/_lexer.pyx":437
  *         b.checksum_given[i] = <int> value
  *         b.checksum_computed[i] = xor_sum
  *         if <unsigned int> value != xor_sum:             # <<<<<<<<<<<<<<
@@ -9915,7 +9997,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":432
+    /* "host/gcode/_lexer.pyx":440
  *             fail(b, i, E_CHECKSUM, star - start)
  *             return
  *         code_end = star             # <<<<<<<<<<<<<<
@@ -9924,7 +10006,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_code_end = __pyx_v_star;
 
-    /* "host/gcode/_lexer.pyx":419
+    /* "host/gcode/_lexer.pyx":427
  *         classify_comment(b, i, s, comment + 1, end)
  *         code_end = comment
  *     if star >= 0:             # <<<<<<<<<<<<<<
@@ -9933,7 +10015,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":433
+  /* "host/gcode/_lexer.pyx":441
  *             return
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)             # <<<<<<<<<<<<<<
@@ -9942,7 +10024,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_start, __pyx_v_code_end);
 
-  /* "host/gcode/_lexer.pyx":434
+  /* "host/gcode/_lexer.pyx":442
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):             # <<<<<<<<<<<<<<
@@ -9978,7 +10060,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":435
+    /* "host/gcode/_lexer.pyx":443
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):
  *         return             # <<<<<<<<<<<<<<
@@ -9989,7 +10071,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":434
+    /* "host/gcode/_lexer.pyx":442
  *         code_end = star
  *     pos = skip_blanks(s, start, code_end)
  *     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):             # <<<<<<<<<<<<<<
@@ -9998,7 +10080,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":437
+  /* "host/gcode/_lexer.pyx":445
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -10026,7 +10108,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     goto __pyx_L24_bool_binop_done;
   }
 
-  /* "host/gcode/_lexer.pyx":438
+  /* "host/gcode/_lexer.pyx":446
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):             # <<<<<<<<<<<<<<
@@ -10050,7 +10132,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
   __pyx_L24_bool_binop_done:;
 
-  /* "host/gcode/_lexer.pyx":437
+  /* "host/gcode/_lexer.pyx":445
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -10060,7 +10142,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":439
+    /* "host/gcode/_lexer.pyx":447
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):
  *         after = skip_blanks(s, pos + 1, code_end)             # <<<<<<<<<<<<<<
@@ -10069,7 +10151,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":440
+    /* "host/gcode/_lexer.pyx":448
  *             (is_digit(s[pos + 1]) or is_blank(s[pos + 1])):
  *         after = skip_blanks(s, pos + 1, code_end)
  *         column = after - start             # <<<<<<<<<<<<<<
@@ -10078,7 +10160,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_column = (__pyx_v_after - __pyx_v_start);
 
-    /* "host/gcode/_lexer.pyx":441
+    /* "host/gcode/_lexer.pyx":449
  *         after = skip_blanks(s, pos + 1, code_end)
  *         column = after - start
  *         after = parse_digits(s, after, code_end, &n)             # <<<<<<<<<<<<<<
@@ -10087,7 +10169,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_parse_digits(__pyx_v_s, __pyx_v_after, __pyx_v_code_end, (&__pyx_v_n));
 
-    /* "host/gcode/_lexer.pyx":442
+    /* "host/gcode/_lexer.pyx":450
  *         column = after - start
  *         after = parse_digits(s, after, code_end, &n)
  *         if after < 0:             # <<<<<<<<<<<<<<
@@ -10099,7 +10181,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":443
+      /* "host/gcode/_lexer.pyx":451
  *         after = parse_digits(s, after, code_end, &n)
  *         if after < 0:
  *             fail(b, i, E_LINENO, column)             # <<<<<<<<<<<<<<
@@ -10108,7 +10190,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_LINENO, __pyx_v_column);
 
-      /* "host/gcode/_lexer.pyx":444
+      /* "host/gcode/_lexer.pyx":452
  *         if after < 0:
  *             fail(b, i, E_LINENO, column)
  *             return             # <<<<<<<<<<<<<<
@@ -10119,7 +10201,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":442
+      /* "host/gcode/_lexer.pyx":450
  *         column = after - start
  *         after = parse_digits(s, after, code_end, &n)
  *         if after < 0:             # <<<<<<<<<<<<<<
@@ -10128,7 +10210,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":445
+    /* "host/gcode/_lexer.pyx":453
  *             fail(b, i, E_LINENO, column)
  *             return
  *         b.has_n[i] = 1             # <<<<<<<<<<<<<<
@@ -10137,7 +10219,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->has_n[__pyx_v_i]) = 1;
 
-    /* "host/gcode/_lexer.pyx":446
+    /* "host/gcode/_lexer.pyx":454
  *             return
  *         b.has_n[i] = 1
  *         b.nwords[i] = n             # <<<<<<<<<<<<<<
@@ -10146,7 +10228,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     (__pyx_v_b->nwords[__pyx_v_i]) = __pyx_v_n;
 
-    /* "host/gcode/_lexer.pyx":447
+    /* "host/gcode/_lexer.pyx":455
  *         b.has_n[i] = 1
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)             # <<<<<<<<<<<<<<
@@ -10155,7 +10237,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_after, __pyx_v_code_end);
 
-    /* "host/gcode/_lexer.pyx":448
+    /* "host/gcode/_lexer.pyx":456
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:             # <<<<<<<<<<<<<<
@@ -10167,7 +10249,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":449
+      /* "host/gcode/_lexer.pyx":457
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:
  *             return             # <<<<<<<<<<<<<<
@@ -10178,7 +10260,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":448
+      /* "host/gcode/_lexer.pyx":456
  *         b.nwords[i] = n
  *         pos = skip_blanks(s, after, code_end)
  *         if pos >= code_end:             # <<<<<<<<<<<<<<
@@ -10187,7 +10269,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
     }
 
-    /* "host/gcode/_lexer.pyx":437
+    /* "host/gcode/_lexer.pyx":445
  *         return
  *     # Leading line number.
  *     if upper(s[pos]) == b'N' and pos + 1 < code_end and \             # <<<<<<<<<<<<<<
@@ -10196,7 +10278,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   }
 
-  /* "host/gcode/_lexer.pyx":450
+  /* "host/gcode/_lexer.pyx":458
  *         if pos >= code_end:
  *             return
  *     parse_command(b, i, s, pos, code_end, start)             # <<<<<<<<<<<<<<
@@ -10205,7 +10287,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 */
   __pyx_f_6mendel_5gcode_6_lexer_parse_command(__pyx_v_b, __pyx_v_i, __pyx_v_s, __pyx_v_pos, __pyx_v_code_end, __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":377
+  /* "host/gcode/_lexer.pyx":385
  * 
  * 
  * cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10230,7 +10312,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_line(struct __pyx_obj_6mendel_5
 
 }
 
-/* "host/gcode/_lexer.pyx":453
+/* "host/gcode/_lexer.pyx":461
  * 
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10246,7 +10328,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "host/gcode/_lexer.pyx":454
+  /* "host/gcode/_lexer.pyx":462
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:
  *     cdef char c = upper(s[pos])             # <<<<<<<<<<<<<<
@@ -10255,7 +10337,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_c = __pyx_f_6mendel_5gcode_6_lexer_upper((__pyx_v_s[__pyx_v_pos]));
 
-  /* "host/gcode/_lexer.pyx":457
+  /* "host/gcode/_lexer.pyx":465
  *     cdef int after, number, sub, letter
  *     cdef double value
  *     if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -10267,7 +10349,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":458
+    /* "host/gcode/_lexer.pyx":466
  *     cdef double value
  *     if not is_letter(c):
  *         fail(b, i, E_NOCODE, pos - start)             # <<<<<<<<<<<<<<
@@ -10276,7 +10358,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NOCODE, (__pyx_v_pos - __pyx_v_start));
 
-    /* "host/gcode/_lexer.pyx":459
+    /* "host/gcode/_lexer.pyx":467
  *     if not is_letter(c):
  *         fail(b, i, E_NOCODE, pos - start)
  *         return             # <<<<<<<<<<<<<<
@@ -10287,7 +10369,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":457
+    /* "host/gcode/_lexer.pyx":465
  *     cdef int after, number, sub, letter
  *     cdef double value
  *     if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -10296,7 +10378,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":460
+  /* "host/gcode/_lexer.pyx":468
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):             # <<<<<<<<<<<<<<
@@ -10332,7 +10414,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":462
+    /* "host/gcode/_lexer.pyx":470
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):
  *         # Extended command: NAME then free-form arguments.
  *         after = pos             # <<<<<<<<<<<<<<
@@ -10341,7 +10423,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = __pyx_v_pos;
 
-    /* "host/gcode/_lexer.pyx":463
+    /* "host/gcode/_lexer.pyx":471
  *         # Extended command: NAME then free-form arguments.
  *         after = pos
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):             # <<<<<<<<<<<<<<
@@ -10388,7 +10470,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
       if (!__pyx_t_1) break;
 
-      /* "host/gcode/_lexer.pyx":464
+      /* "host/gcode/_lexer.pyx":472
  *         after = pos
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):
  *             after += 1             # <<<<<<<<<<<<<<
@@ -10398,7 +10480,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       __pyx_v_after = (__pyx_v_after + 1);
     }
 
-    /* "host/gcode/_lexer.pyx":465
+    /* "host/gcode/_lexer.pyx":473
  *         while after < end and (is_letter(s[after]) or is_digit(s[after]) or s[after] == b'_'):
  *             after += 1
  *         b.kinds[i] = K_EXT             # <<<<<<<<<<<<<<
@@ -10407,7 +10489,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_EXT;
 
-    /* "host/gcode/_lexer.pyx":466
+    /* "host/gcode/_lexer.pyx":474
  *             after += 1
  *         b.kinds[i] = K_EXT
  *         b.name_start[i] = pos             # <<<<<<<<<<<<<<
@@ -10416,7 +10498,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->name_start[__pyx_v_i]) = __pyx_v_pos;
 
-    /* "host/gcode/_lexer.pyx":467
+    /* "host/gcode/_lexer.pyx":475
  *         b.kinds[i] = K_EXT
  *         b.name_start[i] = pos
  *         b.name_end[i] = after             # <<<<<<<<<<<<<<
@@ -10425,7 +10507,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->name_end[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":468
+    /* "host/gcode/_lexer.pyx":476
  *         b.name_start[i] = pos
  *         b.name_end[i] = after
  *         b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -10434,7 +10516,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":469
+    /* "host/gcode/_lexer.pyx":477
  *         b.name_end[i] = after
  *         b.text_start[i] = after
  *         b.text_end[i] = end             # <<<<<<<<<<<<<<
@@ -10443,7 +10525,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_end;
 
-    /* "host/gcode/_lexer.pyx":470
+    /* "host/gcode/_lexer.pyx":478
  *         b.text_start[i] = after
  *         b.text_end[i] = end
  *         return             # <<<<<<<<<<<<<<
@@ -10454,7 +10536,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":460
+    /* "host/gcode/_lexer.pyx":468
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     if pos + 1 < end and (is_letter(s[pos + 1]) or s[pos + 1] == b'_'):             # <<<<<<<<<<<<<<
@@ -10463,7 +10545,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":471
+  /* "host/gcode/_lexer.pyx":479
  *         b.text_end[i] = end
  *         return
  *     after = skip_blanks(s, pos + 1, end)             # <<<<<<<<<<<<<<
@@ -10472,7 +10554,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_end);
 
-  /* "host/gcode/_lexer.pyx":472
+  /* "host/gcode/_lexer.pyx":480
  *         return
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10498,7 +10580,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":473
+    /* "host/gcode/_lexer.pyx":481
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):
  *         fail(b, i, E_NOCODE, pos - start)             # <<<<<<<<<<<<<<
@@ -10507,7 +10589,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NOCODE, (__pyx_v_pos - __pyx_v_start));
 
-    /* "host/gcode/_lexer.pyx":474
+    /* "host/gcode/_lexer.pyx":482
  *     if after >= end or not is_digit(s[after]):
  *         fail(b, i, E_NOCODE, pos - start)
  *         return             # <<<<<<<<<<<<<<
@@ -10518,7 +10600,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":472
+    /* "host/gcode/_lexer.pyx":480
  *         return
  *     after = skip_blanks(s, pos + 1, end)
  *     if after >= end or not is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10527,7 +10609,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":475
+  /* "host/gcode/_lexer.pyx":483
  *         fail(b, i, E_NOCODE, pos - start)
  *         return
  *     number = 0             # <<<<<<<<<<<<<<
@@ -10536,7 +10618,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_number = 0;
 
-  /* "host/gcode/_lexer.pyx":476
+  /* "host/gcode/_lexer.pyx":484
  *         return
  *     number = 0
  *     while after < end and is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10563,7 +10645,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
     if (!__pyx_t_1) break;
 
-    /* "host/gcode/_lexer.pyx":477
+    /* "host/gcode/_lexer.pyx":485
  *     number = 0
  *     while after < end and is_digit(s[after]):
  *         number = number * 10 + (s[after] - 48)             # <<<<<<<<<<<<<<
@@ -10572,7 +10654,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_number = ((__pyx_v_number * 10) + ((__pyx_v_s[__pyx_v_after]) - 48));
 
-    /* "host/gcode/_lexer.pyx":478
+    /* "host/gcode/_lexer.pyx":486
  *     while after < end and is_digit(s[after]):
  *         number = number * 10 + (s[after] - 48)
  *         after += 1             # <<<<<<<<<<<<<<
@@ -10581,7 +10663,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = (__pyx_v_after + 1);
 
-    /* "host/gcode/_lexer.pyx":479
+    /* "host/gcode/_lexer.pyx":487
  *         number = number * 10 + (s[after] - 48)
  *         after += 1
  *         if number > 100000000:             # <<<<<<<<<<<<<<
@@ -10593,7 +10675,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":480
+      /* "host/gcode/_lexer.pyx":488
  *         after += 1
  *         if number > 100000000:
  *             fail(b, i, E_UNEXPECTED, after - start)             # <<<<<<<<<<<<<<
@@ -10602,7 +10684,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_UNEXPECTED, (__pyx_v_after - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":481
+      /* "host/gcode/_lexer.pyx":489
  *         if number > 100000000:
  *             fail(b, i, E_UNEXPECTED, after - start)
  *             return             # <<<<<<<<<<<<<<
@@ -10613,7 +10695,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":479
+      /* "host/gcode/_lexer.pyx":487
  *         number = number * 10 + (s[after] - 48)
  *         after += 1
  *         if number > 100000000:             # <<<<<<<<<<<<<<
@@ -10623,7 +10705,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
   }
 
-  /* "host/gcode/_lexer.pyx":482
+  /* "host/gcode/_lexer.pyx":490
  *             fail(b, i, E_UNEXPECTED, after - start)
  *             return
  *     sub = -1             # <<<<<<<<<<<<<<
@@ -10632,7 +10714,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_v_sub = -1;
 
-  /* "host/gcode/_lexer.pyx":483
+  /* "host/gcode/_lexer.pyx":491
  *             return
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):             # <<<<<<<<<<<<<<
@@ -10678,7 +10760,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":484
+    /* "host/gcode/_lexer.pyx":492
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):
  *         after += 1             # <<<<<<<<<<<<<<
@@ -10687,7 +10769,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_after = (__pyx_v_after + 1);
 
-    /* "host/gcode/_lexer.pyx":485
+    /* "host/gcode/_lexer.pyx":493
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):
  *         after += 1
  *         sub = 0             # <<<<<<<<<<<<<<
@@ -10696,7 +10778,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     __pyx_v_sub = 0;
 
-    /* "host/gcode/_lexer.pyx":486
+    /* "host/gcode/_lexer.pyx":494
  *         after += 1
  *         sub = 0
  *         while after < end and is_digit(s[after]):             # <<<<<<<<<<<<<<
@@ -10723,7 +10805,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
       if (!__pyx_t_1) break;
 
-      /* "host/gcode/_lexer.pyx":487
+      /* "host/gcode/_lexer.pyx":495
  *         sub = 0
  *         while after < end and is_digit(s[after]):
  *             sub = sub * 10 + (s[after] - 48)             # <<<<<<<<<<<<<<
@@ -10732,7 +10814,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
       __pyx_v_sub = ((__pyx_v_sub * 10) + ((__pyx_v_s[__pyx_v_after]) - 48));
 
-      /* "host/gcode/_lexer.pyx":488
+      /* "host/gcode/_lexer.pyx":496
  *         while after < end and is_digit(s[after]):
  *             sub = sub * 10 + (s[after] - 48)
  *             after += 1             # <<<<<<<<<<<<<<
@@ -10742,7 +10824,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
       __pyx_v_after = (__pyx_v_after + 1);
     }
 
-    /* "host/gcode/_lexer.pyx":483
+    /* "host/gcode/_lexer.pyx":491
  *             return
  *     sub = -1
  *     if after < end and s[after] == b'.' and after + 1 < end and is_digit(s[after + 1]):             # <<<<<<<<<<<<<<
@@ -10751,7 +10833,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":489
+  /* "host/gcode/_lexer.pyx":497
  *             sub = sub * 10 + (s[after] - 48)
  *             after += 1
  *     b.numbers[i] = number             # <<<<<<<<<<<<<<
@@ -10760,7 +10842,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->numbers[__pyx_v_i]) = __pyx_v_number;
 
-  /* "host/gcode/_lexer.pyx":490
+  /* "host/gcode/_lexer.pyx":498
  *             after += 1
  *     b.numbers[i] = number
  *     b.subs[i] = sub             # <<<<<<<<<<<<<<
@@ -10769,7 +10851,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->subs[__pyx_v_i]) = __pyx_v_sub;
 
-  /* "host/gcode/_lexer.pyx":491
+  /* "host/gcode/_lexer.pyx":499
  *     b.numbers[i] = number
  *     b.subs[i] = sub
  *     b.code_letter[i] = c             # <<<<<<<<<<<<<<
@@ -10778,7 +10860,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   (__pyx_v_b->code_letter[__pyx_v_i]) = __pyx_v_c;
 
-  /* "host/gcode/_lexer.pyx":492
+  /* "host/gcode/_lexer.pyx":500
  *     b.subs[i] = sub
  *     b.code_letter[i] = c
  *     if c == b'G':             # <<<<<<<<<<<<<<
@@ -10788,7 +10870,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   switch (__pyx_v_c) {
     case 'G':
 
-    /* "host/gcode/_lexer.pyx":493
+    /* "host/gcode/_lexer.pyx":501
  *     b.code_letter[i] = c
  *     if c == b'G':
  *         b.kinds[i] = K_G             # <<<<<<<<<<<<<<
@@ -10797,7 +10879,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_G;
 
-    /* "host/gcode/_lexer.pyx":492
+    /* "host/gcode/_lexer.pyx":500
  *     b.subs[i] = sub
  *     b.code_letter[i] = c
  *     if c == b'G':             # <<<<<<<<<<<<<<
@@ -10807,7 +10889,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     case 'M':
 
-    /* "host/gcode/_lexer.pyx":495
+    /* "host/gcode/_lexer.pyx":503
  *         b.kinds[i] = K_G
  *     elif c == b'M':
  *         b.kinds[i] = K_M             # <<<<<<<<<<<<<<
@@ -10816,7 +10898,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_M;
 
-    /* "host/gcode/_lexer.pyx":494
+    /* "host/gcode/_lexer.pyx":502
  *     if c == b'G':
  *         b.kinds[i] = K_G
  *     elif c == b'M':             # <<<<<<<<<<<<<<
@@ -10826,7 +10908,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     case 'T':
 
-    /* "host/gcode/_lexer.pyx":497
+    /* "host/gcode/_lexer.pyx":505
  *         b.kinds[i] = K_M
  *     elif c == b'T':
  *         b.kinds[i] = K_T             # <<<<<<<<<<<<<<
@@ -10835,7 +10917,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->kinds[__pyx_v_i]) = __pyx_e_6mendel_5gcode_6_lexer_K_T;
 
-    /* "host/gcode/_lexer.pyx":496
+    /* "host/gcode/_lexer.pyx":504
  *     elif c == b'M':
  *         b.kinds[i] = K_M
  *     elif c == b'T':             # <<<<<<<<<<<<<<
@@ -10845,7 +10927,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
     default:
 
-    /* "host/gcode/_lexer.pyx":499
+    /* "host/gcode/_lexer.pyx":507
  *         b.kinds[i] = K_T
  *     else:
  *         b.kinds[i] = K_OTHER             # <<<<<<<<<<<<<<
@@ -10856,7 +10938,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     break;
   }
 
-  /* "host/gcode/_lexer.pyx":500
+  /* "host/gcode/_lexer.pyx":508
  *     else:
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):             # <<<<<<<<<<<<<<
@@ -10868,7 +10950,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
   if (__pyx_t_1) {
 
 
-    /* "host/gcode/_lexer.pyx":501
+    /* "host/gcode/_lexer.pyx":509
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):
  *         b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -10877,7 +10959,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-    /* "host/gcode/_lexer.pyx":502
+    /* "host/gcode/_lexer.pyx":510
  *     if is_text_command(b.kinds[i], number, sub):
  *         b.text_start[i] = after
  *         b.text_end[i] = end             # <<<<<<<<<<<<<<
@@ -10886,7 +10968,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
     (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_end;
 
-    /* "host/gcode/_lexer.pyx":503
+    /* "host/gcode/_lexer.pyx":511
  *         b.text_start[i] = after
  *         b.text_end[i] = end
  *         return             # <<<<<<<<<<<<<<
@@ -10897,7 +10979,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":500
+    /* "host/gcode/_lexer.pyx":508
  *     else:
  *         b.kinds[i] = K_OTHER
  *     if is_text_command(b.kinds[i], number, sub):             # <<<<<<<<<<<<<<
@@ -10906,7 +10988,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   }
 
-  /* "host/gcode/_lexer.pyx":504
+  /* "host/gcode/_lexer.pyx":512
  *         b.text_end[i] = end
  *         return
  *     parse_words(b, i, s, after, end, start)             # <<<<<<<<<<<<<<
@@ -10915,7 +10997,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 */
   __pyx_f_6mendel_5gcode_6_lexer_parse_words(__pyx_v_b, __pyx_v_i, __pyx_v_s, __pyx_v_after, __pyx_v_end, __pyx_v_start);
 
-  /* "host/gcode/_lexer.pyx":453
+  /* "host/gcode/_lexer.pyx":461
  * 
  * 
  * cdef void parse_command(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10931,7 +11013,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_command(struct __pyx_obj_6mende
 
 }
 
-/* "host/gcode/_lexer.pyx":507
+/* "host/gcode/_lexer.pyx":515
  * 
  * 
  * cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -10954,7 +11036,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
   int __pyx_t_5;
 
 
-  /* "host/gcode/_lexer.pyx":513
+  /* "host/gcode/_lexer.pyx":521
  *     cdef char c
  *     cdef int64_t n
  *     while True:             # <<<<<<<<<<<<<<
@@ -10963,7 +11045,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
   while (1) {
 
-    /* "host/gcode/_lexer.pyx":514
+    /* "host/gcode/_lexer.pyx":522
  *     cdef int64_t n
  *     while True:
  *         pos = skip_blanks(s, pos, end)             # <<<<<<<<<<<<<<
@@ -10972,7 +11054,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, __pyx_v_pos, __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":515
+    /* "host/gcode/_lexer.pyx":523
  *     while True:
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:             # <<<<<<<<<<<<<<
@@ -10984,7 +11066,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":516
+      /* "host/gcode/_lexer.pyx":524
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:
  *             return             # <<<<<<<<<<<<<<
@@ -10995,7 +11077,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":515
+      /* "host/gcode/_lexer.pyx":523
  *     while True:
  *         pos = skip_blanks(s, pos, end)
  *         if pos >= end:             # <<<<<<<<<<<<<<
@@ -11004,7 +11086,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":517
+    /* "host/gcode/_lexer.pyx":525
  *         if pos >= end:
  *             return
  *         c = s[pos]             # <<<<<<<<<<<<<<
@@ -11013,7 +11095,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_c = (__pyx_v_s[__pyx_v_pos]);
 
-    /* "host/gcode/_lexer.pyx":518
+    /* "host/gcode/_lexer.pyx":526
  *             return
  *         c = s[pos]
  *         if c == b'(':             # <<<<<<<<<<<<<<
@@ -11025,7 +11107,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":519
+      /* "host/gcode/_lexer.pyx":527
  *         c = s[pos]
  *         if c == b'(':
  *             after = pos + 1             # <<<<<<<<<<<<<<
@@ -11034,7 +11116,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_after = (__pyx_v_pos + 1);
 
-      /* "host/gcode/_lexer.pyx":520
+      /* "host/gcode/_lexer.pyx":528
  *         if c == b'(':
  *             after = pos + 1
  *             while after < end and s[after] != b')':             # <<<<<<<<<<<<<<
@@ -11061,7 +11143,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
         if (!__pyx_t_1) break;
 
-        /* "host/gcode/_lexer.pyx":521
+        /* "host/gcode/_lexer.pyx":529
  *             after = pos + 1
  *             while after < end and s[after] != b')':
  *                 after += 1             # <<<<<<<<<<<<<<
@@ -11071,7 +11153,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_v_after = (__pyx_v_after + 1);
       }
 
-      /* "host/gcode/_lexer.pyx":522
+      /* "host/gcode/_lexer.pyx":530
  *             while after < end and s[after] != b')':
  *                 after += 1
  *             if after >= end:             # <<<<<<<<<<<<<<
@@ -11083,7 +11165,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":523
+        /* "host/gcode/_lexer.pyx":531
  *                 after += 1
  *             if after >= end:
  *                 fail(b, i, E_COMMENT, pos - start)             # <<<<<<<<<<<<<<
@@ -11092,7 +11174,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_COMMENT, (__pyx_v_pos - __pyx_v_start));
 
-        /* "host/gcode/_lexer.pyx":524
+        /* "host/gcode/_lexer.pyx":532
  *             if after >= end:
  *                 fail(b, i, E_COMMENT, pos - start)
  *                 return             # <<<<<<<<<<<<<<
@@ -11103,7 +11185,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         }
         goto __pyx_L0;
 
-        /* "host/gcode/_lexer.pyx":522
+        /* "host/gcode/_lexer.pyx":530
  *             while after < end and s[after] != b')':
  *                 after += 1
  *             if after >= end:             # <<<<<<<<<<<<<<
@@ -11112,7 +11194,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":525
+      /* "host/gcode/_lexer.pyx":533
  *                 fail(b, i, E_COMMENT, pos - start)
  *                 return
  *             pos = after + 1             # <<<<<<<<<<<<<<
@@ -11121,7 +11203,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":526
+      /* "host/gcode/_lexer.pyx":534
  *                 return
  *             pos = after + 1
  *             continue             # <<<<<<<<<<<<<<
@@ -11130,7 +11212,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       goto __pyx_L3_continue;
 
-      /* "host/gcode/_lexer.pyx":518
+      /* "host/gcode/_lexer.pyx":526
  *             return
  *         c = s[pos]
  *         if c == b'(':             # <<<<<<<<<<<<<<
@@ -11139,7 +11221,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":527
+    /* "host/gcode/_lexer.pyx":535
  *             pos = after + 1
  *             continue
  *         if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -11151,7 +11233,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":528
+      /* "host/gcode/_lexer.pyx":536
  *             continue
  *         if not is_letter(c):
  *             fail(b, i, E_UNEXPECTED, pos - start)             # <<<<<<<<<<<<<<
@@ -11160,7 +11242,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_UNEXPECTED, (__pyx_v_pos - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":529
+      /* "host/gcode/_lexer.pyx":537
  *         if not is_letter(c):
  *             fail(b, i, E_UNEXPECTED, pos - start)
  *             return             # <<<<<<<<<<<<<<
@@ -11171,7 +11253,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":527
+      /* "host/gcode/_lexer.pyx":535
  *             pos = after + 1
  *             continue
  *         if not is_letter(c):             # <<<<<<<<<<<<<<
@@ -11180,7 +11262,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":530
+    /* "host/gcode/_lexer.pyx":538
  *             fail(b, i, E_UNEXPECTED, pos - start)
  *             return
  *         letter = upper(c) - 65             # <<<<<<<<<<<<<<
@@ -11189,7 +11271,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_letter = (__pyx_f_6mendel_5gcode_6_lexer_upper(__pyx_v_c) - 65);
 
-    /* "host/gcode/_lexer.pyx":531
+    /* "host/gcode/_lexer.pyx":539
  *             return
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter             # <<<<<<<<<<<<<<
@@ -11198,7 +11280,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_bit = (((uint32_t)1) << __pyx_v_letter);
 
-    /* "host/gcode/_lexer.pyx":532
+    /* "host/gcode/_lexer.pyx":540
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:             # <<<<<<<<<<<<<<
@@ -11210,7 +11292,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":533
+      /* "host/gcode/_lexer.pyx":541
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:
  *             fail(b, i, E_TWICE, pos - start)             # <<<<<<<<<<<<<<
@@ -11219,7 +11301,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_TWICE, (__pyx_v_pos - __pyx_v_start));
 
-      /* "host/gcode/_lexer.pyx":534
+      /* "host/gcode/_lexer.pyx":542
  *         if b.masks[i] & bit:
  *             fail(b, i, E_TWICE, pos - start)
  *             return             # <<<<<<<<<<<<<<
@@ -11230,7 +11312,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       }
       goto __pyx_L0;
 
-      /* "host/gcode/_lexer.pyx":532
+      /* "host/gcode/_lexer.pyx":540
  *         letter = upper(c) - 65
  *         bit = (<uint32_t> 1) << letter
  *         if b.masks[i] & bit:             # <<<<<<<<<<<<<<
@@ -11239,7 +11321,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":535
+    /* "host/gcode/_lexer.pyx":543
  *             fail(b, i, E_TWICE, pos - start)
  *             return
  *         b.masks[i] |= bit             # <<<<<<<<<<<<<<
@@ -11250,7 +11332,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     __pyx_t_3 = __pyx_v_i;
     (__pyx_v_b->masks[__pyx_t_3]) = ((__pyx_v_b->masks[__pyx_t_3]) | __pyx_v_bit);
 
-    /* "host/gcode/_lexer.pyx":536
+    /* "host/gcode/_lexer.pyx":544
  *             return
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)             # <<<<<<<<<<<<<<
@@ -11259,7 +11341,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     __pyx_v_after = __pyx_f_6mendel_5gcode_6_lexer_skip_blanks(__pyx_v_s, (__pyx_v_pos + 1), __pyx_v_end);
 
-    /* "host/gcode/_lexer.pyx":537
+    /* "host/gcode/_lexer.pyx":545
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':             # <<<<<<<<<<<<<<
@@ -11285,7 +11367,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
     if (__pyx_t_1) {
 
 
-      /* "host/gcode/_lexer.pyx":538
+      /* "host/gcode/_lexer.pyx":546
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':
  *             pos = after + 1             # <<<<<<<<<<<<<<
@@ -11294,7 +11376,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":539
+      /* "host/gcode/_lexer.pyx":547
  *         if after < end and s[after] == b'"':
  *             pos = after + 1
  *             while pos < end and s[pos] != b'"':             # <<<<<<<<<<<<<<
@@ -11321,7 +11403,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
         if (!__pyx_t_1) break;
 
-        /* "host/gcode/_lexer.pyx":540
+        /* "host/gcode/_lexer.pyx":548
  *             pos = after + 1
  *             while pos < end and s[pos] != b'"':
  *                 pos += 1             # <<<<<<<<<<<<<<
@@ -11331,7 +11413,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_v_pos = (__pyx_v_pos + 1);
       }
 
-      /* "host/gcode/_lexer.pyx":541
+      /* "host/gcode/_lexer.pyx":549
  *             while pos < end and s[pos] != b'"':
  *                 pos += 1
  *             b.quoted[i] |= bit             # <<<<<<<<<<<<<<
@@ -11342,7 +11424,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_t_3 = __pyx_v_i;
       (__pyx_v_b->quoted[__pyx_t_3]) = ((__pyx_v_b->quoted[__pyx_t_3]) | __pyx_v_bit);
 
-      /* "host/gcode/_lexer.pyx":542
+      /* "host/gcode/_lexer.pyx":550
  *                 pos += 1
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after + 1             # <<<<<<<<<<<<<<
@@ -11351,7 +11433,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       (__pyx_v_b->text_start[__pyx_v_i]) = (__pyx_v_after + 1);
 
-      /* "host/gcode/_lexer.pyx":543
+      /* "host/gcode/_lexer.pyx":551
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after + 1
  *             b.text_end[i] = pos             # <<<<<<<<<<<<<<
@@ -11360,7 +11442,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_v_pos;
 
-      /* "host/gcode/_lexer.pyx":544
+      /* "host/gcode/_lexer.pyx":552
  *             b.text_start[i] = after + 1
  *             b.text_end[i] = pos
  *             pos += 1             # <<<<<<<<<<<<<<
@@ -11369,7 +11451,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       __pyx_v_pos = (__pyx_v_pos + 1);
 
-      /* "host/gcode/_lexer.pyx":545
+      /* "host/gcode/_lexer.pyx":553
  *             b.text_end[i] = pos
  *             pos += 1
  *             continue             # <<<<<<<<<<<<<<
@@ -11378,7 +11460,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       goto __pyx_L3_continue;
 
-      /* "host/gcode/_lexer.pyx":537
+      /* "host/gcode/_lexer.pyx":545
  *         b.masks[i] |= bit
  *         after = skip_blanks(s, pos + 1, end)
  *         if after < end and s[after] == b'"':             # <<<<<<<<<<<<<<
@@ -11387,7 +11469,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
     }
 
-    /* "host/gcode/_lexer.pyx":546
+    /* "host/gcode/_lexer.pyx":554
  *             pos += 1
  *             continue
  *         if after < end and s[after] == b'{':             # <<<<<<<<<<<<<<
@@ -11413,7 +11495,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":548
+        /* "host/gcode/_lexer.pyx":556
  *         if after < end and s[after] == b'{':
  *             # Unfilled slicer placeholder, kept as quoted text ({...}).
  *             pos = after             # <<<<<<<<<<<<<<
@@ -11422,7 +11504,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_pos = __pyx_v_after;
 
-        /* "host/gcode/_lexer.pyx":549
+        /* "host/gcode/_lexer.pyx":557
  *             # Unfilled slicer placeholder, kept as quoted text ({...}).
  *             pos = after
  *             depth = 0             # <<<<<<<<<<<<<<
@@ -11431,7 +11513,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_depth = 0;
 
-        /* "host/gcode/_lexer.pyx":550
+        /* "host/gcode/_lexer.pyx":558
  *             pos = after
  *             depth = 0
  *             while pos < end:             # <<<<<<<<<<<<<<
@@ -11444,7 +11526,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
           if (!__pyx_t_1) break;
 
-          /* "host/gcode/_lexer.pyx":551
+          /* "host/gcode/_lexer.pyx":559
  *             depth = 0
  *             while pos < end:
  *                 if s[pos] == b'{':             # <<<<<<<<<<<<<<
@@ -11456,7 +11538,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             if (__pyx_t_1) {
 
 
-              /* "host/gcode/_lexer.pyx":552
+              /* "host/gcode/_lexer.pyx":560
  *             while pos < end:
  *                 if s[pos] == b'{':
  *                     depth += 1             # <<<<<<<<<<<<<<
@@ -11465,7 +11547,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
               __pyx_v_depth = (__pyx_v_depth + 1);
 
-              /* "host/gcode/_lexer.pyx":551
+              /* "host/gcode/_lexer.pyx":559
  *             depth = 0
  *             while pos < end:
  *                 if s[pos] == b'{':             # <<<<<<<<<<<<<<
@@ -11475,7 +11557,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
               goto __pyx_L26;
             }
 
-            /* "host/gcode/_lexer.pyx":553
+            /* "host/gcode/_lexer.pyx":561
  *                 if s[pos] == b'{':
  *                     depth += 1
  *                 elif s[pos] == b'}':             # <<<<<<<<<<<<<<
@@ -11487,7 +11569,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           if (__pyx_t_1) {
 
 
-            /* "host/gcode/_lexer.pyx":554
+            /* "host/gcode/_lexer.pyx":562
  *                     depth += 1
  *                 elif s[pos] == b'}':
  *                     depth -= 1             # <<<<<<<<<<<<<<
@@ -11496,7 +11578,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             __pyx_v_depth = (__pyx_v_depth - 1);
 
-            /* "host/gcode/_lexer.pyx":555
+            /* "host/gcode/_lexer.pyx":563
  *                 elif s[pos] == b'}':
  *                     depth -= 1
  *                     if depth == 0:             # <<<<<<<<<<<<<<
@@ -11508,7 +11590,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             if (__pyx_t_1) {
 
 
-              /* "host/gcode/_lexer.pyx":556
+              /* "host/gcode/_lexer.pyx":564
  *                     depth -= 1
  *                     if depth == 0:
  *                         break             # <<<<<<<<<<<<<<
@@ -11517,7 +11599,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
               goto __pyx_L25_break;
 
-              /* "host/gcode/_lexer.pyx":555
+              /* "host/gcode/_lexer.pyx":563
  *                 elif s[pos] == b'}':
  *                     depth -= 1
  *                     if depth == 0:             # <<<<<<<<<<<<<<
@@ -11526,7 +11608,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             }
 
-            /* "host/gcode/_lexer.pyx":553
+            /* "host/gcode/_lexer.pyx":561
  *                 if s[pos] == b'{':
  *                     depth += 1
  *                 elif s[pos] == b'}':             # <<<<<<<<<<<<<<
@@ -11536,7 +11618,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           }
           __pyx_L26:;
 
-          /* "host/gcode/_lexer.pyx":557
+          /* "host/gcode/_lexer.pyx":565
  *                     if depth == 0:
  *                         break
  *                 pos += 1             # <<<<<<<<<<<<<<
@@ -11547,7 +11629,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         }
         __pyx_L25_break:;
 
-        /* "host/gcode/_lexer.pyx":558
+        /* "host/gcode/_lexer.pyx":566
  *                         break
  *                 pos += 1
  *             b.quoted[i] |= bit             # <<<<<<<<<<<<<<
@@ -11558,7 +11640,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         __pyx_t_3 = __pyx_v_i;
         (__pyx_v_b->quoted[__pyx_t_3]) = ((__pyx_v_b->quoted[__pyx_t_3]) | __pyx_v_bit);
 
-        /* "host/gcode/_lexer.pyx":559
+        /* "host/gcode/_lexer.pyx":567
  *                 pos += 1
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after             # <<<<<<<<<<<<<<
@@ -11567,7 +11649,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         (__pyx_v_b->text_start[__pyx_v_i]) = __pyx_v_after;
 
-        /* "host/gcode/_lexer.pyx":560
+        /* "host/gcode/_lexer.pyx":568
  *             b.quoted[i] |= bit
  *             b.text_start[i] = after
  *             b.text_end[i] = pos + 1 if pos < end else end             # <<<<<<<<<<<<<<
@@ -11587,7 +11669,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         (__pyx_v_b->text_end[__pyx_v_i]) = __pyx_t_4;
 
 
-        /* "host/gcode/_lexer.pyx":561
+        /* "host/gcode/_lexer.pyx":569
  *             b.text_start[i] = after
  *             b.text_end[i] = pos + 1 if pos < end else end
  *             pos = pos + 1             # <<<<<<<<<<<<<<
@@ -11596,7 +11678,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_pos = (__pyx_v_pos + 1);
 
-        /* "host/gcode/_lexer.pyx":562
+        /* "host/gcode/_lexer.pyx":570
  *             b.text_end[i] = pos + 1 if pos < end else end
  *             pos = pos + 1
  *             continue             # <<<<<<<<<<<<<<
@@ -11605,7 +11687,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":546
+        /* "host/gcode/_lexer.pyx":554
  *             pos += 1
  *             continue
  *         if after < end and s[after] == b'{':             # <<<<<<<<<<<<<<
@@ -11614,7 +11696,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":563
+      /* "host/gcode/_lexer.pyx":571
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11652,7 +11734,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         goto __pyx_L29_bool_binop_done;
       }
 
-      /* "host/gcode/_lexer.pyx":564
+      /* "host/gcode/_lexer.pyx":572
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):             # <<<<<<<<<<<<<<
@@ -11676,7 +11758,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
       __pyx_L29_bool_binop_done:;
 
-      /* "host/gcode/_lexer.pyx":563
+      /* "host/gcode/_lexer.pyx":571
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11686,7 +11768,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       if (__pyx_t_1) {
 
 
-        /* "host/gcode/_lexer.pyx":565
+        /* "host/gcode/_lexer.pyx":573
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer             # <<<<<<<<<<<<<<
@@ -11698,7 +11780,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         if (__pyx_t_1) {
 
 
-          /* "host/gcode/_lexer.pyx":566
+          /* "host/gcode/_lexer.pyx":574
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
  *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)             # <<<<<<<<<<<<<<
@@ -11707,7 +11789,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_parse_digits(__pyx_v_s, (__pyx_v_after + ((__pyx_v_s[__pyx_v_after]) == '+')), __pyx_v_end, (&__pyx_v_n));
 
-          /* "host/gcode/_lexer.pyx":567
+          /* "host/gcode/_lexer.pyx":575
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
  *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
  *                 if pos < 0:             # <<<<<<<<<<<<<<
@@ -11719,7 +11801,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           if (__pyx_t_1) {
 
 
-            /* "host/gcode/_lexer.pyx":568
+            /* "host/gcode/_lexer.pyx":576
  *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
  *                 if pos < 0:
  *                     fail(b, i, E_NUMBER, after - start)             # <<<<<<<<<<<<<<
@@ -11728,7 +11810,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
             __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_e_6mendel_5gcode_6_lexer_E_NUMBER, (__pyx_v_after - __pyx_v_start));
 
-            /* "host/gcode/_lexer.pyx":569
+            /* "host/gcode/_lexer.pyx":577
  *                 if pos < 0:
  *                     fail(b, i, E_NUMBER, after - start)
  *                     return             # <<<<<<<<<<<<<<
@@ -11739,7 +11821,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
             }
             goto __pyx_L0;
 
-            /* "host/gcode/_lexer.pyx":567
+            /* "host/gcode/_lexer.pyx":575
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer
  *                 pos = parse_digits(s, after + (s[after] == b'+'), end, &n)
  *                 if pos < 0:             # <<<<<<<<<<<<<<
@@ -11748,7 +11830,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           }
 
-          /* "host/gcode/_lexer.pyx":570
+          /* "host/gcode/_lexer.pyx":578
  *                     fail(b, i, E_NUMBER, after - start)
  *                     return
  *                 b.values[i * NLETTERS + letter] = <double> n             # <<<<<<<<<<<<<<
@@ -11757,7 +11839,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           (__pyx_v_b->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + __pyx_v_letter)]) = ((double)__pyx_v_n);
 
-          /* "host/gcode/_lexer.pyx":571
+          /* "host/gcode/_lexer.pyx":579
  *                     return
  *                 b.values[i * NLETTERS + letter] = <double> n
  *                 continue             # <<<<<<<<<<<<<<
@@ -11766,7 +11848,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
           goto __pyx_L3_continue;
 
-          /* "host/gcode/_lexer.pyx":565
+          /* "host/gcode/_lexer.pyx":573
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'
  *                             or s[after] == b'+'):
  *             if letter == 13:  # 'N' as an argument (M110 N...): an integer             # <<<<<<<<<<<<<<
@@ -11775,7 +11857,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         }
 
-        /* "host/gcode/_lexer.pyx":572
+        /* "host/gcode/_lexer.pyx":580
  *                 b.values[i * NLETTERS + letter] = <double> n
  *                 continue
  *             pos = parse_number(s, after, end, &value)             # <<<<<<<<<<<<<<
@@ -11784,7 +11866,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         __pyx_v_pos = __pyx_f_6mendel_5gcode_6_lexer_parse_number(__pyx_v_s, __pyx_v_after, __pyx_v_end, (&__pyx_v_value));
 
-        /* "host/gcode/_lexer.pyx":573
+        /* "host/gcode/_lexer.pyx":581
  *                 continue
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:             # <<<<<<<<<<<<<<
@@ -11796,7 +11878,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
         if (__pyx_t_1) {
 
 
-          /* "host/gcode/_lexer.pyx":574
+          /* "host/gcode/_lexer.pyx":582
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:
  *                 fail(b, i, E_NUMBER if pos == -1 else E_RANGE, after - start)             # <<<<<<<<<<<<<<
@@ -11816,7 +11898,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           __pyx_f_6mendel_5gcode_6_lexer_fail(__pyx_v_b, __pyx_v_i, __pyx_t_5, (__pyx_v_after - __pyx_v_start));
 
 
-          /* "host/gcode/_lexer.pyx":575
+          /* "host/gcode/_lexer.pyx":583
  *             if pos < 0:
  *                 fail(b, i, E_NUMBER if pos == -1 else E_RANGE, after - start)
  *                 return             # <<<<<<<<<<<<<<
@@ -11827,7 +11909,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
           }
           goto __pyx_L0;
 
-          /* "host/gcode/_lexer.pyx":573
+          /* "host/gcode/_lexer.pyx":581
  *                 continue
  *             pos = parse_number(s, after, end, &value)
  *             if pos < 0:             # <<<<<<<<<<<<<<
@@ -11836,7 +11918,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         }
 
-        /* "host/gcode/_lexer.pyx":576
+        /* "host/gcode/_lexer.pyx":584
  *                 fail(b, i, E_NUMBER if pos == -1 else E_RANGE, after - start)
  *                 return
  *             b.values[i * NLETTERS + letter] = value             # <<<<<<<<<<<<<<
@@ -11845,7 +11927,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         (__pyx_v_b->values[((__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS) + __pyx_v_letter)]) = __pyx_v_value;
 
-        /* "host/gcode/_lexer.pyx":577
+        /* "host/gcode/_lexer.pyx":585
  *                 return
  *             b.values[i * NLETTERS + letter] = value
  *             continue             # <<<<<<<<<<<<<<
@@ -11854,7 +11936,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":563
+        /* "host/gcode/_lexer.pyx":571
  *             pos = pos + 1
  *             continue
  *         if after < end and (is_digit(s[after]) or s[after] == b'.' or s[after] == b'-'             # <<<<<<<<<<<<<<
@@ -11863,7 +11945,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 */
       }
 
-      /* "host/gcode/_lexer.pyx":578
+      /* "host/gcode/_lexer.pyx":586
  *             b.values[i * NLETTERS + letter] = value
  *             continue
  *         b.flags[i] |= bit             # <<<<<<<<<<<<<<
@@ -11874,7 +11956,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_t_3 = __pyx_v_i;
       (__pyx_v_b->flags[__pyx_t_3]) = ((__pyx_v_b->flags[__pyx_t_3]) | __pyx_v_bit);
 
-      /* "host/gcode/_lexer.pyx":579
+      /* "host/gcode/_lexer.pyx":587
  *             continue
  *         b.flags[i] |= bit
  *         pos = pos + 1             # <<<<<<<<<<<<<<
@@ -11885,7 +11967,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
       __pyx_L3_continue:;
     }
 
-    /* "host/gcode/_lexer.pyx":507
+    /* "host/gcode/_lexer.pyx":515
  * 
  * 
  * cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start) noexcept nogil:             # <<<<<<<<<<<<<<
@@ -11905,7 +11987,7 @@ static void __pyx_f_6mendel_5gcode_6_lexer_parse_words(struct __pyx_obj_6mendel_
 
   }
 
-  /* "host/gcode/_lexer.pyx":582
+  /* "host/gcode/_lexer.pyx":590
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
@@ -11957,60 +12039,60 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     {
       PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_data,&__pyx_mstate_global->__pyx_n_u_offset,&__pyx_mstate_global->__pyx_n_u_first_lineno,&__pyx_mstate_global->__pyx_n_u_final,&__pyx_mstate_global->__pyx_n_u_out,0};
       const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 582, __pyx_L3_error)
+      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 590, __pyx_L3_error)
       if (__pyx_kwds_len > 0) {
         switch (__pyx_nargs) {
           case  5:
           values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 582, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 590, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  4:
           values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 582, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 590, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  3:
           values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 582, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 590, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  2:
           values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 582, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 590, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  1:
           values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 582, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 590, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  0: break;
           default: goto __pyx_L5_argtuple_error;
         }
         const Py_ssize_t kwd_pos_args = __pyx_nargs;
-        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "parse_chunk", 0) < (0)) __PYX_ERR(0, 582, __pyx_L3_error)
+        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "parse_chunk", 0) < (0)) __PYX_ERR(0, 590, __pyx_L3_error)
         for (Py_ssize_t i = __pyx_nargs; i < 5; i++) {
-          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, i); __PYX_ERR(0, 582, __pyx_L3_error) }
+          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, i); __PYX_ERR(0, 590, __pyx_L3_error) }
         }
       } else if (unlikely(__pyx_nargs != 5)) {
         goto __pyx_L5_argtuple_error;
       } else {
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 582, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 590, __pyx_L3_error)
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 582, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(0, 590, __pyx_L3_error)
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 582, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(0, 590, __pyx_L3_error)
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 582, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(0, 590, __pyx_L3_error)
         values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 582, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(0, 590, __pyx_L3_error)
       }
       __pyx_v_data = ((PyObject*)values[0]);
-      __pyx_v_offset = __Pyx_PyLong_As_int(values[1]); if (unlikely((__pyx_v_offset == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 582, __pyx_L3_error)
-      __pyx_v_first_lineno = __Pyx_PyLong_As_int64_t(values[2]); if (unlikely((__pyx_v_first_lineno == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 582, __pyx_L3_error)
-      __pyx_v_final = __Pyx_PyObject_IsTrue(values[3]); if (unlikely((__pyx_v_final == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 582, __pyx_L3_error)
+      __pyx_v_offset = __Pyx_PyLong_As_int(values[1]); if (unlikely((__pyx_v_offset == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 590, __pyx_L3_error)
+      __pyx_v_first_lineno = __Pyx_PyLong_As_int64_t(values[2]); if (unlikely((__pyx_v_first_lineno == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 590, __pyx_L3_error)
+      __pyx_v_final = __Pyx_PyObject_IsTrue(values[3]); if (unlikely((__pyx_v_final == (int)-1) && PyErr_Occurred())) __PYX_ERR(0, 590, __pyx_L3_error)
       __pyx_v_out = ((struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *)values[4]);
     }
     goto __pyx_L6_skip;
     __pyx_L5_argtuple_error:;
-    __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 582, __pyx_L3_error)
+    __Pyx_RaiseArgtupleInvalid("parse_chunk", 1, 5, 5, __pyx_nargs); __PYX_ERR(0, 590, __pyx_L3_error)
     __pyx_L6_skip:;
     goto __pyx_L4_argument_unpacking_done;
     __pyx_L3_error:;
@@ -12021,8 +12103,8 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_RefNannyFinishContext();
     return NULL;
     __pyx_L4_argument_unpacking_done:;
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(0, 582, __pyx_L1_error)
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_out), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "out", 0))) __PYX_ERR(0, 582, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(0, 590, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_out), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "out", 0))) __PYX_ERR(0, 590, __pyx_L1_error)
     __pyx_r = __pyx_pf_6mendel_5gcode_6_lexer_parse_chunk(__pyx_self, __pyx_v_data, __pyx_v_offset, __pyx_v_first_lineno, __pyx_v_final, __pyx_v_out);
 
     /* function exit code */
@@ -12066,7 +12148,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("parse_chunk", 0);
 
-    /* "host/gcode/_lexer.pyx":589
+    /* "host/gcode/_lexer.pyx":597
  *     numbered from ``first_lineno``.
  *     """
  *     cdef const char* s = PyBytes_AS_STRING(data)             # <<<<<<<<<<<<<<
@@ -12075,7 +12157,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_s = PyBytes_AS_STRING(__pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":590
+    /* "host/gcode/_lexer.pyx":598
  *     """
  *     cdef const char* s = PyBytes_AS_STRING(data)
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)             # <<<<<<<<<<<<<<
@@ -12084,7 +12166,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_size = PyBytes_GET_SIZE(__pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":591
+    /* "host/gcode/_lexer.pyx":599
  *     cdef const char* s = PyBytes_AS_STRING(data)
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity             # <<<<<<<<<<<<<<
@@ -12097,7 +12179,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
     __pyx_v_capacity = __pyx_t_1;
 
-    /* "host/gcode/_lexer.pyx":592
+    /* "host/gcode/_lexer.pyx":600
  *     cdef Py_ssize_t size = PyBytes_GET_SIZE(data)
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity
  *     cdef int64_t lineno = first_lineno             # <<<<<<<<<<<<<<
@@ -12106,7 +12188,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_lineno = __pyx_v_first_lineno;
 
-    /* "host/gcode/_lexer.pyx":593
+    /* "host/gcode/_lexer.pyx":601
  *     cdef int pos = offset, line_end, count = 0, capacity = out.capacity
  *     cdef int64_t lineno = first_lineno
  *     out.data = data             # <<<<<<<<<<<<<<
@@ -12118,7 +12200,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_GOTREF(__pyx_v_out->data);
     __Pyx_DECREF_SET(__pyx_v_out->data, __pyx_v_data);
 
-    /* "host/gcode/_lexer.pyx":594
+    /* "host/gcode/_lexer.pyx":602
  *     cdef int64_t lineno = first_lineno
  *     out.data = data
  *     with nogil:             # <<<<<<<<<<<<<<
@@ -12131,7 +12213,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_FastGIL_Remember();
         /*try:*/ {
 
-          /* "host/gcode/_lexer.pyx":595
+          /* "host/gcode/_lexer.pyx":603
  *     out.data = data
  *     with nogil:
  *         while pos < size and count < capacity:             # <<<<<<<<<<<<<<
@@ -12158,7 +12240,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
             if (!__pyx_t_2) break;
 
-            /* "host/gcode/_lexer.pyx":596
+            /* "host/gcode/_lexer.pyx":604
  *     with nogil:
  *         while pos < size and count < capacity:
  *             line_end = pos             # <<<<<<<<<<<<<<
@@ -12167,7 +12249,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_line_end = __pyx_v_pos;
 
-            /* "host/gcode/_lexer.pyx":597
+            /* "host/gcode/_lexer.pyx":605
  *         while pos < size and count < capacity:
  *             line_end = pos
  *             while line_end < size and s[line_end] != b'\n':             # <<<<<<<<<<<<<<
@@ -12194,7 +12276,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
               if (!__pyx_t_2) break;
 
-              /* "host/gcode/_lexer.pyx":598
+              /* "host/gcode/_lexer.pyx":606
  *             line_end = pos
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1             # <<<<<<<<<<<<<<
@@ -12204,7 +12286,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               __pyx_v_line_end = (__pyx_v_line_end + 1);
             }
 
-            /* "host/gcode/_lexer.pyx":599
+            /* "host/gcode/_lexer.pyx":607
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1
  *             if line_end >= size and not final:             # <<<<<<<<<<<<<<
@@ -12230,7 +12312,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             if (__pyx_t_2) {
 
 
-              /* "host/gcode/_lexer.pyx":600
+              /* "host/gcode/_lexer.pyx":608
  *                 line_end += 1
  *             if line_end >= size and not final:
  *                 break             # <<<<<<<<<<<<<<
@@ -12239,7 +12321,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
               goto __pyx_L7_break;
 
-              /* "host/gcode/_lexer.pyx":599
+              /* "host/gcode/_lexer.pyx":607
  *             while line_end < size and s[line_end] != b'\n':
  *                 line_end += 1
  *             if line_end >= size and not final:             # <<<<<<<<<<<<<<
@@ -12248,7 +12330,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             }
 
-            /* "host/gcode/_lexer.pyx":601
+            /* "host/gcode/_lexer.pyx":609
  *             if line_end >= size and not final:
  *                 break
  *             out.linenos[count] = lineno             # <<<<<<<<<<<<<<
@@ -12257,7 +12339,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             (__pyx_v_out->linenos[__pyx_v_count]) = __pyx_v_lineno;
 
-            /* "host/gcode/_lexer.pyx":602
+            /* "host/gcode/_lexer.pyx":610
  *                 break
  *             out.linenos[count] = lineno
  *             parse_line(out, count, s, pos, line_end)             # <<<<<<<<<<<<<<
@@ -12266,7 +12348,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_f_6mendel_5gcode_6_lexer_parse_line(__pyx_v_out, __pyx_v_count, __pyx_v_s, __pyx_v_pos, __pyx_v_line_end);
 
-            /* "host/gcode/_lexer.pyx":603
+            /* "host/gcode/_lexer.pyx":611
  *             out.linenos[count] = lineno
  *             parse_line(out, count, s, pos, line_end)
  *             count += 1             # <<<<<<<<<<<<<<
@@ -12275,7 +12357,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_count = (__pyx_v_count + 1);
 
-            /* "host/gcode/_lexer.pyx":604
+            /* "host/gcode/_lexer.pyx":612
  *             parse_line(out, count, s, pos, line_end)
  *             count += 1
  *             lineno += 1             # <<<<<<<<<<<<<<
@@ -12284,7 +12366,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
             __pyx_v_lineno = (__pyx_v_lineno + 1);
 
-            /* "host/gcode/_lexer.pyx":605
+            /* "host/gcode/_lexer.pyx":613
  *             count += 1
  *             lineno += 1
  *             pos = line_end + 1             # <<<<<<<<<<<<<<
@@ -12296,7 +12378,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_L7_break:;
         }
 
-        /* "host/gcode/_lexer.pyx":594
+        /* "host/gcode/_lexer.pyx":602
  *     cdef int64_t lineno = first_lineno
  *     out.data = data
  *     with nogil:             # <<<<<<<<<<<<<<
@@ -12313,7 +12395,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         }
     }
 
-    /* "host/gcode/_lexer.pyx":606
+    /* "host/gcode/_lexer.pyx":614
  *             lineno += 1
  *             pos = line_end + 1
  *     out.count = count             # <<<<<<<<<<<<<<
@@ -12322,7 +12404,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_out->count = __pyx_v_count;
 
-    /* "host/gcode/_lexer.pyx":607
+    /* "host/gcode/_lexer.pyx":615
  *             pos = line_end + 1
  *     out.count = count
  *     return min(pos, size)             # <<<<<<<<<<<<<<
@@ -12343,7 +12425,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_5 = __pyx_t_1;
     }
 
-    __pyx_t_6 = PyLong_FromSsize_t(__pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 607, __pyx_L1_error)
+    __pyx_t_6 = PyLong_FromSsize_t(__pyx_t_5); if (unlikely(!__pyx_t_6)) __PYX_ERR(0, 615, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_6);
 
     {
@@ -12357,7 +12439,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_6 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":582
+    /* "host/gcode/_lexer.pyx":590
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
@@ -12383,7 +12465,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":637
+  /* "host/gcode/_lexer.pyx":645
  *     cdef int _end
  * 
  *     @property             # <<<<<<<<<<<<<<
@@ -12418,7 +12500,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("__get__", 0);
 
-    /* "host/gcode/_lexer.pyx":639
+    /* "host/gcode/_lexer.pyx":647
  *     @property
  *     def raw(self):
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")             # <<<<<<<<<<<<<<
@@ -12427,9 +12509,9 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     if (unlikely(__pyx_v_self->_data == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(0, 639, __pyx_L1_error)
+      __PYX_ERR(0, 647, __pyx_L1_error)
     }
-    __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->_data, __pyx_v_self->_start, __pyx_v_self->_end, NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 639, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_decode_bytes(__pyx_v_self->_data, __pyx_v_self->_start, __pyx_v_self->_end, NULL, __pyx_k_replace, PyUnicode_DecodeUTF8); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 647, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_2 = __pyx_t_3;
     __Pyx_INCREF(__pyx_t_2);
@@ -12439,10 +12521,10 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_rstrip, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 639, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 647, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 639, __pyx_L1_error)
+    if (!(likely(PyUnicode_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_1))) __PYX_ERR(0, 647, __pyx_L1_error)
     {
       PyObject *__pyx_temp;
       {
@@ -12454,7 +12536,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_1 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":637
+    /* "host/gcode/_lexer.pyx":645
  *     cdef int _end
  * 
  *     @property             # <<<<<<<<<<<<<<
@@ -12475,7 +12557,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":641
+  /* "host/gcode/_lexer.pyx":649
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def __repr__(self):             # <<<<<<<<<<<<<<
@@ -12513,18 +12595,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("__repr__", 0);
 
-    /* "host/gcode/_lexer.pyx":642
+    /* "host/gcode/_lexer.pyx":650
  * 
  *     def __repr__(self):
  *         return "Command(%r, %r, line %d)" % (self.code, self.params, self.lineno)             # <<<<<<<<<<<<<<
  * 
  * 
 */
-    __pyx_t_1 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->code), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 642, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->code), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 650, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->params), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 642, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyObject_FormatSimpleAndDecref(PyObject_Repr(__pyx_v_self->params), __pyx_mstate_global->__pyx_empty_unicode); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 650, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_3 = __Pyx_PyUnicode_From_int64_t(__pyx_v_self->lineno, 0, ' ', 'd'); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 642, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyUnicode_From_int64_t(__pyx_v_self->lineno, 0, ' ', 'd'); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 650, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
     __pyx_t_4[0] = __pyx_mstate_global->__pyx_kp_u_Command;
     __pyx_t_4[1] = __pyx_t_1;
@@ -12542,7 +12624,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_6 |= __Pyx_PyUnicode_KIND_04(__pyx_t_4[1]) | __Pyx_PyUnicode_KIND_04(__pyx_t_4[3]);
     #endif
     __pyx_t_7 = __Pyx_PyUnicode_Join(__pyx_t_4, 7, __pyx_t_5, __pyx_t_6);
-    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 642, __pyx_L1_error)
+    if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 650, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_7);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -12558,7 +12640,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_7 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":641
+    /* "host/gcode/_lexer.pyx":649
  *         return self._data[self._start:self._end].decode("utf-8", "replace").rstrip("\r")
  * 
  *     def __repr__(self):             # <<<<<<<<<<<<<<
@@ -12580,7 +12662,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":626
+  /* "host/gcode/_lexer.pyx":634
  *     ``"type"``) or None; ``raw``: the line as written.
  *     """
  *     cdef public str code             # <<<<<<<<<<<<<<
@@ -12679,7 +12761,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         /*try:*/ {
           __pyx_t_2 = __pyx_v_value;
           __Pyx_INCREF(__pyx_t_2);
-          if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 626, __pyx_L4_error)
+          if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 634, __pyx_L4_error)
           __Pyx_GIVEREF(__pyx_t_2);
           __Pyx_GOTREF(__pyx_v_self->code);
           __Pyx_DECREF_SET(__pyx_v_self->code, ((PyObject*)__pyx_t_2));
@@ -12761,7 +12843,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":627
+  /* "host/gcode/_lexer.pyx":635
  *     """
  *     cdef public str code
  *     cdef public dict params             # <<<<<<<<<<<<<<
@@ -12860,7 +12942,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         /*try:*/ {
           __pyx_t_2 = __pyx_v_value;
           __Pyx_INCREF(__pyx_t_2);
-          if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 627, __pyx_L4_error)
+          if (!(likely(PyDict_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_2))) __PYX_ERR(0, 635, __pyx_L4_error)
           __Pyx_GIVEREF(__pyx_t_2);
           __Pyx_GOTREF(__pyx_v_self->params);
           __Pyx_DECREF_SET(__pyx_v_self->params, ((PyObject*)__pyx_t_2));
@@ -12942,7 +13024,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":628
+  /* "host/gcode/_lexer.pyx":636
  *     cdef public str code
  *     cdef public dict params
  *     cdef public object text             # <<<<<<<<<<<<<<
@@ -13105,7 +13187,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":629
+  /* "host/gcode/_lexer.pyx":637
  *     cdef public dict params
  *     cdef public object text
  *     cdef public int64_t lineno             # <<<<<<<<<<<<<<
@@ -13144,7 +13226,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_INCREF(__pyx_t_1);
         __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
         /*try:*/ {
-          __pyx_t_2 = __Pyx_PyLong_From_int64_t(__pyx_v_self->lineno); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 629, __pyx_L4_error)
+          __pyx_t_2 = __Pyx_PyLong_From_int64_t(__pyx_v_self->lineno); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 637, __pyx_L4_error)
           __Pyx_GOTREF(__pyx_t_2);
           {
             PyObject *__pyx_temp;
@@ -13217,7 +13299,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_INCREF(__pyx_t_1);
         __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
         /*try:*/ {
-          __pyx_t_2 = __Pyx_PyLong_As_int64_t(__pyx_v_value); if (unlikely((__pyx_t_2 == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 629, __pyx_L4_error)
+          __pyx_t_2 = __Pyx_PyLong_As_int64_t(__pyx_v_value); if (unlikely((__pyx_t_2 == ((int64_t)-1)) && PyErr_Occurred())) __PYX_ERR(0, 637, __pyx_L4_error)
           __pyx_v_self->lineno = __pyx_t_2;
         }
         /*finally:*/ {
@@ -13247,7 +13329,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":630
+  /* "host/gcode/_lexer.pyx":638
  *     cdef public object text
  *     cdef public int64_t lineno
  *     cdef public object line_number             # <<<<<<<<<<<<<<
@@ -13410,7 +13492,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":631
+  /* "host/gcode/_lexer.pyx":639
  *     cdef public int64_t lineno
  *     cdef public object line_number
  *     cdef public object error             # <<<<<<<<<<<<<<
@@ -13573,7 +13655,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":632
+  /* "host/gcode/_lexer.pyx":640
  *     cdef public object line_number
  *     cdef public object error
  *     cdef public object meta             # <<<<<<<<<<<<<<
@@ -14295,7 +14377,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":649
+  /* "host/gcode/_lexer.pyx":657
  * 
  * 
  * cdef str _code_of(Batch b, int i):             # <<<<<<<<<<<<<<
@@ -14321,7 +14403,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("_code_of", 0);
 
-    /* "host/gcode/_lexer.pyx":650
+    /* "host/gcode/_lexer.pyx":658
  * 
  * cdef str _code_of(Batch b, int i):
  *     cdef int kind = b.kinds[i]             # <<<<<<<<<<<<<<
@@ -14330,7 +14412,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_v_kind = (__pyx_v_b->kinds[__pyx_v_i]);
 
-    /* "host/gcode/_lexer.pyx":651
+    /* "host/gcode/_lexer.pyx":659
  * cdef str _code_of(Batch b, int i):
  *     cdef int kind = b.kinds[i]
  *     cdef int number = b.numbers[i], sub = b.subs[i]             # <<<<<<<<<<<<<<
@@ -14340,34 +14422,34 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_v_number = (__pyx_v_b->numbers[__pyx_v_i]);
     __pyx_v_sub = (__pyx_v_b->subs[__pyx_v_i]);
 
-    /* "host/gcode/_lexer.pyx":652
+    /* "host/gcode/_lexer.pyx":660
  *     cdef int kind = b.kinds[i]
  *     cdef int number = b.numbers[i], sub = b.subs[i]
  *     key = (b.code_letter[i], number, sub)             # <<<<<<<<<<<<<<
  *     code = _CODE_CACHE.get(key)
  *     if code is None:
 */
-    __pyx_t_1 = __Pyx_PyLong_From_char((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 652, __pyx_L1_error)
+    __pyx_t_1 = __Pyx_PyLong_From_char((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 660, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_number); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 652, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_number); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 660, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 652, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 660, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
-    __pyx_t_4 = PyTuple_New(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 652, __pyx_L1_error)
+    __pyx_t_4 = PyTuple_New(3); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 660, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 652, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 660, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_2);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 652, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 1, __pyx_t_2) != (0)) __PYX_ERR(0, 660, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_3);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 2, __pyx_t_3) != (0)) __PYX_ERR(0, 652, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_4, 2, __pyx_t_3) != (0)) __PYX_ERR(0, 660, __pyx_L1_error);
     __pyx_t_1 = 0;
     __pyx_t_2 = 0;
     __pyx_t_3 = 0;
     __pyx_v_key = ((PyObject*)__pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "host/gcode/_lexer.pyx":653
+    /* "host/gcode/_lexer.pyx":661
  *     cdef int number = b.numbers[i], sub = b.subs[i]
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)             # <<<<<<<<<<<<<<
@@ -14376,14 +14458,14 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE == Py_None)) {
       PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "get");
-      __PYX_ERR(0, 653, __pyx_L1_error)
+      __PYX_ERR(0, 661, __pyx_L1_error)
     }
-    __pyx_t_4 = __Pyx_PyDict_GetItemDefault(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, Py_None); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 653, __pyx_L1_error)
+    __pyx_t_4 = __Pyx_PyDict_GetItemDefault(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, Py_None); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 661, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __pyx_v_code = __pyx_t_4;
     __pyx_t_4 = 0;
 
-    /* "host/gcode/_lexer.pyx":654
+    /* "host/gcode/_lexer.pyx":662
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)
  *     if code is None:             # <<<<<<<<<<<<<<
@@ -14394,28 +14476,28 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     if (__pyx_t_5) {
 
 
-      /* "host/gcode/_lexer.pyx":655
+      /* "host/gcode/_lexer.pyx":663
  *     code = _CODE_CACHE.get(key)
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)             # <<<<<<<<<<<<<<
  *         if sub >= 0:
  *             code += ".%d" % sub
 */
-      __pyx_t_4 = PyUnicode_FromOrdinal((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 655, __pyx_L1_error)
+      __pyx_t_4 = PyUnicode_FromOrdinal((__pyx_v_b->code_letter[__pyx_v_i])); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 663, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_3 = __Pyx_PyUnicode_Unicode(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 655, __pyx_L1_error)
+      __pyx_t_3 = __Pyx_PyUnicode_Unicode(__pyx_t_4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 663, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_3);
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      __pyx_t_4 = __Pyx_PyUnicode_From_int(__pyx_v_number, 0, ' ', 'd'); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 655, __pyx_L1_error)
+      __pyx_t_4 = __Pyx_PyUnicode_From_int(__pyx_v_number, 0, ' ', 'd'); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 663, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
-      __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_t_3, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 655, __pyx_L1_error)
+      __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_t_3, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 663, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
       __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF_SET(__pyx_v_code, __pyx_t_2);
       __pyx_t_2 = 0;
 
-      /* "host/gcode/_lexer.pyx":656
+      /* "host/gcode/_lexer.pyx":664
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:             # <<<<<<<<<<<<<<
@@ -14427,25 +14509,25 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":657
+        /* "host/gcode/_lexer.pyx":665
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:
  *             code += ".%d" % sub             # <<<<<<<<<<<<<<
  *         _CODE_CACHE[key] = code
  *     return code
 */
-        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 657, __pyx_L1_error)
+        __pyx_t_2 = __Pyx_PyLong_From_int(__pyx_v_sub); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 665, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_2);
-        __pyx_t_4 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_d_2, __pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 657, __pyx_L1_error)
+        __pyx_t_4 = PyUnicode_Format(__pyx_mstate_global->__pyx_kp_u_d_2, __pyx_t_2); if (unlikely(!__pyx_t_4)) __PYX_ERR(0, 665, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_4);
         __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
-        __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_v_code, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 657, __pyx_L1_error)
+        __pyx_t_2 = __Pyx_PyUnicode_Concat__Pyx_ReferenceSharing_OwnStrongReferenceInPlace(__pyx_v_code, __pyx_t_4); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 665, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_2);
         __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
         __Pyx_DECREF_SET(__pyx_v_code, __pyx_t_2);
         __pyx_t_2 = 0;
 
-        /* "host/gcode/_lexer.pyx":656
+        /* "host/gcode/_lexer.pyx":664
  *     if code is None:
  *         code = "%s%d" % (chr(b.code_letter[i]), number)
  *         if sub >= 0:             # <<<<<<<<<<<<<<
@@ -14454,7 +14536,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       }
 
-      /* "host/gcode/_lexer.pyx":658
+      /* "host/gcode/_lexer.pyx":666
  *         if sub >= 0:
  *             code += ".%d" % sub
  *         _CODE_CACHE[key] = code             # <<<<<<<<<<<<<<
@@ -14463,11 +14545,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE == Py_None)) {
         PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-        __PYX_ERR(0, 658, __pyx_L1_error)
+        __PYX_ERR(0, 666, __pyx_L1_error)
       }
-      if (unlikely((PyDict_SetItem(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, __pyx_v_code) < 0))) __PYX_ERR(0, 658, __pyx_L1_error)
+      if (unlikely((PyDict_SetItem(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, __pyx_v_key, __pyx_v_code) < 0))) __PYX_ERR(0, 666, __pyx_L1_error)
 
-      /* "host/gcode/_lexer.pyx":654
+      /* "host/gcode/_lexer.pyx":662
  *     key = (b.code_letter[i], number, sub)
  *     code = _CODE_CACHE.get(key)
  *     if code is None:             # <<<<<<<<<<<<<<
@@ -14476,7 +14558,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     }
 
-    /* "host/gcode/_lexer.pyx":659
+    /* "host/gcode/_lexer.pyx":667
  *             code += ".%d" % sub
  *         _CODE_CACHE[key] = code
  *     return code             # <<<<<<<<<<<<<<
@@ -14485,7 +14567,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
     __pyx_t_2 = __pyx_v_code;
     __Pyx_INCREF(__pyx_t_2);
-    if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 659, __pyx_L1_error)
+    if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(0, 667, __pyx_L1_error)
     {
       PyObject *__pyx_temp;
       {
@@ -14497,7 +14579,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":649
+    /* "host/gcode/_lexer.pyx":657
  * 
  * 
  * cdef str _code_of(Batch b, int i):             # <<<<<<<<<<<<<<
@@ -14524,7 +14606,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     return __pyx_r;
   }
 
-  /* "host/gcode/_lexer.pyx":662
+  /* "host/gcode/_lexer.pyx":670
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
@@ -14572,32 +14654,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     {
       PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_b,0};
       const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 662, __pyx_L3_error)
+      if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 670, __pyx_L3_error)
       if (__pyx_kwds_len > 0) {
         switch (__pyx_nargs) {
           case  1:
           values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 662, __pyx_L3_error)
+          if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 670, __pyx_L3_error)
           CYTHON_FALLTHROUGH;
           case  0: break;
           default: goto __pyx_L5_argtuple_error;
         }
         const Py_ssize_t kwd_pos_args = __pyx_nargs;
-        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "commands", 0) < (0)) __PYX_ERR(0, 662, __pyx_L3_error)
+        if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "commands", 0) < (0)) __PYX_ERR(0, 670, __pyx_L3_error)
         for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, i); __PYX_ERR(0, 662, __pyx_L3_error) }
+          if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, i); __PYX_ERR(0, 670, __pyx_L3_error) }
         }
       } else if (unlikely(__pyx_nargs != 1)) {
         goto __pyx_L5_argtuple_error;
       } else {
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 662, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 670, __pyx_L3_error)
       }
       __pyx_v_b = ((struct __pyx_obj_6mendel_5gcode_6_lexer_Batch *)values[0]);
     }
     goto __pyx_L6_skip;
     __pyx_L5_argtuple_error:;
-    __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 662, __pyx_L3_error)
+    __Pyx_RaiseArgtupleInvalid("commands", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 670, __pyx_L3_error)
     __pyx_L6_skip:;
     goto __pyx_L4_argument_unpacking_done;
     __pyx_L3_error:;
@@ -14608,7 +14690,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     __Pyx_RefNannyFinishContext();
     return NULL;
     __pyx_L4_argument_unpacking_done:;
-    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_b), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "b", 0))) __PYX_ERR(0, 662, __pyx_L1_error)
+    if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_b), __pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Batch, 1, "b", 0))) __PYX_ERR(0, 670, __pyx_L1_error)
     __pyx_r = __pyx_pf_6mendel_5gcode_6_lexer_2commands(__pyx_self, __pyx_v_b);
 
     /* function exit code */
@@ -14661,19 +14743,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     int __pyx_clineno = 0;
     __Pyx_RefNannySetupContext("commands", 0);
 
-    /* "host/gcode/_lexer.pyx":670
+    /* "host/gcode/_lexer.pyx":678
  *     cdef Command cmd
  *     cdef dict params
  *     out = []             # <<<<<<<<<<<<<<
  *     for i in range(b.count):
  *         kind = b.kinds[i]
 */
-    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 670, __pyx_L1_error)
+    __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 678, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __pyx_v_out = ((PyObject*)__pyx_t_1);
     __pyx_t_1 = 0;
 
-    /* "host/gcode/_lexer.pyx":671
+    /* "host/gcode/_lexer.pyx":679
  *     cdef dict params
  *     out = []
  *     for i in range(b.count):             # <<<<<<<<<<<<<<
@@ -14687,7 +14769,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
       __pyx_v_i = __pyx_t_4;
 
-      /* "host/gcode/_lexer.pyx":672
+      /* "host/gcode/_lexer.pyx":680
  *     out = []
  *     for i in range(b.count):
  *         kind = b.kinds[i]             # <<<<<<<<<<<<<<
@@ -14696,7 +14778,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_kind = (__pyx_v_b->kinds[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":673
+      /* "host/gcode/_lexer.pyx":681
  *     for i in range(b.count):
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -14713,11 +14795,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 
         goto __pyx_L6_bool_binop_done;
       }
-      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 673, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 681, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 673, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_7, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 681, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
-      __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_7, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 673, __pyx_L1_error)
+      __pyx_t_6 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_7, Py_EQ); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(0, 681, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
       if (__pyx_t_6) {
@@ -14737,7 +14819,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":674
+        /* "host/gcode/_lexer.pyx":682
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:
  *             continue             # <<<<<<<<<<<<<<
@@ -14746,7 +14828,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         goto __pyx_L3_continue;
 
-        /* "host/gcode/_lexer.pyx":673
+        /* "host/gcode/_lexer.pyx":681
  *     for i in range(b.count):
  *         kind = b.kinds[i]
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:             # <<<<<<<<<<<<<<
@@ -14755,19 +14837,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       }
 
-      /* "host/gcode/_lexer.pyx":675
+      /* "host/gcode/_lexer.pyx":683
  *         if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:
  *             continue
  *         cmd = Command.__new__(Command)             # <<<<<<<<<<<<<<
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data
 */
-      __pyx_t_7 = ((PyObject *)__pyx_tp_new_6mendel_5gcode_6_lexer_Command(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 675, __pyx_L1_error)
+      __pyx_t_7 = ((PyObject *)__pyx_tp_new_6mendel_5gcode_6_lexer_Command(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 683, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_XDECREF_SET(__pyx_v_cmd, ((struct __pyx_obj_6mendel_5gcode_6_lexer_Command *)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":676
+      /* "host/gcode/_lexer.pyx":684
  *             continue
  *         cmd = Command.__new__(Command)
  *         cmd.lineno = b.linenos[i]             # <<<<<<<<<<<<<<
@@ -14776,7 +14858,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->lineno = (__pyx_v_b->linenos[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":677
+      /* "host/gcode/_lexer.pyx":685
  *         cmd = Command.__new__(Command)
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data             # <<<<<<<<<<<<<<
@@ -14790,7 +14872,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->_data, ((PyObject*)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":678
+      /* "host/gcode/_lexer.pyx":686
  *         cmd.lineno = b.linenos[i]
  *         cmd._data = b.data
  *         cmd._start = b.line_start[i]             # <<<<<<<<<<<<<<
@@ -14799,7 +14881,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->_start = (__pyx_v_b->line_start[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":679
+      /* "host/gcode/_lexer.pyx":687
  *         cmd._data = b.data
  *         cmd._start = b.line_start[i]
  *         cmd._end = b.line_end[i]             # <<<<<<<<<<<<<<
@@ -14808,7 +14890,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
       __pyx_v_cmd->_end = (__pyx_v_b->line_end[__pyx_v_i]);
 
-      /* "host/gcode/_lexer.pyx":680
+      /* "host/gcode/_lexer.pyx":688
  *         cmd._start = b.line_start[i]
  *         cmd._end = b.line_end[i]
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None             # <<<<<<<<<<<<<<
@@ -14818,7 +14900,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __pyx_t_5 = ((__pyx_v_b->has_n[__pyx_v_i]) != 0);
 
       if (__pyx_t_5) {
-        __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_b->nwords[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 680, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyLong_From_int64_t((__pyx_v_b->nwords[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 688, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_7 = __pyx_t_1;
         __pyx_t_1 = 0;
@@ -14832,32 +14914,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->line_number, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":681
+      /* "host/gcode/_lexer.pyx":689
  *         cmd._end = b.line_end[i]
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))             # <<<<<<<<<<<<<<
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
 */
-      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 681, __pyx_L1_error)
+      __pyx_t_1 = __Pyx_PyLong_From_signed_char((__pyx_v_b->meta[__pyx_v_i])); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 689, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
-      __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 681, __pyx_L1_error)
+      __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NONE); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 689, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
-      __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_8, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 681, __pyx_L1_error)
+      __pyx_t_5 = __Pyx_PyObject_CompareBoolEq_int_object(__pyx_t_1, __pyx_t_8, Py_EQ); if (unlikely((__pyx_t_5 < 0))) __PYX_ERR(0, 689, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       if (__pyx_t_5) {
         __Pyx_INCREF(Py_None);
         __pyx_t_7 = Py_None;
       } else {
-        __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NAMES); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 681, __pyx_L1_error)
+        __Pyx_GetModuleGlobalName(__pyx_t_8, __pyx_mstate_global->__pyx_n_u_META_NAMES); if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 689, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_8);
-        __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_8, (__pyx_v_b->meta[__pyx_v_i]), signed char, 1, __Pyx_PyLong_From_signed_char, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 681, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_GetItemInt(__pyx_t_8, (__pyx_v_b->meta[__pyx_v_i]), signed char, 1, __Pyx_PyLong_From_signed_char, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 689, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
         __pyx_t_9 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_9);
-        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 681, __pyx_L1_error)
+        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 689, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __pyx_t_11 = 0;
         {
@@ -14865,15 +14947,15 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_8 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_meta_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_9); __pyx_t_9 = 0;
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 681, __pyx_L1_error)
+          if (unlikely(!__pyx_t_8)) __PYX_ERR(0, 689, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_8);
         }
-        __pyx_t_10 = PyTuple_New(2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 681, __pyx_L1_error)
+        __pyx_t_10 = PyTuple_New(2); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 689, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __Pyx_GIVEREF(__pyx_t_1);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 681, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 0, __pyx_t_1) != (0)) __PYX_ERR(0, 689, __pyx_L1_error);
         __Pyx_GIVEREF(__pyx_t_8);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_8) != (0)) __PYX_ERR(0, 681, __pyx_L1_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_10, 1, __pyx_t_8) != (0)) __PYX_ERR(0, 689, __pyx_L1_error);
         __pyx_t_1 = 0;
         __pyx_t_8 = 0;
         __pyx_t_7 = __pyx_t_10;
@@ -14885,7 +14967,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->meta, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":682
+      /* "host/gcode/_lexer.pyx":690
  *         cmd.line_number = b.nwords[i] if b.has_n[i] else None
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))
  *         cmd.text = None             # <<<<<<<<<<<<<<
@@ -14897,7 +14979,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_GOTREF(__pyx_v_cmd->text);
       __Pyx_DECREF_SET(__pyx_v_cmd->text, Py_None);
 
-      /* "host/gcode/_lexer.pyx":683
+      /* "host/gcode/_lexer.pyx":691
  *         cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)             # <<<<<<<<<<<<<<
@@ -14912,7 +14994,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       } else {
         __pyx_t_8 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_8);
-        __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 683, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 691, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_11 = 0;
         {
@@ -14920,7 +15002,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_10 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_error, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 683, __pyx_L1_error)
+          if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 691, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_10);
         }
         __pyx_t_7 = __pyx_t_10;
@@ -14932,19 +15014,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_DECREF_SET(__pyx_v_cmd->error, __pyx_t_7);
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":684
+      /* "host/gcode/_lexer.pyx":692
  *         cmd.text = None
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
  *         params = {}             # <<<<<<<<<<<<<<
  *         cmd.params = params
  *         if kind == K_BLANK:
 */
-      __pyx_t_7 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 684, __pyx_L1_error)
+      __pyx_t_7 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 692, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_7);
       __Pyx_XDECREF_SET(__pyx_v_params, ((PyObject*)__pyx_t_7));
       __pyx_t_7 = 0;
 
-      /* "host/gcode/_lexer.pyx":685
+      /* "host/gcode/_lexer.pyx":693
  *         cmd.error = None if b.errors[i] == E_NONE else b.error(i)
  *         params = {}
  *         cmd.params = params             # <<<<<<<<<<<<<<
@@ -14956,7 +15038,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       __Pyx_GOTREF(__pyx_v_cmd->params);
       __Pyx_DECREF_SET(__pyx_v_cmd->params, __pyx_v_params);
 
-      /* "host/gcode/_lexer.pyx":686
+      /* "host/gcode/_lexer.pyx":694
  *         params = {}
  *         cmd.params = params
  *         if kind == K_BLANK:             # <<<<<<<<<<<<<<
@@ -14968,7 +15050,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":687
+        /* "host/gcode/_lexer.pyx":695
  *         cmd.params = params
  *         if kind == K_BLANK:
  *             cmd.code = ""             # <<<<<<<<<<<<<<
@@ -14980,7 +15062,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, __pyx_mstate_global->__pyx_kp_u__5);
 
-        /* "host/gcode/_lexer.pyx":686
+        /* "host/gcode/_lexer.pyx":694
  *         params = {}
  *         cmd.params = params
  *         if kind == K_BLANK:             # <<<<<<<<<<<<<<
@@ -14990,7 +15072,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":688
+      /* "host/gcode/_lexer.pyx":696
  *         if kind == K_BLANK:
  *             cmd.code = ""
  *         elif cmd.error is not None:             # <<<<<<<<<<<<<<
@@ -15001,21 +15083,21 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":689
+        /* "host/gcode/_lexer.pyx":697
  *             cmd.code = ""
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)             # <<<<<<<<<<<<<<
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()
 */
-        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 689, __pyx_L1_error)
+        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 697, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_7);
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":688
+        /* "host/gcode/_lexer.pyx":696
  *         if kind == K_BLANK:
  *             cmd.code = ""
  *         elif cmd.error is not None:             # <<<<<<<<<<<<<<
@@ -15025,7 +15107,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":690
+      /* "host/gcode/_lexer.pyx":698
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:             # <<<<<<<<<<<<<<
@@ -15037,7 +15119,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       if (__pyx_t_5) {
 
 
-        /* "host/gcode/_lexer.pyx":691
+        /* "host/gcode/_lexer.pyx":699
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()             # <<<<<<<<<<<<<<
@@ -15046,9 +15128,9 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         if (unlikely(__pyx_v_b->data == Py_None)) {
           PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-          __PYX_ERR(0, 691, __pyx_L1_error)
+          __PYX_ERR(0, 699, __pyx_L1_error)
         }
-        __pyx_t_1 = __Pyx_decode_bytes(__pyx_v_b->data, (__pyx_v_b->name_start[__pyx_v_i]), (__pyx_v_b->name_end[__pyx_v_i]), NULL, NULL, PyUnicode_DecodeASCII); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 691, __pyx_L1_error)
+        __pyx_t_1 = __Pyx_decode_bytes(__pyx_v_b->data, (__pyx_v_b->name_start[__pyx_v_i]), (__pyx_v_b->name_end[__pyx_v_i]), NULL, NULL, PyUnicode_DecodeASCII); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 699, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __pyx_t_10 = __pyx_t_1;
         __Pyx_INCREF(__pyx_t_10);
@@ -15058,16 +15140,16 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_upper, __pyx_callargs+__pyx_t_11, (1-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
           __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 691, __pyx_L1_error)
+          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 699, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_7);
         }
-        if (!(likely(PyUnicode_CheckExact(__pyx_t_7))||((__pyx_t_7) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_7))) __PYX_ERR(0, 691, __pyx_L1_error)
+        if (!(likely(PyUnicode_CheckExact(__pyx_t_7))||((__pyx_t_7) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_7))) __PYX_ERR(0, 699, __pyx_L1_error)
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":692
+        /* "host/gcode/_lexer.pyx":700
  *         elif kind == K_EXT:
  *             cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()
  *             cmd.text = b.text(i)             # <<<<<<<<<<<<<<
@@ -15076,7 +15158,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_t_1 = ((PyObject *)__pyx_v_b);
         __Pyx_INCREF(__pyx_t_1);
-        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 692, __pyx_L1_error)
+        __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 700, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_10);
         __pyx_t_11 = 0;
         {
@@ -15084,7 +15166,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
           __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
           __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 692, __pyx_L1_error)
+          if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 700, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_7);
         }
         __Pyx_GIVEREF(__pyx_t_7);
@@ -15092,7 +15174,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         __Pyx_DECREF_SET(__pyx_v_cmd->text, __pyx_t_7);
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":690
+        /* "host/gcode/_lexer.pyx":698
  *         elif cmd.error is not None:
  *             cmd.code = _code_of(b, i)
  *         elif kind == K_EXT:             # <<<<<<<<<<<<<<
@@ -15102,7 +15184,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         goto __pyx_L9;
       }
 
-      /* "host/gcode/_lexer.pyx":694
+      /* "host/gcode/_lexer.pyx":702
  *             cmd.text = b.text(i)
  *         else:
  *             cmd.code = _code_of(b, i)             # <<<<<<<<<<<<<<
@@ -15110,14 +15192,14 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
  *             flags = b.flags[i]
 */
       /*else*/ {
-        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 694, __pyx_L1_error)
+        __pyx_t_7 = __pyx_f_6mendel_5gcode_6_lexer__code_of(__pyx_v_b, __pyx_v_i); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 702, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_7);
         __Pyx_GIVEREF(__pyx_t_7);
         __Pyx_GOTREF(__pyx_v_cmd->code);
         __Pyx_DECREF_SET(__pyx_v_cmd->code, ((PyObject*)__pyx_t_7));
         __pyx_t_7 = 0;
 
-        /* "host/gcode/_lexer.pyx":695
+        /* "host/gcode/_lexer.pyx":703
  *         else:
  *             cmd.code = _code_of(b, i)
  *             mask = b.masks[i]             # <<<<<<<<<<<<<<
@@ -15126,7 +15208,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_mask = (__pyx_v_b->masks[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":696
+        /* "host/gcode/_lexer.pyx":704
  *             cmd.code = _code_of(b, i)
  *             mask = b.masks[i]
  *             flags = b.flags[i]             # <<<<<<<<<<<<<<
@@ -15135,7 +15217,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_flags = (__pyx_v_b->flags[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":697
+        /* "host/gcode/_lexer.pyx":705
  *             mask = b.masks[i]
  *             flags = b.flags[i]
  *             quoted = b.quoted[i]             # <<<<<<<<<<<<<<
@@ -15144,7 +15226,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_quoted = (__pyx_v_b->quoted[__pyx_v_i]);
 
-        /* "host/gcode/_lexer.pyx":698
+        /* "host/gcode/_lexer.pyx":706
  *             flags = b.flags[i]
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS             # <<<<<<<<<<<<<<
@@ -15153,7 +15235,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
         __pyx_v_values = (__pyx_v_b->values + (__pyx_v_i * __pyx_e_6mendel_5gcode_6_lexer_NLETTERS));
 
-        /* "host/gcode/_lexer.pyx":699
+        /* "host/gcode/_lexer.pyx":707
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS
  *             if mask:             # <<<<<<<<<<<<<<
@@ -15165,7 +15247,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         if (__pyx_t_5) {
 
 
-          /* "host/gcode/_lexer.pyx":700
+          /* "host/gcode/_lexer.pyx":708
  *             values = b.values + i * NLETTERS
  *             if mask:
  *                 for k in range(NLETTERS):             # <<<<<<<<<<<<<<
@@ -15179,7 +15261,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           for (__pyx_t_14 = 0; __pyx_t_14 < __pyx_t_13; __pyx_t_14+=1) {
             __pyx_v_k = __pyx_t_14;
 
-            /* "host/gcode/_lexer.pyx":701
+            /* "host/gcode/_lexer.pyx":709
  *             if mask:
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15191,7 +15273,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             if (__pyx_t_5) {
 
 
-              /* "host/gcode/_lexer.pyx":702
+              /* "host/gcode/_lexer.pyx":710
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15203,7 +15285,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":703
+                /* "host/gcode/_lexer.pyx":711
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None             # <<<<<<<<<<<<<<
@@ -15212,11 +15294,11 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 703, __pyx_L1_error)
+                  __PYX_ERR(0, 711, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), Py_None) < 0))) __PYX_ERR(0, 703, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), Py_None) < 0))) __PYX_ERR(0, 711, __pyx_L1_error)
 
-                /* "host/gcode/_lexer.pyx":702
+                /* "host/gcode/_lexer.pyx":710
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):
  *                         if flags & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15226,7 +15308,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":704
+              /* "host/gcode/_lexer.pyx":712
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15238,7 +15320,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":705
+                /* "host/gcode/_lexer.pyx":713
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)             # <<<<<<<<<<<<<<
@@ -15247,7 +15329,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
                 __pyx_t_10 = ((PyObject *)__pyx_v_b);
                 __Pyx_INCREF(__pyx_t_10);
-                __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 705, __pyx_L1_error)
+                __pyx_t_1 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 713, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_1);
                 __pyx_t_11 = 0;
                 {
@@ -15255,17 +15337,17 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                   __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
                   __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
                   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-                  if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 705, __pyx_L1_error)
+                  if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 713, __pyx_L1_error)
                   __Pyx_GOTREF(__pyx_t_7);
                 }
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 705, __pyx_L1_error)
+                  __PYX_ERR(0, 713, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 705, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 713, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-                /* "host/gcode/_lexer.pyx":704
+                /* "host/gcode/_lexer.pyx":712
  *                         if flags & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = None
  *                         elif quoted & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15275,7 +15357,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":706
+              /* "host/gcode/_lexer.pyx":714
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:             # <<<<<<<<<<<<<<
@@ -15287,19 +15369,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
               if (__pyx_t_5) {
 
 
-                /* "host/gcode/_lexer.pyx":707
+                /* "host/gcode/_lexer.pyx":715
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:
  *                             params["N"] = <int64_t> values[k]             # <<<<<<<<<<<<<<
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
 */
-                __pyx_t_7 = __Pyx_PyLong_From_int64_t(((int64_t)(__pyx_v_values[__pyx_v_k]))); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 707, __pyx_L1_error)
+                __pyx_t_7 = __Pyx_PyLong_From_int64_t(((int64_t)(__pyx_v_values[__pyx_v_k]))); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 715, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_7);
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_N, __pyx_t_7) < 0))) __PYX_ERR(0, 707, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __pyx_mstate_global->__pyx_n_u_N, __pyx_t_7) < 0))) __PYX_ERR(0, 715, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
 
-                /* "host/gcode/_lexer.pyx":706
+                /* "host/gcode/_lexer.pyx":714
  *                         elif quoted & ((<uint32_t> 1) << k):
  *                             params[_LETTERS[k]] = b.text(i)
  *                         elif k == 13:             # <<<<<<<<<<<<<<
@@ -15309,7 +15391,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
                 goto __pyx_L14;
               }
 
-              /* "host/gcode/_lexer.pyx":709
+              /* "host/gcode/_lexer.pyx":717
  *                             params["N"] = <int64_t> values[k]
  *                         else:
  *                             params[_LETTERS[k]] = values[k]             # <<<<<<<<<<<<<<
@@ -15317,18 +15399,18 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
  *                 cmd.text = b.text(i)
 */
               /*else*/ {
-                __pyx_t_7 = PyFloat_FromDouble((__pyx_v_values[__pyx_v_k])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 709, __pyx_L1_error)
+                __pyx_t_7 = PyFloat_FromDouble((__pyx_v_values[__pyx_v_k])); if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 717, __pyx_L1_error)
                 __Pyx_GOTREF(__pyx_t_7);
                 if (unlikely(__pyx_v_6mendel_5gcode_6_lexer__LETTERS == Py_None)) {
                   PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-                  __PYX_ERR(0, 709, __pyx_L1_error)
+                  __PYX_ERR(0, 717, __pyx_L1_error)
                 }
-                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 709, __pyx_L1_error)
+                if (unlikely((PyDict_SetItem(__pyx_v_params, __Pyx_PyTuple_GET_ITEM(__pyx_v_6mendel_5gcode_6_lexer__LETTERS, __pyx_v_k), __pyx_t_7) < 0))) __PYX_ERR(0, 717, __pyx_L1_error)
                 __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
               }
               __pyx_L14:;
 
-              /* "host/gcode/_lexer.pyx":701
+              /* "host/gcode/_lexer.pyx":709
  *             if mask:
  *                 for k in range(NLETTERS):
  *                     if mask & ((<uint32_t> 1) << k):             # <<<<<<<<<<<<<<
@@ -15339,7 +15421,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           }
 
 
-          /* "host/gcode/_lexer.pyx":699
+          /* "host/gcode/_lexer.pyx":707
  *             quoted = b.quoted[i]
  *             values = b.values + i * NLETTERS
  *             if mask:             # <<<<<<<<<<<<<<
@@ -15349,7 +15431,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           goto __pyx_L10;
         }
 
-        /* "host/gcode/_lexer.pyx":710
+        /* "host/gcode/_lexer.pyx":718
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:             # <<<<<<<<<<<<<<
@@ -15361,7 +15443,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         if (__pyx_t_5) {
 
 
-          /* "host/gcode/_lexer.pyx":711
+          /* "host/gcode/_lexer.pyx":719
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:
  *                 cmd.text = b.text(i)             # <<<<<<<<<<<<<<
@@ -15370,7 +15452,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
 */
           __pyx_t_1 = ((PyObject *)__pyx_v_b);
           __Pyx_INCREF(__pyx_t_1);
-          __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 711, __pyx_L1_error)
+          __pyx_t_10 = __Pyx_PyLong_From_int(__pyx_v_i); if (unlikely(!__pyx_t_10)) __PYX_ERR(0, 719, __pyx_L1_error)
           __Pyx_GOTREF(__pyx_t_10);
           __pyx_t_11 = 0;
           {
@@ -15378,7 +15460,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
             __pyx_t_7 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_text, __pyx_callargs+__pyx_t_11, (2-__pyx_t_11) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
             __Pyx_XDECREF(__pyx_t_1); __pyx_t_1 = 0;
             __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-            if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 711, __pyx_L1_error)
+            if (unlikely(!__pyx_t_7)) __PYX_ERR(0, 719, __pyx_L1_error)
             __Pyx_GOTREF(__pyx_t_7);
           }
           __Pyx_GIVEREF(__pyx_t_7);
@@ -15386,7 +15468,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
           __Pyx_DECREF_SET(__pyx_v_cmd->text, __pyx_t_7);
           __pyx_t_7 = 0;
 
-          /* "host/gcode/_lexer.pyx":710
+          /* "host/gcode/_lexer.pyx":718
  *                         else:
  *                             params[_LETTERS[k]] = values[k]
  *             elif b.text_start[i] >= 0:             # <<<<<<<<<<<<<<
@@ -15398,19 +15480,19 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       }
       __pyx_L9:;
 
-      /* "host/gcode/_lexer.pyx":712
+      /* "host/gcode/_lexer.pyx":720
  *             elif b.text_start[i] >= 0:
  *                 cmd.text = b.text(i)
  *         out.append(cmd)             # <<<<<<<<<<<<<<
  *     return out
 */
-      __pyx_t_15 = __Pyx_PyList_Append(__pyx_v_out, ((PyObject *)__pyx_v_cmd)); if (unlikely(__pyx_t_15 == ((int)-1))) __PYX_ERR(0, 712, __pyx_L1_error)
+      __pyx_t_15 = __Pyx_PyList_Append(__pyx_v_out, ((PyObject *)__pyx_v_cmd)); if (unlikely(__pyx_t_15 == ((int)-1))) __PYX_ERR(0, 720, __pyx_L1_error)
 
       __pyx_L3_continue:;
     }
 
 
-    /* "host/gcode/_lexer.pyx":713
+    /* "host/gcode/_lexer.pyx":721
  *                 cmd.text = b.text(i)
  *         out.append(cmd)
  *     return out             # <<<<<<<<<<<<<<
@@ -15426,7 +15508,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
     }
     goto __pyx_L0;
 
-    /* "host/gcode/_lexer.pyx":662
+    /* "host/gcode/_lexer.pyx":670
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
@@ -16714,14 +16796,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command(__pyx_
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command", 0);
   /*--- Exttype __pyx_obj_6mendel_5gcode_6_lexer_Command ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Command_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command)) __PYX_ERR(0, 614, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer_Command_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command)) __PYX_ERR(0, 622, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command = &__pyx_type_6mendel_5gcode_6_lexer_Command;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 614, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 622, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command);
@@ -16731,8 +16813,8 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer_Command(__pyx_
     __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Command_2, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 614, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 614, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Command_2, (PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 622, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer_Command) < (0)) __PYX_ERR(0, 622, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -16749,14 +16831,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_st
   __Pyx_RefNannySetupContext("__Pyx_modinit_Exttype___pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr", 0);
   /*--- Exttype __pyx_obj_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr ---*/
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 611, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr)) __PYX_ERR(0, 619, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr = &__pyx_type_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 611, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr) < (0)) __PYX_ERR(0, 619, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_6mendel_5gcode_6_lexer___pyx_scope_struct__genexpr);
@@ -17445,36 +17527,36 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
   if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_3) < (0)) __PYX_ERR(1, 3, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":582
+  /* "host/gcode/_lexer.pyx":590
  * 
  * 
  * def parse_chunk(bytes data, int offset, int64_t first_lineno, bint final, Batch out):             # <<<<<<<<<<<<<<
  *     """Parse complete lines of ``data`` from ``offset`` into ``out``.
  * 
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_1parse_chunk, 0, __pyx_mstate_global->__pyx_n_u_parse_chunk, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[14])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 582, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_1parse_chunk, 0, __pyx_mstate_global->__pyx_n_u_parse_chunk, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[14])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 590, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_parse_chunk, __pyx_t_3) < (0)) __PYX_ERR(0, 582, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_parse_chunk, __pyx_t_3) < (0)) __PYX_ERR(0, 590, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":610
+  /* "host/gcode/_lexer.pyx":618
  * 
  * 
  * cdef dict _CODE_CACHE = {}             # <<<<<<<<<<<<<<
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))
  * 
 */
-  __pyx_t_3 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 610, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 618, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_XGOTREF(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE);
   __Pyx_DECREF_SET(__pyx_v_6mendel_5gcode_6_lexer__CODE_CACHE, ((PyObject*)__pyx_t_3));
   __Pyx_GIVEREF(__pyx_t_3);
   __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":611
+  /* "host/gcode/_lexer.pyx":619
  * 
  * cdef dict _CODE_CACHE = {}
  * cdef tuple _LETTERS = tuple(chr(65 + k) for k in range(NLETTERS))             # <<<<<<<<<<<<<<
@@ -17482,7 +17564,7 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
  * 
 */
   __pyx_t_4 = NULL;
-  __pyx_t_5 = __Pyx_PyLong_From___pyx_anon_enum(__pyx_e_6mendel_5gcode_6_lexer_NLETTERS); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 611, __pyx_L1_error)
+  __pyx_t_5 = __Pyx_PyLong_From___pyx_anon_enum(__pyx_e_6mendel_5gcode_6_lexer_NLETTERS); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 619, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __pyx_t_6 = 1;
   {
@@ -17490,13 +17572,13 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
     __pyx_t_3 = __Pyx_PyObject_FastCall((PyObject*)(&PyRange_Type), __pyx_callargs+__pyx_t_6, (2-__pyx_t_6) | (__pyx_t_6*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 611, __pyx_L1_error)
+    if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 619, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_3);
   }
-  __pyx_t_5 = __pyx_pf_6mendel_5gcode_6_lexer_4genexpr(NULL, __pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 611, __pyx_L1_error)
+  __pyx_t_5 = __pyx_pf_6mendel_5gcode_6_lexer_4genexpr(NULL, __pyx_t_3); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 619, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
-  __pyx_t_3 = __Pyx_PySequence_Tuple(__pyx_t_5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 611, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PySequence_Tuple(__pyx_t_5); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 619, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
   __Pyx_XGOTREF(__pyx_v_6mendel_5gcode_6_lexer__LETTERS);
@@ -17531,55 +17613,55 @@ __Pyx_RefNannySetupContext("PyInit__lexer", 0);
   if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_6mendel_5gcode_6_lexer_Command, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_3) < (0)) __PYX_ERR(1, 17, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":645
+  /* "host/gcode/_lexer.pyx":653
  * 
  * 
  * _META_NAMES = {META_LAYER: "layer", META_LAYER_CHANGE: "layer_change", META_Z: "z",             # <<<<<<<<<<<<<<
  *                META_TYPE: "type"}
  * 
 */
-  __pyx_t_3 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 645, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_PyDict_NewPresized(4); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 645, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer) < (0)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 645, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_LAYER_CHANGE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer_change) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_layer_change) < (0)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_Z); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 645, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_Z); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_z) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_z) < (0)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
 
-  /* "host/gcode/_lexer.pyx":646
+  /* "host/gcode/_lexer.pyx":654
  * 
  * _META_NAMES = {META_LAYER: "layer", META_LAYER_CHANGE: "layer_change", META_Z: "z",
  *                META_TYPE: "type"}             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_TYPE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 646, __pyx_L1_error)
+  __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_META_TYPE); if (unlikely(!__pyx_t_5)) __PYX_ERR(0, 654, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
-  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_type) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_t_3, __pyx_t_5, __pyx_mstate_global->__pyx_n_u_type) < (0)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NAMES, __pyx_t_3) < (0)) __PYX_ERR(0, 645, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_META_NAMES, __pyx_t_3) < (0)) __PYX_ERR(0, 653, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
-  /* "host/gcode/_lexer.pyx":662
+  /* "host/gcode/_lexer.pyx":670
  * 
  * 
  * def commands(Batch b):             # <<<<<<<<<<<<<<
  *     """Command objects of every line of ``b`` that holds a command, an error
  *     or slicer metadata (blank and plain-comment lines are skipped)."""
 */
-  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_3commands, 0, __pyx_mstate_global->__pyx_n_u_commands, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[17])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 662, __pyx_L1_error)
+  __pyx_t_3 = __Pyx_CyFunction_New(&__pyx_mdef_6mendel_5gcode_6_lexer_3commands, 0, __pyx_mstate_global->__pyx_n_u_commands, NULL, __pyx_mstate_global->__pyx_n_u_mendel_gcode__lexer, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[17])); if (unlikely(!__pyx_t_3)) __PYX_ERR(0, 670, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_3);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_3);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_commands, __pyx_t_3) < (0)) __PYX_ERR(0, 662, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_commands, __pyx_t_3) < (0)) __PYX_ERR(0, 670, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
 
   /* "(tree fragment)":4
@@ -17822,7 +17904,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 611};
+    const __Pyx_PyCode_New_function_description descr = {0, 0, 0, 1, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS|CO_GENERATOR), 619};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_k};
     __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_genexpr, __pyx_mstate->__pyx_kp_b_iso88591_q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
@@ -17892,7 +17974,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[13] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[13])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 12, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 582};
+    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 12, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 590};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_offset, __pyx_mstate->__pyx_n_u_first_lineno, __pyx_mstate->__pyx_n_u_final, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_s, __pyx_mstate->__pyx_n_u_size, __pyx_mstate->__pyx_n_u_pos, __pyx_mstate->__pyx_n_u_line_end, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_capacity, __pyx_mstate->__pyx_n_u_lineno};
     __pyx_mstate_global->__pyx_codeobj_tab[14] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_parse_chunk, __pyx_mstate->__pyx_kp_b_iso88591_1_1A_3a_xq_d_E_V2Q_q_2U_aq_Q_A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[14])) goto bad;
   }
@@ -17907,7 +17989,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[16] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_QfA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[16])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 662};
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 11, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 670};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_b, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_k, __pyx_mstate->__pyx_n_u_kind, __pyx_mstate->__pyx_n_u_mask, __pyx_mstate->__pyx_n_u_flags, __pyx_mstate->__pyx_n_u_quoted, __pyx_mstate->__pyx_n_u_values, __pyx_mstate->__pyx_n_u_cmd, __pyx_mstate->__pyx_n_u_params, __pyx_mstate->__pyx_n_u_out};
     __pyx_mstate_global->__pyx_codeobj_tab[17] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_host_gcode__lexer_pyx, __pyx_mstate->__pyx_n_u_commands, __pyx_mstate->__pyx_kp_b_iso88591_U_1A_q_aq_5_84q_Qc_Jd_7_3c_gXQa, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[17])) goto bad;
   }

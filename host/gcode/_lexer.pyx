@@ -303,13 +303,21 @@ cdef inline int parse_number(const char* s, int pos, int end, double* out) noexc
 
 
 cdef double _strtod_span(const char* s, int start, int end) noexcept nogil:
-    cdef char buf[512]
+    """strtod of s[start:end] (a number of more than 15 significant digits)."""
+    cdef char small[512]
+    cdef char* buf = small
     cdef int n = end - start
-    if n > 511:
-        return HUGE_VAL
+    cdef double value
+    if n >= 512:
+        buf = <char*> malloc(n + 1)
+        if buf == NULL:
+            return HUGE_VAL
     memcpy(buf, s + start, n)
     buf[n] = 0
-    return strtod(buf, NULL)
+    value = strtod(buf, NULL)
+    if buf != small:
+        free(buf)
+    return value
 
 
 cdef inline int parse_digits(const char* s, int pos, int end, int64_t* out) noexcept nogil:
