@@ -50,8 +50,8 @@ if _MICROPYTHON:
     import micropython
 
     @micropython.viper
-    def _crc16_viper(buf: ptr8, start: int, end: int) -> int:
-        table = ptr16(CRC_TABLE)
+    def _crc16_viper(buf: ptr8, start: int, end: int) -> int:  # noqa: F821 (viper type)
+        table = ptr16(CRC_TABLE)  # noqa: F821 (viper builtin)
         crc = 0xFFFF
         i = start
         while i < end:

@@ -23,6 +23,7 @@ from mendel.gcode.interpreter import Interpreter, Settings
 from mendel.gcode.reader import LineCounter, iter_commands
 from mendel.planner.extrusion import check_extrusion, check_temperature
 from mendel.planner.lookahead import Limits, LookAheadQueue, Move
+from mendel.thermal.heaters import check_target
 
 _EPSILON = 1e-9
 
@@ -141,7 +142,7 @@ class CheckMachine:
         self.limits.update(**limits)
 
     def set_temperature(self, heater, temp, wait, wait_cooling):
-        _check_target(self.config, heater, temp)
+        check_target(self.config, heater, temp)
         if heater == "extruder":
             self.hot_end_max = max(self.hot_end_max, temp)
         if wait:
@@ -162,7 +163,7 @@ class CheckMachine:
             raise CommandError("M303 E%d: no such heater (E0 hot end, E-1 bed)" % heater_index)
         if not target > 0:
             raise CommandError("M303 needs a target above 0 C")
-        _check_target(self.config, heater, target)
+        check_target(self.config, heater, target)
         self.wait_moves()
 
     def set_fan(self, fraction):
@@ -176,13 +177,6 @@ class CheckMachine:
 
     def respond(self, text):
         pass
-
-
-def _check_target(config, heater, temp):
-    heater_cfg = config.heaters[heater]
-    if temp and not heater_cfg.min_temp < temp <= heater_cfg.max_temp:
-        raise CommandError("%s target %.1f C outside min_temp..max_temp %.1f..%.1f C"
-                           % (heater, temp, heater_cfg.min_temp, heater_cfg.max_temp))
 
 
 def check_file(path, config, settings=None):

@@ -126,10 +126,7 @@ class Printer:
         M109/M190 semantics as Marlin: ``S`` (cooling False) waits only when
         heating, ``R`` (cooling True) waits for cooling too.
         """
-        try:
-            self.heaters.set_target(heater, temp)
-        except TemperatureError as exc:
-            raise CommandError(str(exc)) from None
+        self.heaters.set_target(heater, temp)
         if wait and temp > 0:
             self.toolhead.wait_moves()
             self.heaters.wait(heater, temp, cooling_too=cooling)

@@ -165,12 +165,8 @@ class Pt1000(_Divider):
 
 
 def sensor_names():
-    """Every sensor type this firmware knows (for the identify text)."""
-    return sorted(list(THERMISTORS) + list(BETA_THERMISTORS) + ["PT1000"])
-
-
-def sensor_names():
-    """Every sensor_type this firmware knows (the host checks configs against it)."""
+    """Every sensor type this firmware knows (for the identify text; the host
+    checks printer.cfg against it)."""
     return sorted(list(THERMISTORS) + list(BETA_THERMISTORS) + ["PT1000"])
 
 

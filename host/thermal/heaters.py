@@ -13,6 +13,7 @@ cooling; the heater is "at temperature" once it has stayed within
 ``TEMP_HYSTERESIS`` of the target for ``TEMP_RESIDENCY_S`` after first coming
 within ``TEMP_WINDOW`` of it.
 """
+from mendel.errors import CommandError
 from mendel.thermal import autotune
 
 HEATERS = ("extruder", "heater_bed")
@@ -25,8 +26,20 @@ MILLI = 1000.0
 CENTI = 100.0
 
 
-class TemperatureError(Exception):
-    """A temperature request the printer refuses (above max_temp, unknown heater)."""
+class TemperatureError(CommandError):
+    """A temperature request the printer refuses (out of range, unknown heater)."""
+
+
+def check_target(config, name, temp):
+    """TemperatureError unless heater ``name`` of printer ``config`` exists and
+    ``temp`` is 0 (off) or within its min_temp..max_temp (degC)."""
+    if name not in config.heaters:
+        raise TemperatureError("no heater %r on this printer (%s)"
+                               % (name, ", ".join(sorted(config.heaters))))
+    heater = config.heaters[name]
+    if temp and not heater.min_temp < temp <= heater.max_temp:
+        raise TemperatureError("%s target %.1f C outside min_temp..max_temp %.1f..%.1f C"
+                               % (name, temp, heater.min_temp, heater.max_temp))
 
 
 class HostHeaters:
@@ -66,19 +79,9 @@ class HostHeaters:
         self.mcu.send("set_pid", self.ids[name],
                       *(round(g / autotune.PID_PARAM_BASE * MILLI) for g in (kp, ki, kd)))
 
-    def check_target(self, name, temp):
-        """TemperatureError unless ``temp`` is 0 (off) or within min_temp..max_temp."""
-        if name not in self.ids:
-            raise TemperatureError("no heater %r on this printer (%s)"
-                                   % (name, ", ".join(sorted(self.ids))))
-        heater = self.config.heaters[name]
-        if temp and not heater.min_temp < temp <= heater.max_temp:
-            raise TemperatureError("%s target %.1f C outside min_temp..max_temp %.1f..%.1f C"
-                                   % (name, temp, heater.min_temp, heater.max_temp))
-
     def set_target(self, name, temp):
         """Set heater ``name``'s target (degC, 0 = off); TemperatureError if out of range."""
-        self.check_target(name, temp)
+        check_target(self.config, name, temp)
         self.mcu.send("set_heater", self.ids[name], round(max(temp, 0.0) * CENTI))
         self.mcu.flush()
 
@@ -123,7 +126,7 @@ class HostHeaters:
             raise autotune.AutotuneError("autotune needs at least 3 cycles, not %d" % cycles)
         if not target > 0:
             raise TemperatureError("autotune needs a target above 0 C")
-        self.check_target(name, target)
+        check_target(self.config, name, target)
         self.set_target(name, 0.0)
         hid = self.ids[name]
         mcu = self.mcu
@@ -148,8 +151,6 @@ class HostHeaters:
 
     def inject_fault(self, name, fault, at_clock=0):
         """Simulated board only: start plant fault ``fault`` on ``name`` at ``at_clock``."""
-        if name not in self.ids:
-            raise TemperatureError("no heater %r on this printer (%s)"
-                                   % (name, ", ".join(sorted(self.ids))))
+        check_target(self.config, name, 0.0)
         self.mcu.send("sim_fault", self.ids[name], fault.encode(), at_clock)
         self.mcu.flush()
