@@ -9,6 +9,7 @@ memory, then fed to the real :class:`link.Link` and step queues through a
 memory transport, in 480-byte reads as a serial driver would deliver them.
 Prints one line: ``decode <mode>: N commands in S s = R commands/s, B bytes/s``.
 """
+import json
 import sys
 import time
 
@@ -95,8 +96,7 @@ def run(mode, frames):
     """Decode ``frames`` frames with the ``viper`` or ``plain`` CRC; prints the rate."""
     codec.use_viper(mode == "viper")
     probe = Mcu(_MemoryHal(b""), _BOARD)
-    ids = {name: entry for name, entry in
-           __import__("json").loads(probe.link.identify_text())["commands"].items()}
+    ids = json.loads(probe.link.identify_text())["commands"]
     data, commands = _frames(ids, frames)
     hal = _MemoryHal(data)
     mcu = Mcu(hal, _BOARD)
