@@ -8,7 +8,8 @@ cut the line for a while. The random generator is seeded, so a run is
 repeatable. Select it from the command line with
 ``mendel print FILE --sim-link-faults drop=1e-3,flip=1e-3,dup=1e-4,insert=1e-4,
 cut=1@5`` (``cut=SECONDS@AFTER``: the line is dead for SECONDS, AFTER seconds
-after the board is connected; ``seed=N`` picks another random sequence).
+of wall-clock time after the board is connected; ``seed=N`` picks another
+random sequence).
 """
 import random
 import time
