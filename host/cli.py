@@ -265,6 +265,8 @@ def main(argv=None):
             AutotuneError, TemperatureError, MendelError, serial.SerialException,
             ValueError, OSError) as exc:
         print("mendel: error: %s" % exc, file=sys.stderr)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(exc)}))     # labs parse stdout
         return EXIT_ERROR
 
 

@@ -173,3 +173,15 @@ def test_simulated_board_exits_when_its_host_is_killed():
     state = open("/proc/%d/stat" % board_pid).read().split()[2] \
         if os.path.exists("/proc/%d" % board_pid) else "gone"
     assert state in ("Z", "gone")
+
+
+def test_json_mode_reports_errors_as_json(tmp_path):
+    bad = tmp_path / "bad.gcode"
+    bad.write_text("G1 X1 Y$\n")
+    result = subprocess.run([sys.executable, "-m", "mendel", "check", str(bad), "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and json.loads(result.stdout)["errors"]
+    result = subprocess.run([sys.executable, "-m", "mendel", "print", str(bad), "--json"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "unexpected '$'" in json.loads(result.stdout)["error"]
