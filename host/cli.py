@@ -23,6 +23,7 @@ from mendel.sim.board import SimBoard, SimulatorError
 from mendel.thermal import cli as thermal_cli
 from mendel.thermal.autotune import AutotuneError
 from mendel.thermal.heaters import TemperatureError
+from mendel.ux import session as ux_session
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -44,6 +45,8 @@ def _parser():
     job.add_argument("--no-preflight", action="store_true",
                      help="start without checking the whole file first")
     thermal_cli.add_print_options(job)
+    ux_session.add_progress_options(job)
+    ux_session.add_log_options(job)
     job.set_defaults(run=cmd_print)
 
     check = commands.add_parser("check", help="parse and plan a G-code file, report, "
@@ -150,6 +153,12 @@ def _report_print(summary):
         "  lines %d, moves %d" % (summary.lines, summary.moves),
         "  print time %.1f s (simulated), wall time %.1f s, %.0fx real time"
         % (summary.print_time_s, summary.wall_time_s, summary.speedup),
+    ]
+    if summary.estimated_time_s is not None:
+        lines.append("  planned motion %.1f s (estimate, heat-up not included), layers %d"
+                     % (summary.estimated_time_s, summary.layers))
+    lines += [
+        "  filament %.1f mm" % summary.filament_mm,
         "  final position:",
     ]
     for axis, mm in summary.position_mm.items():
@@ -165,21 +174,26 @@ def _report_print(summary):
     lines.append("  link: %d frames, %d bytes; %d damaged frames refused, %d resends"
                  % (link["frames_ok"], link["bytes_sent"], link["frames_bad"],
                     link["retransmits"]))
+    if summary.log:
+        lines.append("  run log: %s" % summary.log)
     return "\n".join(lines)
 
 
 def cmd_print(args):
     cfg = config_mod.load(args.config)
     path = _readable(args.file)
-    warn = (lambda text: print(text, file=sys.stderr))
-    with _board(args, cfg) as mcu:
-        printer = Printer(cfg, mcu, warn=warn, settings=_settings(args))
+    with ux_session.RunSession(args, "print", path) as run, _board(args, cfg) as mcu:
+        printer = Printer(cfg, mcu, warn=run.warn, settings=_settings(args))
+        run.watch(printer)
         try:
             thermal_cli.schedule_faults(printer, args.sim_fault)
             summary = printer.print_file(path, preflight=not args.no_preflight)
         finally:
             with contextlib.suppress(LinkError, McuShutdown, OSError):
                 printer.shutdown()
+        summary.warnings = run.monitor.warnings
+        summary.log = run.log_path
+        run.summary = summary.__dict__
     if args.json:
         print(json.dumps(summary.__dict__, indent=2))
     else:
@@ -266,7 +280,10 @@ def main(argv=None):
             ValueError, OSError) as exc:
         print("mendel: error: %s" % exc, file=sys.stderr)
         if getattr(args, "json", False):
-            print(json.dumps({"error": str(exc)}))     # labs parse stdout
+            report = {"error": str(exc)}                # labs parse stdout
+            if getattr(args, "log_path", None):
+                report["log"] = args.log_path
+            print(json.dumps(report))
         return EXIT_ERROR
 
 

@@ -49,6 +49,8 @@ class Toolhead:
         self.on_temperatures = on_temperatures
         self.moves = 0
         self.runs_sent = 0
+        self.steps_moved = [0] * len(self.oids)   # steps sent per motor (x, y, z, e)
+        self.motion_time = 0.0     # s of planned motion and dwells released so far
 
     # -- moves ---------------------------------------------------------
     def move(self, target, speed):
@@ -105,6 +107,7 @@ class Toolhead:
         self.flush()
         self._restart_time()
         self.print_time += max(seconds, 0.0)
+        self.motion_time += max(seconds, 0.0)
 
     # -- scheduling ----------------------------------------------------
     def _ticks(self, print_time):
@@ -122,6 +125,7 @@ class Toolhead:
         for move in moves:
             move.print_time = self.print_time
             self.print_time += move.duration
+            self.motion_time += move.duration
             self.stepgen.add_move(move)
         self._send(self.stepgen.flush())
         if self.print_time - self._last_poll >= TEMP_POLL_TIME and self.on_temperatures:
@@ -140,6 +144,7 @@ class Toolhead:
             mcu.send("queue_step", oid, run.interval, run.count, run.add)
             ends.append(run.last_clock)
             self.runs_sent += 1
+            self.steps_moved[run.oid] += abs(run.count)
         mcu.flush()
 
     def _wait_for_room(self, axis, ends):

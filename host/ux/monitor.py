@@ -1,0 +1,98 @@
+# Mendel host: watching a print for its progress line and run log.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The observer a Printer reports to while it prints (``printer.observer``).
+
+It feeds the run log (:mod:`mendel.ux.runlog`) and the progress bar
+(:mod:`mendel.ux.progress`) from three sources: the commands the interpreter
+reads, the interpreter's events (layer tags), and every temperature poll
+(about once a second of board time while printing, twice while heating).
+"""
+from mendel.ux.layers import LayerTracker
+from mendel.ux.progress import ProgressBar, ProgressState
+
+
+class PrintMonitor:
+    """Watches ``printer`` (a Printer); ``log`` a RunLog or None; ``bar``
+    True to draw a progress bar on ``stream``; ``warn_stream`` gets warnings."""
+
+    def __init__(self, printer, log=None, bar=False, stream=None):
+        self.printer = printer
+        self.log = log
+        self.layers = LayerTracker()
+        self.state = ProgressState()
+        self._want_bar = bar
+        self._stream = stream
+        self.bar = None
+        self.warnings = []
+        printer.observer = self
+        printer.heaters.on_poll = self.temperatures
+        if log is not None:
+            mcu = printer.mcu
+            log.attach(lambda: mcu.estimated_clock() / mcu.clock_freq)
+
+    # -- the Printer's observer interface ---------------------------------
+    def begin(self, report):
+        """The print starts; ``report`` is the preflight report or None."""
+        self.state = ProgressState.from_report(report)
+        self.state.readings = dict(self.printer.heaters.readings)
+        if self._want_bar:
+            self.bar = ProgressBar(self.state, self._stream)
+
+    def commands(self, commands):
+        """Pass ``commands`` through, logging each and following the layers."""
+        toolhead = self.printer.toolhead
+        state = self.state
+        log = self.log
+        last = toolhead.position
+        layer = self.layers.current
+        for command in commands:
+            state.line = command.lineno
+            if log is not None and command.code:
+                log.command(command.lineno, command.raw)
+            yield command
+            position = toolhead.position
+            if position is not last:
+                self.layers.move(last, position)
+                last = position
+            if self.layers.current != layer:
+                layer = self._new_layer(command.lineno)
+            if self.bar is not None:
+                state.printed_time_s = toolhead.motion_time
+                self.bar.update()
+        state.line = state.total_lines or state.line    # every line read
+
+    def _new_layer(self, line):
+        layer = self.state.layer = self.layers.current
+        if self.log is not None:
+            self.log.write("layer", layer=layer, line=line)
+        return layer
+
+    def event(self, kind, value):
+        self.layers.event(kind, value)
+
+    def temperatures(self, readings):
+        self.state.readings = dict(readings)
+        if self.log is not None:
+            self.log.temperatures(readings)
+            self.log.link(self.printer.mcu.link.retransmits)
+        if self.bar is not None:
+            self.state.printed_time_s = self.printer.toolhead.motion_time
+            self.bar.update()
+
+    # -- for the command line ------------------------------------------
+    def warn(self, text):
+        """A warning: kept for the summary, logged, shown (above the bar)."""
+        self.warnings.append(text)
+        if self.log is not None:
+            self.log.write("warning", text=text)
+        if self.bar is not None:
+            self.bar.write(text)
+        elif self._stream is not None:
+            print(text, file=self._stream)
+
+    def end(self):
+        """Close the bar (the log is closed by its owner)."""
+        if self.bar is not None:
+            self.state.printed_time_s = self.printer.toolhead.motion_time
+            self.bar.close()
+            self.bar = None
