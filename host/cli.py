@@ -23,6 +23,7 @@ from mendel.sim.board import SimBoard, SimulatorError
 from mendel.thermal import cli as thermal_cli
 from mendel.thermal.autotune import AutotuneError
 from mendel.thermal.heaters import TemperatureError
+from mendel.ux import plot_cli
 from mendel.ux import session as ux_session
 
 EXIT_ERROR = 2
@@ -57,6 +58,8 @@ def _parser():
 
     tune = thermal_cli.add_commands(commands, _board_options)
     tune.set_defaults(run=cmd_pid_tune)
+
+    plot_cli.add_command(commands, _config_option).set_defaults(run=cmd_plot)
 
     bench = commands.add_parser("bench", help="measure: `mendel bench link` streams a "
                                               "G-code file to the simulated board")
@@ -254,6 +257,12 @@ def cmd_pid_tune(args):
                 printer.shutdown()
     print(json.dumps(result.__dict__, indent=2) if args.json
           else thermal_cli.tune_report(result))
+    return 0
+
+
+def cmd_plot(args):
+    settings = Settings()
+    print("\n".join(plot_cli.run(args, config_mod.load(args.config), settings)))
     return 0
 
 
