@@ -61,6 +61,15 @@ def _parser():
 
     plot_cli.add_command(commands, _config_option).set_defaults(run=cmd_plot)
 
+    console = commands.add_parser("console", help="type G-code at the printer "
+                                                  "(simulated board in real time by default)")
+    _board_options(console)
+    console.add_argument("--sim-virtual", dest="sim_realtime", action="store_false",
+                         help="simulated board on its virtual clock (time moves only "
+                              "while a command waits): for scripts")
+    ux_session.add_log_options(console)
+    console.set_defaults(run=cmd_console, sim_realtime=True)
+
     bench = commands.add_parser("bench", help="measure: `mendel bench link` streams a "
                                               "G-code file to the simulated board")
     bench.add_argument("what", choices=["link"])
@@ -258,6 +267,25 @@ def cmd_pid_tune(args):
     print(json.dumps(result.__dict__, indent=2) if args.json
           else thermal_cli.tune_report(result))
     return 0
+
+
+def cmd_console(args):
+    from mendel.ux.console import Console
+    cfg = config_mod.load(args.config)
+    with ux_session.RunSession(args, "console", "console") as run, _board(args, cfg) as mcu:
+        printer = Printer(cfg, mcu, warn=run.warn)
+        run.watch(printer)
+        console = Console(printer, sys.stdout, run.log)
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        print("mendel console on %s: G-code per line; Ctrl-\\ emergency stop, Ctrl-D quit%s"
+              % (args.port or "the simulated board", "; run log " + run.log_path
+                 if run.log_path else ""), file=sys.stderr)
+        try:
+            status = console.run(sys.stdin, interactive)
+        finally:
+            with contextlib.suppress(LinkError, McuShutdown, OSError):
+                printer.shutdown()
+    return status
 
 
 def cmd_plot(args):
