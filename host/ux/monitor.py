@@ -5,10 +5,13 @@
 It feeds the run log (:mod:`mendel.ux.runlog`) and the progress bar
 (:mod:`mendel.ux.progress`) from three sources: the commands the interpreter
 reads, the interpreter's events (layer tags), and every temperature poll
-(about once a second of board time while printing, twice while heating).
+(every ``TEMPERATURE_S`` of board time: checked after each command and,
+on the simulated board's virtual clock, at each step of the clock).
 """
 from mendel.ux.layers import LayerTracker
 from mendel.ux.progress import ProgressBar, ProgressState
+
+TEMPERATURE_S = 1.0      # s of board time between temperature readings while printing
 
 
 class PrintMonitor:
@@ -26,9 +29,23 @@ class PrintMonitor:
         self.warnings = []
         printer.observer = self
         printer.heaters.on_poll = self.temperatures
+        mcu = printer.mcu
+        self._poll_ticks = int(TEMPERATURE_S * mcu.clock_freq)
+        self._next_poll = 0
         if log is not None:
-            mcu = printer.mcu
             log.attach(lambda: mcu.estimated_clock() / mcu.clock_freq)
+            if mcu.virtual:
+                # The virtual clock jumps up to a minute while the queues drain:
+                # step it by TEMPERATURE_S so the log has every reading.
+                mcu.virtual_step_s = TEMPERATURE_S
+                mcu.on_advance = self._sample
+
+    def _sample(self):
+        """Read the temperatures if TEMPERATURE_S of board time has passed."""
+        now = self.printer.mcu.estimated_clock()
+        if now >= self._next_poll:
+            self._next_poll = now + self._poll_ticks
+            self.printer.poll_temperatures()
 
     # -- the Printer's observer interface ---------------------------------
     def begin(self, report):
@@ -50,6 +67,7 @@ class PrintMonitor:
             if log is not None and command.code:
                 log.command(command.lineno, command.raw)
             yield command
+            self._sample()
             position = toolhead.position
             if position is not last:
                 self.layers.move(last, position)
