@@ -111,16 +111,29 @@ def _controlling_terminal():
 
 
 class Terminal:
-    """A pty as a terminal: 100 x 30, answers cursor position requests."""
+    """``mendel console`` on a pty as a terminal: 100 x 30, answering cursor
+    position requests; history under ``tmp_path``. A context manager that
+    waits for the first prompt."""
 
-    def __init__(self, argv, env, cwd):
+    def __init__(self, port, tmp_path):
+        env = dict(os.environ, TERM="xterm", XDG_STATE_HOME=str(tmp_path / "state"))
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave,
-                                     env=env, cwd=cwd, close_fds=True,
+        self.proc = subprocess.Popen(_console(port, "--no-log"), stdin=slave, stdout=slave,
+                                     stderr=slave, env=env, cwd=tmp_path, close_fds=True,
                                      preexec_fn=_controlling_terminal)
         os.close(slave)
         self.raw = b""
+
+    def __enter__(self):
+        assert self.expect(r"mendel>"), self.text()
+        return self
+
+    def __exit__(self, *_exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        os.close(self.master)
 
     def text(self):
         """What was shown, escape sequences removed."""
@@ -146,19 +159,19 @@ class Terminal:
         self.raw = b""
         os.write(self.master, keys)
 
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        os.close(self.master)
+    def ends(self, status, pattern=None):
+        """The console ends with exit ``status``, having shown ``pattern``."""
+        if pattern:
+            assert self.expect(pattern), self.text()
+        assert self.proc.wait(timeout=20) == status
+
+
+STOPPED = r"emergency stop sent; the board shut down: emergency stop"
 
 
 def test_terminal_prompt_with_history_temperatures_and_ctrl_keys(tmp_path):
-    env = dict(os.environ, TERM="xterm", XDG_STATE_HOME=str(tmp_path / "state"))
     with SimBoard("sim", realtime=True) as sim:
-        term = Terminal(_console(sim.port, "--no-log"), env, tmp_path)
-        try:
-            assert term.expect(r"mendel>")
+        with Terminal(sim.port, tmp_path) as term:
             for line, reply in [(b"G28", r"\nok"), (b"M104 S200", r"\nok"),
                                 (b"M105", r"ok T:\d+\.\d /200\.0"),
                                 (b"G1 X50 F3000", r"\nok")]:
@@ -167,45 +180,27 @@ def test_terminal_prompt_with_history_temperatures_and_ctrl_keys(tmp_path):
             # The bottom bar keeps the temperatures fresh while the prompt waits.
             assert term.expect(r"extruder \d+\.\d / 200 C", timeout=5), term.text()
             term.type(b"\x04")                                    # Ctrl-D
-            term.proc.wait(timeout=20)
-            assert term.proc.returncode == 0
-        finally:
-            term.close()
+            term.ends(0)
         history = (tmp_path / "state" / "mendel" / "console_history").read_text()
         assert "+G28" in history and "+M104 S200" in history
         assert _board_state(sim.port)[:2] == (50 * 80, 0.0)
 
-        term = Terminal(_console(sim.port, "--no-log"), env, tmp_path)
-        try:
-            assert term.expect(r"mendel>")
+        with Terminal(sim.port, tmp_path) as term:
             term.type(b"M104 S200\r")
             assert term.expect(r"\nok[\s\S]*mendel>")
             term.type(b"\x1c")                                    # Ctrl-\ at the prompt
-            assert term.expect(r"emergency stop sent; the board shut down: emergency stop"), \
-                term.text()
-            term.proc.wait(timeout=20)
-            assert term.proc.returncode == 2
-        finally:
-            term.close()
+            term.ends(2, STOPPED)
         with pytest.raises(McuShutdown, match="M112"):
             _board_state(sim.port)
 
 
 def test_terminal_ctrl_backslash_while_a_line_runs(tmp_path):
     """M109 waits with the terminal in its normal mode: Ctrl-\\ is SIGQUIT."""
-    env = dict(os.environ, TERM="xterm", XDG_STATE_HOME=str(tmp_path / "state"))
     with SimBoard("sim", realtime=True) as sim:
-        term = Terminal(_console(sim.port, "--no-log"), env, tmp_path)
-        try:
-            assert term.expect(r"mendel>")
+        with Terminal(sim.port, tmp_path) as term:
             term.type(b"M109 S200\r")
             time.sleep(1.5)
-            os.write(term.master, b"\x1c")
-            assert term.expect(r"emergency stop sent; the board shut down: emergency stop"), \
-                term.text()
-            term.proc.wait(timeout=20)
-            assert term.proc.returncode == 2
-        finally:
-            term.close()
+            term.type(b"\x1c")
+            term.ends(2, STOPPED)
         steps, target, shutdown = _board_state(sim.port, clear=True)
     assert "M112" in shutdown and target == 0.0
