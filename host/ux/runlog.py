@@ -4,7 +4,8 @@
 
 One JSON object per line, each with ``kind``, ``wall_s`` (s since the run
 started, host clock) and, once the board is connected, ``board_s`` (board
-clock, s). Kinds and their other fields:
+clock, s, as the host sees it when it writes the entry: the host reads ahead
+of the motion by its look-ahead queue). Kinds and their other fields:
 
 * ``start``: ``command`` (print/console), ``file``, ``config``, ``port``
   (None: simulated board), ``mendel`` (version), ``time`` (ISO 8601 UTC);
@@ -15,7 +16,8 @@ clock, s). Kinds and their other fields:
   ``heaters`` (duty 0..1);
 * ``link``: ``retransmits`` (frames the host sent again since the start),
   logged when it grows;
-* ``warning`` / ``error``: ``text``; ``shutdown``: ``reason`` (the board's);
+* ``warning``, ``echo`` (a reply such as M114's), ``error``: ``text`` (a
+  console's refused line also has ``line``); ``shutdown``: ``reason`` (the board's);
   ``emergency_stop``: sent by the user (M112 or Ctrl-\\);
 * ``end``: ``status`` (``ok``, ``error``, ``interrupted``) and, after a
   finished print, ``summary`` (as ``mendel print --json``).
