@@ -42,10 +42,8 @@ class PrintMonitor:
 
     def _sample(self):
         """Read the temperatures if TEMPERATURE_S of board time has passed."""
-        now = self.printer.mcu.estimated_clock()
-        if now >= self._next_poll:
-            self._next_poll = now + self._poll_ticks
-            self.printer.poll_temperatures()
+        if self.printer.mcu.estimated_clock() >= self._next_poll:
+            self.printer.poll_temperatures()        # calls temperatures()
 
     # -- the Printer's observer interface ---------------------------------
     def begin(self, report):
@@ -89,6 +87,8 @@ class PrintMonitor:
         self.layers.event(kind, value)
 
     def temperatures(self, readings):
+        """Every poll of the heaters, whoever asked (an M109 wait polls too)."""
+        self._next_poll = self.printer.mcu.estimated_clock() + self._poll_ticks
         self.state.readings = dict(readings)
         if self.log is not None:
             self.log.temperatures(readings)
