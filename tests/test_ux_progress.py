@@ -90,9 +90,9 @@ def test_print_json_summary_progress_and_run_log(tmp_path):
     assert summary["print_time_s"] > summary["estimated_time_s"] + 10
     assert summary["layers"] == 2 and summary["moves"] == 5
     assert summary["filament_mm"] == pytest.approx(12.0)
-    # |dX| 50 + 40 + 50 mm at 80 steps/mm, and so on: every step the board was sent.
-    assert summary["steps_moved"] == {"x": 140 * 80, "y": 40 * 80, "z": 0.6 * 400,
-                                      "e": round(12 * 93)}
+    # |dX| 50 + 40 + 50 mm at 80 steps/mm, Z 0.6 mm at 400, E 12 mm at 93:
+    # every step the board was sent.
+    assert summary["steps_moved"] == {"x": 140 * 80, "y": 40 * 80, "z": 240, "e": 12 * 93}
     assert summary["peak_temperatures"]["extruder"] >= 199.0
     assert summary["warnings"] == [] and summary["log"] == str(log_path)
     # The bar ends full, on the last layer, with nothing left.
