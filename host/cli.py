@@ -1,7 +1,8 @@
 # Mendel host: command line.
 # SPDX-License-Identifier: GPL-3.0-or-later
 """mendel: print G-code on the simulated board or a real one, check it first,
-autotune a heater's PID, or measure the link."""
+autotune a heater's PID, type G-code at it (console), plot a file's motion, or
+measure the link."""
 import argparse
 import contextlib
 import json

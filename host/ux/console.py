@@ -15,8 +15,10 @@ alive (it turns the heaters off after 3 s without a frame).
 board turns every heater off, stops its motors at once and shuts down; the
 console then ends (exit status 2). ``Ctrl-D`` (end of input) waits for the
 moves to finish, turns heaters and motors off and ends (status 0). ``Ctrl-C``
-at the prompt clears the line; while a line runs (an M109 wait, say) it
-abandons that line's wait and returns to the prompt.
+at the prompt clears the line; while a line runs (an M109 wait, say) it ends
+the console as it ends a print: heaters and motors off, status 130 (a line
+cut half-way may have sent part of its steps, so the host would no longer
+know where the motors are).
 
 On a terminal the prompt has history (saved in
 ``$XDG_STATE_HOME/mendel/console_history``, default ``~/.local/state``) and
@@ -109,8 +111,6 @@ class Console:
                     return
                 self.interpreter.run([command])
             self.printer.toolhead.flush()
-        except KeyboardInterrupt:
-            self._refusal = "interrupted"
         except CommandError as exc:
             self._refusal = str(exc)
         if self._refusal is not None:
