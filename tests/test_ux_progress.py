@@ -157,3 +157,17 @@ def test_example_summary_has_every_field(tmp_path):
     assert summary["layers"] == 80 and summary["log"] is None
     assert summary["estimated_time_s"] < summary["print_time_s"]
     assert summary["filament_mm"] == pytest.approx(summary["position_mm"]["e"])
+
+
+def test_time_done_leaves_out_what_the_board_still_holds():
+    """Sent 100 s of motion, scheduled up to board time 50 s, board at 40 s:
+    10 s are still queued on the board, so 90 s are done."""
+    from types import SimpleNamespace
+    from mendel.ux.monitor import PrintMonitor
+    mcu = SimpleNamespace(clock_freq=1000, virtual=True, estimated_clock=lambda: 40_000)
+    printer = SimpleNamespace(mcu=mcu, heaters=SimpleNamespace(readings={}),
+                              toolhead=SimpleNamespace(motion_time=100.0, print_time=50.0))
+    monitor = PrintMonitor(printer)
+    assert monitor._printed_time() == 90.0
+    printer.toolhead.print_time = 30.0           # board idle past the last move
+    assert monitor._printed_time() == 100.0

@@ -73,9 +73,17 @@ class PrintMonitor:
             if self.layers.current != layer:
                 layer = self._new_layer(command.lineno)
             if self.bar is not None:
-                state.printed_time_s = toolhead.motion_time
+                state.printed_time_s = self._printed_time()
                 self.bar.update()
         state.line = state.total_lines or state.line    # every line read
+
+    def _printed_time(self):
+        """Planned motion and dwells the board has done (s): all that was sent,
+        less what is still queued on the board ahead of its clock."""
+        toolhead = self.printer.toolhead
+        mcu = self.printer.mcu
+        queued = toolhead.print_time - mcu.estimated_clock() / mcu.clock_freq
+        return toolhead.motion_time - max(queued, 0.0)
 
     def _new_layer(self, line):
         layer = self.state.layer = self.layers.current
@@ -94,7 +102,7 @@ class PrintMonitor:
             self.log.temperatures(readings)
             self.log.link(self.printer.mcu.link.retransmits)
         if self.bar is not None:
-            self.state.printed_time_s = self.printer.toolhead.motion_time
+            self.state.printed_time_s = self._printed_time()
             self.bar.update()
 
     # -- for the command line ------------------------------------------
@@ -111,6 +119,6 @@ class PrintMonitor:
     def end(self):
         """Close the bar (the log is closed by its owner)."""
         if self.bar is not None:
-            self.state.printed_time_s = self.printer.toolhead.motion_time
+            self.state.printed_time_s = self._printed_time()
             self.bar.close()
             self.bar = None

@@ -11,7 +11,8 @@ terminal); ``ProgressBar`` draws them with tqdm on stderr.
   ``mendel check``);
 * time left: the planner's estimate of the whole file (planned motion and
   dwells, as ``mendel check``'s ``estimated_time_s``) minus the planned
-  motion and dwells already sent to the board. Heat-up waits are not in the
+  motion and dwells the board has done (sent, less what is still queued
+  ahead of the board's clock). Heat-up waits are not in the
   estimate, so the time left holds still while the printer heats. It is
   board time: on the simulated board's virtual clock the print runs faster.
 """
