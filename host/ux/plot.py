@@ -212,10 +212,10 @@ def _draw_temperature(ax, _profile, temps):
     for name, (times, values, targets) in temps.items():
         line, = ax.plot(times, values, linewidth=1.0, label=name)
         ax.plot(times, targets, linewidth=0.8, linestyle="--", color=line.get_color(),
-                label=name + " target")
+                drawstyle="steps-post", label=name + " target")
     ax.set_ylabel("temperature, °C")
     ax.set_xlabel("board time, s")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="best", fontsize="small")
 
 
 _DRAW = {"velocity": _draw_velocity, "accel": _draw_accel, "steprate": _draw_steprate,
