@@ -215,7 +215,7 @@ def _draw_temperature(ax, _profile, temps):
                 drawstyle="steps-post", label=name + " target")
     ax.set_ylabel("temperature, °C")
     ax.set_xlabel("board time, s")
-    ax.legend(loc="best", fontsize="small")
+    ax.legend(loc="center right", fontsize="small")
 
 
 _DRAW = {"velocity": _draw_velocity, "accel": _draw_accel, "steprate": _draw_steprate,
