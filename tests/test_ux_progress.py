@@ -10,7 +10,7 @@ from paths import EXAMPLE
 from mendel.check import check_file
 from mendel import config
 from mendel.ux import runlog
-from mendel.ux.layers import LayerTracker
+from mendel.gcode.layers import LayerTracker
 from mendel.ux.progress import ProgressBar, ProgressState, duration
 
 CFG = config.load()

@@ -8,7 +8,7 @@ reads, the interpreter's events (layer tags), and every temperature poll
 (every ``TEMPERATURE_S`` of board time: checked after each command and,
 on the simulated board's virtual clock, at each step of the clock).
 """
-from mendel.ux.layers import LayerTracker
+from mendel.gcode.layers import LayerTracker
 from mendel.ux.progress import ProgressBar, ProgressState
 
 TEMPERATURE_S = 1.0      # s of board time between temperature readings while printing

@@ -24,7 +24,6 @@ from mendel.gcode.interpreter import Interpreter, Settings
 from mendel.gcode.reader import iter_commands
 from mendel.planner.lookahead import LookAheadQueue
 from mendel.ux import runlog
-from mendel.ux.layers import LayerTracker
 
 KINDS = ("velocity", "accel", "steprate", "temperature")
 MOTORS = ("x", "y", "z", "e")
@@ -37,7 +36,7 @@ PlannedMove = collections.namedtuple("PlannedMove", (
     "move_d",       # mm along the move (XYZ length; |E| for extrude-only moves)
     "axes_d",       # (dx, dy, dz, de) mm
     "kinematic",    # False for an extrude-only move (the toolhead stands still)
-    "layer",        # layer number from 1 (0: before the first), mendel.ux.layers
+    "layer",        # layer number from 1 (0: before the first), mendel.gcode.layers
     "line",         # line of the file that made it
 ))
 
@@ -55,9 +54,8 @@ class _TaggedQueue(LookAheadQueue):
         self.tags = collections.deque()
 
     def add(self, move):
-        layers = self.machine.layers
-        layers.move(move.start, move.end)
-        self.tags.append((layers.current, self.machine.interpreter.lines))
+        # CheckMachine.move has counted the move's layer already.
+        self.tags.append((self.machine.layers.current, self.machine.interpreter.lines))
         return super().add(move)
 
 
@@ -66,13 +64,8 @@ class _RecordingMachine(CheckMachine):
 
     def __init__(self, config):
         super().__init__(config)
-        self.layers = LayerTracker()
         self.queue = _TaggedQueue(self)
         self.planned = []
-
-    def event(self, kind, value):
-        super().event(kind, value)
-        self.layers.event(kind, value)
 
     def _plan(self, moves):
         for move in moves:

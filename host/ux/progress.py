@@ -7,7 +7,7 @@ terminal); ``ProgressBar`` draws them with tqdm on stderr.
 
 * percent: lines of the file read by the interpreter / lines in the file
   (from the preflight check);
-* layer: current / total, by :mod:`mendel.ux.layers` (the rule of
+* layer: current / total, by :mod:`mendel.gcode.layers` (the rule of
   ``mendel check``);
 * time left: the planner's estimate of the whole file (planned motion and
   dwells, as ``mendel check``'s ``estimated_time_s``) minus the planned

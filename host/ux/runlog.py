@@ -11,7 +11,7 @@ of the motion by its look-ahead queue). Kinds and their other fields:
   (None: simulated board), ``mendel`` (version), ``time`` (ISO 8601 UTC);
 * ``command``: ``line`` (line number in the file or console session),
   ``text`` (the G-code line as read, comments included);
-* ``layer``: ``layer`` (number from 1, see :mod:`mendel.ux.layers`), ``line``;
+* ``layer``: ``layer`` (number from 1, see :mod:`mendel.gcode.layers`), ``line``;
 * ``temperature``: per heater ``{name: [temp_c, target_c, duty]}`` in
   ``heaters`` (duty 0..1);
 * ``link``: ``retransmits`` (frames the host sent again since the start),

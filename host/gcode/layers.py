@@ -1,4 +1,4 @@
-# Mendel host: which layer a print is on.
+# Mendel host: which layer a G-code file is on.
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Count layers as a print goes, by the same rule as ``mendel check``.
 
