@@ -12,6 +12,11 @@ class CartesianKinematics:
 
     motors = ("x", "y", "z", "e")
 
+    def calc_motor_positions(self, xyz):
+        """Motor positions (N, 3) float64 mm of toolhead positions ``xyz`` (N, 3) mm."""
+        import numpy as np
+        return np.array(xyz, dtype=np.float64).reshape(-1, 3)
+
     def motor_positions(self, position):
         """Motor positions (mm) of toolhead ``position`` ``[x, y, z, e]``."""
         return list(position)
