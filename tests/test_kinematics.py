@@ -21,9 +21,9 @@ CENTRE_HEIGHT = math.sqrt(L * L - R * R)          # carriage height above the no
 
 
 def kossel(**kw):
-    args = dict(delta_radius=R, arm_lengths=[L] * 3, endstops=[TOP] * 3, print_radius=85.0,
-                max_velocity=300.0, max_accel=3000.0, max_z_velocity=150.0,
-                max_z_accel=3000.0)
+    args = {"delta_radius": R, "arm_lengths": [L] * 3, "endstops": [TOP] * 3,
+            "print_radius": 85.0, "max_velocity": 300.0, "max_accel": 3000.0,
+            "max_z_velocity": 150.0, "max_z_accel": 3000.0}
     args.update(kw)
     return DeltaKinematics(**args)
 
@@ -210,6 +210,34 @@ def test_delta_segment_check_agrees_with_dense_sampling(a, b, z_top):
         kin.check_move(start, end)
 
 
+def test_delta_interior_rise_agrees_with_dense_sampling():
+    """Moves whose ends sit just under the top: only the middle can break it."""
+    kin = skewed()
+    rng = np.random.default_rng(7)
+    verdicts = set()
+    for _ in range(400):
+        ends = [in_disc(kin.print_radius_mm, *rng.uniform([0, 0], [1, 2 * math.pi]), 0.0)
+                for _ in range(2)]
+        lift = np.min(kin.carriage_max_mm - kin.calc_motor_positions(ends)) - rng.uniform(0, 3)
+        start, end = [p[:2] + [lift] + [0.0] for p in ends]
+        tilt = rng.uniform(-2, 2)                     # and some Z travel
+        start[2] -= max(tilt, 0.0)
+        end[2] -= max(-tilt, 0.0)
+        excess = float(np.max(kin.calc_motor_positions(sample(start, end))
+                              - kin.carriage_max_mm))
+        if abs(excess) < 1e-3:
+            continue
+        refused = True
+        try:
+            kin.check_move(start, end)
+            refused = False
+        except KinematicsError:
+            pass
+        assert refused == (excess > 0)
+        verdicts.add(refused)
+    assert verdicts == {True, False}
+
+
 # -- delta limits ------------------------------------------------------------------
 
 def test_delta_z_moves_obey_max_z_velocity():
@@ -304,7 +332,8 @@ def bundled(name):
 
 
 def edited(tmp_path, name, old, new):
-    text = open(bundled(name)).read()
+    with open(bundled(name)) as file:
+        text = file.read()
     assert old in text
     path = tmp_path / "printer.cfg"
     path.write_text(text.replace(old, new, 1))
