@@ -173,8 +173,8 @@ def _stepper(parser, path, axis, read_keys):
 def _delta(parser, path, printer, read_keys):
     """Steppers a, b, c and the geometry of a linear delta (Klipper's keys).
 
-    ``position_endstop`` and ``arm_length`` of stepper_b/c default to
-    stepper_a's; ``angle`` to 210, 330, 90 degrees; ``print_radius`` to
+    ``position_endstop``, ``arm_length`` and ``homing_speed`` of stepper_b/c
+    default to stepper_a's; ``angle`` to 210, 330, 90 degrees; ``print_radius`` to
     ``delta_radius``. Returns ``(steppers, params)``.
     """
     radius = printer.getfloat("delta_radius", above=0.0)
@@ -201,7 +201,9 @@ def _delta(parser, path, printer, read_keys):
             name=sec.name, motor=sec.get("motor", driver), steps_per_mm=_steps_per_mm(sec),
             position_endstop=endstop,
             position_min=params["minimum_z_position"] if position_min is None else position_min,
-            position_max=endstop, homing_speed=sec.getfloat("homing_speed", 5.0, above=0.0))
+            position_max=endstop,
+            homing_speed=sec.getfloat("homing_speed", first.homing_speed if first else 5.0,
+                                      above=0.0))
         first = first or steppers[tower]
     if len({angle % 360.0 for angle in params["angle"]}) < 3:
         printer._fail("kinematics", "the towers' angles %s must differ" % params["angle"])

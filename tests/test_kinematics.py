@@ -271,6 +271,17 @@ def test_delta_edge_slows_moves_and_centre_does_not():
     speed, accel = kin.check_move([0, 0, 5, 0], [100, 40, 5, 0])
     assert speed < 300.0 and accel < 3000.0
     assert speed / 300.0 == pytest.approx(accel / 3000.0)
+    # Neither a retraction nor a Z move is slowed there: carriages move as Z.
+    assert kin.check_move([100, 40, 5, 0], [100, 40, 5, -2]) == (math.inf, math.inf)
+    assert kin.check_move([100, 40, 5, 0], [100, 40, 9, 0]) == (150.0, 3000.0)
+
+
+def test_delta_print_radius_is_capped_where_rods_lie_flat():
+    kin = kossel(print_radius=200.0)
+    # Rods at most 12:1 flat: d = 12 L / sqrt(145) = 214.25 mm from a tower.
+    assert kin.print_radius_mm == pytest.approx(12 * L / math.sqrt(145) - R)
+    with pytest.raises(KinematicsError, match="beyond the print radius 109.257 mm"):
+        kin.check_move([0, 0, 5, 0], [110, 0, 5, 0])
 
 
 # -- delta splitting ----------------------------------------------------------------

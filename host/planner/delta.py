@@ -76,11 +76,13 @@ class DeltaKinematics(Kinematics):
         self.angles = tuple(float(a) for a in angles)
         rad = np.radians(self.angles)
         self.towers_mm = self.radius_mm * np.column_stack([np.cos(rad), np.sin(rad)])
+        self._towers = [(float(tx), float(ty), float(arm2))
+                        for (tx, ty), arm2 in zip(self.towers_mm, self.arm2)]
         centre_height = np.sqrt(self.arm2 - self.radius_mm ** 2)
         self.endstops = tuple(float(e) for e in endstops)
-        self.carriage_max_mm = np.array(self.endstops) + centre_height
-        self.carriage_min_mm = np.array(
-            [-INF if p is None else p for p in position_min], dtype=np.float64) + centre_height
+        self.carriage_max_mm = [e + h for e, h in zip(self.endstops, centre_height.tolist())]
+        self.carriage_min_mm = [-INF if p is None else p + h
+                                for p, h in zip(position_min, centre_height.tolist())]
         self.min_z_mm = float(minimum_z_position)
         reach_d = MAX_TOWER_RATIO * self.arm_mm / math.sqrt(1.0 + MAX_TOWER_RATIO ** 2)
         self.reach_radius_mm = float(np.min(reach_d)) - self.radius_mm
@@ -154,6 +156,13 @@ class DeltaKinematics(Kinematics):
         return [float(v) for v in self.calc_toolhead_positions(self.carriage_max_mm)[0]]
 
     # -- envelope and limits --------------------------------------------
+    # Plain Python floats from here on: these run once per move, where
+    # numpy's call overhead on a few numbers would dominate.
+    def _carriage(self, tower, x, y, z):
+        """Height (mm) of ``tower``'s carriage with the toolhead at x, y, z mm."""
+        tx, ty, arm2 = self._towers[tower]
+        return z + math.sqrt(max(arm2 - (x - tx) ** 2 - (y - ty) ** 2, 0.0))
+
     def check_move(self, start, end):
         """Check the whole straight move; returns ``(max_speed_mm_s, max_accel_mm_s2)``.
 
@@ -161,12 +170,11 @@ class DeltaKinematics(Kinematics):
         outside the print radius, a carriage above its endstop or below its
         ``position_min`` anywhere along the move.
         """
-        ends = as_points([start[:3], end[:3]])
-        for point in ends:
+        for point in (start, end):
             self._check_point(point)
-        self._check_carriages(ends[0], ends[1])
+        self._check_carriages(start, end)
         speed, accel = z_limits(start, end, self.max_z_velocity, self.max_z_accel)
-        edge_speed, edge_accel = self._edge_limits(ends)
+        edge_speed, edge_accel = self._edge_limits(start, end)
         return min(speed, edge_speed), min(accel, edge_accel)
 
     def _check_point(self, point):
@@ -188,16 +196,15 @@ class DeltaKinematics(Kinematics):
         lowest point is at an end, its highest may lie inside the move
         (passing by the tower), found in closed form by :meth:`_highest`.
         """
-        ends = self.calc_motor_positions([first, last])
         for i, name in enumerate(TOWER_NAMES):
-            low = min(ends[0, i], ends[1, i])
+            low = min(self._carriage(i, *first[:3]), self._carriage(i, *last[:3]))
             if low < self.carriage_min_mm[i] - EPSILON_MM:
                 raise KinematicsError(
                     "move out of range: tower %s carriage would go %.3f mm below its "
                     "position_min" % (name, self.carriage_min_mm[i] - low))
             progress = self._highest(first, last, i)
-            point = first + progress * (last - first)
-            high = self.calc_motor_positions(point)[0, i]
+            point = [a + progress * (b - a) for a, b in zip(first[:3], last[:3])]
+            high = self._carriage(i, *point)
             if high > self.carriage_max_mm[i] + EPSILON_MM:
                 raise KinematicsError(
                     "move out of range: tower %s carriage would rise %.3f mm above its "
@@ -212,35 +219,44 @@ class DeltaKinematics(Kinematics):
         ``d/ds [s dz + sqrt(L^2 - |w|^2)] = 0`` gives ``w.V/|V| = q`` with
         ``q = dz sqrt(L^2 - h^2) / sqrt(|V|^2 + dz^2)``.
         """
-        u = first[:2] - self.towers_mm[tower]
-        v = last[:2] - first[:2]
+        tx, ty, arm2 = self._towers[tower]
+        ux, uy = first[0] - tx, first[1] - ty
+        vx, vy = last[0] - first[0], last[1] - first[1]
         dz = last[2] - first[2]
-        v2 = float(v @ v)
+        v2 = vx * vx + vy * vy
         if v2 < EPSILON_MM ** 2:
             return 0.0 if dz < 0.0 else 1.0
-        uv = float(u @ v)
-        h2 = float(u @ u) - uv * uv / v2
-        q = dz * math.sqrt(max(self.arm2[tower] - h2, 0.0)) / math.sqrt(v2 + dz * dz)
+        uv = ux * vx + uy * vy
+        h2 = ux * ux + uy * uy - uv * uv / v2
+        q = dz * math.sqrt(max(arm2 - h2, 0.0)) / math.sqrt(v2 + dz * dz)
         return min(max((q * math.sqrt(v2) - uv) / v2, 0.0), 1.0)
 
-    def _tower_ratios(self, points):
-        """Largest horizontal-to-vertical rod ratio of each point, (N,)."""
-        dx = points[:, 0:1] - self.towers_mm[:, 0]
-        dy = points[:, 1:2] - self.towers_mm[:, 1]
-        d2 = dx * dx + dy * dy
-        return np.max(np.sqrt(d2 / (self.arm2 - d2)), axis=1)
+    def _tower_ratio(self, points):
+        """Largest horizontal-to-vertical rod ratio ``k`` over ``points`` [x, y, ...]."""
+        worst = 0.0
+        for tx, ty, arm2 in self._towers:
+            for point in points:
+                d2 = (point[0] - tx) ** 2 + (point[1] - ty) ** 2
+                worst = max(worst, d2 / (arm2 - d2))
+        return math.sqrt(worst)
 
-    def _edge_limits(self, ends):
+    def _edge_limits(self, start, end):
         """Speed/accel keeping carriages under ``CARRIAGE_CEILING`` times the maxima.
 
-        With ``k`` the rod ratio (horizontal over vertical extent), a
-        carriage moves ``|dz/ds| + k |dxy/ds| <= sqrt(1 + k^2)`` mm per mm of
-        toolhead travel (Cauchy-Schwarz). ``k`` grows with the distance from
-        a tower, which is largest at an end of the move. ``inf`` where the
-        ceiling does not bind. (The carriage's centripetal acceleration on
-        curved tower paths is not bounded here, as in Klipper.)
+        A carriage moves ``dz/ds - (w . dxy/ds) / sqrt(L^2 - |w|^2)`` mm per
+        mm of toolhead travel ``s``; with ``k = |w| / sqrt(L^2 - |w|^2)`` the
+        rod ratio, that is at most ``gain = (|dz| + k |dxy|) / move_d``
+        (``<= sqrt(1 + k^2)``). ``k`` grows with the distance from a tower,
+        which is largest at an end of the move. ``inf`` where the ceiling
+        does not bind or nothing moves. (The carriage's centripetal
+        acceleration on curved paths is not bounded here, as in Klipper.)
         """
-        gain = math.sqrt(1.0 + float(np.max(self._tower_ratios(ends))) ** 2)
+        dz = abs(end[2] - start[2])
+        dxy = math.hypot(end[0] - start[0], end[1] - start[1])
+        move_d = math.hypot(dxy, dz)
+        if move_d < EPSILON_MM:
+            return INF, INF
+        gain = (dz + dxy * self._tower_ratio((start, end))) / move_d
         speed = CARRIAGE_CEILING * self.max_velocity / gain
         accel = CARRIAGE_CEILING * self.max_accel / gain
         return (speed if speed < self.max_velocity else INF,
@@ -266,12 +282,9 @@ class DeltaKinematics(Kinematics):
         v2 = vx * vx + vy * vy
         if v2 < EPSILON_MM ** 2:
             return [list(end)]
-        towers = [(float(tx), float(ty), float(a2))
-                  for (tx, ty), a2 in zip(self.towers_mm, self.arm2)]
-
         def curvature(*progress):
             worst = 0.0
-            for tx, ty, arm2 in towers:
+            for tx, ty, arm2 in self._towers:
                 for s in progress:
                     wx, wy = start[0] + s * vx - tx, start[1] + s * vy - ty
                     g = arm2 - wx * wx - wy * wy
