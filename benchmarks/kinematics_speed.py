@@ -44,28 +44,31 @@ def best_of(repeat, func):
     return best, result
 
 
+def measure(name, inside, moves, repeat):
+    """Print one line of figures for the bundled config ``name``."""
+    kin = from_config(config.load(resources.default_config().replace("i3-cartesian", name)))
+    points = walk(moves, inside, random.Random(1))
+    pairs = list(zip(points, points[1:]))
+    check_s, _ = best_of(repeat, lambda: [kin.check_move(a, b) for a, b in pairs])
+    split_s, pieces = best_of(repeat, lambda: sum(len(kin.split_move(a, b)) for a, b in pairs))
+    xyz = np.array([p[:3] for p in points])
+    ik_s, motors = best_of(repeat, lambda: kin.calc_motor_positions(xyz))
+    fk_s, _ = best_of(repeat, lambda: kin.calc_toolhead_positions(motors))
+    print("%-13s check %9.0f moves/s  split %9.0f moves/s (%.2f pieces/move)  "
+          "IK %5.1f M points/s  FK %5.1f M points/s"
+          % (name, len(pairs) / check_s, len(pairs) / split_s, pieces / len(pairs),
+             len(xyz) / ik_s / 1e6, len(xyz) / fk_s / 1e6))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    shapes = {"i3-cartesian": lambda x, y: 0 <= x <= 200 and 0 <= y <= 200,
-              "corexy": lambda x, y: 0 <= x <= 200 and 0 <= y <= 200,
-              "delta": lambda x, y: math.hypot(x, y) <= 80}
-    for name, inside in shapes.items():
-        kin = from_config(config.load(resources.default_config().replace("i3-cartesian", name)))
-        points = walk(args.moves, inside, random.Random(1))
-        pairs = list(zip(points, points[1:]))
-        check_s, _ = best_of(args.repeat, lambda: [kin.check_move(a, b) for a, b in pairs])
-        split_s, pieces = best_of(args.repeat, lambda: sum(
-            len(kin.split_move(a, b)) for a, b in pairs))
-        xyz = np.array([p[:3] for p in points])
-        ik_s, motors = best_of(args.repeat, lambda: kin.calc_motor_positions(xyz))
-        fk_s, _ = best_of(args.repeat, lambda: kin.calc_toolhead_positions(motors))
-        print("%-13s check %9.0f moves/s  split %9.0f moves/s (%.2f pieces/move)  "
-              "IK %5.1f M points/s  FK %5.1f M points/s"
-              % (name, len(pairs) / check_s, len(pairs) / split_s, pieces / len(pairs),
-                 len(xyz) / ik_s / 1e6, len(xyz) / fk_s / 1e6))
+    measure("i3-cartesian", lambda x, y: 0 <= x <= 200 and 0 <= y <= 200,
+            args.moves, args.repeat)
+    measure("corexy", lambda x, y: 0 <= x <= 200 and 0 <= y <= 200, args.moves, args.repeat)
+    measure("delta", lambda x, y: math.hypot(x, y) <= 80, args.moves, args.repeat)
 
 
 if __name__ == "__main__":
