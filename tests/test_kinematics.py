@@ -410,3 +410,57 @@ def test_delta_towers_may_differ(tmp_path):
     kin = from_config(cfg)
     assert kin.calc_motor_positions(kin.home_position())[0] == pytest.approx(
         kin.carriage_max_mm, abs=1e-9)
+
+
+# -- through the existing step generator -------------------------------------------
+
+def test_delta_pieces_through_the_step_generator():
+    """Split, plan and step a delta path; steps follow the true carriage paths.
+
+    Every step's time is compared with the ideal carriage height (exact
+    inverse kinematics of the planned toolhead position, not the chords):
+    apart the split tolerance, the only error is the compressor's timing
+    error times the carriage speed.
+    """
+    from mendel.planner.lookahead import LookAheadQueue
+    from mendel.planner.stepgen import StepGenerator
+    from test_stepgen import FREQ, decompress, distance_at
+
+    kin, spm, max_error_s, tolerance = kossel(), [80.0, 80.0, 80.0, 93.0], 25e-6, 0.002
+    limits = Limits(config.load(bundled("delta")))
+    gen = StepGenerator(kin, spm, FREQ, max_error_s)
+    home = kin.home_position() + [0.0]
+    for compressor, motor_mm, steps_per_mm in zip(gen.compressors,
+                                                  kin.motor_positions(home), spm):
+        compressor.position = round(motor_mm * steps_per_mm)
+    path = [home, [0, 0, 5, 0], [-70, -30, 5, 0], [70, 40, 5, 4], [0, 80, 8, 6]]
+    queue, moves = LookAheadQueue(), []
+    for start, end in zip(path, path[1:]):
+        speed, accel = kin.check_move(start, end)
+        prev = start
+        for piece in kin.split_move(start, end, tolerance):
+            moves += queue.add(Move(limits, prev, piece, min(speed, 150.0)))
+            prev = piece
+    moves += queue.flush()
+    print_time = 1.0
+    for move in moves:
+        move.print_time = print_time
+        print_time += move.duration
+        gen.add_move(move)
+    ends = np.array([m.print_time + m.duration for m in moves])
+    for motor, compressor in enumerate(gen.compressors[:3]):
+        clocks, dirs = decompress(compressor.flush())
+        before = round(kin.motor_positions(home)[motor] * spm[motor])
+        positions = before + np.cumsum(dirs) - 0.5 * dirs      # where each step happens
+        assert positions[-1] + 0.5 * dirs[-1] == round(
+            kin.motor_positions(path[-1])[motor] * spm[motor])
+        times = clocks / FREQ
+        ideal = []
+        for t in times:
+            move = moves[min(np.searchsorted(ends, t), len(moves) - 1)]
+            along = float(distance_at(move, t - move.print_time)) / move.move_d
+            xyz = [a + (b - a) * along for a, b in zip(move.start[:3], move.end[:3])]
+            ideal.append(kin.calc_motor_positions(xyz)[0, motor])
+        error = np.abs(positions / spm[motor] - np.array(ideal))
+        carriage_speed = 3 * 150.0
+        assert error.max() <= tolerance + max_error_s * carriage_speed + 1e-6
