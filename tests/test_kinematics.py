@@ -320,6 +320,12 @@ def test_delta_split_uses_few_pieces():
     fewest = math.ceil(math.sqrt(whole / 0.002))
     pieces = len(kin.split_move(start, end, 0.002))
     assert fewest <= pieces <= 1.3 * fewest
+    # Across the bed the curvature varies: as many equal pieces as
+    # split_move makes would break the tolerance (dense sampling).
+    start, end = [-60, -50, 5, 0], [70, 30, 5, 1]
+    count = len(kin.split_move(start, end, 0.002))
+    cuts = [[a + (b - a) * k / count for a, b in zip(start, end)] for k in range(count + 1)]
+    assert max(max_chord_error(kin, p, q) for p, q in zip(cuts, cuts[1:])) > 0.002
     assert kin.split_move([0, 0, 0, 0], [0, 0, 50, 1]) == [[0, 0, 50, 1]]
     with pytest.raises(ValueError, match="tolerance must be positive"):
         kin.split_move(start, end, 0.0)

@@ -269,9 +269,10 @@ class DeltaKinematics(Kinematics):
         Bound: a C2 function deviates from its chord over a piece of length
         ``h`` (in move progress 0..1) by at most ``max|f''| h^2 / 8``. For
         ``f = sqrt(L^2 - |u + s V|^2)`` (Z adds only a line),
-        ``|f''| = (|V|^2 g + (w.V)^2) / g^1.5 <= |V|^2 L^2 / g^1.5`` with
-        ``g = L^2 - |w|^2``, smallest at an end of the piece since ``|w|^2``
-        is convex. Each piece starts with the length that the bound at its
+        ``|f''| = |V|^2 / sqrt(g) + (w.V)^2 / g^1.5`` with ``g = L^2 - |w|^2``.
+        Over a piece, ``g`` is smallest and ``(w.V)^2`` largest at one of its
+        ends (``|w|^2`` and ``(w.V)^2`` are convex in ``s``), which bounds
+        ``|f''|`` from the ends' values. Each piece starts with the length that the bound at its
         start allows, then shrinks to what the bound over that whole length
         allows (a shorter piece only lowers its bound, so it holds). Raises
         ValueError for a tolerance that is not positive.
@@ -285,10 +286,12 @@ class DeltaKinematics(Kinematics):
         def curvature(*progress):
             worst = 0.0
             for tx, ty, arm2 in self._towers:
+                g, wv2 = math.inf, 0.0
                 for s in progress:
                     wx, wy = start[0] + s * vx - tx, start[1] + s * vy - ty
-                    g = arm2 - wx * wx - wy * wy
-                    worst = max(worst, v2 * arm2 / g ** 1.5)
+                    g = min(g, arm2 - wx * wx - wy * wy)
+                    wv2 = max(wv2, (wx * vx + wy * vy) ** 2)
+                worst = max(worst, v2 / math.sqrt(g) + wv2 / g ** 1.5)
             return worst
 
         budget = 8.0 * tolerance
