@@ -461,12 +461,14 @@ def test_delta_pieces_through_the_step_generator():
         assert positions[-1] + 0.5 * dirs[-1] == round(
             kin.motor_positions(path[-1])[motor] * spm[motor])
         times = clocks / FREQ
-        ideal = []
-        for t in times:
-            move = moves[min(np.searchsorted(ends, t), len(moves) - 1)]
-            along = float(distance_at(move, t - move.print_time)) / move.move_d
-            xyz = [a + (b - a) * along for a, b in zip(move.start[:3], move.end[:3])]
-            ideal.append(kin.calc_motor_positions(xyz)[0, motor])
-        error = np.abs(positions / spm[motor] - np.array(ideal))
+        owner = np.minimum(np.searchsorted(ends, times), len(moves) - 1)
+        xyz = np.empty((len(times), 3))
+        for index in np.unique(owner):
+            move, mine = moves[index], owner == index
+            along = distance_at(move, times[mine] - move.print_time) / move.move_d
+            xyz[mine] = np.add(move.start[:3], along[:, None] * np.subtract(
+                move.end[:3], move.start[:3]))
+        ideal = kin.calc_motor_positions(xyz)[:, motor]
+        error = np.abs(positions / spm[motor] - ideal)
         carriage_speed = 3 * 150.0
         assert error.max() <= tolerance + max_error_s * carriage_speed + 1e-6
