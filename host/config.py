@@ -57,6 +57,8 @@ class PrinterConfig:
     extrusion: "ExtrusionLimits"
     heaters: dict
     fan: str
+    minimum_cruise_ratio: float = 0.5
+    instantaneous_corner_velocity: float = 1.0
     # Kinematics-specific keys (delta: delta_radius, print_radius,
     # minimum_z_position, arm_length/angle/position_min per tower).
     kinematics_params: dict = dataclasses.field(default_factory=dict)
@@ -112,7 +114,7 @@ class _Section:
             self._fail(key, "required key is missing")
         return value.strip()
 
-    def getfloat(self, key, default=None, minval=None, above=None, maxval=None):
+    def getfloat(self, key, default=None, minval=None, above=None, maxval=None, below=None):
         raw = self.get(key, None if default is None else str(default))
         try:
             value = float(raw)
@@ -126,6 +128,8 @@ class _Section:
             self._fail(key, "%g must be above %g" % (value, above))
         if maxval is not None and value > maxval:
             self._fail(key, "%g is above the maximum %g" % (value, maxval))
+        if below is not None and value >= below:
+            self._fail(key, "%g must be below %g" % (value, below))
         return value
 
     def getint(self, key, default=None, minval=None):
@@ -262,6 +266,10 @@ def load(path=None):
         heaters={"extruder": _heater(parser, path, "extruder", read_keys),
                  "heater_bed": _heater(parser, path, "heater_bed", read_keys)},
         fan=_Section(parser, path, "fan", read_keys).get("fan", "fan"),
+        minimum_cruise_ratio=printer.getfloat("minimum_cruise_ratio", 0.5, minval=0.0,
+                                              below=1.0),
+        instantaneous_corner_velocity=extruder.getfloat("instantaneous_corner_velocity", 1.0,
+                                                        minval=0.0),
         kinematics_params=params)
     _refuse_unknown(parser, path, read_keys)
     return config

@@ -17,7 +17,8 @@ import collections
 from mendel.errors import CommandError
 from mendel.planner.extrusion import check_extrusion
 from mendel.planner.kinematics import CartesianKinematics
-from mendel.planner.lookahead import Limits, LookAheadQueue, Move
+from mendel.planner._lookahead import Planner
+from mendel.planner.lookahead import Limits
 from mendel.planner.stepgen import StepGenerator
 
 BUFFER_TIME = 0.25       # s of motion scheduled ahead of the board clock
@@ -35,8 +36,8 @@ class Toolhead:
         self.config = config
         self.mcu = mcu
         self.freq = mcu.clock_freq
-        self.limits = Limits(config)
-        self.planner = LookAheadQueue()
+        self.planner = Planner(config.max_velocity, config.max_accel)
+        self.limits = Limits(config, self.planner)
         self.kinematics = CartesianKinematics()
         motor_ids = {name: i for i, name in enumerate(mcu.info["motors"])}
         self.oids = [motor_ids[config.steppers[a].motor] for a in ("x", "y", "z", "e")]
@@ -58,10 +59,11 @@ class Toolhead:
         """
         self._check_range(target)
         check_extrusion(self.config.extrusion, self.position, target)
-        move = Move(self.limits, self.position, list(target), speed)
+        x, y, z, e = target
+        if self.planner.add(x, y, z, e, speed, self.moves):
+            self._execute(self.planner.take())
         self.position = list(target)
         self.moves += 1
-        self._execute(self.planner.add(move))
 
     def _check_range(self, target):
         for i, axis in enumerate("xyz"):
@@ -93,7 +95,8 @@ class Toolhead:
 
     def flush(self):
         """Plan and send every queued move (the last one ends at rest)."""
-        self._execute(self.planner.flush())
+        if self.planner.flush():
+            self._execute(self.planner.take())
 
     def wait_moves(self):
         """Flush, then return when the board has finished every move (M400)."""
@@ -116,13 +119,9 @@ class Toolhead:
             self.print_time = board_now + BUFFER_TIME
 
     def _execute(self, moves):
-        if not moves:
-            return
+        """Schedule planned ``moves`` (PLANNED_DTYPE rows) and send their steps."""
         self._restart_time()
-        for move in moves:
-            move.print_time = self.print_time
-            self.print_time += move.duration
-            self.stepgen.add_move(move)
+        self.print_time = self.stepgen.add_moves(moves, self.print_time)
         self._send(self.stepgen.flush())
         if self.print_time - self._last_poll >= TEMP_POLL_TIME and self.on_temperatures:
             self._last_poll = self.print_time

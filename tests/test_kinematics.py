@@ -80,19 +80,14 @@ def test_linear_round_trip(points):
         assert kin.calc_toolhead_positions(motors) == pytest.approx(np.array(points), abs=1e-9)
 
 
-def test_step_generator_view_matches_the_matrix():
-    kin = CoreXYKinematics()
-    move = Move(Limits(config.load()), [10.0, 20.0, 1.0, 0.0], [40.0, 5.0, 1.0, 2.0], 100.0)
-    assert kin.motor_positions(move.end) == [45.0, 35.0, 1.0, 2.0]
-    ratios = kin.motor_ratios(move)
-    assert ratios[0] == pytest.approx((30.0, 15.0 / move.move_d))
-    assert ratios[1] == pytest.approx((-10.0, 45.0 / move.move_d))
-    assert ratios[3] == pytest.approx((0.0, 2.0 / move.move_d))
-    # The cartesian view is the identity, exactly, as before.
-    cart = CartesianKinematics()
-    assert cart.motor_positions(move.end) == move.end
-    assert cart.motor_ratios(move) == [(move.start[i], move.axes_d[i] / move.move_d)
-                                       for i in range(4)]
+def test_step_generator_maps_xyz_and_keeps_e():
+    from mendel.planner.stepgen import StepGenerator
+    gen = StepGenerator(CoreXYKinematics(), [80.0] * 3 + [93.0], 12_000_000)
+    motors = gen.motor_positions([[10.0, 20.0, 1.0, 0.5], [40.0, 5.0, 1.0, 2.0]])
+    assert motors.tolist() == [[30.0, -10.0, 1.0, 0.5], [45.0, 35.0, 1.0, 2.0]]
+    points = np.random.default_rng(4).uniform(-100, 100, (20, 4))
+    cart = StepGenerator(CartesianKinematics(), [80.0] * 4, 12_000_000)
+    assert np.array_equal(cart.motor_positions(points), points)    # exactly
 
 
 @pytest.mark.parametrize("name", ["i3-cartesian", "corexy"])
@@ -331,17 +326,6 @@ def test_delta_split_uses_few_pieces():
         kin.split_move(start, end, 0.0)
 
 
-def test_delta_step_generator_view():
-    kin = kossel()
-    move = Move(Limits(config.load()), [0.0, 0.0, 5.0, 0.0], [10.0, 0.0, 5.0, 1.0], 50.0)
-    first, last = kin.motor_positions(move.start), kin.motor_positions(move.end)
-    assert first == pytest.approx([5 + CENTRE_HEIGHT] * 3 + [0.0])
-    ratios = kin.motor_ratios(move)
-    for i in range(4):
-        assert ratios[i][0] == pytest.approx(first[i])
-        assert ratios[i][0] + ratios[i][1] * move.move_d == pytest.approx(last[i])
-
-
 # -- printer.cfg ----------------------------------------------------------------------
 
 def bundled(name):
@@ -428,7 +412,7 @@ def test_delta_pieces_through_the_step_generator():
     apart the split tolerance, the only error is the compressor's timing
     error times the carriage speed.
     """
-    from mendel.planner.lookahead import LookAheadQueue
+    from mendel.planner.lookahead import LookAheadQueue, to_planned
     from mendel.planner.stepgen import StepGenerator
     from test_stepgen import FREQ, decompress, distance_at
 
@@ -437,7 +421,7 @@ def test_delta_pieces_through_the_step_generator():
     gen = StepGenerator(kin, spm, FREQ, max_error_s)
     home = kin.home_position() + [0.0]
     for compressor, motor_mm, steps_per_mm in zip(gen.compressors,
-                                                  kin.motor_positions(home), spm):
+                                                  gen.motor_positions(home)[0], spm):
         compressor.position = round(motor_mm * steps_per_mm)
     path = [home, [0, 0, 5, 0], [-70, -30, 5, 0], [70, 40, 5, 4], [0, 80, 8, 6]]
     queue, moves = LookAheadQueue(), []
@@ -445,21 +429,23 @@ def test_delta_pieces_through_the_step_generator():
         speed, accel = kin.check_move(start, end)
         prev = start
         for piece in kin.split_move(start, end, tolerance):
-            moves += queue.add(Move(limits, prev, piece, min(speed, 150.0)))
+            move = Move(limits, prev, piece, 150.0)
+            move.limit_speed(speed, accel)
+            moves += queue.add(move)
             prev = piece
     moves += queue.flush()
     print_time = 1.0
     for move in moves:
         move.print_time = print_time
         print_time += move.duration
-        gen.add_move(move)
+    gen.add_moves(to_planned(moves), 1.0)
     ends = np.array([m.print_time + m.duration for m in moves])
     for motor, compressor in enumerate(gen.compressors[:3]):
         clocks, dirs = decompress(compressor.flush())
-        before = round(kin.motor_positions(home)[motor] * spm[motor])
+        before = round(gen.motor_positions(home)[0, motor] * spm[motor])
         positions = before + np.cumsum(dirs) - 0.5 * dirs      # where each step happens
         assert positions[-1] + 0.5 * dirs[-1] == round(
-            kin.motor_positions(path[-1])[motor] * spm[motor])
+            gen.motor_positions(path[-1])[0, motor] * spm[motor])
         times = clocks / FREQ
         owner = np.minimum(np.searchsorted(ends, times), len(moves) - 1)
         xyz = np.empty((len(times), 3))

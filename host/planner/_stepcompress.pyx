@@ -24,6 +24,8 @@ from libc.math cimport sqrt, llround
 from libc.stdlib cimport malloc, realloc, free
 from libc.stdint cimport int64_t
 
+include "_planned.pxi"
+
 cdef int64_t MAX_COUNT = 65535
 # Longest gap a run's first interval may span before the reference clock is
 # set again with set_step_clock (well inside a signed 32-bit number).
@@ -111,6 +113,12 @@ cdef class StepCompressor:
         (mm) describe its trapezoid; ``x0`` (mm) is this motor's position at
         the start and ``ratio`` its mm per mm of move. Returns the step count.
         """
+        return self._add_move(print_time, accel_t, cruise_t, start_v, cruise_v, accel,
+                              move_d, x0, ratio, target)
+
+    cdef int64_t _add_move(self, double print_time, double accel_t, double cruise_t,
+                           double start_v, double cruise_v, double accel, double move_d,
+                           double x0, double ratio, int64_t target) except -1:
         cdef int64_t steps = target - self.position
         cdef int64_t n, total
         cdef int direction
@@ -262,3 +270,36 @@ cdef class StepCompressor:
             self.runs_total += 1
             i += steps
         self.count = 0
+
+
+def generate_steps(list compressors, Planned[::1] moves, double[:, ::1] motor_start,
+                   double[:, ::1] motor_end, double print_time):
+    """Add the steps of planned ``moves`` to each motor's compressor.
+
+    ``moves``: PLANNED_DTYPE rows (see ``mendel.planner._lookahead``);
+    ``motor_start``/``motor_end``: (N, M) float64, each motor's position (mm)
+    at the start and end of each move, M = len(compressors). Within a move a
+    motor moves linearly in the distance along it (the kinematics split moves
+    where that does not hold). ``print_time`` (s): when the first move
+    starts. Returns when the last one ends (s).
+    """
+    cdef Py_ssize_t i, j, n = moves.shape[0], motors = len(compressors)
+    cdef StepCompressor comp
+    cdef Planned* m
+    cdef int64_t target
+    cdef double start
+    if motor_start.shape[0] != n or motor_end.shape[0] != n or \
+            motor_start.shape[1] != motors or motor_end.shape[1] != motors:
+        raise ValueError("motor_start and motor_end must be (N, %d)" % motors)
+    for i in range(n):
+        m = &moves[i]
+        for j in range(motors):
+            comp = <StepCompressor> compressors[j]
+            target = llround(motor_end[i, j] * comp.steps_per_mm)
+            if target != comp.position:
+                start = motor_start[i, j]
+                comp._add_move(print_time, m.accel_t, m.cruise_t, m.start_v,
+                               m.cruise_v, m.accel, m.move_d, start,
+                               (motor_end[i, j] - start) / m.move_d, target)
+        print_time += m.accel_t + m.cruise_t + m.decel_t
+    return print_time

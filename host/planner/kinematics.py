@@ -97,23 +97,6 @@ class Kinematics:
         """Toolhead ``[x, y, z]`` mm with every motor at its endstop."""
         raise NotImplementedError
 
-    # -- the step generator's view (four motors: the kinematic ones, then E) --
-    def motor_positions(self, position):
-        """Motor positions (mm) of toolhead ``[x, y, z, e]``: the motors, then E."""
-        motors = self.calc_motor_positions(position[:3])[0]
-        return [float(m) for m in motors] + [position[3]]
-
-    def motor_ratios(self, move):
-        """``[(start_mm, mm_per_move_mm), ...]`` per motor (then E) of ``move``.
-
-        Each motor moves linearly between its end positions: exact for
-        linear kinematics, within the split tolerance for a piece of
-        :meth:`split_move`. ``move`` has ``start``, ``end`` and ``move_d``.
-        """
-        first = self.motor_positions(move.start)
-        last = self.motor_positions(move.end)
-        return [(a, (b - a) / move.move_d) for a, b in zip(first, last)]
-
 
 class LinearKinematics(Kinematics):
     """Kinematics where motor positions are ``matrix @ xyz`` (cartesian, CoreXY).
@@ -135,7 +118,6 @@ class LinearKinematics(Kinematics):
         self.max_z_velocity = max_z_velocity
         self.max_z_accel = max_z_accel
         self.inverse = np.linalg.inv(self.matrix)
-        self._rows = [tuple(float(v) for v in row) for row in self.matrix]
 
     @classmethod
     def from_config(cls, config):
@@ -165,17 +147,17 @@ class LinearKinematics(Kinematics):
     def home_position(self):
         return list(self.home)
 
-    def motor_positions(self, position):
-        # Plain Python: called per move by the step generator, where numpy's
-        # call overhead on three numbers would dominate.
-        x, y, z = position[0], position[1], position[2]
-        return [a * x + b * y + c * z for a, b, c in self._rows] + [position[3]]
-
 
 class CartesianKinematics(LinearKinematics):
     """One motor per axis: ``stepper_x = x``, ``stepper_y = y``, ``stepper_z = z``."""
 
     matrix = np.eye(3)
+
+    def calc_motor_positions(self, xyz):
+        return as_points(xyz).copy()      # the identity, exactly
+
+    def calc_toolhead_positions(self, motor_mm):
+        return as_points(motor_mm).copy()
 
 
 class CoreXYKinematics(LinearKinematics):
