@@ -275,7 +275,8 @@ class DeltaKinematics(Kinematics):
         ``|f''|`` from the ends' values. Each piece starts with the length that the bound at its
         start allows, then shrinks to what the bound over that whole length
         allows (a shorter piece only lowers its bound, so it holds). Raises
-        ValueError for a tolerance that is not positive.
+        ValueError for a tolerance that is not positive, KinematicsError for
+        a move beyond the rods' reach (check_move refuses it first).
         """
         if not tolerance > 0.0:
             raise ValueError("split tolerance must be positive, not %r" % (tolerance,))
@@ -291,6 +292,8 @@ class DeltaKinematics(Kinematics):
                     wx, wy = start[0] + s * vx - tx, start[1] + s * vy - ty
                     g = min(g, arm2 - wx * wx - wy * wy)
                     wv2 = max(wv2, (wx * vx + wy * vy) ** 2)
+                if g <= 0.0:
+                    raise KinematicsError("move out of range: beyond the reach of the rods")
                 worst = max(worst, v2 / math.sqrt(g) + wv2 / g ** 1.5)
             return worst
 
