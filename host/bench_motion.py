@@ -27,6 +27,7 @@ from mendel import config as config_mod
 from mendel.gcode.interpreter import Interpreter
 from mendel.gcode.reader import iter_commands
 from mendel.mcu import codec
+from mendel.mcu.link import SEQ_MODULO, SerialLink
 from mendel.planner._lookahead import Planner
 from mendel.planner.lookahead import Limits, LookAheadQueue, Move
 from mendel.toolhead import Toolhead
@@ -64,35 +65,47 @@ def generate_chords(moves=100_000, seed=1):
     return "\n".join(out) + "\n"
 
 
+class NullLink(SerialLink):
+    """The real framing of :class:`SerialLink`; frames are counted, not sent."""
+
+    def __init__(self):
+        super().__init__(port=None)
+        self.wire_bytes = 0
+
+    def flush(self):
+        if self.pending:
+            frame = codec.build_frame(self.next_seq, bytes(self.pending))
+            self.next_seq = (self.next_seq + 1) % SEQ_MODULO
+            self.pending.clear()
+            self.wire_bytes += len(frame)
+            self.frames_sent += 1
+
+
 class NullMcu:
-    """A board that takes every command at once; frames are built and counted."""
+    """A board that takes every command at once (its queues never fill)."""
 
     def __init__(self, clock_freq=12_000_000, motors=("x", "y", "z", "e"), queue_size=128):
         self.info = {"motors": list(motors), "step_queue_size": queue_size,
                      "clock_freq": clock_freq}
         self.clock_freq = clock_freq
         self.commands = {"set_step_clock": (1, "ii"), "queue_step": (2, "iiii")}
-        self.pending = bytearray()
-        self.frames = 0
-        self.wire_bytes = 0
-        self.messages = 0
+        self.link = NullLink()
 
     def estimated_clock(self):
         return 0
 
+    def message_id(self, name):
+        return self.commands[name][0]
+
     def send(self, name, *args):
         msgid, fmt = self.commands[name]
-        message = codec.encode_message(msgid, fmt, args)
-        if len(self.pending) + len(message) > codec.MAX_FRAME - codec.FRAME_OVERHEAD:
-            self.flush()
-        self.pending += message
-        self.messages += 1
+        self.link.queue(codec.encode_message(msgid, fmt, args))
+
+    def queue_encoded(self, data, ends, first, stop):
+        self.link.queue_block(data, ends, first, stop)
 
     def flush(self):
-        if self.pending:
-            self.wire_bytes += len(codec.build_frame(self.frames & 0x7F, bytes(self.pending)))
-            self.frames += 1
-            self.pending.clear()
+        self.link.flush()
 
     def wait_until(self, clock):
         pass
@@ -140,8 +153,8 @@ def run_pipeline(data, cfg):
     machine.toolhead.flush()
     mcu.flush()
     steps = sum(c.steps_total for c in machine.toolhead.stepgen.compressors)
-    return {"moves": machine.toolhead.moves, "steps": steps, "runs": mcu.messages,
-            "wire_bytes": mcu.wire_bytes}
+    return {"moves": machine.toolhead.moves, "steps": steps,
+            "runs": machine.toolhead.runs_sent, "wire_bytes": mcu.link.wire_bytes}
 
 
 class _Recorder:

@@ -50,6 +50,8 @@ class Toolhead:
         self.on_temperatures = on_temperatures
         self.moves = 0
         self.runs_sent = 0
+        self._set_clock_id = mcu.message_id("set_step_clock")
+        self._queue_step_id = mcu.message_id("queue_step")
 
     # -- moves ---------------------------------------------------------
     def move(self, target, speed):
@@ -122,23 +124,32 @@ class Toolhead:
         """Schedule planned ``moves`` (PLANNED_DTYPE rows) and send their steps."""
         self._restart_time()
         self.print_time = self.stepgen.add_moves(moves, self.print_time)
-        self._send(self.stepgen.flush())
+        self._send(self.stepgen.flush_encoded(self.oids, self._set_clock_id,
+                                              self._queue_step_id))
         if self.print_time - self._last_poll >= TEMP_POLL_TIME and self.on_temperatures:
             self._last_poll = self.print_time
             self.on_temperatures()
 
-    def _send(self, runs):
+    def _send(self, encoded):
+        """Queue encoded runs on the link, waiting where a motor's queue on the
+        board is full."""
+        data, ends, motors, last_clocks = encoded
+        count = len(ends)
+        ends = ends.tolist()
+        motors = motors.tolist()
+        last_clocks = last_clocks.tolist()
         mcu = self.mcu
-        for run in runs:
-            ends = self._run_ends[run.oid]
-            if len(ends) >= self.queue_size:
-                self._wait_for_room(run.oid, ends)
-            oid = self.oids[run.oid]
-            if run.reference is not None:
-                mcu.send("set_step_clock", oid, run.reference)
-            mcu.send("queue_step", oid, run.interval, run.count, run.add)
-            ends.append(run.last_clock)
-            self.runs_sent += 1
+        run_ends = self._run_ends
+        first = 0
+        for r in range(count):
+            queue = run_ends[motors[r]]
+            if len(queue) >= self.queue_size:
+                mcu.queue_encoded(data, ends, first, r)
+                first = r
+                self._wait_for_room(motors[r], queue)
+            queue.append(last_clocks[r])
+        mcu.queue_encoded(data, ends, first, count)
+        self.runs_sent += count
         mcu.flush()
 
     def _wait_for_room(self, axis, ends):

@@ -8,7 +8,7 @@ returns the runs of all motors in time order, ready to send.
 """
 import numpy as np
 
-from mendel.planner._stepcompress import StepCompressor, generate_steps
+from mendel.planner._stepcompress import StepCompressor, encode_runs, generate_steps
 
 DEFAULT_MAX_ERROR_S = 25e-6
 
@@ -70,6 +70,13 @@ class StepGenerator:
             runs.extend(StepRun(oid, *run) for run in compressor.flush())
         runs.sort(key=lambda run: run.first_clock)
         return runs
+
+    def flush_encoded(self, oids, set_clock_id, queue_step_id):
+        """Runs of every motor since the last flush, encoded as link messages in
+        step time order: ``(data, ends, motors, last_clocks)``, see
+        :func:`~mendel.planner._stepcompress.encode_runs`."""
+        return encode_runs([c.flush() for c in self.compressors], oids, set_clock_id,
+                           queue_step_id)
 
     def positions(self):
         """Step position of every motor after all generated steps."""
