@@ -185,16 +185,16 @@ class Printer:
 
     def _summary(self, path, lines, interpreter, start_clock, wall):
         mcu = self.mcu
-        axes = "xyze"
+        motors = list(self.config.steppers)          # x, y, z or a, b, c; then e
         board_steps = {}
-        for i, axis in enumerate(axes):
-            board_steps[axis] = mcu.motor_position(self.toolhead.oids[i])
-        expected = dict(zip(axes, self.toolhead.motor_positions()))
+        for i, motor in enumerate(motors):
+            board_steps[motor] = mcu.motor_position(self.toolhead.oids[i])
+        expected = dict(zip(motors, self.toolhead.motor_positions()))
         return PrintSummary(
             file=path, lines=lines, moves=interpreter.moves,
             print_time_s=(mcu.estimated_clock() - start_clock) / mcu.clock_freq,
             wall_time_s=wall,
-            position_mm=dict(zip(axes, self.toolhead.position)),
+            position_mm=dict(zip("xyze", self.toolhead.position)),
             position_steps=board_steps, expected_steps=expected,
             peak_temperatures=dict(self.peaks),
             unsupported={code: seen[0] for code, seen in interpreter.unsupported.items()},

@@ -71,6 +71,13 @@ class StepGenerator:
         runs.sort(key=lambda run: run.first_clock)
         return runs
 
+    def set_position(self, point):
+        """Set every motor's step position from toolhead ``point`` [x, y, z, e] mm
+        (nothing moves; before the first move)."""
+        motors = self.motor_positions([point])[0]
+        for compressor, mm, spm in zip(self.compressors, motors, self.steps_per_mm):
+            compressor.position = int(round(mm * spm))
+
     def flush_encoded(self, oids, set_clock_id, queue_step_id):
         """Runs of every motor since the last flush, encoded as link messages in
         step time order: ``(data, ends, motors, last_clocks)``, see
