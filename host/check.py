@@ -23,7 +23,8 @@ from mendel.gcode.interpreter import Interpreter, Settings
 from mendel.gcode.layers import LayerTracker
 from mendel.gcode.reader import LineCounter, iter_commands
 from mendel.planner.extrusion import check_extrusion, check_temperature
-from mendel.planner.lookahead import Limits, LookAheadQueue, Move
+from mendel.planner.kinematics import KinematicsError
+from mendel.planner.motion import Motion, duration
 from mendel.thermal.heaters import check_target
 
 _EPSILON = 1e-9
@@ -52,10 +53,9 @@ class CheckMachine:
 
     def __init__(self, config):
         self.config = config
-        self.position = [0.0, 0.0, 0.0, 0.0]
+        self.motion = Motion(config)
         self.extruder_count = 1
-        self.limits = Limits(config)
-        self.queue = LookAheadQueue()
+        self.limits = self.motion.limits
         self.time = 0.0
         self.extrude_moves = 0
         self.travel_moves = 0
@@ -64,6 +64,7 @@ class CheckMachine:
         self.layers = LayerTracker()
         self.layer_comments = 0
         self.out_of_range = {}
+        self.out_of_envelope = None      # (line, reason): first move a delta cannot make
         self.tools = {}                  # T number -> first line
         self.cold_extrusion = None       # line of the first E move before any heating
         self.too_much = None             # (line, reason) of the first over-extrusion
@@ -74,8 +75,12 @@ class CheckMachine:
     def _line(self):
         return self.interpreter.lines if self.interpreter else 0
 
+    @property
+    def position(self):
+        return self.motion.position
+
     def move(self, target, speed):
-        self._check_range(target)
+        limits = self._check_range(target)
         self._check_extruder(target)
         start = self.position
         if target[3] > start[3] + _EPSILON and any(
@@ -87,16 +92,24 @@ class CheckMachine:
         else:
             self.travel_moves += 1
             self.travel_bounds.add(target)
-        self._plan(self.queue.add(Move(self.limits, list(start), list(target), speed)))
-        self.position = list(target)
+        self._plan(self.motion.move(target, speed, limits))
 
     def _check_range(self, target):
+        """The kinematics' limits of the move; an out-of-range move is recorded
+        (and planned anyway, so the estimate covers the whole file)."""
+        try:
+            return self.motion.check(target)
+        except KinematicsError as exc:
+            if not self.motion.kinematics.is_linear:
+                self.out_of_envelope = self.out_of_envelope or (self._line(), str(exc))
+                return (math.inf, math.inf)
         for i, axis in enumerate("xyz"):
             stepper = self.config.steppers[axis]
             if target[i] < stepper.position_min - 1e-9 or target[i] > stepper.position_max + 1e-9:
                 worst = self.out_of_range.setdefault(axis, [target[i], target[i], self._line()])
                 worst[0] = min(worst[0], target[i])
                 worst[1] = max(worst[1], target[i])
+        return (math.inf, math.inf)   # the planner still applies the Z limits
 
     def _check_extruder(self, target):
         """Record the first over-extrusion, and the first E move made before the
@@ -115,21 +128,15 @@ class CheckMachine:
             except CommandError:
                 self.cold_extrusion = self._line()
 
-    def _plan(self, moves):
-        for move in moves:
-            self.time += move.duration
+    def _plan(self, released):
+        if released:
+            self.time += duration(self.motion.take())
 
     def home(self, axes):
-        for axis in axes:
-            i = "XYZ".index(axis)
-            target = list(self.position)
-            target[i] = self.config.steppers["xyz"[i]].position_endstop
-            if target != self.position:
-                self.travel_moves += 1
-                self.travel_bounds.add(target)
-                self._plan(self.queue.add(Move(self.limits, list(self.position), target,
-                                               self.config.steppers["xyz"[i]].homing_speed)))
-                self.position = target
+        for target, speed in self.motion.home_moves(axes):
+            self.travel_moves += 1
+            self.travel_bounds.add(target)
+            self._plan(self.motion.move(target, speed))
         self.wait_moves()
 
     def dwell(self, seconds):
@@ -137,7 +144,7 @@ class CheckMachine:
         self.time += seconds
 
     def wait_moves(self):
-        self._plan(self.queue.flush())
+        self._plan(self.motion.flush())
 
     def set_limits(self, **limits):
         self.limits.update(**limits)
@@ -202,6 +209,8 @@ def check_file(path, config, settings=None):
                 % (line, axis.upper(), low, high, config.steppers[axis].position_min,
                    config.steppers[axis].position_max)
                 for axis, (low, high, line) in sorted(machine.out_of_range.items())]
+    if machine.out_of_envelope is not None:
+        problems.append("line %d: %s" % machine.out_of_envelope)
     missing = sorted(t for t in machine.tools if t >= machine.extruder_count)
     if missing:
         problems.append("line %d: uses tool(s) %s but this printer has %d extruder(s)"

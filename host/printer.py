@@ -200,16 +200,16 @@ class Printer:
 
     def _summary(self, path, lines, interpreter, start_clock, wall, report=None):
         mcu = self.mcu
-        axes = "xyze"
+        motors = list(self.config.steppers)          # x, y, z or a, b, c; then e
         board_steps = {}
-        for i, axis in enumerate(axes):
-            board_steps[axis] = mcu.motor_position(self.toolhead.oids[i])
-        expected = dict(zip(axes, self.toolhead.motor_positions()))
+        for i, motor in enumerate(motors):
+            board_steps[motor] = mcu.motor_position(self.toolhead.oids[i])
+        expected = dict(zip(motors, self.toolhead.motor_positions()))
         return PrintSummary(
             file=path, lines=lines, moves=interpreter.moves,
             print_time_s=(mcu.estimated_clock() - start_clock) / mcu.clock_freq,
             wall_time_s=wall,
-            position_mm=dict(zip(axes, self.toolhead.position)),
+            position_mm=dict(zip("xyze", self.toolhead.position)),
             position_steps=board_steps, expected_steps=expected,
             peak_temperatures=dict(self.peaks),
             unsupported={code: seen[0] for code, seen in interpreter.unsupported.items()},
@@ -218,7 +218,7 @@ class Printer:
             estimated_time_s=report["estimated_time_s"] if report else None,
             layers=report["layers"] if report else None,
             filament_mm=self.toolhead.position[3],
-            steps_moved=dict(zip(axes, self.toolhead.steps_moved)))
+            steps_moved=dict(zip(motors, self.toolhead.steps_moved)))
 
     def shutdown(self):
         """Heaters off and motors released (end of a session)."""

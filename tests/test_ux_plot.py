@@ -9,18 +9,20 @@ import numpy as np
 import pytest
 
 from paths import EXAMPLE
-from mendel import config
+from mendel import config, resources
 from mendel.check import check_file
 from mendel.ux import plot
 
 CFG = config.load()
 SPM = CFG.steps_per_mm()
+MOTORS = list(CFG.steppers)
 
 
-def _profile(tmp_path, text, layers=None):
+def _profile(tmp_path, text, layers=None, cfg=CFG):
     gcode = tmp_path / "moves.gcode"
     gcode.write_text(text)
-    return plot.motion_profile(plot.planned_moves(str(gcode), CFG), SPM, layers)
+    return plot.motion_profile(plot.planned_moves(str(gcode), cfg), cfg.steps_per_mm(),
+                               list(cfg.steppers), layers)
 
 
 def test_one_straight_move_is_its_trapezoid(tmp_path):
@@ -47,6 +49,22 @@ def test_step_rate_is_speed_times_share_times_steps_per_mm(tmp_path):
     assert profile["steprate"]["e"] == pytest.approx(v * 0.1 * SPM[3])
 
 
+def test_corexy_step_rates_follow_its_motors(tmp_path):
+    """CoreXY: A = X + Y, B = X - Y (Klipper's Kinematics.md)."""
+    cfg = config.load(os.path.join(os.path.dirname(resources.default_config()),
+                                   "corexy.cfg"))
+    profile = _profile(tmp_path, "G28\nG1 X50 Y50 F3000\nG1 X80 Y50\n", cfg=cfg)
+    v = profile["velocity"]
+    spm = dict(zip(cfg.steppers, cfg.steps_per_mm()))
+    diagonal = slice(0, 4)                   # the X = Y move: only A turns
+    assert profile["steprate"]["x"][diagonal] == pytest.approx(
+        v[diagonal] * 2 / math.sqrt(2) * spm["x"])
+    assert max(profile["steprate"]["y"][diagonal]) == pytest.approx(0.0, abs=1e-6)
+    along_x = slice(4, 8)                    # pure X: both turn at the toolhead speed
+    assert profile["steprate"]["x"][along_x] == pytest.approx(v[along_x] * spm["x"])
+    assert profile["steprate"]["y"][along_x] == pytest.approx(v[along_x] * spm["y"])
+
+
 def test_extrude_only_moves_step_e_with_the_toolhead_still(tmp_path):
     profile = _profile(tmp_path, "M83\nG1 E-2 F1800\n")
     assert max(profile["velocity"]) == 0 and max(abs(profile["accel"])) == 0
@@ -54,13 +72,13 @@ def test_extrude_only_moves_step_e_with_the_toolhead_still(tmp_path):
 
 
 def test_example_stays_within_the_limits_and_matches_the_estimate():
-    moves = plot.planned_moves(EXAMPLE, CFG)
-    profile = plot.motion_profile(moves, SPM)
+    planned = plot.planned_moves(EXAMPLE, CFG)
+    profile = plot.motion_profile(planned, SPM, MOTORS)
     assert max(profile["velocity"]) <= CFG.max_velocity + 1e-9
     assert max(abs(profile["accel"])) <= CFG.max_accel + 1e-9
     # Continuous speed: each move starts at the speed the one before ended at.
     v = profile["velocity"].reshape(-1, 4)
-    kinematic = np.array([m.kinematic for m in moves])
+    kinematic = planned["kinematic"]
     both = kinematic[1:] & kinematic[:-1]
     assert v[1:, 0][both] == pytest.approx(v[:-1, 3][both], abs=1e-6)
     # Time runs on, and ends at the preflight's estimate.
@@ -72,14 +90,15 @@ def test_example_stays_within_the_limits_and_matches_the_estimate():
 
 
 def test_layer_range_keeps_only_those_layers():
-    moves = plot.planned_moves(EXAMPLE, CFG)
-    assert max(m.layer for m in moves) == check_file(EXAMPLE, CFG)["layers"] == 80
-    profile = plot.motion_profile(moves, SPM, layers=(10, 12))
-    chosen = [m for m in moves if 10 <= m.layer <= 12]
+    planned = plot.planned_moves(EXAMPLE, CFG)
+    assert max(planned["layer"]) == check_file(EXAMPLE, CFG)["layers"] == 80
+    profile = plot.motion_profile(planned, SPM, MOTORS, layers=(10, 12))
+    chosen = np.flatnonzero((planned["layer"] >= 10) & (planned["layer"] <= 12))
     assert profile["moves"] == len(chosen) > 0
-    assert profile["time_s"][0] == pytest.approx(chosen[0].start_s)
+    assert profile["time_s"][0] == pytest.approx(planned["start_s"][chosen[0]])
+    assert all(np.diff(planned["line"]) >= 0)      # in file order
     with pytest.raises(plot.PlotError, match="layers 90-91"):
-        plot.motion_profile(moves, SPM, layers=(90, 91))
+        plot.motion_profile(planned, SPM, MOTORS, layers=(90, 91))
     assert plot.parse_layers("3-7") == (3, 7) and plot.parse_layers("4") == (4, 4)
     for bad in ("7-3", "a-b", "-1"):
         with pytest.raises(plot.PlotError):

@@ -6,57 +6,47 @@ temperatures of a run log, as a PNG (matplotlib, Agg backend).
 Units: s, mm/s, mm/s^2, steps/s, degC. Suffixes: ``_s`` seconds, ``_v``
 mm/s, ``_a`` mm/s^2.
 
-Motion comes from the planner itself (the same look-ahead and trapezoids as
-``mendel print``), read in one place, :func:`planned_moves`: a planner with
-another implementation but the same Move/trapezoid fields needs only that
-function adapted. A trapezoid's speed is linear in time within each phase,
-so its corner points (start, end of acceleration, end of cruise, end) draw
-it exactly; acceleration is constant per phase. A motor's step rate is the
-toolhead speed times the motor's share of the move (mm of motor per mm of
-move) times its steps/mm. Time is planned time from the start of the file
+Motion comes from the planner itself (the same kinematics, look-ahead and
+trapezoids as ``mendel print``, through ``mendel check``'s machine), read in
+one place, :func:`planned_moves`: a planner with other internals needs only
+that function adapted. A trapezoid's speed is linear in time within each
+phase, so its corner points (start, end of acceleration, end of cruise, end)
+draw it exactly; acceleration is constant per phase. A motor's step rate is
+the toolhead speed times the motor's share of the move (mm of motor per mm of
+move, from the kinematics at the move's ends: exact for cartesian and CoreXY,
+the mean over each planned piece for a delta) times its steps/mm. Time is planned time from the start of the file
 (motion and dwells; heat-up waits take no time here). Temperatures are on the
 board clock of the run.
 """
-import collections
+import numpy as np
 
 from mendel.check import CheckMachine
 from mendel.gcode.interpreter import Interpreter, Settings
 from mendel.gcode.reader import iter_commands
-from mendel.planner.lookahead import LookAheadQueue
+from mendel.planner.motion import Motion
 from mendel.ux import runlog
 
 KINDS = ("velocity", "accel", "steprate", "temperature")
-MOTORS = ("x", "y", "z", "e")
-
-PlannedMove = collections.namedtuple("PlannedMove", (
-    "start_s",      # planned time at which the move starts (s from the file's start)
-    "accel_t", "cruise_t", "decel_t",       # phase durations, s
-    "start_v", "cruise_v", "end_v",         # mm/s along the move
-    "accel",        # mm/s^2 in the acceleration and deceleration phases
-    "move_d",       # mm along the move (XYZ length; |E| for extrude-only moves)
-    "axes_d",       # (dx, dy, dz, de) mm
-    "kinematic",    # False for an extrude-only move (the toolhead stands still)
-    "layer",        # layer number from 1 (0: before the first), mendel.gcode.layers
-    "line",         # line of the file that made it
-))
 
 
 class PlotError(Exception):
     """A plot that cannot be made: bad layer range, nothing to show."""
 
 
-class _TaggedQueue(LookAheadQueue):
-    """The look-ahead queue, noting each move's layer and line as it enters."""
+class _TaggingMotion(Motion):
+    """The printer's motion model, noting each G-code move's layer and line
+    (the planner carries the move's index to its planned pieces as ``tag``)."""
 
-    def __init__(self, machine):
-        super().__init__()
+    def __init__(self, config, machine):
+        super().__init__(config)
         self.machine = machine
-        self.tags = collections.deque()
+        self.tags = {}              # move index -> (layer, line)
 
-    def add(self, move):
-        # CheckMachine.move has counted the move's layer already.
-        self.tags.append((self.machine.layers.current, self.machine.interpreter.lines))
-        return super().add(move)
+    def move(self, target, speed, limits=None):
+        # CheckMachine.move has counted this move's layer already.
+        machine = self.machine
+        self.tags[self.moves] = (machine.layers.current, machine._line())
+        return super().move(target, speed, limits)
 
 
 class _RecordingMachine(CheckMachine):
@@ -64,25 +54,33 @@ class _RecordingMachine(CheckMachine):
 
     def __init__(self, config):
         super().__init__(config)
-        self.queue = _TaggedQueue(self)
-        self.planned = []
+        self.motion = _TaggingMotion(config, self)
+        self.limits = self.motion.limits
+        self.batches = []           # (PLANNED_DTYPE rows, start times s)
 
-    def _plan(self, moves):
-        for move in moves:
-            layer, line = self.queue.tags.popleft()
-            self.planned.append(PlannedMove(
-                self.time, move.accel_t, move.cruise_t, move.decel_t, move.start_v,
-                move.cruise_v, move.end_v, move.accel, move.move_d, tuple(move.axes_d),
-                move.is_kinematic, layer, line))
-            self.time += move.duration
+    def _plan(self, released):
+        if released:
+            moves = self.motion.take()
+            durations = moves["accel_t"] + moves["cruise_t"] + moves["decel_t"]
+            self.batches.append((moves, self.time + np.cumsum(durations) - durations))
+            self.time += float(durations.sum())
 
 
 def planned_moves(path, config, settings=None):
     """Every move of G-code file ``path`` as planned for printer ``config``.
 
-    Returns a list of :class:`PlannedMove` in time order. Raises OSError if
-    the file cannot be read, and GcodeError (naming the line) for a line the
-    interpreter refuses.
+    The one place that reads the planner's output (PLANNED_DTYPE rows of
+    :mod:`mendel.planner._lookahead`). Returns a dict of numpy arrays, one
+    row per planned move (a delta's moves are planned as several pieces):
+    ``start_s`` (planned time at which it starts, s from the file's start),
+    ``accel_t``, ``cruise_t``, ``decel_t`` (s), ``start_v``, ``cruise_v``,
+    ``end_v`` (mm/s along the move), ``accel`` (mm/s^2), ``kinematic`` (bool:
+    False for an extrude-only move, the toolhead standing still),
+    ``motor_share`` ((N, M) mm of each motor per mm of move, kinematic
+    motors then the extruder), ``layer`` (from 1, 0 before the first; see
+    :mod:`mendel.gcode.layers`), ``line`` (of the file). Raises OSError if
+    the file cannot be read, and GcodeError (naming the line) for a line
+    the interpreter refuses.
     """
     machine = _RecordingMachine(config)
     interpreter = Interpreter(machine, settings or Settings(), warn=lambda _text: None,
@@ -91,7 +89,25 @@ def planned_moves(path, config, settings=None):
     with open(path, "rb") as stream:
         interpreter.run(iter_commands(stream))
     machine.wait_moves()
-    return machine.planned
+    if not machine.batches:
+        raise PlotError("%s has no moves" % path)
+    moves = np.concatenate([batch for batch, _start in machine.batches])
+    kinematics = machine.motion.kinematics
+
+    def motor_positions(points):
+        return np.column_stack([kinematics.calc_motor_positions(points[:, :3]), points[:, 3]])
+
+    share = (motor_positions(moves["end"]) - motor_positions(moves["start"])) \
+        / moves["move_d"][:, None]
+    tags = np.array([machine.motion.tags[tag] for tag in moves["tag"].tolist()])
+    return {
+        "start_s": np.concatenate([start for _batch, start in machine.batches]),
+        "accel_t": moves["accel_t"], "cruise_t": moves["cruise_t"],
+        "decel_t": moves["decel_t"], "start_v": moves["start_v"],
+        "cruise_v": moves["cruise_v"], "end_v": moves["end_v"], "accel": moves["accel"],
+        "kinematic": np.any(moves["axes_r"][:, :3] != 0.0, axis=1),
+        "motor_share": share, "layer": tags[:, 0], "line": tags[:, 1],
+    }
 
 
 def parse_layers(text):
@@ -107,47 +123,41 @@ def parse_layers(text):
     return low, high
 
 
-def motion_profile(moves, steps_per_mm, layers=None):
+def motion_profile(planned, steps_per_mm, motors, layers=None):
     """Corner points of the speed, acceleration and step rate curves.
 
-    ``moves``: PlannedMove list; ``steps_per_mm``: 4 floats (x, y, z, e);
-    ``layers``: ``(first, last)`` to keep only those layers. Returns a dict of
-    numpy arrays: ``time_s`` (4 points per move: start, end of accel, end of
-    cruise, end), ``velocity`` (toolhead mm/s at those points, 0 during
-    extrude-only moves), ``accel_time_s`` and ``accel`` (6 points per move,
-    the constant acceleration of each phase, mm/s^2), ``steprate`` (dict motor
-    -> steps/s at ``time_s``, unsigned), and ``moves`` (how many). Raises
-    PlotError when no move is left.
+    ``planned``: from :func:`planned_moves`; ``steps_per_mm``: one per motor,
+    named by ``motors`` (``config.steppers`` order: x, y, z or a, b, c, then
+    e); ``layers``: ``(first, last)`` to keep only those layers. Returns a
+    dict of numpy arrays: ``time_s`` (4 points per move: start, end of
+    acceleration, end of cruise, end), ``velocity`` (toolhead mm/s at those
+    points, 0 during extrude-only moves), ``accel_time_s`` and ``accel`` (6
+    points per move, the constant acceleration of each phase, mm/s^2),
+    ``steprate`` (dict motor -> steps/s at ``time_s``, unsigned), and
+    ``moves`` (how many). Raises PlotError when no move is left.
     """
-    import numpy as np
+    keep = slice(None)
     if layers is not None:
-        moves = [m for m in moves if layers[0] <= m.layer <= layers[1]]
-    if not moves:
+        keep = (planned["layer"] >= layers[0]) & (planned["layer"] <= layers[1])
+    p = {key: value[keep] for key, value in planned.items()}
+    if not len(p["start_s"]):
         raise PlotError("no moves to plot" + (" in layers %d-%d" % layers if layers else ""))
-    t0 = np.array([m.start_s for m in moves])
-    ta = np.array([m.accel_t for m in moves])
-    tc = np.array([m.cruise_t for m in moves])
-    td = np.array([m.decel_t for m in moves])
-    v0 = np.array([m.start_v for m in moves])
-    vc = np.array([m.cruise_v for m in moves])
-    ve = np.array([m.end_v for m in moves])
-    accel = np.array([m.accel for m in moves])
-    kinematic = np.array([m.kinematic for m in moves], dtype=float)
-    share = np.abs(np.array([m.axes_d for m in moves])) / np.array(
-        [m.move_d for m in moves])[:, None]                       # (N, 4) mm/mm
+    t0, ta, tc, td = p["start_s"], p["accel_t"], p["cruise_t"], p["decel_t"]
+    accel = p["accel"]
+    kinematic = p["kinematic"].astype(float)
     time_s = np.stack([t0, t0 + ta, t0 + ta + tc, t0 + ta + tc + td], axis=1)
-    move_v = np.stack([v0, vc, vc, ve], axis=1)                    # (N, 4) mm/s
-    phase_a = np.stack([accel, accel, 0 * accel, 0 * accel, -accel, -accel], axis=1)
-    accel_time_s = time_s[:, [0, 1, 1, 2, 2, 3]]
-    steprate = {motor: (move_v * (share[:, i] * steps_per_mm[i])[:, None]).ravel()
-                for i, motor in enumerate(MOTORS)}
+    move_v = np.stack([p["start_v"], p["cruise_v"], p["cruise_v"], p["end_v"]], axis=1)
+    zero = np.zeros_like(accel)
+    phase_a = np.stack([accel, accel, zero, zero, -accel, -accel], axis=1)
+    rates = np.abs(p["motor_share"]) * np.asarray(steps_per_mm, dtype=float)   # (N, M)
     return {
-        "moves": len(moves),
+        "moves": len(t0),
         "time_s": time_s.ravel(),
         "velocity": (move_v * kinematic[:, None]).ravel(),
-        "accel_time_s": accel_time_s.ravel(),
+        "accel_time_s": time_s[:, [0, 1, 1, 2, 2, 3]].ravel(),
         "accel": (phase_a * kinematic[:, None]).ravel(),
-        "steprate": steprate,
+        "steprate": {motor: (move_v * rates[:, i, None]).ravel()
+                     for i, motor in enumerate(motors)},
     }
 
 
@@ -193,7 +203,7 @@ def _draw_accel(ax, profile, _temps):
 
 
 def _draw_steprate(ax, profile, _temps):
-    for motor in MOTORS:
+    for motor in profile["steprate"]:
         ax.plot(profile["time_s"], profile["steprate"][motor] / 1000.0, linewidth=0.7,
                 label=motor.upper())
     ax.set_ylabel("step rate, ksteps/s")

@@ -64,8 +64,9 @@ def run(args, config, settings):
     profile = temps = None
     try:
         if set(kinds) & set(MOTION_KINDS):
-            moves = plot.planned_moves(args.file, config, settings)
-            profile = plot.motion_profile(moves, config.steps_per_mm(), args.layers)
+            planned = plot.planned_moves(args.file, config, settings)
+            profile = plot.motion_profile(planned, config.steps_per_mm(),
+                                          list(config.steppers), args.layers)
             lines.append(_motion_line(profile, args.layers))
         if "temperature" in kinds:
             temps = plot.temperatures(args.log)
