@@ -14,9 +14,9 @@ phase, so its corner points (start, end of acceleration, end of cruise, end)
 draw it exactly; acceleration is constant per phase. A motor's step rate is
 the toolhead speed times the motor's share of the move (mm of motor per mm of
 move, from the kinematics at the move's ends: exact for cartesian and CoreXY,
-the mean over each planned piece for a delta) times its steps/mm. Time is planned time from the start of the file
-(motion and dwells; heat-up waits take no time here). Temperatures are on the
-board clock of the run.
+the mean over each planned piece for a delta) times its steps/mm. Time is
+planned time from the start of the file (motion and dwells; heat-up waits
+take no time here). Temperatures are on the board clock of the run.
 """
 import numpy as np
 
