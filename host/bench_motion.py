@@ -240,12 +240,22 @@ def bench_motion(path, cfg_path=None, generated_moves=100_000):
     for name, data in inputs.items():
         figures[name] = {"lookahead": lookahead_figures(recorded_moves(data), cfg),
                          "pipeline": pipeline_figures(data, cfg), "bytes": len(data)}
+    # Memory does not grow with the file: the same moves three times over.
+    longer = generate_chords(3 * generated_moves).encode()
+    tracemalloc.start()
+    run_pipeline(longer, cfg)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    figures["memory_bound"] = {"moves": 3 * generated_moves, "peak_memory_mb": peak / 1e6}
     return figures
 
 
 def report(figures):
     lines = ["motion bench (one core; best of runs)"]
+    bound = figures.get("memory_bound")
     for name, fig in figures.items():
+        if name == "memory_bound":
+            continue
         la, pl = fig["lookahead"], fig["pipeline"]
         lines += [
             "%s: %d moves, %.1f MB of G-code" % (name, la["moves"], fig["bytes"] / 1e6),
@@ -257,4 +267,7 @@ def report(figures):
                                        pl["runs"], pl["bytes_per_move"]),
             "  peak memory:        %12.1f MB (tracemalloc, pipeline)" % pl["peak_memory_mb"],
         ]
+    if bound:
+        lines.append("memory bound: %d generated moves peak at %.1f MB (tracemalloc)"
+                     % (bound["moves"], bound["peak_memory_mb"]))
     return "\n".join(lines)

@@ -80,7 +80,7 @@ class CheckMachine:
         return self.motion.position
 
     def move(self, target, speed):
-        limits = self._check_range(target)
+        limits, reachable = self._check_range(target)
         self._check_extruder(target)
         start = self.position
         if target[3] > start[3] + _EPSILON and any(
@@ -92,24 +92,25 @@ class CheckMachine:
         else:
             self.travel_moves += 1
             self.travel_bounds.add(target)
-        self._plan(self.motion.move(target, speed, limits))
+        self._plan(self.motion.move(target, speed, limits, split=reachable))
 
     def _check_range(self, target):
-        """The kinematics' limits of the move; an out-of-range move is recorded
-        (and planned anyway, so the estimate covers the whole file)."""
+        """``(limits, reachable)``: the kinematics' limits of the move, and
+        whether it is in reach. An out-of-range move is recorded (and planned
+        anyway, whole, so the estimate covers the whole file)."""
         try:
-            return self.motion.check(target)
+            return self.motion.check(target), True
         except KinematicsError as exc:
             if not self.motion.kinematics.is_linear:
                 self.out_of_envelope = self.out_of_envelope or (self._line(), str(exc))
-                return (math.inf, math.inf)
+                return (math.inf, math.inf), False
         for i, axis in enumerate("xyz"):
             stepper = self.config.steppers[axis]
             if target[i] < stepper.position_min - 1e-9 or target[i] > stepper.position_max + 1e-9:
                 worst = self.out_of_range.setdefault(axis, [target[i], target[i], self._line()])
                 worst[0] = min(worst[0], target[i])
                 worst[1] = max(worst[1], target[i])
-        return (math.inf, math.inf)   # the planner still applies the Z limits
+        return (math.inf, math.inf), False   # the planner still applies the Z limits
 
     def _check_extruder(self, target):
         """Record the first over-extrusion, and the first E move made before the

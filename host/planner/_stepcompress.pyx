@@ -22,7 +22,7 @@ so errors never accumulate.
 """
 from libc.math cimport sqrt, llround
 from libc.stdlib cimport malloc, realloc, free
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint64_t, INT64_MIN
 import numpy as np
 
 include "_planned.pxi"
@@ -91,19 +91,18 @@ cdef class StepCompressor:
     def __dealloc__(self):
         free(self.times)
 
-    cdef int _push(self, int64_t tick) except -1:
+    cdef int _reserve(self, Py_ssize_t more) except -1:
+        """Room for ``more`` step times in the buffer."""
         cdef int64_t* grown
-        if self.count == self.capacity:
-            grown = <int64_t*> realloc(self.times, 2 * self.capacity * sizeof(int64_t))
+        cdef Py_ssize_t capacity = self.capacity
+        while self.count + more > capacity:
+            capacity *= 2
+        if capacity != self.capacity:
+            grown = <int64_t*> realloc(self.times, capacity * sizeof(int64_t))
             if grown == NULL:
                 raise MemoryError()
             self.times = grown
-            self.capacity *= 2
-        # Ideal times must increase strictly for runs to reproduce them.
-        if self.count and tick <= self.times[self.count - 1]:
-            tick = self.times[self.count - 1] + 1
-        self.times[self.count] = tick
-        self.count += 1
+            self.capacity = capacity
         return 0
 
     def add_move(self, double print_time, double accel_t, double cruise_t,
@@ -126,8 +125,11 @@ cdef class StepCompressor:
         cdef int64_t n, total
         cdef int direction
         cdef double spm = self.steps_per_mm, freq = self.clock_freq
-        cdef double accel_d, cruise_end_d, boundary, s, t, s2, rest
-        if steps == 0:
+        cdef double accel_d, cruise_end_d, s, t, s2, rest, s0, ds, base, v0_2, vc_2, two_a
+        cdef int64_t tick, previous
+        cdef int64_t* times
+        cdef Py_ssize_t count
+        if steps == 0 or ratio == 0.0:
             return 0
         direction = 1 if steps > 0 else -1
         if self.direction != 0 and direction != self.direction:
@@ -136,26 +138,43 @@ cdef class StepCompressor:
         total = steps if steps > 0 else -steps
         accel_d = (start_v + 0.5 * accel * accel_t) * accel_t
         cruise_end_d = accel_d + cruise_v * cruise_t
+        self._reserve(total)
+        # Step n crosses the half-step boundary (position + dir (n + 1/2)) / spm,
+        # at distance s0 + n ds along the move.
+        s0 = ((self.position + direction * 0.5) / spm - x0) / ratio
+        ds = direction / spm / ratio
+        base = print_time * freq
+        times = self.times
+        count = self.count
+        previous = times[count - 1] if count else INT64_MIN
+        v0_2 = start_v * start_v
+        vc_2 = cruise_v * cruise_v
+        two_a = 2.0 * accel
         for n in range(total):
-            boundary = (self.position + direction * (n + 0.5)) / spm
-            s = (boundary - x0) / ratio if ratio != 0.0 else move_d
+            s = s0 + n * ds
             if s < 0.0:
                 s = 0.0
             elif s > move_d:
                 s = move_d
             if s < accel_d:
-                rest = start_v * start_v + 2.0 * accel * s
-                t = 2.0 * s / (start_v + sqrt(rest)) if s > 0.0 else 0.0
+                t = 2.0 * s / (start_v + sqrt(v0_2 + two_a * s)) if s > 0.0 else 0.0
             elif s < cruise_end_d or accel == 0.0:
                 t = accel_t + (s - accel_d) / cruise_v
             else:
                 s2 = s - cruise_end_d
-                rest = cruise_v * cruise_v - 2.0 * accel * s2
+                rest = vc_2 - two_a * s2
                 if rest < 0.0:
                     rest = 0.0
-                t = accel_t + cruise_t + 2.0 * s2 / (cruise_v + sqrt(rest)) \
-                    if cruise_v + sqrt(rest) > 0.0 else accel_t + cruise_t
-            self._push(llround((print_time + t) * freq))
+                rest = cruise_v + sqrt(rest)
+                t = accel_t + cruise_t + (2.0 * s2 / rest if rest > 0.0 else 0.0)
+            tick = llround(base + t * freq)
+            # Ideal times must increase strictly for runs to reproduce them.
+            if tick <= previous:
+                tick = previous + 1
+            times[count] = tick
+            previous = tick
+            count += 1
+        self.count = count
         self.position = target
         self.steps_total += total
         return total

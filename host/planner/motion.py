@@ -40,10 +40,12 @@ class Motion:
         ``target``; raises KinematicsError if any point of it is out of reach."""
         return self.kinematics.check_move(self.position, target)
 
-    def move(self, target, speed, limits=None):
+    def move(self, target, speed, limits=None, split=True):
         """Queue a straight move to ``target`` [x, y, z, e] mm at ``speed`` mm/s.
 
-        ``limits``: what :meth:`check` returned (checked here when None).
+        ``limits``: what :meth:`check` returned (checked here when None);
+        ``split=False`` plans a delta's move whole (a check's estimate of a
+        move already found out of reach).
         A delta's move is planned as pieces along which each carriage moves
         in a straight line within SPLIT_TOLERANCE. Returns the number of
         planned moves ready to :meth:`take`. Raises KinematicsError (nothing
@@ -51,7 +53,7 @@ class Motion:
         """
         speed_limit, accel_limit = limits if limits is not None else self.check(target)
         kinematics = self.kinematics
-        pieces = [target] if kinematics.is_linear else kinematics.split_move(
+        pieces = [target] if kinematics.is_linear or not split else kinematics.split_move(
             self.position, target, SPLIT_TOLERANCE)
         released = 0
         for x, y, z, e in pieces:
