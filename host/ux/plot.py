@@ -42,11 +42,11 @@ class _TaggingMotion(Motion):
         self.machine = machine
         self.tags = {}              # move index -> (layer, line)
 
-    def move(self, target, speed, limits=None):
+    def move(self, target, speed, *args, **kwargs):
         # CheckMachine.move has counted this move's layer already.
         machine = self.machine
         self.tags[self.moves] = (machine.layers.current, machine._line())
-        return super().move(target, speed, limits)
+        return super().move(target, speed, *args, **kwargs)
 
 
 class _RecordingMachine(CheckMachine):
