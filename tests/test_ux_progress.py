@@ -151,12 +151,18 @@ def test_run_log_reader_skips_an_unfinished_last_line(tmp_path):
         runlog.read(str(path))
 
 
-def test_example_summary_has_every_field(tmp_path):
-    result = _print(tmp_path, EXAMPLE, "--json", "--no-log")
+def test_example_logs_a_temperature_every_second_of_board_time(tmp_path):
+    result = _print(tmp_path, EXAMPLE, "--json", "--log", "run.jsonl")
     summary = json.loads(result.stdout)
-    assert summary["layers"] == 80 and summary["log"] is None
+    assert summary["layers"] == 80 and summary["log"] == "run.jsonl"
     assert summary["estimated_time_s"] < summary["print_time_s"]
     assert summary["filament_mm"] == pytest.approx(summary["position_mm"]["e"])
+    entries = runlog.read(str(tmp_path / "run.jsonl"))
+    times = [e["board_s"] for e in entries if e["kind"] == "temperature"]
+    # Virtual clock: stepped a second at a time, read when a second has passed.
+    assert max(b - a for a, b in zip(times, times[1:])) <= 2.0
+    assert times[-1] >= summary["print_time_s"] - 1.0
+    assert sum(e["kind"] == "layer" for e in entries) == 80
 
 
 def test_time_done_leaves_out_what_the_board_still_holds():
