@@ -27,7 +27,13 @@ direction setup time (``setup_cycles`` from a dir change to the next rise).
 The ring is filled in place for a DMA reader: words go after the last one the
 reader has not consumed, then an all-zero *halt* word, and the first new word
 is stored last, so a reader that catches up meets a halt word, never a stale
-one (the RP2040 program halts on it: an underrun). ``positions[i]`` is the
+one (the RP2040 program halts on it: an underrun). A reader prefetches (the
+RP2040 DMA fills the 4-word TX FIFO as soon as it has room), so whenever the
+known stream ends, ``TAIL_WORDS`` shortest idle words (d = 1) follow it: the
+halt word is fetched only once the sequencer is within those few cycles of
+the end, which is a true underrun, not a long last word still running. The
+horizon fill is cut into idle words of at most :meth:`PulseStream.idle_cap`
+cycles. ``positions[i]`` is the
 motor's step position after word i, so a halt at an endstop can be turned
 into the exact trigger position.
 """
@@ -63,9 +69,17 @@ _LATE = const(22)       # steps moved later than commanded
 _INVERT = const(23)     # 1: dir level low for positive counts
 _SHIFT_N = const(24)    # bit of the count field
 _SHIFT_D = const(25)    # bit of the delay field
-_FIELDS = const(26)
-# Run slots: first step cycle, interval, signed count, add.
-_RUN = const(4)
+_IDLECAP = const(26)    # longest idle word of the horizon fill
+_TAIL = const(27)       # shortest idle words at the end of the stream
+_FIELDS = const(28)
+# Shortest idle words kept after the last word (see the module docstring):
+# more than the reader prefetches (RP2040: 4-word TX FIFO + OSR).
+TAIL_WORDS = const(6)
+# Run slots: first step cycle, interval, steps, add + _BIAS, 1 if count > 0.
+# Every int32 the viper code reads is kept >= 0: the unix port's 64-bit
+# viper zero-extends 32-bit loads, so a stored negative would read as huge.
+_RUN = const(5)
+_BIAS = const(1 << 29)
 # Largest time kept before a rebase (cycles); far below 2**30.
 REBASE_AT = const(1 << 28)
 
@@ -103,6 +117,7 @@ class PulseStream:
         st[_INVERT] = 1 if invert_dir else 0
         st[_SHIFT_N] = 1
         st[_SHIFT_D] = 1 + count_bits
+        st[_IDLECAP] = st[_DMAX]
         self.runs = _ints(_RUN * slots)
         self.ring = ring if ring is not None else array.array("I", bytes(4 * words))
         self.positions = _ints(words)
@@ -117,8 +132,9 @@ class PulseStream:
         runs = self.runs
         runs[i] = first_cycles
         runs[i + 1] = interval_cycles
-        runs[i + 2] = count
-        runs[i + 3] = add_cycles
+        runs[i + 2] = count if count > 0 else -count
+        runs[i + 3] = add_cycles + _BIAS
+        runs[i + 4] = 1 if count > 0 else 0
         st[_QUSED] += 1
         return True
 
@@ -129,6 +145,15 @@ class PulseStream:
         """
         return _fill(self.state, self.runs, self.ring, self.positions, horizon_cycles)
 
+    def idle_cap(self, cycles):
+        """Longest idle word written to reach the horizon (at least 1 cycle).
+
+        A DMA reader prefetches words into the sequencer's FIFO as soon as
+        there is room, halt word included; cutting the horizon into several
+        idle words keeps enough words ahead of it.
+        """
+        self.state[_IDLECAP] = max(1, min(cycles, self.state[_DMAX]))
+
     def consumed(self, read_index):
         """Tell the stream the reader's next ring index (0..ring words - 1)."""
         self.state[_READ] = read_index & self.state[_RMASK]
@@ -136,19 +161,22 @@ class PulseStream:
     def clear(self, end_cycles, position):
         """Drop everything queued: the stream restarts empty at ``end_cycles``."""
         st = self.state
-        for field in (_WRITE, _READ, _QHEAD, _QUSED, _LEFT):
+        for field in (_WRITE, _READ, _QHEAD, _QUSED, _LEFT, _TAIL):
             st[field] = 0
         st[_END] = st[_RISE] = st[_DIRAT] = end_cycles
         st[_POS] = position
-        ring = self.ring
-        for i in range(len(self.positions)):
-            ring[i] = 0
+        _zero(self.ring, len(self.positions))
 
     def rebase(self, shift_cycles):
-        """Subtract ``shift_cycles`` from every time held (keeps them small ints)."""
+        """Subtract ``shift_cycles`` from every time held (keeps them small ints).
+
+        Times of past events (last rise, dir change) stop at 0: older than
+        anything a period or setup time compares them with.
+        """
         st = self.state
-        for field in (_END, _DIRAT, _RISE, _NEXT):
-            st[field] -= shift_cycles
+        st[_END] -= shift_cycles
+        for field in (_DIRAT, _RISE, _NEXT):
+            st[field] = max(st[field] - shift_cycles, 0)
         runs = self.runs
         for k in range(st[_QUSED]):
             runs[_RUN * ((st[_QHEAD] + k) & st[_QMASK])] -= shift_cycles
@@ -158,6 +186,15 @@ class PulseStream:
     def end(self):
         """Cycle at which the words written so far run out."""
         return self.state[_END]
+
+    @property
+    def position(self):
+        """Step position after the words written so far."""
+        return self.state[_POS]
+
+    @position.setter
+    def position(self, steps):
+        self.state[_POS] = steps
 
     @property
     def late(self):
@@ -176,7 +213,7 @@ class PulseStream:
     def position_at(self, index, left):
         """Position when the reader stopped inside word ``index`` with ``left``
         of its steps not taken (the RP2040 endstop path reports ``left - 1``)."""
-        word = self.ring[index]
+        word = _peek(self.ring, index)
         return self.positions[index] - self.level_sign(word & 1) * left
 
     def first_possible(self):
@@ -190,6 +227,18 @@ def _power_of_two(n):
     while size < n:
         size <<= 1
     return size
+
+
+@micropython.viper
+def _peek(buf, index: int) -> int:
+    return ptr32(buf)[index]     # noqa: F821 (viper builtin)
+
+
+@micropython.viper
+def _zero(buf, words: int):
+    p = ptr32(buf)               # noqa: F821
+    for i in range(words):
+        p[i] = 0
 
 
 @micropython.viper
@@ -214,18 +263,20 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
     pend_d = 0
     pend_level = 0
     pend_period = 0
+    tail = st[_TAIL]
     while True:
         word = 0
+        tiny = 0
         if st[_LEFT] == 0 and st[_QUSED] > 0:
-            q = 4 * st[_QHEAD]
-            count = runs[q + 2]
-            st[_LEFT] = count if count > 0 else 0 - count
+            q = _RUN * st[_QHEAD]
+            st[_LEFT] = runs[q + 2]
             st[_NEXT] = runs[q]
-            st[_IV] = runs[q + 1] + runs[q + 3]
+            st[_IV] = runs[q + 1] + runs[q + 3] - _BIAS
         if st[_LEFT] > 0:
-            q = 4 * st[_QHEAD]
-            sign = 1 if runs[q + 2] > 0 else -1
-            step_level = (1 if sign > 0 else 0) ^ st[_INVERT]
+            q = _RUN * st[_QHEAD]
+            up = runs[q + 4]
+            sign = 1 if up else -1
+            step_level = up ^ st[_INVERT]
             t = st[_NEXT]
             if (pend_n > 0 and pend_level == step_level and pend_n < st[_CMAX]
                     and t - rise == pend_period):
@@ -268,7 +319,7 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
                 rise = t
                 pos += sign
                 st[_NEXT] += st[_IV]
-                st[_IV] += runs[q + 3]
+                st[_IV] += runs[q + 3] - _BIAS
                 st[_LEFT] -= 1
                 if st[_LEFT] == 0:
                     st[_QHEAD] = (st[_QHEAD] + 1) & st[_QMASK]
@@ -283,12 +334,17 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
             idle = horizon - end - st[_IDLE0]
             if idle < 1:
                 idle = 1
-            if idle > st[_DMAX]:
-                idle = st[_DMAX]
+            if idle > st[_IDLECAP]:
+                idle = st[_IDLECAP]
             word = level | (idle << shift_d)
             end += idle + st[_IDLE0]
+        elif tail < TAIL_WORDS and free > 0:
+            word = level | (1 << shift_d)
+            end += 1 + st[_IDLE0]
+            tiny = 1
         else:
             break
+        tail = tail + 1 if tiny else 0
         free -= 1
         if write == first_slot:
             first_word = word
@@ -305,4 +361,5 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
     st[_RISE] = rise
     st[_DIR] = level
     st[_POS] = pos
+    st[_TAIL] = tail
     return written

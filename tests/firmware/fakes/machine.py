@@ -2,8 +2,9 @@
 
 Pins, PWM and ADC record what the firmware does to them; ``mem32`` serves the
 registers the ``rp2`` backend touches (timer, PIO CTRL, state machine
-EXECCTRL and ADDR) and words of buffers registered through the fake
-``uctypes.addressof``; ``freq`` is the system clock.
+EXECCTRL and ADDR) and words of memory (buffers known to the fake ``uctypes`` under CPython, real
+memory through ``uctypes.bytearray_at`` under micropython, whose built-in
+``uctypes`` a file cannot replace); ``freq`` is the system clock.
 """
 import uctypes
 
@@ -15,6 +16,7 @@ _PIO_BASES = (0x50200000, 0x50300000)
 _SM_EXECCTRL = 0x0CC
 _SM_ADDR = 0x0D4
 _SM_STRIDE = 0x18
+_IO_BANK0 = 0x40014000
 
 
 def freq(value=None):
@@ -108,6 +110,7 @@ class _Mem32:
 
     def __init__(self):
         self.writes = []
+        self.registers = {}
 
     def _sm(self, addr, offset):
         import rp2
@@ -125,25 +128,38 @@ class _Mem32:
         sm = self._sm(addr, _SM_ADDR)
         if sm is not None:
             return sm.pc()
-        buf, index = uctypes.lookup(addr)
-        return buf[index]
+        sm = self._sm(addr, _SM_EXECCTRL)
+        if sm is not None:
+            return (sm.jmp_pin.number if sm.jmp_pin is not None else 0) << 24
+        if addr not in self.registers and _IO_BANK0 <= addr < _IO_BANK0 + 0x100:
+            return 0
+        if addr in self.registers:
+            return self.registers[addr]
+        if hasattr(uctypes, "lookup"):
+            buf, index = uctypes.lookup(addr)
+            return buf[index]
+        # micropython: the real uctypes gave a real address; read the word there.
+        raw = uctypes.bytearray_at(addr, 4)
+        return raw[0] | (raw[1] << 8) | (raw[2] << 16) | (raw[3] << 24)
 
     def __setitem__(self, addr, value):
         self.writes.append((addr, value))
         import rp2
         for block, base in enumerate(_PIO_BASES):
-            if addr == base:                       # CTRL: SM_ENABLE bits 0..3
+            if addr in (base + 0x2000, base + 0x3000):   # CTRL set / clear alias
                 for sm in range(4):
                     machine_ = rp2.STATE_MACHINES.get(4 * block + sm)
-                    if machine_ is not None:
-                        machine_.active(value & (1 << sm))
+                    if machine_ is not None and value & (1 << sm):
+                        machine_.active(addr == base + 0x2000)
                 return
         sm = self._sm(addr, _SM_EXECCTRL)
         if sm is not None:
             sm.jmp_pin = Pin.ALL.get((value >> 24) & 31)
             return
-        buf, index = uctypes.lookup(addr)
-        buf[index] = value
+        if _IO_BANK0 <= addr < _IO_BANK0 + 0x100:
+            self.registers[addr] = value
+            return
+        raise ValueError("fake mem32: no register at 0x%x" % addr)
 
 
 mem32 = _Mem32()

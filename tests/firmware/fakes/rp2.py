@@ -10,7 +10,7 @@
   words are pulled and executed by the timing of ``hal/rp2_pio.py`` (the
   emulator tests prove that timing on the real program), an all-zero word
   halts, a triggered JMP_PIN halts with the steps left pushed to the RX FIFO.
-  Tests move time with :func:`run_until`.
+  Tests move ``machine.TIME_US`` and call :func:`run`.
 """
 import array
 
@@ -157,45 +157,59 @@ def reset():
 class StateMachine:
     """A PIO state machine running the step program's word timing.
 
-    ``cycle`` is this machine's time in PIO cycles since it was enabled; the
-    model pulls a word when the previous one ends, records each rise in
-    ``rises`` as (cycle, dir level) and each dir change in ``dir_changes``.
+    Time is the fake ``machine.TIME_US`` in this machine's cycles; the machine
+    counts from the cycle it was enabled. Each rise goes to ``rises`` as
+    (absolute cycle, dir level), each dir change to ``dir_changes``.
     """
 
     def __init__(self, sm_id, program=None, freq=None, **pins):
         self.id = sm_id
         STATE_MACHINES[sm_id] = self
         self.enabled = False
-        self.fifo = []
-        self.rx = []
         self.rises = []
         self.dir_changes = []
         self.dir_level = 0
-        self.cycle = 0
-        self.next_pull = 0
-        self.halted = False
         self.jmp_pin = None
+        self.freq = 125000000
+        self._reset()
         if program is not None:
             self.init(program, freq, **pins)
+
+    def _reset(self):
+        self.fifo = []
+        self.rx = []
+        self.halted = False
+        self.halted_dry = False
+        self.start = 0
+        self.next_pull = 0
+        self.word = None
 
     def init(self, program, freq=None, sideset_base=None, out_base=None, jmp_pin=None, **_):
         from hal import rp2_pio
         self.program = program
-        self.freq = freq
+        if program[1] < 0:
+            program[1] = 0                  # loaded at offset 0 of PIO0
+        self.freq = freq or self.freq
         self.pulse = (program[0][rp2_pio.PULSE_AT] & 31) + rp2_pio.MIN_PULSE
         self.step_pin = sideset_base
         self.dir_pin = out_base
         self.jmp_pin = jmp_pin
+        self.enabled = False
+        self._reset()
+
+    def now(self):
+        """Current absolute cycle (fake timer times this machine's clock)."""
+        return machine.TIME_US[0] * (self.freq // 1000000)
 
     def active(self, value=None):
         if value is None:
             return self.enabled
+        if value and not self.enabled:
+            self.start = self.now()
         self.enabled = bool(value)
 
     def restart(self):
-        self.fifo = []
-        self.halted = False
-        self.cycle = self.next_pull = 0
+        self._reset()
 
     def tx_fifo(self):
         return len(self.fifo)
@@ -210,7 +224,7 @@ class StateMachine:
         self.fifo.append(word)
 
     def pc(self):
-        """Program counter as the firmware reads it (offset 0)."""
+        """Program counter as the firmware reads it (program at offset 0)."""
         from hal import rp2_pio
         return rp2_pio.HALT_AT if self.halted else 0
 
@@ -220,41 +234,47 @@ class StateMachine:
                 channel.pump()
 
     def run_until(self, cycle):
-        """Execute words until this machine's time reaches ``cycle``."""
+        """Execute words until absolute cycle ``cycle``, one step at a time."""
         from hal import rp2_pio
         if not self.enabled:
             return
+        local = cycle - self.start
         while not self.halted:
-            self._feed()
-            if self.next_pull > cycle:
-                break
-            if not self.fifo:
-                self.cycle = cycle        # stalled on pull: time passes, nothing happens
-                self.next_pull = cycle + 1
-                return
-            word = self.fifo.pop(0)
-            start = self.next_pull
-            if word == 0:
-                self.halted = True
-                break
-            level, steps, delay = word & 1, (word >> 1) & 1023, word >> 11
-            if level != self.dir_level:
-                self.dir_level = level
-                self.dir_changes.append(start + rp2_pio.DIR_LAG)
-            if steps == 0:
-                self.next_pull = start + delay + rp2_pio.IDLE_OVERHEAD
-                continue
-            period = delay + self.pulse + rp2_pio.PERIOD_OVERHEAD
-            for k in range(steps):
-                rise = start + rp2_pio.FIRST_RISE + delay + k * period
-                if self.jmp_pin is not None and self.jmp_pin is not self.step_pin \
-                        and self.jmp_pin.value() and rise <= cycle:
-                    self.rx.append(steps - 1 - k)
+            if self.word is None:
+                self._feed()
+                if self.next_pull > local:
+                    break
+                if not self.fifo:
+                    self.halted_dry = True  # stalled on pull: words came too late
+                    break
+                word = self.fifo.pop(0)
+                if word == 0:
                     self.halted = True
                     break
-                self.rises.append((rise, level))
-            self.next_pull = start + steps * period
-        self.cycle = cycle
+                self.word = [self.next_pull, word & 1, (word >> 1) & 1023, word >> 11, 0]
+                begin, level = self.word[0], self.word[1]
+                if level != self.dir_level:
+                    self.dir_level = level
+                    self.dir_changes.append(self.start + begin + rp2_pio.DIR_LAG)
+            begin, level, steps, delay, k = self.word
+            if steps == 0:
+                self.next_pull = begin + delay + rp2_pio.IDLE_OVERHEAD
+                self.word = None
+                continue
+            period = delay + self.pulse + rp2_pio.PERIOD_OVERHEAD
+            rise = begin + rp2_pio.FIRST_RISE + delay + k * period
+            if rise > local:
+                break
+            if (self.jmp_pin is not None and self.jmp_pin is not self.step_pin
+                    and self.jmp_pin.value()):
+                self.rx.append(steps - 1 - k)
+                self.halted = True
+                break
+            self.rises.append((self.start + rise, level))
+            self.word[4] = k + 1
+            if k + 1 == steps:
+                self.next_pull = begin + steps * period
+                self.word = None
 
 
 class DMA:
@@ -299,7 +319,7 @@ class DMA:
             self.count -= 1
 
 
-def run_until(cycle):
-    """Advance every enabled state machine to ``cycle``."""
+def run():
+    """Advance every enabled state machine to the fake timer's present."""
     for sm in STATE_MACHINES.values():
-        sm.run_until(cycle)
+        sm.run_until(sm.now())

@@ -1,0 +1,402 @@
+# Mendel firmware: HAL of RP2040 boards (MicroPython rp2 port).
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""RP2040 backend: PIO + DMA step pulses, ADC, PWM, USB CDC link.
+
+Suffixes: ``_ticks`` MCU clock ticks (``board["clock_freq"]``), ``_cycles``
+PIO cycles, ``_us`` microseconds, ``_ns`` nanoseconds.
+
+* Clock: the RP2040's 64-bit 1 MHz timer (TIMERAWH/TIMERAWL, RP2040
+  datasheet 4.6), read high-low-high so a carry between the reads cannot
+  tear it; it does not wrap in the board's life, so clock comparisons in the
+  firmware stay plain. ``clock_freq`` must be a multiple of 1 MHz.
+* Steps: one PIO state machine per motor (``hal/rp2_pio.py``), motors 0-3 on
+  PIO0 and 4-7 on PIO1, all running one program at ``pio_freq``, an integer
+  multiple of ``clock_freq`` (the system clock is moved to 120 MHz when
+  125 MHz is not such a multiple), so a tick is a whole number of cycles and
+  steps land on their commanded cycle. Each state machine is fed by a DMA
+  channel paced by its TX DREQ, reading a ring of ``RING_WORDS`` words in
+  ring mode; :class:`motion.pulses.PulseStream` keeps the rings filled from
+  ``service`` (main loop and a 2 ms soft timer). A state machine that halts
+  on the ring's halt word has run out of words: the board shuts down.
+* Start: all state machines of a PIO block are enabled by one write to its
+  CTRL set alias (with CLKDIV_RESTART), so they share cycle 0.
+* Homing: while armed, a motor's JMP_PIN is its endstop; the program stops
+  before the next step and reports the steps left in its word, from which
+  the exact trigger position follows.
+* Step pulse width and dir setup time: ``board["step_pulse_ns"]`` (default
+  100 ns, TMC2209 tSH/tSL) and ``board["dir_setup_ns"]`` (default 20 ns,
+  TMC2209 tDSU; TMC2209 datasheet, STEP/DIR timing).
+"""
+import array
+import select
+import sys
+
+import machine
+import rp2
+import uctypes
+from micropython import const
+
+from hal import rp2_pio
+from motion.pulses import REBASE_AT, PulseStream
+from motion.runlog import RunLog
+
+RING_WORDS = const(512)           # 2 KiB per motor: 5 ms at 100k words/s
+_RING_BITS = const(11)            # log2 of the ring in bytes, for DMA ring mode
+LEAD_US = const(20000)            # idle words are written this far ahead
+SERVICE_MS = const(2)
+_LEAD_WORDS = const(10)           # idle words per lead: the DMA prefetches 4
+_TIMER_HIGH = const(0x40054024)   # TIMERAWH
+_TIMER_LOW = const(0x40054028)    # TIMERAWL
+_PIO_BASES = (0x50200000, 0x50300000)
+_SET_ALIAS = const(0x2000)        # atomic bit set (RP2040 datasheet 2.1.2)
+_CLR_ALIAS = const(0x3000)
+_SM_EXECCTRL = const(0x0CC)
+_SM_ADDR = const(0x0D4)
+_SM_STRIDE = const(0x18)
+_IO_BANK0_CTRL = const(0x40014004)  # GPIO0_CTRL; GPIOn at +8n; INOVER bits 17:16
+_SYS_CHOICES = (125000000, 120000000, 132000000, 100000000, 96000000)
+_TIMING = (rp2_pio.DIR_LAG, rp2_pio.FIRST_RISE, rp2_pio.PERIOD_OVERHEAD,
+           rp2_pio.IDLE_OVERHEAD, rp2_pio.COUNT_BITS, rp2_pio.DELAY_BITS)
+
+
+def gpio(name):
+    """GPIO number of a pin name such as ``"gpio11"``; ValueError otherwise."""
+    if not name.startswith("gpio") or not name[4:].isdigit():
+        raise ValueError("pin %r is not an RP2040 pin name like 'gpio11'" % name)
+    number = int(name[4:])
+    if number > 29:
+        raise ValueError("pin %r does not exist on the RP2040 (gpio0..gpio29)" % name)
+    return number
+
+
+def pio_clock(sys_hz, clock_hz, pulse_ns):
+    """(system Hz, PIO divider, PIO Hz) with PIO Hz a multiple of ``clock_hz`` and
+    the step pulse within the program's 33 cycles; ValueError if none fits."""
+    if clock_hz % 1000000:
+        raise ValueError("clock_freq %d is not a multiple of 1 MHz" % clock_hz)
+    for system in (sys_hz,) + _SYS_CHOICES:
+        for div in range(1, 256):
+            pio_hz = system // div
+            if system % div or pio_hz % clock_hz:
+                continue
+            if _cycles_of(pulse_ns, pio_hz) <= rp2_pio.MAX_PULSE:
+                return system, div, pio_hz
+    raise ValueError("no PIO clock gives %d ns pulses at clock_freq %d" % (pulse_ns, clock_hz))
+
+
+def _cycles_of(ns, hz):
+    return max(rp2_pio.MIN_PULSE, (ns * (hz // 1000000) + 999) // 1000)
+
+
+def _aligned_ring():
+    """(buffer, address, allocation): ``RING_WORDS`` 32-bit words aligned to
+    their size in bytes, as DMA ring mode needs (allocated twice as large, then
+    cut; the allocation must stay referenced while the view is used)."""
+    size = 4 * RING_WORDS
+    raw = array.array("I", bytes(2 * size))
+    addr = uctypes.addressof(raw)
+    offset = (-addr) & (size - 1)
+    if offset == 0:
+        return raw, addr, raw
+    return uctypes.bytearray_at(addr + offset, size), addr + offset, raw
+
+
+class UsbTransport:
+    """The USB CDC serial port (MicroPython's stdin/stdout) as the link.
+
+    Reads one byte at a time into a preallocated buffer while ``select.poll``
+    says bytes wait (MicroPython's stdin has no non-blocking bulk read).
+    """
+
+    def __init__(self):
+        self._in = sys.stdin.buffer
+        self._out = sys.stdout.buffer
+        self._poll = select.poll()
+        self._poll.register(self._in, select.POLLIN)
+        self._one = bytearray(1)
+        self.connected = False
+
+    def wait(self, timeout_ms):
+        ready = bool(self._poll.poll(timeout_ms))
+        if ready:
+            self.connected = True
+        return ready
+
+    def readinto(self, view):
+        n = 0
+        while n < len(view) and self._poll.poll(0):
+            self._in.readinto(self._one)
+            view[n] = self._one[0]
+            n += 1
+        return n
+
+    def write(self, data):
+        self._out.write(data)
+
+
+class Rp2Hal:
+    """HAL backend of RP2040 boards (board["mcu"] == "rp2040")."""
+
+    virtual = False
+
+    def __init__(self, board, transport=None):
+        self.clock_freq = clock_hz = board["clock_freq"]
+        self.adc_max = board["adc_max"]
+        motors = board["motors"]
+        if len(motors) > 8:
+            raise ValueError("an RP2040 has 8 PIO state machines: %d motors" % len(motors))
+        system, div, self.pio_freq = pio_clock(machine.freq(), clock_hz,
+                                               board.get("step_pulse_ns", 100))
+        if system != machine.freq():
+            machine.freq(system)
+        self.cycles_per_tick = self.pio_freq // clock_hz
+        self._us_ticks = clock_hz // 1000000
+        pulse = _cycles_of(board.get("step_pulse_ns", 100), self.pio_freq)
+        setup = _cycles_of(board.get("dir_setup_ns", 20), self.pio_freq)
+        self.program = rp2_pio.program(pulse)
+        self.transport = transport if transport is not None else UsbTransport()
+        self.mcu = None
+        self.last_log = ""
+        self.names = [m["name"] for m in motors]
+        self.step_gpio = [gpio(m["step_pin"]) for m in motors]
+        self.step_pins = [machine.Pin(n, machine.Pin.OUT, value=0) for n in self.step_gpio]
+        self.dir_pins = [machine.Pin(gpio(m["dir_pin"]), machine.Pin.OUT, value=0)
+                         for m in motors]
+        self.enables = [(machine.Pin(gpio(m["enable_pin"]), machine.Pin.OUT,
+                                     value=1 if m.get("enable_inverted") else 0),
+                         bool(m.get("enable_inverted"))) for m in motors]
+        self.streams, self.rings, self.channels, self.machines = [], [], [], []
+        self._allocations = []
+        for oid, motor in enumerate(motors):
+            ring, addr, raw = _aligned_ring()
+            self.rings.append(addr)
+            self._allocations.append(raw)
+            stream = PulseStream(_TIMING, pulse, setup, board["step_queue_size"],
+                                 RING_WORDS, ring, motor.get("dir_inverted", False))
+            self.streams.append(stream)
+            self.channels.append(rp2.DMA())
+            self.machines.append(rp2.StateMachine(oid))
+        self.runlog = RunLog(len(motors))
+        self.origin = [0] * len(motors)      # clock (ticks) of each stream's cycle 0
+        self.base = [0] * len(motors)        # cycles taken off by rebase
+        self.lead = LEAD_US * self._us_ticks * self.cycles_per_tick
+        for stream in self.streams:
+            stream.idle_cap(self.lead // _LEAD_WORDS)
+        self.endstops = [self._endstop_pin(spec) for spec in board.get("endstops", [])]
+        self.homing = [None] * len(motors)   # armed endstop GPIO per motor
+        self.hits = [None] * len(motors)     # trigger position per motor
+        self._adcs = {}
+        self._pwms = {}
+        self._busy = False
+        self._timer = None
+
+    # -- set-up --------------------------------------------------------
+    def _endstop_pin(self, spec):
+        number = gpio(spec["pin"])
+        pull = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN}.get(spec.get("pull"))
+        pin = machine.Pin(number, machine.Pin.IN, pull)
+        if spec.get("inverted"):
+            # Invert the pad input for every reader (CPU and PIO): 1 = triggered.
+            ctrl = _IO_BANK0_CTRL + 8 * number
+            machine.mem32[ctrl] = (machine.mem32[ctrl] & ~(3 << 16)) | (1 << 16)
+        return number, pin
+
+    def attach(self, mcu):
+        """Start every motor's stream together and the refill timer."""
+        self.mcu = mcu
+        self.start_all()
+        self._timer = machine.Timer(mode=machine.Timer.PERIODIC, period=SERVICE_MS,
+                                    callback=self._tick)
+
+    def _arm_stream(self, oid, now):
+        """Load motor ``oid``'s state machine and DMA with an idle stream from ``now``."""
+        sm = self.machines[oid]
+        sm.init(self.program, freq=self.pio_freq, sideset_base=self.step_pins[oid],
+                out_base=self.dir_pins[oid], jmp_pin=self.step_pins[oid])
+        stream = self.streams[oid]
+        stream.clear(0, stream.position)
+        stream.fill(self.lead)
+        self.origin[oid] = now
+        self.base[oid] = 0
+        dma = self.channels[oid]
+        dreq = ((oid >> 2) << 3) + (oid & 3)          # DREQ_PIOn_TXm
+        ctrl = dma.pack_ctrl(size=2, inc_read=True, inc_write=False, treq_sel=dreq,
+                             ring_size=_RING_BITS, ring_sel=False)
+        dma.config(read=self.rings[oid], write=sm, count=0xFFFFFFFF, ctrl=ctrl,
+                   trigger=True)
+
+    def start_all(self):
+        """(Re)start every motor's stream; all state machines share cycle 0."""
+        self._stop_machines(range(len(self.machines)))
+        now = self.clock()
+        for oid in range(len(self.machines)):
+            self._arm_stream(oid, now)
+        state = machine.disable_irq()
+        for block in range(2):
+            mask = 0
+            for oid in range(4 * block, min(4 * block + 4, len(self.machines))):
+                mask |= 1 << (oid & 3)
+            if mask:
+                machine.mem32[_PIO_BASES[block] + _SET_ALIAS] = mask | (mask << 8)
+        machine.enable_irq(state)
+
+    def _stop_machines(self, oids):
+        for oid in oids:
+            machine.mem32[_PIO_BASES[oid >> 2] + _CLR_ALIAS] = 1 << (oid & 3)
+            self.channels[oid].active(0)
+
+    def log(self, text):
+        """Keep the last message (stdout is the link on this board)."""
+        self.last_log = text
+
+    # -- clock ---------------------------------------------------------
+    def clock(self):
+        """MCU clock in ticks: the 64-bit microsecond timer times ticks per us."""
+        mem = machine.mem32
+        while True:
+            high = mem[_TIMER_HIGH]
+            low = mem[_TIMER_LOW]
+            if mem[_TIMER_HIGH] == high:
+                return ((high << 32) | (low & 0xFFFFFFFF)) * self._us_ticks
+
+    def _cycles(self, oid, ticks):
+        return (ticks - self.origin[oid]) * self.cycles_per_tick - self.base[oid]
+
+    def advance(self, now):
+        """Main loop hook: keep the rings filled."""
+        self.service()
+
+    def _tick(self, _timer):
+        self.service()
+
+    # -- steppers ------------------------------------------------------
+    def step_run(self, oid, first, interval, count, add):
+        """Queue a run (MCU ticks); shuts down if its stream is already past it."""
+        self._busy = True
+        try:
+            stream = self.streams[oid]
+            first_cycles = self._cycles(oid, first)
+            if first_cycles < stream.first_possible():
+                late_us = (stream.first_possible() - first_cycles) // (
+                    self.cycles_per_tick * self._us_ticks)
+                self.mcu.shutdown("step run for motor %s came %d us too late for its "
+                                  "PIO stream" % (self.names[oid], late_us))
+                return
+            m = self.cycles_per_tick
+            if not stream.queue(first_cycles, interval * m, count, add * m):
+                self.mcu.shutdown("PIO run queue full on motor %s" % self.names[oid])
+                return
+            self.runlog.add(oid, first, interval, count, add, self.clock())
+        finally:
+            self._busy = False
+        self.service()
+
+    def service(self):
+        """Refill every ring; detect underruns and endstop stops. No allocation
+        unless something stopped. Runs from the main loop and the soft timer."""
+        if self._busy or self.mcu is None:
+            return
+        self._busy = True
+        try:
+            now = self.clock()
+            for oid in range(len(self.streams)):
+                if self._halted(oid):
+                    self._stopped(oid, now)
+                    continue
+                stream = self.streams[oid]
+                stream.consumed((self.channels[oid].read - self.rings[oid]) >> 2)
+                stream.fill(self._cycles(oid, now) + self.lead)
+                if stream.end > REBASE_AT:
+                    shift = REBASE_AT >> 1
+                    stream.rebase(shift)
+                    self.base[oid] += shift
+        finally:
+            self._busy = False
+
+    def _halted(self, oid):
+        addr = _PIO_BASES[oid >> 2] + _SM_ADDR + _SM_STRIDE * (oid & 3)
+        return machine.mem32[addr] & 31 == self._program_offset(oid) + rp2_pio.HALT_AT
+
+    def _program_offset(self, oid):
+        offset = self.program[1 + (oid >> 2)]
+        return offset if offset > 0 else 0
+
+    def _stopped(self, oid, now):
+        sm = self.machines[oid]
+        if sm.rx_fifo() and self.homing[oid] is not None:
+            left = sm.get() + 1
+            position = self._hit_position(oid, left)
+            self.hits[oid] = position
+            self.runlog.stop(oid, now, position)
+            self.mcu.steppers.motor_stopped(oid, position)
+            self.home_disarm(oid)
+            self._stop_machines((oid,))
+            self._arm_stream(oid, self.clock())
+            sm.active(1)
+            return
+        # Halted on the halt word: every word before it ran, nothing after.
+        self.runlog.stop(oid, now, self.streams[oid].position)
+        self.mcu.shutdown("step underrun on motor %s: its PIO ring ran dry"
+                          % self.names[oid])
+
+    def _hit_position(self, oid, left):
+        """Position of a motor halted at its endstop (steps)."""
+        stream = self.streams[oid]
+        read = (self.channels[oid].read - self.rings[oid]) >> 2
+        current = (read - self.machines[oid].tx_fifo() - 1) & (RING_WORDS - 1)
+        return stream.position_at(current, left)
+
+    def stop_motors(self, now):
+        """Stop every motor now; returns the steps each one took."""
+        self._stop_machines(range(len(self.machines)))
+        taken = self.runlog.taken(now)
+        for oid, stream in enumerate(self.streams):
+            stream.position = taken[oid]
+        self.start_all()
+        return taken
+
+    def enable_motors(self, on):
+        for pin, inverted in self.enables:
+            pin.value(1 if bool(on) != inverted else 0)
+
+    # -- homing --------------------------------------------------------
+    def home_arm(self, oid, endstop):
+        """Let endstop ``endstop`` (index in the board file) stop motor ``oid``."""
+        number = self.endstops[endstop][0]
+        self.homing[oid] = number
+        self.hits[oid] = None
+        self._set_jmp_pin(oid, number)
+
+    def home_disarm(self, oid):
+        self.homing[oid] = None
+        self._set_jmp_pin(oid, self.step_gpio[oid])
+
+    def _set_jmp_pin(self, oid, number):
+        addr = _PIO_BASES[oid >> 2] + _SM_EXECCTRL + _SM_STRIDE * (oid & 3)
+        machine.mem32[addr] = (machine.mem32[addr] & ~(31 << 24)) | (number << 24)
+
+    def endstop_read(self, endstop):
+        """1 when endstop ``endstop`` is triggered."""
+        return self.endstops[endstop][1].value()
+
+    # -- analog and outputs ----------------------------------------------
+    def adc_read(self, pin):
+        """Reading of ADC pin ``pin`` scaled to 0..adc_max."""
+        adc = self._adcs.get(pin)
+        if adc is None:
+            adc = self._adcs[pin] = machine.ADC(machine.Pin(gpio(pin)))
+        return adc.read_u16() * self.adc_max // 65535
+
+    def _pwm(self, pin):
+        pwm = self._pwms.get(pin)
+        if pwm is None:
+            pwm = self._pwms[pin] = machine.PWM(machine.Pin(gpio(pin)))
+        return pwm
+
+    def pwm_config(self, pin, period_s):
+        """Hardware PWM at 1/period_s Hz, at least 8 Hz (the RP2040 PWM's floor
+        at 125 MHz: 125e6 / 256 / 65536 = 7.5 Hz)."""
+        self._pwm(pin).freq(max(8, int(1.0 / period_s + 0.5)))
+
+    def pwm_write(self, pin, duty):
+        self._pwm(pin).duty_u16(int(duty * 65535 + 0.5))
