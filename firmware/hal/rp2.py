@@ -38,7 +38,6 @@ from micropython import const
 
 from hal import rp2_pio
 from motion.pulses import REBASE_AT, PulseStream
-from motion.runlog import RunLog
 
 RING_WORDS = const(512)           # 2 KiB per motor: 5 ms at 100k words/s
 _RING_BITS = const(11)            # log2 of the ring in bytes, for DMA ring mode
@@ -88,17 +87,18 @@ def _cycles_of(ns, hz):
     return max(rp2_pio.MIN_PULSE, (ns * (hz // 1000000) + 999) // 1000)
 
 
-def _aligned_ring():
-    """(buffer, address, allocation): ``RING_WORDS`` 32-bit words aligned to
-    their size in bytes, as DMA ring mode needs (allocated twice as large, then
-    cut; the allocation must stay referenced while the view is used)."""
+def _aligned_rings(count):
+    """[(buffer, address)] of ``count`` rings of ``RING_WORDS`` 32-bit words,
+    each aligned to its size in bytes as DMA ring mode needs, and the one
+    allocation they are cut from (it must stay referenced)."""
     size = 4 * RING_WORDS
-    raw = array.array("I", bytes(2 * size))
+    raw = array.array("I", bytes((count + 1) * size))
     addr = uctypes.addressof(raw)
     offset = (-addr) & (size - 1)
-    if offset == 0:
-        return raw, addr, raw
-    return uctypes.bytearray_at(addr + offset, size), addr + offset, raw
+    if offset == 0 and count == 1:
+        return [(raw, addr)], raw
+    return [(uctypes.bytearray_at(addr + offset + k * size, size), addr + offset + k * size)
+            for k in range(count)], raw
 
 
 class UsbTransport:
@@ -166,17 +166,15 @@ class Rp2Hal:
                                      value=1 if m.get("enable_inverted") else 0),
                          bool(m.get("enable_inverted"))) for m in motors]
         self.streams, self.rings, self.channels, self.machines = [], [], [], []
-        self._allocations = []
+        rings, self._ring_block = _aligned_rings(len(motors))
         for oid, motor in enumerate(motors):
-            ring, addr, raw = _aligned_ring()
+            ring, addr = rings[oid]
             self.rings.append(addr)
-            self._allocations.append(raw)
             stream = PulseStream(_TIMING, pulse, setup, board["step_queue_size"],
                                  RING_WORDS, ring, motor.get("dir_inverted", False))
             self.streams.append(stream)
             self.channels.append(rp2.DMA())
             self.machines.append(rp2.StateMachine(oid))
-        self.runlog = RunLog(len(motors))
         self.origin = [0] * len(motors)      # clock (ticks) of each stream's cycle 0
         self.base = [0] * len(motors)        # cycles taken off by rebase
         self.lead = LEAD_US * self._us_ticks * self.cycles_per_tick
@@ -286,7 +284,6 @@ class Rp2Hal:
             if not stream.queue(first_cycles, interval * m, count, add * m):
                 self.mcu.shutdown("PIO run queue full on motor %s" % self.names[oid])
                 return
-            self.runlog.add(oid, first, interval, count, add, self.clock())
         finally:
             self._busy = False
         self.service()
@@ -313,9 +310,13 @@ class Rp2Hal:
         finally:
             self._busy = False
 
-    def _halted(self, oid):
+    def _pc(self, oid):
+        """Program counter of motor ``oid``'s state machine, relative to the program."""
         addr = _PIO_BASES[oid >> 2] + _SM_ADDR + _SM_STRIDE * (oid & 3)
-        return machine.mem32[addr] & 31 == self._program_offset(oid) + rp2_pio.HALT_AT
+        return (machine.mem32[addr] & 31) - self._program_offset(oid)
+
+    def _halted(self, oid):
+        return self._pc(oid) == rp2_pio.HALT_AT
 
     def _program_offset(self, oid):
         offset = self.program[1 + (oid >> 2)]
@@ -327,29 +328,52 @@ class Rp2Hal:
             left = sm.get() + 1
             position = self._hit_position(oid, left)
             self.hits[oid] = position
-            self.runlog.stop(oid, now, position)
+            self.streams[oid].position = position
             self.mcu.steppers.motor_stopped(oid, position)
             self.home_disarm(oid)
             self._stop_machines((oid,))
             self._arm_stream(oid, self.clock())
             sm.active(1)
             return
-        # Halted on the halt word: every word before it ran, nothing after.
-        self.runlog.stop(oid, now, self.streams[oid].position)
         self.mcu.shutdown("step underrun on motor %s: its PIO ring ran dry"
                           % self.names[oid])
 
+    def _current_word(self, oid):
+        """Ring index of the word in the state machine's OSR."""
+        read = (self.channels[oid].read - self.rings[oid]) >> 2
+        return (read - self.machines[oid].tx_fifo() - 1) & (RING_WORDS - 1)
+
     def _hit_position(self, oid, left):
         """Position of a motor halted at its endstop (steps)."""
+        return self.streams[oid].position_at(self._current_word(oid), left)
+
+    def _stopped_position(self, oid):
+        """Exact step position of a disabled state machine, from where it stopped.
+
+        The program counter says how far the word in the OSR got (addresses
+        of ``hal/rp2_pio.py``); y, read out through ``exec``, holds the steps
+        still to come in it after the one being waited for.
+        """
         stream = self.streams[oid]
-        read = (self.channels[oid].read - self.rings[oid]) >> 2
-        current = (read - self.machines[oid].tx_fifo() - 1) & (RING_WORDS - 1)
+        pc = self._pc(oid)
+        if pc == rp2_pio.HALT_AT:             # every word before the halt word ran
+            return stream.position
+        current = self._current_word(oid)
+        if pc == 0 or 5 <= pc <= 8:           # word done, or an idle word
+            return stream.position_at(current, 0)
+        if pc <= 4:                           # word pulled, no step of it yet
+            return stream.position_at(current, stream.word_steps(current))
+        sm = self.machines[oid]
+        sm.exec("mov(isr, y)")
+        sm.exec("push(noblock)")
+        y = sm.get()
+        left = y if pc in (rp2_pio.PULSE_AT + 1, rp2_pio.PULSE_AT + 2) else y + 1
         return stream.position_at(current, left)
 
     def stop_motors(self, now):
-        """Stop every motor now; returns the steps each one took."""
+        """Stop every motor now; returns the steps each one took (exact)."""
         self._stop_machines(range(len(self.machines)))
-        taken = self.runlog.taken(now)
+        taken = [self._stopped_position(oid) for oid in range(len(self.streams))]
         for oid, stream in enumerate(self.streams):
             stream.position = taken[oid]
         self.start_all()

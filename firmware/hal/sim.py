@@ -102,7 +102,7 @@ class SimHal:
         self.mcu = None
         self.motors_enabled = False
         self._log = open(step_log, "w") if step_log else None
-        self._runlog = RunLog(len(board["motors"]))
+        self._runlog = RunLog(len(board["motors"]), board["step_queue_size"])
         self._pins = {}  # pin name -> plant and role
         self.plants = []
         self.pwm_periods = {}

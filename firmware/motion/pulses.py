@@ -216,6 +216,10 @@ class PulseStream:
         word = _peek(self.ring, index)
         return self.positions[index] - self.level_sign(word & 1) * left
 
+    def word_steps(self, index):
+        """Steps in ring word ``index``."""
+        return (_peek(self.ring, index) >> self.state[_SHIFT_N]) & self.state[_CMAX]
+
     def first_possible(self):
         """Earliest cycle a new run's first step can have without coming late."""
         st = self.state

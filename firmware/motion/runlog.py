@@ -8,25 +8,52 @@ shutdown; the position the host must learn is the steps actually taken. A run
 ``last + k*interval + add*k*(k-1)/2`` with ``last = first - interval``, so the
 steps taken by ``now`` are found by a binary search on k. Runs stay here until
 the clock passes their last step, then fold into a settled count.
+
+Storage is one int64 array per motor made at start-up (a ring of
+``slots`` runs of five fields), so queueing a run allocates nothing on a
+64-bit port and only the clock values' long ints on a 32-bit one.
 """
+import array
+
+from micropython import const
+
+_FIELDS = const(5)      # last, interval, count, add, end
 
 
 class RunLog:
-    """Unfinished runs and settled steps of ``count`` motors (allocates per run)."""
+    """Unfinished runs and settled steps of ``count`` motors, ``slots`` runs each."""
 
-    def __init__(self, count):
-        self._runs = [[] for _ in range(count)]
+    def __init__(self, count, slots=128):
+        self.slots = slots
+        self._runs = [array.array("q", bytes(8 * _FIELDS * slots)) for _ in range(count)]
+        self._head = [0] * count
+        self._used = [0] * count
         self._settled = [0] * count
 
     def add(self, oid, first, interval, count, add, now):
-        """Record a run; runs that ended before ``now`` fold into the settled count."""
+        """Record a run; runs that ended before ``now`` fold into the settled count.
+
+        With every slot taken the oldest run folds in whole (the step queue in
+        front never holds more runs than it has slots, so this does not happen).
+        """
+        runs = self._runs[oid]
+        while self._used[oid] and (runs[_FIELDS * self._head[oid] + 4] < now
+                                   or self._used[oid] == self.slots):
+            self._fold(oid)
         steps = count if count > 0 else -count
         last = first - interval
-        end = last + steps * interval + add * steps * (steps - 1) // 2
-        runs = self._runs[oid]
-        while runs and runs[0][4] < now:
-            self._settled[oid] += runs.pop(0)[2]
-        runs.append((last, interval, count, add, end))
+        i = _FIELDS * ((self._head[oid] + self._used[oid]) % self.slots)
+        runs[i] = last
+        runs[i + 1] = interval
+        runs[i + 2] = count
+        runs[i + 3] = add
+        runs[i + 4] = last + steps * interval + add * steps * (steps - 1) // 2
+        self._used[oid] += 1
+
+    def _fold(self, oid):
+        self._settled[oid] += self._runs[oid][_FIELDS * self._head[oid] + 2]
+        self._head[oid] = (self._head[oid] + 1) % self.slots
+        self._used[oid] -= 1
 
     def taken(self, now):
         """Each motor's position in steps actually taken by ``now``; forgets the runs."""
@@ -37,12 +64,13 @@ class RunLog:
 
     def stop(self, oid, now, position=None):
         """Stop motor ``oid`` at ``now`` (or at a known ``position``); returns it."""
-        runs = self._runs[oid]
         if position is None:
             position = self._settled[oid]
-            for last, interval, count, add, _end in runs:
-                position += steps_by(now, last, interval, count, add)
-        runs.clear()
+            runs = self._runs[oid]
+            for k in range(self._used[oid]):
+                i = _FIELDS * ((self._head[oid] + k) % self.slots)
+                position += steps_by(now, runs[i], runs[i + 1], runs[i + 2], runs[i + 3])
+        self._used[oid] = 0
         self._settled[oid] = position
         return position
 

@@ -143,7 +143,8 @@ class _Mem32:
         return raw[0] | (raw[1] << 8) | (raw[2] << 16) | (raw[3] << 24)
 
     def __setitem__(self, addr, value):
-        self.writes.append((addr, value))
+        if len(self.writes) < 64:
+            self.writes.append((addr, value))
         import rp2
         for block, base in enumerate(_PIO_BASES):
             if addr in (base + 0x2000, base + 0x3000):   # CTRL set / clear alias

@@ -145,6 +145,7 @@ class PIO:
 
 
 STATE_MACHINES = {}     # id -> StateMachine
+RECORD = [True]         # False: keep no logs of rises (heap measurements)
 CHANNELS = []           # DMA channels in creation order
 
 
@@ -152,6 +153,34 @@ def reset():
     """Forget every state machine and DMA channel (between tests)."""
     STATE_MACHINES.clear()
     del CHANNELS[:]
+
+
+class Log:
+    """An append-only list kept in chunks of 256 (no large block on a
+    fragmented micropython heap)."""
+
+    def __init__(self):
+        self.chunks = [[]]
+        self.size = 0
+
+    def append(self, item):
+        if len(self.chunks[-1]) == 256:
+            self.chunks.append([])
+        self.chunks[-1].append(item)
+        self.size += 1
+
+    def __len__(self):
+        return self.size
+
+    def __getitem__(self, index):
+        if index < 0:
+            index += self.size
+        return self.chunks[index >> 8][index & 255]
+
+    def __iter__(self):
+        for chunk in self.chunks:
+            for item in chunk:
+                yield item
 
 
 class StateMachine:
@@ -166,8 +195,8 @@ class StateMachine:
         self.id = sm_id
         STATE_MACHINES[sm_id] = self
         self.enabled = False
-        self.rises = []
-        self.dir_changes = []
+        self.rises = Log()
+        self.dir_changes = Log()
         self.dir_level = 0
         self.jmp_pin = None
         self.freq = 125000000
@@ -224,9 +253,25 @@ class StateMachine:
         self.fifo.append(word)
 
     def pc(self):
-        """Program counter as the firmware reads it (program at offset 0)."""
+        """Program counter as the firmware reads it (program at offset 0): the
+        halt loop, the pull (between words), the idle loop, or the delay loop
+        before the word's next step."""
         from hal import rp2_pio
-        return rp2_pio.HALT_AT if self.halted else 0
+        if self.halted:
+            return rp2_pio.HALT_AT
+        if self.word is None:
+            return 0
+        return 7 if self.word[2] == 0 else 10
+
+    def exec(self, instruction):
+        """The two instructions the firmware runs on a stopped machine."""
+        if instruction == "mov(isr, y)":
+            begin, level, steps, delay, k = self.word
+            self.isr = steps - 1 - k
+        elif instruction == "push(noblock)":
+            self.rx.append(self.isr)
+        else:
+            raise ValueError("fake exec: %s" % instruction)
 
     def _feed(self):
         for channel in CHANNELS:
@@ -270,7 +315,8 @@ class StateMachine:
                 self.rx.append(steps - 1 - k)
                 self.halted = True
                 break
-            self.rises.append((self.start + rise, level))
+            if RECORD[0]:
+                self.rises.append((self.start + rise, level))
             self.word[4] = k + 1
             if k + 1 == steps:
                 self.next_pull = begin + steps * period

@@ -22,3 +22,9 @@ def lookup(addr):
 
 def reset():
     del _BUFFERS[:]
+
+
+def bytearray_at(addr, size):
+    """A view of ``size`` bytes at a fake address (32-bit words of its buffer)."""
+    buf, index = lookup(addr)
+    return memoryview(buf)[index:index + size // 4]
