@@ -28,8 +28,6 @@ PIO cycles, ``_us`` microseconds, ``_ns`` nanoseconds.
   TMC2209 tDSU; TMC2209 datasheet, STEP/DIR timing).
 """
 import array
-import select
-import sys
 
 import machine
 import rp2
@@ -37,6 +35,7 @@ import uctypes
 from micropython import const
 
 from hal import rp2_pio
+from hal.stdio import StdioTransport
 from motion.pulses import REBASE_AT, PulseStream
 
 RING_WORDS = const(512)           # 2 KiB per motor: 5 ms at 100k words/s
@@ -101,39 +100,6 @@ def _aligned_rings(count):
             for k in range(count)], raw
 
 
-class UsbTransport:
-    """The USB CDC serial port (MicroPython's stdin/stdout) as the link.
-
-    Reads one byte at a time into a preallocated buffer while ``select.poll``
-    says bytes wait (MicroPython's stdin has no non-blocking bulk read).
-    """
-
-    def __init__(self):
-        self._in = sys.stdin.buffer
-        self._out = sys.stdout.buffer
-        self._poll = select.poll()
-        self._poll.register(self._in, select.POLLIN)
-        self._one = bytearray(1)
-        self.connected = False
-
-    def wait(self, timeout_ms):
-        ready = bool(self._poll.poll(timeout_ms))
-        if ready:
-            self.connected = True
-        return ready
-
-    def readinto(self, view):
-        n = 0
-        while n < len(view) and self._poll.poll(0):
-            self._in.readinto(self._one)
-            view[n] = self._one[0]
-            n += 1
-        return n
-
-    def write(self, data):
-        self._out.write(data)
-
-
 class Rp2Hal:
     """HAL backend of RP2040 boards (board["mcu"] == "rp2040")."""
 
@@ -154,7 +120,7 @@ class Rp2Hal:
         pulse = _cycles_of(board.get("step_pulse_ns", 100), self.pio_freq)
         setup = _cycles_of(board.get("dir_setup_ns", 20), self.pio_freq)
         self.program = rp2_pio.program(pulse)
-        self.transport = transport if transport is not None else UsbTransport()
+        self.transport = transport if transport is not None else StdioTransport()
         self.mcu = None
         self.last_log = ""
         self.names = [m["name"] for m in motors]

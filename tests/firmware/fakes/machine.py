@@ -73,7 +73,7 @@ class PWM:
 class ADC:
     READINGS = {}            # pin number -> read_u16 value
 
-    def __init__(self, pin):
+    def __init__(self, pin, atten=None):
         self.pin = pin
 
     def read_u16(self):
@@ -164,3 +164,6 @@ class _Mem32:
 
 
 mem32 = _Mem32()
+
+
+ADC.ATTN_11DB = 3
