@@ -2,7 +2,6 @@
 refusal of I2S shift-register boards, RMT pulse sequences that place every
 step on its commanded tick, and the wrap-safe microsecond clock."""
 import esp32
-import machine
 from fakeboard import FakeTransport
 from hal.esp32 import Esp32Hal, check_board, pulse_sequence
 from hal.ticks import MonotonicUs
