@@ -39,6 +39,7 @@ import esp32
 import machine
 from micropython import const
 
+from hal.machine_io import MachineIo
 from hal.stdio import StdioTransport
 from hal.ticks import MonotonicUs
 from motion.runlog import RunLog
@@ -104,15 +105,19 @@ def _low(durations, levels, span):
         levels.append(0)
 
 
-class Esp32Hal:
-    """HAL backend of ESP32 boards with step/dir pins (board["mcu"] == "esp32")."""
+class Esp32Hal(MachineIo):
+    """HAL backend of ESP32 boards with step/dir pins (board["mcu"] == "esp32").
+
+    ADC with 11 dB attenuation (full range about 3.1 V); LEDC PWM from 1 Hz.
+    """
 
     virtual = False
 
     def __init__(self, board, transport=None, ticks=None):
         check_board(board)
+        MachineIo.__init__(self, gpio, board["motors"], board["adc_max"], 1,
+                           {"atten": machine.ADC.ATTN_11DB})
         self.clock_freq = board["clock_freq"]
-        self.adc_max = board["adc_max"]
         self._us_ticks = self.clock_freq // 1000000
         # One RMT tick per MCU tick when possible (clock_div = 80 MHz / clock_freq).
         self.clock_div = max(1, min(255, APB_HZ // self.clock_freq))
@@ -129,9 +134,6 @@ class Esp32Hal:
         self.dir_pins = [machine.Pin(gpio(m["dir_pin"]), machine.Pin.OUT, value=0)
                          for m in motors]
         self.dir_inverted = [bool(m.get("dir_inverted")) for m in motors]
-        self.enables = [(machine.Pin(gpio(m["enable_pin"]), machine.Pin.OUT,
-                                     value=1 if m.get("enable_inverted") else 0),
-                         bool(m.get("enable_inverted"))) for m in motors]
         self.channels = [esp32.RMT(oid, pin=machine.Pin(gpio(m["step_pin"])),
                                    clock_div=self.clock_div, idle_level=False)
                          for oid, m in enumerate(motors)]
@@ -139,8 +141,6 @@ class Esp32Hal:
         self.busy_until = [0] * len(motors)      # clock when the last sequence ends
         self.runlog = RunLog(len(motors), board["step_queue_size"])
         self.late = 0
-        self._adcs = {}
-        self._pwms = {}
 
     def attach(self, mcu):
         self.mcu = mcu
@@ -206,28 +206,3 @@ class Esp32Hal:
             self.pending[oid] = []
             self.busy_until[oid] = 0
         return self.runlog.taken(now)
-
-    def enable_motors(self, on):
-        for pin, inverted in self.enables:
-            pin.value(1 if bool(on) != inverted else 0)
-
-    # -- analog and outputs ----------------------------------------------
-    def adc_read(self, pin):
-        """Reading of ADC pin ``pin`` (11 dB attenuation) scaled to 0..adc_max."""
-        adc = self._adcs.get(pin)
-        if adc is None:
-            adc = self._adcs[pin] = machine.ADC(machine.Pin(gpio(pin)), atten=machine.ADC.ATTN_11DB)
-        return adc.read_u16() * self.adc_max // 65535
-
-    def _pwm(self, pin):
-        pwm = self._pwms.get(pin)
-        if pwm is None:
-            pwm = self._pwms[pin] = machine.PWM(machine.Pin(gpio(pin)))
-        return pwm
-
-    def pwm_config(self, pin, period_s):
-        """LEDC PWM at 1/period_s Hz (at least 1 Hz)."""
-        self._pwm(pin).freq(max(1, int(1.0 / period_s + 0.5)))
-
-    def pwm_write(self, pin, duty):
-        self._pwm(pin).duty_u16(int(duty * 65535 + 0.5))

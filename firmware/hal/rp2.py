@@ -20,6 +20,10 @@ PIO cycles, ``_us`` microseconds, ``_ns`` nanoseconds.
   on the ring's halt word has run out of words: the board shuts down.
 * Start: all state machines of a PIO block are enabled by one write to its
   CTRL set alias (with CLKDIV_RESTART), so they share cycle 0.
+* Limit: a DMA channel is started once with the largest transfer count,
+  2**32 - 1 words; a motor that runs through that many words in one boot
+  (11.9 h at a sustained 100k words/s; idle costs about 3.5k words/s) ends in
+  an underrun shutdown. Chaining a second channel to re-arm it is not done.
 * Homing: while armed, a motor's JMP_PIN is its endstop; the program stops
   before the next step and reports the steps left in its word, from which
   the exact trigger position follows.
@@ -35,6 +39,7 @@ import uctypes
 from micropython import const
 
 from hal import rp2_pio
+from hal.machine_io import MachineIo
 from hal.stdio import StdioTransport
 from motion.pulses import REBASE_AT, PulseStream
 
@@ -48,6 +53,7 @@ _TIMER_LOW = const(0x40054028)    # TIMERAWL
 _PIO_BASES = (0x50200000, 0x50300000)
 _SET_ALIAS = const(0x2000)        # atomic bit set (RP2040 datasheet 2.1.2)
 _CLR_ALIAS = const(0x3000)
+_TXF0 = const(0x010)              # TX FIFO of state machine 0; sm n at +4n
 _SM_EXECCTRL = const(0x0CC)
 _SM_ADDR = const(0x0D4)
 _SM_STRIDE = const(0x18)
@@ -100,15 +106,19 @@ def _aligned_rings(count):
             for k in range(count)], raw
 
 
-class Rp2Hal:
-    """HAL backend of RP2040 boards (board["mcu"] == "rp2040")."""
+class Rp2Hal(MachineIo):
+    """HAL backend of RP2040 boards (board["mcu"] == "rp2040").
+
+    PWM from 8 Hz: the RP2040 PWM's floor at 125 MHz is 125e6 / 256 / 65536
+    = 7.5 Hz (RP2040 datasheet 4.5, 8.8-bit divider, 16-bit counter).
+    """
 
     virtual = False
 
     def __init__(self, board, transport=None):
-        self.clock_freq = clock_hz = board["clock_freq"]
-        self.adc_max = board["adc_max"]
         motors = board["motors"]
+        MachineIo.__init__(self, gpio, motors, board["adc_max"], 8)
+        self.clock_freq = clock_hz = board["clock_freq"]
         if len(motors) > 8:
             raise ValueError("an RP2040 has 8 PIO state machines: %d motors" % len(motors))
         system, div, self.pio_freq = pio_clock(machine.freq(), clock_hz,
@@ -128,9 +138,6 @@ class Rp2Hal:
         self.step_pins = [machine.Pin(n, machine.Pin.OUT, value=0) for n in self.step_gpio]
         self.dir_pins = [machine.Pin(gpio(m["dir_pin"]), machine.Pin.OUT, value=0)
                          for m in motors]
-        self.enables = [(machine.Pin(gpio(m["enable_pin"]), machine.Pin.OUT,
-                                     value=1 if m.get("enable_inverted") else 0),
-                         bool(m.get("enable_inverted"))) for m in motors]
         self.streams, self.rings, self.channels, self.machines = [], [], [], []
         rings, self._ring_block = _aligned_rings(len(motors))
         for oid, motor in enumerate(motors):
@@ -149,8 +156,6 @@ class Rp2Hal:
         self.endstops = [self._endstop_pin(spec) for spec in board.get("endstops", [])]
         self.homing = [None] * len(motors)   # armed endstop GPIO per motor
         self.hits = [None] * len(motors)     # trigger position per motor
-        self._adcs = {}
-        self._pwms = {}
         self._busy = False
         self._timer = None
 
@@ -186,7 +191,8 @@ class Rp2Hal:
         dreq = ((oid >> 2) << 3) + (oid & 3)          # DREQ_PIOn_TXm
         ctrl = dma.pack_ctrl(size=2, inc_read=True, inc_write=False, treq_sel=dreq,
                              ring_size=_RING_BITS, ring_sel=False)
-        dma.config(read=self.rings[oid], write=sm, count=0xFFFFFFFF, ctrl=ctrl,
+        txf = _PIO_BASES[oid >> 2] + _TXF0 + 4 * (oid & 3)
+        dma.config(read=self.rings[oid], write=txf, count=0xFFFFFFFF, ctrl=ctrl,
                    trigger=True)
 
     def start_all(self):
@@ -345,10 +351,6 @@ class Rp2Hal:
         self.start_all()
         return taken
 
-    def enable_motors(self, on):
-        for pin, inverted in self.enables:
-            pin.value(1 if bool(on) != inverted else 0)
-
     # -- homing --------------------------------------------------------
     def home_arm(self, oid, endstop):
         """Let endstop ``endstop`` (index in the board file) stop motor ``oid``."""
@@ -368,25 +370,3 @@ class Rp2Hal:
     def endstop_read(self, endstop):
         """1 when endstop ``endstop`` is triggered."""
         return self.endstops[endstop][1].value()
-
-    # -- analog and outputs ----------------------------------------------
-    def adc_read(self, pin):
-        """Reading of ADC pin ``pin`` scaled to 0..adc_max."""
-        adc = self._adcs.get(pin)
-        if adc is None:
-            adc = self._adcs[pin] = machine.ADC(machine.Pin(gpio(pin)))
-        return adc.read_u16() * self.adc_max // 65535
-
-    def _pwm(self, pin):
-        pwm = self._pwms.get(pin)
-        if pwm is None:
-            pwm = self._pwms[pin] = machine.PWM(machine.Pin(gpio(pin)))
-        return pwm
-
-    def pwm_config(self, pin, period_s):
-        """Hardware PWM at 1/period_s Hz, at least 8 Hz (the RP2040 PWM's floor
-        at 125 MHz: 125e6 / 256 / 65536 = 7.5 Hz)."""
-        self._pwm(pin).freq(max(8, int(1.0 / period_s + 0.5)))
-
-    def pwm_write(self, pin, duty):
-        self._pwm(pin).duty_u16(int(duty * 65535 + 0.5))

@@ -196,5 +196,5 @@ def test_enable_adc_and_pwm_reach_the_pins():
     assert hal.adc_read("gpio27") == 4095
     hal.pwm_config("gpio23", 0.5)
     hal.pwm_write("gpio23", 0.25)
-    pwm = hal._pwms["gpio23"]
+    pwm = hal.pwms["gpio23"]
     assert pwm.freq() == 8 and pwm.duty_u16() == 16384

@@ -341,6 +341,9 @@ class DMA:
     def config(self, read=None, write=None, count=None, ctrl=None, trigger=False):
         self.base = read
         self.read = read
+        if isinstance(write, int):            # a TX FIFO register: TXFn of PIO0/PIO1
+            block = 1 if write >= 0x50300000 else 0
+            write = STATE_MACHINES[4 * block + ((write & 0xFF) - 0x10) // 4]
         self.target = write
         self.count = count
         self.ctrl = ctrl
