@@ -237,7 +237,9 @@ class Rp2Hal(MachineIo):
         self.service()
 
     def _tick(self, _timer):
-        self.service()
+        # Scheduled between bytecodes of the main loop: refill only. A halted
+        # motor is left for the main loop, whose shutdown writes to the link.
+        self.service(stops=False)
 
     # -- steppers ------------------------------------------------------
     def step_run(self, oid, first, interval, count, add):
@@ -260,9 +262,12 @@ class Rp2Hal(MachineIo):
             self._busy = False
         self.service()
 
-    def service(self):
-        """Refill every ring; detect underruns and endstop stops. No allocation
-        unless something stopped. Runs from the main loop and the soft timer."""
+    def service(self, stops=True):
+        """Refill every ring; with ``stops``, act on underruns and endstop stops.
+
+        Runs from the main loop and the soft timer; allocates only the clock's
+        long ints and, when a motor stopped, what the stop needs.
+        """
         if self._busy or self.mcu is None:
             return
         self._busy = True
@@ -270,7 +275,8 @@ class Rp2Hal(MachineIo):
             now = self.clock()
             for oid in range(len(self.streams)):
                 if self._halted(oid):
-                    self._stopped(oid, now)
+                    if stops:
+                        self._stopped(oid, now)
                     continue
                 stream = self.streams[oid]
                 stream.consumed((self.channels[oid].read - self.rings[oid]) >> 2)
