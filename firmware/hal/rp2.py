@@ -337,15 +337,13 @@ class Rp2Hal(MachineIo):
         if pc == rp2_pio.HALT_AT:             # every word before the halt word ran
             return stream.position
         current = self._current_word(oid)
-        if pc == 0 or 5 <= pc <= 8:           # word done, or an idle word
-            return stream.position_at(current, 0)
-        if pc <= 4:                           # word pulled, no step of it yet
-            return stream.position_at(current, stream.word_steps(current))
-        sm = self.machines[oid]
-        sm.exec("mov(isr, y)")
-        sm.exec("push(noblock)")
-        y = sm.get()
-        left = y if pc in (rp2_pio.PULSE_AT + 1, rp2_pio.PULSE_AT + 2) else y + 1
+        y = 0
+        if 9 <= pc < rp2_pio.HIT_AT:          # inside a step word: y counts what is left
+            sm = self.machines[oid]
+            sm.exec("mov(isr, y)")
+            sm.exec("push(noblock)")
+            y = sm.get()
+        left = rp2_pio.steps_left(pc, y, stream.word_steps(current))
         return stream.position_at(current, left)
 
     def stop_motors(self, now):

@@ -85,6 +85,25 @@ def step_program():
 
 
 
+def steps_left(pc, y, steps):
+    """Steps of the word in the OSR not taken yet, for a machine stopped at
+    ``pc`` (relative address) with ``y`` in its Y register; ``steps`` is the
+    word's step count. Not for the halt addresses (``HIT_AT`` and after).
+
+    0: between words (pc 0: the word in the OSR is done) or an idle word
+    (5..8); the word's steps: pulled but none taken (1..4); y + 1: waiting for
+    the next step (9..12, 15: y was decremented before its rise); y: the rise
+    has happened, y not yet decremented (13, 14).
+    """
+    if pc == 0 or 5 <= pc <= 8:
+        return 0
+    if pc <= 4:
+        return steps
+    if PULSE_AT < pc < PULSE_AT + 3:
+        return y
+    return y + 1
+
+
 def program(pulse_cycles):
     """The assembled program with the step pulse set to ``pulse_cycles``.
 

@@ -170,3 +170,36 @@ def test_halt_word_stops_the_machine_and_an_endstop_stops_it_before_a_step():
     assert state.program_counter == rp2_pio.HALT_AT
     left = state.receive_fifo[0] + 1             # steps of the word not taken
     assert ps.position_at(current, left) == 3
+
+
+def test_a_machine_stopped_anywhere_gives_its_exact_position():
+    """The rp2 backend stops motors by disabling them and reads the program
+    counter and Y: at every instruction boundary of a real run, that read-out
+    must give the number of steps the pins show."""
+    ps = stream()
+    for last, interval, count, add in [(60, 80, 3, 0), (300, 70, 2, 5), (500, 90, -3, 0)]:
+        ps.queue(last + interval, interval, count, add)
+    ps.fill(0)
+    words = words_of(ps)
+    program = rp2_pio.program(PULSE)
+    target, top = rp2.wrap_bounds(program)
+    feed, fifo = deque(words[4:]), deque(words[:4])
+    initial = pioemu.State(transmit_fifo=fifo, pin_directions=(1 << STEP) | (1 << DIR))
+    position, checked = 0, 0
+    for before, after in pioemu.emulate(
+            list(program[0]), stop_when=lambda _op, st: st.clock >= 1100,
+            initial_state=initial, side_set_base=STEP, side_set_count=1,
+            out_base=DIR, out_count=1, shift_osr_right=True, jmp_pin=STEP,
+            wrap_target=target, wrap_top=top):
+        while feed and len(after.transmit_fifo) < 4:
+            after.transmit_fifo.append(feed.popleft())
+        if after.pin_values & (1 << STEP) and not before.pin_values & (1 << STEP):
+            position += 1 if after.pin_values & (1 << DIR) else -1
+        current = len(words) - len(feed) - len(after.transmit_fifo) - 1
+        pc = after.program_counter
+        if current < 0 or pc >= rp2_pio.HIT_AT:
+            continue
+        left = rp2_pio.steps_left(pc, after.y_register, ps.word_steps(current))
+        assert ps.position_at(current, left) == position, (after.clock, pc)
+        checked += 1
+    assert position == 2 and checked > 100
