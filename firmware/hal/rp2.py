@@ -83,13 +83,14 @@ def pio_clock(sys_hz, clock_hz, pulse_ns):
             pio_hz = system // div
             if system % div or pio_hz % clock_hz:
                 continue
-            if _cycles_of(pulse_ns, pio_hz) <= rp2_pio.MAX_PULSE:
+            if _cycles_of(pulse_ns, pio_hz, rp2_pio.MIN_PULSE) <= rp2_pio.MAX_PULSE:
                 return system, div, pio_hz
     raise ValueError("no PIO clock gives %d ns pulses at clock_freq %d" % (pulse_ns, clock_hz))
 
 
-def _cycles_of(ns, hz):
-    return max(rp2_pio.MIN_PULSE, (ns * (hz // 1000000) + 999) // 1000)
+def _cycles_of(ns, hz, floor):
+    """Whole cycles at ``hz`` covering ``ns`` nanoseconds, at least ``floor``."""
+    return max(floor, (ns * (hz // 1000000) + 999) // 1000)
 
 
 def _aligned_rings(count):
@@ -127,8 +128,8 @@ class Rp2Hal(MachineIo):
             machine.freq(system)
         self.cycles_per_tick = self.pio_freq // clock_hz
         self._us_ticks = clock_hz // 1000000
-        pulse = _cycles_of(board.get("step_pulse_ns", 100), self.pio_freq)
-        setup = _cycles_of(board.get("dir_setup_ns", 20), self.pio_freq)
+        pulse = _cycles_of(board.get("step_pulse_ns", 100), self.pio_freq, rp2_pio.MIN_PULSE)
+        setup = _cycles_of(board.get("dir_setup_ns", 20), self.pio_freq, 0)
         self.program = rp2_pio.program(pulse)
         self.transport = transport if transport is not None else StdioTransport()
         self.mcu = None

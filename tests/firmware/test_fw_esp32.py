@@ -114,3 +114,15 @@ def test_monotonic_clock_survives_the_ticks_wrap():
     assert clock.now() == 8
     raw[0] = period // 4
     assert clock.now() == 8 + period // 4 - 3
+
+
+def test_hal_load_refuses_an_i2s_board_before_touching_hardware():
+    import hal
+    esp32.RMT.CHANNELS.clear()
+    try:
+        hal.load(board(id="mks-tinybee", stepper_bus="i2s_shift"), {})
+    except ValueError as exc:
+        assert "not supported yet" in str(exc)
+    else:
+        raise AssertionError("an I2S board was accepted")
+    assert esp32.RMT.CHANNELS == {}

@@ -198,3 +198,26 @@ def test_enable_adc_and_pwm_reach_the_pins():
     hal.pwm_write("gpio23", 0.25)
     pwm = hal.pwms["gpio23"]
     assert pwm.freq() == 8 and pwm.duty_u16() == 16384
+
+
+def test_hal_load_picks_the_backend_by_mcu_family():
+    import hal
+    import hal.rp2
+    rp2.reset()
+    machine.TIME_US[0] = 1000
+    real = hal.rp2.StdioTransport
+    hal.rp2.StdioTransport = FakeTransport          # no stdin to poll under a test runner
+    try:
+        backend = hal.load(board(), {})
+    finally:
+        hal.rp2.StdioTransport = real
+    assert isinstance(backend, Rp2Hal)
+    assert backend.pio_freq == 125000000 and backend.cycles_per_tick == 125
+    spec = board()
+    spec["mcu"] = "stm32"
+    try:
+        hal.load(spec, {})
+    except ValueError as exc:
+        assert "stm32" in str(exc)
+    else:
+        raise AssertionError("an unknown MCU family was accepted")
