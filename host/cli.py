@@ -55,6 +55,13 @@ def _parser():
     tune = thermal_cli.add_commands(commands, _board_options)
     tune.set_defaults(run=cmd_pid_tune)
 
+    cfg_check = commands.add_parser("config", help="`mendel config check CFG`: validate a "
+                                                   "printer.cfg, summarise it, exit 1 on errors")
+    cfg_check.add_argument("action", choices=["check"])
+    cfg_check.add_argument("file", help="printer.cfg")
+    cfg_check.add_argument("--json", action="store_true", help="print the report as JSON")
+    cfg_check.set_defaults(run=cmd_config)
+
     bench = commands.add_parser("bench", help="measure: `mendel bench link` streams a "
                                               "G-code file to the simulated board")
     bench.add_argument("what", choices=["link"])
@@ -241,6 +248,13 @@ def cmd_pid_tune(args):
     print(json.dumps(result.__dict__, indent=2) if args.json
           else thermal_cli.tune_report(result))
     return 0
+
+
+def cmd_config(args):
+    from mendel import configcheck
+    result = configcheck.check(args.file)
+    print(json.dumps(result, indent=2) if args.json else configcheck.report(result))
+    return 0 if result["ok"] else 1
 
 
 def cmd_bench(args):
