@@ -111,8 +111,9 @@ def _board_options(parser, config=True):
     """--port, --baud, --sim-realtime (and --config unless the caller adds it)."""
     if config:
         _config_option(parser)
-    parser.add_argument("--port", help="serial device of a real board (default: start "
-                                       "the simulated board)")
+    parser.add_argument("--port", help="serial device of a real board (default: "
+                                       "printer.cfg's [board] serial, else start the "
+                                       "simulated board)")
     parser.add_argument("--baud", type=int, default=250000, help="baud rate for --port")
     parser.add_argument("--sim-realtime", action="store_true",
                         help="run the simulated board's clock at wall-clock speed")
@@ -125,8 +126,11 @@ def _board_options(parser, config=True):
 def _board(args, cfg):
     """Yield a connected Mcu: on ``--port``, or on a fresh simulated board."""
     with contextlib.ExitStack() as stack:
-        if args.port:
-            device = args.port
+        baud = args.baud
+        if args.port or cfg.serial:
+            # --port wins over printer.cfg's [board] serial (and its baud).
+            device = args.port or cfg.serial
+            baud = args.baud if args.port else cfg.baud
         else:
             if getattr(args, "step_log", None):
                 folder = os.path.dirname(os.path.abspath(args.step_log))
@@ -137,7 +141,7 @@ def _board(args, cfg):
                                                plants=thermal_cli.plant_overrides(cfg)))
             device = sim.port
         try:
-            port = stack.enter_context(serial.Serial(device, args.baud, timeout=0.1))
+            port = stack.enter_context(serial.Serial(device, baud, timeout=0.1))
         except (serial.SerialException, OSError) as exc:
             raise MendelError("cannot open the board's port %s: %s" % (device, exc)) from None
         faults = getattr(args, "sim_link_faults", None)

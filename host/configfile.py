@@ -15,6 +15,7 @@ Line numbers: configparser stores each section in a dict made by its
 is being read, the file and line being read at that moment. Nothing of
 configparser's parsing is repeated here.
 """
+import ast
 import configparser
 import glob
 import os
@@ -116,7 +117,9 @@ class LineConfigParser(configparser.RawConfigParser):
                                   % (path, exc.lineno, exc.line.strip())) from None
         except configparser.ParsingError as exc:
             lineno, text = exc.errors[0]
-            raise ConfigFileError("%s:%d: cannot read %s: not a [section], 'key: value' "
+            if text[:1] in "'\"":           # Python < 3.13 keeps the line's repr
+                text = ast.literal_eval(text)
+            raise ConfigFileError("%s:%d: cannot read %r: not a [section], 'key: value' "
                                   "or an indented continuation"
                                   % (path, lineno, text.strip())) from None
 
