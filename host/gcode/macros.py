@@ -182,7 +182,7 @@ class MacroSet:
 
     def run(self, interpreter, name, rawparams):
         """Run macro ``name`` with parameter text ``rawparams``."""
-        params = _params(name, rawparams, self._chain(name))
+        params = _params(name, rawparams, " > ".join(self._stack + [name]))
         if name == SET_VARIABLE:
             self._set_variable(params)
             return
@@ -199,8 +199,9 @@ class MacroSet:
         finally:
             self._stack.pop()
 
-    def _chain(self, name):
-        return " > ".join(self._stack + [name])
+    def _chain(self):
+        """The running macros, outermost first: ``PRINT_START > HEAT``."""
+        return " > ".join(self._stack)
 
     def _render(self, interpreter, macro, params, rawparams):
         context = {
@@ -214,13 +215,13 @@ class MacroSet:
         try:
             return macro.template.render(context)
         except _RaisedError as exc:
-            raise MacroError("macro %s (%s): %s" % (self._chain(macro.name), macro.where(),
+            raise MacroError("macro %s (%s): %s" % (self._chain(), macro.where(),
                                                     exc)) from None
         except MacroError:
             raise
         except Exception as exc:     # a template's own error: bad filter input, x / 0 ...
             raise MacroError("macro %s (%s): cannot render: %s: %s"
-                             % (self._chain(macro.name), macro.where(),
+                             % (self._chain(), macro.where(),
                                 type(exc).__name__, exc)) from None
 
     def _execute(self, interpreter, macro, number, line):
@@ -240,7 +241,7 @@ class MacroSet:
             raise
         except (CommandError, ArcError) as exc:
             raise MacroError("macro %s (%s), output line %d %r: %s"
-                             % (self._chain(macro.name), macro.where(), number,
+                             % (self._chain(), macro.where(), number,
                                 printable(text, 60), exc)) from None
 
     def _set_variable(self, params):
@@ -291,9 +292,11 @@ def _macro(env, section, builtins, problems):
         template = env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         lines = section.parser.value_lines(section.name, "gcode")
+        raw = section.parser.get(section.name, "gcode")
+        skipped = raw[:len(raw) - len(raw.lstrip())].count("\n")   # blank lines stripped
         problem = section.problem("gcode", "template error: %s" % exc.message)
-        if exc.lineno and exc.lineno <= len(lines):
-            problem.line = lines[exc.lineno - 1]
+        if exc.lineno and exc.lineno + skipped <= len(lines):
+            problem.line = lines[exc.lineno - 1 + skipped]
         problems.append(problem)
         return None
     if len(problems) > before:
