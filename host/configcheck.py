@@ -55,7 +55,8 @@ def summary(cfg):
         "steppers": {s.name: {"motor": s.motor, "steps_per_mm": round(s.steps_per_mm, 6),
                               "position_min": s.position_min, "position_max": s.position_max,
                               "position_endstop": s.position_endstop,
-                              "homing_speed": s.homing_speed, "pins": _pins(cfg, s.name, STEPPER_KEYS)}
+                              "homing_speed": s.homing_speed,
+                              "pins": _pins(cfg, s.name, STEPPER_KEYS)}
                      for s in cfg.steppers.values()},
         "extruder": {"nozzle_diameter": cfg.extrusion.nozzle_diameter,
                      "filament_diameter": cfg.extrusion.filament_diameter,

@@ -111,7 +111,10 @@ description: What a template sees
 variable_count: 0
 variable_material: 'PLA'
 gcode:
-    M118 p={params.P} q={params.Q} raw={rawparams} x={printer.toolhead.position.x} t={printer.extruder.target} m={printer["gcode_macro SHOW"].material} n={printer["gcode_macro SHOW"].count} max={printer.configfile.settings.extruder.max_temp} homed={printer.toolhead.homed_axes}
+    M118 p={params.P} q={params.Q} raw={rawparams}
+    M118 x={printer.toolhead.position.x} t={printer.extruder.target} {printer.toolhead.homed_axes}
+    M118 {printer["gcode_macro SHOW"].material} n={printer["gcode_macro SHOW"].count}
+    M118 max={printer.configfile.settings.extruder.max_temp}
     SET_GCODE_VARIABLE MACRO=show VARIABLE=count VALUE={printer["gcode_macro SHOW"].count + 1}
 """
 
@@ -123,8 +126,8 @@ def test_params_rawparams_printer_state_and_variables(tmp_path):
     assert errors == []
     replies = [entry[1] for entry in machine.log if entry[0] == "respond"]
     assert replies == [
-        "p=5 q=a b raw=p=5 q=\"a b\" x=12.0 t=200.0 m=PLA n=0 max=300.0 homed=x",
-        "p= q= raw= x=12.0 t=200.0 m=PLA n=1 max=300.0 homed=x"]
+        "p=5 q=a b raw=p=5 q=\"a b\"", "x=12.0 t=200.0 x", "PLA n=0", "max=300.0",
+        "p= q= raw=", "x=12.0 t=200.0 x", "PLA n=1", "max=300.0"]
     # Each run of a file starts from the variables printer.cfg gives.
     assert cfg.macros.macros["SHOW"].variables["count"] == 0
 

@@ -32,6 +32,7 @@ into Python objects.
 import ast
 import collections
 import copy
+import dataclasses
 import re
 import shlex
 
@@ -94,17 +95,16 @@ class Status:
         return repr(self._values)
 
 
+@dataclasses.dataclass
 class Macro:
     """One ``[gcode_macro NAME]``: its template, description, variables and
     where it is written (``path``, ``line`` of its ``gcode`` key)."""
-
-    def __init__(self, name, template, description, variables, path, line):
-        self.name = name
-        self.template = template
-        self.description = description
-        self.variables = variables
-        self.path = path
-        self.line = line
+    name: str
+    template: jinja2.Template
+    description: str
+    variables: dict
+    path: str
+    line: int
 
     def where(self):
         return "%s:%d" % (self.path, self.line)
@@ -158,8 +158,8 @@ class MacroSet:
 
     def session(self):
         """A copy for one run of a file: its own variables and call counts."""
-        return MacroSet([Macro(m.name, m.template, m.description, copy.deepcopy(m.variables),
-                               m.path, m.line) for m in self], self.config_values)
+        return MacroSet([dataclasses.replace(m, variables=copy.deepcopy(m.variables))
+                         for m in self], self.config_values)
 
     def __contains__(self, name):
         return name in self.macros or (name == SET_VARIABLE and bool(self.macros))
