@@ -183,6 +183,8 @@ def cmd_print(args):
     cfg = config_mod.load(args.config)
     path = _readable(args.file)
     warn = (lambda text: print(text, file=sys.stderr))
+    for text in cfg.warnings:
+        warn("mendel: warning: " + text)
     with _board(args, cfg) as mcu:
         printer = Printer(cfg, mcu, warn=warn, settings=_settings(args))
         try:
@@ -219,6 +221,9 @@ def _report_check(report):
     if report["unsupported"]:
         lines.append("  unsupported:    " + ", ".join(
             "%s x%d" % item for item in report["unsupported"].items()))
+    if report.get("macros"):
+        lines.append("  macros:         " + ", ".join(
+            "%s x%d" % item for item in report["macros"].items()))
     lines += ["  problem: " + p for p in report["problems"]]
     lines += ["  error: line %d: %s: %s" % (e["line"], e["text"], e["reason"])
               for e in report["errors"][:20]]
