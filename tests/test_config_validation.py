@@ -313,3 +313,15 @@ def test_every_example_config_validates(path):
     assert result["ok"], result.get("errors")
     assert result["board"]["id"] == board
     assert {"PRINT_START", "START_PRINT"} <= set(result["macros"])
+
+
+def test_board_serial_is_the_port_mendel_print_opens(tmp_path, capsys):
+    text = edited("name = sim", "name = sim\nserial = %s\nbaud = 115200"
+                  % (tmp_path / "no-such-tty"))
+    cfg_path = write(tmp_path, text)
+    cfg = config.load(cfg_path)
+    assert (cfg.serial, cfg.baud) == (str(tmp_path / "no-such-tty"), 115200)
+    job = write(tmp_path, "G1 X1 F600\n", "job.gcode")
+    assert cli.main(["print", job, "--config", cfg_path, "--no-preflight"]) == 2
+    assert "cannot open the board's port %s" % (tmp_path / "no-such-tty") in \
+        capsys.readouterr().err

@@ -260,3 +260,35 @@ def test_a_slicer_file_calling_start_print_prints_on_the_sim_board(corpus, tmp_p
     # START_PRINT heated both (M190/M109 waits within 1 C of 60 and 200).
     assert summary["peak_temperatures"]["heater_bed"] >= 59.0
     assert summary["peak_temperatures"]["extruder"] >= 199.0
+
+
+STATE = """
+[gcode_macro PARK]
+gcode:
+    SAVE_GCODE_STATE NAME=park
+    G91
+    M83
+    G92 E0
+    G1 Z5 E-1 F600
+    G90
+    G1 X10 Y200 F6000
+    RESTORE_GCODE_STATE NAME=park MOVE=1 MOVE_SPEED=50
+    RESPOND TYPE=error MSG="parked and back"
+"""
+
+
+def test_save_and_restore_gcode_state(tmp_path):
+    cfg = load(tmp_path, BASE + STATE)
+    interpreter, machine, errors = run(cfg, "G92 X10\nG1 X20 Y30 Z1 E4 F1200\nPARK\n"
+                                            "G1 X21 E5\nRESTORE_GCODE_STATE NAME=other\n")
+    assert errors == [(5, "RESTORE_GCODE_STATE: no state 'other' was saved "
+                          "(SAVE_GCODE_STATE NAME=other first)")]
+    # Machine X = G-code X - 10 after G92 X10 (at X0).
+    assert machine.log == [
+        ("move", [10.0, 30.0, 1.0, 4.0]),
+        ("move", [10.0, 30.0, 6.0, 3.0]), ("move", [0.0, 200.0, 6.0, 3.0]),
+        ("move", [10.0, 30.0, 1.0, 3.0]),              # MOVE=1: back to X Y Z, E stays
+        ("respond", "!! parked and back"),
+        # G90/M82 and the E the G-code knew (4) are back: E5 is 1 mm more.
+        ("move", [11.0, 30.0, 1.0, 4.0])]
+    assert interpreter.absolute and interpreter.absolute_e and interpreter.feed == 20.0

@@ -12,6 +12,9 @@ Keys, as Klipper's Config_Reference and Command_Templates documents:
   ``printer["gcode_macro NAME"].<name>``; ``SET_GCODE_VARIABLE MACRO=NAME
   VARIABLE=<name> VALUE=<literal>`` changes it.
 
+With macros come Klipper's ``SET_GCODE_VARIABLE``, ``SAVE_GCODE_STATE``,
+``RESTORE_GCODE_STATE`` and ``RESPOND`` (:mod:`mendel.gcode.macro_commands`).
+
 A template sees ``params`` (the call's parameters: ``KEY=VALUE`` words, keys
 upper-cased, values as text; for a macro named like a G-code, ``M600 X5``,
 the letter words), ``rawparams`` (the text after the command name),
@@ -42,18 +45,14 @@ import jinja2.sandbox
 from mendel.errors import CommandError, printable
 from mendel.gcode.arcs import ArcError
 from mendel.gcode.commands import TEXT_REPLIES
+from mendel.gcode.macro_commands import COMMANDS, MacroError  # noqa: F401 (MacroError re-export)
 
 SECTION = "gcode_macro"
-SET_VARIABLE = "SET_GCODE_VARIABLE"
 _NAME = re.compile(r"[A-Z_][A-Z0-9_]*$")
 _GCODE_NAME = re.compile(r"[GMT]\d+(\.\d+)?$")
 _VARIABLE = "variable_"
 
 Coord = collections.namedtuple("Coord", "x y z e")
-
-
-class MacroError(CommandError):
-    """A macro could not run; the message names the macro chain and why."""
 
 
 class Status:
@@ -126,7 +125,7 @@ def builtin_names():
     class _Still:
         position = [0.0, 0.0, 0.0, 0.0]
 
-    return set(Interpreter(_Still())._handlers) | set(TEXT_REPLIES) | {SET_VARIABLE}
+    return set(Interpreter(_Still())._handlers) | set(TEXT_REPLIES) | set(COMMANDS)
 
 
 class MacroSet:
@@ -137,6 +136,7 @@ class MacroSet:
         self.macros = {macro.name: macro for macro in macros}
         self.config_values = config_values or {}
         self.calls = {}              # name -> times called
+        self.saved_states = {}       # SAVE_GCODE_STATE NAME -> GcodeState
         self._stack = []
 
     @classmethod
@@ -162,7 +162,7 @@ class MacroSet:
                          for m in self], self.config_values)
 
     def __contains__(self, name):
-        return name in self.macros or (name == SET_VARIABLE and bool(self.macros))
+        return name in self.macros or (name in COMMANDS and bool(self.macros))
 
     def __len__(self):
         return len(self.macros)
@@ -183,8 +183,9 @@ class MacroSet:
     def run(self, interpreter, name, rawparams):
         """Run macro ``name`` with parameter text ``rawparams``."""
         params = _params(name, rawparams, " > ".join(self._stack + [name]))
-        if name == SET_VARIABLE:
-            self._set_variable(params)
+        command = COMMANDS.get(name)
+        if command is not None:
+            command(self, interpreter, params)
             return
         macro = self.macros[name]
         if name in self._stack:
@@ -243,25 +244,6 @@ class MacroSet:
             raise MacroError("macro %s (%s), output line %d %r: %s"
                              % (self._chain(), macro.where(), number,
                                 printable(text, 60), exc)) from None
-
-    def _set_variable(self, params):
-        """SET_GCODE_VARIABLE MACRO=NAME VARIABLE=var VALUE=literal (Klipper)."""
-        for key in ("MACRO", "VARIABLE", "VALUE"):
-            if key not in params:
-                raise MacroError("%s needs %s=" % (SET_VARIABLE, key))
-        macro = self.macros.get(params["MACRO"].upper())
-        if macro is None:
-            raise MacroError("%s: no macro %s" % (SET_VARIABLE, params["MACRO"]))
-        variable = params["VARIABLE"].lower()
-        if variable not in macro.variables:
-            raise MacroError("%s: macro %s has no variable %s (variables: %s)"
-                             % (SET_VARIABLE, macro.name, variable,
-                                ", ".join(sorted(macro.variables)) or "none"))
-        try:
-            macro.variables[variable] = ast.literal_eval(params["VALUE"])
-        except (ValueError, SyntaxError):
-            raise MacroError("%s: VALUE=%s is not a Python literal (quote text: "
-                             "VALUE=\"'PLA'\")" % (SET_VARIABLE, params["VALUE"])) from None
 
 
 def _macro(env, section, builtins, problems):
