@@ -231,7 +231,8 @@ def _heater(parser, path, name, read_keys):
 def load(path=None):
     """Read a printer.cfg; ``None`` loads the bundled i3-class default.
 
-    Raises ConfigError naming the file, section and key of any problem.
+    Raises ConfigError naming the file, line, section and key of each problem
+    (``problems``: list of Problem).
     """
     path = path or resources.default_config()
     try:
@@ -265,6 +266,13 @@ def load(path=None):
                  "heater_bed": _heater(parser, path, "heater_bed", read_keys)},
         fan=_Section(parser, path, "fan", read_keys).get("fan", "fan"))
     _read_more(parser, path, read_keys, config, extruder)
+    _validate(parser, path, read_keys, config)
+    return config
+
+
+def _validate(parser, path, read_keys, config):
+    """Pins, macros, unknown sections and keys: raises one ConfigError with all
+    their problems, main file first, by line."""
     problems = []
     board = _Section(parser, path, "board", read_keys)
     try:
@@ -282,7 +290,6 @@ def load(path=None):
     if problems:
         raise ConfigError(*sorted(problems, key=lambda p: (p.path != path, p.path or "",
                                                            p.line or 0)))
-    return config
 
 
 def _read_more(parser, path, read_keys, config, extruder):
