@@ -4,7 +4,8 @@
 
 :func:`check` returns a dict: ``ok``, ``file``, and either ``errors`` (list
 of ``{file, line, section, key, message}``) or the summary: ``board`` (id,
-name, mcu, serial), ``kinematics``, ``limits`` (mm/s, mm/s^2), ``steppers``
+name, mcu, serial), ``kinematics`` and ``kinematics_params`` (delta geometry,
+mm and degrees), ``limits`` (mm/s, mm/s^2), ``steppers``
 (name -> motor, steps_per_mm, position_min/max/endstop mm, homing_speed
 mm/s, pins), ``extruder`` (nozzle/filament diameter mm, pressure_advance s),
 ``heaters`` (name -> sensor_type, control, gains, min/max_temp degC, pins),
@@ -51,7 +52,9 @@ def summary(cfg):
         "kinematics": cfg.kinematics,
         "limits": {"max_velocity": cfg.max_velocity, "max_accel": cfg.max_accel,
                    "square_corner_velocity": cfg.square_corner_velocity,
-                   "max_z_velocity": cfg.max_z_velocity, "max_z_accel": cfg.max_z_accel},
+                   "max_z_velocity": cfg.max_z_velocity, "max_z_accel": cfg.max_z_accel,
+                   "minimum_cruise_ratio": cfg.minimum_cruise_ratio},
+        "kinematics_params": dict(cfg.kinematics_params),
         "steppers": {s.name: {"motor": s.motor, "steps_per_mm": round(s.steps_per_mm, 6),
                               "position_min": s.position_min, "position_max": s.position_max,
                               "position_endstop": s.position_endstop,
@@ -81,7 +84,8 @@ def report(result):
              "  board        %s (%s, %s)%s" % (board["id"], board["name"], board["mcu"],
                                                ", serial " + board["serial"]
                                                if board["serial"] else ""),
-             "  kinematics   %s" % result["kinematics"],
+             "  kinematics   %s%s" % (result["kinematics"], "".join(
+                 "; %s %s" % item for item in result["kinematics_params"].items())),
              "  limits       %s" % ", ".join("%s %g" % item
                                              for item in result["limits"].items())]
     for name, stepper in result["steppers"].items():

@@ -292,3 +292,15 @@ def test_save_and_restore_gcode_state(tmp_path):
         # G90/M82 and the E the G-code knew (4) are back: E5 is 1 mm more.
         ("move", [11.0, 30.0, 1.0, 4.0])]
     assert interpreter.absolute and interpreter.absolute_e and interpreter.feed == 20.0
+
+
+def test_a_delta_printer_reports_its_print_radius_to_macros(tmp_path):
+    text = open(os.path.join(ROOT, "host", "configs", "delta.cfg")).read()
+    cfg = load(tmp_path, text + "\n[gcode_macro RANGE]\ngcode:\n  M118 "
+                                "{printer.toolhead.axis_minimum} {printer.toolhead.axis_maximum}\n")
+    _interp, machine, errors = run(cfg, "RANGE\n")
+    radius = cfg.kinematics_params["print_radius"]
+    top = min(s.position_endstop for name, s in cfg.steppers.items() if name != "e")
+    assert errors == []
+    assert machine.log == [("respond", "Coord(x=%r, y=%r, z=%r, e=0.0) Coord(x=%r, y=%r, z=%r, "
+                                       "e=0.0)" % (-radius, -radius, 0.0, radius, radius, top))]

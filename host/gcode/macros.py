@@ -394,13 +394,25 @@ def _toolhead(interpreter, config):
         "extruder": "extruder",
     }
     if config is not None:
-        steppers = config.steppers
+        low, high = _axis_range(config)
         values.update(
-            axis_minimum=Coord(*(steppers[a].position_min for a in "xyz"), 0.0),
-            axis_maximum=Coord(*(steppers[a].position_max for a in "xyz"), 0.0),
+            axis_minimum=Coord(*low, 0.0), axis_maximum=Coord(*high, 0.0),
             max_velocity=config.max_velocity, max_accel=config.max_accel,
             square_corner_velocity=config.square_corner_velocity)
     return values
+
+
+def _axis_range(config):
+    """Lowest and highest X, Y, Z (mm): the steppers' ranges, or for a delta the
+    print radius and the Z from minimum_z_position to the lowest endstop."""
+    steppers = config.steppers
+    if all(axis in steppers for axis in "xyz"):
+        return ([steppers[a].position_min for a in "xyz"],
+                [steppers[a].position_max for a in "xyz"])
+    params = config.kinematics_params
+    radius = params["print_radius"]
+    top = min(s.position_endstop for name, s in steppers.items() if name != "e")
+    return [-radius, -radius, params["minimum_z_position"]], [radius, radius, top]
 
 
 def _number(text):
