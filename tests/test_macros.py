@@ -144,6 +144,9 @@ NESTED = """
 [gcode_macro OUTER]
 gcode:
     M118 outer
+    _INNER_HELPER
+[gcode_macro _INNER_HELPER]
+gcode:
     INNER
 [gcode_macro INNER]
 gcode:
@@ -160,8 +163,8 @@ def test_macros_call_macros_and_recursion_is_refused(tmp_path):
     _interp, machine, errors = run(cfg, "OUTER\nG1 X1 F600\nLOOPING\nG1 X2\n")
     assert [e for e in machine.log if e[0] == "respond"][:2] == [("respond", "outer"),
                                                                  ("respond", "inner 0")]
-    assert errors == [(3, "macro INNER calls itself (LOOPING > INNER > OUTER > INNER): "
-                          "a macro may not recurse")]
+    assert errors == [(3, "macro INNER calls itself (LOOPING > INNER > OUTER > _INNER_HELPER "
+                          "> INNER): a macro may not recurse")]
     # The file goes on after the refused line.
     assert machine.log[-1] == ("move", [2.0, 0.0, 0.0, 0.0])
 
@@ -207,6 +210,8 @@ def test_errors_in_a_macro_name_the_macro_its_config_line_and_the_calling_line(t
      "[gcode_macro G1] G1 is a built-in command; a macro cannot replace it"),
     ("[gcode_macro NOTHING]\ndescription: empty\n", "[gcode_macro NOTHING]",
      "[gcode_macro NOTHING] gcode: required key is missing"),
+    ("[gcode_macro X1]\ngcode:\n  M118\n", "[gcode_macro X1]",
+     "[gcode_macro X1] 'X1' is not a command name"),
 ])
 def test_macro_config_errors_name_their_line(tmp_path, macro, needle, message):
     text = BASE + "\n" + macro

@@ -48,7 +48,9 @@ from mendel.gcode.commands import TEXT_REPLIES
 from mendel.gcode.macro_commands import COMMANDS, MacroError  # noqa: F401 (MacroError re-export)
 
 SECTION = "gcode_macro"
-_NAME = re.compile(r"[A-Z_][A-Z0-9_]*$")
+# Names the G-code reader reads as one command: two letters (or a letter and _)
+# first, like PRINT_START; "_NAME" helpers, callable from other macros.
+_NAME = re.compile(r"([A-Z][A-Z_]|_)[A-Z0-9_]*$")
 _GCODE_NAME = re.compile(r"[GMT]\d+(\.\d+)?$")
 _VARIABLE = "variable_"
 
@@ -251,8 +253,9 @@ def _macro(env, section, builtins, problems):
     name = section.name.split(None, 1)[1].strip().upper() if " " in section.name else ""
     before = len(problems)
     if not _NAME.match(name) and not _GCODE_NAME.match(name):
-        problems.append(section.problem(None, "%r is not a command name (letters, digits "
-                                              "and _, like PRINT_START)" % name))
+        problems.append(section.problem(None, "%r is not a command name: two letters (or a "
+                                              "letter and _) first, then letters, digits, _ "
+                                              "(PRINT_START), or a G-code (M600)" % name))
     elif name in builtins or name[0] == "T" and _GCODE_NAME.match(name):
         problems.append(section.problem(None, "%s is a built-in command; a macro cannot "
                                               "replace it" % name))
