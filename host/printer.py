@@ -58,6 +58,7 @@ class Printer:
         self.fan_id = mcu.info["fans"].index(config.fan)
         self.peaks = self.heaters.peaks
         self.tunes = []
+        self.targets = {}            # heater -> target degC
         self.toolhead = Toolhead(config, mcu, on_temperatures=self.poll_temperatures)
         self._configure()
 
@@ -127,9 +128,15 @@ class Printer:
         heating, ``R`` (cooling True) waits for cooling too.
         """
         self.heaters.set_target(heater, temp)
+        self.targets[heater] = temp
         if wait and temp > 0:
             self.toolhead.wait_moves()
             self.heaters.wait(heater, temp, cooling_too=cooling)
+
+    def heater_status(self):
+        """{heater: (last reading degC, target degC)}, for macros."""
+        return {name: (self.heaters.latest.get(name, 0.0), self.targets.get(name, 0.0))
+                for name in HEATERS}
 
     def pid_tune(self, heater_index, target, cycles):
         """M303 E<heater_index> S<target> C<cycles>: relay autotune, gains applied."""
@@ -168,7 +175,8 @@ class Printer:
             self.preflight(path)
         start_wall = time.monotonic()
         start_clock = self.mcu.estimated_clock()
-        interpreter = Interpreter(self, self.settings, warn=self.warn, filename=path)
+        interpreter = Interpreter(self, self.settings, warn=self.warn, filename=path,
+                                  macros=self.config.macros and self.config.macros.session())
         counter = LineCounter()
         try:
             with open(path, "rb") as stream:
