@@ -55,6 +55,14 @@ def _parser():
     tune = thermal_cli.add_commands(commands, _board_options)
     tune.set_defaults(run=cmd_pid_tune)
 
+    serve = commands.add_parser("serve", help="a virtual serial port that speaks Marlin's "
+                                              "protocol, for OctoPrint or Pronterface")
+    _board_options(serve)
+    serve.add_argument("--link", metavar="PATH",
+                       help="also make this symlink to the port (e.g. /tmp/printer)")
+    serve.add_argument("--step-log", help="simulated board: write every step run to this file")
+    serve.set_defaults(run=cmd_serve)
+
     bench = commands.add_parser("bench", help="measure: `mendel bench link` streams a "
                                               "G-code file to the simulated board")
     bench.add_argument("what", choices=["link"])
@@ -249,6 +257,13 @@ def cmd_bench(args):
     figures = bench.bench_link(path, args.config)
     print(json.dumps(figures, indent=2) if args.json else bench.report(figures))
     return 0
+
+
+def cmd_serve(args):
+    from mendel.serve import server
+    cfg = config_mod.load(args.config)
+    with _board(args, cfg) as mcu:
+        return server.run(cfg, mcu, link=args.link)
 
 
 def main(argv=None):
