@@ -112,6 +112,7 @@ class Session:
         self._clock_mark = time.monotonic()
         self._last_poll = 0.0
         self._thread = None
+        self._client = 0                     # counts hang-ups: replies go to their client
         self._own = {"M105": self._m105, "M115": self._m115, "M155": self._m155,
                      "M110": self._ok, "M108": self._ok, "M999": self._m999}
 
@@ -167,6 +168,7 @@ class Session:
     def hang_up(self):
         """The client went away: drop its queued commands, heaters off (as a
         Marlin board resets when the host closes the port), fresh G-code state."""
+        self._client += 1
         self._drop_queued()
         self.autoreport_s = 0.0
         self.queue.put(_HANG_UP)
@@ -207,28 +209,32 @@ class Session:
             try:
                 item = self.queue.get(timeout=IDLE_TICK_S)
             except queue.Empty:
-                self._guarded(self._idle)
-                continue
+                item = None
             if item is _STOP:
                 return
-            if item is _HANG_UP:
-                self._guarded(self._reset_for_next_client)
-                continue
-            lines = self._guarded(self._execute, item) or []
-            for line in lines:
-                self.send(line)
+            client = self._client
+            if item is None:
+                lines = self._guarded(self._idle)
+            elif item is _HANG_UP:
+                lines = self._guarded(self._reset_for_next_client)
+            else:
+                lines = self._guarded(self._execute, item)
+                if not lines or not lines[-1].startswith("ok"):
+                    lines.append("ok")              # M105 answers on its ok line
+            if client == self._client:      # not for a client that hung up meanwhile
+                for line in lines:
+                    self.send(line)
 
     def _guarded(self, action, *args):
-        """Run ``action``; a board shutdown or lost link halts the printer."""
+        """Lines for the client from ``action``, which returns them; a board
+        shutdown or lost link halts the printer and says so."""
         try:
-            return action(*args)
+            return action(*args) or []
         except (McuShutdown, LinkError) as exc:
             self.halted = str(exc) or "board shut down"
             self.log("halted: %s" % self.halted)
             # Marlin's kill message: OctoPrint recognises it and stops the job.
-            self.send("Error:%s" % self.halted)
-            self.send("Error:Printer halted. kill() called!")
-            return ["ok"] if args else None
+            return ["Error:%s" % self.halted, "Error:Printer halted. kill() called!"]
 
     def _idle(self):
         if self.halted is not None:
@@ -266,12 +272,12 @@ class Session:
         self.running = (code, time.monotonic())
         try:
             if self.halted is not None and code not in ("M105", "M115", "M999"):
-                return ["echo:Printer halted (%s); M999 restarts it" % self.halted, "ok"]
+                return ["echo:Printer halted (%s); M999 restarts it" % self.halted]
             handler = self._own.get(code)
             if handler is not None:
                 return handler(command)
             if command is None:
-                return ["ok"]
+                return []
             return self._interpret(command, text)
         finally:
             self.running = None
@@ -292,15 +298,15 @@ class Session:
         except (CommandError, arcs.ArcError) as exc:
             # Refused and nothing done: an error, so a host stops the job
             # rather than print on without the line.
-            return self._echo(printer.notices) + ["Error:%s: %s" % (text, exc), "ok"]
+            return self._echo(printer.notices) + ["Error:%s: %s" % (text, exc)]
         if interpreter.unsupported.get(command.code, [0])[0] > unknown_before:
-            return ['echo:Unknown command: "%s"' % text, "ok"]
+            return ['echo:Unknown command: "%s"' % text]
         lines = self._echo(printer.notices)
         if command.code in REPORTS:
             lines += [self._position_report(reply) for reply in printer.replies]
         else:
             lines += self._echo(printer.replies)
-        return lines + ["ok"]
+        return lines
 
     @staticmethod
     def _echo(texts):
@@ -315,7 +321,7 @@ class Session:
 
     # -- commands answered here --------------------------------------------
     def _ok(self, _command):
-        return ["ok"]
+        return []
 
     def _m105(self, _command):
         if self.halted is None:
@@ -324,18 +330,18 @@ class Session:
 
     def _m115(self, _command):
         machine = self.printer.config.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        return firmware_report(__version__, machine, self.printer.extruder_count) + ["ok"]
+        return firmware_report(__version__, machine, self.printer.extruder_count)
 
     def _m155(self, command):
         seconds = command.params.get("S")
         if seconds is not None:
             self.autoreport_s = max(float(seconds), 0.0)
             self._last_report = time.monotonic()
-        return ["ok"]
+        return []
 
     def _m999(self, _command):
         if self.halted is None:
-            return ["ok"]
+            return []
         self.log("M999: reconnecting the board")
         self._new_printer(clear_shutdown=True)
-        return ["echo:Printer restarted", "ok"]
+        return ["echo:Printer restarted"]
