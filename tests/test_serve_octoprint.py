@@ -150,8 +150,11 @@ def test_octoprint_ignores_notices_and_stops_on_m112(octoprint_comm, served):
         assert "M112" in machine.getErrorString()
     finally:
         machine.close()
-    # The board did stop: the next client hears so.
-    time.sleep(0.5)
+    # The board did stop: the next client hears so (once OctoPrint, which
+    # closes the port from its own thread on M112, has let go of it).
+    wait_for(lambda: machine._serial is None or not machine._serial.is_open, 10,
+             "OctoPrint to close the port")
+    time.sleep(0.3)
     with serial.Serial(port, 250000, timeout=5) as client:
         assert client.readline() == b"start\n"
         client.write(b"G1 X10\n")

@@ -24,6 +24,7 @@ from mendel.serve.protocol import LineChecker, emergency_code
 POLL_S = 0.05            # longest wait for input before keep-alive lines are due
 HANG_UP_POLL_S = 0.1     # how often a port without a client looks for one
 MAX_LINE_BYTES = 4096    # a longer "line" is refused (a host never sends one)
+WRITE_TIMEOUT_S = 5.0    # a client that reads nothing this long loses the line
 
 
 class VirtualSerialPort:
@@ -34,6 +35,7 @@ class VirtualSerialPort:
         tty.setraw(slave)
         self.path = os.ttyname(slave)
         os.close(slave)
+        os.set_blocking(self.master, False)
         self.link = None
         self.connected = False
         self._lock = threading.Lock()
@@ -68,7 +70,8 @@ class VirtualSerialPort:
         return None
 
     def write_line(self, text):
-        """Send one line to the client (any thread); dropped while nobody listens."""
+        """Send one line to the client (any thread). Dropped while nobody
+        listens, or when the client has read nothing for ``WRITE_TIMEOUT_S``."""
         if not self.connected:
             return
         data = (text + "\n").encode("ascii", errors="replace")
@@ -76,6 +79,11 @@ class VirtualSerialPort:
             while data:
                 try:
                     data = data[os.write(self.master, data):]
+                except BlockingIOError:
+                    writable = select.poll()
+                    writable.register(self.master, select.POLLOUT)
+                    if not writable.poll(int(WRITE_TIMEOUT_S * 1000)):
+                        return
                 except OSError as exc:
                     if exc.errno != errno.EIO:
                         raise

@@ -21,8 +21,9 @@ host expects):
 * ``;`` starts a comment; what follows is not part of the checksum.
 * Line numbers are integers of any size (a float parser would lose them past
   2^24).
-* M112, M108 and M410 are found as the line arrives, before any check
-  (Marlin's EMERGENCY_PARSER), so they act while a long command runs.
+* M112 and M108 are found as the line arrives, before any check (Marlin's
+  EMERGENCY_PARSER), so they act while a long command runs. (Marlin's third,
+  M410 quick stop, is not supported: M112 stops the board.)
 """
 import dataclasses
 import re
@@ -32,12 +33,11 @@ import re
 ERR_LINE_NUMBER = "Line Number is not Last Line Number+1, Last Line: %d"
 ERR_CHECKSUM = "checksum mismatch, Last Line: %d"
 ERR_NO_CHECKSUM = "No Checksum with line number, Last Line: %d"
-EMERGENCY_CODES = ("M112", "M108", "M410")
 
 _NUMBERED = re.compile(r"N(-?\d+)\s*(.*)\Z", re.S)
 _M110_N = re.compile(r"\bM110\b.*?N\s*(-?\d+)")
 _M110 = re.compile(r"(?:^|\s)M110(?:\s|$|\*)")
-_EMERGENCY = re.compile(r"\s*(?:N-?\d+\s*)?(M1(?:12|08)|M410)(?![0-9.])")
+_EMERGENCY = re.compile(r"\s*(?:N-?\d+\s*)?(M112|M108)(?![0-9.])")
 
 
 def checksum(text):
@@ -55,7 +55,7 @@ def numbered(number, command):
 
 
 def emergency_code(line):
-    """M112, M108 or M410 if ``line`` (str) is one of them, else None."""
+    """M112 or M108 if ``line`` (str) is one of them, else None."""
     found = _EMERGENCY.match(line)
     return found.group(1) if found else None
 

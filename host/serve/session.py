@@ -20,6 +20,7 @@ print. With ``--sim-realtime`` or a real board the clock runs by itself.
 
 Units: degC, seconds (wall clock unless named board time).
 """
+import os
 import queue
 import threading
 import time
@@ -40,6 +41,7 @@ WAIT_REPORT_S = 1.0      # Marlin prints temperatures each second while M109/M19
 IDLE_TICK_S = 0.1        # no command for this long: flush look-ahead, let time pass
 IDLE_POLL_S = 1.0        # temperatures read this often while idle
 CLOCK_CATCH_UP_S = 0.05  # virtual clock: lag behind the wall clock tolerated per command
+STOP_TIMEOUT_S = 30.0    # longest wait for the command in hand at the end
 HEATER_WAITS = ("M109", "M190")
 # Answers that are reports, sent as they are; other replies are notices (echo:).
 REPORTS = ("M114",)
@@ -125,10 +127,14 @@ class Session:
         return self
 
     def stop(self):
-        """Finish the command in hand, then heaters off and motors released."""
+        """End a heater wait, finish the command in hand, then heaters off and
+        motors released."""
+        self._drop_queued()
         self.queue.put(_STOP)
+        if self.printer is not None:
+            self.printer.cancel_wait.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(STOP_TIMEOUT_S)
         if self.printer is not None and self.halted is None:
             try:
                 self.printer.shutdown()
@@ -329,7 +335,7 @@ class Session:
         return [temperature_report(self.readings(), ok=True)]
 
     def _m115(self, _command):
-        machine = self.printer.config.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        machine = os.path.splitext(os.path.basename(self.printer.config.path))[0]
         return firmware_report(__version__, machine, self.printer.extruder_count)
 
     def _m155(self, command):
