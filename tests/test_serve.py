@@ -5,7 +5,6 @@ import contextlib
 import threading
 import time
 
-import pytest
 import serial
 
 from mendel import config

@@ -16,6 +16,7 @@ import pytest
 import serial
 
 from gcode_reference import Independent
+from serve_clients import damage_writes, require, served_port, step_totals, wait_for
 from mendel import config
 
 CORPUS_FILE = "slic3r-1.3-cube-m82.gcode"
@@ -24,28 +25,15 @@ CORPUS_FILE = "slic3r-1.3-cube-m82.gcode"
 @pytest.fixture(scope="module")
 def octoprint_comm(tmp_path_factory):
     """OctoPrint's comm module with settings, plugins and events set up headless."""
-    try:
-        import octoprint.events
-        import octoprint.plugin
-        import octoprint.settings
-        from octoprint.printer.profile import PrinterProfileManager
-        from octoprint.util import comm
-    except ImportError:
-        message = "OctoPrint is not installed: pip install octoprint"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    comm = require("octoprint.util.comm", "pip install octoprint")
+    import octoprint.events
+    import octoprint.plugin
+    import octoprint.settings
+    from octoprint.printer.profile import PrinterProfileManager
     octoprint.settings.settings(init=True, basedir=str(tmp_path_factory.mktemp("octoprint")))
     octoprint.plugin.plugin_manager(init=True, plugin_folders=[], plugin_entry_points=None)
     octoprint.events.eventManager()
     return comm, PrinterProfileManager()
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.05)
 
 
 class Callbacks:
@@ -74,9 +62,7 @@ def served(tmp_path):
     server = subprocess.Popen([sys.executable, "-m", "mendel", "serve", "--step-log", log],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = server.stdout.readline()
-        assert "serving a Marlin-compatible serial port on " in line
-        yield line.split(" on ")[1].split()[0], log
+        yield served_port(server), log
     finally:
         server.terminate()
         server.communicate(timeout=30)
@@ -102,15 +88,7 @@ def test_octoprint_prints_a_corpus_file_through_mendel_serve(octoprint_comm, ser
         wait_for(lambda: "CHAMBER_TEMPERATURE" in caps, 10, "M115's capability lines")
         assert caps["AUTOREPORT_TEMP"] and caps["EMERGENCY_PARSER"] and not caps["SDCARD"]
         wait_for(lambda: callbacks.temperatures, 10, "an auto-reported temperature")
-        writes = [0]
-        write = machine._serial.write
-
-        def damaging_write(data):
-            writes[0] += 1
-            if writes[0] in (1000, 3000):
-                data = data.replace(b"*", b"7*", 1)
-            return write(data)
-        machine._serial.write = damaging_write
+        damage_writes(machine._serial)
         machine.selectFile(path, False)
         machine.startPrint()
         wait_for(lambda: callbacks.done, 240, "OctoPrint to finish the print")
@@ -124,12 +102,7 @@ def test_octoprint_prints_a_corpus_file_through_mendel_serve(octoprint_comm, ser
     cfg = config.load()
     final = Independent(path).pos
     expected = [round(mm * spm) for mm, spm in zip(final, cfg.steps_per_mm())]
-    totals = [0, 0, 0, 0]
-    with open(log) as f:
-        for line in f:
-            oid, _first, _interval, count, _add = map(int, line.split())
-            totals[oid] += count
-    assert totals == expected
+    assert step_totals(log) == expected
     count = [line for line in callbacks.received() if "Count" in line][-1]
     assert count.split("Count")[1].split() == ["X:%d" % expected[0], "Y:%d" % expected[1],
                                                "Z:%d" % expected[2]]

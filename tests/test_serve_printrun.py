@@ -13,36 +13,14 @@ import time
 
 import pytest
 
+from serve_clients import damage_writes, require, served_port, step_totals, wait_for
+
 CORPUS_FILE = "slic3r-1.3-cube-m82.gcode"      # 5248 lines, a 22-minute print
 
 
 @pytest.fixture(scope="module")
 def printcore():
-    try:
-        from printrun.printcore import printcore as client
-    except ImportError:
-        message = "printrun is not installed: pip install --no-deps printrun"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return client
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting for " + what
-        time.sleep(0.05)
-
-
-def step_totals(log):
-    """Final step position of motors 0..3 (X, Y, Z, E) from the board's step log."""
-    totals = [0, 0, 0, 0]
-    with open(log) as f:
-        for line in f:
-            oid, _first, _interval, count, _add = map(int, line.split())
-            totals[oid] += count
-    return totals
+    return require("printrun.printcore", "pip install --no-deps printrun").printcore
 
 
 def test_printcore_prints_a_corpus_file_through_mendel_serve(corpus, printcore, tmp_path):
@@ -53,21 +31,13 @@ def test_printcore_prints_a_corpus_file_through_mendel_serve(corpus, printcore, 
                                "--step-log", log], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
-        assert "serving a Marlin-compatible serial port on /dev/" in server.stdout.readline()
+        served_port(server)
         host = printcore(link, 250000)
         received = []
         host.recvcb = received.append
         wait_for(lambda: host.online, 10, "printcore to see the printer")
         # Damage two lines on the wire: the print must resend them and go on.
-        writes = [0]
-        write = host.printer.write
-
-        def damaging_write(data):
-            writes[0] += 1
-            if writes[0] in (1000, 3000):
-                data = data.replace(b" X", b" X9", 1) if b" X" in data else data + b"9"
-            return write(data)
-        host.printer.write = damaging_write
+        damage_writes(host.printer)
         with open(path) as f:
             host.startprint(gcoder.LightGCode([line.rstrip("\r\n") for line in f]))
         started = time.monotonic()

@@ -32,7 +32,7 @@ from mendel.gcode.interpreter import Interpreter, PlaceholderWarning
 from mendel.gcode.reader import parse_text
 from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import McuShutdown
-from mendel.printer import Printer
+from mendel.printer import Printer, PrintError
 from mendel.serve.protocol import firmware_report, temperature_report
 from mendel.thermal.heaters import HEATERS
 
@@ -115,6 +115,7 @@ class Session:
         self._last_poll = 0.0
         self._thread = None
         self._client = 0                     # counts hang-ups: replies go to their client
+        self._stopping = threading.Event()   # M112 sent: the worker waits for the board
         self._own = {"M105": self._m105, "M115": self._m115, "M155": self._m155,
                      "M110": self._ok, "M108": self._ok, "M999": self._m999}
 
@@ -170,6 +171,7 @@ class Session:
             self.log("M112: emergency stop")
             self._drop_queued()
             printer.mcu.emergency_stop()
+            self._stopping.set()
 
     def hang_up(self):
         """The client went away: drop its queued commands, heaters off (as a
@@ -233,10 +235,13 @@ class Session:
 
     def _guarded(self, action, *args):
         """Lines for the client from ``action``, which returns them; a board
-        shutdown or lost link halts the printer and says so."""
+        shutdown, a lost link or an unconfirmed M112 halts the printer and says so."""
         try:
+            if self._stopping.is_set() and self.halted is None:
+                self._stopping.clear()
+                self.printer.emergency_stop()   # raises McuShutdown once confirmed
             return action(*args) or []
-        except (McuShutdown, LinkError) as exc:
+        except (McuShutdown, LinkError, PrintError) as exc:
             self.halted = str(exc) or "board shut down"
             self.log("halted: %s" % self.halted)
             # Marlin's kill message: OctoPrint recognises it and stops the job.
