@@ -107,6 +107,8 @@ def test_moves_reports_and_unknown_commands():
         assert firmware[0].startswith("FIRMWARE_NAME:Mendel ")
         assert "Cap:AUTOREPORT_TEMP:1" in firmware and firmware[-1] == "ok"
         assert client.run("M117 Printing...") == ["echo:Printing...", "ok"]
+        assert client.run("M73 P50 R10") == ["ok"]            # progress: taken quietly
+        assert client.run("M27") == ['echo:Unknown command: "M27"', "ok"]   # no SD card
         # a line the printer refuses is an error, and nothing moved
         refused = client.run("G1 X900")
         assert refused[0].startswith("Error:G1 X900: move out of range") and refused[-1] == "ok"

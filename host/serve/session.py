@@ -235,13 +235,14 @@ class Session:
 
     def _guarded(self, action, *args):
         """Lines for the client from ``action``, which returns them; a board
-        shutdown, a lost link or an unconfirmed M112 halts the printer and says so."""
+        shutdown, a lost link or board port, or an unconfirmed M112 halts the
+        printer and says so."""
         try:
             if self._stopping.is_set() and self.halted is None:
                 self._stopping.clear()
                 self.printer.emergency_stop()   # raises McuShutdown once confirmed
             return action(*args) or []
-        except (McuShutdown, LinkError, PrintError) as exc:
+        except (McuShutdown, LinkError, PrintError, OSError) as exc:
             self.halted = str(exc) or "board shut down"
             self.log("halted: %s" % self.halted)
             # Marlin's kill message: OctoPrint recognises it and stops the job.
