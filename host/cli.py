@@ -65,7 +65,9 @@ def _parser():
 
     bench = commands.add_parser("bench", help="measure: `mendel bench link` streams a "
                                               "G-code file to the simulated board")
-    bench.add_argument("what", choices=["link"])
+    bench.add_argument("what", nargs="?", choices=["motion", "link"], default="motion",
+                       help="motion (default): look-ahead and the host pipeline; "
+                            "link: the pty and the firmware")
     bench.add_argument("--file", help="G-code file (default: the bundled example)")
     _config_option(bench)
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -252,10 +254,15 @@ def cmd_pid_tune(args):
 
 
 def cmd_bench(args):
-    from mendel import bench, resources
+    from mendel import resources
     path = _readable(args.file or resources.example_gcode())
-    figures = bench.bench_link(path, args.config)
-    print(json.dumps(figures, indent=2) if args.json else bench.report(figures))
+    if args.what == "link":
+        from mendel import bench as module
+        figures = module.bench_link(path, args.config)
+    else:
+        from mendel import bench_motion as module
+        figures = module.bench_motion(path, args.config)
+    print(json.dumps(figures, indent=2) if args.json else module.report(figures))
     return 0
 
 

@@ -18,6 +18,10 @@ from mendel import resources
 from mendel.thermal.settings import HeaterConfig, heater_config  # noqa: F401 (re-export)
 
 AXES = "xyz"
+# Config stepper section suffixes of the kinematic motors (E is separate).
+KINEMATIC_STEPPERS = {"cartesian": "xyz", "corexy": "xyz", "delta": "abc"}
+DELTA_ANGLES = (210.0, 330.0, 90.0)   # Klipper's default tower angles (degrees)
+DELTA_MOTORS = "xyz"   # board drivers of towers a, b, c by default (as RAMPS deltas wire them)
 
 
 class ConfigError(Exception):
@@ -53,10 +57,15 @@ class PrinterConfig:
     extrusion: "ExtrusionLimits"
     heaters: dict
     fan: str
+    minimum_cruise_ratio: float = 0.5
+    instantaneous_corner_velocity: float = 1.0
+    # Kinematics-specific keys (delta: delta_radius, print_radius,
+    # minimum_z_position, arm_length/angle/position_min per tower).
+    kinematics_params: dict = dataclasses.field(default_factory=dict)
 
     def steps_per_mm(self):
-        """Steps per mm of x, y, z, e in that order."""
-        return [self.steppers[a].steps_per_mm for a in ("x", "y", "z", "e")]
+        """Steps per mm of each motor: the kinematic ones (x, y, z or a, b, c), then e."""
+        return [stepper.steps_per_mm for stepper in self.steppers.values()]
 
 
 @dataclasses.dataclass
@@ -105,7 +114,7 @@ class _Section:
             self._fail(key, "required key is missing")
         return value.strip()
 
-    def getfloat(self, key, default=None, minval=None, above=None, maxval=None):
+    def getfloat(self, key, default=None, minval=None, above=None, maxval=None, below=None):
         raw = self.get(key, None if default is None else str(default))
         try:
             value = float(raw)
@@ -119,6 +128,8 @@ class _Section:
             self._fail(key, "%g must be above %g" % (value, above))
         if maxval is not None and value > maxval:
             self._fail(key, "%g is above the maximum %g" % (value, maxval))
+        if below is not None and value >= below:
+            self._fail(key, "%g must be below %g" % (value, below))
         return value
 
     def getint(self, key, default=None, minval=None):
@@ -132,15 +143,22 @@ def _steps_per_mm(sec):
     rotation_distance = sec.getfloat("rotation_distance", above=0.0)
     microsteps = sec.getint("microsteps", minval=1)
     full_steps = sec.getint("full_steps_per_rotation", 200, minval=1)
+    return full_steps * microsteps * _gear_ratio(sec) / rotation_distance
+
+
+def _gear_ratio(sec):
+    """Klipper's ``gear_ratio``: ``"57:11, 2:1"`` is (57/11) * (2/1)."""
     gear = sec.get("gear_ratio", "1:1")
-    try:
-        ratio = 1.0
-        for pair in gear.split(","):
-            num, den = pair.split(":")
-            ratio *= float(num) / float(den)
-    except ValueError:
-        sec._fail("gear_ratio", "%r is not like '3:1' or '57:11, 2:1'" % gear)
-    return full_steps * microsteps * ratio / rotation_distance
+    ratio = 1.0
+    for pair in gear.split(","):
+        try:
+            num, den = (float(part) for part in pair.split(":"))
+        except ValueError:
+            sec._fail("gear_ratio", "%r is not like '3:1' or '57:11, 2:1'" % gear)
+        if not (num > 0.0 and den > 0.0 and math.isfinite(num / den)):
+            sec._fail("gear_ratio", "%r: every ratio needs two positive numbers" % gear)
+        ratio *= num / den
+    return ratio
 
 
 def _stepper(parser, path, axis, read_keys):
@@ -154,6 +172,46 @@ def _stepper(parser, path, axis, read_keys):
         position_min=sec.getfloat("position_min", 0.0),
         position_max=sec.getfloat("position_max", above=0.0),
         homing_speed=sec.getfloat("homing_speed", 5.0, above=0.0))
+
+
+def _delta(parser, path, printer, read_keys):
+    """Steppers a, b, c and the geometry of a linear delta (Klipper's keys).
+
+    ``position_endstop``, ``arm_length`` and ``homing_speed`` of stepper_b/c
+    default to stepper_a's; ``angle`` to 210, 330, 90 degrees; ``print_radius`` to
+    ``delta_radius``. Returns ``(steppers, params)``.
+    """
+    radius = printer.getfloat("delta_radius", above=0.0)
+    params = {"delta_radius": radius,
+              "print_radius": printer.getfloat("print_radius", radius, above=0.0),
+              "minimum_z_position": printer.getfloat("minimum_z_position", 0.0),
+              "arm_length": [], "angle": [], "position_min": []}
+    steppers = {}
+    first = None
+    for tower, default_angle, driver in zip("abc", DELTA_ANGLES, DELTA_MOTORS):
+        sec = _Section(parser, path, "stepper_" + tower, read_keys)
+        endstop = sec.getfloat("position_endstop", first and first.position_endstop)
+        arm = sec.getfloat("arm_length", first and params["arm_length"][0], above=radius)
+        position_min = None
+        if parser.has_option(sec.name, "position_min"):
+            position_min = sec.getfloat("position_min", maxval=endstop)
+        if endstop <= params["minimum_z_position"]:
+            sec._fail("position_endstop", "%g must be above minimum_z_position %g"
+                      % (endstop, params["minimum_z_position"]))
+        params["arm_length"].append(arm)
+        params["angle"].append(sec.getfloat("angle", default_angle))
+        params["position_min"].append(position_min)
+        steppers[tower] = StepperConfig(
+            name=sec.name, motor=sec.get("motor", driver), steps_per_mm=_steps_per_mm(sec),
+            position_endstop=endstop,
+            position_min=params["minimum_z_position"] if position_min is None else position_min,
+            position_max=endstop,
+            homing_speed=sec.getfloat("homing_speed", first.homing_speed if first else 5.0,
+                                      above=0.0))
+        first = first or steppers[tower]
+    if len({angle % 360.0 for angle in params["angle"]}) < 3:
+        printer._fail("kinematics", "the towers' angles %s must differ" % params["angle"])
+    return steppers, params
 
 
 def _heater(parser, path, name, read_keys):
@@ -180,11 +238,16 @@ def load(path=None):
     read_keys = {}
     printer = _Section(parser, path, "printer", read_keys)
     kinematics = printer.get("kinematics")
-    if kinematics != "cartesian":
-        printer._fail("kinematics", "only 'cartesian' is supported so far, not %r" % kinematics)
+    if kinematics not in KINEMATIC_STEPPERS:
+        printer._fail("kinematics", "%r is not one of %s"
+                      % (kinematics, ", ".join(KINEMATIC_STEPPERS)))
     max_velocity = printer.getfloat("max_velocity", above=0.0)
     max_accel = printer.getfloat("max_accel", above=0.0)
-    steppers = {axis: _stepper(parser, path, axis, read_keys) for axis in AXES}
+    params = {}
+    if kinematics == "delta":
+        steppers, params = _delta(parser, path, printer, read_keys)
+    else:
+        steppers = {axis: _stepper(parser, path, axis, read_keys) for axis in AXES}
     extruder = _Section(parser, path, "extruder", read_keys)
     steppers["e"] = StepperConfig(name="extruder", motor=extruder.get("motor", "e"),
                                   steps_per_mm=_steps_per_mm(extruder))
@@ -202,7 +265,12 @@ def load(path=None):
         extrusion=_extrusion(extruder),
         heaters={"extruder": _heater(parser, path, "extruder", read_keys),
                  "heater_bed": _heater(parser, path, "heater_bed", read_keys)},
-        fan=_Section(parser, path, "fan", read_keys).get("fan", "fan"))
+        fan=_Section(parser, path, "fan", read_keys).get("fan", "fan"),
+        minimum_cruise_ratio=printer.getfloat("minimum_cruise_ratio", 0.5, minval=0.0,
+                                              below=1.0),
+        instantaneous_corner_velocity=extruder.getfloat("instantaneous_corner_velocity", 1.0,
+                                                        minval=0.0),
+        kinematics_params=params)
     _refuse_unknown(parser, path, read_keys)
     return config
 

@@ -17,7 +17,8 @@ import collections
 from mendel.errors import CommandError
 from mendel.planner.extrusion import check_extrusion
 from mendel.planner.kinematics import CartesianKinematics
-from mendel.planner.lookahead import Limits, LookAheadQueue, Move
+from mendel.planner._lookahead import Planner
+from mendel.planner.lookahead import Limits
 from mendel.planner.stepgen import StepGenerator
 
 BUFFER_TIME = 0.25       # s of motion scheduled ahead of the board clock
@@ -35,8 +36,8 @@ class Toolhead:
         self.config = config
         self.mcu = mcu
         self.freq = mcu.clock_freq
-        self.limits = Limits(config)
-        self.planner = LookAheadQueue()
+        self.planner = Planner(config.max_velocity, config.max_accel)
+        self.limits = Limits(config, self.planner)
         self.kinematics = CartesianKinematics()
         motor_ids = {name: i for i, name in enumerate(mcu.info["motors"])}
         self.oids = [motor_ids[config.steppers[a].motor] for a in ("x", "y", "z", "e")]
@@ -49,6 +50,8 @@ class Toolhead:
         self.on_temperatures = on_temperatures
         self.moves = 0
         self.runs_sent = 0
+        self._set_clock_id = mcu.message_id("set_step_clock")
+        self._queue_step_id = mcu.message_id("queue_step")
 
     # -- moves ---------------------------------------------------------
     def move(self, target, speed):
@@ -58,10 +61,11 @@ class Toolhead:
         """
         self._check_range(target)
         check_extrusion(self.config.extrusion, self.position, target)
-        move = Move(self.limits, self.position, list(target), speed)
+        x, y, z, e = target
+        if self.planner.add(x, y, z, e, speed, self.moves):
+            self._execute(self.planner.take())
         self.position = list(target)
         self.moves += 1
-        self._execute(self.planner.add(move))
 
     def _check_range(self, target):
         for i, axis in enumerate("xyz"):
@@ -93,7 +97,8 @@ class Toolhead:
 
     def flush(self):
         """Plan and send every queued move (the last one ends at rest)."""
-        self._execute(self.planner.flush())
+        if self.planner.flush():
+            self._execute(self.planner.take())
 
     def wait_moves(self):
         """Flush, then return when the board has finished every move (M400)."""
@@ -116,30 +121,35 @@ class Toolhead:
             self.print_time = board_now + BUFFER_TIME
 
     def _execute(self, moves):
-        if not moves:
-            return
+        """Schedule planned ``moves`` (PLANNED_DTYPE rows) and send their steps."""
         self._restart_time()
-        for move in moves:
-            move.print_time = self.print_time
-            self.print_time += move.duration
-            self.stepgen.add_move(move)
-        self._send(self.stepgen.flush())
+        self.print_time = self.stepgen.add_moves(moves, self.print_time)
+        self._send(self.stepgen.flush_encoded(self.oids, self._set_clock_id,
+                                              self._queue_step_id))
         if self.print_time - self._last_poll >= TEMP_POLL_TIME and self.on_temperatures:
             self._last_poll = self.print_time
             self.on_temperatures()
 
-    def _send(self, runs):
+    def _send(self, encoded):
+        """Queue encoded runs on the link, waiting where a motor's queue on the
+        board is full."""
+        data, ends, motors, last_clocks = encoded
+        count = len(ends)
+        ends = ends.tolist()
+        motors = motors.tolist()
+        last_clocks = last_clocks.tolist()
         mcu = self.mcu
-        for run in runs:
-            ends = self._run_ends[run.oid]
-            if len(ends) >= self.queue_size:
-                self._wait_for_room(run.oid, ends)
-            oid = self.oids[run.oid]
-            if run.reference is not None:
-                mcu.send("set_step_clock", oid, run.reference)
-            mcu.send("queue_step", oid, run.interval, run.count, run.add)
-            ends.append(run.last_clock)
-            self.runs_sent += 1
+        run_ends = self._run_ends
+        first = 0
+        for r in range(count):
+            queue = run_ends[motors[r]]
+            if len(queue) >= self.queue_size:
+                mcu.queue_encoded(data, ends, first, r)
+                first = r
+                self._wait_for_room(motors[r], queue)
+            queue.append(last_clocks[r])
+        mcu.queue_encoded(data, ends, first, count)
+        self.runs_sent += count
         mcu.flush()
 
     def _wait_for_room(self, axis, ends):
