@@ -207,7 +207,9 @@ def test_reconnect_greets_again_and_turns_the_heaters_off():
         client.run("M140 S60")
         assert "/60.0" in client.run("M105")[0]
         client.close()
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while port.connected and time.monotonic() < deadline:
+            time.sleep(0.05)                  # the server sees the hang-up
         client = Client(port.path)            # asserts the new `start`
         report = client.run("M105")[0]
         assert " B:" in report and "/0.0" in report.split(" B:")[1]

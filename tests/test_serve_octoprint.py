@@ -127,8 +127,10 @@ def test_octoprint_ignores_notices_and_stops_on_m112(octoprint_comm, served):
     # closes the port from its own thread on M112, has let go of it).
     wait_for(lambda: machine._serial is None or not machine._serial.is_open, 10,
              "OctoPrint to close the port")
-    time.sleep(0.3)
-    with serial.Serial(port, 250000, timeout=5) as client:
-        assert client.readline() == b"start\n"
+    time.sleep(0.5)
+    with serial.Serial(port, 250000, timeout=10) as client:
         client.write(b"G1 X10\n")
-        assert client.readline().startswith(b"echo:Printer halted (emergency stop (M112))")
+        # `start` first, unless the server was too busy to see the hang-up
+        lines = [client.readline() for _ in range(2)]
+        assert any(line.startswith(b"echo:Printer halted (emergency stop (M112))")
+                   for line in lines), lines
