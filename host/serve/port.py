@@ -9,7 +9,8 @@ while no process has the slave open, which is how a client's connect and
 disconnect are seen: on connect Mendel greets it with ``start`` (as Marlin
 does after the reset that opening a port causes), on disconnect the session
 drops the client's queued commands and turns the heaters off. The port stays
-up for the next client.
+up for the next client. A client that closes and reopens the port faster than
+the loop polls (``POLL_S``) is taken for the same one: no ``start``, state kept.
 """
 import errno
 import os
