@@ -62,8 +62,16 @@ def _parser():
     cfg_check.add_argument("--json", action="store_true", help="print the report as JSON")
     cfg_check.set_defaults(run=cmd_config)
 
-    bench = commands.add_parser("bench", help="measure: `mendel bench link` streams a "
-                                              "G-code file to the simulated board")
+    serve = commands.add_parser("serve", help="a virtual serial port that speaks Marlin's "
+                                              "protocol, for OctoPrint or Pronterface")
+    _board_options(serve)
+    serve.add_argument("--link", metavar="PATH",
+                       help="also make this symlink to the port (e.g. /tmp/printer)")
+    serve.add_argument("--step-log", help="simulated board: write every step run to this file")
+    serve.set_defaults(run=cmd_serve)
+
+    bench = commands.add_parser("bench", help="measure: `mendel bench` the motion pipeline, "
+                                              "`mendel bench link` the link")
     bench.add_argument("what", nargs="?", choices=["motion", "link"], default="motion",
                        help="motion (default): look-ahead and the host pipeline; "
                             "link: the pty and the firmware")
@@ -279,6 +287,13 @@ def cmd_bench(args):
         figures = module.bench_motion(path, args.config)
     print(json.dumps(figures, indent=2) if args.json else module.report(figures))
     return 0
+
+
+def cmd_serve(args):
+    from mendel.serve import server
+    cfg = config_mod.load(args.config)
+    with _board(args, cfg) as mcu:
+        return server.run(cfg, mcu, link=args.link)
 
 
 def main(argv=None):
