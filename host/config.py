@@ -2,19 +2,26 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A printer.cfg in the manner of Klipper's (INI sections, same key names).
 
-Only what the walking skeleton uses is read here; every key read is checked
-for type and range, and an error names the file, section and key.
+Every key read is checked for type and range, and an error names the file,
+line, section and key (``printer.cfg:23: [stepper_x] rotation_distance: -40
+must be above 0``). The file is read by :mod:`mendel.configfile`
+(configparser, with the line of each key and Klipper's ``[include]``); pins
+are checked against the board file by :mod:`mendel.configpins`; G-code
+macros (``[gcode_macro NAME]``) are built by :mod:`mendel.gcode.macros`.
+Typed values stop at the first error; unknown sections and keys, pins and
+macros are all reported together.
 
 Steps per mm follow Klipper's Config_Reference "rotation_distance":
 ``steps_per_mm = full_steps_per_rotation * microsteps * gear_ratio /
 rotation_distance``.
 """
-import configparser
 import dataclasses
+import difflib
 import math
-import os
 
-from mendel import resources
+from mendel import configfile, configpins, resources
+from mendel.boards import BoardError, load_board
+from mendel.gcode import macros
 from mendel.thermal.settings import HeaterConfig, heater_config  # noqa: F401 (re-export)
 
 AXES = "xyz"
@@ -24,8 +31,37 @@ DELTA_ANGLES = (210.0, 330.0, 90.0)   # Klipper's default tower angles (degrees)
 DELTA_MOTORS = "xyz"   # board drivers of towers a, b, c by default (as RAMPS deltas wire them)
 
 
+@dataclasses.dataclass
+class Problem:
+    """One thing wrong in a printer.cfg: where (file, line, section, key) and why."""
+    path: str = None
+    line: int = None
+    section: str = None
+    key: str = None
+    message: str = ""
+
+    def __str__(self):
+        where = ""
+        if self.path:
+            where = self.path + (":%d" % self.line if self.line else "") + ": "
+        if self.section is None:
+            return where + self.message
+        if self.key is None:
+            return "%s[%s] %s" % (where, self.section, self.message)
+        return "%s[%s] %s: %s" % (where, self.section, self.key, self.message)
+
+
 class ConfigError(Exception):
-    """A printer.cfg value is missing or wrong."""
+    """A printer.cfg value is missing or wrong.
+
+    ``problems``: list of Problem (str or Problem arguments); the message has
+    one line per problem.
+    """
+
+    def __init__(self, *problems):
+        self.problems = [p if isinstance(p, Problem) else Problem(message=str(p))
+                         for p in problems]
+        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 @dataclasses.dataclass
@@ -62,6 +98,13 @@ class PrinterConfig:
     # Kinematics-specific keys (delta: delta_radius, print_radius,
     # minimum_z_position, arm_length/angle/position_min per tower).
     kinematics_params: dict = dataclasses.field(default_factory=dict)
+    serial: str = None               # [board] serial: the board's port, if given
+    baud: int = 250000
+    pressure_advance: float = 0.0    # s; read and checked, not applied by the planner yet
+    pressure_advance_smooth_time: float = 0.040
+    pins: dict = dataclasses.field(default_factory=dict)    # "[section] key" -> Pin
+    macros: "macros.MacroSet" = None
+    warnings: list = dataclasses.field(default_factory=list)
 
     def steps_per_mm(self):
         """Steps per mm of each motor: the kinematic ones (x, y, z or a, b, c), then e."""
@@ -100,19 +143,40 @@ class _Section:
 
     def __init__(self, parser, path, name, read_keys):
         if not parser.has_section(name):
-            raise ConfigError("%s: missing section [%s]" % (path, name))
+            raise ConfigError(Problem(path, message="missing section [%s]" % name))
         self.parser, self.path, self.name = parser, path, name
         self.read_keys = read_keys.setdefault(name, set())
 
+    def has(self, key):
+        """Is ``key`` written in this section?"""
+        return self.parser.has_option(self.name, key)
+
+    def keys(self):
+        """The keys written in this section."""
+        return self.parser.options(self.name)
+
+    def problem(self, key, why):
+        """A Problem at ``key``'s line (the section's line if the key is absent)."""
+        where = (self.parser.where(self.name, key) or self.parser.where(self.name)
+                 or (self.path, None))
+        return Problem(where[0], where[1], self.name, key, why)
+
     def _fail(self, key, why):
-        raise ConfigError("%s: [%s] %s: %s" % (self.path, self.name, key, why))
+        raise ConfigError(self.problem(key, why))
 
     def get(self, key, default=None):
         self.read_keys.add(key)
         value = self.parser.get(self.name, key, fallback=default)
         if value is None:
-            self._fail(key, "required key is missing")
+            self._fail(key, "required key is missing" + self._typo_hint(key))
         return value.strip()
+
+    def _typo_hint(self, key):
+        close = difflib.get_close_matches(key, self.keys(), n=1, cutoff=0.8)
+        if not close:
+            return ""
+        return " (is %s on line %d a typo?)" % (close[0], self.parser.where(self.name,
+                                                                              close[0])[1])
 
     def getfloat(self, key, default=None, minval=None, above=None, maxval=None, below=None):
         raw = self.get(key, None if default is None else str(default))
@@ -225,16 +289,14 @@ def _heater(parser, path, name, read_keys):
 def load(path=None):
     """Read a printer.cfg; ``None`` loads the bundled i3-class default.
 
-    Raises ConfigError naming the file, section and key of any problem.
+    Raises ConfigError naming the file, line, section and key of each problem
+    (``problems``: list of Problem).
     """
     path = path or resources.default_config()
-    parser = configparser.ConfigParser(inline_comment_prefixes=("#", ";"))
-    if not os.path.exists(path):
-        raise ConfigError("%s: no such config file" % path)
     try:
-        parser.read(path)
-    except configparser.Error as exc:
-        raise ConfigError("%s: %s" % (path, exc)) from None
+        parser = configfile.read(path)
+    except configfile.ConfigFileError as exc:
+        raise ConfigError(str(exc)) from None
     read_keys = {}
     printer = _Section(parser, path, "printer", read_keys)
     kinematics = printer.get("kinematics")
@@ -271,15 +333,80 @@ def load(path=None):
         instantaneous_corner_velocity=extruder.getfloat("instantaneous_corner_velocity", 1.0,
                                                         minval=0.0),
         kinematics_params=params)
-    _refuse_unknown(parser, path, read_keys)
+    _read_more(parser, path, read_keys, config, extruder)
+    _validate(parser, path, read_keys, config)
     return config
 
 
-def _refuse_unknown(parser, path, read_keys):
+def _validate(parser, path, read_keys, config):
+    """Pins, macros, unknown sections and keys: raises one ConfigError with all
+    their problems, main file first, by line."""
+    problems = []
+    board = _Section(parser, path, "board", read_keys)
+    try:
+        check = configpins.PinCheck(load_board(config.board), "boards/%s.json" % config.board)
+    except BoardError as exc:
+        problems.append(board.problem("name", str(exc)))
+        _skip_pins(parser, read_keys)
+    else:
+        _check_pins(check, parser, path, read_keys, config)
+        problems += check.problems
+    config.macros = macros.MacroSet.from_sections(
+        [_Section(parser, path, name, read_keys) for name in parser.sections()
+         if name.split(None, 1)[0] == macros.SECTION], problems)
+    problems += _unknown(parser, path, read_keys)
+    if problems:
+        raise ConfigError(*sorted(problems, key=lambda p: (p.path != path, p.path or "",
+                                                           p.line or 0)))
+
+
+def _read_more(parser, path, read_keys, config, extruder):
+    """[board] serial/baud and [extruder] pressure advance (additive keys)."""
+    board = _Section(parser, path, "board", read_keys)
+    config.serial = board.get("serial", "") or None
+    config.baud = board.getint("baud", 250000, minval=1)
+    config.pressure_advance = extruder.getfloat("pressure_advance", 0.0, minval=0.0,
+                                                maxval=1.0)
+    config.pressure_advance_smooth_time = extruder.getfloat(
+        "pressure_advance_smooth_time", 0.040, above=0.0, maxval=0.200)
+    if config.pressure_advance:
+        config.warnings.append(str(extruder.problem(
+            "pressure_advance", "%g s is read but not applied: the planner has no "
+            "pressure advance yet" % config.pressure_advance)))
+
+
+def _skip_pins(parser, read_keys):
+    """Without a board to check them against, pin keys are not also unknown."""
+    keys = set(configpins.STEPPER_KEYS + configpins.HEATER_KEYS + ("pin",))
+    for section in parser.sections():
+        if section in read_keys:
+            read_keys[section].update(keys)
+
+
+def _check_pins(check, parser, path, read_keys, config):
+    """Pins of the steppers, heaters and fan against the board (configpins)."""
+    for stepper in config.steppers.values():
+        check.stepper(_Section(parser, path, stepper.name, read_keys), stepper.motor)
+    for name, heater in config.heaters.items():
+        check.heater(_Section(parser, path, name, read_keys), heater.name)
+    check.fan(_Section(parser, path, "fan", read_keys), config.fan)
+    config.pins = check.pins
+    if any(section.has("endstop_pin") for section in
+           (_Section(parser, path, s.name, read_keys) for s in config.steppers.values())):
+        config.warnings.append("endstop_pin is checked but not used yet: G28 moves to "
+                               "position_endstop without reading the endstops")
+
+
+def _unknown(parser, path, read_keys):
     """Every section and key must be one Mendel reads: a typo is an error."""
+    problems = []
     for section in parser.sections():
         if section not in read_keys:
-            raise ConfigError("%s: [%s] is not a section Mendel knows" % (path, section))
-        unknown = sorted(set(parser.options(section)) - read_keys[section])
-        if unknown:
-            raise ConfigError("%s: [%s] %s: unknown key" % (path, section, unknown[0]))
+            where = parser.where(section) or (path, None)
+            problems.append(Problem(where[0], where[1], section,
+                                    message="is not a section Mendel knows"))
+            continue
+        for key in sorted(set(parser.options(section)) - read_keys[section]):
+            where = parser.where(section, key) or (path, None)
+            problems.append(Problem(where[0], where[1], section, key, "unknown key"))
+    return problems

@@ -67,6 +67,7 @@ class Printer:
         # Sees the print as it goes (mendel.ux.monitor.PrintMonitor or None):
         # ``begin(report)``, ``commands(iterable)``, ``event(kind, value)``.
         self.observer = None
+        self.targets = {}            # heater -> target degC
         self.toolhead = Toolhead(config, mcu, on_temperatures=self.poll_temperatures)
         self._configure()
 
@@ -138,9 +139,15 @@ class Printer:
         heating, ``R`` (cooling True) waits for cooling too.
         """
         self.heaters.set_target(heater, temp)
+        self.targets[heater] = temp
         if wait and temp > 0:
             self.toolhead.wait_moves()
             self.heaters.wait(heater, temp, cooling_too=cooling)
+
+    def heater_status(self):
+        """{heater: (last reading degC, target degC)}, for macros."""
+        return {name: (self.heaters.latest.get(name, 0.0), self.targets.get(name, 0.0))
+                for name in HEATERS}
 
     def pid_tune(self, heater_index, target, cycles):
         """M303 E<heater_index> S<target> C<cycles>: relay autotune, gains applied."""
@@ -180,7 +187,8 @@ class Printer:
             self.observer.begin(report)
         start_wall = time.monotonic()
         start_clock = self.mcu.estimated_clock()
-        interpreter = Interpreter(self, self.settings, warn=self.warn, filename=path)
+        interpreter = Interpreter(self, self.settings, warn=self.warn, filename=path,
+                                  macros=self.config.macros and self.config.macros.session())
         counter = LineCounter()
         try:
             with open(path, "rb") as stream:

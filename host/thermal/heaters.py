@@ -52,7 +52,7 @@ class HostHeaters:
                     for name, h in config.heaters.items()}
         self.peaks = {name: None for name in HEATERS}
         self.latest = {}             # last reading of each heater, degC
-        self.readings = {}           # heater -> (temp degC, target degC, duty 0..1)
+        self.readings = {}           # last (temp degC, target degC, duty 0..1) of each
         self.on_poll = None          # called with ``readings`` after every poll
 
     def configure(self):
@@ -110,9 +110,9 @@ class HostHeaters:
         """Read every heater's temperature (degC), keep the peaks; returns them."""
         temps = {}
         for name in HEATERS:
-            temp, target, duty = self.mcu.temperature(self.ids[name])
-            self.readings[name] = (temp, target, duty)
-            temps[name] = temp
+            reading = self.mcu.temperature(self.ids[name])
+            self.readings[name] = reading
+            temps[name] = temp = reading[0]
             if self.peaks[name] is None or temp > self.peaks[name]:
                 self.peaks[name] = temp
         self.latest = temps

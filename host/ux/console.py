@@ -63,8 +63,10 @@ class Console:
         self.out = out
         self.log = log
         self.lineno = 0
+        macros = printer.config.macros
         self.interpreter = Interpreter(printer, printer.settings, warn=self.say,
-                                       on_error=self._refused, filename="<console>")
+                                       on_error=self._refused, filename="<console>",
+                                       macros=macros and macros.session())
         self._refusal = None
         self._last_poll = 0.0
         printer.warn = self.say          # M114, M115, M118 replies come here
