@@ -24,7 +24,7 @@ from mendel.sim.board import SimBoard
 from mendel.ux import runlog
 
 CFG = config.load()
-TEMP_REPLY = re.compile(r"^ok T:\d+\.\d /200\.0 B:\d+\.\d /0\.0$")
+TEMP_REPLY = re.compile(r"^ok T:\d+\.\d /200\.0 B:\d+\.\d /0\.0 @:\d+ B@:0$")
 
 
 def _console(port, *options):

@@ -4,8 +4,8 @@
 
 Each line is parsed and run like a line of a file; its moves start at once
 (the look-ahead is flushed after every line). Replies, on stdout: ``ok``
-when the line was accepted, ``ok T:<temp> /<target> B:<temp> /<target>`` for
-``M105`` (Marlin's format, degC), ``echo: ...`` for M114/M115/M118 and
+when the line was accepted, ``ok T:<temp> /<target> B:<temp> /<target> @:<power>
+B@:<power>`` for ``M105`` (Marlin's format, degC, power 0..127), ``echo: ...`` for M114/M115/M118 and
 ``!! <reason>`` for a refused line. While the prompt waits, the host reads
 the temperatures about once a second (``POLL_S``): the bottom line of the
 terminal shows them, the run log keeps them, and the board knows the host is
@@ -36,6 +36,7 @@ from mendel.gcode.interpreter import Interpreter
 from mendel.gcode.reader import parse_text
 from mendel.mcu.mcu import McuShutdown
 from mendel.printer import PrintError
+from mendel.serve.protocol import temperature_report
 
 POLL_S = 1.0
 EXIT_OK = 0
@@ -80,13 +81,9 @@ class Console:
     def _refused(self, _lineno, _text, reason):
         self._refusal = reason
 
-    def temperature_text(self, marlin=False):
-        """``T:215.0 /215.0 B:60.0 /60.0`` (marlin) or the status line text."""
+    def temperature_text(self):
+        """The status line: each heater's temperature / target degC (power %)."""
         readings = self.printer.heaters.readings
-        if marlin:
-            short = {"extruder": "T", "heater_bed": "B"}
-            return " ".join("%s:%.1f /%.1f" % (short.get(name, name), temp, target)
-                            for name, (temp, target, _duty) in readings.items())
         return "  ".join("%s %.1f / %.0f C (%3.0f%%)" % (name, temp, target, duty * 100)
                          for name, (temp, target, duty) in readings.items())
 
@@ -109,7 +106,7 @@ class Console:
             for command in parse_text(line):
                 if command.code == "M105":
                     self.poll(force=True)
-                    self.say("ok " + self.temperature_text(marlin=True))
+                    self.say(temperature_report(self.printer.heaters.readings, ok=True))
                     return
                 self.interpreter.run([command])
             self.printer.toolhead.flush()
