@@ -177,3 +177,16 @@ def test_time_done_leaves_out_what_the_board_still_holds():
     assert monitor._printed_time() == 90.0
     printer.toolhead.print_time = 30.0           # board idle past the last move
     assert monitor._printed_time() == 100.0
+
+
+def test_quiet_keeps_warnings_in_the_summary_and_log(tmp_path):
+    gcode = tmp_path / "odd.gcode"
+    gcode.write_text("G28\nM4242 S1\nG1 X10 F3000\n")        # an unknown code: a warning
+    result = _print(tmp_path, gcode, "--json", "--quiet", "--log", "run.jsonl")
+    assert result.returncode == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    assert len(warnings) == 1 and "M4242" in warnings[0]
+    assert "M4242" not in result.stderr
+    logged = [e["text"] for e in runlog.read(str(tmp_path / "run.jsonl"))
+              if e["kind"] == "warning"]
+    assert logged == warnings
