@@ -4,12 +4,13 @@
 
 Each line is parsed and run like a line of a file; its moves start at once
 (the look-ahead is flushed after every line). Replies, on stdout: ``ok``
-when the line was accepted, ``ok T:<temp> /<target> B:<temp> /<target> @:<power>
-B@:<power>`` for ``M105`` (Marlin's format, degC, power 0..127), ``echo: ...`` for M114/M115/M118 and
-``!! <reason>`` for a refused line. While the prompt waits, the host reads
-the temperatures about once a second (``POLL_S``): the bottom line of the
-terminal shows them, the run log keeps them, and the board knows the host is
-alive (it turns the heaters off after 3 s without a frame).
+when the line was accepted; for ``M105`` Marlin's report, ``ok T:<temp>
+/<target> B:<temp> /<target> @:<power> B@:<power>`` (degC, power 0..127);
+``echo: ...`` for M114/M115/M118; ``!! <reason>`` for a refused line.
+While the prompt waits, the host reads the temperatures about once a
+second (``POLL_S``): the bottom line of the terminal shows them, the run log
+keeps them, and the board knows the host is alive (it turns the heaters off
+after 3 s without a frame).
 
 ``Ctrl-\\`` (or SIGQUIT, ``kill -QUIT``) is an emergency stop, like M112: the
 board turns every heater off, stops its motors at once and shuts down; the
