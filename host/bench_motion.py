@@ -30,7 +30,7 @@ from mendel.mcu import codec
 from mendel.mcu.link import SEQ_MODULO, SerialLink
 from mendel.planner._lookahead import Planner
 from mendel.planner.lookahead import Limits, LookAheadQueue, Move
-from mendel.toolhead import Toolhead
+from mendel.toolhead import Toolhead, ToolheadMachine
 
 
 def generate_chords(moves=100_000, seed=1):
@@ -114,7 +114,7 @@ class NullMcu:
         return 0
 
 
-class PipelineMachine:
+class PipelineMachine(ToolheadMachine):
     """The interpreter's machine: a real Toolhead on a NullMcu."""
 
     extruder_count = 1
@@ -122,24 +122,8 @@ class PipelineMachine:
     def __init__(self, cfg, mcu):
         self.toolhead = Toolhead(cfg, mcu)
 
-    @property
-    def position(self):
-        return self.toolhead.position
-
-    def move(self, target, speed):
-        self.toolhead.move(target, speed)
-
-    def home(self, axes):
-        self.toolhead.home(axes)
-
-    def dwell(self, seconds):
-        self.toolhead.dwell(seconds)
-
     def wait_moves(self):
         self.toolhead.flush()
-
-    def set_limits(self, **limits):
-        self.toolhead.set_limits(**limits)
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: None

@@ -10,7 +10,7 @@ from mendel.gcode.interpreter import GcodeError, Interpreter, Settings
 from mendel.gcode.reader import LineCounter, iter_commands
 from mendel.mcu.mcu import McuShutdown
 from mendel.planner.extrusion import check_temperature
-from mendel.toolhead import Toolhead
+from mendel.toolhead import Toolhead, ToolheadMachine
 from mendel.thermal.autotune import AutotuneError
 from mendel.thermal.heaters import HEATERS, HostHeaters, TemperatureError
 
@@ -48,7 +48,7 @@ class PrintSummary:
         return self.print_time_s / self.wall_time_s if self.wall_time_s else 0.0
 
 
-class Printer:
+class Printer(ToolheadMachine):
     """A printer on a connected board: heaters configured, toolhead ready."""
 
     extruder_count = 1
@@ -80,31 +80,15 @@ class Printer:
         self.poll_temperatures()
 
     # -- the machine interface of the interpreter ------------------------
-    @property
-    def position(self):
-        return self.toolhead.position
-
     def move(self, target, speed):
         check_temperature(self.config.extrusion, self.toolhead.position, target,
                           self.heaters.latest.get("extruder", 0.0))
         self.toolhead.move(target, speed)
 
-    def home(self, axes):
-        self.toolhead.home(axes)
-
-    def dwell(self, seconds):
-        self.toolhead.dwell(seconds)
-
-    def wait_moves(self):
-        self.toolhead.wait_moves()
-
     def motors_off(self):
         self.toolhead.wait_moves()
         self.mcu.send("enable_motors", 0)
         self.mcu.flush()
-
-    def set_limits(self, **limits):
-        self.toolhead.set_limits(**limits)
 
     def select_tool(self, tool):
         if tool >= self.extruder_count:

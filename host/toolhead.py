@@ -178,3 +178,26 @@ class Toolhead:
         side, counted from where the board started."""
         return [now - first for now, first in zip(self.stepgen.positions(),
                                                    self._initial_steps)]
+
+
+class ToolheadMachine:
+    """The motion half of the interpreter's machine interface, on ``self.toolhead``."""
+
+    @property
+    def position(self):
+        return self.toolhead.position
+
+    def move(self, target, speed):
+        self.toolhead.move(target, speed)
+
+    def home(self, axes):
+        self.toolhead.home(axes)
+
+    def dwell(self, seconds):
+        self.toolhead.dwell(seconds)
+
+    def wait_moves(self):
+        self.toolhead.wait_moves()
+
+    def set_limits(self, **limits):
+        self.toolhead.set_limits(**limits)
