@@ -97,8 +97,9 @@ class Flash:
             len(self.sources), ":" + self.remote_dir if self.remote_dir else "the board's root")]
         for rel in self.sources + [upload.BOARD_FILE]:
             remote = rel if rel in (upload.ENTRY, upload.BOARD_FILE) else rel[:-3] + ".mpy"
-            lines.append("    mpremote connect %s resume fs cp build/%s :%s"
-                         % (self.device, remote, upload._remote(self.remote_dir, remote)))
+            local = "firmware/" + rel if rel == upload.ENTRY else "build/" + remote
+            lines.append("    mpremote connect %s resume fs cp %s :%s"
+                         % (self.device, local, upload._remote(self.remote_dir, remote)))
         return "\n".join(lines)
 
     def _last_step(self):
