@@ -4,14 +4,14 @@
 freshly flashed board that ``mpremote`` (and ``mendel flash --board sim``) can
 reach at :attr:`SimRepl.port`, with :attr:`SimRepl.folder` as its filesystem.
 
-    with SimRepl(folder) as repl:
-        mendel flash --board sim --port <repl.port>
+    python -m mendel.sim.repl FOLDER      # prints the port; Ctrl-C ends it
+    mendel flash --board sim --port /dev/pts/N
 """
 import os
 import subprocess
 import tty
 
-from mendel.sim.board import find_micropython
+from mendel.sim.board import end_process, find_micropython
 
 
 class SimRepl:
@@ -22,32 +22,45 @@ class SimRepl:
         self.folder = folder
         self.port = None
         self.process = None
-        self._slave = None
 
     def start(self):
-        master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        self.port = os.ttyname(self._slave)
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        self.port = os.ttyname(slave)
         # The REPL also keeps the slave open, so that it never sees a hang-up
         # between two mpremote sessions.
         self.process = subprocess.Popen([find_micropython()], stdin=master, stdout=master,
                                         stderr=subprocess.DEVNULL, cwd=self.folder,
-                                        pass_fds=(self._slave,), start_new_session=True)
+                                        pass_fds=(slave,), start_new_session=True)
         os.close(master)
-        os.close(self._slave)
+        os.close(slave)
         return self
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """End the REPL process."""
+        end_process(self.process)
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def main(argv=None):
+    """``python -m mendel.sim.repl [FOLDER]``: run a REPL until Ctrl-C."""
+    import sys
+    import time
+    folder = (argv if argv is not None else sys.argv[1:] or ["."])[0]
+    with SimRepl(os.path.abspath(folder)) as repl:
+        print("MicroPython REPL on %s, files in %s (Ctrl-C ends it)" % (repl.port, repl.folder),
+              flush=True)
+        try:
+            while repl.process.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
