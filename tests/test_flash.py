@@ -15,7 +15,7 @@ import serial
 
 from mendel import boards
 from mendel.flash import Flash, FlashError, image, ports
-from mendel.sim.board import find_micropython, firmware_dir
+from mendel.sim.board import SimBoard, find_micropython, firmware_dir
 from mendel.sim.repl import SimRepl
 
 
@@ -99,14 +99,10 @@ def test_flash_uploads_the_firmware_and_the_uploaded_firmware_prints(repl, tmp_p
 def test_uploaded_files_match_by_hash_through_mpremote(repl):
     job = Flash("sim", repl.port, quiet=True, out=lambda _line: None)
     job.run()
-    for local_rel in ("main.py", "board.json"):
+    for local_rel in ("main.py", "board.json", "hal/sim.mpy"):
         listing = subprocess.run([sys.executable, "-m", "mpremote", "connect", repl.port,
-                                  "resume", "sha256sum", local_rel],
+                                  "resume", "fs", "sha256sum", ":" + local_rel],
                                  capture_output=True, text=True, timeout=30)
-        if listing.returncode != 0:                       # older mpremote: fs sha256sum
-            listing = subprocess.run([sys.executable, "-m", "mpremote", "connect", repl.port,
-                                      "resume", "fs", "sha256sum", local_rel],
-                                     capture_output=True, text=True, timeout=30)
         with open(os.path.join(repl.folder, local_rel), "rb") as f:
             assert hashlib.sha256(f.read()).hexdigest() in listing.stdout, listing
 
@@ -123,6 +119,16 @@ def test_wrong_board_is_refused_before_anything_is_written(repl):
     assert "wrong board: %s runs MicroPython on 'linux'" % repl.port in result.stderr
     assert "needs an RP2040 running MicroPython" in result.stderr
     assert os.listdir(repl.folder) == []
+
+
+def test_a_board_running_mendel_asks_for_a_reset_then_gives_up():
+    lines = []
+    with SimBoard("sim") as sim:
+        job = Flash("sim", sim.port, quiet=True, out=lines.append, reset_wait_s=1.0)
+        with pytest.raises(FlashError, match="the Mendel firmware on %s kept running" % sim.port):
+            job.run()
+    assert any("runs on %s and keeps the REPL closed: press the board's reset button"
+               % sim.port in line for line in lines), lines
 
 
 def test_missing_port_and_unknown_board_are_clear_errors(tmp_path):
@@ -158,8 +164,8 @@ def test_uf2_is_copied_to_the_boot_drive_then_the_board_is_checked(repl, tmp_pat
 
 
 def test_boot_drive_is_found_among_the_mounts(tmp_path, monkeypatch):
-    drive = boot_drive(tmp_path / "media" / "RPI-RP2") if (tmp_path / "media").mkdir() is None \
-        else None
+    (tmp_path / "media").mkdir()
+    drive = boot_drive(tmp_path / "media" / "RPI-RP2")
     monkeypatch.setattr(image, "_mount_points", lambda: ["/", str(tmp_path), drive])
     assert image.find_boot_drive() == drive
     monkeypatch.setattr(image, "_mount_points", lambda: ["/", str(tmp_path)])

@@ -35,18 +35,21 @@ class Flash:
     ``image``: MicroPython image (``.uf2`` RP2040, ``.bin`` ESP32) or None to
     keep the one on the board; ``boot_drive``: the RP2040 boot drive folder
     (default: found among the mounted drives); ``remote_dir``: folder on the
-    board (default its root; on the unix port, the REPL's working directory).
+    board (default its root; on the unix port, the REPL's working directory);
+    ``reset_wait_s``: how long to wait for the user to press reset when the
+    Mendel firmware, not the REPL, answers.
     ``out``: called with each line of the report. Raises FlashError or
     mendel.boards.BoardError, with what to do, before or at the failing step.
     """
 
     def __init__(self, board_id, port, image=None, boot_drive=None, remote_dir="",
-                 quiet=False, out=print):
+                 quiet=False, out=print, reset_wait_s=30.0):
         self.board = checked_board(board_id)
         self.family = self.board["mcu"]
         self.entry = ports.port(self.family)
         self.device, self.image, self.boot_drive = port, image, boot_drive
         self.remote_dir, self.quiet, self.out = remote_dir.strip(":"), quiet, out
+        self.reset_wait_s = reset_wait_s
         self.sources = ports.firmware_files(firmware_dir(), self.family)
         self.march = self.entry["march"]
         self.transport = self.build_dir = self.pairs = None
@@ -115,7 +118,8 @@ class Flash:
         image_mod.copy_uf2(self.image, drive, quiet=self.quiet)
 
     def _connect(self):
-        self.transport = upload.connect(self.device)
+        self.transport = upload.connect(self.device, reset_wait_s=self.reset_wait_s,
+                                        out=self.out)
         remote = device_mod.describe_remote(self.transport)
         self.march = device_mod.check_remote(self.board, self.entry, remote, self.device)
 

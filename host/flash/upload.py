@@ -7,17 +7,22 @@ raw REPL, and check every file by its SHA-256 on the board.
 ``main.py`` stays source: MicroPython runs ``main.py`` at boot and imports the
 ``.mpy`` modules beside it.
 """
+import contextlib
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import time
 
 from mpremote.transport import TransportError
 from mpremote.transport_serial import SerialTransport
+from serial import SerialException
 from tqdm import tqdm
 
 from mendel.flash.device import FlashError
+from mendel.mcu import codec
 
 ENTRY = "main.py"
 BOARD_FILE = "board.json"
@@ -63,22 +68,89 @@ def board_json(board, build_dir):
     return path
 
 
-def connect(device, baud=115200):
-    """An mpremote serial transport in raw REPL on ``device``, without a soft reset
-    (``mpremote connect DEVICE resume``). Raises FlashError."""
+# Serial read timeout (s): on a pty mpremote reads without first asking what is
+# waiting, so a board that never answers would otherwise block it for good.
+READ_TIMEOUT = 0.2
+
+
+def _open(device, baud):
     try:
-        transport = SerialTransport(device, baud)
+        return SerialTransport(device, baud, timeout=READ_TIMEOUT)
     except TransportError as exc:
         raise FlashError("cannot open %s: %s" % (device, exc)) from None
     except Exception as exc:                # pyserial: locked by another program
         raise FlashError("cannot open %s (busy? %s)" % (device, exc)) from None
+
+
+def _close(transport):
     try:
-        transport.enter_raw_repl(soft_reset=False, timeout_overall=5)
-    except TransportError as exc:
         transport.close()
-        raise FlashError("no MicroPython REPL answers on %s (%s): is MicroPython flashed "
-                         "(--firmware-image), and is the port right?" % (device, exc)) from None
-    return transport
+    except (OSError, SerialException):
+        pass
+
+
+def mendel_answers(port, wait_s=0.5):
+    """Whether the Mendel firmware answers on ``port`` (an open pyserial port):
+    an empty frame comes back acknowledged (docs/protocol.md)."""
+    port.reset_input_buffer()
+    # Several copies: mpremote's Ctrl-C and Ctrl-A before it may read as the
+    # head of a frame that swallows the first copies until the firmware resyncs.
+    port.write(codec.build_frame(0, b"") * 4)
+    decoder = codec.FrameDecoder()
+    deadline = time.monotonic() + wait_s
+    saved, port.timeout = port.timeout, 0.05
+    try:
+        while time.monotonic() < deadline:
+            if decoder.feed(port.read(max(1, port.in_waiting))):
+                return True
+        return False
+    finally:
+        port.timeout = saved
+
+
+def _enter_raw_repl(transport, timeout_s):
+    """mpremote's raw REPL entry, without its print of what came instead."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        transport.enter_raw_repl(soft_reset=False, timeout_overall=timeout_s)
+
+
+def connect(device, baud=115200, reset_wait_s=30.0, out=print):
+    """An mpremote serial transport in raw REPL on ``device``, without a soft reset
+    (``mpremote connect DEVICE resume``). Raises FlashError.
+
+    The Mendel firmware keeps the REPL closed (Ctrl-C is off while the link
+    runs); when it answers instead, the user is asked to press reset, and the
+    REPL is tried again and again for ``reset_wait_s`` s, so that mpremote's
+    Ctrl-C lands before ``main.py`` starts the link.
+    """
+    transport = _open(device, baud)
+    try:
+        _enter_raw_repl(transport, 2.0)
+        return transport
+    except TransportError as exc:
+        if not mendel_answers(transport.serial):
+            _close(transport)
+            raise FlashError("no MicroPython REPL answers on %s (%s): is MicroPython flashed "
+                             "(--firmware-image), and is the port right?" % (device, exc)) \
+                from None
+    out("the Mendel firmware runs on %s and keeps the REPL closed: press the board's reset "
+        "button now (waiting %.0f s)" % (device, reset_wait_s))
+    deadline = time.monotonic() + reset_wait_s
+    while time.monotonic() < deadline:
+        try:
+            if transport is None:
+                transport = SerialTransport(device, baud, timeout=READ_TIMEOUT)
+            _enter_raw_repl(transport, 0.5)
+            return transport
+        except (TransportError, OSError, SerialException):
+            if transport is not None:
+                _close(transport)       # a USB board leaves and comes back on reset
+            transport = None
+            time.sleep(0.05)
+    if transport is not None:
+        _close(transport)
+    raise FlashError("the Mendel firmware on %s kept running: press the board's reset "
+                     "button while `mendel flash` waits for it" % device)
 
 
 def _remote(remote_dir, rel):
