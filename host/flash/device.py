@@ -3,8 +3,10 @@
 """Check a serial port before flashing: that it exists, that no other program
 holds it, and that it answers with the MicroPython port the board needs."""
 import os
+import re
 
 from mendel.errors import MendelError
+from mendel.flash.ports import MPY_VERSION, NATIVE_ARCHS
 
 
 class FlashError(MendelError):
@@ -84,9 +86,8 @@ def check_remote(board, entry, remote, device):
     """Raise FlashError unless ``remote`` (from :func:`describe_remote`) is the
     port the board's MCU family ``entry`` (mendel.flash.ports) needs.
     Returns the mpy-cross ``-march`` to compile for."""
-    from mendel.flash.ports import MPY_VERSION, NATIVE_ARCHS
     platform, machine, mpy = remote
-    if platform != entry["platform"] or entry["machine"] not in machine:
+    if platform != entry["platform"] or not re.search(entry["machine"], machine):
         raise FlashError("wrong board: %s runs MicroPython on %r (%s); board %s needs %s "
                          "(sys.platform %r)" % (device, platform, machine or "unknown machine",
                                                 board["id"], entry["describe"],

@@ -1,12 +1,16 @@
 # Mendel host: what each MicroPython port needs from us.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""One table per MCU family: which firmware files are its own, how to compile
-them, how to recognise the port on the wire and which stubs type-check it.
+"""One table per MCU family: which firmware files are its own (``hal``, a glob
+on paths inside firmware/), how to compile them (mpy-cross ``march``), how to
+recognise the port (``sys.platform``, and a regex on
+``sys.implementation._machine``: an ESP32-S3 says "with ESP32S3") and which
+stubs package type-checks it.
 
 A new port (or a new HAL file of one) is added here and nowhere else:
 ``mendel flash`` and the firmware type check (tests/test_firmware_types.py) read
 this table.
 """
+import fnmatch
 import os
 
 # Native-code architecture of a .mpy file: bits 10.. of sys.implementation._mpy
@@ -18,26 +22,26 @@ MPY_VERSION = 6
 
 PORTS = {
     "sim": {
-        "hal": ["hal/sim.py", "hal/simplant.py"],
+        "hal": "hal/sim*.py",
         "march": "x64",
         "platform": "linux",
-        "machine": "",
+        "machine": r"",
         "stubs": None,
         "describe": "the MicroPython unix port (simulated board)",
     },
     "rp2040": {
-        "hal": ["hal/rp2.py"],
+        "hal": "hal/rp2*.py",
         "march": "armv6m",
         "platform": "rp2",
-        "machine": "RP2040",
+        "machine": r"\bRP2040\b",
         "stubs": "micropython-rp2-rpi-pico-stubs",
         "describe": "an RP2040 running MicroPython",
     },
     "esp32": {
-        "hal": ["hal/esp32.py"],
+        "hal": "hal/esp32*.py",
         "march": "xtensawin",
         "platform": "esp32",
-        "machine": "with ESP32",
+        "machine": r"with ESP32$",
         "stubs": "micropython-esp32-stubs",
         "describe": "an ESP32 running MicroPython",
     },
@@ -59,12 +63,13 @@ def firmware_files(firmware_dir, family):
     Every ``.py`` file of the firmware except the package marker at its top and
     the HAL files of the other ports. Shape: ``["codec.py", "hal/__init__.py", ...]``.
     """
-    others = {path for name, entry in PORTS.items() if name != family for path in entry["hal"]}
+    others = [entry["hal"] for name, entry in PORTS.items() if name != family]
     found = []
     for folder, dirs, files in os.walk(firmware_dir):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in files:
             rel = os.path.relpath(os.path.join(folder, name), firmware_dir).replace(os.sep, "/")
-            if name.endswith(".py") and rel != "__init__.py" and rel not in others:
+            if name.endswith(".py") and rel != "__init__.py" and not any(
+                    fnmatch.fnmatch(rel, pattern) for pattern in others):
                 found.append(rel)
     return sorted(found)
