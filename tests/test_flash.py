@@ -131,6 +131,13 @@ def test_a_board_running_mendel_asks_for_a_reset_then_gives_up():
                % sim.port in line for line in lines), lines
 
 
+def test_a_simulated_board_running_mendel_is_not_a_repl():
+    with SimBoard("sim") as sim:
+        result = mendel("flash", "--board", "sim", "--port", sim.port)
+    assert result.returncode == 2
+    assert "%s runs the Mendel firmware, not a MicroPython REPL" % sim.port in result.stderr
+
+
 def test_missing_port_and_unknown_board_are_clear_errors(tmp_path):
     result = mendel("flash", "--board", "sim", "--port", str(tmp_path / "ttyACM9"))
     assert result.returncode == 2 and "no serial port" in result.stderr

@@ -37,19 +37,21 @@ class Flash:
     (default: found among the mounted drives); ``remote_dir``: folder on the
     board (default its root; on the unix port, the REPL's working directory);
     ``reset_wait_s``: how long to wait for the user to press reset when the
-    Mendel firmware, not the REPL, answers.
+    Mendel firmware, not the REPL, answers (default 30 s; 0 for ``sim``).
     ``out``: called with each line of the report. Raises FlashError or
     mendel.boards.BoardError, with what to do, before or at the failing step.
     """
 
     def __init__(self, board_id, port, image=None, boot_drive=None, remote_dir="",
-                 quiet=False, out=print, reset_wait_s=30.0):
+                 quiet=False, out=print, reset_wait_s=None):
         self.board = checked_board(board_id)
         self.family = self.board["mcu"]
         self.entry = ports.port(self.family)
         self.device, self.image, self.boot_drive = port, image, boot_drive
         self.remote_dir, self.quiet, self.out = remote_dir.strip(":"), quiet, out
-        self.reset_wait_s = reset_wait_s
+        # The simulated board has no reset button to wait for.
+        self.reset_wait_s = reset_wait_s if reset_wait_s is not None else (
+            0.0 if self.family == "sim" else 30.0)
         self.sources = ports.firmware_files(firmware_dir(), self.family)
         self.march = self.entry["march"]
         self.transport = self.build_dir = self.pairs = None

@@ -133,9 +133,20 @@ def connect(device, baud=115200, reset_wait_s=30.0, out=print):
             raise FlashError("no MicroPython REPL answers on %s (%s): is MicroPython flashed "
                              "(--firmware-image), and is the port right?" % (device, exc)) \
                 from None
+        if not reset_wait_s:
+            _close(transport)
+            raise FlashError("%s runs the Mendel firmware, not a MicroPython REPL: flash a "
+                             "REPL (for the simulated board: python -m mendel.sim.repl DIR)"
+                             % device) from None
     out("the Mendel firmware runs on %s and keeps the REPL closed: press the board's reset "
         "button now (waiting %.0f s)" % (device, reset_wait_s))
-    deadline = time.monotonic() + reset_wait_s
+    return _repl_after_reset(transport, device, baud, reset_wait_s)
+
+
+def _repl_after_reset(transport, device, baud, wait_s):
+    """Try the raw REPL until the board restarts into it; reopen the port when a
+    USB board left and came back. Raises FlashError after ``wait_s`` s."""
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:
             if transport is None:
@@ -144,7 +155,7 @@ def connect(device, baud=115200, reset_wait_s=30.0, out=print):
             return transport
         except (TransportError, OSError, SerialException):
             if transport is not None:
-                _close(transport)       # a USB board leaves and comes back on reset
+                _close(transport)
             transport = None
             time.sleep(0.05)
     if transport is not None:
