@@ -107,6 +107,16 @@ def test_uploaded_files_match_by_hash_through_mpremote(repl):
             assert hashlib.sha256(f.read()).hexdigest() in listing.stdout, listing
 
 
+def test_flash_into_a_folder_on_the_board(repl):
+    Flash("sim", repl.port, remote_dir="apps/mendel", quiet=True, out=lambda _l: None).run()
+    folder = os.path.join(repl.folder, "apps", "mendel")
+    assert sorted(os.listdir(folder)) == sorted(
+        {"main.py", "board.json"} | {rel.split("/")[0].replace(".py", ".mpy") for rel in
+                                     ports.firmware_files(firmware_dir(), "sim")
+                                     if rel != "main.py"})
+    assert os.listdir(repl.folder) == ["apps"]
+
+
 def test_a_second_flash_over_the_first_verifies_again(repl):
     for _ in range(2):
         summary = Flash("sim", repl.port, quiet=True, out=lambda _line: None).run()

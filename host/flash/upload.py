@@ -169,13 +169,16 @@ def _remote(remote_dir, rel):
 
 
 def _make_dirs(transport, remote_dir, rels):
-    folders = sorted({os.path.dirname(rel) for rel in rels if os.path.dirname(rel)})
-    if remote_dir:
-        folders.insert(0, "")
+    """Create ``remote_dir`` (each level) and the folders of ``rels`` under it."""
+    parts = [p for p in remote_dir.split("/") if p]
+    folders = ["/".join(parts[:n]) for n in range(1, len(parts) + 1)]
+    if remote_dir.startswith("/"):
+        folders = ["/" + folder for folder in folders]
+    folders += sorted(_remote(remote_dir, d) for d in
+                      {os.path.dirname(rel) for rel in rels if os.path.dirname(rel)})
     for folder in folders:
-        path = _remote(remote_dir, folder).rstrip("/")
-        if not transport.fs_exists(path):
-            transport.fs_mkdir(path)
+        if not transport.fs_exists(folder):
+            transport.fs_mkdir(folder)
 
 
 def upload(transport, pairs, remote_dir="", quiet=False):
