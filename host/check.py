@@ -12,7 +12,8 @@ layer tags seen),
 and end points of extruding moves: E grows and X/Y/Z move), ``travel_bounds``
 (over the end points of every other move, homing included), ``estimated_time_s`` (planned motion
 plus dwells; heating waits are not counted), ``unsupported`` (code -> count),
-``ignored`` (known codes needing no action -> count), ``errors`` (list of
+``ignored`` (known codes needing no action -> count), ``macros``
+(printer.cfg macro -> times called), ``errors`` (list of
 ``{line, text, reason}``), ``warnings``, and ``fits`` with ``problems``: the
 file fits when it has no errors and every move stays within the axis limits.
 """
@@ -22,10 +23,13 @@ from mendel.errors import CommandError, printable
 from mendel.gcode.interpreter import Interpreter, Settings
 from mendel.gcode.reader import LineCounter, iter_commands
 from mendel.planner.extrusion import check_extrusion, check_temperature
-from mendel.planner.lookahead import Limits, LookAheadQueue, Move
+from mendel.planner.kinematics import KinematicsError
+from mendel.planner.motion import Motion, duration
 from mendel.thermal.heaters import check_target
 
 _EPSILON = 1e-9
+# Heater temperature a check assumes before a heater was waited for (degC).
+ROOM_TEMPERATURE = 25.0
 
 
 class _Bounds:
@@ -51,10 +55,9 @@ class CheckMachine:
 
     def __init__(self, config):
         self.config = config
-        self.position = [0.0, 0.0, 0.0, 0.0]
+        self.motion = Motion(config)
         self.extruder_count = 1
-        self.limits = Limits(config)
-        self.queue = LookAheadQueue()
+        self.limits = self.motion.limits
         self.time = 0.0
         self.extrude_moves = 0
         self.travel_moves = 0
@@ -63,18 +66,25 @@ class CheckMachine:
         self.layer_heights = set()
         self.layer_comments = 0
         self.out_of_range = {}
+        self.out_of_envelope = None      # (line, reason): first move a delta cannot make
         self.tools = {}                  # T number -> first line
         self.cold_extrusion = None       # line of the first E move before any heating
         self.too_much = None             # (line, reason) of the first over-extrusion
         self.hot_end_max = 0.0           # highest hot end target so far
         self.interpreter = None          # set by check_file, for line numbers
         self.events = {}
+        self.targets = {}                # heater -> target degC
+        self.temperatures = {}           # heater -> degC as a check assumes it
 
     def _line(self):
         return self.interpreter.lines if self.interpreter else 0
 
+    @property
+    def position(self):
+        return self.motion.position
+
     def move(self, target, speed):
-        self._check_range(target)
+        limits, reachable = self._check_range(target)
         self._check_extruder(target)
         start = self.position
         if target[3] > start[3] + _EPSILON and any(
@@ -86,16 +96,25 @@ class CheckMachine:
         else:
             self.travel_moves += 1
             self.travel_bounds.add(target)
-        self._plan(self.queue.add(Move(self.limits, list(start), list(target), speed)))
-        self.position = list(target)
+        self._plan(self.motion.move(target, speed, limits, split=reachable))
 
     def _check_range(self, target):
+        """``(limits, reachable)``: the kinematics' limits of the move, and
+        whether it is in reach. An out-of-range move is recorded (and planned
+        anyway, whole, so the estimate covers the whole file)."""
+        try:
+            return self.motion.check(target), True
+        except KinematicsError as exc:
+            if not self.motion.kinematics.is_linear:
+                self.out_of_envelope = self.out_of_envelope or (self._line(), str(exc))
+                return (math.inf, math.inf), False
         for i, axis in enumerate("xyz"):
             stepper = self.config.steppers[axis]
             if target[i] < stepper.position_min - 1e-9 or target[i] > stepper.position_max + 1e-9:
                 worst = self.out_of_range.setdefault(axis, [target[i], target[i], self._line()])
                 worst[0] = min(worst[0], target[i])
                 worst[1] = max(worst[1], target[i])
+        return (math.inf, math.inf), False   # the planner still applies the Z limits
 
     def _check_extruder(self, target):
         """Record the first over-extrusion, and the first E move made before the
@@ -114,21 +133,15 @@ class CheckMachine:
             except CommandError:
                 self.cold_extrusion = self._line()
 
-    def _plan(self, moves):
-        for move in moves:
-            self.time += move.duration
+    def _plan(self, released):
+        if released:
+            self.time += duration(self.motion.take())
 
     def home(self, axes):
-        for axis in axes:
-            i = "XYZ".index(axis)
-            target = list(self.position)
-            target[i] = self.config.steppers["xyz"[i]].position_endstop
-            if target != self.position:
-                self.travel_moves += 1
-                self.travel_bounds.add(target)
-                self._plan(self.queue.add(Move(self.limits, list(self.position), target,
-                                               self.config.steppers["xyz"[i]].homing_speed)))
-                self.position = target
+        for target, speed in self.motion.home_moves(axes):
+            self.travel_moves += 1
+            self.travel_bounds.add(target)
+            self._plan(self.motion.move(target, speed))
         self.wait_moves()
 
     def dwell(self, seconds):
@@ -136,17 +149,26 @@ class CheckMachine:
         self.time += seconds
 
     def wait_moves(self):
-        self._plan(self.queue.flush())
+        self._plan(self.motion.flush())
 
     def set_limits(self, **limits):
         self.limits.update(**limits)
 
     def set_temperature(self, heater, temp, wait, wait_cooling):
         check_target(self.config, heater, temp)
+        self.targets[heater] = temp
+        if wait:
+            self.temperatures[heater] = temp
         if heater == "extruder":
             self.hot_end_max = max(self.hot_end_max, temp)
         if wait:
             self.wait_moves()
+
+    def heater_status(self):
+        """{heater: (degC, target degC)} for macros: a heater is assumed at
+        ROOM_TEMPERATURE until waited for (M109/M190), then at that target."""
+        return {name: (self.temperatures.get(name, ROOM_TEMPERATURE),
+                       self.targets.get(name, 0.0)) for name in self.config.heaters}
 
     def event(self, kind, value):
         self.events[kind] = self.events.get(kind, 0) + 1
@@ -187,9 +209,10 @@ def check_file(path, config, settings=None):
     machine = CheckMachine(config)
     errors = []
     warnings = []
+    macros = config.macros.session() if config.macros else None
     interpreter = Interpreter(
         machine, settings or Settings(), warn=warnings.append, filename=path,
-        on_error=lambda line, text, reason: errors.append(
+        macros=macros, on_error=lambda line, text, reason: errors.append(
             {"line": line, "text": printable(text), "reason": reason}))
     machine.interpreter = interpreter
     counter = LineCounter()
@@ -200,6 +223,8 @@ def check_file(path, config, settings=None):
                 % (line, axis.upper(), low, high, config.steppers[axis].position_min,
                    config.steppers[axis].position_max)
                 for axis, (low, high, line) in sorted(machine.out_of_range.items())]
+    if machine.out_of_envelope is not None:
+        problems.append("line %d: %s" % machine.out_of_envelope)
     missing = sorted(t for t in machine.tools if t >= machine.extruder_count)
     if missing:
         problems.append("line %d: uses tool(s) %s but this printer has %d extruder(s)"
@@ -230,6 +255,7 @@ def check_file(path, config, settings=None):
         "estimated_time_s": round(machine.time, 3),
         "unsupported": {code: seen[0] for code, seen in sorted(interpreter.unsupported.items())},
         "ignored": dict(sorted(interpreter.ignored.items())),
+        "macros": dict(sorted(macros.calls.items())) if macros else {},
         "errors": errors,
         "warnings": [printable(w) for w in warnings],
         "tools": sorted(machine.tools),

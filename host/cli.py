@@ -55,9 +55,18 @@ def _parser():
     tune = thermal_cli.add_commands(commands, _board_options)
     tune.set_defaults(run=cmd_pid_tune)
 
+    cfg_check = commands.add_parser("config", help="`mendel config check CFG`: validate a "
+                                                   "printer.cfg, summarise it, exit 1 on errors")
+    cfg_check.add_argument("action", choices=["check"])
+    cfg_check.add_argument("file", help="printer.cfg")
+    cfg_check.add_argument("--json", action="store_true", help="print the report as JSON")
+    cfg_check.set_defaults(run=cmd_config)
+
     bench = commands.add_parser("bench", help="measure: `mendel bench link` streams a "
                                               "G-code file to the simulated board")
-    bench.add_argument("what", choices=["link"])
+    bench.add_argument("what", nargs="?", choices=["motion", "link"], default="motion",
+                       help="motion (default): look-ahead and the host pipeline; "
+                            "link: the pty and the firmware")
     bench.add_argument("--file", help="G-code file (default: the bundled example)")
     _config_option(bench)
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -119,8 +128,9 @@ def _board_options(parser, config=True):
     """--port, --baud, --sim-realtime (and --config unless the caller adds it)."""
     if config:
         _config_option(parser)
-    parser.add_argument("--port", help="serial device of a real board (default: start "
-                                       "the simulated board)")
+    parser.add_argument("--port", help="serial device of a real board (default: "
+                                       "printer.cfg's [board] serial, else start the "
+                                       "simulated board)")
     parser.add_argument("--baud", type=int, default=250000, help="baud rate for --port")
     parser.add_argument("--sim-realtime", action="store_true",
                         help="run the simulated board's clock at wall-clock speed")
@@ -133,8 +143,11 @@ def _board_options(parser, config=True):
 def _board(args, cfg):
     """Yield a connected Mcu: on ``--port``, or on a fresh simulated board."""
     with contextlib.ExitStack() as stack:
-        if args.port:
-            device = args.port
+        baud = args.baud
+        if args.port or cfg.serial:
+            # --port wins over printer.cfg's [board] serial (and its baud).
+            device = args.port or cfg.serial
+            baud = args.baud if args.port else cfg.baud
         else:
             if getattr(args, "step_log", None):
                 folder = os.path.dirname(os.path.abspath(args.step_log))
@@ -145,7 +158,7 @@ def _board(args, cfg):
                                                plants=thermal_cli.plant_overrides(cfg)))
             device = sim.port
         try:
-            port = stack.enter_context(serial.Serial(device, args.baud, timeout=0.1))
+            port = stack.enter_context(serial.Serial(device, baud, timeout=0.1))
         except (serial.SerialException, OSError) as exc:
             raise MendelError("cannot open the board's port %s: %s" % (device, exc)) from None
         faults = getattr(args, "sim_link_faults", None)
@@ -187,6 +200,8 @@ def cmd_print(args):
     cfg = config_mod.load(args.config)
     path = _readable(args.file)
     warn = (lambda text: print(text, file=sys.stderr))
+    for text in cfg.warnings:
+        warn("mendel: warning: " + text)
     with _board(args, cfg) as mcu:
         printer = Printer(cfg, mcu, warn=warn, settings=_settings(args))
         try:
@@ -223,6 +238,9 @@ def _report_check(report):
     if report["unsupported"]:
         lines.append("  unsupported:    " + ", ".join(
             "%s x%d" % item for item in report["unsupported"].items()))
+    if report.get("macros"):
+        lines.append("  macros:         " + ", ".join(
+            "%s x%d" % item for item in report["macros"].items()))
     lines += ["  problem: " + p for p in report["problems"]]
     lines += ["  error: line %d: %s: %s" % (e["line"], e["text"], e["reason"])
               for e in report["errors"][:20]]
@@ -258,11 +276,23 @@ def cmd_pid_tune(args):
     return 0
 
 
+def cmd_config(args):
+    from mendel import configcheck
+    result = configcheck.check(args.file)
+    print(json.dumps(result, indent=2) if args.json else configcheck.report(result))
+    return 0 if result["ok"] else 1
+
+
 def cmd_bench(args):
-    from mendel import bench, resources
+    from mendel import resources
     path = _readable(args.file or resources.example_gcode())
-    figures = bench.bench_link(path, args.config)
-    print(json.dumps(figures, indent=2) if args.json else bench.report(figures))
+    if args.what == "link":
+        from mendel import bench as module
+        figures = module.bench_link(path, args.config)
+    else:
+        from mendel import bench_motion as module
+        figures = module.bench_motion(path, args.config)
+    print(json.dumps(figures, indent=2) if args.json else module.report(figures))
     return 0
 
 

@@ -58,6 +58,7 @@ class Printer:
         self.fan_id = mcu.info["fans"].index(config.fan)
         self.peaks = self.heaters.peaks
         self.tunes = []
+        self.targets = {}            # heater -> target degC
         self.toolhead = Toolhead(config, mcu, on_temperatures=self.poll_temperatures)
         self._configure()
 
@@ -127,9 +128,15 @@ class Printer:
         heating, ``R`` (cooling True) waits for cooling too.
         """
         self.heaters.set_target(heater, temp)
+        self.targets[heater] = temp
         if wait and temp > 0:
             self.toolhead.wait_moves()
             self.heaters.wait(heater, temp, cooling_too=cooling)
+
+    def heater_status(self):
+        """{heater: (last reading degC, target degC)}, for macros."""
+        return {name: (self.heaters.latest.get(name, 0.0), self.targets.get(name, 0.0))
+                for name in HEATERS}
 
     def pid_tune(self, heater_index, target, cycles):
         """M303 E<heater_index> S<target> C<cycles>: relay autotune, gains applied."""
@@ -168,7 +175,8 @@ class Printer:
             self.preflight(path)
         start_wall = time.monotonic()
         start_clock = self.mcu.estimated_clock()
-        interpreter = Interpreter(self, self.settings, warn=self.warn, filename=path)
+        interpreter = Interpreter(self, self.settings, warn=self.warn, filename=path,
+                                  macros=self.config.macros and self.config.macros.session())
         counter = LineCounter()
         try:
             with open(path, "rb") as stream:
@@ -185,16 +193,16 @@ class Printer:
 
     def _summary(self, path, lines, interpreter, start_clock, wall):
         mcu = self.mcu
-        axes = "xyze"
+        motors = list(self.config.steppers)          # x, y, z or a, b, c; then e
         board_steps = {}
-        for i, axis in enumerate(axes):
-            board_steps[axis] = mcu.motor_position(self.toolhead.oids[i])
-        expected = dict(zip(axes, self.toolhead.motor_positions()))
+        for i, motor in enumerate(motors):
+            board_steps[motor] = mcu.motor_position(self.toolhead.oids[i])
+        expected = dict(zip(motors, self.toolhead.motor_positions()))
         return PrintSummary(
             file=path, lines=lines, moves=interpreter.moves,
             print_time_s=(mcu.estimated_clock() - start_clock) / mcu.clock_freq,
             wall_time_s=wall,
-            position_mm=dict(zip(axes, self.toolhead.position)),
+            position_mm=dict(zip("xyze", self.toolhead.position)),
             position_steps=board_steps, expected_steps=expected,
             peak_temperatures=dict(self.peaks),
             unsupported={code: seen[0] for code, seen in interpreter.unsupported.items()},

@@ -11,6 +11,11 @@ def default_config():
     return os.path.join(_HERE, "configs", "i3-cartesian.cfg")
 
 
+def config_path(name):
+    """A bundled printer.cfg by name: ``i3-cartesian``, ``corexy``, ``delta``."""
+    return os.path.join(_HERE, "configs", name + ".cfg")
+
+
 def example_gcode():
     """The bundled example print, ``examples/mendel-test-block.gcode``."""
     import mendel.examples

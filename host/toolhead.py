@@ -16,8 +16,7 @@ import collections
 
 from mendel.errors import CommandError
 from mendel.planner.extrusion import check_extrusion
-from mendel.planner.kinematics import CartesianKinematics
-from mendel.planner.lookahead import Limits, LookAheadQueue, Move
+from mendel.planner.motion import Motion
 from mendel.planner.stepgen import StepGenerator
 
 BUFFER_TIME = 0.25       # s of motion scheduled ahead of the board clock
@@ -35,41 +34,45 @@ class Toolhead:
         self.config = config
         self.mcu = mcu
         self.freq = mcu.clock_freq
-        self.limits = Limits(config)
-        self.planner = LookAheadQueue()
-        self.kinematics = CartesianKinematics()
+        self.motion = Motion(config)
+        self.kinematics = self.motion.kinematics
+        self.limits = self.motion.limits
         motor_ids = {name: i for i, name in enumerate(mcu.info["motors"])}
-        self.oids = [motor_ids[config.steppers[a].motor] for a in ("x", "y", "z", "e")]
+        self.oids = [motor_ids[stepper.motor] for stepper in config.steppers.values()]
         self.stepgen = StepGenerator(self.kinematics, config.steps_per_mm(), self.freq)
-        self.position = [0.0, 0.0, 0.0, 0.0]
+        # The board counts steps from where it started: the endstops.
+        self.stepgen.set_position(self.motion.position)
+        self._initial_steps = self.stepgen.positions()
         self.print_time = 0.0
         self.queue_size = mcu.info["step_queue_size"]
         self._run_ends = [collections.deque() for _ in self.oids]
         self._last_poll = 0.0
         self.on_temperatures = on_temperatures
-        self.moves = 0
         self.runs_sent = 0
+        self._set_clock_id = mcu.message_id("set_step_clock")
+        self._queue_step_id = mcu.message_id("queue_step")
 
     # -- moves ---------------------------------------------------------
     def move(self, target, speed):
         """Queue a straight move to ``target`` [x, y, z, e] mm at ``speed`` mm/s.
 
-        Raises MoveError if the target is outside an axis's range.
+        Raises KinematicsError (a CommandError) if any point of the move is out
+        of reach, CommandError if the extruder may not make it; nothing is
+        queued then.
         """
-        self._check_range(target)
-        check_extrusion(self.config.extrusion, self.position, target)
-        move = Move(self.limits, self.position, list(target), speed)
-        self.position = list(target)
-        self.moves += 1
-        self._execute(self.planner.add(move))
+        limits = self.motion.check(target)
+        check_extrusion(self.config.extrusion, self.motion.position, target)
+        if self.motion.move(target, speed, limits):
+            self._execute(self.motion.take())
 
-    def _check_range(self, target):
-        for i, axis in enumerate("xyz"):
-            stepper = self.config.steppers[axis]
-            if not stepper.position_min - 1e-9 <= target[i] <= stepper.position_max + 1e-9:
-                raise MoveError("move out of range: %s=%.3f outside %.3f..%.3f mm"
-                                % (axis.upper(), target[i], stepper.position_min,
-                                   stepper.position_max))
+    @property
+    def position(self):
+        """[x, y, z, e] mm at the end of the last move queued."""
+        return self.motion.position
+
+    @property
+    def moves(self):
+        return self.motion.moves
 
     def set_limits(self, **limits):
         """Change velocity/acceleration limits for the moves that follow."""
@@ -79,21 +82,18 @@ class Toolhead:
         """Move each axis in ``axes`` to its endstop position at homing speed.
 
         The simulated board starts at its endstops, so this is a plain move;
-        endstop homing on real boards comes with the endstop driver.
+        endstop homing on real boards comes with the endstop driver. A delta
+        homes all three towers together (as Klipper does), whatever ``axes``.
         """
         self.flush()
-        for axis in axes:
-            i = "XYZ".index(axis.upper())
-            stepper = self.config.steppers["xyz"[i]]
-            target = list(self.position)
-            target[i] = stepper.position_endstop
-            if target != self.position:
-                self.move(target, stepper.homing_speed)
+        for target, speed in self.motion.home_moves(axes):
+            self.move(target, speed)
         self.flush()
 
     def flush(self):
         """Plan and send every queued move (the last one ends at rest)."""
-        self._execute(self.planner.flush())
+        if self.motion.flush():
+            self._execute(self.motion.take())
 
     def wait_moves(self):
         """Flush, then return when the board has finished every move (M400)."""
@@ -116,30 +116,35 @@ class Toolhead:
             self.print_time = board_now + BUFFER_TIME
 
     def _execute(self, moves):
-        if not moves:
-            return
+        """Schedule planned ``moves`` (PLANNED_DTYPE rows) and send their steps."""
         self._restart_time()
-        for move in moves:
-            move.print_time = self.print_time
-            self.print_time += move.duration
-            self.stepgen.add_move(move)
-        self._send(self.stepgen.flush())
+        self.print_time = self.stepgen.add_moves(moves, self.print_time)
+        self._send(self.stepgen.flush_encoded(self.oids, self._set_clock_id,
+                                              self._queue_step_id))
         if self.print_time - self._last_poll >= TEMP_POLL_TIME and self.on_temperatures:
             self._last_poll = self.print_time
             self.on_temperatures()
 
-    def _send(self, runs):
+    def _send(self, encoded):
+        """Queue encoded runs on the link, waiting where a motor's queue on the
+        board is full."""
+        data, ends, motors, last_clocks = encoded
+        count = len(ends)
+        ends = ends.tolist()
+        motors = motors.tolist()
+        last_clocks = last_clocks.tolist()
         mcu = self.mcu
-        for run in runs:
-            ends = self._run_ends[run.oid]
-            if len(ends) >= self.queue_size:
-                self._wait_for_room(run.oid, ends)
-            oid = self.oids[run.oid]
-            if run.reference is not None:
-                mcu.send("set_step_clock", oid, run.reference)
-            mcu.send("queue_step", oid, run.interval, run.count, run.add)
-            ends.append(run.last_clock)
-            self.runs_sent += 1
+        run_ends = self._run_ends
+        first = 0
+        for r in range(count):
+            queue = run_ends[motors[r]]
+            if len(queue) >= self.queue_size:
+                mcu.queue_encoded(data, ends, first, r)
+                first = r
+                self._wait_for_room(motors[r], queue)
+            queue.append(last_clocks[r])
+        mcu.queue_encoded(data, ends, first, count)
+        self.runs_sent += count
         mcu.flush()
 
     def _wait_for_room(self, axis, ends):
@@ -160,5 +165,7 @@ class Toolhead:
             ends.popleft()
 
     def motor_positions(self):
-        """Commanded step position of each motor (x, y, z, e), host side."""
-        return self.stepgen.positions()
+        """Commanded step position of each motor (kinematic ones, then e), host
+        side, counted from where the board started."""
+        return [now - first for now, first in zip(self.stepgen.positions(),
+                                                   self._initial_steps)]

@@ -11,12 +11,14 @@ def test_default_is_an_i3_class_cartesian():
     assert cfg.kinematics == "cartesian" and cfg.board == "sim"
 
 
-def test_error_names_file_section_and_key(tmp_path):
+def test_error_names_file_line_section_and_key(tmp_path):
     text = open(config.load().path).read().replace("max_accel = 3000", "max_accel = fast")
+    line = text.splitlines().index("max_accel = fast") + 1
     path = tmp_path / "printer.cfg"
     path.write_text(text)
     with pytest.raises(config.ConfigError,
-                       match=r"printer.cfg: \[printer\] max_accel: 'fast' is not a number"):
+                       match=r"printer.cfg:%d: \[printer\] max_accel: 'fast' is not a number"
+                       % line):
         config.load(str(path))
 
 

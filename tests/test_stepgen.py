@@ -12,7 +12,7 @@ import pytest
 from mendel import config
 from mendel.planner._stepcompress import StepCompressor
 from mendel.planner.kinematics import CartesianKinematics
-from mendel.planner.lookahead import Limits, LookAheadQueue, Move
+from mendel.planner.lookahead import Limits, LookAheadQueue, Move, to_planned
 from mendel.planner.stepgen import StepGenerator
 
 FREQ = 12_000_000
@@ -92,8 +92,7 @@ def planned(points, speeds):
 
 def check_axes(moves, max_error=MAX_ERROR):
     gen = StepGenerator(CartesianKinematics(), SPM, FREQ, max_error / FREQ)
-    for move in moves:
-        gen.add_move(move)
+    gen.add_moves(to_planned(moves), moves[0].print_time)
     runs_by_axis = [c.flush() for c in gen.compressors]
     for axis, runs in enumerate(runs_by_axis):
         if not runs:

@@ -26,6 +26,7 @@ import time
 import link
 from hal.simplant import FAULTS as FAULT_WORDS
 from hal.simplant import ThermalPlant, sensor_mode
+from motion.runlog import RunLog
 from thermal.sensor import make_sensor
 
 PEAKS = link.response("sim_peaks", "ii")
@@ -101,9 +102,7 @@ class SimHal:
         self.mcu = None
         self.motors_enabled = False
         self._log = open(step_log, "w") if step_log else None
-        count = len(board["motors"])
-        self._runs = [[] for _ in range(count)]   # unfinished runs per motor
-        self._settled = [0] * count               # steps of finished runs
+        self._runlog = RunLog(len(board["motors"]), board["step_queue_size"])
         self._pins = {}  # pin name -> plant and role
         self.plants = []
         self.pwm_periods = {}
@@ -177,27 +176,13 @@ class SimHal:
 
     # -- steppers ------------------------------------------------------
     def step_run(self, oid, first, interval, count, add):
-        steps = count if count > 0 else -count
-        last = first - interval
-        end = last + steps * interval + add * steps * (steps - 1) // 2
-        runs = self._runs[oid]
-        now = self.clock()
-        while runs and runs[0][4] < now:
-            self._settled[oid] += runs.pop(0)[2]
-        runs.append((last, interval, count, add, end))
+        self._runlog.add(oid, first, interval, count, add, self.clock())
         if self._log is not None:
             self._log.write("%d %d %d %d %d\n" % (oid, first, interval, count, add))
 
     def stop_motors(self, now):
         """Stop at ``now``: returns each motor's position in steps actually taken."""
-        taken = []
-        for oid, runs in enumerate(self._runs):
-            position = self._settled[oid]
-            for last, interval, count, add, _end in runs:
-                position += _steps_by(now, last, interval, count, add)
-            taken.append(position)
-            runs.clear()
-            self._settled[oid] = position
+        taken = self._runlog.taken(now)
         if self._log is not None:
             self._log.write("stop %d %s\n" % (now, " ".join(str(p) for p in taken)))
             self._log.flush()
@@ -237,16 +222,3 @@ class SimHal:
             for plant in target:
                 plant.fan = duty
 
-
-def _steps_by(now, last, interval, count, add):
-    """Signed steps of a run (k-th step at last + k*interval + add*k*(k-1)/2)
-    that have happened by clock ``now``: binary search on k."""
-    steps = count if count > 0 else -count
-    low, high = 0, steps
-    while low < high:
-        mid = (low + high + 1) // 2
-        if last + mid * interval + add * mid * (mid - 1) // 2 <= now:
-            low = mid
-        else:
-            high = mid - 1
-    return low if count > 0 else -low

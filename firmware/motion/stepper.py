@@ -106,6 +106,12 @@ class StepQueues:
             return
         self.hal.enable_motors(bool(on))
 
+    def motor_stopped(self, oid, position):
+        """The HAL stopped motor ``oid`` (endstop) at ``position``: its queue is dropped."""
+        self._used[oid] = 0
+        self.last_clock[oid] = _NEVER
+        self.position[oid] = position
+
     def stop(self, now):
         """Stop at clock ``now``: queued runs are dropped, drivers released.
 

@@ -21,7 +21,12 @@ The machine interface: ``position`` ([x, y, z, e] mm), ``extruder_count``,
 ``set_temperature(heater, degC, wait, wait_cooling)``, ``set_fan(fraction)``,
 ``motors_off()``, ``set_limits(**limits)``, ``select_tool(n)``, ``emergency_stop()``,
 ``respond(text)``, ``event(kind, value)`` and ``pid_tune(heater_index, degC,
-cycles)`` (M303).
+cycles)`` (M303); optionally ``heater_status()`` ({name: (degC, target degC)},
+for macros' ``printer.extruder.temperature``).
+
+Commands named by a printer.cfg ``[gcode_macro NAME]`` run that macro
+(``macros``, a :class:`mendel.gcode.macros.MacroSet`); without macros such a
+command is unsupported like any other unknown code.
 """
 from mendel import __version__
 from mendel.errors import CommandError, printable
@@ -65,8 +70,10 @@ class Interpreter:
     raises GcodeError naming the file, line and reason.
     """
 
-    def __init__(self, machine, settings=None, warn=print, on_error=None, filename="<input>"):
+    def __init__(self, machine, settings=None, warn=print, on_error=None, filename="<input>",
+                 macros=None):
         self.machine = machine
+        self.macros = macros                        # printer.cfg's MacroSet, or None
         self.settings = settings or Settings()
         self.warn = warn
         self.filename = filename
@@ -81,6 +88,7 @@ class Interpreter:
         self.speed_factor = 1.0                     # M220
         self.extrude_factor = 1.0                   # M221
         self.retracted = False
+        self.homed_axes = set()                     # "x", "y", "z" after G28, until M84
         self.last_line_number = None                # M110
         self.unsupported = {}                       # code -> [count, first line]
         self.ignored = {}                           # known-and-ignored code -> count
@@ -153,6 +161,8 @@ class Interpreter:
         elif code in TEXT_REPLIES:
             if command.text:
                 self.machine.respond(command.text)
+        elif self.macros is not None and code in self.macros:
+            self.macros.call(self, command)
         elif code in KNOWN_IGNORED:
             self.ignored[code] = self.ignored.get(code, 0) + 1
         else:
@@ -259,6 +269,7 @@ class Interpreter:
     def _home(self, command):
         axes = [a for a in "XYZ" if a in command.params] or list("XYZ")
         self.machine.home(axes)
+        self.homed_axes.update(axis.lower() for axis in axes)
         for axis in axes:
             i = "XYZ".index(axis)
             self.position[i] = self.machine.position[i]
@@ -310,6 +321,7 @@ class Interpreter:
         self._extrude_only(settings.retract_length + settings.unretract_extra_length,
                            settings.unretract_speed)
         self.retracted = False
+        self.homed_axes = set()                     # "x", "y", "z" after G28, until M84
 
     def _extrude_only(self, length, speed):
         if length == 0.0:
@@ -492,6 +504,7 @@ class Interpreter:
 
     def _motors_off(self, _command):
         self.machine.motors_off()
+        self.homed_axes.clear()
 
     def _emergency(self, _command):
         self.machine.emergency_stop()

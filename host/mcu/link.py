@@ -104,6 +104,34 @@ class SerialLink:
         self.pending += message
         self.messages_sent += 1
 
+    def queue_block(self, data, ends, first, stop):
+        """Queue messages ``first..stop-1`` of ``data``, message ``r`` ending at
+        ``ends[r]`` (and starting where ``r - 1`` ends): many at a time into
+        each frame, as :meth:`queue` would. Raises ValueError for a message
+        too long for a frame."""
+        start = ends[first - 1] if first else 0
+        r = first
+        while r < stop:
+            limit = codec.MAX_FRAME - codec.FRAME_OVERHEAD
+            if self.loss > LOSSY:
+                limit = SHORT_PAYLOAD
+            room = limit - len(self.pending)
+            end = r
+            while end < stop and ends[end] - start <= room:
+                end += 1
+            if end == r:
+                if not self.pending:
+                    raise ValueError("a message of %d bytes does not fit a frame"
+                                     % (ends[r] - start))
+                self.flush()
+                continue
+            self.pending += data[start:ends[end - 1]]
+            self.messages_sent += end - r
+            start = ends[end - 1]
+            r = end
+            if r < stop:
+                self.flush()
+
     def flush(self):
         """Send the partly filled frame now (waits while the window is full)."""
         if not self.pending:

@@ -122,6 +122,14 @@ class Mcu:
         msgid, fmt = self.commands[name]
         self.link.queue(codec.encode_message(msgid, fmt, args))
 
+    def queue_encoded(self, data, ends, first, stop):
+        """Queue already encoded messages (see SerialLink.queue_block)."""
+        self.link.queue_block(data, ends, first, stop)
+
+    def message_id(self, name):
+        """The board's message id of command ``name``."""
+        return self.commands[name][0]
+
     def flush(self):
         self.link.flush()
 

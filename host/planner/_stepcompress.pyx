@@ -12,17 +12,20 @@ the cancellation-free form ``t = 2 s / (v0 + sqrt(v0^2 + 2 a s))``.
 
 Runs: ``(interval, count, add)`` in MCU ticks, the k-th step (k = 1..count)
 at ``last + k*interval + add*k*(k-1)/2`` (Klipper's queue_step layout). Runs are
-found greedily: the longest run starting at the next step whose every step
-lies within ``max_error`` ticks of its ideal time (doubling, then bisecting the
-length). For a candidate length the ``add`` is searched over the range its end
-points allow and the feasible interval range is intersected over all its
-steps, so every accepted run is checked step by step.
-Each run starts from the previous run's reconstructed last step, so errors
-never accumulate.
+found greedily: starting from the previous run's length, the length doubles
+while a run still fits and is then bisected a few times (shrinking by halves
+when even the first try fails). A candidate is fitted in O(1) by the
+quadratic through its middle and last steps, then checked step by step:
+every accepted run reproduces every step within ``max_error`` ticks of its
+ideal time. Each run starts from the previous run's reconstructed last step,
+so errors never accumulate.
 """
 from libc.math cimport sqrt, llround
 from libc.stdlib cimport malloc, realloc, free
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t, INT64_MIN
+import numpy as np
+
+include "_planned.pxi"
 
 cdef int64_t MAX_COUNT = 65535
 # Longest gap a run's first interval may span before the reference clock is
@@ -63,6 +66,7 @@ cdef class StepCompressor:
     cdef Py_ssize_t capacity
     cdef int direction
     cdef list runs
+    cdef int64_t guess
 
     def __cinit__(self, double steps_per_mm, double clock_freq, int64_t max_error):
         self.capacity = 4096
@@ -82,23 +86,23 @@ cdef class StepCompressor:
         self.count = 0
         self.direction = 0
         self.runs = []
+        self.guess = 16
 
     def __dealloc__(self):
         free(self.times)
 
-    cdef int _push(self, int64_t tick) except -1:
+    cdef int _reserve(self, Py_ssize_t more) except -1:
+        """Room for ``more`` step times in the buffer."""
         cdef int64_t* grown
-        if self.count == self.capacity:
-            grown = <int64_t*> realloc(self.times, 2 * self.capacity * sizeof(int64_t))
+        cdef Py_ssize_t capacity = self.capacity
+        while self.count + more > capacity:
+            capacity *= 2
+        if capacity != self.capacity:
+            grown = <int64_t*> realloc(self.times, capacity * sizeof(int64_t))
             if grown == NULL:
                 raise MemoryError()
             self.times = grown
-            self.capacity *= 2
-        # Ideal times must increase strictly for runs to reproduce them.
-        if self.count and tick <= self.times[self.count - 1]:
-            tick = self.times[self.count - 1] + 1
-        self.times[self.count] = tick
-        self.count += 1
+            self.capacity = capacity
         return 0
 
     def add_move(self, double print_time, double accel_t, double cruise_t,
@@ -111,12 +115,21 @@ cdef class StepCompressor:
         (mm) describe its trapezoid; ``x0`` (mm) is this motor's position at
         the start and ``ratio`` its mm per mm of move. Returns the step count.
         """
+        return self._add_move(print_time, accel_t, cruise_t, start_v, cruise_v, accel,
+                              move_d, x0, ratio, target)
+
+    cdef int64_t _add_move(self, double print_time, double accel_t, double cruise_t,
+                           double start_v, double cruise_v, double accel, double move_d,
+                           double x0, double ratio, int64_t target) except -1:
         cdef int64_t steps = target - self.position
         cdef int64_t n, total
         cdef int direction
         cdef double spm = self.steps_per_mm, freq = self.clock_freq
-        cdef double accel_d, cruise_end_d, boundary, s, t, s2, rest
-        if steps == 0:
+        cdef double accel_d, cruise_end_d, s, t, s2, rest, s0, ds, base, v0_2, vc_2, two_a
+        cdef int64_t tick, previous
+        cdef int64_t* times
+        cdef Py_ssize_t count
+        if steps == 0 or ratio == 0.0:
             return 0
         direction = 1 if steps > 0 else -1
         if self.direction != 0 and direction != self.direction:
@@ -125,26 +138,43 @@ cdef class StepCompressor:
         total = steps if steps > 0 else -steps
         accel_d = (start_v + 0.5 * accel * accel_t) * accel_t
         cruise_end_d = accel_d + cruise_v * cruise_t
+        self._reserve(total)
+        # Step n crosses the half-step boundary (position + dir (n + 1/2)) / spm,
+        # at distance s0 + n ds along the move.
+        s0 = ((self.position + direction * 0.5) / spm - x0) / ratio
+        ds = direction / spm / ratio
+        base = print_time * freq
+        times = self.times
+        count = self.count
+        previous = times[count - 1] if count else INT64_MIN
+        v0_2 = start_v * start_v
+        vc_2 = cruise_v * cruise_v
+        two_a = 2.0 * accel
         for n in range(total):
-            boundary = (self.position + direction * (n + 0.5)) / spm
-            s = (boundary - x0) / ratio if ratio != 0.0 else move_d
+            s = s0 + n * ds
             if s < 0.0:
                 s = 0.0
             elif s > move_d:
                 s = move_d
             if s < accel_d:
-                rest = start_v * start_v + 2.0 * accel * s
-                t = 2.0 * s / (start_v + sqrt(rest)) if s > 0.0 else 0.0
+                t = 2.0 * s / (start_v + sqrt(v0_2 + two_a * s)) if s > 0.0 else 0.0
             elif s < cruise_end_d or accel == 0.0:
                 t = accel_t + (s - accel_d) / cruise_v
             else:
                 s2 = s - cruise_end_d
-                rest = cruise_v * cruise_v - 2.0 * accel * s2
+                rest = vc_2 - two_a * s2
                 if rest < 0.0:
                     rest = 0.0
-                t = accel_t + cruise_t + 2.0 * s2 / (cruise_v + sqrt(rest)) \
-                    if cruise_v + sqrt(rest) > 0.0 else accel_t + cruise_t
-            self._push(llround((print_time + t) * freq))
+                rest = cruise_v + sqrt(rest)
+                t = accel_t + cruise_t + (2.0 * s2 / rest if rest > 0.0 else 0.0)
+            tick = llround(base + t * freq)
+            # Ideal times must increase strictly for runs to reproduce them.
+            if tick <= previous:
+                tick = previous + 1
+            times[count] = tick
+            previous = tick
+            count += 1
+        self.count = count
         self.position = target
         self.steps_total += total
         return total
@@ -161,66 +191,55 @@ cdef class StepCompressor:
         self.runs = []
         return runs
 
-    cdef int64_t _gap(self, int64_t* times, int64_t c, int64_t last, int64_t add,
-                      int64_t* out_interval):
-        """How far apart the tightest bounds on the interval are for this ``add``:
-        <= 0 when an interval fits every step (it is then put in out_interval)."""
-        cdef int64_t err = self.max_error
-        cdef int64_t lo = 1, hi = MAX_INTERVAL, k, base
-        if 1 - add * (c - 1) > lo:
-            lo = 1 - add * (c - 1)
-        for k in range(1, c + 1):
-            base = add * k * (k - 1) // 2
-            lo = max(lo, ceil_div(times[k - 1] - err - last - base, k))
-            hi = min(hi, floor_div(times[k - 1] + err - last - base, k))
-        if lo <= hi:
-            out_interval[0] = min(max(times[0] - last, lo), hi)
-        return lo - hi
+    cdef bint _fit_fast(self, Py_ssize_t start, int64_t c, int64_t last,
+                        int64_t* out_interval, int64_t* out_add):
+        """Fit steps start..start+c-1 by interpolation, then check every step.
 
-    cdef bint _fit(self, Py_ssize_t start, int64_t c, int64_t last,
-                   int64_t* out_interval, int64_t* out_add):
-        """Find (interval, add) reproducing steps start..start+c-1 within the error.
-
-        The first and last steps alone bound ``add``: with the interval within
-        the error of the first step, ``2 (lo_c - c hi_1) / (c (c-1)) <= add <=
-        2 (hi_c - c lo_1) / (c (c-1))``, a range that narrows as 1/c. The gap
-        between the interval's bounds is convex in ``add`` (a maximum of lines
-        minus a minimum of lines), so a ternary search over that range finds
-        an add that fits whenever one does (up to integer rounding).
+        The quadratic ``last + k*I + A*k(k-1)/2`` through the run's middle and
+        last steps (real I and A, from ``d_k/k = I + A (k-1)/2``); A is rounded
+        and I re-fitted to the last step, then every step is checked against
+        the error bound, and every interval must stay at least one tick.
+        O(c); returns False when the run does not fit.
         """
         cdef int64_t* times = self.times + start
         cdef int64_t err = self.max_error
-        cdef int64_t d1 = times[0] - last
-        cdef int64_t dc = times[c - 1] - last
-        cdef int64_t add_lo, add_hi, m1, m2, add
+        cdef int64_t m, k, interval, add, value, step, d_n, d_m
+        cdef double a_real
+        d_n = times[c - 1] - last
         if c == 1:
-            # The previous run may end up to max_error after this step's
-            # predecessor; one tick later is still within the error.
-            out_interval[0] = d1 if d1 >= 1 else 1
+            out_interval[0] = d_n if d_n >= 1 else 1
             out_add[0] = 0
             return True
-        add_lo = ceil_div(2 * (dc - err - c * (d1 + err)), c * (c - 1))
-        add_hi = floor_div(2 * (dc + err - c * (d1 - err)), c * (c - 1))
-        if add_lo > add_hi:
+        if c == 2:
+            interval = times[0] - last
+            add = d_n - 2 * interval
+        else:
+            m = (c + 1) // 2
+            d_m = times[m - 1] - last
+            a_real = 2.0 * (<double> d_n / c - <double> d_m / m) / (c - m)
+            add = llround(a_real)
+            interval = llround((d_n - add * (c * (c - 1) // 2)) / <double> c)
+        if interval < 1 or interval + add * (c - 1) < 1:
             return False
-        while add_hi - add_lo > 2:
-            m1 = add_lo + (add_hi - add_lo) // 3
-            m2 = add_hi - (add_hi - add_lo) // 3
-            if self._gap(times, c, last, m1, out_interval) <= \
-                    self._gap(times, c, last, m2, out_interval):
-                add_hi = m2
-            else:
-                add_lo = m1
-        for add in range(add_lo, add_hi + 1):
-            if self._gap(times, c, last, add, out_interval) <= 0:
-                out_add[0] = add
-                return True
-        return False
+        value = last
+        step = interval
+        for k in range(c):
+            value += step
+            step += add
+            if value - times[k] > err or times[k] - value > err:
+                return False
+        out_interval[0] = interval
+        out_add[0] = add
+        return True
 
     cdef void _compress(self):
+        """Cut the buffered steps into runs, greedily: from the last run's
+        length, double while the run still fits, then bisect a few times;
+        shrink by halves when it does not."""
         cdef Py_ssize_t i = 0, count = self.count
-        cdef int64_t last, good, bad, mid, c, interval = 0, add = 0
-        cdef int64_t best_interval, best_add, steps, end
+        cdef int64_t last, good, bad, mid, c, limit, interval = 0, add = 0
+        cdef int64_t best_interval = 0, best_add = 0, steps, end
+        cdef int tries
         cdef object reference
         while i < count:
             reference = None
@@ -232,28 +251,39 @@ cdef class StepCompressor:
                 self.has_reference = True
                 reference = self.last_clock
             last = self.last_clock
-            self._fit(i, 1, last, &best_interval, &best_add)
-            good = 1
+            limit = min(count - i, MAX_COUNT)
+            c = min(self.guess, limit)
             bad = 0
-            c = 2
-            while c <= count - i and c <= MAX_COUNT:
-                if not self._fit(i, c, last, &interval, &add):
-                    bad = c
-                    break
+            if self._fit_fast(i, c, last, &best_interval, &best_add):
                 good = c
-                best_interval = interval
-                best_add = add
-                c *= 2
-            if bad == 0:
-                bad = min(count - i, MAX_COUNT) + 1
-            while bad - good > 1:
+                while good < limit:
+                    c = min(2 * good, limit)
+                    if not self._fit_fast(i, c, last, &interval, &add):
+                        bad = c
+                        break
+                    good = c
+                    best_interval = interval
+                    best_add = add
+            else:
+                bad = c
+                good = 0
+                while good == 0:
+                    c = c // 2
+                    if self._fit_fast(i, c, last, &best_interval, &best_add):
+                        good = c
+                    else:
+                        bad = c
+            tries = 0
+            while bad and bad - good > 1 and tries < 3:
                 mid = (good + bad) // 2
-                if self._fit(i, mid, last, &interval, &add):
+                if self._fit_fast(i, mid, last, &interval, &add):
                     good = mid
                     best_interval = interval
                     best_add = add
                 else:
                     bad = mid
+                tries += 1
+            self.guess = good if good > 4 else 4
             steps = good
             end = last + steps * best_interval + best_add * steps * (steps - 1) // 2
             self.runs.append((reference, best_interval, self.direction * steps, best_add,
@@ -262,3 +292,107 @@ cdef class StepCompressor:
             self.runs_total += 1
             i += steps
         self.count = 0
+
+def generate_steps(list compressors, Planned[::1] moves, double[:, ::1] motor_start,
+                   double[:, ::1] motor_end, double print_time):
+    """Add the steps of planned ``moves`` to each motor's compressor.
+
+    ``moves``: PLANNED_DTYPE rows (see ``mendel.planner._lookahead``);
+    ``motor_start``/``motor_end``: (N, M) float64, each motor's position (mm)
+    at the start and end of each move, M = len(compressors). Within a move a
+    motor moves linearly in the distance along it (the kinematics split moves
+    where that does not hold). ``print_time`` (s): when the first move
+    starts. Returns when the last one ends (s).
+    """
+    cdef Py_ssize_t i, j, n = moves.shape[0], motors = len(compressors)
+    cdef StepCompressor comp
+    cdef Planned* m
+    cdef int64_t target
+    cdef double start
+    if motor_start.shape[0] != n or motor_end.shape[0] != n or \
+            motor_start.shape[1] != motors or motor_end.shape[1] != motors:
+        raise ValueError("motor_start and motor_end must be (N, %d)" % motors)
+    for i in range(n):
+        m = &moves[i]
+        for j in range(motors):
+            comp = <StepCompressor> compressors[j]
+            target = llround(motor_end[i, j] * comp.steps_per_mm)
+            if target != comp.position:
+                start = motor_start[i, j]
+                comp._add_move(print_time, m.accel_t, m.cruise_t, m.start_v,
+                               m.cruise_v, m.accel, m.move_d, start,
+                               (motor_end[i, j] - start) / m.move_d, target)
+        print_time += m.accel_t + m.cruise_t + m.decel_t
+    return print_time
+
+
+cdef inline Py_ssize_t _put_int(unsigned char* out, int64_t value) nogil:
+    """Zigzag VLQ of ``value`` (firmware/codec.py's put_int); returns bytes written."""
+    cdef uint64_t v = (<uint64_t> value << 1) if value >= 0 else ((<uint64_t> (-value)) << 1) - 1
+    cdef Py_ssize_t n = 0
+    while v > 0x7F:
+        out[n] = <unsigned char> ((v & 0x7F) | 0x80)
+        v >>= 7
+        n += 1
+    out[n] = <unsigned char> v
+    return n + 1
+
+
+def encode_runs(list runs_by_motor, oids, int64_t set_clock_id, int64_t queue_step_id):
+    """Encode the runs of every motor as link messages, in step time order.
+
+    ``runs_by_motor``: one list of ``(reference, interval, count, add,
+    first_clock, last_clock)`` per motor (``StepCompressor.flush``);
+    ``oids``: each motor's id on the board; the ids are the board's message
+    ids of ``set_step_clock`` and ``queue_step`` (docs/protocol.md). Runs
+    with a reference are preceded by ``set_step_clock``, which travels in the
+    same message slot. Returns ``(data, ends, motors, last_clocks)``: the
+    encoded bytes, the end offset of each run's messages in ``data`` ((R,)
+    int64), its motor index ((R,) int32) and its last step clock ((R,) int64).
+    """
+    cdef Py_ssize_t motors = len(runs_by_motor), total = 0, r, j, best, pos = 0
+    cdef list runs
+    cdef int64_t clock, best_clock
+    for j in range(motors):
+        total += len(<list> runs_by_motor[j])
+    data = bytearray(total * 40)
+    cdef unsigned char* out = data
+    ends = np.empty(total, dtype=np.int64)
+    motor_of = np.empty(total, dtype=np.int32)
+    last_clocks = np.empty(total, dtype=np.int64)
+    cdef int64_t[::1] ends_v = ends
+    cdef int[::1] motor_v = motor_of
+    cdef int64_t[::1] last_v = last_clocks
+    cdef int64_t oid
+    cdef tuple run
+    cdef Py_ssize_t[64] head
+    if motors > 64:
+        raise ValueError("at most 64 motors")
+    for j in range(motors):
+        head[j] = 0
+    for r in range(total):
+        best = -1
+        best_clock = 0
+        for j in range(motors):
+            runs = <list> runs_by_motor[j]
+            if head[j] < len(runs):
+                clock = (<tuple> runs[head[j]])[4]
+                if best < 0 or clock < best_clock:
+                    best = j
+                    best_clock = clock
+        run = <tuple> (<list> runs_by_motor[best])[head[best]]
+        head[best] += 1
+        oid = oids[best]
+        if run[0] is not None:
+            pos += _put_int(out + pos, set_clock_id)
+            pos += _put_int(out + pos, oid)
+            pos += _put_int(out + pos, <int64_t> run[0])
+        pos += _put_int(out + pos, queue_step_id)
+        pos += _put_int(out + pos, oid)
+        pos += _put_int(out + pos, <int64_t> run[1])
+        pos += _put_int(out + pos, <int64_t> run[2])
+        pos += _put_int(out + pos, <int64_t> run[3])
+        ends_v[r] = pos
+        motor_v[r] = best
+        last_v[r] = <int64_t> run[5]
+    return bytes(data[:pos]), ends, motor_of, last_clocks

@@ -6,7 +6,9 @@ The exact step times and their compression run in the Cython kernel
 (:mod:`mendel.planner._stepcompress`); this layer feeds it move by move and
 returns the runs of all motors in time order, ready to send.
 """
-from mendel.planner._stepcompress import StepCompressor
+import numpy as np
+
+from mendel.planner._stepcompress import StepCompressor, encode_runs, generate_steps
 
 DEFAULT_MAX_ERROR_S = 25e-6
 
@@ -44,19 +46,22 @@ class StepGenerator:
         ticks = int(max_error * clock_freq)
         self.compressors = [StepCompressor(spm, clock_freq, ticks) for spm in steps_per_mm]
 
-    def target_steps(self, motor_positions):
-        """Step positions (ints) of motor positions in mm: round(mm * steps/mm)."""
-        return [round(pos * spm) for pos, spm in zip(motor_positions, self.steps_per_mm)]
+    def motor_positions(self, points):
+        """Motor positions (N, M) float64 mm of toolhead ``points`` (N, 4) mm
+        (x, y, z, e): the kinematics map x, y, z; the extruder is its own motor."""
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 4)
+        result = np.empty((len(points), len(self.compressors)), dtype=np.float64)
+        result[:, :3] = self.kinematics.calc_motor_positions(points[:, :3])
+        result[:, 3] = points[:, 3]
+        return result
 
-    def add_move(self, move):
-        """Generate the steps of a planned move (``move.print_time`` set)."""
-        targets = self.target_steps(self.kinematics.motor_positions(move.end))
-        ratios = self.kinematics.motor_ratios(move)
-        for compressor, (start, ratio), target in zip(self.compressors, ratios, targets):
-            if target != compressor.position:
-                compressor.add_move(move.print_time, move.accel_t, move.cruise_t,
-                                    move.start_v, move.cruise_v, move.accel, move.move_d,
-                                    start, ratio, target)
+    def add_moves(self, moves, print_time):
+        """Generate the steps of planned ``moves`` (PLANNED_DTYPE rows) that
+        start at ``print_time`` (s); returns when the last one ends (s)."""
+        if not len(moves):
+            return print_time
+        return generate_steps(self.compressors, moves, self.motor_positions(moves["start"]),
+                              self.motor_positions(moves["end"]), print_time)
 
     def flush(self):
         """Runs of every motor generated since the last flush, by first step time."""
@@ -65,6 +70,20 @@ class StepGenerator:
             runs.extend(StepRun(oid, *run) for run in compressor.flush())
         runs.sort(key=lambda run: run.first_clock)
         return runs
+
+    def set_position(self, point):
+        """Set every motor's step position from toolhead ``point`` [x, y, z, e] mm
+        (nothing moves; before the first move)."""
+        motors = self.motor_positions([point])[0]
+        for compressor, mm, spm in zip(self.compressors, motors, self.steps_per_mm):
+            compressor.position = int(round(mm * spm))
+
+    def flush_encoded(self, oids, set_clock_id, queue_step_id):
+        """Runs of every motor since the last flush, encoded as link messages in
+        step time order: ``(data, ends, motors, last_clocks)``, see
+        :func:`~mendel.planner._stepcompress.encode_runs`."""
+        return encode_runs([c.flush() for c in self.compressors], oids, set_clock_id,
+                           queue_step_id)
 
     def positions(self):
         """Step position of every motor after all generated steps."""

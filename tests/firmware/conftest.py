@@ -7,3 +7,11 @@ FIRMWARE = os.path.join(HERE, "..", "..", "firmware")
 for path in (os.path.join(HERE, "fakes"), HERE, FIRMWARE):
     if path not in sys.path:
         sys.path.insert(0, os.path.abspath(path))
+
+try:  # viper pointer casts: plain indexing under CPython (see motion/pulses.py)
+    import builtins
+    for _name in ("ptr8", "ptr16", "ptr32"):
+        if not hasattr(builtins, _name):
+            setattr(builtins, _name, lambda obj: obj)
+except ImportError:
+    pass

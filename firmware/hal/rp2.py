@@ -1,0 +1,377 @@
+# Mendel firmware: HAL of RP2040 boards (MicroPython rp2 port).
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""RP2040 backend: PIO + DMA step pulses, ADC, PWM, USB CDC link.
+
+Suffixes: ``_ticks`` MCU clock ticks (``board["clock_freq"]``), ``_cycles``
+PIO cycles, ``_us`` microseconds, ``_ns`` nanoseconds.
+
+* Clock: the RP2040's 64-bit 1 MHz timer (TIMERAWH/TIMERAWL, RP2040
+  datasheet 4.6), read high-low-high so a carry between the reads cannot
+  tear it; it does not wrap in the board's life, so clock comparisons in the
+  firmware stay plain. ``clock_freq`` must be a multiple of 1 MHz.
+* Steps: one PIO state machine per motor (``hal/rp2_pio.py``), motors 0-3 on
+  PIO0 and 4-7 on PIO1, all running one program at ``pio_freq``, an integer
+  multiple of ``clock_freq`` (the system clock is moved to 120 MHz when
+  125 MHz is not such a multiple), so a tick is a whole number of cycles and
+  steps land on their commanded cycle. Each state machine is fed by a DMA
+  channel paced by its TX DREQ, reading a ring of ``RING_WORDS`` words in
+  ring mode; :class:`motion.pulses.PulseStream` keeps the rings filled from
+  ``service`` (main loop and a 2 ms soft timer). A state machine that halts
+  on the ring's halt word has run out of words: the board shuts down.
+* Start: all state machines of a PIO block are enabled by one write to its
+  CTRL set alias (with CLKDIV_RESTART), so they share cycle 0.
+* Limit: a DMA channel is started once with the largest transfer count,
+  2**32 - 1 words; a motor that runs through that many words in one boot
+  (11.9 h at a sustained 100k words/s; idle costs about 3.5k words/s) ends in
+  an underrun shutdown. Chaining a second channel to re-arm it is not done.
+* Homing: while armed, a motor's JMP_PIN is its endstop; the program stops
+  before the next step and reports the steps left in its word, from which
+  the exact trigger position follows.
+* Step pulse width and dir setup time: ``board["step_pulse_ns"]`` (default
+  100 ns, TMC2209 tSH/tSL) and ``board["dir_setup_ns"]`` (default 20 ns,
+  TMC2209 tDSU; TMC2209 datasheet, STEP/DIR timing).
+"""
+import array
+
+import machine
+import rp2
+import uctypes
+from micropython import const
+
+from hal import rp2_pio
+from hal.machine_io import MachineIo
+from hal.stdio import StdioTransport
+from motion.pulses import REBASE_AT, PulseStream
+
+RING_WORDS = const(512)           # 2 KiB per motor: 5 ms at 100k words/s
+_RING_BITS = const(11)            # log2 of the ring in bytes, for DMA ring mode
+LEAD_US = const(20000)            # idle words are written this far ahead
+SERVICE_MS = const(2)
+_LEAD_WORDS = const(10)           # idle words per lead: the DMA prefetches 4
+_TIMER_HIGH = const(0x40054024)   # TIMERAWH
+_TIMER_LOW = const(0x40054028)    # TIMERAWL
+_PIO_BASES = (0x50200000, 0x50300000)
+_SET_ALIAS = const(0x2000)        # atomic bit set (RP2040 datasheet 2.1.2)
+_CLR_ALIAS = const(0x3000)
+_TXF0 = const(0x010)              # TX FIFO of state machine 0; sm n at +4n
+_SM_EXECCTRL = const(0x0CC)
+_SM_ADDR = const(0x0D4)
+_SM_STRIDE = const(0x18)
+_IO_BANK0_CTRL = const(0x40014004)  # GPIO0_CTRL; GPIOn at +8n; INOVER bits 17:16
+_SYS_CHOICES = (125000000, 120000000, 132000000, 100000000, 96000000)
+_TIMING = (rp2_pio.DIR_LAG, rp2_pio.FIRST_RISE, rp2_pio.PERIOD_OVERHEAD,
+           rp2_pio.IDLE_OVERHEAD, rp2_pio.COUNT_BITS, rp2_pio.DELAY_BITS)
+
+
+def gpio(name):
+    """GPIO number of a pin name such as ``"gpio11"``; ValueError otherwise."""
+    if not name.startswith("gpio") or not name[4:].isdigit():
+        raise ValueError("pin %r is not an RP2040 pin name like 'gpio11'" % name)
+    number = int(name[4:])
+    if number > 29:
+        raise ValueError("pin %r does not exist on the RP2040 (gpio0..gpio29)" % name)
+    return number
+
+
+def pio_clock(sys_hz, clock_hz, pulse_ns):
+    """(system Hz, PIO divider, PIO Hz) with PIO Hz a multiple of ``clock_hz`` and
+    the step pulse within the program's 33 cycles; ValueError if none fits."""
+    if clock_hz % 1000000:
+        raise ValueError("clock_freq %d is not a multiple of 1 MHz" % clock_hz)
+    for system in (sys_hz,) + _SYS_CHOICES:
+        for div in range(1, 256):
+            pio_hz = system // div
+            if system % div or pio_hz % clock_hz:
+                continue
+            if _cycles_of(pulse_ns, pio_hz, rp2_pio.MIN_PULSE) <= rp2_pio.MAX_PULSE:
+                return system, div, pio_hz
+    raise ValueError("no PIO clock gives %d ns pulses at clock_freq %d" % (pulse_ns, clock_hz))
+
+
+def _cycles_of(ns, hz, floor):
+    """Whole cycles at ``hz`` covering ``ns`` nanoseconds, at least ``floor``."""
+    return max(floor, (ns * (hz // 1000000) + 999) // 1000)
+
+
+def _aligned_rings(count):
+    """[(buffer, address)] of ``count`` rings of ``RING_WORDS`` 32-bit words,
+    each aligned to its size in bytes as DMA ring mode needs, and the one
+    allocation they are cut from (it must stay referenced)."""
+    size = 4 * RING_WORDS
+    raw = array.array("I", bytes((count + 1) * size))
+    addr = uctypes.addressof(raw)
+    offset = (-addr) & (size - 1)
+    if offset == 0 and count == 1:
+        return [(raw, addr)], raw
+    return [(uctypes.bytearray_at(addr + offset + k * size, size), addr + offset + k * size)
+            for k in range(count)], raw
+
+
+class Rp2Hal(MachineIo):
+    """HAL backend of RP2040 boards (board["mcu"] == "rp2040").
+
+    PWM from 8 Hz: the RP2040 PWM's floor at 125 MHz is 125e6 / 256 / 65536
+    = 7.5 Hz (RP2040 datasheet 4.5, 8.8-bit divider, 16-bit counter).
+    """
+
+    virtual = False
+
+    def __init__(self, board, transport=None):
+        motors = board["motors"]
+        MachineIo.__init__(self, gpio, motors, board["adc_max"], 8)
+        self.clock_freq = clock_hz = board["clock_freq"]
+        if len(motors) > 8:
+            raise ValueError("an RP2040 has 8 PIO state machines: %d motors" % len(motors))
+        system, div, self.pio_freq = pio_clock(machine.freq(), clock_hz,
+                                               board.get("step_pulse_ns", 100))
+        if system != machine.freq():
+            machine.freq(system)
+        self.cycles_per_tick = self.pio_freq // clock_hz
+        self._us_ticks = clock_hz // 1000000
+        pulse = _cycles_of(board.get("step_pulse_ns", 100), self.pio_freq, rp2_pio.MIN_PULSE)
+        setup = _cycles_of(board.get("dir_setup_ns", 20), self.pio_freq, 0)
+        self.program = rp2_pio.program(pulse)
+        self.transport = transport if transport is not None else StdioTransport()
+        self.mcu = None
+        self.last_log = ""
+        self.names = [m["name"] for m in motors]
+        self.step_gpio = [gpio(m["step_pin"]) for m in motors]
+        self.step_pins = [machine.Pin(n, machine.Pin.OUT, value=0) for n in self.step_gpio]
+        self.dir_pins = [machine.Pin(gpio(m["dir_pin"]), machine.Pin.OUT, value=0)
+                         for m in motors]
+        self.streams, self.rings, self.channels, self.machines = [], [], [], []
+        rings, self._ring_block = _aligned_rings(len(motors))
+        for oid, motor in enumerate(motors):
+            ring, addr = rings[oid]
+            self.rings.append(addr)
+            stream = PulseStream(_TIMING, pulse, setup, board["step_queue_size"],
+                                 RING_WORDS, ring, motor.get("dir_inverted", False))
+            self.streams.append(stream)
+            self.channels.append(rp2.DMA())
+            self.machines.append(rp2.StateMachine(oid))
+        self.origin = [0] * len(motors)      # clock (ticks) of each stream's cycle 0
+        self.base = [0] * len(motors)        # cycles taken off by rebase
+        self.lead = LEAD_US * self._us_ticks * self.cycles_per_tick
+        for stream in self.streams:
+            stream.idle_cap(self.lead // _LEAD_WORDS)
+        self.endstops = [self._endstop_pin(spec) for spec in board.get("endstops", [])]
+        self.homing = [None] * len(motors)   # armed endstop GPIO per motor
+        self.hits = [None] * len(motors)     # trigger position per motor
+        self._busy = False
+        self._timer = None
+
+    # -- set-up --------------------------------------------------------
+    def _endstop_pin(self, spec):
+        number = gpio(spec["pin"])
+        pull = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN}.get(spec.get("pull"))
+        pin = machine.Pin(number, machine.Pin.IN, pull)
+        if spec.get("inverted"):
+            # Invert the pad input for every reader (CPU and PIO): 1 = triggered.
+            ctrl = _IO_BANK0_CTRL + 8 * number
+            machine.mem32[ctrl] = (machine.mem32[ctrl] & ~(3 << 16)) | (1 << 16)
+        return number, pin
+
+    def attach(self, mcu):
+        """Start every motor's stream together and the refill timer."""
+        self.mcu = mcu
+        self.start_all()
+        self._timer = machine.Timer(mode=machine.Timer.PERIODIC, period=SERVICE_MS,
+                                    callback=self._tick)
+
+    def _arm_stream(self, oid, now):
+        """Load motor ``oid``'s state machine and DMA with an idle stream from ``now``."""
+        sm = self.machines[oid]
+        sm.init(self.program, freq=self.pio_freq, sideset_base=self.step_pins[oid],
+                out_base=self.dir_pins[oid], jmp_pin=self.step_pins[oid])
+        stream = self.streams[oid]
+        stream.clear(0, stream.position)
+        stream.fill(self.lead)
+        self.origin[oid] = now
+        self.base[oid] = 0
+        dma = self.channels[oid]
+        dreq = ((oid >> 2) << 3) + (oid & 3)          # DREQ_PIOn_TXm
+        ctrl = dma.pack_ctrl(size=2, inc_read=True, inc_write=False, treq_sel=dreq,
+                             ring_size=_RING_BITS, ring_sel=False)
+        txf = _PIO_BASES[oid >> 2] + _TXF0 + 4 * (oid & 3)
+        dma.config(read=self.rings[oid], write=txf, count=0xFFFFFFFF, ctrl=ctrl,
+                   trigger=True)
+
+    def start_all(self):
+        """(Re)start every motor's stream; all state machines share cycle 0."""
+        self._stop_machines(range(len(self.machines)))
+        now = self.clock()
+        for oid in range(len(self.machines)):
+            self._arm_stream(oid, now)
+        state = machine.disable_irq()
+        for block in range(2):
+            mask = 0
+            for oid in range(4 * block, min(4 * block + 4, len(self.machines))):
+                mask |= 1 << (oid & 3)
+            if mask:
+                machine.mem32[_PIO_BASES[block] + _SET_ALIAS] = mask | (mask << 8)
+        machine.enable_irq(state)
+
+    def _stop_machines(self, oids):
+        for oid in oids:
+            machine.mem32[_PIO_BASES[oid >> 2] + _CLR_ALIAS] = 1 << (oid & 3)
+            self.channels[oid].active(0)
+
+    def log(self, text):
+        """Keep the last message (stdout is the link on this board)."""
+        self.last_log = text
+
+    # -- clock ---------------------------------------------------------
+    def clock(self):
+        """MCU clock in ticks: the 64-bit microsecond timer times ticks per us."""
+        mem = machine.mem32
+        while True:
+            high = mem[_TIMER_HIGH]
+            low = mem[_TIMER_LOW]
+            if mem[_TIMER_HIGH] == high:
+                return ((high << 32) | (low & 0xFFFFFFFF)) * self._us_ticks
+
+    def _cycles(self, oid, ticks):
+        return (ticks - self.origin[oid]) * self.cycles_per_tick - self.base[oid]
+
+    def advance(self, now):
+        """Main loop hook: keep the rings filled."""
+        self.service()
+
+    def _tick(self, _timer):
+        # Scheduled between bytecodes of the main loop: refill only. A halted
+        # motor is left for the main loop, whose shutdown writes to the link.
+        self.service(stops=False)
+
+    # -- steppers ------------------------------------------------------
+    def step_run(self, oid, first, interval, count, add):
+        """Queue a run (MCU ticks); shuts down if its stream is already past it."""
+        self._busy = True
+        try:
+            stream = self.streams[oid]
+            first_cycles = self._cycles(oid, first)
+            if first_cycles < stream.first_possible():
+                late_us = (stream.first_possible() - first_cycles) // (
+                    self.cycles_per_tick * self._us_ticks)
+                self.mcu.shutdown("step run for motor %s came %d us too late for its "
+                                  "PIO stream" % (self.names[oid], late_us))
+                return
+            m = self.cycles_per_tick
+            if not stream.queue(first_cycles, interval * m, count, add * m):
+                self.mcu.shutdown("PIO run queue full on motor %s" % self.names[oid])
+                return
+        finally:
+            self._busy = False
+        self.service()
+
+    def service(self, stops=True):
+        """Refill every ring; with ``stops``, act on underruns and endstop stops.
+
+        Runs from the main loop and the soft timer; allocates only the clock's
+        long ints and, when a motor stopped, what the stop needs.
+        """
+        if self._busy or self.mcu is None:
+            return
+        self._busy = True
+        try:
+            now = self.clock()
+            for oid in range(len(self.streams)):
+                if self._halted(oid):
+                    if stops:
+                        self._stopped(oid, now)
+                    continue
+                stream = self.streams[oid]
+                stream.consumed((self.channels[oid].read - self.rings[oid]) >> 2)
+                stream.fill(self._cycles(oid, now) + self.lead)
+                if stream.end > REBASE_AT:
+                    shift = REBASE_AT >> 1
+                    stream.rebase(shift)
+                    self.base[oid] += shift
+        finally:
+            self._busy = False
+
+    def _pc(self, oid):
+        """Program counter of motor ``oid``'s state machine, relative to the program."""
+        addr = _PIO_BASES[oid >> 2] + _SM_ADDR + _SM_STRIDE * (oid & 3)
+        return (machine.mem32[addr] & 31) - self._program_offset(oid)
+
+    def _halted(self, oid):
+        return self._pc(oid) == rp2_pio.HALT_AT
+
+    def _program_offset(self, oid):
+        offset = self.program[1 + (oid >> 2)]
+        return offset if offset > 0 else 0
+
+    def _stopped(self, oid, now):
+        sm = self.machines[oid]
+        if sm.rx_fifo() and self.homing[oid] is not None:
+            left = sm.get() + 1
+            position = self._hit_position(oid, left)
+            self.hits[oid] = position
+            self.streams[oid].position = position
+            self.mcu.steppers.motor_stopped(oid, position)
+            self.home_disarm(oid)
+            self._stop_machines((oid,))
+            self._arm_stream(oid, self.clock())
+            sm.active(1)
+            return
+        self.mcu.shutdown("step underrun on motor %s: its PIO ring ran dry"
+                          % self.names[oid])
+
+    def _current_word(self, oid):
+        """Ring index of the word in the state machine's OSR."""
+        read = (self.channels[oid].read - self.rings[oid]) >> 2
+        return (read - self.machines[oid].tx_fifo() - 1) & (RING_WORDS - 1)
+
+    def _hit_position(self, oid, left):
+        """Position of a motor halted at its endstop (steps)."""
+        return self.streams[oid].position_at(self._current_word(oid), left)
+
+    def _stopped_position(self, oid):
+        """Exact step position of a disabled state machine, from where it stopped.
+
+        The program counter says how far the word in the OSR got (addresses
+        of ``hal/rp2_pio.py``); y, read out through ``exec``, holds the steps
+        still to come in it after the one being waited for.
+        """
+        stream = self.streams[oid]
+        pc = self._pc(oid)
+        if pc == rp2_pio.HALT_AT:             # every word before the halt word ran
+            return stream.position
+        current = self._current_word(oid)
+        y = 0
+        if 9 <= pc < rp2_pio.HIT_AT:          # inside a step word: y counts what is left
+            sm = self.machines[oid]
+            sm.exec("mov(isr, y)")
+            sm.exec("push(noblock)")
+            y = sm.get()
+        left = rp2_pio.steps_left(pc, y, stream.word_steps(current))
+        return stream.position_at(current, left)
+
+    def stop_motors(self, now):
+        """Stop every motor now; returns the steps each one took (exact)."""
+        self._stop_machines(range(len(self.machines)))
+        taken = [self._stopped_position(oid) for oid in range(len(self.streams))]
+        for oid, stream in enumerate(self.streams):
+            stream.position = taken[oid]
+        self.start_all()
+        return taken
+
+    # -- homing --------------------------------------------------------
+    def home_arm(self, oid, endstop):
+        """Let endstop ``endstop`` (index in the board file) stop motor ``oid``."""
+        number = self.endstops[endstop][0]
+        self.homing[oid] = number
+        self.hits[oid] = None
+        self._set_jmp_pin(oid, number)
+
+    def home_disarm(self, oid):
+        self.homing[oid] = None
+        self._set_jmp_pin(oid, self.step_gpio[oid])
+
+    def _set_jmp_pin(self, oid, number):
+        addr = _PIO_BASES[oid >> 2] + _SM_EXECCTRL + _SM_STRIDE * (oid & 3)
+        machine.mem32[addr] = (machine.mem32[addr] & ~(31 << 24)) | (number << 24)
+
+    def endstop_read(self, endstop):
+        """1 when endstop ``endstop`` is triggered."""
+        return self.endstops[endstop][1].value()

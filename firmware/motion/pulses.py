@@ -1,0 +1,369 @@
+# Mendel firmware: step runs expanded into pulse words for a hardware sequencer.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Step runs (interval, count, add) become (direction, count, delay) words.
+
+Suffixes: ``_cycles`` are sequencer cycles (PIO cycles on the RP2040); every
+time here is a cycle count on one motor's stream, kept below 2**30 by
+:meth:`PulseStream.rebase`, so the same code gives the same numbers as
+CPython ints, as 64-bit viper ints (unix port) and as 32-bit viper ints
+(RP2040), and stays a small int (no heap) on a 32-bit board.
+
+A word holds a direction level, n steps (0 for an idle word) and a delay d.
+The sequencer's timing is described by the figures in ``timing`` (for the
+RP2040 program: ``hal/rp2_pio.py``, checked on the PIO emulator): a word
+pulled at cycle s sets the dir pin at ``s + dir_lag``; its steps rise at
+``s + first_rise + d + k*P`` with ``P = d + pulse + period_overhead``; it ends
+(the next word starts) at ``s + n*P``; an idle word ends at
+``s + d + idle_overhead``. Hence a step at commanded cycle T after a stream
+that ends at E needs ``d = T - E - first_rise``; steps of a run at a constant
+interval share one word (up to ``2**count_bits - 1`` of them); an ``add``
+changes every interval, so accelerating runs become one word per step. A gap
+longer than one word can wait becomes idle words.
+
+Two guarantees are kept by moving a step later, never earlier, and counting
+it in ``late``: the sequencer's own minimum (``d >= 0``) and the driver's
+direction setup time (``setup_cycles`` from a dir change to the next rise).
+
+The ring is filled in place for a DMA reader: words go after the last one the
+reader has not consumed, then an all-zero *halt* word, and the first new word
+is stored last, so a reader that catches up meets a halt word, never a stale
+one (the RP2040 program halts on it: an underrun). A reader prefetches (the
+RP2040 DMA fills the 4-word TX FIFO as soon as it has room), so whenever the
+known stream ends, ``TAIL_WORDS`` shortest idle words (d = 1) follow it: the
+halt word is fetched only once the sequencer is within those few cycles of
+the end, which is a true underrun, not a long last word still running. The
+horizon fill is cut into idle words of at most :meth:`PulseStream.idle_cap`
+cycles. ``positions[i]`` is the
+motor's step position after word i, so a halt at an endstop can be turned
+into the exact trigger position.
+"""
+import array
+
+import micropython
+from micropython import const
+
+# Fields of the state array (int32).
+_PULSE = const(0)       # step pin high time, cycles
+_FIRST = const(1)       # word start to first rise at d = 0, cycles
+_PERIOD0 = const(2)     # step period at d = 0 (pulse + period_overhead)
+_IDLE0 = const(3)       # idle word length at d = 0
+_DIRLAG = const(4)      # word start to dir pin change
+_SETUP = const(5)       # dir change to next rise, at least (driver tDSU)
+_DMAX = const(6)        # largest delay field
+_CMAX = const(7)        # largest count field
+_RMASK = const(8)       # ring words - 1 (a power of two)
+_QMASK = const(9)       # run slots - 1 (a power of two)
+_WRITE = const(10)      # ring index of the halt word (next to write)
+_READ = const(11)       # ring index the reader takes next
+_END = const(12)        # stream end: start cycle of the next word
+_DIR = const(13)        # dir level of the last word
+_DIRAT = const(14)      # cycle at which the dir pin took that level
+_RISE = const(15)       # cycle of the last rise written
+_POS = const(16)        # position after the last word written, steps
+_QHEAD = const(17)
+_QUSED = const(18)
+_LEFT = const(19)       # steps left in the head run (0: not started)
+_NEXT = const(20)       # cycle of the head run's next step
+_IV = const(21)         # interval after that step
+_LATE = const(22)       # steps moved later than commanded
+_INVERT = const(23)     # 1: dir level low for positive counts
+_SHIFT_N = const(24)    # bit of the count field
+_SHIFT_D = const(25)    # bit of the delay field
+_IDLECAP = const(26)    # longest idle word of the horizon fill
+_TAIL = const(27)       # shortest idle words at the end of the stream
+_FIELDS = const(28)
+# Shortest idle words kept after the last word (see the module docstring):
+# more than the reader prefetches (RP2040: 4-word TX FIFO + OSR).
+TAIL_WORDS = const(6)
+# Run slots: first step cycle, interval, steps, add + _BIAS, 1 if count > 0.
+# Every int32 the viper code reads is kept >= 0: the unix port's 64-bit
+# viper zero-extends 32-bit loads, so a stored negative would read as huge.
+_RUN = const(5)
+_BIAS = const(1 << 29)
+# Largest time kept before a rebase (cycles); far below 2**30.
+REBASE_AT = const(1 << 28)
+
+
+def _ints(size):
+    return array.array("i", bytes(4 * size))
+
+
+class PulseStream:
+    """One motor's queued runs, its word ring and the expansion state.
+
+    ``timing`` is ``(dir_lag, first_rise, period_overhead, idle_overhead,
+    count_bits, delay_bits)``; ``pulse_cycles`` and ``setup_cycles`` come from
+    the board. ``run_slots`` and ``ring_words`` are rounded up to powers of
+    two; ``ring`` may be a caller's buffer (the RP2040 DMA needs it aligned to
+    its size) of ``ring_words`` 32-bit words. Allocates only here.
+    """
+
+    def __init__(self, timing, pulse_cycles, setup_cycles, run_slots, ring_words,
+                 ring=None, invert_dir=False):
+        dir_lag, first_rise, period_overhead, idle_overhead, count_bits, delay_bits = timing
+        slots = _power_of_two(run_slots)
+        words = _power_of_two(ring_words)
+        st = self.state = _ints(_FIELDS)
+        st[_PULSE] = pulse_cycles
+        st[_FIRST] = first_rise
+        st[_PERIOD0] = pulse_cycles + period_overhead
+        st[_IDLE0] = idle_overhead
+        st[_DIRLAG] = dir_lag
+        st[_SETUP] = setup_cycles
+        st[_DMAX] = (1 << delay_bits) - 1
+        st[_CMAX] = (1 << count_bits) - 1
+        st[_RMASK] = words - 1
+        st[_QMASK] = slots - 1
+        st[_INVERT] = 1 if invert_dir else 0
+        st[_SHIFT_N] = 1
+        st[_SHIFT_D] = 1 + count_bits
+        st[_IDLECAP] = st[_DMAX]
+        self.runs = _ints(_RUN * slots)
+        self.ring = ring if ring is not None else array.array("I", bytes(4 * words))
+        self.positions = _ints(words)
+
+    # -- queue ---------------------------------------------------------
+    def queue(self, first_cycles, interval_cycles, count, add_cycles):
+        """Append a run (first step at ``first_cycles``); False when the slots are full."""
+        st = self.state
+        if st[_QUSED] > st[_QMASK]:
+            return False
+        i = _RUN * ((st[_QHEAD] + st[_QUSED]) & st[_QMASK])
+        runs = self.runs
+        runs[i] = first_cycles
+        runs[i + 1] = interval_cycles
+        runs[i + 2] = count if count > 0 else -count
+        runs[i + 3] = add_cycles + _BIAS
+        runs[i + 4] = 1 if count > 0 else 0
+        st[_QUSED] += 1
+        return True
+
+    def fill(self, horizon_cycles):
+        """Write words while the ring has room; idle words up to ``horizon_cycles``.
+
+        Returns the number of words written. No allocation (viper on MicroPython).
+        """
+        return _fill(self.state, self.runs, self.ring, self.positions, horizon_cycles)
+
+    def idle_cap(self, cycles):
+        """Longest idle word written to reach the horizon (at least 1 cycle).
+
+        A DMA reader prefetches words into the sequencer's FIFO as soon as
+        there is room, halt word included; cutting the horizon into several
+        idle words keeps enough words ahead of it.
+        """
+        self.state[_IDLECAP] = max(1, min(cycles, self.state[_DMAX]))
+
+    def consumed(self, read_index):
+        """Tell the stream the reader's next ring index (0..ring words - 1)."""
+        self.state[_READ] = read_index & self.state[_RMASK]
+
+    def clear(self, end_cycles, position):
+        """Drop everything queued: the stream restarts empty at ``end_cycles``."""
+        st = self.state
+        for field in (_WRITE, _READ, _QHEAD, _QUSED, _LEFT, _TAIL):
+            st[field] = 0
+        st[_END] = st[_RISE] = st[_DIRAT] = end_cycles
+        st[_POS] = position
+        _zero(self.ring, len(self.positions))
+
+    def rebase(self, shift_cycles):
+        """Subtract ``shift_cycles`` from every time held (keeps them small ints).
+
+        Times of past events (last rise, dir change) stop at 0: older than
+        anything a period or setup time compares them with.
+        """
+        st = self.state
+        st[_END] -= shift_cycles
+        for field in (_DIRAT, _RISE, _NEXT):
+            st[field] = max(st[field] - shift_cycles, 0)
+        runs = self.runs
+        for k in range(st[_QUSED]):
+            runs[_RUN * ((st[_QHEAD] + k) & st[_QMASK])] -= shift_cycles
+
+    # -- read-outs -----------------------------------------------------
+    @property
+    def end(self):
+        """Cycle at which the words written so far run out."""
+        return self.state[_END]
+
+    @property
+    def position(self):
+        """Step position after the words written so far."""
+        return self.state[_POS]
+
+    @position.setter
+    def position(self, steps):
+        self.state[_POS] = steps
+
+    @property
+    def late(self):
+        """Steps emitted later than commanded (sequencer minimum or dir setup)."""
+        return self.state[_LATE]
+
+    def pending(self):
+        """Runs queued and not yet fully written (int)."""
+        st = self.state
+        return st[_QUSED]
+
+    def level_sign(self, level):
+        """+1 or -1: the step direction of a word's dir level."""
+        return 1 if (level ^ self.state[_INVERT]) else -1
+
+    def position_at(self, index, left):
+        """Position when the reader stopped inside word ``index`` with ``left``
+        of its steps not taken (the RP2040 endstop path reports ``left - 1``)."""
+        word = _peek(self.ring, index)
+        return self.positions[index] - self.level_sign(word & 1) * left
+
+    def word_steps(self, index):
+        """Steps in ring word ``index``."""
+        return (_peek(self.ring, index) >> self.state[_SHIFT_N]) & self.state[_CMAX]
+
+    def first_possible(self):
+        """Earliest cycle a new run's first step can have without coming late."""
+        st = self.state
+        return st[_END] + st[_FIRST]
+
+
+def _power_of_two(n):
+    size = 1
+    while size < n:
+        size <<= 1
+    return size
+
+
+@micropython.viper
+def _peek(buf, index: int) -> int:
+    return ptr32(buf)[index]     # noqa: F821 (viper builtin)
+
+
+@micropython.viper
+def _zero(buf, words: int):
+    p = ptr32(buf)               # noqa: F821
+    for i in range(words):
+        p[i] = 0
+
+
+@micropython.viper
+def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
+    st = ptr32(st_obj)        # noqa: F821 (viper builtin)
+    runs = ptr32(runs_obj)    # noqa: F821
+    ring = ptr32(ring_obj)    # noqa: F821
+    posr = ptr32(pos_obj)     # noqa: F821
+    rmask = st[_RMASK]
+    write = st[_WRITE]
+    free = rmask - ((write - st[_READ]) & rmask)
+    first_slot = write
+    first_word = 0
+    written = 0
+    end = st[_END]
+    rise = st[_RISE]
+    level = st[_DIR]
+    pos = st[_POS]
+    shift_n = st[_SHIFT_N]
+    shift_d = st[_SHIFT_D]
+    pend_n = 0
+    pend_d = 0
+    pend_level = 0
+    pend_period = 0
+    tail = st[_TAIL]
+    while True:
+        word = 0
+        tiny = 0
+        if st[_LEFT] == 0 and st[_QUSED] > 0:
+            q = _RUN * st[_QHEAD]
+            st[_LEFT] = runs[q + 2]
+            st[_NEXT] = runs[q]
+            st[_IV] = runs[q + 1] + runs[q + 3] - _BIAS
+        if st[_LEFT] > 0:
+            q = _RUN * st[_QHEAD]
+            up = runs[q + 4]
+            sign = 1 if up else -1
+            step_level = up ^ st[_INVERT]
+            t = st[_NEXT]
+            if (pend_n > 0 and pend_level == step_level and pend_n < st[_CMAX]
+                    and t - rise == pend_period):
+                pend_n += 1
+            elif pend_n > 0:
+                word = pend_level | (pend_n << shift_n) | (pend_d << shift_d)
+                end = rise + st[_PULSE] + 1
+                pend_n = 0
+                free += 1                 # the flush takes its reserved slot
+            else:
+                if step_level != level:
+                    level = step_level
+                    st[_DIRAT] = end + st[_DIRLAG]
+                when = t
+                if when < end + st[_FIRST]:
+                    when = end + st[_FIRST]
+                if when < st[_DIRAT] + st[_SETUP]:
+                    when = st[_DIRAT] + st[_SETUP]
+                gap = when - end - st[_FIRST]
+                if gap > st[_DMAX]:
+                    if free == 0:
+                        break
+                    idle = gap - st[_IDLE0]
+                    if idle > st[_DMAX]:
+                        idle = st[_DMAX]
+                    word = level | (idle << shift_d)
+                    end += idle + st[_IDLE0]
+                else:
+                    if free == 0:
+                        break
+                    free -= 1             # the slot the pending word will take
+                    if when != t:
+                        st[_LATE] += 1
+                    pend_n = 1
+                    pend_d = gap
+                    pend_level = step_level
+                    pend_period = gap + st[_PERIOD0]
+                    t = when
+            if word == 0:                 # the step went into the pending word
+                rise = t
+                pos += sign
+                st[_NEXT] += st[_IV]
+                st[_IV] += runs[q + 3] - _BIAS
+                st[_LEFT] -= 1
+                if st[_LEFT] == 0:
+                    st[_QHEAD] = (st[_QHEAD] + 1) & st[_QMASK]
+                    st[_QUSED] -= 1
+                continue
+        elif pend_n > 0:
+            word = pend_level | (pend_n << shift_n) | (pend_d << shift_d)
+            end = rise + st[_PULSE] + 1
+            pend_n = 0
+            free += 1
+        elif end < horizon and free > 0:
+            idle = horizon - end - st[_IDLE0]
+            if idle < 1:
+                idle = 1
+            if idle > st[_IDLECAP]:
+                idle = st[_IDLECAP]
+            word = level | (idle << shift_d)
+            end += idle + st[_IDLE0]
+        elif tail < TAIL_WORDS and free > 0:
+            word = level | (1 << shift_d)
+            end += 1 + st[_IDLE0]
+            tiny = 1
+        else:
+            break
+        tail = tail + 1 if tiny else 0
+        free -= 1
+        if write == first_slot:
+            first_word = word
+        else:
+            ring[write] = word
+        posr[write] = pos
+        write = (write + 1) & rmask
+        written += 1
+    if written > 0:
+        ring[write] = 0
+        ring[first_slot] = first_word
+    st[_WRITE] = write
+    st[_END] = end
+    st[_RISE] = rise
+    st[_DIR] = level
+    st[_POS] = pos
+    st[_TAIL] = tail
+    return written

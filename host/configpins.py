@@ -1,0 +1,229 @@
+# Mendel host: the pins of printer.cfg against the board's wiring.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pin keys of printer.cfg, checked against the board file and its MCU.
+
+Keys (Klipper's names): ``step_pin``, ``dir_pin``, ``enable_pin`` and
+``endstop_pin`` in ``[stepper_x]``.. and ``[extruder]``; ``heater_pin`` and
+``sensor_pin`` in ``[extruder]`` and ``[heater_bed]``; ``pin`` in ``[fan]``.
+A value is a pin name with Klipper's modifiers in front: ``^`` pull-up or
+``~`` pull-down (input pins: ``endstop_pin``), then ``!`` inverted; e.g.
+``^!gpio4``. A ``chip:`` prefix other than ``mcu:`` is refused (one MCU).
+
+The board file (``boards/<id>.json``) is the firmware's wiring: the firmware
+drives the pins it names (an enable line is inverted where the board says
+``"enable_inverted": true``; an endstop pulled where it says ``"pull"``) and
+takes no pin settings from the host. So a pin key is optional, and when
+given it must be the board file's pin for that role, modifiers included
+(``enable_pin: !gpio12`` for an inverted enable line); a different pin or
+modifier is refused, with the board's pin in the message, rather than
+silently ignored. (``dir_pin: !gpio10``, reversing a motor, is therefore
+refused too: turn the motor's connector around.) Each pin must also exist on
+the MCU (``boards/mcu/<family>.json``; for the ``sim`` board, the board
+file's own pin names), a ``sensor_pin`` must be ADC-capable, an output must
+not be an input-only pin, and no pin may serve two roles (steppers may share
+an ``enable_pin``, as boards with one driver enable line do).
+"""
+import dataclasses
+import re
+
+from mendel.boards import BoardError, mcu_pins
+
+STEPPER_KEYS = ("step_pin", "dir_pin", "enable_pin", "endstop_pin")
+HEATER_KEYS = ("heater_pin", "sensor_pin")
+_PULLS = {"^": "up", "~": "down"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Pin:
+    """A pin as printer.cfg writes it: ``name``, ``pull`` ("up", "down" or
+    None) and ``invert``."""
+    name: str
+    pull: str = None
+    invert: bool = False
+
+    def __str__(self):
+        prefix = {"up": "^", "down": "~"}.get(self.pull, "")
+        return prefix + ("!" if self.invert else "") + self.name
+
+
+def parse_pin(text, can_pull=False):
+    """Pin from ``text`` such as ``^!gpio4``; raises ValueError saying why."""
+    rest = text.strip()
+    pull = None
+    if rest[:1] in _PULLS:
+        if not can_pull:
+            raise ValueError("%r: %s (pull-%s) applies only to input pins such as endstop_pin"
+                             % (text, rest[0], _PULLS[rest[0]]))
+        pull, rest = _PULLS[rest[0]], rest[1:].strip()
+    invert = rest.startswith("!")
+    if invert:
+        rest = rest[1:].strip()
+    chip, sep, name = rest.rpartition(":")
+    if sep and chip.strip() != "mcu":
+        raise ValueError("%r: Mendel drives one MCU; %r is not it" % (text, chip))
+    name = name.strip()
+    if not name or any(c.isspace() or c in "^~!:" for c in name):
+        raise ValueError("%r is not a pin name (like gpio4, ^gpio4, !gpio10)" % text)
+    return Pin(name, pull, invert)
+
+
+class Catalogue:
+    """The pins of an MCU (``boards/mcu/<family>.json``) and of one board.
+
+    Catalogue keys: ``pins`` (every GPIO name) or ``pin_pattern`` (regex),
+    ``adc`` (pin -> channel) or ``adc_pattern``, ``input_only``, ``no_pull``
+    (no internal pull resistor), ``reserved`` (pin -> why); the board adds
+    ``reserved_pins`` (pin -> why).
+    """
+
+    def __init__(self, family, data, board_reserved=None):
+        self.family = family
+        self.names = set(data.get("pins", ()))
+        self.pattern = re.compile(data["pin_pattern"]) if data.get("pin_pattern") else None
+        self.adc = set(data.get("adc", ()))
+        self.adc_pattern = re.compile(data["adc_pattern"]) if data.get("adc_pattern") else None
+        self.input_only = set(data.get("input_only", ()))
+        self.no_pull = set(data.get("no_pull", ()))
+        self.reserved = dict(data.get("reserved", {}))
+        self.reserved.update(board_reserved or {})
+
+    @classmethod
+    def for_board(cls, board):
+        """The catalogue for ``board`` (a board dict); raises BoardError.
+
+        Without a catalogue for the ``sim`` family, the sim board's pins are
+        the ones its board file names, its ADC pins its heaters' sensor pins.
+        """
+        family = board.get("mcu", "sim")
+        try:
+            data = mcu_pins(family)
+        except BoardError:
+            if family != "sim":
+                raise
+            data = {"pins": [parse_pin(p, True).name for _r, p, _k in _board_roles(board)],
+                    "adc": [h["sensor_pin"] for h in board.get("heaters", ())]}
+        return cls(family, data, board.get("reserved_pins"))
+
+    def _exists(self, name):
+        return name in self.names or bool(self.pattern and self.pattern.match(name))
+
+    def _analog(self, name):
+        return name in self.adc or bool(self.adc_pattern and self.adc_pattern.match(name))
+
+    def problem(self, pin, key):
+        """Why ``pin`` cannot serve as ``key`` on this MCU and board, or None."""
+        if not self._exists(pin.name):
+            return "%s is not a pin of the %s" % (pin.name, self.family)
+        if pin.name in self.reserved:
+            return "%s is reserved: %s" % (pin.name, self.reserved[pin.name])
+        if key == "sensor_pin" and not self._analog(pin.name):
+            return "%s cannot read analog values (ADC pins of the %s: %s)" % (
+                pin.name, self.family, ", ".join(sorted(self.adc)) or "sim_adc*")
+        if key not in ("endstop_pin", "sensor_pin") and pin.name in self.input_only:
+            return "%s is input-only on the %s and cannot drive an output" % (
+                pin.name, self.family)
+        if pin.pull and pin.name in self.no_pull:
+            return "%s has no internal pull resistor on the %s: leave out the %s" % (
+                pin.name, self.family, str(pin)[0])
+        return None
+
+
+def _board_roles(board):
+    """``(role, pin text, key)`` of every pin the board file wires; role as
+    ``("motor", name)``, ``("endstop", name)``, ``("heater", name)``, ``("fan", name)``."""
+    for motor in board.get("motors", ()):
+        for key in ("step_pin", "dir_pin", "enable_pin"):
+            if motor.get(key):
+                invert = "!" if motor.get(key.replace("_pin", "_inverted")) else ""
+                yield ("motor", motor["name"]), invert + motor[key], key
+    for stop in board.get("endstops", ()):
+        pull = {"up": "^", "down": "~"}.get(stop.get("pull"), "")
+        yield ("endstop", stop["name"]), pull + stop["pin"], "endstop_pin"
+    for heater in board.get("heaters", ()):
+        for key in HEATER_KEYS:
+            yield ("heater", heater["name"]), heater[key], key
+    for fan in board.get("fans", ()):
+        yield ("fan", fan["name"]), fan["pin"], "pin"
+
+
+class PinCheck:
+    """Checks one printer.cfg's pins against ``board`` (dict, from ``board_path``).
+
+    Sections are config._Section objects (``name``, ``get``, ``has``,
+    ``problem(key, why)``); problems accumulate in ``problems``.
+    """
+
+    def __init__(self, board, board_path):
+        self.board = board
+        self.board_path = board_path
+        self.catalogue = Catalogue.for_board(board)
+        self.wiring = {}
+        for role, text, key in _board_roles(board):
+            self.wiring[(role, key)] = parse_pin(text, can_pull=True)
+        self.used = {}           # pin name -> (description, shareable)
+        self.problems = []
+        self.pins = {}           # "[section] key" -> Pin, given or wired by the board
+
+    def stepper(self, section, motor):
+        """Check ``[stepper_?]`` / ``[extruder]`` driving board motor ``motor``."""
+        if not self._has(section, "motor", motor, "motor"):
+            return
+        for key in STEPPER_KEYS:
+            role = ("endstop", motor) if key == "endstop_pin" else ("motor", motor)
+            self._pin(section, key, role)
+
+    def heater(self, section, heater):
+        """Check the heater and sensor pins of heater section for board heater ``heater``."""
+        if self._has(section, "heater", heater, "heater"):
+            for key in HEATER_KEYS:
+                self._pin(section, key, ("heater", heater))
+
+    def fan(self, section, fan):
+        """Check ``[fan]`` driving board fan ``fan``."""
+        if self._has(section, "fan", fan, "fan"):
+            self._pin(section, "pin", ("fan", fan))
+
+    def _has(self, section, kind, name, key):
+        """Does the board have the ``kind`` named ``name``? Else record why not."""
+        names = sorted({role[1] for role, _k in self.wiring if role[0] == kind})
+        if name in names:
+            return True
+        self.problems.append(section.problem(
+            key, "the board %r has no %s %r (%s: %s; %s)"
+            % (self.board["id"], kind, name, kind + "s", ", ".join(names) or "none",
+               self.board_path)))
+        return False
+
+    def _pin(self, section, key, role):
+        wired = self.wiring.get((role, key))
+        text = section.get(key, "") if section.has(key) else ""
+        if not text:
+            if wired is not None:
+                self.pins["[%s] %s" % (section.name, key)] = wired
+                self._use(wired, section, key, "%s (board wiring)" % key)
+            return
+        try:
+            pin = parse_pin(text, can_pull=key == "endstop_pin")
+        except ValueError as exc:
+            self.problems.append(section.problem(key, str(exc)))
+            return
+        why = self.catalogue.problem(pin, key)
+        if why is None and wired is not None and pin != wired:
+            why = ("%s is not the board's %s for %s %r, which is %s (%s); the firmware "
+                   "drives the pins the board file names, so write %s or leave the key out"
+                   % (pin, key, role[0], role[1], wired, self.board_path, wired))
+        if why is not None:
+            self.problems.append(section.problem(key, why))
+            return
+        self.pins["[%s] %s" % (section.name, key)] = pin
+        self._use(pin, section, key, key)
+
+    def _use(self, pin, section, key, label):
+        shareable = key == "enable_pin"
+        here = "[%s] %s" % (section.name, label)
+        earlier = self.used.get(pin.name)
+        if earlier is None:
+            self.used[pin.name] = (here, shareable)
+        elif not (shareable and earlier[1]):
+            self.problems.append(section.problem(
+                key, "%s is already used by %s" % (pin.name, earlier[0])))

@@ -1,0 +1,425 @@
+# Mendel host: G-code macros from printer.cfg (Klipper's [gcode_macro]).
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``[gcode_macro NAME]`` sections: a named G-code template that a file or
+another macro calls like a command (``PRINT_START BED=60 EXTRUDER=210``).
+
+Keys, as Klipper's Config_Reference and Command_Templates documents:
+
+* ``gcode``: the template, Jinja2 with Klipper's delimiters: ``{ expr }`` for
+  values, ``{% ... %}`` for statements, ``{# ... #}`` for comments.
+* ``description``: one line of help (``mendel config check`` lists it).
+* ``variable_<name>``: a Python literal (``50``, ``'PLA'``, ``[1, 2]``), read as
+  ``printer["gcode_macro NAME"].<name>``; ``SET_GCODE_VARIABLE MACRO=NAME
+  VARIABLE=<name> VALUE=<literal>`` changes it.
+
+With macros come Klipper's ``SET_GCODE_VARIABLE``, ``SAVE_GCODE_STATE``,
+``RESTORE_GCODE_STATE`` and ``RESPOND`` (:mod:`mendel.gcode.macro_commands`).
+
+A template sees ``params`` (the call's parameters: ``KEY=VALUE`` words, keys
+upper-cased, values as text; for a macro named like a G-code, ``M600 X5``,
+the letter words), ``rawparams`` (the text after the command name),
+``printer`` (a read-only view of the printer's state: ``toolhead``,
+``gcode_move``, ``extruder``, ``heater_bed``, ``configfile``, ``gcode_macro
+NAME``; see :class:`Status`), and ``action_respond_info(msg)``,
+``action_raise_error(msg)``, ``action_emergency_stop(msg)``.
+
+The rendered text runs line by line through the same interpreter as the
+file, so a macro may call built-in commands and other macros. A macro that
+calls itself, directly or through others, is refused. An error inside a
+macro stops it and names the macro chain, its printer.cfg line and the
+output line; the interpreter adds the calling file's line.
+
+Templates run in Jinja2's sandbox: they read the printer, they cannot reach
+into Python objects.
+"""
+import ast
+import collections
+import copy
+import dataclasses
+import re
+import shlex
+
+import jinja2
+import jinja2.sandbox
+
+from mendel.errors import CommandError, printable
+from mendel.gcode.arcs import ArcError
+from mendel.gcode.commands import TEXT_REPLIES
+from mendel.gcode.macro_commands import COMMANDS, MacroError  # noqa: F401 (MacroError re-export)
+
+SECTION = "gcode_macro"
+# Names the G-code reader reads as one command: two letters (or a letter and _)
+# first, like PRINT_START; "_NAME" helpers, callable from other macros.
+_NAME = re.compile(r"([A-Z][A-Z_]|_)[A-Z0-9_]*$")
+_GCODE_NAME = re.compile(r"[GMT]\d+(\.\d+)?$")
+_VARIABLE = "variable_"
+
+Coord = collections.namedtuple("Coord", "x y z e")
+
+
+class Status:
+    """Read-only view of a dict for templates: ``status.key`` and ``status["key"]``."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values):
+        object.__setattr__(self, "_values", values)
+
+    def __getattr__(self, name):
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name, value):
+        raise AttributeError("the printer's state is read-only in a macro")
+
+    def __getitem__(self, name):
+        return self._values[name]
+
+    def __contains__(self, name):
+        return name in self._values
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def keys(self):
+        return self._values.keys()
+
+    def items(self):
+        return self._values.items()
+
+    def get(self, name, default=None):
+        return self._values.get(name, default)
+
+    def __repr__(self):
+        return repr(self._values)
+
+
+@dataclasses.dataclass
+class Macro:
+    """One ``[gcode_macro NAME]``: its template, description, variables and
+    where it is written (``path``, ``line`` of its ``gcode`` key)."""
+    name: str
+    template: jinja2.Template
+    description: str
+    variables: dict
+    path: str
+    line: int
+
+    def where(self):
+        return "%s:%d" % (self.path, self.line)
+
+
+def _environment():
+    # Klipper's delimiters: { } for expressions, so "M104 S{params.T}" reads naturally.
+    return jinja2.sandbox.SandboxedEnvironment(
+        block_start_string="{%", block_end_string="%}",
+        variable_start_string="{", variable_end_string="}",
+        comment_start_string="{#", comment_end_string="#}",
+        keep_trailing_newline=True)
+
+
+def builtin_names():
+    """Command names a macro may not take: the interpreter's own."""
+    from mendel.gcode.interpreter import Interpreter
+
+    class _Still:
+        position = [0.0, 0.0, 0.0, 0.0]
+
+    return set(Interpreter(_Still())._handlers) | set(TEXT_REPLIES) | set(COMMANDS)
+
+
+class MacroSet:
+    """The macros of one printer.cfg, by upper-case name; runs them for an
+    interpreter (:meth:`call`)."""
+
+    def __init__(self, macros=(), config_values=None):
+        self.macros = {macro.name: macro for macro in macros}
+        self.config_values = config_values or {}
+        self.calls = {}              # name -> times called
+        self.saved_states = {}       # SAVE_GCODE_STATE NAME -> GcodeState
+        self._stack = []
+
+    @classmethod
+    def from_sections(cls, sections, problems):
+        """MacroSet of ``[gcode_macro NAME]`` sections (config._Section objects);
+        each wrong one adds a config Problem to ``problems`` and is left out."""
+        env = _environment()
+        builtins = builtin_names()
+        macros = []
+        for section in sections:
+            macro = _macro(env, section, builtins, problems)
+            if macro is not None:
+                macros.append(macro)
+        parser = sections[0].parser if sections else None
+        values = {}
+        if parser is not None:
+            values = {name: dict(parser.items(name)) for name in parser.sections()}
+        return cls(macros, values)
+
+    def session(self):
+        """A copy for one run of a file: its own variables and call counts."""
+        return MacroSet([dataclasses.replace(m, variables=copy.deepcopy(m.variables))
+                         for m in self], self.config_values)
+
+    def __contains__(self, name):
+        return name in self.macros or (name in COMMANDS and bool(self.macros))
+
+    def __len__(self):
+        return len(self.macros)
+
+    def __iter__(self):
+        return iter(self.macros.values())
+
+    # -- running -------------------------------------------------------
+    def call(self, interpreter, command):
+        """Run the macro ``command.code`` for ``interpreter`` (its machine and
+        modal state). Raises MacroError (a CommandError)."""
+        name = command.code
+        raw = command.text or ""
+        if _GCODE_NAME.match(name):
+            raw = _after_code(command.raw)
+        self.run(interpreter, name, raw)
+
+    def run(self, interpreter, name, rawparams):
+        """Run macro ``name`` with parameter text ``rawparams``."""
+        params = _params(name, rawparams, " > ".join(self._stack + [name]))
+        command = COMMANDS.get(name)
+        if command is not None:
+            command(self, interpreter, params)
+            return
+        macro = self.macros[name]
+        if name in self._stack:
+            raise MacroError("macro %s calls itself (%s): a macro may not recurse"
+                             % (name, " > ".join(self._stack + [name])))
+        self.calls[name] = self.calls.get(name, 0) + 1
+        self._stack.append(name)
+        try:
+            text = self._render(interpreter, macro, params, rawparams)
+            for number, line in enumerate(text.split("\n"), 1):
+                self._execute(interpreter, macro, number, line)
+        finally:
+            self._stack.pop()
+
+    def _chain(self):
+        """The running macros, outermost first: ``PRINT_START > HEAT``."""
+        return " > ".join(self._stack)
+
+    def _render(self, interpreter, macro, params, rawparams):
+        context = {
+            "params": params, "rawparams": rawparams,
+            "printer": printer_status(interpreter, self),
+            "action_respond_info": lambda msg: _respond(interpreter, msg),
+            "action_raise_error": _raise_error,
+            "action_emergency_stop": lambda msg="action_emergency_stop":
+                _emergency(interpreter, msg),
+        }
+        try:
+            return macro.template.render(context)
+        except _RaisedError as exc:
+            raise MacroError("macro %s (%s): %s" % (self._chain(), macro.where(),
+                                                    exc)) from None
+        except MacroError:
+            raise
+        except Exception as exc:     # a template's own error: bad filter input, x / 0 ...
+            raise MacroError("macro %s (%s): cannot render: %s: %s"
+                             % (self._chain(), macro.where(),
+                                type(exc).__name__, exc)) from None
+
+    def _execute(self, interpreter, macro, number, line):
+        from mendel.gcode.reader import parse_text
+        text = line.strip()
+        if not text or text.startswith(";"):
+            return
+        word = text.split(None, 1)[0].upper()
+        try:
+            if word in self and not _GCODE_NAME.match(word):
+                self.run(interpreter, word, _strip_comment(text[len(word):]))
+                return
+            for command in parse_text(text):
+                command.lineno = interpreter.lines     # reports name the calling line
+                interpreter.execute(command)
+        except MacroError:
+            raise
+        except (CommandError, ArcError) as exc:
+            raise MacroError("macro %s (%s), output line %d %r: %s"
+                             % (self._chain(), macro.where(), number,
+                                printable(text, 60), exc)) from None
+
+
+def _macro(env, section, builtins, problems):
+    """Macro from one section, or None after adding its problems."""
+    name = section.name.split(None, 1)[1].strip().upper() if " " in section.name else ""
+    before = len(problems)
+    if not _NAME.match(name) and not _GCODE_NAME.match(name):
+        problems.append(section.problem(None, "%r is not a command name: two letters (or a "
+                                              "letter and _) first, then letters, digits, _ "
+                                              "(PRINT_START), or a G-code (M600)" % name))
+    elif name in builtins or name[0] == "T" and _GCODE_NAME.match(name):
+        problems.append(section.problem(None, "%s is a built-in command; a macro cannot "
+                                              "replace it" % name))
+    if not section.has("gcode"):
+        problems.append(section.problem("gcode", "required key is missing"))
+    source = section.get("gcode", "")
+    description = section.get("description", "G-code macro")
+    variables = {}
+    for key in section.keys():
+        if key.startswith(_VARIABLE):
+            raw = section.get(key)
+            try:
+                variables[key[len(_VARIABLE):]] = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                problems.append(section.problem(
+                    key, "%r is not a Python literal (numbers as 50, text quoted as "
+                         "'PLA', lists as [1, 2])" % raw))
+    try:
+        template = env.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        lines = section.parser.value_lines(section.name, "gcode")
+        raw = section.parser.get(section.name, "gcode")
+        skipped = raw[:len(raw) - len(raw.lstrip())].count("\n")   # blank lines stripped
+        problem = section.problem("gcode", "template error: %s" % exc.message)
+        if exc.lineno and exc.lineno + skipped <= len(lines):
+            problem.line = lines[exc.lineno - 1 + skipped]
+        problems.append(problem)
+        return None
+    if len(problems) > before:
+        return None
+    path, line = section.parser.where(section.name, "gcode")
+    return Macro(name, template, description, variables, path, line)
+
+
+def _params(name, rawparams, chain):
+    """Parameters of a call: ``KEY=VALUE`` words (shell quoting), or for a
+    G-code-like name the letter words (``X5`` -> X: "5")."""
+    params = {}
+    if _GCODE_NAME.match(name):
+        for word in rawparams.split():
+            params[word[0].upper()] = word[1:]
+        return params
+    try:
+        words = shlex.split(rawparams)
+    except ValueError as exc:
+        raise MacroError("macro %s: cannot read its parameters %r: %s"
+                         % (chain, rawparams, exc)) from None
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or not key:
+            raise MacroError("macro %s: parameter %r is not KEY=VALUE" % (chain, word))
+        params[key.upper()] = value
+    return params
+
+
+def _after_code(raw):
+    """The text after the command word of a G-code-style line, comment removed."""
+    parts = _strip_comment(raw).split(None, 1)
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _strip_comment(text):
+    return text.split(";", 1)[0].strip()
+
+
+class _RaisedError(Exception):
+    """action_raise_error() in a template."""
+
+
+def _raise_error(msg):
+    raise _RaisedError(msg)
+
+
+def _respond(interpreter, msg):
+    interpreter.machine.respond(str(msg))
+    return ""
+
+
+def _emergency(interpreter, msg):
+    interpreter.machine.respond("emergency stop: %s" % msg)
+    interpreter.machine.emergency_stop()
+    return ""
+
+
+def printer_status(interpreter, macros):
+    """The ``printer`` object of a template (Klipper's names, mm, degC, s).
+
+    ``toolhead``: position (machine, Coord x y z e), homed_axes ("xyz" after
+    G28), axis_minimum/axis_maximum, max_velocity, max_accel,
+    square_corner_velocity; ``gcode_move``: gcode_position (as the G-code
+    names it), position, homing_origin, absolute_coordinates,
+    absolute_extrude, speed_factor, extrude_factor; ``extruder`` and
+    ``heater_bed``: temperature, target (and can_extrude, pressure_advance);
+    ``configfile``: config (text values) and settings (numbers where they
+    read as numbers); ``gcode_macro NAME``: that macro's variables.
+    """
+    machine = interpreter.machine
+    config = getattr(machine, "config", None)
+    position = list(interpreter.position)
+    status = {
+        "toolhead": Status(_toolhead(interpreter, config)),
+        "gcode_move": Status({
+            "gcode_position": Coord(position[0] - interpreter.base[0],
+                                    position[1] - interpreter.base[1],
+                                    position[2] - interpreter.base[2], interpreter.logical_e),
+            "position": Coord(*position),
+            "homing_origin": Coord(*interpreter.base, 0.0),
+            "absolute_coordinates": interpreter.absolute,
+            "absolute_extrude": interpreter.absolute_e,
+            "speed_factor": interpreter.speed_factor,
+            "extrude_factor": interpreter.extrude_factor,
+        }),
+        "configfile": Status({
+            "config": Status({s: Status(v) for s, v in macros.config_values.items()}),
+            "settings": Status({s.lower(): Status({k: _number(v) for k, v in values.items()})
+                                for s, values in macros.config_values.items()}),
+        }),
+    }
+    heaters = machine.heater_status() if hasattr(machine, "heater_status") else {}
+    for name, (temperature, target) in heaters.items():
+        status[name] = Status({"temperature": temperature, "target": target})
+    if "extruder" in status and config is not None:
+        extruder = dict(status["extruder"].items())
+        extruder.update(can_extrude=extruder["temperature"]
+                        >= config.extrusion.min_extrude_temp,
+                        pressure_advance=config.pressure_advance,
+                        smooth_time=config.pressure_advance_smooth_time)
+        status["extruder"] = Status(extruder)
+    status["heaters"] = Status({"available_heaters": sorted(heaters)})
+    for macro in macros:
+        status["gcode_macro " + macro.name] = Status(macro.variables)
+    return Status(status)
+
+
+def _toolhead(interpreter, config):
+    values = {
+        "position": Coord(*interpreter.position),
+        "homed_axes": "".join(a for a in "xyz" if a in interpreter.homed_axes),
+        "extruder": "extruder",
+    }
+    if config is not None:
+        low, high = _axis_range(config)
+        values.update(
+            axis_minimum=Coord(*low, 0.0), axis_maximum=Coord(*high, 0.0),
+            max_velocity=config.max_velocity, max_accel=config.max_accel,
+            square_corner_velocity=config.square_corner_velocity)
+    return values
+
+
+def _axis_range(config):
+    """Lowest and highest X, Y, Z (mm): the steppers' ranges, or for a delta the
+    print radius and the Z from minimum_z_position to the lowest endstop."""
+    steppers = config.steppers
+    if all(axis in steppers for axis in "xyz"):
+        return ([steppers[a].position_min for a in "xyz"],
+                [steppers[a].position_max for a in "xyz"])
+    params = config.kinematics_params
+    radius = params["print_radius"]
+    top = min(s.position_endstop for name, s in steppers.items() if name != "e")
+    return [-radius, -radius, params["minimum_z_position"]], [radius, radius, top]
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return text
