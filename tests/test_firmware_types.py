@@ -3,6 +3,7 @@ runs on, one stubs environment per port: their files overlap (machine.pyi,
 time.pyi ... differ per port). Which files belong to a port and which stubs
 package describes it: mendel.flash.ports.PORTS."""
 import os
+import re
 import subprocess
 import sys
 
@@ -38,7 +39,7 @@ def mypy(stubs, files, cwd, cache):
     """mypy's report on ``files`` with ``stubs`` as both typeshed and MYPYPATH."""
     return subprocess.run(
         [sys.executable, "-m", "mypy", "--custom-typeshed-dir", stubs, "--no-site-packages",
-         "--explicit-package-bases", "--cache-dir", cache, "--no-error-summary", *files],
+         "--explicit-package-bases", "--cache-dir", cache, *files],
         cwd=cwd, env=dict(os.environ, MYPYPATH=stubs), capture_output=True, text=True,
         timeout=300).stdout
 
@@ -52,6 +53,8 @@ def test_firmware_type_checks_against_its_ports_stubs(family, tmp_path):
     ours = [line for line in report.splitlines()
             if line.split(":", 1)[0] in files and ": error:" in line]
     assert ours == [], "\n".join(ours)
+    checked = re.search(r"(?:checked|no issues found in) (\d+) source files", report)
+    assert checked and int(checked.group(1)) == len(files), report[-2000:]
     assert "hal/__init__.py" in files and not [f for f in files if f.startswith("hal/sim")]
 
 
