@@ -4,13 +4,10 @@ is one the backend can open, in the shape the backend reads."""
 import json
 
 import esp32
-import machine
-import rp2
-import uctypes
 from fakeboard import FakeTransport
 from hal.esp32 import Esp32Hal
-from hal.rp2 import Rp2Hal
 from mcu import Mcu
+from test_fw_rp2 import rig
 
 
 def _board(board_id):
@@ -21,15 +18,7 @@ def _board(board_id):
 
 
 def _rp2(board_id):
-    rp2.reset()
-    if hasattr(uctypes, "reset"):       # the fake (CPython)
-        uctypes.reset()
-    machine.TIME_US[0] = 1000
-    machine.SYS_FREQ[0] = 125000000
-    spec = _board(board_id)
-    hal = Rp2Hal(spec, transport=FakeTransport())
-    Mcu(hal, spec)
-    return hal
+    return rig(spec=_board(board_id))[0]
 
 
 def test_skr_pico_starts_the_rp2_backend():
