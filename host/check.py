@@ -21,6 +21,7 @@ import math
 
 from mendel.errors import CommandError, printable
 from mendel.gcode.interpreter import Interpreter, Settings
+from mendel.gcode.layers import LayerTracker
 from mendel.gcode.reader import LineCounter, iter_commands
 from mendel.planner.extrusion import check_extrusion, check_temperature
 from mendel.planner.kinematics import KinematicsError
@@ -63,7 +64,7 @@ class CheckMachine:
         self.travel_moves = 0
         self.print_bounds = _Bounds()
         self.travel_bounds = _Bounds()
-        self.layer_heights = set()
+        self.layers = LayerTracker()
         self.layer_comments = 0
         self.out_of_range = {}
         self.out_of_envelope = None      # (line, reason): first move a delta cannot make
@@ -92,7 +93,7 @@ class CheckMachine:
             self.extrude_moves += 1
             self.print_bounds.add(start)
             self.print_bounds.add(target)
-            self.layer_heights.add(round(target[2], 4))
+            self.layers.move(start, target)
         else:
             self.travel_moves += 1
             self.travel_bounds.add(target)
@@ -172,6 +173,7 @@ class CheckMachine:
 
     def event(self, kind, value):
         self.events[kind] = self.events.get(kind, 0) + 1
+        self.layers.event(kind, value)
         if kind in ("layer", "layer_change"):
             self.layer_comments += 1
 
@@ -246,8 +248,7 @@ def check_file(path, config, settings=None):
         "extrude_moves": machine.extrude_moves,
         "travel_moves": machine.travel_moves,
         "arcs": interpreter.arcs,
-        "layers": (machine.events.get("layer_change") or machine.events.get("layer")
-                   or len(machine.layer_heights)),
+        "layers": machine.layers.current,
         "layer_comments": machine.layer_comments,
         "filament_mm": round(machine.position[3], 6),
         "print_bounds": machine.print_bounds.as_dict(),

@@ -1,7 +1,8 @@
 # Mendel host: command line.
 # SPDX-License-Identifier: GPL-3.0-or-later
 """mendel: print G-code on the simulated board or a real one, check it first,
-autotune a heater's PID, or measure the link."""
+autotune a heater's PID, type G-code at it (console), plot a file's motion, or
+measure the link."""
 import argparse
 import contextlib
 import json
@@ -23,6 +24,8 @@ from mendel.sim.board import SimBoard, SimulatorError
 from mendel.thermal import cli as thermal_cli
 from mendel.thermal.autotune import AutotuneError
 from mendel.thermal.heaters import TemperatureError
+from mendel.ux import plot_cli
+from mendel.ux import session as ux_session
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -44,6 +47,8 @@ def _parser():
     job.add_argument("--no-preflight", action="store_true",
                      help="start without checking the whole file first")
     thermal_cli.add_print_options(job)
+    ux_session.add_progress_options(job)
+    ux_session.add_log_options(job)
     job.set_defaults(run=cmd_print)
 
     check = commands.add_parser("check", help="parse and plan a G-code file, report, "
@@ -55,6 +60,17 @@ def _parser():
     tune = thermal_cli.add_commands(commands, _board_options)
     tune.set_defaults(run=cmd_pid_tune)
 
+    plot_cli.add_command(commands, _config_option).set_defaults(run=cmd_plot)
+
+    console = commands.add_parser("console", help="type G-code at the printer "
+                                                  "(simulated board in real time by default)")
+    _board_options(console)
+    console.add_argument("--sim-virtual", dest="sim_realtime", action="store_false",
+                         help="simulated board on its virtual clock (time moves only "
+                              "while a command waits): for scripts")
+    ux_session.add_log_options(console)
+    console.set_defaults(run=cmd_console, sim_realtime=True)
+
     cfg_check = commands.add_parser("config", help="`mendel config check CFG`: validate a "
                                                    "printer.cfg, summarise it, exit 1 on errors")
     cfg_check.add_argument("action", choices=["check"])
@@ -62,8 +78,16 @@ def _parser():
     cfg_check.add_argument("--json", action="store_true", help="print the report as JSON")
     cfg_check.set_defaults(run=cmd_config)
 
-    bench = commands.add_parser("bench", help="measure: `mendel bench link` streams a "
-                                              "G-code file to the simulated board")
+    serve = commands.add_parser("serve", help="a virtual serial port that speaks Marlin's "
+                                              "protocol, for OctoPrint or Pronterface")
+    _board_options(serve)
+    serve.add_argument("--link", metavar="PATH",
+                       help="also make this symlink to the port (e.g. /tmp/printer)")
+    serve.add_argument("--step-log", help="simulated board: write every step run to this file")
+    serve.set_defaults(run=cmd_serve)
+
+    bench = commands.add_parser("bench", help="measure: `mendel bench` the motion pipeline, "
+                                              "`mendel bench link` the link")
     bench.add_argument("what", nargs="?", choices=["motion", "link"], default="motion",
                        help="motion (default): look-ahead and the host pipeline; "
                             "link: the pty and the firmware")
@@ -178,6 +202,12 @@ def _report_print(summary):
         "  lines %d, moves %d" % (summary.lines, summary.moves),
         "  print time %.1f s (simulated), wall time %.1f s, %.0fx real time"
         % (summary.print_time_s, summary.wall_time_s, summary.speedup),
+    ]
+    if summary.estimated_time_s is not None:
+        lines.append("  planned motion %.1f s (estimate, heat-up not included), layers %d"
+                     % (summary.estimated_time_s, summary.layers))
+    lines += [
+        "  filament %.1f mm" % summary.filament_mm,
         "  final position:",
     ]
     for axis, mm in summary.position_mm.items():
@@ -193,23 +223,28 @@ def _report_print(summary):
     lines.append("  link: %d frames, %d bytes; %d damaged frames refused, %d resends"
                  % (link["frames_ok"], link["bytes_sent"], link["frames_bad"],
                     link["retransmits"]))
+    if summary.log:
+        lines.append("  run log: %s" % summary.log)
     return "\n".join(lines)
 
 
 def cmd_print(args):
     cfg = config_mod.load(args.config)
     path = _readable(args.file)
-    warn = (lambda text: print(text, file=sys.stderr))
-    for text in cfg.warnings:
-        warn("mendel: warning: " + text)
-    with _board(args, cfg) as mcu:
-        printer = Printer(cfg, mcu, warn=warn, settings=_settings(args))
+    with ux_session.RunSession(args, "print", path) as run, _board(args, cfg) as mcu:
+        for text in cfg.warnings:
+            run.warn("mendel: warning: " + text)
+        printer = Printer(cfg, mcu, warn=run.warn, settings=_settings(args))
+        run.watch(printer)
         try:
             thermal_cli.schedule_faults(printer, args.sim_fault)
             summary = printer.print_file(path, preflight=not args.no_preflight)
         finally:
             with contextlib.suppress(LinkError, McuShutdown, OSError):
                 printer.shutdown()
+        summary.warnings = run.monitor.warnings
+        summary.log = run.log_path
+        run.summary = summary.__dict__
     if args.json:
         print(json.dumps(summary.__dict__, indent=2))
     else:
@@ -276,6 +311,31 @@ def cmd_pid_tune(args):
     return 0
 
 
+def cmd_console(args):
+    from mendel.ux.console import Console
+    cfg = config_mod.load(args.config)
+    with ux_session.RunSession(args, "console", "console") as run, _board(args, cfg) as mcu:
+        printer = Printer(cfg, mcu, warn=run.warn)
+        run.watch(printer)
+        console = Console(printer, sys.stdout, run.log)
+        interactive = sys.stdin.isatty() and sys.stdout.isatty()
+        print("mendel console on %s: G-code per line; Ctrl-\\ emergency stop, Ctrl-D quit%s"
+              % (args.port or "the simulated board", "; run log " + run.log_path
+                 if run.log_path else ""), file=sys.stderr)
+        try:
+            status = console.run(sys.stdin, interactive)
+        finally:
+            with contextlib.suppress(LinkError, McuShutdown, OSError):
+                printer.shutdown()
+    return status
+
+
+def cmd_plot(args):
+    settings = Settings()
+    print("\n".join(plot_cli.run(args, config_mod.load(args.config), settings)))
+    return 0
+
+
 def cmd_config(args):
     from mendel import configcheck
     result = configcheck.check(args.file)
@@ -307,6 +367,13 @@ def cmd_flash(args):
     return 0
 
 
+def cmd_serve(args):
+    from mendel.serve import server
+    cfg = config_mod.load(args.config)
+    with _board(args, cfg) as mcu:
+        return server.run(cfg, mcu, link=args.link)
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
@@ -322,7 +389,10 @@ def main(argv=None):
             ValueError, OSError) as exc:
         print("mendel: error: %s" % exc, file=sys.stderr)
         if getattr(args, "json", False):
-            print(json.dumps({"error": str(exc)}))     # labs parse stdout
+            report = {"error": str(exc)}                # labs parse stdout
+            if getattr(args, "log_path", None):
+                report["log"] = args.log_path
+            print(json.dumps(report))
         return EXIT_ERROR
 
 

@@ -36,6 +36,12 @@ class PrintSummary:
     peak_temperatures: dict
     unsupported: dict
     link: dict
+    estimated_time_s: float = None     # preflight's planned motion + dwells; None without
+    layers: int = None                 # the file's layers (preflight); None without
+    filament_mm: float = 0.0           # net E of the extruder motor, mm of filament
+    steps_moved: dict = None           # steps each motor made (sum of |count| of its runs)
+    warnings: list = dataclasses.field(default_factory=list)
+    log: str = None                    # run log path (set by the caller that wrote it)
 
     @property
     def speedup(self):
@@ -58,6 +64,9 @@ class Printer:
         self.fan_id = mcu.info["fans"].index(config.fan)
         self.peaks = self.heaters.peaks
         self.tunes = []
+        # Sees the print as it goes (mendel.ux.monitor.PrintMonitor or None):
+        # ``begin(report)``, ``commands(iterable)``, ``event(kind, value)``.
+        self.observer = None
         self.targets = {}            # heater -> target degC
         self.toolhead = Toolhead(config, mcu, on_temperatures=self.poll_temperatures)
         self._configure()
@@ -115,6 +124,8 @@ class Printer:
 
     def event(self, kind, value):
         self.events[kind] = self.events.get(kind, 0) + 1
+        if self.observer is not None:
+            self.observer.event(kind, value)
 
     def set_fan(self, fraction):
         self.toolhead.flush()
@@ -171,8 +182,9 @@ class Printer:
 
     def print_file(self, path, preflight=True):
         """Stream a G-code file; returns a PrintSummary. Raises PrintError."""
-        if preflight:
-            self.preflight(path)
+        report = self.preflight(path) if preflight else None
+        if self.observer is not None:
+            self.observer.begin(report)
         start_wall = time.monotonic()
         start_clock = self.mcu.estimated_clock()
         interpreter = Interpreter(self, self.settings, warn=self.warn, filename=path,
@@ -180,7 +192,10 @@ class Printer:
         counter = LineCounter()
         try:
             with open(path, "rb") as stream:
-                interpreter.run(iter_commands(stream, counter=counter))
+                commands = iter_commands(stream, counter=counter)
+                if self.observer is not None:
+                    commands = self.observer.commands(commands)
+                interpreter.run(commands)
             self.toolhead.wait_moves()
             self.poll_temperatures()
         except McuShutdown as exc:
@@ -189,9 +204,9 @@ class Printer:
         except GcodeError as exc:
             raise PrintError(str(exc)) from None
         return self._summary(path, counter.lines, interpreter, start_clock,
-                             time.monotonic() - start_wall)
+                             time.monotonic() - start_wall, report)
 
-    def _summary(self, path, lines, interpreter, start_clock, wall):
+    def _summary(self, path, lines, interpreter, start_clock, wall, report=None):
         mcu = self.mcu
         motors = list(self.config.steppers)          # x, y, z or a, b, c; then e
         board_steps = {}
@@ -207,7 +222,11 @@ class Printer:
             peak_temperatures=dict(self.peaks),
             unsupported={code: seen[0] for code, seen in interpreter.unsupported.items()},
             link=dict(mcu.stats(), retransmits=mcu.link.retransmits,
-                      bytes_sent=mcu.link.bytes_sent))
+                      bytes_sent=mcu.link.bytes_sent),
+            estimated_time_s=report["estimated_time_s"] if report else None,
+            layers=report["layers"] if report else None,
+            filament_mm=self.toolhead.position[3],
+            steps_moved=dict(zip(motors, self.toolhead.steps_moved)))
 
     def shutdown(self):
         """Heaters off and motors released (end of a session)."""

@@ -49,6 +49,7 @@ class Toolhead:
         self._last_poll = 0.0
         self.on_temperatures = on_temperatures
         self.runs_sent = 0
+        self.motion_time = 0.0     # s of planned motion and dwells released so far
         self._set_clock_id = mcu.message_id("set_step_clock")
         self._queue_step_id = mcu.message_id("queue_step")
 
@@ -105,6 +106,7 @@ class Toolhead:
         self.flush()
         self._restart_time()
         self.print_time += max(seconds, 0.0)
+        self.motion_time += max(seconds, 0.0)
 
     # -- scheduling ----------------------------------------------------
     def _ticks(self, print_time):
@@ -118,7 +120,9 @@ class Toolhead:
     def _execute(self, moves):
         """Schedule planned ``moves`` (PLANNED_DTYPE rows) and send their steps."""
         self._restart_time()
+        start = self.print_time
         self.print_time = self.stepgen.add_moves(moves, self.print_time)
+        self.motion_time += self.print_time - start
         self._send(self.stepgen.flush_encoded(self.oids, self._set_clock_id,
                                               self._queue_step_id))
         if self.print_time - self._last_poll >= TEMP_POLL_TIME and self.on_temperatures:
@@ -163,6 +167,11 @@ class Toolhead:
                             % (used, "xyze"[axis], len(ends)))
         while len(ends) > used:
             ends.popleft()
+
+    @property
+    def steps_moved(self):
+        """Steps generated (and sent) per motor since the start, all directions."""
+        return [c.steps_total for c in self.stepgen.compressors]
 
     def motor_positions(self):
         """Commanded step position of each motor (kinematic ones, then e), host

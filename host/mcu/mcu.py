@@ -64,6 +64,8 @@ class Mcu:
         self._virtual_clock = 0
         self._last_sync = 0.0
         self._reason_cut = False
+        self.virtual_step_s = VIRTUAL_STEP_S   # longest virtual-clock jump, s
+        self.on_advance = None     # called after each virtual-clock step (run logs)
 
     # -- connection ----------------------------------------------------
     def connect(self, clear_shutdown=False):
@@ -234,10 +236,13 @@ class Mcu:
             # step longer than the 32-bit clock's half range could not be told
             # from a step back.
             while clock > self._virtual_clock:
-                step = min(clock, self._virtual_clock + VIRTUAL_STEP_S * self.clock_freq)
+                step = min(clock, self._virtual_clock
+                           + int(self.virtual_step_s * self.clock_freq))
                 (now32,) = self.query("sim_advance", (step,), "clock",
                                       match=lambda a: self._reached(a[0], step))
                 self._virtual_clock = self.clock.extend(now32)
+                if self.on_advance is not None:
+                    self.on_advance()
             return
         while self.estimated_clock() < clock:
             remaining = (clock - self.estimated_clock()) / self.clock_freq

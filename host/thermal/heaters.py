@@ -52,6 +52,8 @@ class HostHeaters:
                     for name, h in config.heaters.items()}
         self.peaks = {name: None for name in HEATERS}
         self.latest = {}             # last reading of each heater, degC
+        self.readings = {}           # last (temp degC, target degC, duty 0..1) of each
+        self.on_poll = None          # called with ``readings`` after every poll
 
     def configure(self):
         """Send sensor, limits, control law, gains and supervision of every heater."""
@@ -108,11 +110,14 @@ class HostHeaters:
         """Read every heater's temperature (degC), keep the peaks; returns them."""
         temps = {}
         for name in HEATERS:
-            temp, _target, _duty = self.mcu.temperature(self.ids[name])
-            temps[name] = temp
+            reading = self.mcu.temperature(self.ids[name])
+            self.readings[name] = reading
+            temps[name] = temp = reading[0]
             if self.peaks[name] is None or temp > self.peaks[name]:
                 self.peaks[name] = temp
         self.latest = temps
+        if self.on_poll is not None:
+            self.on_poll(self.readings)
         return temps
 
     def autotune(self, name, target, cycles=8, rule=autotune.DEFAULT_RULE, apply=True):

@@ -1,0 +1,38 @@
+# Mendel host: which layer a G-code file is on.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Count layers as a print goes, by the same rule as ``mendel check``.
+
+A file's own layer tags win: ``;LAYER_CHANGE`` (PrusaSlicer, Orca, Bambu)
+if it has any, else ``;LAYER:<n>``-style tags (Cura, ideaMaker, Simplify3D,
+KISSlicer); a file without tags counts the distinct Z heights (mm, to 0.1 µm)
+at which filament is laid. Layers are numbered from 1; 0 means "before the
+first layer".
+"""
+
+_EPSILON = 1e-9
+
+
+class LayerTracker:
+    """Current layer (``current``) from interpreter events and moves."""
+
+    def __init__(self):
+        self.changes = 0          # ;LAYER_CHANGE tags seen
+        self.tags = 0             # ;LAYER:<n> tags seen
+        self.heights = set()      # Z (mm, rounded) of extruding moves
+
+    def event(self, kind, _value=None):
+        """An interpreter event (``kind`` as in ``Interpreter``'s ``event``)."""
+        if kind == "layer_change":
+            self.changes += 1
+        elif kind == "layer":
+            self.tags += 1
+
+    def move(self, start, end):
+        """A move from ``start`` to ``end`` ([x, y, z, e] mm)."""
+        if end[3] > start[3] + _EPSILON and any(
+                abs(end[i] - start[i]) > _EPSILON for i in range(3)):
+            self.heights.add(round(end[2], 4))
+
+    @property
+    def current(self):
+        return self.changes or self.tags or len(self.heights)

@@ -1,0 +1,359 @@
+# Mendel host: Marlin-protocol commands run on a Mendel printer.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Runs the commands a serial client sends on a :class:`mendel.printer.Printer`.
+
+One worker thread owns the printer and its board link and runs the commands
+in the order they came, answering each with ``ok`` once it is done: a move is
+done once it is in the planner (the board runs it later), M400 once motion has
+stopped, M109/M190 once the heater is at temperature. The serial side stays
+responsive meanwhile: it asks :meth:`Session.periodic` for the keep-alive
+lines (Marlin's ``echo:busy: processing`` every 2 s; temperature lines every
+second while M109/M190 wait; M155 auto-reports), and passes M112/M108 to
+:meth:`Session.emergency` as they arrive (Marlin's emergency parser).
+
+Time on the simulated board's virtual clock: each wall-clock second that
+passes moves the board clock at least one second (so heaters warm and moves
+run while the client is idle), and commands that wait (a full step queue,
+M400, M109/M190) move it ahead as fast as the board simulates. A client
+streaming a file thus prints at the speed of the serial line, not of the
+print. With ``--sim-realtime`` or a real board the clock runs by itself.
+
+Units: degC, seconds (wall clock unless named board time).
+"""
+import os
+import queue
+import threading
+import time
+
+from mendel import __version__
+from mendel.errors import CommandError
+from mendel.gcode import arcs
+from mendel.gcode.interpreter import Interpreter, PlaceholderWarning
+from mendel.gcode.reader import parse_text
+from mendel.mcu.link import LinkError
+from mendel.mcu.mcu import McuShutdown
+from mendel.printer import Printer, PrintError
+from mendel.serve.protocol import firmware_report, temperature_report
+from mendel.thermal.heaters import HEATERS
+
+KEEPALIVE_S = 2.0        # Marlin DEFAULT_KEEPALIVE_INTERVAL (Configuration_adv.h)
+WAIT_REPORT_S = 1.0      # Marlin prints temperatures each second while M109/M190 wait
+IDLE_TICK_S = 0.1        # no command for this long: flush look-ahead, let time pass
+IDLE_POLL_S = 1.0        # temperatures read this often while idle
+CLOCK_CATCH_UP_S = 0.05  # virtual clock: lag behind the wall clock tolerated per command
+STOP_TIMEOUT_S = 30.0    # longest wait for the command in hand at the end
+HEATER_WAITS = ("M109", "M190")
+# Answers that are reports, sent as they are; other replies are notices (echo:).
+REPORTS = ("M114",)
+_HANG_UP = object()
+_STOP = object()
+
+
+class WaitCancelled(CommandError):
+    """M108 ended a heater wait early."""
+
+
+class ServedPrinter(Printer):
+    """A Printer whose replies and notices are collected for the serial client.
+
+    ``cancel_wait`` (threading.Event), set by M108, ends an M109/M190 wait.
+    """
+
+    def __init__(self, config, mcu, settings=None):
+        self.replies = []
+        self.notices = []
+        self.waiting = False
+        self.cancel_wait = threading.Event()
+        super().__init__(config, mcu, warn=self.notices.append, settings=settings)
+        poll = self.heaters.poll
+
+        def poll_unless_cancelled():
+            temps = poll()
+            if self.waiting and self.cancel_wait.is_set():
+                raise WaitCancelled("wait for heating cancelled by M108")
+            return temps
+        self.heaters.poll = poll_unless_cancelled
+
+    def respond(self, text):
+        self.replies.append(text)
+
+    def set_temperature(self, heater, temp, wait, cooling=False):
+        self.cancel_wait.clear()
+        self.waiting = wait
+        try:
+            super().set_temperature(heater, temp, wait, cooling)
+        finally:
+            self.waiting = False
+
+    def board_steps(self):
+        """Step position of the X, Y, Z, E motors as the board counts them."""
+        return [self.mcu.motor_position(oid) for oid in self.toolhead.oids]
+
+
+class Session:
+    """Commands of one serial port, run in order on a printer.
+
+    ``connect(clear_shutdown)`` returns a connected :class:`ServedPrinter`
+    (called at start and by M999 after a shutdown); ``send(line)`` writes one
+    line to the client and must be safe to call from two threads.
+    """
+
+    def __init__(self, connect, send, settings=None, log=None):
+        self._connect = connect
+        self.send = send
+        self.settings = settings
+        self.log = log or (lambda text: None)
+        self.queue = queue.Queue()
+        self.printer = None
+        self.interpreter = None
+        self.halted = None                   # the board's shutdown reason
+        self.running = None                  # (code, wall time started) of the command
+        self.autoreport_s = 0.0              # M155 interval, 0 = off
+        self._last_report = 0.0
+        self._last_keepalive = 0.0
+        self._clock_mark = time.monotonic()
+        self._last_poll = 0.0
+        self._thread = None
+        self._client = 0                     # counts hang-ups: replies go to their client
+        self._stopping = threading.Event()   # M112 sent: the worker waits for the board
+        self._own = {"M105": self._m105, "M115": self._m115, "M155": self._m155,
+                     "M110": self._ok, "M108": self._ok, "M999": self._m999}
+
+    # -- life ----------------------------------------------------------
+    def start(self):
+        """Connect the printer and start the worker thread."""
+        self._new_printer(clear_shutdown=False)
+        self._thread = threading.Thread(target=self._work, name="mendel-serve", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """End a heater wait, finish the command in hand, then heaters off and
+        motors released."""
+        self._drop_queued()
+        self.queue.put(_STOP)
+        if self.printer is not None:
+            self.printer.cancel_wait.set()
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT_S)
+        if self.printer is not None and self.halted is None:
+            try:
+                self.printer.shutdown()
+            except (LinkError, McuShutdown, OSError):
+                pass
+
+    def _new_printer(self, clear_shutdown):
+        self.printer = self._connect(clear_shutdown)
+        self._new_interpreter()
+        self.halted = None
+
+    def _new_interpreter(self):
+        self.interpreter = Interpreter(self.printer, self.settings,
+                                       warn=self.printer.notices.append,
+                                       filename="serial")
+
+    # -- the serial side (any thread) ------------------------------------
+    def submit(self, command):
+        """Queue one command (str, no line number or checksum) to run in turn."""
+        self.queue.put(command)
+
+    def emergency(self, code):
+        """M112: stop the board now, ahead of queued motion; M108: end a heater wait.
+
+        Called from the serial thread while the worker may be busy: the urgent
+        frame is stateless on the link (see SerialLink.send_urgent), so it may
+        go out beside the worker's frames.
+        """
+        printer = self.printer
+        if code == "M108":
+            printer.cancel_wait.set()
+        elif code == "M112" and self.halted is None:
+            self.log("M112: emergency stop")
+            self._drop_queued()
+            printer.mcu.emergency_stop()
+            self._stopping.set()
+
+    def hang_up(self):
+        """The client went away: drop its queued commands, heaters off (as a
+        Marlin board resets when the host closes the port), fresh G-code state."""
+        self._client += 1
+        self._drop_queued()
+        self.autoreport_s = 0.0
+        self.queue.put(_HANG_UP)
+
+    def _drop_queued(self):
+        try:
+            while True:
+                self.queue.get_nowait()
+        except queue.Empty:
+            pass
+
+    def periodic(self, now):
+        """Lines due to the client at wall time ``now`` (s, monotonic): keep-alive
+        while a command runs, temperatures while M109/M190 wait, M155 reports."""
+        lines = []
+        running = self.running
+        if running is not None:
+            code, started = running
+            if code in HEATER_WAITS:
+                if now - max(started, self._last_keepalive) >= WAIT_REPORT_S:
+                    lines.append(temperature_report(self.readings()))
+                    self._last_keepalive = now
+            elif now - max(started, self._last_keepalive) >= KEEPALIVE_S:
+                lines.append("echo:busy: processing")
+                self._last_keepalive = now
+        if self.autoreport_s and now - self._last_report >= self.autoreport_s:
+            lines.append(temperature_report(self.readings()))
+            self._last_report = now
+        return lines
+
+    def readings(self):
+        """Last (temp, target, duty) of each heater, as the worker last read them."""
+        return dict(self.printer.heaters.readings)
+
+    # -- the worker ----------------------------------------------------
+    def _work(self):
+        while True:
+            try:
+                item = self.queue.get(timeout=IDLE_TICK_S)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                return
+            client = self._client
+            if item is None:
+                lines = self._guarded(self._idle)
+            elif item is _HANG_UP:
+                lines = self._guarded(self._reset_for_next_client)
+            else:
+                lines = self._guarded(self._execute, item)
+                if not lines or not lines[-1].startswith("ok"):
+                    lines.append("ok")              # M105 answers on its ok line
+            if client == self._client:      # not for a client that hung up meanwhile
+                for line in lines:
+                    self.send(line)
+
+    def _guarded(self, action, *args):
+        """Lines for the client from ``action``, which returns them; a board
+        shutdown, a lost link or board port, or an unconfirmed M112 halts the
+        printer and says so."""
+        try:
+            if self._stopping.is_set() and self.halted is None:
+                self._stopping.clear()
+                self.printer.emergency_stop()   # raises McuShutdown once confirmed
+            return action(*args) or []
+        except (McuShutdown, LinkError, PrintError, OSError) as exc:
+            self.halted = str(exc) or "board shut down"
+            self.log("halted: %s" % self.halted)
+            # Marlin's kill message: OctoPrint recognises it and stops the job.
+            return ["Error:%s" % self.halted, "Error:Printer halted. kill() called!"]
+
+    def _idle(self):
+        if self.halted is not None:
+            return
+        printer = self.printer
+        printer.toolhead.flush()
+        self._follow_wall_clock(0.0)
+        now = time.monotonic()
+        if now - self._last_poll >= IDLE_POLL_S:
+            printer.poll_temperatures()
+            self._last_poll = now
+
+    def _follow_wall_clock(self, tolerance):
+        """Virtual clock: move the board on by the wall time since the last call."""
+        now = time.monotonic()
+        elapsed = now - self._clock_mark
+        if elapsed < tolerance:
+            return
+        self._clock_mark = now
+        mcu = self.printer.mcu
+        if mcu.virtual:
+            mcu.wait_until(mcu.estimated_clock() + int(elapsed * mcu.clock_freq))
+
+    def _reset_for_next_client(self):
+        if self.halted is not None:
+            return
+        for name in HEATERS:
+            self.printer.set_temperature(name, 0.0, False)
+        self._new_interpreter()
+
+    def _execute(self, text):
+        commands = parse_text(text)
+        command = commands[0] if commands else None
+        code = command.code if command is not None else ""
+        self.running = (code, time.monotonic())
+        try:
+            if self.halted is not None and code not in ("M105", "M115", "M999"):
+                return ["echo:Printer halted (%s); M999 restarts it" % self.halted]
+            handler = self._own.get(code)
+            if handler is not None:
+                return handler(command)
+            if command is None:
+                return []
+            return self._interpret(command, text)
+        finally:
+            self.running = None
+            if self.halted is None:
+                self._follow_wall_clock(CLOCK_CATCH_UP_S)
+
+    def _interpret(self, command, text):
+        printer, interpreter = self.printer, self.interpreter
+        printer.replies.clear()
+        printer.notices.clear()
+        unknown_before = interpreter.unsupported.get(command.code, [0])[0]
+        try:
+            interpreter.execute(command)
+        except PlaceholderWarning as exc:
+            printer.notices.append("%s: %s" % (text, exc))
+        except WaitCancelled as exc:
+            printer.notices.append(str(exc))
+        except (CommandError, arcs.ArcError) as exc:
+            # Refused and nothing done: an error, so a host stops the job
+            # rather than print on without the line.
+            return self._echo(printer.notices) + ["Error:%s: %s" % (text, exc)]
+        if interpreter.unsupported.get(command.code, [0])[0] > unknown_before:
+            return ['echo:Unknown command: "%s"' % text]
+        lines = self._echo(printer.notices)
+        if command.code in REPORTS:
+            lines += [self._position_report(reply) for reply in printer.replies]
+        else:
+            lines += self._echo(printer.replies)
+        return lines
+
+    @staticmethod
+    def _echo(texts):
+        return ["echo:" + text for text in texts]
+
+    def _position_report(self, text):
+        """M114: Marlin's ``X:.. Y:.. Z:.. E:.. Count X:.. Y:.. Z:..`` with the
+        board's step counts, once the look-ahead has been sent to it."""
+        self.printer.toolhead.flush()
+        steps = self.printer.board_steps()
+        return "%s Count X:%d Y:%d Z:%d" % (text, steps[0], steps[1], steps[2])
+
+    # -- commands answered here --------------------------------------------
+    def _ok(self, _command):
+        return []
+
+    def _m105(self, _command):
+        if self.halted is None:
+            self.printer.poll_temperatures()
+        return [temperature_report(self.readings(), ok=True)]
+
+    def _m115(self, _command):
+        machine = os.path.splitext(os.path.basename(self.printer.config.path))[0]
+        return firmware_report(__version__, machine, self.printer.extruder_count)
+
+    def _m155(self, command):
+        seconds = command.params.get("S")
+        if seconds is not None:
+            self.autoreport_s = max(float(seconds), 0.0)
+            self._last_report = time.monotonic()
+        return []
+
+    def _m999(self, _command):
+        if self.halted is None:
+            return []
+        self.log("M999: reconnecting the board")
+        self._new_printer(clear_shutdown=True)
+        return ["echo:Printer restarted"]

@@ -1,0 +1,89 @@
+# Mendel host: the `mendel plot` command.
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""``mendel plot [FILE] [--layers A-B] [--what ...] [--log RUNLOG] [--out PNG]``."""
+import os
+
+from mendel.errors import MendelError
+from mendel.ux import plot
+
+MOTION_KINDS = ("velocity", "accel", "steprate")
+
+
+def add_command(commands, config_option):
+    """Add the ``plot`` subcommand to argparse ``commands``; returns its parser."""
+    sub = commands.add_parser("plot", help="plot speed, acceleration and step rates "
+                                           "along a G-code file, or a run's temperatures")
+    sub.add_argument("file", nargs="?", help="G-code file (optional with --log)")
+    config_option(sub)
+    sub.add_argument("--layers", type=_layers, metavar="A-B",
+                     help="only layers A to B (numbered from 1, as mendel check counts)")
+    sub.add_argument("--what", type=_kinds, metavar="KINDS",
+                     help="comma-separated: velocity, accel, steprate, temperature "
+                          "(default: the motion ones with FILE, temperature with --log)")
+    sub.add_argument("--log", metavar="RUNLOG",
+                     help="run log of `mendel print` for the temperature plot")
+    sub.add_argument("--out", metavar="PNG", help="output file (default: <name>-plot.png)")
+    return sub
+
+
+def _layers(text):
+    try:
+        return plot.parse_layers(text)
+    except plot.PlotError as exc:
+        import argparse
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _kinds(text):
+    kinds = tuple(k.strip() for k in text.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in plot.KINDS]
+    if unknown or not kinds:
+        import argparse
+        raise argparse.ArgumentTypeError("--what takes %s, not %r"
+                                         % (", ".join(plot.KINDS), text))
+    return kinds
+
+
+def run(args, config, settings):
+    """Make the plot; returns the lines to print. Raises MendelError for bad use."""
+    kinds = args.what or ((MOTION_KINDS if args.file else ())
+                          + (("temperature",) if args.log else ()))
+    if not kinds:
+        raise MendelError("mendel plot needs a G-code FILE, a run log (--log), or both")
+    if set(kinds) & set(MOTION_KINDS) and not args.file:
+        raise MendelError("velocity, accel and steprate plots need a G-code FILE")
+    if "temperature" in kinds and not args.log:
+        raise MendelError("the temperature plot needs a run log: --log RUNLOG")
+    try:
+        import matplotlib  # noqa: F401  (an extra: pip install 'mendel[plot]')
+    except ImportError:
+        raise MendelError("mendel plot needs matplotlib: pip install 'mendel[plot]'") from None
+    name = args.file or args.log
+    out = args.out or os.path.splitext(os.path.basename(name))[0] + "-plot.png"
+    lines = []
+    profile = temps = None
+    try:
+        if set(kinds) & set(MOTION_KINDS):
+            planned = plot.planned_moves(args.file, config, settings)
+            profile = plot.motion_profile(planned, config.steps_per_mm(),
+                                          list(config.steppers), args.layers)
+            lines.append(_motion_line(profile, args.layers))
+        if "temperature" in kinds:
+            temps = plot.temperatures(args.log)
+            lines.append("temperatures: " + ", ".join(
+                "%s %d readings, peak %.1f C" % (heater, len(values), max(values))
+                for heater, (_t, values, _targets) in temps.items()))
+    except plot.PlotError as exc:
+        raise MendelError(str(exc)) from None
+    title = os.path.basename(name) + (" layers %d-%d" % args.layers if args.layers else "")
+    plot.render(out, profile, temps, kinds, title)
+    return ["wrote %s" % out] + lines
+
+
+def _motion_line(profile, layers):
+    rates = ", ".join("%s %.0f" % (motor.upper(), max(rate))
+                      for motor, rate in profile["steprate"].items())
+    return ("%d moves%s over %.1f s planned: peak speed %.1f mm/s, peak step rates/s %s"
+            % (profile["moves"], " in layers %d-%d" % layers if layers else "",
+               profile["time_s"][-1] - profile["time_s"][0], max(profile["velocity"]),
+               rates))

@@ -1,0 +1,216 @@
+"""`mendel serve` on the simulated board, driven by a scripted client over the
+real pty: flow control, resends with lines in flight, reports, keep-alive,
+emergency stop, reconnects."""
+import contextlib
+import threading
+import time
+
+import serial
+
+from mendel import config
+from mendel.mcu.mcu import Mcu
+from mendel.serve.port import VirtualSerialPort, serve
+from mendel.serve.protocol import numbered
+from mendel.serve.session import ServedPrinter, Session
+from mendel.sim.board import SimBoard
+
+CFG = config.load()
+
+
+@contextlib.contextmanager
+def served(realtime=False):
+    """A simulated board behind `mendel serve`'s port and session (in-process)."""
+    with SimBoard("sim", realtime=realtime) as sim:
+        with serial.Serial(sim.port, 250000, timeout=0.1) as board_port:
+            boards = [Mcu(board_port)]
+            boards[0].connect()
+
+            def connect(clear_shutdown):
+                if clear_shutdown:
+                    boards[0] = Mcu(board_port)
+                    boards[0].connect(clear_shutdown=True)
+                return ServedPrinter(CFG, boards[0])
+            port = VirtualSerialPort()
+            session = Session(connect, port.write_line).start()
+            stop = threading.Event()
+            loop = threading.Thread(target=serve, args=(port, session, stop), daemon=True)
+            loop.start()
+            try:
+                yield port, session
+            finally:
+                stop.set()
+                loop.join()
+                session.stop()
+                port.close()
+
+
+class Client:
+    """A scripted host on the pty: numbered lines, replies read line by line."""
+
+    def __init__(self, path):
+        self.port = serial.Serial(path, 250000, timeout=10)
+        assert self.readline() == "start"
+        self.number = 0
+        self.send(numbered(-1, "M110 N-1"))
+        assert self.replies() == ["ok"]
+
+    def readline(self):
+        line = self.port.readline().decode()
+        assert line.endswith("\n"), "no reply within the timeout"
+        return line.rstrip("\n")
+
+    def send(self, text):
+        self.port.write((text + "\n").encode())
+
+    def command(self, text):
+        """Send the next numbered line; returns the line sent."""
+        line = numbered(self.number, text)
+        self.number += 1
+        self.send(line)
+        return line
+
+    def replies(self, oks=1):
+        """Lines up to and including the ``oks``-th line that starts with ok."""
+        lines = []
+        while oks:
+            lines.append(self.readline())
+            oks -= lines[-1].startswith("ok")
+        return lines
+
+    def run(self, text):
+        self.command(text)
+        return self.replies()
+
+    def close(self):
+        self.port.close()
+
+
+def position(client):
+    report = [line for line in client.run("M114") if line.startswith("X:")][0]
+    words = dict(word.split(":") for word in report.replace("Count ", "").split()[:4])
+    return {axis: float(value) for axis, value in words.items()}, report
+
+
+def test_moves_reports_and_unknown_commands():
+    with served() as (port, _session):
+        client = Client(port.path)
+        assert client.run("G28") == ["ok"]
+        assert client.run("G1 X20 Y30 Z5 F6000") == ["ok"]
+        assert client.run("M400") == ["ok"]
+        where, report = position(client)
+        assert where == {"X": 20.0, "Y": 30.0, "Z": 5.0, "E": 0.0}
+        # Count: the board's own step counts, 80/80/400 steps/mm
+        assert report.endswith("Count X:1600 Y:2400 Z:2000")
+        # an unknown command is a notice, never an Error: (OctoPrint disconnects on those)
+        assert client.run("M12345 S1") == ['echo:Unknown command: "M12345 S1"', "ok"]
+        firmware = client.run("M115")
+        assert firmware[0].startswith("FIRMWARE_NAME:Mendel ")
+        assert "Cap:AUTOREPORT_TEMP:1" in firmware and firmware[-1] == "ok"
+        assert client.run("M117 Printing...") == ["echo:Printing...", "ok"]
+        assert client.run("M73 P50 R10") == ["ok"]            # progress: taken quietly
+        assert client.run("M27") == ['echo:Unknown command: "M27"', "ok"]   # no SD card
+        # a line the printer refuses is an error, and nothing moved
+        refused = client.run("G1 X900")
+        assert refused[0].startswith("Error:G1 X900: move out of range") and refused[-1] == "ok"
+        assert position(client)[0]["X"] == 20.0
+        client.close()
+
+
+def test_resend_with_lines_in_flight_runs_each_line_once():
+    """Printrun's way: resend on `Resend:` without waiting for the ok that
+    follows, so lines overtake the replies; each move must still run once."""
+    with served() as (port, _session):
+        client = Client(port.path)
+        client.run("G28")
+        client.run("G91")                     # relative: a move run twice would show
+        good = numbered(client.number, "G1 X10 F6000")
+        client.send(good.replace("X10", "X19"))     # damaged on the wire
+        client.send(numbered(client.number + 1, "G1 Y10"))   # already in flight
+        first = client.replies(oks=2)
+        last = client.number - 1
+        resend = ["Resend: %d" % (last + 1), "ok"]
+        assert first[:3] == ["Error:checksum mismatch, Last Line: %d" % last] + resend
+        assert first[3:] == ["Error:Line Number is not Last Line Number+1, Last Line: %d"
+                             % last] + resend
+        client.send(good)                     # resent at once, before any ok
+        client.send(numbered(client.number + 1, "G1 Y10"))
+        assert client.replies(oks=2) == ["ok", "ok"]
+        client.number += 2
+        client.run("G90")
+        client.run("M400")
+        assert position(client)[0] == {"X": 10.0, "Y": 10.0, "Z": 0.0, "E": 0.0}
+        client.close()
+
+
+def test_temperatures_m105_during_motion_and_m155_auto_report():
+    with served() as (port, _session):
+        client = Client(port.path)
+        assert client.run("M104 S200") == ["ok"]
+        for i in range(10):
+            client.run("G1 X%d Y%d F600" % (10 + 10 * i, 5 + 5 * (i % 2)))
+        time.sleep(0.5)                       # the board's clock follows the wall clock
+        report = client.run("M105")           # while ~20 s of motion is queued
+        assert len(report) == 1 and report[0].startswith("ok T:")
+        words = report[0].split()
+        assert words[2] == "/200.0" and words[5] == "@:127"     # heating at full power
+        client.run("M400")
+        assert position(client)[0] == {"X": 100.0, "Y": 10.0, "Z": 0.0, "E": 0.0}
+        client.run("M155 S1")
+        started = time.monotonic()
+        auto = [client.readline() for _ in range(3)]
+        assert all(line.startswith(" T:") and "/200.0" in line for line in auto)
+        assert 1.5 < time.monotonic() - started < 4.5           # one a second
+        client.run("M155 S0")
+        client.close()
+
+
+def test_heater_wait_and_m108_and_busy_keepalive():
+    with served(realtime=True) as (port, _session):
+        client = Client(port.path)
+        # G4 is motion time: the ok of M400 comes when the dwell has passed,
+        # and the host hears a keep-alive every 2 s meanwhile.
+        client.run("G4 S4.5")
+        started = time.monotonic()
+        lines = client.run("M400")
+        assert time.monotonic() - started > 3.5
+        assert lines == ["echo:busy: processing", "echo:busy: processing", "ok"]
+        # M109 reports temperatures each second while it waits; M108 ends the wait.
+        client.command("M109 S200")
+        reports = [client.readline() for _ in range(2)]
+        assert all(line.startswith(" T:") for line in reports)
+        client.send("M108")
+        rest = client.replies()
+        assert "echo:wait for heating cancelled by M108" in rest and rest[-1] == "ok"
+        client.close()
+
+
+def test_m112_halts_at_once_and_m999_restarts():
+    with served() as (port, _session):
+        client = Client(port.path)
+        client.run("G28")
+        client.command("M112")
+        halted = client.replies()
+        assert "Error:Printer halted. kill() called!" in halted
+        assert any("emergency stop" in line for line in halted)
+        assert client.run("G1 X10")[0].startswith("echo:Printer halted")
+        assert client.run("M105")[0].startswith("ok T:")
+        assert client.run("M999")[-1] == "ok"
+        client.run("G1 X10 F6000")
+        client.run("M400")
+        assert position(client)[0]["X"] == 10.0
+        client.close()
+
+
+def test_reconnect_greets_again_and_turns_the_heaters_off():
+    with served() as (port, _session):
+        client = Client(port.path)
+        client.run("M140 S60")
+        assert "/60.0" in client.run("M105")[0]
+        client.close()
+        deadline = time.monotonic() + 10
+        while port.connected and time.monotonic() < deadline:
+            time.sleep(0.05)                  # the server sees the hang-up
+        client = Client(port.path)            # asserts the new `start`
+        report = client.run("M105")[0]
+        assert " B:" in report and "/0.0" in report.split(" B:")[1]
+        client.close()
