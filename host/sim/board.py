@@ -46,6 +46,17 @@ def find_micropython():
     return found
 
 
+def end_process(process):
+    """Terminate ``process`` (a Popen or None) if it runs; kill it after 5 s."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class SimBoard:
     """A running simulated board; use as a context manager.
 
@@ -114,13 +125,7 @@ class SimBoard:
         if self._lifeline is not None:
             os.close(self._lifeline)
             self._lifeline = None
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end_process(self.process)
 
     def __enter__(self):
         return self.start()

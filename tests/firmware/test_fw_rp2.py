@@ -32,13 +32,14 @@ def board(motors=2):
     }
 
 
-def rig(motors=2):
+def rig(motors=2, spec=None):
+    """Fresh fakes and a backend on ``spec`` (default: the test board)."""
     rp2.reset()
     if hasattr(uctypes, "reset"):       # the fake (CPython)
         uctypes.reset()
     machine.TIME_US[0] = 1000
     machine.SYS_FREQ[0] = 125000000
-    spec = board(motors)
+    spec = spec or board(motors)
     hal = Rp2Hal(spec, transport=FakeTransport())
     return hal, Mcu(hal, spec)
 
