@@ -210,9 +210,17 @@ def _report_print(summary):
         "  filament %.1f mm" % summary.filament_mm,
         "  final position:",
     ]
-    for axis, mm in summary.position_mm.items():
-        lines.append("    %s %10.3f mm  %9d steps" % (axis.upper(), mm,
-                                                      summary.position_steps[axis]))
+    if summary.kinematics == "cartesian":
+        for axis, mm in summary.position_mm.items():
+            lines.append("    %s %10.3f mm  %9d steps" % (axis.upper(), mm,
+                                                          summary.position_steps[axis]))
+    else:
+        # The motors are not the axes (CoreXY's A = X + Y, a delta's towers).
+        lines.append("    " + "  ".join("%s %.3f" % (axis.upper(), mm)
+                                        for axis, mm in summary.position_mm.items()) + " mm")
+        lines.append("    motor steps (%s): " % summary.kinematics + ", ".join(
+            "stepper_%s %d" % (motor, steps) if motor != "e" else "extruder %d" % steps
+            for motor, steps in summary.position_steps.items()))
     peaks = ", ".join("%s %.1f C" % (name, temp)
                       for name, temp in summary.peak_temperatures.items())
     lines.append("  peak temperatures: " + peaks)

@@ -42,6 +42,7 @@ class PrintSummary:
     steps_moved: dict = None           # steps each motor made (sum of |count| of its runs)
     warnings: list = dataclasses.field(default_factory=list)
     log: str = None                    # run log path (set by the caller that wrote it)
+    kinematics: str = "cartesian"      # [printer] kinematics: names the motors of the steps
 
     @property
     def speedup(self):
@@ -203,6 +204,7 @@ class Printer(ToolheadMachine):
             wall_time_s=wall,
             position_mm=dict(zip("xyze", self.toolhead.position)),
             position_steps=board_steps, expected_steps=expected,
+            kinematics=self.config.kinematics,
             peak_temperatures=dict(self.peaks),
             unsupported={code: seen[0] for code, seen in interpreter.unsupported.items()},
             link=dict(mcu.stats(), retransmits=mcu.link.retransmits,

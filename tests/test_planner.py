@@ -309,3 +309,43 @@ def test_kernel_equals_reference_on_corpus_files(corpus, name):
     np.testing.assert_allclose([m.cruise_v for m in reference], moves["cruise_v"], rtol=1e-9)
     total = sum(m.duration for m in reference)
     assert durations(moves).sum() == pytest.approx(total, rel=1e-8)
+
+
+def test_rounding_noise_move_is_dropped_not_a_stop():
+    # A relative move's float noise (4e-15 mm) must not stop the toolhead.
+    moves = plan([(10, 0, 0, 0), (10 + 4e-15, 0, 0, 0), (60, 0, 0, 0)], speed=100.0)
+    assert len(moves) == 1
+    assert np.isfinite(moves["axes_r"]).all()
+
+
+def test_non_finite_or_overflowing_targets_are_refused():
+    from mendel.errors import CommandError
+    planner = new_planner()
+    for target in [(math.inf, 0, 0, 0), (0, 0, 0, math.nan), (1e200, 0, 0, 0)]:
+        with pytest.raises(CommandError):
+            planner.add(*target, 100.0)
+    assert planner.queued == 0 and planner.position == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_exact_reversal_stops_dead():
+    moves = plan([(0, 0, 0, 0), (8.661013687422017, 0, 0, 0), (0, 0, 0, 0)])
+    assert moves["end_v"][0] == 0.0 and moves["start_v"][1] == 0.0
+
+
+def test_queue_is_bounded_for_absurdly_small_moves():
+    planner = new_planner()
+    targets = np.zeros((300_000, 4))
+    targets[:, 0] = np.arange(1, 300_001) * 1e-7
+    planner.add_batch(targets, np.full(300_000, 100.0))
+    assert planner.queued < 1 << 18
+    assert planner.released > 0
+
+
+def test_bad_junction_deviation_changes_nothing():
+    limits = Limits(CFG, new_planner())
+    before = limits.square_corner_velocity
+    with pytest.raises(ValueError):
+        limits.update(junction_deviation=math.nan)
+    assert limits.square_corner_velocity == before
+    limits.update(accel=1000.0)
+    assert limits.max_accel == 1000.0

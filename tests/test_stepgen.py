@@ -140,3 +140,18 @@ def test_error_bound_is_configurable(max_error):
 def test_kernel_rejects_bad_parameters():
     with pytest.raises(ValueError):
         StepCompressor(0.0, FREQ, 10)
+
+
+def test_slow_steps_never_leave_more_than_a_second_between_steps_of_a_run():
+    # 0.02 mm/s at 80 steps/mm: a step every 0.625 s; then 0.005 mm/s: every 2.5 s.
+    comp = StepCompressor(80.0, FREQ, MAX_ERROR)
+    comp.add_move(1.0, 0.0, 5.0, 0.02, 0.02, 3000.0, 0.1, 0.0, 1.0, 8)
+    comp.add_move(6.0, 0.0, 20.0, 0.005, 0.005, 3000.0, 0.1, 0.1, 1.0, 16)
+    runs = comp.flush()
+    clocks, _dirs = decompress(runs)
+    assert len(clocks) == 16
+    for reference, interval, count, add, _first, _last in runs:
+        assert 1 <= interval <= FREQ
+        assert 1 <= interval + add * (abs(count) - 1) <= FREQ
+    # The 2.5 s gaps are bridged by set_step_clock, one run per step.
+    assert sum(r[0] is not None for r in runs) >= 8

@@ -37,7 +37,7 @@ array): ``start``, ``end`` (4,) mm, ``axes_r`` (4,) mm per mm of move, ``move_d`
 """
 import numpy as np
 
-from libc.math cimport sqrt, fabs, INFINITY
+from libc.math cimport sqrt, fabs, isfinite, INFINITY
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcpy
@@ -88,8 +88,11 @@ cdef struct PMove:
 include "_planned.pxi"
 
 
-class PlanError(ValueError):
-    """A move the planner cannot accept (not finite, no speed)."""
+from mendel.errors import CommandError
+
+
+class PlanError(CommandError):
+    """A move the planner cannot accept (not finite, no speed); nothing queued."""
 
 
 cdef inline double dmin(double a, double b) nogil:
@@ -224,16 +227,20 @@ cdef class Planner:
         cdef PMove* m
         cdef PMove* prev
         cdef double d[4]
-        cdef double move_d, inv_d, velocity, ratio
+        cdef double move_d, velocity, ratio
         cdef int i
-        if not (speed > 0.0) or x != x or y != y or z != z or e != e:
+        if not (speed > 0.0) or not (isfinite(x) and isfinite(y) and isfinite(z)
+                                     and isfinite(e)):
             raise PlanError("move needs a finite target and a speed above 0")
         d[0] = x - self.pos[0]
         d[1] = y - self.pos[1]
         d[2] = z - self.pos[2]
         d[3] = e - self.pos[3]
         move_d = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
-        if move_d == 0.0 and d[3] == 0.0:
+        if not isfinite(move_d) or not isfinite(d[3]):
+            raise PlanError("move too long to plan")
+        if move_d < KINEMATIC_EPSILON and d[3] == 0.0:
+            # Nothing to do (rounding noise of relative moves): dropped.
             return 0
         if self.head + self.count == self.capacity:
             self._grow()
@@ -252,9 +259,8 @@ cdef class Planner:
             m.accel = EXTRUDE_ONLY_ACCEL
             velocity = speed
             m.kinematic = 0
-        inv_d = 1.0 / move_d
         for i in range(4):
-            m.axes_r[i] = d[i] * inv_d
+            m.axes_r[i] = d[i] / move_d
         m.move_d = move_d
         m.min_move_t = move_d / velocity
         m.max_start_v2 = 0.0
@@ -286,7 +292,7 @@ cdef class Planner:
         prev = &self.q[self.head + self.count - 2]
         self._calc_junction(m, prev)
         self.junction_flush -= m.min_move_t
-        if self.junction_flush <= 0.0:
+        if self.junction_flush <= 0.0 or self.count >= MAX_QUEUE:
             self._flush(True)
             if self.count >= MAX_QUEUE:
                 self._flush(False)

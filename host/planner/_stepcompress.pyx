@@ -31,6 +31,10 @@ cdef int64_t MAX_COUNT = 65535
 # Longest gap a run's first interval may span before the reference clock is
 # set again with set_step_clock (well inside a signed 32-bit number).
 cdef int64_t MAX_INTERVAL = 1 << 30
+# Longest time between two steps of one run, in seconds: boards keep step
+# times in 32-bit words of their own timer (the RP2040's PIO counts ~10-125
+# cycles per tick), so longer gaps start a new run from set_step_clock.
+MAX_STEP_GAP_S = 1.0
 
 
 cdef inline int64_t floor_div(int64_t a, int64_t b):
@@ -67,6 +71,7 @@ cdef class StepCompressor:
     cdef int direction
     cdef list runs
     cdef int64_t guess
+    cdef int64_t max_gap
 
     def __cinit__(self, double steps_per_mm, double clock_freq, int64_t max_error):
         self.capacity = 4096
@@ -87,6 +92,7 @@ cdef class StepCompressor:
         self.direction = 0
         self.runs = []
         self.guess = 16
+        self.max_gap = min(MAX_INTERVAL, <int64_t> (MAX_STEP_GAP_S * clock_freq))
 
     def __dealloc__(self):
         free(self.times)
@@ -221,6 +227,8 @@ cdef class StepCompressor:
             interval = llround((d_n - add * (c * (c - 1) // 2)) / <double> c)
         if interval < 1 or interval + add * (c - 1) < 1:
             return False
+        if interval > self.max_gap or interval + add * (c - 1) > self.max_gap:
+            return False
         value = last
         step = interval
         for k in range(c):
@@ -243,8 +251,8 @@ cdef class StepCompressor:
         cdef object reference
         while i < count:
             reference = None
-            if not self.has_reference or self.times[i] - self.last_clock > MAX_INTERVAL:
-                if i + 1 < count:
+            if not self.has_reference or self.times[i] - self.last_clock > self.max_gap:
+                if i + 1 < count and self.times[i + 1] - self.times[i] <= self.max_gap:
                     self.last_clock = 2 * self.times[i] - self.times[i + 1]
                 else:
                     self.last_clock = self.times[i] - 1

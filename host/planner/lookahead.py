@@ -46,7 +46,8 @@ class Move:
             self.is_kinematic = False
         self.axes_d = axes_d
         self.move_d = move_d
-        self.axes_r = [d / move_d for d in axes_d]
+        # A move of no length is dropped by the queue's caller (as Klipper does).
+        self.axes_r = [d / move_d for d in axes_d] if move_d else [0.0] * 4
         self.min_move_t = move_d / velocity
         self.max_start_v2 = 0.0
         self.max_cruise_v2 = velocity * velocity
@@ -165,11 +166,13 @@ class Limits:
                      "max_extrude_only_velocity": e_velocity,
                      "max_extrude_only_accel": e_accel, "square_corner_velocity": scv}
         for name, value in requested.items():
-            if value is not None and not value > 0.0 and not (
+            if value is not None and not (0.0 < value < math.inf) and not (
                     name == "square_corner_velocity" and value == 0.0):
                 raise ValueError("%s must be positive, not %g" % (name, value))
-        if junction_deviation is not None and junction_deviation < 0.0:
-            raise ValueError("junction deviation must not be negative")
+        if junction_deviation is not None and not junction_deviation >= 0.0:
+            raise ValueError("junction deviation must be a number >= 0")
+        if junction_deviation is not None and not math.isfinite(junction_deviation):
+            raise ValueError("junction deviation must be finite")
         if min_cruise_ratio is not None and not 0.0 <= min_cruise_ratio < 1.0:
             raise ValueError("minimum cruise ratio must be in 0..1 (1 excluded), not %g"
                              % min_cruise_ratio)

@@ -16,6 +16,7 @@ terminal); ``ProgressBar`` draws them with tqdm on stderr.
   estimate, so the time left holds still while the printer heats. It is
   board time: on the simulated board's virtual clock the print runs faster.
 """
+import shutil
 import time
 
 REFRESH_S = 0.2          # fastest redraw of the bar (s of wall time)
@@ -90,8 +91,12 @@ class ProgressBar:
         self.state = state
         self._write = tqdm.write
         self._stream = stream
+        # A terminal that reports no width (script(1), some containers) gets
+        # 80 columns; tqdm would draw nothing at width 0.
+        width = shutil.get_terminal_size((0, 0)).columns
         self._bar = tqdm(total=state.total_lines, file=stream, unit="line",
-                         dynamic_ncols=True, mininterval=REFRESH_S, leave=True,
+                         dynamic_ncols=width > 0, ncols=None if width > 0 else 80,
+                         mininterval=REFRESH_S, leave=True,
                          bar_format="{percentage:3.0f}%|{bar}| {desc}"
                          if state.total_lines else "{n_fmt} lines | {desc}")
         self._drawn = 0.0

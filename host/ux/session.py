@@ -30,7 +30,8 @@ def add_progress_options(parser):
 class RunSession:
     """A run of ``command`` on ``name`` (a file, or "console"), from parsed
     ``args`` (with ``--log``/``--no-log``). Use as a context manager; the log
-    ends with the status: ``ok``, ``interrupted`` or ``error``.
+    ends with the status: ``ok``, ``shutdown`` (the board shut down, an emergency stop
+    say), ``interrupted`` or ``error``.
 
     Raises OSError when the run log cannot be created.
     """
@@ -84,10 +85,11 @@ class RunSession:
         if exc_type is not None:
             self.log.attach(None)        # the board may no longer answer
         mcu = self.monitor.printer.mcu if self.monitor else None
-        if mcu is not None and mcu.shutdown_reason is not None:
+        shut_down = mcu is not None and mcu.shutdown_reason is not None
+        if shut_down:
             self.log.write("shutdown", reason=mcu.shutdown_reason)
         if exc_type is None:
-            status = "ok"
+            status = "shutdown" if shut_down else "ok"
         elif issubclass(exc_type, KeyboardInterrupt):
             status = "interrupted"
         else:
