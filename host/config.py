@@ -143,6 +143,14 @@ class _Section:
 
     def __init__(self, parser, path, name, read_keys):
         if not parser.has_section(name):
+            close = difflib.get_close_matches(name, parser.sections(), n=1, cutoff=0.6)
+            where = parser.where(close[0]) if close else None
+            if where:
+                # A misspelt header: point at it.
+                header_path, line = where
+                raise ConfigError(Problem(header_path, line, message=(
+                    "missing section [%s] (is [%s] on line %d a typo?)"
+                    % (name, close[0], line))))
             raise ConfigError(Problem(path, message="missing section [%s]" % name))
         self.parser, self.path, self.name = parser, path, name
         self.read_keys = read_keys.setdefault(name, set())

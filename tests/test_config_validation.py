@@ -325,3 +325,15 @@ def test_board_serial_is_the_port_mendel_print_opens(tmp_path, capsys):
     assert cli.main(["print", job, "--config", cfg_path, "--no-preflight"]) == 2
     assert "cannot open the board's port %s" % (tmp_path / "no-such-tty") in \
         capsys.readouterr().err
+
+
+def test_misspelt_section_header_points_at_its_line(tmp_path):
+    from mendel import config, resources
+    text = open(resources.default_config()).read().replace("[fan]", "[fna]")
+    path = tmp_path / "printer.cfg"
+    path.write_text(text)
+    line = text.splitlines().index("[fna]") + 1
+    with pytest.raises(config.ConfigError) as info:
+        config.load(str(path))
+    assert "%s:%d: missing section [fan] (is [fna] on line %d a typo?)" % (
+        path, line, line) in str(info.value)

@@ -49,9 +49,15 @@ class SimRepl:
 
 def main(argv=None):
     """``python -m mendel.sim.repl [FOLDER]``: run a REPL until Ctrl-C."""
+    import signal
     import sys
     import time
     folder = (argv if argv is not None else sys.argv[1:] or ["."])[0]
+
+    def terminate(_signum, _frame):
+        raise KeyboardInterrupt
+    # SIGTERM ends the REPL process too (as Ctrl-C does), leaving no orphan.
+    signal.signal(signal.SIGTERM, terminate)
     with SimRepl(os.path.abspath(folder)) as repl:
         print("MicroPython REPL on %s, files in %s (Ctrl-C ends it)" % (repl.port, repl.folder),
               flush=True)

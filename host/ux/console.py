@@ -15,7 +15,8 @@ after 3 s without a frame).
 ``Ctrl-\\`` (or SIGQUIT, ``kill -QUIT``) is an emergency stop, like M112: the
 board turns every heater off, stops its motors at once and shuts down; the
 console then ends (exit status 2). ``Ctrl-D`` (end of input) waits for the
-moves to finish, turns heaters and motors off and ends (status 0). ``Ctrl-C``
+moves to finish, turns heaters and motors off and ends (status 0; status 1
+when input is not a terminal and some line was refused, so a script can tell). ``Ctrl-C``
 at the prompt clears the line; while a line runs (an M109 wait, say) it ends
 the console as it ends a print: heaters and motors off, status 130 (a line
 cut half-way may have sent part of its steps, so the host would no longer
@@ -41,6 +42,7 @@ from mendel.serve.protocol import temperature_report
 
 POLL_S = 1.0
 EXIT_OK = 0
+EXIT_REFUSED = 1      # scripted (not a terminal): some line was refused
 EXIT_STOPPED = 2
 
 
@@ -65,6 +67,7 @@ class Console:
         self.out = out
         self.log = log
         self.lineno = 0
+        self.refused = 0               # lines refused so far
         macros = printer.config.macros
         self.interpreter = Interpreter(printer, printer.settings, warn=self.say,
                                        on_error=self._refused, filename="<console>",
@@ -114,6 +117,7 @@ class Console:
         except CommandError as exc:
             self._refusal = str(exc)
         if self._refusal is not None:
+            self.refused += 1
             if self.log is not None:
                 self.log.write("error", text=self._refusal, line=self.lineno)
             self.say("!! " + self._refusal)
@@ -145,7 +149,7 @@ class Console:
                     line = reader.read()
                     if line is None:
                         self.finish()
-                        return EXIT_OK
+                        return EXIT_REFUSED if self.refused and not interactive else EXIT_OK
                     self.execute(line)
                 except EmergencyStop:
                     self.say("!! emergency stop sent; the board shut down: %s"
