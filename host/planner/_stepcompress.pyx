@@ -28,12 +28,9 @@ import numpy as np
 include "_planned.pxi"
 
 cdef int64_t MAX_COUNT = 65535
-# Longest gap a run's first interval may span before the reference clock is
-# set again with set_step_clock (well inside a signed 32-bit number).
-cdef int64_t MAX_INTERVAL = 1 << 30
 # Longest time between two steps of one run, in seconds: boards keep step
 # times in 32-bit words of their own timer (the RP2040's PIO counts ~10-125
-# cycles per tick), so longer gaps start a new run from set_step_clock.
+# cycles per tick), so a longer gap starts a new run from set_step_clock.
 MAX_STEP_GAP_S = 1.0
 
 
@@ -92,7 +89,7 @@ cdef class StepCompressor:
         self.direction = 0
         self.runs = []
         self.guess = 16
-        self.max_gap = min(MAX_INTERVAL, <int64_t> (MAX_STEP_GAP_S * clock_freq))
+        self.max_gap = <int64_t> (MAX_STEP_GAP_S * clock_freq)
 
     def __dealloc__(self):
         free(self.times)

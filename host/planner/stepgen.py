@@ -3,33 +3,14 @@
 """From planned moves to compressed step runs of every motor.
 
 The exact step times and their compression run in the Cython kernel
-(:mod:`mendel.planner._stepcompress`); this layer feeds it move by move and
-returns the runs of all motors in time order, ready to send.
+(:mod:`mendel.planner._stepcompress`); this layer feeds it planned moves
+and returns the runs of all motors in time order, encoded, ready to send.
 """
 import numpy as np
 
 from mendel.planner._stepcompress import StepCompressor, encode_runs, generate_steps
 
 DEFAULT_MAX_ERROR_S = 25e-6
-
-
-class StepRun:
-    """A run ready to send: motor ``oid``, optional reference clock, the run.
-
-    Clocks in MCU ticks; ``count`` is signed by direction.
-    """
-
-    __slots__ = ("oid", "reference", "interval", "count", "add", "first_clock",
-                 "last_clock")
-
-    def __init__(self, oid, reference, interval, count, add, first_clock, last_clock):
-        self.oid = oid
-        self.reference = reference
-        self.interval = interval
-        self.count = count
-        self.add = add
-        self.first_clock = first_clock
-        self.last_clock = last_clock
 
 
 class StepGenerator:
@@ -62,14 +43,6 @@ class StepGenerator:
             return print_time
         return generate_steps(self.compressors, moves, self.motor_positions(moves["start"]),
                               self.motor_positions(moves["end"]), print_time)
-
-    def flush(self):
-        """Runs of every motor generated since the last flush, by first step time."""
-        runs = []
-        for oid, compressor in enumerate(self.compressors):
-            runs.extend(StepRun(oid, *run) for run in compressor.flush())
-        runs.sort(key=lambda run: run.first_clock)
-        return runs
 
     def set_position(self, point):
         """Set every motor's step position from toolhead ``point`` [x, y, z, e] mm
