@@ -27,6 +27,7 @@ EXTENSIONS = [
     Extension("mendel.gcode._lexer", ["host/gcode/_lexer.pyx"], extra_compile_args=["-O2"]),
     Extension("mendel.planner._lookahead", ["host/planner/_lookahead.pyx"],
               extra_compile_args=["-O2"]),
+    Extension("mendel.mcu._framing", ["host/mcu/_framing.pyx"], extra_compile_args=["-O2"]),
     Extension("mendel.planner._stepcompress", ["host/planner/_stepcompress.pyx"],
               extra_compile_args=["-O2"]),
 ]

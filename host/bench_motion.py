@@ -25,7 +25,7 @@ import numpy as np
 
 from mendel import config as config_mod
 from mendel.gcode.interpreter import Interpreter
-from mendel.gcode.reader import iter_commands
+from mendel.gcode.reader import iter_batches, iter_commands
 from mendel.mcu import codec
 from mendel.mcu.link import SEQ_MODULO, SerialLink
 from mendel.planner._lookahead import Planner
@@ -72,13 +72,10 @@ class NullLink(SerialLink):
         super().__init__(port=None)
         self.wire_bytes = 0
 
-    def flush(self):
-        if self.pending:
-            frame = codec.build_frame(self.next_seq, bytes(self.pending))
-            self.next_seq = (self.next_seq + 1) % SEQ_MODULO
-            self.pending.clear()
-            self.wire_bytes += len(frame)
-            self.frames_sent += 1
+    def _send_frame(self, frame):
+        self.next_seq = (self.next_seq + 1) % SEQ_MODULO
+        self.wire_bytes += len(frame)
+        self.frames_sent += 1
 
 
 class NullMcu:
@@ -133,7 +130,7 @@ def run_pipeline(data, cfg):
     """Run ``data`` (G-code bytes) through the whole host pipeline."""
     mcu = NullMcu()
     machine = PipelineMachine(cfg, mcu)
-    Interpreter(machine, warn=lambda _t: None).run(iter_commands(io.BytesIO(data)))
+    Interpreter(machine, warn=lambda _t: None).run_batches(iter_batches(io.BytesIO(data)))
     machine.toolhead.flush()
     mcu.flush()
     steps = sum(c.steps_total for c in machine.toolhead.stepgen.compressors)

@@ -7,7 +7,7 @@ import time
 from mendel.check import check_file
 from mendel.errors import CommandError
 from mendel.gcode.interpreter import GcodeError, Interpreter, Settings
-from mendel.gcode.reader import LineCounter, iter_commands
+from mendel.gcode.reader import LineCounter, iter_batches
 from mendel.mcu.mcu import McuShutdown
 from mendel.planner.extrusion import check_temperature
 from mendel.toolhead import Toolhead, ToolheadMachine
@@ -85,6 +85,10 @@ class Printer(ToolheadMachine):
         check_temperature(self.config.extrusion, self.toolhead.position, target,
                           self.heaters.latest.get("extruder", 0.0))
         self.toolhead.move(target, speed)
+
+    def move_feed(self):
+        cold = self.heaters.latest.get("extruder", 0.0) < self.config.extrusion.min_extrude_temp
+        return self.toolhead.move_feed(cold)
 
     def motors_off(self):
         self.toolhead.wait_moves()
@@ -177,10 +181,9 @@ class Printer(ToolheadMachine):
         counter = LineCounter()
         try:
             with open(path, "rb") as stream:
-                commands = iter_commands(stream, counter=counter)
-                if self.observer is not None:
-                    commands = self.observer.commands(commands)
-                interpreter.run(commands)
+                interpreter.run_batches(iter_batches(stream), counter, self.observer)
+            if self.observer is not None:
+                self.observer.read_all(counter.lines)
             self.toolhead.wait_moves()
             self.poll_temperatures()
         except McuShutdown as exc:

@@ -12,15 +12,21 @@ the same books and, before sending into a full queue, waits for the board
 clock to pass half of them (on the virtual clock it moves the clock itself),
 then asks the board how many slots it still uses (``get_queue``).
 """
-import collections
+import numpy as np
 
 from mendel.errors import CommandError
+from mendel.planner._lookahead import MoveFeed
 from mendel.planner.extrusion import check_extrusion
 from mendel.planner.motion import Motion
 from mendel.planner.stepgen import StepGenerator
 
 BUFFER_TIME = 0.25       # s of motion scheduled ahead of the board clock
 TEMP_POLL_TIME = 1.0     # s of board time between temperature reports
+# Planned moves gathered before their steps are generated and sent: one call
+# into the step kernel per batch keeps Python out of the per-move work. The
+# board does not wait for them: a file is read far ahead of the board, and a
+# slow source (the console, a host's serial stream) flushes when it pauses.
+EXECUTE_BATCH = 256
 
 
 class MoveError(CommandError):
@@ -45,13 +51,25 @@ class Toolhead:
         self._initial_steps = self.stepgen.positions()
         self.print_time = 0.0
         self.queue_size = mcu.info["step_queue_size"]
-        self._run_ends = [collections.deque() for _ in self.oids]
+        self._run_ends = [[] for _ in self.oids]
         self._last_poll = 0.0
         self.on_temperatures = on_temperatures
         self.runs_sent = 0
         self.motion_time = 0.0     # s of planned motion and dwells released so far
         self._set_clock_id = mcu.message_id("set_step_clock")
         self._queue_step_id = mcu.message_id("queue_step")
+        self._feed = self._move_feed()
+
+    def _move_feed(self):
+        """The MoveFeed of linear kinematics (cartesian, CoreXY), else None."""
+        kinematics = self.kinematics
+        if not kinematics.is_linear:
+            return None
+        extrusion = self.config.extrusion
+        return MoveFeed(self.motion.planner, kinematics.axis_min, kinematics.axis_max,
+                        kinematics.max_z_velocity, kinematics.max_z_accel,
+                        extrusion.filament_area, extrusion.max_extrude_cross_section,
+                        extrusion.max_extrude_only_distance, EXECUTE_BATCH)
 
     # -- moves ---------------------------------------------------------
     def move(self, target, speed):
@@ -63,8 +81,27 @@ class Toolhead:
         """
         limits = self.motion.check(target)
         check_extrusion(self.config.extrusion, self.motion.position, target)
-        if self.motion.move(target, speed, limits):
+        if self.motion.move(target, speed, limits) >= EXECUTE_BATCH:
             self._execute(self.motion.take())
+
+    def move_feed(self, cold=False):
+        """The :class:`~mendel.planner._lookahead.MoveFeed` that queues plain
+        G-code moves straight into this toolhead's planner, or None (a delta
+        plans in Python). ``cold``: the hot end may not extrude. Call
+        :meth:`fed_moves` after each of its runs."""
+        feed = self._feed
+        if feed is not None:
+            feed.tag = self.motion.moves
+            feed.cold = cold
+        return feed
+
+    def fed_moves(self):
+        """Take over the moves a MoveFeed run queued; send a full batch."""
+        motion = self.motion
+        motion.position = self._feed.position
+        motion.moves = self._feed.tag
+        if motion.planner.released >= EXECUTE_BATCH:
+            self._execute(motion.take())
 
     @property
     def position(self):
@@ -134,25 +171,35 @@ class Toolhead:
         board is full."""
         data, ends, motors, last_clocks = encoded
         count = len(ends)
-        ends = ends.tolist()
-        motors = motors.tolist()
-        last_clocks = last_clocks.tolist()
         mcu = self.mcu
-        run_ends = self._run_ends
+        books = self._run_ends
+        runs_of = [np.flatnonzero(motors == m) for m in range(len(books))]
+        taken = [0] * len(books)
         first = 0
-        for r in range(count):
-            queue = run_ends[motors[r]]
-            if len(queue) >= self.queue_size:
-                mcu.queue_encoded(data, ends, first, r)
-                first = r
-                self._wait_for_room(motors[r], queue)
-            queue.append(last_clocks[r])
-        mcu.queue_encoded(data, ends, first, count)
+        while True:
+            # The first run whose motor finds its queue on the board full.
+            stop, full = count, -1
+            for m, runs in enumerate(runs_of):
+                k = taken[m] + self.queue_size - len(books[m])
+                if k < len(runs) and runs[k] < stop:
+                    stop, full = int(runs[k]), m
+            for m, runs in enumerate(runs_of):
+                k = int(np.searchsorted(runs, stop))
+                if k > taken[m]:
+                    books[m].extend(last_clocks[runs[taken[m]:k]].tolist())
+                    taken[m] = k
+            if stop > first:
+                mcu.queue_encoded(data, ends, first, stop)
+            first = stop
+            if full < 0:
+                break
+            self._wait_for_room(full, books[full])
         self.runs_sent += count
         mcu.flush()
 
     def _wait_for_room(self, axis, ends):
-        """Wait until the board has finished half of a full motor queue.
+        """Wait until the board has finished half of a full motor queue
+        (``ends``: the last step clock of each run it holds, oldest first).
 
         Half, not one slot, so that a full queue costs one wait per
         ``queue_size / 2`` runs, and the other half stays buffered. The board
@@ -165,8 +212,7 @@ class Toolhead:
         if used > len(ends):
             raise MoveError("the board holds %d runs of motor %s, the host counted %d"
                             % (used, "xyze"[axis], len(ends)))
-        while len(ends) > used:
-            ends.popleft()
+        del ends[:len(ends) - used]
 
     @property
     def steps_moved(self):
@@ -189,6 +235,12 @@ class ToolheadMachine:
 
     def move(self, target, speed):
         self.toolhead.move(target, speed)
+
+    def move_feed(self):
+        return self.toolhead.move_feed()
+
+    def fed_moves(self):
+        self.toolhead.fed_moves()
 
     def home(self, axes):
         self.toolhead.home(axes)

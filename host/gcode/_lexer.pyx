@@ -217,6 +217,25 @@ cdef class Batch:
             return None
         return self.data[self.text_start[i]:self.text_end[i]].decode("utf-8", "replace").strip()
 
+    def views(self):
+        """The line arrays of the first ``count`` lines, as memoryviews over the
+        batch's own buffers (valid until the batch is refilled): ``(kinds,
+        numbers, subs, has_n, masks, flags, quoted, values, meta, errors,
+        linenos)``; ``values`` holds 26 doubles a line (``A`` first)."""
+        cdef int n = self.count if self.count > 0 else 1
+        return (<signed char[:n]> self.kinds, <int[:n]> self.numbers, <int[:n]> self.subs,
+                <char[:n]> self.has_n, <uint32_t[:n]> self.masks, <uint32_t[:n]> self.flags,
+                <uint32_t[:n]> self.quoted, <double[:n * NLETTERS]> self.values,
+                <signed char[:n]> self.meta, <signed char[:n]> self.errors,
+                <int64_t[:n]> self.linenos)
+
+    def command(self, int i):
+        """The :class:`Command` of line ``i``, or None for a blank or plain
+        comment line."""
+        if not 0 <= i < self.count:
+            raise IndexError("line %d of a batch of %d" % (i, self.count))
+        return _command(self, i)
+
     def meta_kind(self, int i):
         return self.meta[i]
 
@@ -667,55 +686,62 @@ cdef str _code_of(Batch b, int i):
     return code
 
 
-def commands(Batch b):
-    """Command objects of every line of ``b`` that holds a command, an error
-    or slicer metadata (blank and plain-comment lines are skipped)."""
-    cdef int i, k, kind
+cdef object _command(Batch b, int i):
+    """Command of line ``i`` of ``b``; None for a blank or plain comment line."""
+    cdef int k, kind = b.kinds[i]
     cdef uint32_t mask, flags, quoted
     cdef double* values
     cdef Command cmd
     cdef dict params
+    if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:
+        return None
+    cmd = Command.__new__(Command)
+    cmd.lineno = b.linenos[i]
+    cmd._data = b.data
+    cmd._start = b.line_start[i]
+    cmd._end = b.line_end[i]
+    cmd.line_number = b.nwords[i] if b.has_n[i] else None
+    cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))
+    cmd.text = None
+    cmd.error = None if b.errors[i] == E_NONE else b.error(i)
+    params = {}
+    cmd.params = params
+    if kind == K_BLANK:
+        cmd.code = ""
+    elif cmd.error is not None:
+        cmd.code = _code_of(b, i)
+    elif kind == K_EXT:
+        cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()
+        cmd.text = b.text(i)
+    else:
+        cmd.code = _code_of(b, i)
+        mask = b.masks[i]
+        flags = b.flags[i]
+        quoted = b.quoted[i]
+        values = b.values + i * NLETTERS
+        if mask:
+            for k in range(NLETTERS):
+                if mask & ((<uint32_t> 1) << k):
+                    if flags & ((<uint32_t> 1) << k):
+                        params[_LETTERS[k]] = None
+                    elif quoted & ((<uint32_t> 1) << k):
+                        params[_LETTERS[k]] = b.text(i)
+                    elif k == 13:
+                        params["N"] = <int64_t> values[k]
+                    else:
+                        params[_LETTERS[k]] = values[k]
+        elif b.text_start[i] >= 0:
+            cmd.text = b.text(i)
+    return cmd
+
+
+def commands(Batch b):
+    """Command objects of every line of ``b`` that holds a command, an error
+    or slicer metadata (blank and plain-comment lines are skipped)."""
+    cdef int i
     out = []
     for i in range(b.count):
-        kind = b.kinds[i]
-        if kind == K_BLANK and b.meta[i] == META_NONE and b.errors[i] == E_NONE:
-            continue
-        cmd = Command.__new__(Command)
-        cmd.lineno = b.linenos[i]
-        cmd._data = b.data
-        cmd._start = b.line_start[i]
-        cmd._end = b.line_end[i]
-        cmd.line_number = b.nwords[i] if b.has_n[i] else None
-        cmd.meta = None if b.meta[i] == META_NONE else (_META_NAMES[b.meta[i]], b.meta_text(i))
-        cmd.text = None
-        cmd.error = None if b.errors[i] == E_NONE else b.error(i)
-        params = {}
-        cmd.params = params
-        if kind == K_BLANK:
-            cmd.code = ""
-        elif cmd.error is not None:
-            cmd.code = _code_of(b, i)
-        elif kind == K_EXT:
-            cmd.code = b.data[b.name_start[i]:b.name_end[i]].decode("ascii").upper()
-            cmd.text = b.text(i)
-        else:
-            cmd.code = _code_of(b, i)
-            mask = b.masks[i]
-            flags = b.flags[i]
-            quoted = b.quoted[i]
-            values = b.values + i * NLETTERS
-            if mask:
-                for k in range(NLETTERS):
-                    if mask & ((<uint32_t> 1) << k):
-                        if flags & ((<uint32_t> 1) << k):
-                            params[_LETTERS[k]] = None
-                        elif quoted & ((<uint32_t> 1) << k):
-                            params[_LETTERS[k]] = b.text(i)
-                        elif k == 13:
-                            params["N"] = <int64_t> values[k]
-                        else:
-                            params[_LETTERS[k]] = values[k]
-            elif b.text_start[i] >= 0:
-                cmd.text = b.text(i)
-        out.append(cmd)
+        cmd = _command(b, i)
+        if cmd is not None:
+            out.append(cmd)
     return out

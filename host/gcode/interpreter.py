@@ -32,6 +32,7 @@ from mendel import __version__
 from mendel.errors import CommandError, printable
 from mendel.gcode import arcs
 from mendel.gcode.commands import KNOWN_IGNORED, TEXT_REPLIES
+from mendel.gcode.reader import commands
 
 AXES = "XYZE"
 _INCH = 25.4
@@ -130,6 +131,78 @@ class Interpreter:
                 self.warn("%s:%d: %s: %s" % (self.filename, command.lineno, command.raw, exc))
             except (CommandError, arcs.ArcError) as exc:
                 self.on_error(command.lineno, command.raw, str(exc))
+
+    def run_batches(self, batches, counter=None, observer=None):
+        """Execute parsed batches (:func:`mendel.gcode.reader.iter_batches`).
+
+        With a machine that offers a ``move_feed()`` (a
+        :class:`~mendel.planner._lookahead.MoveFeed`, or None), runs of plain
+        G0/G1 lines go from the lexer's arrays to the planner in C; every
+        other line, and any move the feed would refuse, runs through
+        :meth:`execute` as in :meth:`run`, so errors and warnings are the
+        same. The machine's ``fed_moves()`` follows each run. ``counter``, a
+        :class:`~mendel.gcode.reader.LineCounter`, is told every line read.
+
+        ``observer`` (or None) follows the file: ``before(command)`` and
+        ``after(lineno)`` around each command run alone, ``fed(batch,
+        start, stop, feed)`` after a run of lines ``start..stop-1`` fed
+        through ``feed`` (which then tracks extruding heights).
+        """
+        move_feed = getattr(self.machine, "move_feed", None)
+        for batch in batches:
+            if counter is not None:
+                counter.lines += batch.count
+            feed = move_feed() if move_feed is not None else None
+            if feed is None:
+                self._run_observed(commands(batch), observer)
+                continue
+            feed.set_batch(batch)
+            feed.track_heights = observer is not None
+            i, count = 0, batch.count
+            while i < count:
+                start = i
+                i = self._feed_run(feed, i, count)
+                if observer is not None and (i > start or feed.new_height):
+                    observer.fed(batch, start, i, feed)
+                if feed.stopped:
+                    command = batch.command(i)
+                    if command is not None:
+                        self._run_observed((command,), observer)
+                    i += 1
+                    feed = move_feed()
+
+    def _run_observed(self, commands, observer):
+        if observer is None:
+            self.run(commands)
+            return
+        for command in commands:
+            observer.before(command)
+            self.run((command,))
+            observer.after(command.lineno)
+
+    def _feed_run(self, feed, start, stop):
+        """One run of ``feed`` with the modal state copied in and back."""
+        feed.position = self.position
+        feed.base = self.base
+        feed.logical_e = self.logical_e
+        feed.feed = self.feed
+        feed.speed_factor = self.speed_factor
+        feed.extrude_factor = self.extrude_factor
+        feed.scale = self.scale
+        feed.absolute = self.absolute
+        feed.absolute_e = self.absolute_e
+        feed.moves = feed.commands = 0
+        feed.lineno = self.lines
+        try:
+            return feed.run(start, stop)
+        finally:
+            self.position = feed.position
+            self.logical_e = feed.logical_e
+            self.feed = feed.feed
+            self.moves += feed.moves
+            self.commands += feed.commands
+            self.lines = feed.lineno
+            self.machine.fed_moves()
 
     def _raise(self, lineno, text, reason):
         raise GcodeError("%s:%d: %s: %s" % (self.filename, lineno, printable(text.strip()),

@@ -31,7 +31,11 @@ class LayerTracker:
         """A move from ``start`` to ``end`` ([x, y, z, e] mm)."""
         if end[3] > start[3] + _EPSILON and any(
                 abs(end[i] - start[i]) > _EPSILON for i in range(3)):
-            self.heights.add(round(end[2], 4))
+            self.add_height(end[2])
+
+    def add_height(self, z):
+        """Filament was laid at height ``z`` (mm)."""
+        self.heights.add(round(z, 4))
 
     @property
     def current(self):

@@ -30,7 +30,7 @@ recovers.
 import collections
 import time
 
-from mendel.mcu import codec
+from mendel.mcu import _framing, codec
 
 SEQ_MODULO = 128
 URGENT = 0x80
@@ -96,9 +96,7 @@ class SerialLink:
     # -- sending -------------------------------------------------------
     def queue(self, message):
         """Add one encoded message; frames go out as they fill."""
-        limit = codec.MAX_FRAME - codec.FRAME_OVERHEAD
-        if self.loss > LOSSY:
-            limit = SHORT_PAYLOAD
+        limit = self._payload_limit()
         if self.pending and len(self.pending) + len(message) > limit:
             self.flush()
         self.pending += message
@@ -106,40 +104,36 @@ class SerialLink:
 
     def queue_block(self, data, ends, first, stop):
         """Queue messages ``first..stop-1`` of ``data``, message ``r`` ending at
-        ``ends[r]`` (and starting where ``r - 1`` ends): many at a time into
-        each frame, as :meth:`queue` would. Raises ValueError for a message
-        too long for a frame."""
-        start = ends[first - 1] if first else 0
-        r = first
-        while r < stop:
-            limit = codec.MAX_FRAME - codec.FRAME_OVERHEAD
-            if self.loss > LOSSY:
-                limit = SHORT_PAYLOAD
-            room = limit - len(self.pending)
-            end = r
-            while end < stop and ends[end] - start <= room:
-                end += 1
-            if end == r:
-                if not self.pending:
-                    raise ValueError("a message of %d bytes does not fit a frame"
-                                     % (ends[r] - start))
-                self.flush()
-                continue
-            self.pending += data[start:ends[end - 1]]
-            self.messages_sent += end - r
-            start = ends[end - 1]
-            r = end
-            if r < stop:
-                self.flush()
+        ``ends[r]`` ((R,) int64; it starts where ``r - 1`` ends): many at a
+        time into each frame, as :meth:`queue` would, the frames built in C
+        (:mod:`mendel.mcu._framing`). Raises ValueError for a message too
+        long for a frame; nothing is queued then."""
+        if stop <= first:
+            return
+        frames, _next_seq = _framing.pack_frames(data, ends, first, stop, self.pending,
+                                                self._payload_limit(), self.next_seq,
+                                                SEQ_MODULO)
+        self.messages_sent += stop - first
+        for frame in frames:
+            self._send_frame(frame)
+
+    def _payload_limit(self):
+        if self.loss > LOSSY:
+            return SHORT_PAYLOAD
+        return codec.MAX_FRAME - codec.FRAME_OVERHEAD
 
     def flush(self):
         """Send the partly filled frame now (waits while the window is full)."""
         if not self.pending:
             return
-        while len(self.in_flight) >= self.window:
-            self.pump(0.001)
         frame = codec.build_frame(self.next_seq, bytes(self.pending))
         self.pending.clear()
+        self._send_frame(frame)
+
+    def _send_frame(self, frame):
+        """Send ``frame`` (numbered ``next_seq``) once the window has room."""
+        while len(self.in_flight) >= self.window:
+            self.pump(0.001)
         now = time.monotonic()
         self.in_flight.append([self.next_seq, frame, now, now, 1])
         self.next_seq = (self.next_seq + 1) % SEQ_MODULO

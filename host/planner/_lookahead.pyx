@@ -466,3 +466,6 @@ cdef class Planner:
         """Drop every queued and released move (after an emergency stop)."""
         self.head = self.count = self.out_count = 0
         self.junction_flush = FLUSH_TIME
+
+
+include "_gcode_moves.pxi"

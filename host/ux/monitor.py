@@ -53,29 +53,43 @@ class PrintMonitor:
         if self._want_bar:
             self.bar = ProgressBar(self.state, self._stream)
 
-    def commands(self, commands):
-        """Pass ``commands`` through, logging each and following the layers."""
-        toolhead = self.printer.toolhead
-        state = self.state
-        log = self.log
-        last = toolhead.position
-        layer = self.layers.current
-        for command in commands:
-            state.line = command.lineno
-            if log is not None and command.code:
-                log.command(command.lineno, command.raw)
-            yield command
-            self._sample()
-            position = toolhead.position
-            if position is not last:
-                self.layers.move(last, position)
-                last = position
-            if self.layers.current != layer:
-                layer = self._new_layer(command.lineno)
-            if self.bar is not None:
-                state.printed_time_s = self._printed_time()
-                self.bar.update()
-        state.line = state.total_lines or state.line    # every line read
+    def before(self, command):
+        """The interpreter is about to run ``command`` (a parsed line)."""
+        self.state.line = command.lineno
+        if self.log is not None and command.code:
+            self.log.command(command.lineno, command.raw)
+        self._last = self.printer.toolhead.position
+
+    def after(self, lineno):
+        """The command of line ``lineno`` has run."""
+        position = self.printer.toolhead.position
+        if position is not self._last:
+            self.layers.move(self._last, position)
+        self._progress(lineno)
+
+    def fed(self, batch, start, stop, feed):
+        """Lines ``start..stop-1`` of ``batch`` went to the planner as plain
+        moves through ``feed`` (a MoveFeed that tracks extruding heights)."""
+        if self.log is not None:
+            for i in range(start, stop):
+                if batch.kind(i):
+                    self.log.command(batch.lineno(i), batch.line_text(i))
+        if feed.new_height:
+            self.layers.add_height(feed.last_height)
+        self._progress(batch.lineno(stop - 1) if stop > start else self.state.line)
+
+    def read_all(self, lines):
+        """The whole file has been read: ``lines`` lines."""
+        self.state.line = self.state.total_lines or lines
+
+    def _progress(self, line):
+        self._sample()
+        self.state.line = line
+        if self.layers.current != self.state.layer:
+            self._new_layer(line)
+        if self.bar is not None:
+            self.state.printed_time_s = self._printed_time()
+            self.bar.update()
 
     def _printed_time(self):
         """Planned motion and dwells the board has done (s): all that was sent,
@@ -89,7 +103,6 @@ class PrintMonitor:
         layer = self.state.layer = self.layers.current
         if self.log is not None:
             self.log.write("layer", layer=layer, line=line)
-        return layer
 
     def event(self, kind, value):
         self.layers.event(kind, value)
