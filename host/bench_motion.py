@@ -4,9 +4,11 @@
 
 * look-ahead alone: the Cython planner against the plain-Python reference of
   the same model (:mod:`mendel.planner.lookahead`), on the same moves;
-* the full host pipeline: G-code bytes -> lexer -> interpreter -> look-ahead
-  -> kinematics -> step times and compression -> encoded link frames (the
-  board is a null sink that takes every frame at once);
+* the full host pipeline: G-code bytes -> lexer -> interpreter (plain moves
+  through the C MoveFeed, as ``mendel print`` runs them) -> look-ahead ->
+  kinematics -> step times and compression -> encoded link frames (the board
+  is a null sink that takes every frame at once); beside it the same pipeline
+  with every line through the Python interpreter;
 * peak memory of the pipeline (tracemalloc, in a separate pass so tracing
   does not slow the timed one).
 
@@ -126,10 +128,17 @@ class PipelineMachine(ToolheadMachine):
         return lambda *args, **kwargs: None
 
 
-def run_pipeline(data, cfg):
-    """Run ``data`` (G-code bytes) through the whole host pipeline."""
+class LineByLineMachine(PipelineMachine):
+    """The same machine without a MoveFeed: every line through the interpreter."""
+
+    move_feed = None
+
+
+def run_pipeline(data, cfg, feed=True):
+    """Run ``data`` (G-code bytes) through the whole host pipeline; ``feed``
+    False runs every line through the Python interpreter (the baseline)."""
     mcu = NullMcu()
-    machine = PipelineMachine(cfg, mcu)
+    machine = (PipelineMachine if feed else LineByLineMachine)(cfg, mcu)
     Interpreter(machine, warn=lambda _t: None).run_batches(iter_batches(io.BytesIO(data)))
     machine.toolhead.flush()
     mcu.flush()
@@ -195,18 +204,22 @@ def lookahead_figures(events, cfg, repeat=3):
 
 
 def pipeline_figures(data, cfg, repeat=2):
-    best = math.inf
+    best = line_by_line = math.inf
     for _ in range(repeat):
         start = time.perf_counter()
         result = run_pipeline(data, cfg)
         best = min(best, time.perf_counter() - start)
+        start = time.perf_counter()
+        run_pipeline(data, cfg, feed=False)
+        line_by_line = min(line_by_line, time.perf_counter() - start)
     tracemalloc.start()
     run_pipeline(data, cfg)
     _current, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     result.update(seconds=best, moves_per_s=result["moves"] / best,
                   steps_per_s=result["steps"] / best, peak_memory_mb=peak / 1e6,
-                  bytes_per_move=result["wire_bytes"] / max(result["moves"], 1))
+                  bytes_per_move=result["wire_bytes"] / max(result["moves"], 1),
+                  line_by_line_moves_per_s=result["moves"] / line_by_line)
     return result
 
 
@@ -246,6 +259,8 @@ def report(figures):
             "  full pipeline:      %12.0f moves/s  %12.0f steps/s  (%d steps, %d runs, "
             "%.1f wire bytes/move)" % (pl["moves_per_s"], pl["steps_per_s"], pl["steps"],
                                        pl["runs"], pl["bytes_per_move"]),
+            "    every line through the Python interpreter: %.0f moves/s"
+            % pl["line_by_line_moves_per_s"],
             "  peak memory:        %12.1f MB (tracemalloc, pipeline)" % pl["peak_memory_mb"],
         ]
     if bound:

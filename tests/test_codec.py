@@ -55,3 +55,53 @@ def test_payload_too_big_for_a_frame_is_refused():
 def test_wrong_argument_count_is_refused():
     with pytest.raises(ValueError):
         codec.encode_message(1, "ii", (1,))
+
+
+class _Port:
+    """A port that keeps what is written."""
+
+    def __init__(self):
+        self.written = []
+        self.timeout = 0
+        self.in_waiting = 0
+
+    def write(self, data):
+        self.written.append(bytes(data))
+
+    def read(self, _n):
+        return b""
+
+
+@pytest.mark.parametrize("limit_loss", [0.0, 0.5])
+def test_block_framing_in_c_equals_messages_one_by_one(limit_loss):
+    # The C kernel packs the same frames, with the same CRCs, as queue().
+    import random
+
+    import numpy as np
+
+    from mendel.mcu import _framing
+    from mendel.mcu.link import SerialLink
+    rng = random.Random(5)
+    messages = [bytes(rng.randrange(256) for _ in range(rng.randint(1, 22)))
+                for _ in range(700)]
+    data = b"".join(messages)
+    ends = np.cumsum([len(m) for m in messages]).astype(np.int64)
+    one, block = SerialLink(_Port(), window=10_000), SerialLink(_Port(), window=10_000)
+    for link in (one, block):
+        link.loss = limit_loss
+        link.next_seq = 120
+        link.queue(b"\x01\x02\x03")
+    for m in messages[:450]:
+        one.queue(m)
+    block.queue_block(data, ends, 0, 450)
+    for m in messages[450:]:
+        one.queue(m)
+    block.queue_block(data, ends, 450, 700)
+    one.flush()
+    block.flush()
+    assert one.port.written == block.port.written and len(one.port.written) > 100
+    assert one.next_seq == block.next_seq and one.messages_sent == block.messages_sent
+    assert all(codec.crc16(f[:-3]) == (f[-3] << 8 | f[-2]) for f in block.port.written)
+    assert _framing.crc16(b"123456789") == codec.crc16(b"123456789") == 0x29B1
+    with pytest.raises(ValueError, match="does not fit"):
+        block.queue_block(b"x" * 70, np.array([70], dtype=np.int64), 0, 1)
