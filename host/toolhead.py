@@ -24,9 +24,11 @@ BUFFER_TIME = 0.25       # s of motion scheduled ahead of the board clock
 TEMP_POLL_TIME = 1.0     # s of board time between temperature reports
 # Planned moves gathered before their steps are generated and sent: one call
 # into the step kernel per batch keeps Python out of the per-move work. The
-# board does not wait for them: a file is read far ahead of the board, and a
-# slow source (the console, a host's serial stream) flushes when it pauses.
+# board does not wait for them: while it has less than LOW_WATER_TIME s of
+# motion ahead, released moves go out at once (a slow source such as a host
+# streaming line by line), and the console and `mendel serve` flush when idle.
 EXECUTE_BATCH = 256
+LOW_WATER_TIME = 1.0     # s of motion queued ahead of the board clock
 
 
 class MoveError(CommandError):
@@ -81,8 +83,7 @@ class Toolhead:
         """
         limits = self.motion.check(target)
         check_extrusion(self.config.extrusion, self.motion.position, target)
-        if self.motion.move(target, speed, limits) >= EXECUTE_BATCH:
-            self._execute(self.motion.take())
+        self._release(self.motion.move(target, speed, limits))
 
     def move_feed(self, cold=False):
         """The :class:`~mendel.planner._lookahead.MoveFeed` that queues plain
@@ -93,6 +94,8 @@ class Toolhead:
         if feed is not None:
             feed.tag = self.motion.moves
             feed.cold = cold
+            # While the board runs low, a run ends at the first released move.
+            feed.release_at = 1 if self._running_low() else EXECUTE_BATCH
         return feed
 
     def fed_moves(self):
@@ -100,8 +103,16 @@ class Toolhead:
         motion = self.motion
         motion.position = self._feed.position
         motion.moves = self._feed.tag
-        if motion.planner.released >= EXECUTE_BATCH:
-            self._execute(motion.take())
+        self._release(motion.planner.released)
+
+    def _release(self, released):
+        """Send the ``released`` planned moves once there are EXECUTE_BATCH of
+        them, or at once while the board runs low on motion."""
+        if released >= EXECUTE_BATCH or released and self._running_low():
+            self._execute(self.motion.take())
+
+    def _running_low(self):
+        return self.print_time - self.mcu.estimated_clock() / self.freq < LOW_WATER_TIME
 
     @property
     def position(self):

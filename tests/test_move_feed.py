@@ -217,3 +217,22 @@ def test_the_observer_sees_every_line_and_layer(corpus):
     assert fast.layers.heights == slow.layers.heights and len(fast.layers.heights) > 50
     # Runs report the last line read, comments included.
     assert fast.last_line >= slow.last_line > 40_000
+
+
+@pytest.mark.parametrize("machine_class", [Machine, LineByLine])
+def test_moves_go_out_at_once_only_while_the_board_runs_low(machine_class):
+    from mendel.toolhead import BUFFER_TIME, LOW_WATER_TIME
+    # 300 moves of 1 mm at 100 mm/s; the board's clock stays at 0.
+    text = "G28\n" + "".join("G1 X%d Y10 F6000\n" % (10 + k % 2) for k in range(300))
+    machine = machine_class(CFG)
+    toolhead = machine.toolhead
+    Interpreter(machine, warn=lambda _t: None).run_batches(iter_batches(io.BytesIO(
+        text.encode())))
+    # Sent as released (the planner releases about 0.25 s at a time) until
+    # LOW_WATER_TIME s were queued ahead of the board, then held for a batch
+    # of EXECUTE_BATCH moves (fewer are left).
+    sent = toolhead.print_time
+    assert LOW_WATER_TIME <= sent < LOW_WATER_TIME + 0.5 and toolhead.runs_sent > 0
+    toolhead.flush()
+    assert toolhead.print_time - BUFFER_TIME == pytest.approx(toolhead.motion_time)
+    assert toolhead.print_time > sent + 1.0

@@ -160,6 +160,7 @@ class Interpreter:
             feed.track_heights = observer is not None
             i, count = 0, batch.count
             while i < count:
+                feed = move_feed()          # armed anew: the machine's state moved on
                 start = i
                 i = self._feed_run(feed, i, count)
                 if observer is not None and (i > start or feed.new_height):
@@ -169,7 +170,6 @@ class Interpreter:
                     if command is not None:
                         self._run_observed((command,), observer)
                     i += 1
-                    feed = move_feed()
 
     def _run_observed(self, commands, observer):
         if observer is None:
