@@ -64,9 +64,9 @@ Finding the run: from the previous run's length, the count doubles while a
 run fits and is then bisected a few times (halving while even the first try
 fails). One count always fits: a single step.
 """
-from libc.math cimport sqrt, llround, fabs, floor
+from libc.math cimport sqrt, fabs, floor
 from libc.stdlib cimport malloc, realloc, free
-from libc.string cimport memmove
+from libc.string cimport memmove, memcpy
 from libc.stdint cimport int64_t, uint64_t
 from cpython.bytes cimport PyBytes_FromStringAndSize
 import numpy as np
@@ -85,7 +85,41 @@ cdef double REMAINDER = 0.0240563 * 1.0001
 # Segments buffered before the runs of all but the last are fitted.
 cdef Py_ssize_t SEGMENT_BATCH = 4096
 # Bisections after doubling/halving has bracketed a run's length.
-cdef int BISECTIONS = 3
+# A run in an accelerating phase is first tried at the length where the
+# interpolation remainder alone would reach max_error, times these factors
+# (measured: the median of the longest runs found on examples/ files).
+cdef double PREDICT_ACCEL = 0.9
+cdef double PREDICT_DECEL = 0.6
+# Steps a run may grow one by one past the length it was fitted for.
+cdef int64_t EXTEND_STEPS = 8
+# A run that misses a step of a segment this short is fitted anew to its end.
+cdef int64_t REFIT_STEPS = 8
+cdef int REFIT_MODE = 0
+cdef int64_t EXTEND_FIRST = 2
+# From this acceleration (mm/s^2) up, the time into a phase is computed as
+# (v - w) / a: a square root and a product; its rounding error is about
+# 2.2e-16 (v + w) / a s, 1e-4 tick at 12 MHz and 10 m/s. Below it, the
+# cancellation-free 2 u / (w + v) (a division more).
+cdef double MIN_ACCEL_DIFFERENCE = 1.0
+def tune(a, d, e, r=8, m=0, f=2):
+    global PREDICT_ACCEL, PREDICT_DECEL, EXTEND_STEPS, REFIT_STEPS, REFIT_MODE, EXTEND_FIRST
+    PREDICT_ACCEL = a; PREDICT_DECEL = d; EXTEND_STEPS = e; REFIT_STEPS = r; REFIT_MODE = m; EXTEND_FIRST = f
+
+
+cdef inline int64_t round_int(double x) noexcept nogil:
+    """Nearest integer, halves away from zero (libm's llround, inlined)."""
+    return <int64_t> (x + 0.5) if x >= 0.0 else -<int64_t> (0.5 - x)
+
+
+cdef inline double cube_root(double x) noexcept nogil:
+    """x^(1/3) within ~0.5% for 0 < x < 1e30: the exponent divided by three
+    in the bits of a double, then one Newton step."""
+    cdef uint64_t bits
+    cdef double y
+    memcpy(&bits, &x, 8)
+    bits = bits // 3 + <uint64_t> 0x2A9F789300000000
+    memcpy(&y, &bits, 8)
+    return (2.0 * y + x / (y * y)) * (1.0 / 3.0)
 
 
 cdef struct Segment:
@@ -99,6 +133,7 @@ cdef struct Segment:
     double two_a            # 2 * signed acceleration (mm/s^2) in the phase
     double u_max            # phase length (mm)
     double cubic            # remainder bound: cubic * len^3 / v_min^5 (ticks)
+    double scale            # freq / w in a cruise, freq / a where tau = (v - w) / a
     int direction           # +1 / -1
 
 
@@ -132,13 +167,15 @@ cdef class StepCompressor:
     cdef public int64_t runs_total
     cdef double err
     cdef int64_t max_gap
-    cdef int64_t guess
     # segments: segs[0 .. nseg); steps are numbered from 0 at creation
     cdef Segment* segs
     cdef Py_ssize_t nseg
     cdef Py_ssize_t seg_cap
     cdef int64_t next_step          # number of the next step added
     cdef int64_t cursor             # first step not yet in a run
+    cdef int64_t cached_step        # a step whose ideal time (ticks) and speed
+    cdef double cached_time         # (mm/s) are known, or -1
+    cdef double cached_speed
     # runs fitted since the last flush
     cdef Run* runs
     cdef Py_ssize_t nrun
@@ -162,8 +199,8 @@ cdef class StepCompressor:
         self.position = 0
         self.last_clock = 0
         self.has_reference = False
-        self.guess = 16
         self.max_gap = <int64_t> (MAX_STEP_GAP_S * clock_freq)
+        self.cached_step = -1
 
     def __dealloc__(self):
         free(self.segs)
@@ -194,6 +231,12 @@ cdef class StepCompressor:
         seg.two_a = two_a
         seg.u_max = u_max if u_max > 0.0 else 0.0
         seg.cubic = self.clock_freq * 0.25 * two_a * two_a * ds * ds * ds * REMAINDER
+        if two_a == 0.0:
+            seg.scale = self.clock_freq / w
+        elif fabs(two_a) >= 2.0 * MIN_ACCEL_DIFFERENCE:
+            seg.scale = 2.0 * self.clock_freq / two_a
+        else:
+            seg.scale = 0.0
         seg.direction = direction
         self.nseg += 1
         self.next_step += count
@@ -252,7 +295,8 @@ cdef class StepCompressor:
             self._compress(False)
         return total
 
-    cdef inline int64_t _steps_below(self, double s0, double ds, double d, int64_t total):
+    cdef inline int64_t _steps_below(self, double s0, double ds, double d,
+                                     int64_t total) noexcept:
         """How many of the steps n = 0..total-1 lie at s0 + n ds < d."""
         cdef double x = (d - s0) / ds
         cdef int64_t n
@@ -265,7 +309,7 @@ cdef class StepCompressor:
             n += 1
         return n
 
-    cdef inline double _time(self, Segment* seg, double n, double* v):
+    cdef inline double _time(self, Segment* seg, double n, double* v) noexcept:
         """Ideal time (ticks) of step number ``n`` (real) by ``seg``'s phase;
         ``v`` gets the speed there (mm/s)."""
         cdef double u = seg.u0 + (n - seg.start) * seg.ds
@@ -276,14 +320,16 @@ cdef class StepCompressor:
             u = seg.u_max
         if seg.two_a == 0.0:
             v[0] = seg.w
-            return seg.base + self.clock_freq * u / seg.w
+            return seg.base + u * seg.scale
         r = seg.w2 + seg.two_a * u
         r = sqrt(r) if r > 0.0 else 0.0
         v[0] = r
+        if seg.scale != 0.0:
+            return seg.base + (r - seg.w) * seg.scale
         den = seg.w + r
         return seg.base + (self.clock_freq * 2.0 * u / den if den > 0.0 else 0.0)
 
-    cdef inline Py_ssize_t _segment_of(self, int64_t n, Py_ssize_t j):
+    cdef inline Py_ssize_t _segment_of(self, int64_t n, Py_ssize_t j) noexcept:
         """Index of the segment holding step ``n``, searching on from ``j``."""
         while self.segs[j].end <= n:
             j += 1
@@ -291,18 +337,19 @@ cdef class StepCompressor:
 
     # -- fitting ---------------------------------------------------------
     cdef bint _piece_fits(self, Segment* seg, int64_t i, int64_t p, int64_t r,
-                          double fp, double vp, double fr, double vr,
-                          double L, int64_t I, int64_t A):
+                          double fp, double vp, double fr, double vr, double fm, double vm,
+                          double L, int64_t I, int64_t A) noexcept:
         """Whether the run ``(L, I, A)`` (first step: step number ``i``) keeps
         its steps p..r (1-based, all in ``seg``) within the error bound.
 
-        ``fp``, ``fr``: ideal times of steps p and r; ``vp``, ``vr``: speeds
-        there. See the module docstring for the bound.
+        ``fp``, ``fr``: ideal times (ticks) of steps p and r; ``vp``, ``vr``:
+        speeds there (mm/s); ``fm``, ``vm`` the same at ``(p + r) / 2`` when
+        known, else ``fm`` < 0. See the module docstring for the bound.
         """
         cdef double err = self.err
-        cdef double gp, gr, fm, vm, fq, vq, hm, d1, d2, h0, h1, h2, x, hx, hmax, rem, vmin
-        cdef double n = <double> (r - p), xv
-        cdef int64_t q, k
+        cdef double gp, gr, fq, vq, n, hm, inv_n, d1, d2, h0, h1, h2, x, xv = 0.0, hx
+        cdef double hmax, rem, vmin
+        cdef int64_t q
         gp = L + p * <double> I + A * 0.5 * p * (p - 1)
         if fabs(gp - fp) > err:
             return False
@@ -316,18 +363,20 @@ cdef class StepCompressor:
             fq = self._time(seg, <double> (i + q - 1), &vq)
             return fabs(L + q * <double> I + A * 0.5 * q * (q - 1) - fq) <= err
         # h(x) = g(p + x) - q(p + x) = h0 + h1 x + h2 x^2, x in [0, n].
+        n = <double> (r - p)
+        inv_n = 1.0 / n
         h0 = gp - fp
         if seg.two_a == 0.0:
             # f is linear: q = f and h is exact.
-            d1 = (fr - fp) / n
-            h1 = I + A * (p - 0.5) - d1
+            h1 = I + A * (p - 0.5) - (fr - fp) * inv_n
             h2 = 0.5 * A
             rem = 0.0
         else:
             hm = 0.5 * n
-            fm = self._time(seg, i - 1 + p + hm, &vm)
-            d1 = (fm - fp) / hm
-            d2 = ((fr - fm) / hm - d1) / n
+            if fm < 0.0:
+                fm = self._time(seg, i - 1 + p + hm, &vm)
+            d1 = (fm - fp) * 2.0 * inv_n
+            d2 = ((fr - fm) * 2.0 * inv_n - d1) * inv_n
             h1 = I + A * (p - 0.5) - d1 + hm * d2
             h2 = 0.5 * A - d2
             vmin = vp if seg.two_a > 0.0 else vr
@@ -352,8 +401,8 @@ cdef class StepCompressor:
         if hmax + rem <= err:
             return True
         if rem == 0.0:
-            # Exact, and the largest |h| is off the steps: check the two
-            # steps around the vertex.
+            # Exact, and the largest |h| lies between two steps (about the
+            # vertex): those two decide.
             x = floor(xv)
             hx = h0 + (h1 + h2 * x) * x
             if fabs(hx) > err:
@@ -363,16 +412,18 @@ cdef class StepCompressor:
             return fabs(hx) <= err
         q = p + (r - p) // 2
         fq = self._time(seg, <double> (i + q - 1), &vq)
-        return (self._piece_fits(seg, i, p, q, fp, vp, fq, vq, L, I, A) and
-                self._piece_fits(seg, i, q, r, fq, vq, fr, vr, L, I, A))
+        return (self._piece_fits(seg, i, p, q, fp, vp, fq, vq, -1.0, 0.0, L, I, A) and
+                self._piece_fits(seg, i, q, r, fq, vq, fr, vr, -1.0, 0.0, L, I, A))
 
     cdef bint _try(self, int64_t i, Py_ssize_t j, int64_t c, int64_t L, double f1, double v1,
-                   int64_t* out_interval, int64_t* out_add):
+                   int64_t* out_interval, int64_t* out_add) noexcept:
         """Fit a run of ``c`` >= 2 steps from step number ``i`` (in segment
-        ``j``) after clock ``L``; True with its interval and add if it fits."""
-        cdef Py_ssize_t jc, jm, s
+        ``j``) after clock ``L``; True with its interval and add if it fits.
+        ``f1``, ``v1``: ideal time and speed of step ``i``."""
+        cdef Py_ssize_t jc, jm = -1, s
         cdef Segment* seg
-        cdef double fc, vc, fm, vm, mid, dc, dm, a_real, fp, vp, fr, vr
+        cdef double fc, vc, fm = -1.0, vm = 0.0, mid, dc, a_real, fp, vp, fr, vr
+        cdef double inv_c = 1.0 / c
         cdef int64_t interval, add, p, r, last_interval
         jc = self._segment_of(i + c - 1, j)
         fc = self._time(&self.segs[jc], <double> (i + c - 1), &vc)
@@ -383,36 +434,175 @@ cdef class StepCompressor:
             mid = 0.5 * (c + 1)
             jm = self._segment_of(i + (c - 1) // 2, j)
             fm = self._time(&self.segs[jm], i - 1 + mid, &vm)
-            dm = fm - L
-            a_real = 2.0 * (dc / c - dm / mid) / (c - mid)
-        add = llround(a_real)
-        interval = llround((dc - add * 0.5 * c * (c - 1)) / c)
+            a_real = 4.0 * (dc * inv_c - (fm - L) / mid) / (c - 1)
+        add = round_int(a_real)
+        interval = round_int((dc - add * 0.5 * c * (c - 1)) * inv_c)
         last_interval = interval + add * (c - 1)
         if interval < 1 or last_interval < 1:
             return False
         if interval > self.max_gap or last_interval > self.max_gap:
             return False
-        for s in range(j, jc + 1):
-            seg = &self.segs[s]
-            if s == j:
-                p = 1
-                fp = f1
-                vp = v1
-            else:
-                p = seg.start - i + 1
-                fp = self._time(seg, <double> seg.start, &vp)
-            if s == jc:
-                r = c
-                fr = fc
-                vr = vc
-            else:
-                r = seg.end - i
-                fr = self._time(seg, <double> (seg.end - 1), &vr)
-            if not self._piece_fits(seg, i, p, r, fp, vp, fr, vr, <double> L, interval, add):
+        if jc == j:
+            if jm != j:
+                fm = -1.0
+            if not self._piece_fits(&self.segs[j], i, 1, c, f1, v1, fc, vc, fm, vm,
+                                    <double> L, interval, add):
                 return False
+        else:
+            for s in range(j, jc + 1):
+                seg = &self.segs[s]
+                if s == j:
+                    p = 1
+                    fp = f1
+                    vp = v1
+                else:
+                    p = seg.start - i + 1
+                    fp = self._time(seg, <double> seg.start, &vp)
+                if s == jc:
+                    r = c
+                    fr = fc
+                    vr = vc
+                else:
+                    r = seg.end - i
+                    fr = self._time(seg, <double> (seg.end - 1), &vr)
+                if not self._piece_fits(seg, i, p, r, fp, vp, fr, vr, -1.0, 0.0, <double> L,
+                                        interval, add):
+                    return False
         out_interval[0] = interval
         out_add[0] = add
         return True
+
+    cdef int64_t _cruise_run(self, Segment* seg, int64_t i, int64_t c, int64_t L, double f1,
+                             int64_t* out_interval) noexcept:
+        """Longest run (at most ``c`` steps) from step number ``i`` within the
+        cruise segment ``seg``, with no add: its count (0 if none of 2 or
+        more steps), its interval in ``out_interval``.
+
+        f is linear there: ``f(k) = f(0) + k D``; with ``e0 = L - f(0)`` a
+        run of interval I misses step k by ``e0 + k (I - D)``, so the two
+        integers around D each allow ``(max_error -+ e0) / |I - D|`` steps.
+        """
+        cdef double D = self.clock_freq * seg.ds / seg.w
+        cdef double err = self.err - 1e-6
+        cdef double e0 = L - (f1 - D), lo = floor(D), drift, n
+        cdef int64_t best = 0, k, interval
+        for k in range(2):
+            drift = lo + k - D
+            if fabs(e0 + drift) > err or lo + k < 1.0 or lo + k > self.max_gap:
+                continue
+            if drift == 0.0:
+                n = <double> c
+            else:
+                n = ((err - e0) if drift > 0.0 else (err + e0)) / fabs(drift)
+                if n > c:
+                    n = <double> c
+            if <int64_t> n > best:
+                best = <int64_t> n
+                interval = <int64_t> lo + k
+        if best < 2:
+            return 0
+        out_interval[0] = interval
+        return best
+
+    cdef int64_t _extend(self, int64_t i, Py_ssize_t j, int64_t good, int64_t stop, double L,
+                         int64_t I, int64_t A) noexcept:
+        """Steps good+1 .. stop-1 that the run ``(L, I, A)`` from step number
+        ``i`` (in segment ``j``) still places within the error bound,
+        checked one by one until one misses; returns the new count. The
+        ideal time of the step that missed is kept for the next run."""
+        cdef double err = self.err, v, f
+        cdef int64_t k = good + 1, last_interval
+        while k < stop:
+            last_interval = I + A * (k - 1)
+            if last_interval < 1 or last_interval > self.max_gap:
+                break
+            j = self._segment_of(i + k - 1, j)
+            f = self._time(&self.segs[j], <double> (i + k - 1), &v)
+            if fabs(L + k * <double> I + A * 0.5 * k * (k - 1) - f) > err:
+                self.cached_step = i + k - 1
+                self.cached_time = f
+                self.cached_speed = v
+                break
+            k += 1
+        return k - 1
+
+    cdef int64_t _fit_run(self, int64_t i, Py_ssize_t j, int64_t limit, int64_t L,
+                          double f1, double v1, int64_t* out_interval,
+                          int64_t* out_add) noexcept:
+        """A long run from step number ``i`` (in segment ``j``), at most
+        ``limit`` (>= 2) steps, after clock ``L``: its count, interval and add.
+        ``out_interval`` comes in holding a one-step run's interval.
+
+        Within the segment: a cruise in closed form; an accelerating phase
+        at a predicted length, shrinking while that does not fit. Once the
+        segment's last step is in, the run goes on step by step with the
+        same interval and add while they fit (at most EXTEND_STEPS steps
+        past the last segment it holds whole); where they miss within a short
+        segment, the run is fitted anew up to that segment's end.
+        """
+        cdef Segment* seg = &self.segs[j]
+        cdef int64_t rem = seg.end - i, good = 1, c, interval, add, seg_end, reach
+        cdef double pred, v, fc
+        cdef Py_ssize_t k
+        if rem > limit:
+            rem = limit
+        if rem >= 2:
+            if seg.two_a == 0.0:
+                c = self._cruise_run(seg, i, rem, L, f1, &interval)
+                # Exact, but checked like any other run.
+                if c >= 2:
+                    fc = self._time(seg, <double> (i + c - 1), &v)
+                    if self._piece_fits(seg, i, 1, c, f1, v1, fc, v, -1.0, 0.0,
+                                        <double> L, interval, 0):
+                        good = c
+                        out_interval[0] = interval
+                        out_add[0] = 0
+            else:
+                c = rem
+                if v1 > 0.0:
+                    pred = self.err * v1 * v1 * v1 * v1 * v1 / seg.cubic
+                    if pred < 1e30:
+                        pred = cube_root(pred) * (PREDICT_ACCEL if seg.two_a > 0.0
+                                                  else PREDICT_DECEL)
+                        if pred < c:
+                            c = <int64_t> pred if pred >= 2.0 else 2
+                while True:
+                    if self._try(i, j, c, L, f1, v1, &interval, &add):
+                        good = c
+                        out_interval[0] = interval
+                        out_add[0] = add
+                        break
+                    if c == 2:
+                        break
+                    c = (2 * c) // 3 if c >= 3 else 2
+        if good < rem:
+            # Ended within its first segment: a step or two more, perhaps.
+            if good < 2:
+                return good
+            return self._extend(i, j, good, good + EXTEND_FIRST + 1, <double> L, out_interval[0],
+                                out_add[0])
+        # The first segment is whole: on through the next ones.
+        k = j
+        while good < limit:
+            k += 1
+            seg_end = self.segs[k].end - i
+            if seg_end > limit:
+                seg_end = limit
+            reach = good + EXTEND_STEPS + 1
+            if reach > seg_end + 1:
+                reach = seg_end + 1
+            c = self._extend(i, j, good, reach, <double> L, out_interval[0], out_add[0])
+            if c == seg_end:
+                good = c
+                continue
+            if (seg_end - good <= REFIT_STEPS or REFIT_MODE == 1 or (REFIT_MODE == 2 and c - good >= 2)) and \
+                    self._try(i, j, seg_end, L, f1, v1, &interval, &add):
+                good = seg_end
+                out_interval[0] = interval
+                out_add[0] = add
+                continue
+            return c
+        return good
 
     cdef int _emit(self, int has_reference, int64_t reference, int64_t interval,
                    int64_t count, int64_t add, int direction) except -1:
@@ -444,9 +634,8 @@ cdef class StepCompressor:
         steps may still extend)."""
         cdef Py_ssize_t j = 0, g, k
         cdef int64_t i = self.cursor, stop, group_end = -1, limit, t0, t1, L
-        cdef int64_t good, bad, c, mid, interval = 0, add = 0, best_interval, best_add
-        cdef int64_t reference
-        cdef int has_reference, tries, direction
+        cdef int64_t good, best_interval, best_add, reference
+        cdef int has_reference, direction
         cdef double f1, v1, fn, vn
         cdef Segment* seg
         if self.nseg == 0:
@@ -464,8 +653,12 @@ cdef class StepCompressor:
                 group_end = self.segs[g].end
                 if group_end > stop:
                     group_end = stop
-            f1 = self._time(seg, <double> i, &v1)
-            t0 = llround(f1)
+            if self.cached_step == i:
+                f1 = self.cached_time
+                v1 = self.cached_speed
+            else:
+                f1 = self._time(seg, <double> i, &v1)
+            t0 = round_int(f1)
             has_reference = 0
             reference = 0
             if not self.has_reference or t0 - self.last_clock > self.max_gap:
@@ -473,7 +666,7 @@ cdef class StepCompressor:
                 if i + 1 < group_end:
                     k = self._segment_of(i + 1, j)
                     fn = self._time(&self.segs[k], <double> (i + 1), &vn)
-                    t1 = llround(fn)
+                    t1 = round_int(fn)
                 if t1 - t0 <= self.max_gap:
                     self.last_clock = 2 * t0 - t1
                 else:
@@ -485,52 +678,11 @@ cdef class StepCompressor:
             limit = group_end - i
             if limit > MAX_COUNT:
                 limit = MAX_COUNT
-            # One step always fits.
-            good = 1
             best_interval = t0 - L if t0 - L >= 1 else 1
             best_add = 0
-            bad = 0
+            good = 1
             if limit >= 2:
-                c = self.guess
-                if c > limit:
-                    c = limit
-                if c < 2:
-                    c = 2
-                if self._try(i, j, c, L, f1, v1, &interval, &add):
-                    good = c
-                    best_interval = interval
-                    best_add = add
-                    while good < limit:
-                        c = 2 * good if 2 * good < limit else limit
-                        if not self._try(i, j, c, L, f1, v1, &interval, &add):
-                            bad = c
-                            break
-                        good = c
-                        best_interval = interval
-                        best_add = add
-                else:
-                    bad = c
-                    while bad > 2:
-                        c = bad // 2
-                        if c < 2:
-                            break
-                        if self._try(i, j, c, L, f1, v1, &interval, &add):
-                            good = c
-                            best_interval = interval
-                            best_add = add
-                            break
-                        bad = c
-                tries = 0
-                while bad and bad - good > 1 and tries < BISECTIONS:
-                    mid = (good + bad) // 2
-                    if self._try(i, j, mid, L, f1, v1, &interval, &add):
-                        good = mid
-                        best_interval = interval
-                        best_add = add
-                    else:
-                        bad = mid
-                    tries += 1
-            self.guess = good if good > 4 else 4
+                good = self._fit_run(i, j, limit, L, f1, v1, &best_interval, &best_add)
             self._emit(has_reference, reference, best_interval, good, best_add, direction)
             i += good
         self.cursor = i
@@ -585,7 +737,7 @@ def generate_steps(list compressors, Planned[::1] moves, double[:, ::1] motor_st
         m = &moves[i]
         for j in range(motors):
             comp = <StepCompressor> compressors[j]
-            target = llround(motor_end[i, j] * comp.steps_per_mm)
+            target = round_int(motor_end[i, j] * comp.steps_per_mm)
             if target != comp.position:
                 start = motor_start[i, j]
                 comp._add_move(print_time, m.accel_t, m.cruise_t, m.start_v,
