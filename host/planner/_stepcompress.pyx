@@ -11,12 +11,15 @@ cruise, decelerate). The motor's step count is ``round(x * steps_per_mm)``,
 so step n (n = 0, 1, ...) of the move happens where the distance crosses
 ``s_n = s0 + n * ds`` (``ds`` mm of move per step). Within one phase, with
 ``w`` the speed at the phase's start, ``a`` its signed acceleration and ``u``
-the distance into it, ``v(u) = sqrt(w^2 + 2 a u)`` and the time into the
-phase is ``tau(u) = 2 u / (w + v(u))`` (the root of ``u = w tau + a tau^2 / 2``
-written without cancellation; ``a = 0`` gives ``u / w``). So each phase of
-each move is a *segment*: a range of the motor's step numbers n and a smooth
-closed form ``f(n) = base + freq * tau(u0 + n ds)`` of their ideal times in
-MCU ticks. Segments are all the kernel stores; no step time is listed.
+the distance into it, the speed is ``v(u) = sqrt(w^2 + 2 a u)`` and the time
+into the phase ``tau(u) = (v - w) / a``; that difference loses to
+cancellation about ``2.2e-16 (v + w) / a`` s, under 1e-4 tick at 12 MHz for
+``a >= 1`` mm/s^2 and speeds to 10 m/s, and gentler phases use the
+cancellation-free ``2 u / (w + v)``; a cruise is ``u / w``. So each phase
+of each move is a *segment*: a range of the motor's step numbers n and a
+smooth closed form ``f(n) = base + freq * tau(u0 + n ds)`` of their ideal
+times in MCU ticks. Segments are all the kernel stores; no step time is
+listed.
 
 Runs
 ----
@@ -29,19 +32,19 @@ never accumulate. A run is accepted when every step lies within
 ``c <= 65535``, and it keeps one direction. Runs may span segments (phases
 and moves) of one direction.
 
-Fitting a candidate c: ``A`` is the rounded curvature of the parabola through
-``L`` (k = 0), ``f`` at the middle ``k = (c + 1) / 2`` (a real node) and at
-``k = c``; ``I`` is then rounded so that ``g(c)`` meets ``f(c)``.
+Fitting a candidate count c: ``A`` is the rounded curvature of the parabola
+through ``L`` (k = 0) and ``f`` at the middle ``k = (c + 1) / 2`` (a real
+node) and at ``k = c``; ``I`` is then rounded so that ``g(c)`` meets ``f(c)``.
 
-Checking it, O(1) per segment the run crosses (no per-step work)
-----------------------------------------------------------------
+The error bound: O(1) per segment a run crosses, no per-step work
+------------------------------------------------------------------
 On the piece ``[p, r]`` of the run inside one segment, let ``q`` be the
-parabola through ``f`` at ``p``, ``(p + r) / 2`` and ``r``. Then for every k
-in the piece, ``|g(k) - f(k)| <= |g(k) - q(k)| + |q(k) - f(k)|``:
+parabola through ``f`` at ``p``, ``(p + r) / 2`` and ``r``. For every k in
+the piece, ``|g(k) - f(k)| <= |g(k) - q(k)| + |q(k) - f(k)|``:
 
 * ``g - q`` is a parabola: its largest magnitude on ``[p, r]`` is at an
   end or at its vertex, found exactly in O(1).
-* ``q - f`` is the interpolation remainder (the standard Lagrange form),
+* ``q - f`` is the interpolation remainder (Lagrange form),
   ``f'''(xi) / 6 * (k - p)(k - mid)(k - r)``. With equally spaced nodes at
   distance ``h = (r - p) / 2`` the cubic's largest magnitude on the piece is
   ``2 h^3 / (3 sqrt 3) = (r - p)^3 sqrt(3) / 36``. Differentiating
@@ -57,12 +60,20 @@ remainder bound. In between (near ``v = 0``: the first steps from rest, a
 step right at the end of a move that stops), the piece is halved and each
 half checked the same way; pieces of at most three steps are checked step by
 step, exactly. Every test is conservative: an accepted run is within
-``max_error`` of each ideal step time (computed in double precision,
-~1e-5 tick at hours of print time); the tests add 0.5 tick of rounding.
+``max_error`` of each ideal step time, computed in double precision (~1e-5
+tick at hours of print time), and the tests allow 0.5 tick more.
 
-Finding the run: from the previous run's length, the count doubles while a
-run fits and is then bisected a few times (halving while even the first try
-fails). One count always fits: a single step.
+Finding a run, in O(1) per segment
+----------------------------------
+Within a cruise the longest run without add is closed form (see
+``_cruise_run``). Within an accelerating phase the run is first tried at
+the count where the remainder bound alone would reach ``max_error``, times
+a factor measured on real files; shorter by thirds while that fails. A run
+that holds the rest of its segment goes on step by step with the same
+interval and add, a few steps past each further segment's start; where it
+misses inside a short segment, or keeps fitting to the end of what it may
+check step by step, it is fitted anew to that segment's end. One step
+always fits.
 """
 from libc.math cimport sqrt, fabs, floor
 from libc.stdlib cimport malloc, realloc, free
@@ -78,32 +89,28 @@ cdef int64_t MAX_COUNT = 65535
 # times in 32-bit words of their own timer (the RP2040's PIO counts ~10-125
 # cycles per tick), so a longer gap starts a new run from set_step_clock.
 MAX_STEP_GAP_S = 1.0
-# Largest |cubic| of the interpolation remainder per unit piece length cubed:
-# sqrt(3) / 36, times 3 / 6 from f''' / 6 with f''' = 3 a^2 ds^3 / v^5; a hair
-# wider for rounding.
+# Largest |cubic| of the interpolation remainder per piece length cubed,
+# sqrt(3) / 36, times 1 / 2 (= 3 / 6, f''' / 6 with f''' = 3 a^2 ds^3 / v^5);
+# a hair wider for rounding.
 cdef double REMAINDER = 0.0240563 * 1.0001
-# Segments buffered before the runs of all but the last are fitted.
-cdef Py_ssize_t SEGMENT_BATCH = 4096
-# Bisections after doubling/halving has bracketed a run's length.
-# A run in an accelerating phase is first tried at the length where the
-# interpolation remainder alone would reach max_error, times these factors
-# (measured: the median of the longest runs found on examples/ files).
+# Accelerations (mm/s^2) from which tau = (v - w) / a (see above).
+cdef double MIN_ACCEL_DIFFERENCE = 1.0
+# A run in an accelerating (decelerating) phase is first tried at the count
+# where the remainder bound alone would reach max_error, times this factor:
+# about the 20th percentile of the longest counts that fit, measured on the
+# generated chords and examples/mendel-test-block.gcode.
 cdef double PREDICT_ACCEL = 0.9
 cdef double PREDICT_DECEL = 0.6
-# Steps a run may grow one by one past the length it was fitted for.
+# Steps a run goes on one by one into each further segment.
 cdef int64_t EXTEND_STEPS = 8
+# ... and past the end of its fit within its first segment.
+cdef int64_t EXTEND_FIRST = 2
 # A run that misses a step of a segment this short is fitted anew to its end.
 cdef int64_t REFIT_STEPS = 8
-cdef int REFIT_MODE = 0
-cdef int64_t EXTEND_FIRST = 2
-# From this acceleration (mm/s^2) up, the time into a phase is computed as
-# (v - w) / a: a square root and a product; its rounding error is about
-# 2.2e-16 (v + w) / a s, 1e-4 tick at 12 MHz and 10 m/s. Below it, the
-# cancellation-free 2 u / (w + v) (a division more).
-cdef double MIN_ACCEL_DIFFERENCE = 1.0
-def tune(a, d, e, r=8, m=0, f=2):
-    global PREDICT_ACCEL, PREDICT_DECEL, EXTEND_STEPS, REFIT_STEPS, REFIT_MODE, EXTEND_FIRST
-    PREDICT_ACCEL = a; PREDICT_DECEL = d; EXTEND_STEPS = e; REFIT_STEPS = r; REFIT_MODE = m; EXTEND_FIRST = f
+# Segments buffered before the runs of all but the last are fitted.
+cdef Py_ssize_t SEGMENT_BATCH = 4096
+# The most bytes one run's messages take: 8 zigzag VLQ words of <= 10 bytes.
+cdef Py_ssize_t RUN_BYTES_MAX = 80
 
 
 cdef inline int64_t round_int(double x) noexcept nogil:
@@ -112,8 +119,8 @@ cdef inline int64_t round_int(double x) noexcept nogil:
 
 
 cdef inline double cube_root(double x) noexcept nogil:
-    """x^(1/3) within ~0.5% for 0 < x < 1e30: the exponent divided by three
-    in the bits of a double, then one Newton step."""
+    """x^(1/3) within ~0.5% for 1e-300 < x < 1e300: the exponent divided by
+    three in the bits of a double, then one Newton step."""
     cdef uint64_t bits
     cdef double y
     memcpy(&bits, &x, 8)
@@ -122,18 +129,30 @@ cdef inline double cube_root(double x) noexcept nogil:
     return (2.0 * y + x / (y * y)) * (1.0 / 3.0)
 
 
+cdef inline Py_ssize_t _put_int(unsigned char* out, int64_t value) noexcept nogil:
+    """Zigzag VLQ of ``value`` (firmware/codec.py's put_int); returns bytes written."""
+    cdef uint64_t v = (<uint64_t> value << 1) if value >= 0 else ((<uint64_t> (-value)) << 1) - 1
+    cdef Py_ssize_t n = 0
+    while v > 0x7F:
+        out[n] = <unsigned char> ((v & 0x7F) | 0x80)
+        v >>= 7
+        n += 1
+    out[n] = <unsigned char> v
+    return n + 1
+
+
 cdef struct Segment:
     int64_t start           # first step number of the segment
     int64_t end             # one past its last step number
     double base             # MCU ticks at the start of the phase
     double u0               # mm into the phase of step ``start``
-    double ds               # mm of move per step (> 0)
+    double ds               # mm of move per step (> 0; 0 in degenerate moves)
     double w                # mm/s at the phase start
     double w2               # w^2
     double two_a            # 2 * signed acceleration (mm/s^2) in the phase
     double u_max            # phase length (mm)
     double cubic            # remainder bound: cubic * len^3 / v_min^5 (ticks)
-    double scale            # freq / w in a cruise, freq / a where tau = (v - w) / a
+    double scale            # freq / w in a cruise, freq / a where tau = (v - w) / a, else 0
     int direction           # +1 / -1
 
 
@@ -207,6 +226,80 @@ cdef class StepCompressor:
         free(self.runs)
 
     # -- segments --------------------------------------------------------
+    def add_move(self, double print_time, double accel_t, double cruise_t,
+                 double start_v, double cruise_v, double accel, double move_d,
+                 double x0, double ratio, int64_t target):
+        """Add the steps of one move that ends at step position ``target``.
+
+        ``print_time`` (s) is when the move starts; ``accel_t``, ``cruise_t``
+        (s), ``start_v``, ``cruise_v`` (mm/s), ``accel`` (mm/s^2) and ``move_d``
+        (mm) describe its trapezoid; ``x0`` (mm) is this motor's position at
+        the start and ``ratio`` its mm per mm of move. Returns the step count.
+        """
+        return self._add_move(print_time, accel_t, cruise_t, start_v, cruise_v, accel,
+                              move_d, x0, ratio, target)
+
+    cdef int64_t _add_move(self, double print_time, double accel_t, double cruise_t,
+                           double start_v, double cruise_v, double accel, double move_d,
+                           double x0, double ratio, int64_t target) except -1:
+        cdef int64_t steps = target - self.position
+        cdef int64_t total, n_accel, n_cruise
+        cdef int direction
+        cdef double spm = self.steps_per_mm, freq = self.clock_freq
+        cdef double accel_d, cruise_d, cruise_end_d, s0, ds, base
+        if steps == 0 or ratio == 0.0:
+            return 0
+        direction = 1 if steps > 0 else -1
+        total = steps if steps > 0 else -steps
+        accel_d = (start_v + 0.5 * accel * accel_t) * accel_t
+        cruise_d = cruise_v * cruise_t
+        cruise_end_d = accel_d + cruise_d
+        # Step n crosses the half-step boundary (position + dir (n + 1/2)) / spm,
+        # at distance s0 + n ds along the move.
+        s0 = ((self.position + direction * 0.5) / spm - x0) / ratio
+        ds = direction / spm / ratio
+        base = print_time * freq
+        if not ds > 0.0:
+            # The motor's start and end disagree with its step position (not
+            # from planned moves): every step where the distance s0 falls.
+            ds = 0.0
+        if accel == 0.0:
+            # No phases: the move is one cruise (as planned moves never are).
+            self._push_segment(total, base, s0, ds, cruise_v, 0.0, move_d, direction)
+        else:
+            n_accel = self._steps_below(s0, ds, accel_d, total)
+            n_cruise = self._steps_below(s0, ds, cruise_end_d, total) - n_accel
+            self._push_segment(n_accel, base, s0, ds, start_v, 2.0 * accel, accel_d,
+                               direction)
+            self._push_segment(n_cruise, base + accel_t * freq, s0 + n_accel * ds - accel_d,
+                               ds, cruise_v, 0.0, cruise_d, direction)
+            self._push_segment(total - n_accel - n_cruise,
+                               base + (accel_t + cruise_t) * freq,
+                               s0 + (n_accel + n_cruise) * ds - cruise_end_d, ds, cruise_v,
+                               -2.0 * accel, move_d - cruise_end_d, direction)
+        self.position = target
+        self.steps_total += total
+        if self.nseg >= SEGMENT_BATCH:
+            self._compress(False)
+        return total
+
+    cdef inline int64_t _steps_below(self, double s0, double ds, double d,
+                                     int64_t total) noexcept:
+        """How many of the steps n = 0..total-1 lie at s0 + n ds < d (ds >= 0)."""
+        cdef double x
+        cdef int64_t n
+        if s0 >= d:
+            return 0
+        if ds == 0.0:
+            return total
+        x = (d - s0) / ds
+        if x >= total:
+            return total
+        n = <int64_t> x
+        if n < x:
+            n += 1
+        return n
+
     cdef int _push_segment(self, int64_t count, double base, double u0, double ds, double w,
                            double two_a, double u_max, int direction) except -1:
         """Append ``count`` steps of one phase (see the module docstring)."""
@@ -242,73 +335,6 @@ cdef class StepCompressor:
         self.next_step += count
         return 0
 
-    def add_move(self, double print_time, double accel_t, double cruise_t,
-                 double start_v, double cruise_v, double accel, double move_d,
-                 double x0, double ratio, int64_t target):
-        """Add the steps of one move that ends at step position ``target``.
-
-        ``print_time`` (s) is when the move starts; ``accel_t``, ``cruise_t``
-        (s), ``start_v``, ``cruise_v`` (mm/s), ``accel`` (mm/s^2) and ``move_d``
-        (mm) describe its trapezoid; ``x0`` (mm) is this motor's position at
-        the start and ``ratio`` its mm per mm of move. Returns the step count.
-        """
-        return self._add_move(print_time, accel_t, cruise_t, start_v, cruise_v, accel,
-                              move_d, x0, ratio, target)
-
-    cdef int64_t _add_move(self, double print_time, double accel_t, double cruise_t,
-                           double start_v, double cruise_v, double accel, double move_d,
-                           double x0, double ratio, int64_t target) except -1:
-        cdef int64_t steps = target - self.position
-        cdef int64_t total, n_accel, n_cruise
-        cdef int direction
-        cdef double spm = self.steps_per_mm, freq = self.clock_freq
-        cdef double accel_d, cruise_d, cruise_end_d, s0, ds, base
-        if steps == 0 or ratio == 0.0:
-            return 0
-        direction = 1 if steps > 0 else -1
-        total = steps if steps > 0 else -steps
-        accel_d = (start_v + 0.5 * accel * accel_t) * accel_t
-        cruise_d = cruise_v * cruise_t
-        cruise_end_d = accel_d + cruise_d
-        # Step n crosses the half-step boundary (position + dir (n + 1/2)) / spm,
-        # at distance s0 + n ds along the move.
-        s0 = ((self.position + direction * 0.5) / spm - x0) / ratio
-        ds = direction / spm / ratio
-        base = print_time * freq
-        if accel == 0.0:
-            # No phases: the move is one cruise (as planned moves never are).
-            self._push_segment(total, base, s0, ds, cruise_v, 0.0, move_d, direction)
-        else:
-            n_accel = self._steps_below(s0, ds, accel_d, total)
-            n_cruise = self._steps_below(s0, ds, cruise_end_d, total) - n_accel
-            self._push_segment(n_accel, base, s0, ds, start_v, 2.0 * accel, accel_d,
-                               direction)
-            self._push_segment(n_cruise, base + accel_t * freq, s0 + n_accel * ds - accel_d,
-                               ds, cruise_v, 0.0, cruise_d, direction)
-            self._push_segment(total - n_accel - n_cruise,
-                               base + (accel_t + cruise_t) * freq,
-                               s0 + (n_accel + n_cruise) * ds - cruise_end_d, ds, cruise_v,
-                               -2.0 * accel, move_d - cruise_end_d, direction)
-        self.position = target
-        self.steps_total += total
-        if self.nseg >= SEGMENT_BATCH:
-            self._compress(False)
-        return total
-
-    cdef inline int64_t _steps_below(self, double s0, double ds, double d,
-                                     int64_t total) noexcept:
-        """How many of the steps n = 0..total-1 lie at s0 + n ds < d."""
-        cdef double x = (d - s0) / ds
-        cdef int64_t n
-        if x <= 0.0:
-            return 0
-        if x >= total:
-            return total
-        n = <int64_t> x
-        if n < x:
-            n += 1
-        return n
-
     cdef inline double _time(self, Segment* seg, double n, double* v) noexcept:
         """Ideal time (ticks) of step number ``n`` (real) by ``seg``'s phase;
         ``v`` gets the speed there (mm/s)."""
@@ -335,12 +361,14 @@ cdef class StepCompressor:
             j += 1
         return j
 
-    # -- fitting ---------------------------------------------------------
-    cdef bint _piece_fits(self, Segment* seg, int64_t i, int64_t p, int64_t r,
-                          double fp, double vp, double fr, double vr, double fm, double vm,
-                          double L, int64_t I, int64_t A) noexcept:
-        """Whether the run ``(L, I, A)`` (first step: step number ``i``) keeps
-        its steps p..r (1-based, all in ``seg``) within the error bound.
+    # -- checking and fitting one run --------------------------------------
+    cdef double _piece_error(self, Segment* seg, int64_t i, int64_t p, int64_t r,
+                             double fp, double vp, double fr, double vr, double fm, double vm,
+                             double L, int64_t I, int64_t A) noexcept:
+        """How far (ticks) the run ``(L, I, A)`` (first step: step number
+        ``i``) may put its steps p..r (1-based, all in ``seg``) from their
+        ideal times: an upper bound when that is within ``max_error``, else
+        some value above ``max_error``.
 
         ``fp``, ``fr``: ideal times (ticks) of steps p and r; ``vp``, ``vr``:
         speeds there (mm/s); ``fm``, ``vm`` the same at ``(p + r) / 2`` when
@@ -348,26 +376,26 @@ cdef class StepCompressor:
         """
         cdef double err = self.err
         cdef double gp, gr, fq, vq, n, hm, inv_n, d1, d2, h0, h1, h2, x, xv = 0.0, hx
-        cdef double hmax, rem, vmin
+        cdef double hmax, rem, vmin, left, right
         cdef int64_t q
         gp = L + p * <double> I + A * 0.5 * p * (p - 1)
-        if fabs(gp - fp) > err:
-            return False
         gr = L + r * <double> I + A * 0.5 * r * (r - 1)
-        if fabs(gr - fr) > err:
-            return False
-        if r - p <= 1:
-            return True
+        h0 = gp - fp
+        hmax = fabs(gr - fr)
+        if fabs(h0) > hmax:
+            hmax = fabs(h0)
+        if hmax > err or r - p <= 1:
+            return hmax
         if r - p == 2:
             q = p + 1
             fq = self._time(seg, <double> (i + q - 1), &vq)
-            return fabs(L + q * <double> I + A * 0.5 * q * (q - 1) - fq) <= err
+            hx = fabs(L + q * <double> I + A * 0.5 * q * (q - 1) - fq)
+            return hx if hx > hmax else hmax
         # h(x) = g(p + x) - q(p + x) = h0 + h1 x + h2 x^2, x in [0, n].
         n = <double> (r - p)
         inv_n = 1.0 / n
-        h0 = gp - fp
         if seg.two_a == 0.0:
-            # f is linear: q = f and h is exact.
+            # f is linear: q = f, and h is exact.
             h1 = I + A * (p - 0.5) - (fr - fp) * inv_n
             h2 = 0.5 * A
             rem = 0.0
@@ -384,9 +412,6 @@ cdef class StepCompressor:
                 rem = 1e300
             else:
                 rem = seg.cubic * n * n * n / (vmin * vmin * vmin * vmin * vmin)
-        hmax = fabs(gr - fr)
-        if fabs(h0) > hmax:
-            hmax = fabs(h0)
         if h2 != 0.0:
             xv = -h1 / (2.0 * h2)
             if 0.0 < xv < n:
@@ -395,25 +420,26 @@ cdef class StepCompressor:
                     hmax = fabs(hx)
                 # The step nearest the vertex: |g - f| >= |h| - rem there.
                 x = floor(xv + 0.5)
-                hx = h0 + (h1 + h2 * x) * x
-                if fabs(hx) - rem > err:
-                    return False
+                hx = fabs(h0 + (h1 + h2 * x) * x) - rem
+                if hx > err:
+                    return hx
         if hmax + rem <= err:
-            return True
+            return hmax + rem
         if rem == 0.0:
             # Exact, and the largest |h| lies between two steps (about the
             # vertex): those two decide.
             x = floor(xv)
-            hx = h0 + (h1 + h2 * x) * x
-            if fabs(hx) > err:
-                return False
+            left = fabs(h0 + (h1 + h2 * x) * x)
             x += 1.0
-            hx = h0 + (h1 + h2 * x) * x
-            return fabs(hx) <= err
+            right = fabs(h0 + (h1 + h2 * x) * x)
+            return left if left > right else right
         q = p + (r - p) // 2
         fq = self._time(seg, <double> (i + q - 1), &vq)
-        return (self._piece_fits(seg, i, p, q, fp, vp, fq, vq, -1.0, 0.0, L, I, A) and
-                self._piece_fits(seg, i, q, r, fq, vq, fr, vr, -1.0, 0.0, L, I, A))
+        left = self._piece_error(seg, i, p, q, fp, vp, fq, vq, -1.0, 0.0, L, I, A)
+        if left > err:
+            return left
+        right = self._piece_error(seg, i, q, r, fq, vq, fr, vr, -1.0, 0.0, L, I, A)
+        return left if left > right else right
 
     cdef bint _try(self, int64_t i, Py_ssize_t j, int64_t c, int64_t L, double f1, double v1,
                    int64_t* out_interval, int64_t* out_add) noexcept:
@@ -445,8 +471,8 @@ cdef class StepCompressor:
         if jc == j:
             if jm != j:
                 fm = -1.0
-            if not self._piece_fits(&self.segs[j], i, 1, c, f1, v1, fc, vc, fm, vm,
-                                    <double> L, interval, add):
+            if self._piece_error(&self.segs[j], i, 1, c, f1, v1, fc, vc, fm, vm,
+                                 <double> L, interval, add) > self.err:
                 return False
         else:
             for s in range(j, jc + 1):
@@ -465,8 +491,8 @@ cdef class StepCompressor:
                 else:
                     r = seg.end - i
                     fr = self._time(seg, <double> (seg.end - 1), &vr)
-                if not self._piece_fits(seg, i, p, r, fp, vp, fr, vr, -1.0, 0.0, <double> L,
-                                        interval, add):
+                if self._piece_error(seg, i, p, r, fp, vp, fr, vr, -1.0, 0.0, <double> L,
+                                     interval, add) > self.err:
                     return False
         out_interval[0] = interval
         out_add[0] = add
@@ -482,10 +508,10 @@ cdef class StepCompressor:
         run of interval I misses step k by ``e0 + k (I - D)``, so the two
         integers around D each allow ``(max_error -+ e0) / |I - D|`` steps.
         """
-        cdef double D = self.clock_freq * seg.ds / seg.w
+        cdef double D = seg.ds * seg.scale
         cdef double err = self.err - 1e-6
         cdef double e0 = L - (f1 - D), lo = floor(D), drift, n
-        cdef int64_t best = 0, k, interval
+        cdef int64_t best = 0, k, interval = 0
         for k in range(2):
             drift = lo + k - D
             if fabs(e0 + drift) > err or lo + k < 1.0 or lo + k > self.max_gap:
@@ -496,7 +522,7 @@ cdef class StepCompressor:
                 n = ((err - e0) if drift > 0.0 else (err + e0)) / fabs(drift)
                 if n > c:
                     n = <double> c
-            if <int64_t> n > best:
+            if n >= 1.0 and <int64_t> n > best:
                 best = <int64_t> n
                 interval = <int64_t> lo + k
         if best < 2:
@@ -530,15 +556,10 @@ cdef class StepCompressor:
                           double f1, double v1, int64_t* out_interval,
                           int64_t* out_add) noexcept:
         """A long run from step number ``i`` (in segment ``j``), at most
-        ``limit`` (>= 2) steps, after clock ``L``: its count, interval and add.
-        ``out_interval`` comes in holding a one-step run's interval.
-
-        Within the segment: a cruise in closed form; an accelerating phase
-        at a predicted length, shrinking while that does not fit. Once the
-        segment's last step is in, the run goes on step by step with the
-        same interval and add while they fit (at most EXTEND_STEPS steps
-        past the last segment it holds whole); where they miss within a short
-        segment, the run is fitted anew up to that segment's end.
+        ``limit`` (>= 2) steps, after clock ``L``: returns its count, its
+        interval and add in ``out_interval``/``out_add``. ``out_interval``
+        comes in holding a one-step run's interval; ``f1``, ``v1``: ideal
+        time and speed of step ``i``. See "Finding a run" above.
         """
         cdef Segment* seg = &self.segs[j]
         cdef int64_t rem = seg.end - i, good = 1, c, interval, add, seg_end, reach
@@ -552,20 +573,20 @@ cdef class StepCompressor:
                 # Exact, but checked like any other run.
                 if c >= 2:
                     fc = self._time(seg, <double> (i + c - 1), &v)
-                    if self._piece_fits(seg, i, 1, c, f1, v1, fc, v, -1.0, 0.0,
-                                        <double> L, interval, 0):
+                    if self._piece_error(seg, i, 1, c, f1, v1, fc, v, -1.0, 0.0,
+                                         <double> L, interval, 0) <= self.err:
                         good = c
                         out_interval[0] = interval
                         out_add[0] = 0
             else:
-                c = rem
-                if v1 > 0.0:
-                    pred = self.err * v1 * v1 * v1 * v1 * v1 / seg.cubic
-                    if pred < 1e30:
-                        pred = cube_root(pred) * (PREDICT_ACCEL if seg.two_a > 0.0
-                                                  else PREDICT_DECEL)
-                        if pred < c:
-                            c = <int64_t> pred if pred >= 2.0 else 2
+                c = 2
+                pred = self.err * v1 * v1 * v1 * v1 * v1
+                if v1 > 0.0 and pred < 1e300 * seg.cubic:
+                    pred = cube_root(pred / seg.cubic) * (PREDICT_ACCEL if seg.two_a > 0.0
+                                                          else PREDICT_DECEL)
+                    c = <int64_t> pred if pred < rem else rem
+                    if c < 2:
+                        c = 2
                 while True:
                     if self._try(i, j, c, L, f1, v1, &interval, &add):
                         good = c
@@ -579,8 +600,8 @@ cdef class StepCompressor:
             # Ended within its first segment: a step or two more, perhaps.
             if good < 2:
                 return good
-            return self._extend(i, j, good, good + EXTEND_FIRST + 1, <double> L, out_interval[0],
-                                out_add[0])
+            return self._extend(i, j, good, good + EXTEND_FIRST + 1, <double> L,
+                                out_interval[0], out_add[0])
         # The first segment is whole: on through the next ones.
         k = j
         while good < limit:
@@ -595,7 +616,7 @@ cdef class StepCompressor:
             if c == seg_end:
                 good = c
                 continue
-            if (seg_end - good <= REFIT_STEPS or REFIT_MODE == 1 or (REFIT_MODE == 2 and c - good >= 2)) and \
+            if (seg_end - good <= REFIT_STEPS or c + 1 == reach) and \
                     self._try(i, j, seg_end, L, f1, v1, &interval, &add):
                 good = seg_end
                 out_interval[0] = interval
@@ -604,8 +625,10 @@ cdef class StepCompressor:
             return c
         return good
 
+    # -- runs ------------------------------------------------------------
     cdef int _emit(self, int has_reference, int64_t reference, int64_t interval,
                    int64_t count, int64_t add, int direction) except -1:
+        """Append a run after ``last_clock`` and move ``last_clock`` to its end."""
         cdef Run* grown
         cdef Run* run
         cdef int64_t last = self.last_clock
@@ -630,8 +653,7 @@ cdef class StepCompressor:
 
     cdef int _compress(self, bint final) except -1:
         """Fit runs to the buffered segments: all of them when ``final``,
-        else all runs that end before the last segment (which a later move's
-        steps may still extend)."""
+        else up to the last segment (which a later move's steps may extend)."""
         cdef Py_ssize_t j = 0, g, k
         cdef int64_t i = self.cursor, stop, group_end = -1, limit, t0, t1, L
         cdef int64_t good, best_interval, best_add, reference
@@ -662,6 +684,7 @@ cdef class StepCompressor:
             has_reference = 0
             reference = 0
             if not self.has_reference or t0 - self.last_clock > self.max_gap:
+                # A fresh start: one interval before the first step.
                 t1 = t0 + self.max_gap + 1
                 if i + 1 < group_end:
                     k = self._segment_of(i + 1, j)
@@ -701,6 +724,8 @@ cdef class StepCompressor:
         Each run is ``(reference, interval, count, add, first_clock,
         last_clock)`` (ticks): ``reference`` is None, or the clock to send
         with set_step_clock before the run; ``count`` is signed by direction.
+        For tests and tools: printing uses :func:`encode_runs`, which builds
+        no Python object per run.
         """
         cdef Py_ssize_t r
         cdef Run* run
@@ -747,18 +772,6 @@ def generate_steps(list compressors, Planned[::1] moves, double[:, ::1] motor_st
     return print_time
 
 
-cdef inline Py_ssize_t _put_int(unsigned char* out, int64_t value) nogil:
-    """Zigzag VLQ of ``value`` (firmware/codec.py's put_int); returns bytes written."""
-    cdef uint64_t v = (<uint64_t> value << 1) if value >= 0 else ((<uint64_t> (-value)) << 1) - 1
-    cdef Py_ssize_t n = 0
-    while v > 0x7F:
-        out[n] = <unsigned char> ((v & 0x7F) | 0x80)
-        v >>= 7
-        n += 1
-    out[n] = <unsigned char> v
-    return n + 1
-
-
 def encode_runs(list compressors, oids, int64_t set_clock_id, int64_t queue_step_id):
     """Fit and encode the runs of every motor as link messages, in step time order.
 
@@ -788,8 +801,11 @@ def encode_runs(list compressors, oids, int64_t set_clock_id, int64_t queue_step
         tails[j] = comp.runs + comp.nrun
         oid_of[j] = oids[j]
         total += comp.nrun
-    # At most 3 + 8 * 10 bytes a run (two messages of VLQ words).
-    cdef unsigned char* out = <unsigned char*> malloc(total * 96 + 1)
+    # Typically under 10 bytes a run; room is made before each run for the
+    # most its two messages can take.
+    cdef Py_ssize_t capacity = total * 12 + RUN_BYTES_MAX
+    cdef unsigned char* out = <unsigned char*> malloc(capacity)
+    cdef unsigned char* grown
     if out == NULL:
         raise MemoryError()
     ends = np.empty(total, dtype=np.int64)
@@ -800,6 +816,7 @@ def encode_runs(list compressors, oids, int64_t set_clock_id, int64_t queue_step
     cdef int64_t[::1] last_v = last_clocks
     try:
         for r in range(total):
+            # The motor whose next run starts first (ties: the lower index).
             best = -1
             best_clock = 0
             for j in range(motors):
@@ -808,6 +825,12 @@ def encode_runs(list compressors, oids, int64_t set_clock_id, int64_t queue_step
                     best_clock = heads[j].first
             run = heads[best]
             heads[best] += 1
+            if pos + RUN_BYTES_MAX > capacity:
+                capacity *= 2
+                grown = <unsigned char*> realloc(out, capacity)
+                if grown == NULL:
+                    raise MemoryError()
+                out = grown
             if run.has_reference:
                 pos += _put_int(out + pos, set_clock_id)
                 pos += _put_int(out + pos, oid_of[best])
