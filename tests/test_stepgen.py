@@ -9,6 +9,8 @@ import types
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mendel import config
 from mendel.mcu import codec
@@ -340,3 +342,23 @@ def test_flush_encoded_is_the_runs_in_time_order():
         expected += [12, oids[motor], interval, count, add]
     assert read_words(data) == expected
     assert gens[1].flush_encoded(oids, 11, 12)[0] == b""
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.floats(-30.0, 30.0), st.floats(-2.0, 2.0),
+                          st.sampled_from([0.5, 5.0, 40.0, 150.0, 400.0])),
+                min_size=1, max_size=12))
+def test_random_paths_step_by_step(legs):
+    # Reversals, stops, short and long moves, slow and fast, X and E together.
+    points = [(0.0, 0.0, 0.0, 0.0)]
+    for dx, de, _speed in legs:
+        x, _y, _z, e = points[-1]
+        points.append((round(x + dx, 5), 0.0, 0.0, round(e + de, 5)))
+    kept = [points[0]]
+    speeds = []
+    for point, (_dx, _de, speed) in zip(points[1:], legs):
+        if point != kept[-1]:
+            kept.append(point)
+            speeds.append(speed)
+    if len(kept) > 1:
+        check_axes(planned(kept, speeds), max_error=120)

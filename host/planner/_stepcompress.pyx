@@ -600,8 +600,10 @@ cdef class StepCompressor:
             # Ended within its first segment: a step or two more, perhaps.
             if good < 2:
                 return good
-            return self._extend(i, j, good, good + EXTEND_FIRST + 1, <double> L,
-                                out_interval[0], out_add[0])
+            reach = good + EXTEND_FIRST + 1
+            if reach > rem + 1:
+                reach = rem + 1
+            return self._extend(i, j, good, reach, <double> L, out_interval[0], out_add[0])
         # The first segment is whole: on through the next ones.
         k = j
         while good < limit:
