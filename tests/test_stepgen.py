@@ -362,3 +362,9 @@ def test_random_paths_step_by_step(legs):
             speeds.append(speed)
     if len(kept) > 1:
         check_axes(planned(kept, speeds), max_error=120)
+
+
+def test_kernel_refuses_steps_at_no_speed():
+    comp = StepCompressor(80.0, FREQ, MAX_ERROR)
+    with pytest.raises(ValueError, match="speed"):
+        comp.add_move(1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 80)

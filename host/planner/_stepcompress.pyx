@@ -235,6 +235,7 @@ cdef class StepCompressor:
         (s), ``start_v``, ``cruise_v`` (mm/s), ``accel`` (mm/s^2) and ``move_d``
         (mm) describe its trapezoid; ``x0`` (mm) is this motor's position at
         the start and ``ratio`` its mm per mm of move. Returns the step count.
+        Raises ValueError (nothing added) for a cruise speed <= 0.
         """
         return self._add_move(print_time, accel_t, cruise_t, start_v, cruise_v, accel,
                               move_d, x0, ratio, target)
@@ -249,6 +250,9 @@ cdef class StepCompressor:
         cdef double accel_d, cruise_d, cruise_end_d, s0, ds, base
         if steps == 0 or ratio == 0.0:
             return 0
+        if not cruise_v > 0.0:
+            raise ValueError("a move with steps needs a cruise speed > 0, not %r mm/s"
+                             % cruise_v)
         direction = 1 if steps > 0 else -1
         total = steps if steps > 0 else -steps
         accel_d = (start_v + 0.5 * accel * accel_t) * accel_t
