@@ -716,7 +716,7 @@ cdef class StepCompressor:
                 good = self._fit_run(i, j, limit, L, f1, v1, &best_interval, &best_add)
             self._emit(has_reference, reference, best_interval, good, best_add, direction)
             i += good
-        self.cursor = i
+            self.cursor = i
         # Drop the segments wholly behind the cursor.
         k = 0
         while k < self.nseg and self.segs[k].end <= i:
