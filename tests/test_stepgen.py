@@ -248,7 +248,7 @@ def test_steps_from_rest_on_a_half_step():
     # back the other way.
     first = trapezoid(1.0, 0.00625, -20.00625, 0.0, 150.0, 0.0, 3000.0)
     second = trapezoid(1.0 + first.duration, -20.00625, -10.0, 0.0, 5.0, 0.0, 200.0)
-    runs, clocks = check_compressor([first, second])
+    check_compressor([first, second])
     assert ideal_step_times([first], 0, 80.0)[0][0] == first.print_time
     assert ideal_step_times([second], 0, 80.0)[0][0] == second.print_time
 
@@ -268,13 +268,13 @@ def test_very_slow_moves_with_gaps_over_a_second():
                     [0.01, 0.02, 50.0])
     runs = check_axes(moves)[0]
     assert sum(r[0] is not None for r in runs) >= 8
-    runs, clocks = check_compressor([trapezoid(2.0, 0.0, 0.1, 0.0, 0.005, 0.0, 0.0005)])
+    _runs, clocks = check_compressor([trapezoid(2.0, 0.0, 0.1, 0.0, 0.005, 0.0, 0.0005)])
     assert np.diff(clocks).max() > 2 * FREQ
 
 
 def test_steps_near_one_tick_apart():
     # 125 m/s at 80 steps/mm: 1.2 ticks a step in the cruise.
-    runs, clocks = check_compressor(
+    _runs, clocks = check_compressor(
         [trapezoid(0.5, 0.0, 40.0, 0.0, 125000.0, 0.0, 1e9)])
     assert np.diff(clocks).min() == 1
     # And every step of a slow-down to rest, at 25 kHz steps.
