@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """From planned moves to compressed step runs of every motor.
 
-The exact step times and their compression run in the Cython kernel
-(:mod:`mendel.planner._stepcompress`); this layer feeds it planned moves
-and returns the runs of all motors in time order, encoded, ready to send.
+The step times (closed forms per trapezoid phase) and the runs fitted to
+them live in the Cython kernel (:mod:`mendel.planner._stepcompress`); this
+layer feeds it planned moves and returns the runs of all motors in time
+order, encoded, ready to send.
 """
 import numpy as np
 
@@ -55,8 +56,7 @@ class StepGenerator:
         """Runs of every motor since the last flush, encoded as link messages in
         step time order: ``(data, ends, motors, last_clocks)``, see
         :func:`~mendel.planner._stepcompress.encode_runs`."""
-        return encode_runs([c.flush() for c in self.compressors], oids, set_clock_id,
-                           queue_step_id)
+        return encode_runs(self.compressors, oids, set_clock_id, queue_step_id)
 
     def positions(self):
         """Step position of every motor after all generated steps."""
