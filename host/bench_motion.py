@@ -75,9 +75,12 @@ class NullLink(SerialLink):
         self.wire_bytes = 0
 
     def _send_frame(self, frame):
-        self.next_seq = (self.next_seq + 1) % SEQ_MODULO
-        self.wire_bytes += len(frame)
-        self.frames_sent += 1
+        self._send_frames((frame,))
+
+    def _send_frames(self, frames):
+        self.next_seq = (self.next_seq + len(frames)) % SEQ_MODULO
+        self.wire_bytes += sum(map(len, frames))
+        self.frames_sent += len(frames)
 
 
 class NullMcu:
@@ -100,8 +103,8 @@ class NullMcu:
         msgid, fmt = self.commands[name]
         self.link.queue(codec.encode_message(msgid, fmt, args))
 
-    def queue_encoded(self, data, ends, first, stop):
-        self.link.queue_block(data, ends, first, stop)
+    def queue_encoded(self, block, first, stop):
+        self.link.queue_block(block, first, stop)
 
     def flush(self):
         self.link.flush()

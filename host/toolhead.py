@@ -12,9 +12,12 @@ the same books and, before sending into a full queue, waits for the board
 clock to pass half of them (on the virtual clock it moves the clock itself),
 then asks the board how many slots it still uses (``get_queue``).
 """
+import bisect
+
 import numpy as np
 
 from mendel.errors import CommandError
+from mendel.mcu._framing import MessageBlock
 from mendel.planner._lookahead import MoveFeed
 from mendel.planner.extrusion import check_extrusion
 from mendel.planner.motion import Motion
@@ -183,8 +186,14 @@ class Toolhead:
         data, ends, motors, last_clocks = encoded
         count = len(ends)
         mcu = self.mcu
+        block = MessageBlock(data, ends)
         books = self._run_ends
-        runs_of = [np.flatnonzero(motors == m) for m in range(len(books))]
+        # Each motor's runs: their indices and last step clocks, in order.
+        runs_of, clocks_of = [], []
+        for m in range(len(books)):
+            runs = np.flatnonzero(motors == m)
+            runs_of.append(runs.tolist())
+            clocks_of.append(last_clocks[runs].tolist())
         taken = [0] * len(books)
         first = 0
         while True:
@@ -193,14 +202,14 @@ class Toolhead:
             for m, runs in enumerate(runs_of):
                 k = taken[m] + self.queue_size - len(books[m])
                 if k < len(runs) and runs[k] < stop:
-                    stop, full = int(runs[k]), m
+                    stop, full = runs[k], m
             for m, runs in enumerate(runs_of):
-                k = int(np.searchsorted(runs, stop))
+                k = bisect.bisect_left(runs, stop, taken[m])
                 if k > taken[m]:
-                    books[m].extend(last_clocks[runs[taken[m]:k]].tolist())
+                    books[m].extend(clocks_of[m][taken[m]:k])
                     taken[m] = k
             if stop > first:
-                mcu.queue_encoded(data, ends, first, stop)
+                mcu.queue_encoded(block, first, stop)
             first = stop
             if full < 0:
                 break

@@ -93,10 +93,11 @@ def test_block_framing_in_c_equals_messages_one_by_one(limit_loss):
         link.queue(b"\x01\x02\x03")
     for m in messages[:450]:
         one.queue(m)
-    block.queue_block(data, ends, 0, 450)
+    messages_block = _framing.MessageBlock(data, ends)
+    block.queue_block(messages_block, 0, 450)
     for m in messages[450:]:
         one.queue(m)
-    block.queue_block(data, ends, 450, 700)
+    block.queue_block(messages_block, 450, 700)
     one.flush()
     block.flush()
     assert one.port.written == block.port.written and len(one.port.written) > 100
@@ -104,4 +105,6 @@ def test_block_framing_in_c_equals_messages_one_by_one(limit_loss):
     assert all(codec.crc16(f[:-3]) == (f[-3] << 8 | f[-2]) for f in block.port.written)
     assert _framing.crc16(b"123456789") == codec.crc16(b"123456789") == 0x29B1
     with pytest.raises(ValueError, match="does not fit"):
-        block.queue_block(b"x" * 70, np.array([70], dtype=np.int64), 0, 1)
+        block.queue_block(_framing.MessageBlock(b"x" * 70, np.array([70], dtype=np.int64)),
+                          0, 1)
+    assert _framing.frame(7, b"abc") == codec.build_frame(7, b"abc")

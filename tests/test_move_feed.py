@@ -29,9 +29,9 @@ class RecordingLink(NullLink):
         super().__init__()
         self.frames = []
 
-    def _send_frame(self, frame):
-        super()._send_frame(frame)
-        self.frames.append(frame)
+    def _send_frames(self, frames):
+        super()._send_frames(frames)
+        self.frames += frames
 
 
 class Machine(PipelineMachine):

@@ -59,55 +59,82 @@ cdef bytes _frame(int seq, const unsigned char* head, Py_ssize_t head_n,
     return PyBytes_FromStringAndSize(<char*> buf, n)
 
 
-def pack_frames(const unsigned char[::1] data, const int64_t[::1] ends, Py_ssize_t first,
-                Py_ssize_t stop, bytearray pending, Py_ssize_t limit, int seq, int seq_modulo):
-    """Frames of messages ``first..stop-1`` of ``data`` after the ``pending``
-    payload, packed greedily: as :meth:`SerialLink.queue` would one by one.
+cdef class MessageBlock:
+    """Encoded messages to be framed: ``data`` (bytes) and ``ends`` ((R,)
+    int64), message ``r`` ending at byte ``ends[r]`` and starting where
+    ``r - 1`` ends (at 0 for ``r = 0``). Kept whole while its messages are
+    packed a range at a time (between the toolhead's waits for the board)."""
+    cdef const unsigned char[::1] data
+    cdef const int64_t[::1] ends
+    cdef readonly Py_ssize_t count
 
-    Message ``r`` ends at byte ``ends[r]`` of ``data`` and starts where
-    ``r - 1`` ends (at 0 for ``r = 0``). ``limit``: most payload bytes a frame
-    holds (at most MAX_FRAME - 5). Full frames are returned; the messages
-    after the last full frame are left in ``pending`` (a partly filled frame,
-    sent later). Returns ``(frames, next_seq)``: a list of frame bytes,
-    numbered from ``seq`` modulo ``seq_modulo``. Raises ValueError for a
-    message longer than ``limit``; nothing is packed then.
-    """
-    cdef Py_ssize_t r, start, size, group_start, group_len, pend_n = len(pending)
-    cdef const unsigned char* base = &data[0] if data.shape[0] else NULL
-    cdef unsigned char head[64]
-    cdef Py_ssize_t head_n
-    cdef list frames = []
-    if limit <= 0 or limit > MAX_FRAME - FRAME_OVERHEAD:
-        raise ValueError("frame payload limit out of range")
-    if pend_n > limit:
-        raise ValueError("pending payload longer than a frame")
-    if stop > ends.shape[0] or first < 0:
-        raise IndexError("message range out of the block")
-    start = ends[first - 1] if first > 0 else 0
-    for r in range(first, stop):
-        if ends[r] - (ends[r - 1] if r > 0 else 0) > limit:
-            raise ValueError("a message of %d bytes does not fit a frame"
-                             % (ends[r] - (ends[r - 1] if r > 0 else 0)))
-    head_n = pend_n
-    for r in range(pend_n):
-        head[r] = pending[r]
-    group_start = start
-    group_len = head_n
-    for r in range(first, stop):
-        size = ends[r] - start
-        if group_len + size > limit:
-            frames.append(_frame(seq, head, head_n, base + group_start,
-                                 start - group_start))
-            seq = (seq + 1) % seq_modulo
-            head_n = 0
-            group_start = start
-            group_len = 0
-        group_len += size
-        start = ends[r]
-    # The last group is the new pending payload.
-    del pending[:]
-    pending += PyBytes_FromStringAndSize(<char*> head, head_n)
-    if start > group_start:
-        pending += PyBytes_FromStringAndSize(<const char*> (base + group_start),
-                                             start - group_start)
-    return frames, seq
+    def __init__(self, const unsigned char[::1] data, const int64_t[::1] ends):
+        if ends.shape[0] and (ends[ends.shape[0] - 1] > data.shape[0]):
+            raise ValueError("message ends past the data")
+        self.data = data
+        self.ends = ends
+        self.count = ends.shape[0]
+
+    def pack(self, Py_ssize_t first, Py_ssize_t stop, bytearray pending, Py_ssize_t limit,
+             int seq, int seq_modulo):
+        """Frames of messages ``first..stop-1`` after the ``pending`` payload,
+        packed greedily: as :meth:`SerialLink.queue` would one by one.
+
+        ``limit``: most payload bytes a frame holds (at most MAX_FRAME - 5).
+        Full frames are returned; the messages after the last full frame are
+        left in ``pending`` (a partly filled frame, sent later). Returns
+        ``(frames, next_seq)``: a list of frame bytes, numbered from ``seq``
+        modulo ``seq_modulo``. Raises ValueError for a message longer than
+        ``limit``; nothing is packed then.
+        """
+        cdef Py_ssize_t r, start, size, group_start, group_len, pend_n = len(pending)
+        cdef const int64_t[::1] ends = self.ends
+        cdef const unsigned char* base
+        cdef unsigned char head[64]
+        cdef Py_ssize_t head_n
+        cdef list frames = []
+        if limit <= 0 or limit > MAX_FRAME - FRAME_OVERHEAD:
+            raise ValueError("frame payload limit out of range")
+        if pend_n > limit:
+            raise ValueError("pending payload longer than a frame")
+        if first < 0 or stop > self.count:
+            raise IndexError("message range out of the block")
+        if stop <= first:
+            return frames, seq
+        base = &self.data[0]
+        start = ends[first - 1] if first > 0 else 0
+        for r in range(first, stop):
+            size = ends[r] - (ends[r - 1] if r > 0 else 0)
+            if size > limit:
+                raise ValueError("a message of %d bytes does not fit a frame" % size)
+        head_n = pend_n
+        for r in range(pend_n):
+            head[r] = pending[r]
+        group_start = start
+        group_len = head_n
+        for r in range(first, stop):
+            size = ends[r] - start
+            if group_len + size > limit:
+                frames.append(_frame(seq, head, head_n, base + group_start,
+                                     start - group_start))
+                seq = (seq + 1) % seq_modulo
+                head_n = 0
+                group_start = start
+                group_len = 0
+            group_len += size
+            start = ends[r]
+        # The last group is the new pending payload.
+        del pending[:]
+        pending += PyBytes_FromStringAndSize(<char*> head, head_n)
+        if start > group_start:
+            pending += PyBytes_FromStringAndSize(<const char*> (base + group_start),
+                                                 start - group_start)
+        return frames, seq
+
+
+def frame(int seq, const unsigned char[::1] payload):
+    """One frame around ``payload`` (as :func:`mendel.mcu.codec.build_frame`)."""
+    cdef Py_ssize_t n = payload.shape[0]
+    if n > MAX_FRAME - FRAME_OVERHEAD:
+        raise ValueError("payload of %d bytes does not fit a frame" % n)
+    return _frame(seq, &payload[0] if n else NULL, n, NULL, 0)

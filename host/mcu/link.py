@@ -102,20 +102,15 @@ class SerialLink:
         self.pending += message
         self.messages_sent += 1
 
-    def queue_block(self, data, ends, first, stop):
-        """Queue messages ``first..stop-1`` of ``data``, message ``r`` ending at
-        ``ends[r]`` ((R,) int64; it starts where ``r - 1`` ends): many at a
-        time into each frame, as :meth:`queue` would, the frames built in C
-        (:mod:`mendel.mcu._framing`). Raises ValueError for a message too
-        long for a frame; nothing is queued then."""
-        if stop <= first:
-            return
-        frames, _next_seq = _framing.pack_frames(data, ends, first, stop, self.pending,
-                                                self._payload_limit(), self.next_seq,
-                                                SEQ_MODULO)
-        self.messages_sent += stop - first
-        for frame in frames:
-            self._send_frame(frame)
+    def queue_block(self, block, first, stop):
+        """Queue messages ``first..stop-1`` of ``block`` (a
+        :class:`~mendel.mcu._framing.MessageBlock`): many at a time into
+        each frame, as :meth:`queue` would, the frames built in C. Raises
+        ValueError for a message too long for a frame; nothing is queued then."""
+        frames, _next_seq = block.pack(first, stop, self.pending, self._payload_limit(),
+                                       self.next_seq, SEQ_MODULO)
+        self.messages_sent += max(stop - first, 0)
+        self._send_frames(frames)
 
     def _payload_limit(self):
         if self.loss > LOSSY:
@@ -126,9 +121,13 @@ class SerialLink:
         """Send the partly filled frame now (waits while the window is full)."""
         if not self.pending:
             return
-        frame = codec.build_frame(self.next_seq, bytes(self.pending))
+        frame = _framing.frame(self.next_seq, self.pending)
         self.pending.clear()
         self._send_frame(frame)
+
+    def _send_frames(self, frames):
+        for frame in frames:
+            self._send_frame(frame)
 
     def _send_frame(self, frame):
         """Send ``frame`` (numbered ``next_seq``) once the window has room."""

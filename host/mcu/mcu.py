@@ -124,9 +124,10 @@ class Mcu:
         msgid, fmt = self.commands[name]
         self.link.queue(codec.encode_message(msgid, fmt, args))
 
-    def queue_encoded(self, data, ends, first, stop):
-        """Queue already encoded messages (see SerialLink.queue_block)."""
-        self.link.queue_block(data, ends, first, stop)
+    def queue_encoded(self, block, first, stop):
+        """Queue messages ``first..stop-1`` of an encoded ``block`` (a
+        MessageBlock; see SerialLink.queue_block)."""
+        self.link.queue_block(block, first, stop)
 
     def message_id(self, name):
         """The board's message id of command ``name``."""
