@@ -28,6 +28,7 @@ EXTENSIONS = [
     Extension("mendel.planner._lookahead", ["host/planner/_lookahead.pyx"],
               extra_compile_args=["-O2"]),
     Extension("mendel.mcu._framing", ["host/mcu/_framing.pyx"], extra_compile_args=["-O2"]),
+    Extension("mendel.mcu._queues", ["host/mcu/_queues.pyx"], extra_compile_args=["-O2"]),
     Extension("mendel.planner._stepcompress", ["host/planner/_stepcompress.pyx"],
               extra_compile_args=["-O2"]),
 ]

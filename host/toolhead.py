@@ -12,12 +12,9 @@ the same books and, before sending into a full queue, waits for the board
 clock to pass half of them (on the virtual clock it moves the clock itself),
 then asks the board how many slots it still uses (``get_queue``).
 """
-import bisect
-
-import numpy as np
-
 from mendel.errors import CommandError
 from mendel.mcu._framing import MessageBlock
+from mendel.mcu._queues import StepQueues
 from mendel.planner._lookahead import MoveFeed
 from mendel.planner.extrusion import check_extrusion
 from mendel.planner.motion import Motion
@@ -56,7 +53,7 @@ class Toolhead:
         self._initial_steps = self.stepgen.positions()
         self.print_time = 0.0
         self.queue_size = mcu.info["step_queue_size"]
-        self._run_ends = [[] for _ in self.oids]
+        self._queues = StepQueues(len(self.oids), self.queue_size)
         self._last_poll = 0.0
         self.on_temperatures = on_temperatures
         self.runs_sent = 0
@@ -184,55 +181,37 @@ class Toolhead:
         """Queue encoded runs on the link, waiting where a motor's queue on the
         board is full."""
         data, ends, motors, last_clocks = encoded
-        count = len(ends)
         mcu = self.mcu
         block = MessageBlock(data, ends)
-        books = self._run_ends
-        # Each motor's runs: their indices and last step clocks, in order.
-        runs_of, clocks_of = [], []
-        for m in range(len(books)):
-            runs = np.flatnonzero(motors == m)
-            runs_of.append(runs.tolist())
-            clocks_of.append(last_clocks[runs].tolist())
-        taken = [0] * len(books)
+        queues = self._queues
+        queues.begin(motors, last_clocks)
         first = 0
         while True:
-            # The first run whose motor finds its queue on the board full.
-            stop, full = count, -1
-            for m, runs in enumerate(runs_of):
-                k = taken[m] + self.queue_size - len(books[m])
-                if k < len(runs) and runs[k] < stop:
-                    stop, full = runs[k], m
-            for m, runs in enumerate(runs_of):
-                k = bisect.bisect_left(runs, stop, taken[m])
-                if k > taken[m]:
-                    books[m].extend(clocks_of[m][taken[m]:k])
-                    taken[m] = k
+            stop, full = queues.next_stop()
             if stop > first:
                 mcu.queue_encoded(block, first, stop)
             first = stop
             if full < 0:
                 break
-            self._wait_for_room(full, books[full])
-        self.runs_sent += count
+            self._wait_for_room(full)
+        self.runs_sent += len(ends)
         mcu.flush()
 
-    def _wait_for_room(self, axis, ends):
-        """Wait until the board has finished half of a full motor queue
-        (``ends``: the last step clock of each run it holds, oldest first).
+    def _wait_for_room(self, motor):
+        """Wait until the board has finished half of ``motor``'s full queue.
 
         Half, not one slot, so that a full queue costs one wait per
         ``queue_size / 2`` runs, and the other half stays buffered. The board
         then reports the slots it still uses, and its word settles the books.
         """
         mcu = self.mcu
+        queues = self._queues
         mcu.flush()
-        mcu.wait_until(ends[len(ends) // 2] + 1)
-        used = mcu.queue_used(self.oids[axis])
-        if used > len(ends):
-            raise MoveError("the board holds %d runs of motor %s, the host counted %d"
-                            % (used, "xyze"[axis], len(ends)))
-        del ends[:len(ends) - used]
+        mcu.wait_until(queues.end(motor, queues.used(motor) // 2) + 1)
+        try:
+            queues.settle(motor, mcu.queue_used(self.oids[motor]))
+        except ValueError as exc:
+            raise MoveError("%s (motor %s)" % (exc, "xyze"[motor])) from None
 
     @property
     def steps_moved(self):
