@@ -25,8 +25,11 @@ PACKAGES = [
 ]
 EXTENSIONS = [
     Extension("mendel.gcode._lexer", ["host/gcode/_lexer.pyx"], extra_compile_args=["-O2"]),
+    # No fused multiply-add (GCC contracts a * b + c by default where the CPU
+    # has FMA, as on aarch64): the MoveFeed's checks must round as the
+    # Python ones do, bit for bit.
     Extension("mendel.planner._lookahead", ["host/planner/_lookahead.pyx"],
-              extra_compile_args=["-O2"]),
+              extra_compile_args=["-O2", "-ffp-contract=off"]),
     Extension("mendel.mcu._framing", ["host/mcu/_framing.pyx"], extra_compile_args=["-O2"]),
     Extension("mendel.mcu._queues", ["host/mcu/_queues.pyx"], extra_compile_args=["-O2"]),
     Extension("mendel.planner._stepcompress", ["host/planner/_stepcompress.pyx"],

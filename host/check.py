@@ -21,14 +21,13 @@ import math
 
 from mendel.errors import CommandError, printable
 from mendel.gcode.interpreter import Interpreter, Settings
-from mendel.gcode.layers import LayerTracker
+from mendel.gcode.layers import LayerTracker, lays_filament
 from mendel.gcode.reader import LineCounter, iter_commands
 from mendel.planner.extrusion import check_extrusion, check_temperature
 from mendel.planner.kinematics import KinematicsError
 from mendel.planner.motion import Motion, duration
 from mendel.thermal.heaters import check_target
 
-_EPSILON = 1e-9
 # Heater temperature a check assumes before a heater was waited for (degC).
 ROOM_TEMPERATURE = 25.0
 
@@ -88,8 +87,7 @@ class CheckMachine:
         limits, reachable = self._check_range(target)
         self._check_extruder(target)
         start = self.position
-        if target[3] > start[3] + _EPSILON and any(
-                abs(target[i] - start[i]) > _EPSILON for i in range(3)):
+        if lays_filament(start, target):
             self.extrude_moves += 1
             self.print_bounds.add(start)
             self.print_bounds.add(target)

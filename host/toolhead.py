@@ -92,6 +92,7 @@ class Toolhead:
         :meth:`fed_moves` after each of its runs."""
         feed = self._feed
         if feed is not None:
+            feed.start = self.motion.position
             feed.tag = self.motion.moves
             feed.cold = cold
             # While the board runs low, a run ends at the first released move.
@@ -99,11 +100,16 @@ class Toolhead:
         return feed
 
     def fed_moves(self):
-        """Take over the moves a MoveFeed run queued; send a full batch."""
+        """Take over the moves a MoveFeed run queued; send a full batch.
+
+        As :meth:`move` after each move: a run that fed none (comments, a
+        move of no length) sends nothing, even if the board runs low."""
         motion = self.motion
-        motion.position = self._feed.position
+        fed = self._feed.tag - motion.moves
+        motion.position = self._feed.start
         motion.moves = self._feed.tag
-        self._release(motion.planner.released)
+        if fed:
+            self._release(motion.planner.released)
 
     def _release(self, released):
         """Send the ``released`` planned moves once there are EXECUTE_BATCH of

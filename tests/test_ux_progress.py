@@ -190,3 +190,64 @@ def test_quiet_keeps_warnings_in_the_summary_and_log(tmp_path):
     logged = [e["text"] for e in runlog.read(str(tmp_path / "run.jsonl"))
               if e["kind"] == "warning"]
     assert logged == warnings
+
+
+class _Wire:
+    """A serial port that keeps every byte written."""
+
+    def __init__(self, port):
+        self._port = port
+        self.written = bytearray()
+
+    def write(self, data):
+        self.written += data
+        return self._port.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._port, name)
+
+
+def _monitored_print(tmp_path, gcode, line_by_line):
+    """Print ``gcode`` on the simulated board with a PrintMonitor and a run
+    log; ``line_by_line`` without the MoveFeed. Returns (log entries without
+    wall times, bytes written to the board)."""
+    import serial
+    from mendel.mcu.mcu import Mcu
+    from mendel.printer import Printer
+    from mendel.sim.board import SimBoard
+    from mendel.ux.monitor import PrintMonitor
+    path = tmp_path / ("line-by-line.jsonl" if line_by_line else "fed.jsonl")
+    with SimBoard("sim") as sim, serial.Serial(sim.port, 250000, timeout=0.1) as port:
+        wire = _Wire(port)
+        mcu = Mcu(wire)
+        mcu.connect()
+        printer = Printer(CFG, mcu, warn=lambda _t: None)
+        if line_by_line:
+            printer.move_feed = lambda: None
+        with runlog.RunLog(str(path)) as log:
+            PrintMonitor(printer, log)
+            printer.print_file(str(gcode))
+    entries = runlog.read(str(path))
+    for entry in entries:
+        del entry["wall_s"]
+    return entries, bytes(wire.written)
+
+
+def test_the_run_log_and_the_wire_are_the_same_without_the_feed(tmp_path):
+    # Plain moves first (the first temperatures are read before them), heat,
+    # then layers without tags and comments between the moves.
+    lines = ["G1 X10 Y10 F6000", "G1 X20", "; travel done", "M104 S200", "G28",
+             "M109 S200", "G1 Z0.3 F600"]
+    for layer in range(4):
+        lines.append("G1 Z%.1f F600" % (0.3 + 0.2 * layer))
+        lines += ["G1 X%d Y%d E%.3f F1800\n; perimeter" % (20 + k % 30, 20 + k % 9,
+                                                          0.05 * (k + 200 * layer))
+                  for k in range(200)]
+    gcode = tmp_path / "layers.gcode"
+    gcode.write_text("\n".join(lines) + "\nM400\n")
+    fed = _monitored_print(tmp_path, gcode, line_by_line=False)
+    line_by_line = _monitored_print(tmp_path, gcode, line_by_line=True)
+    assert fed == line_by_line
+    kinds = [entry["kind"] for entry in fed[0]]
+    assert kinds[:2] == ["temperature", "command"] and kinds.count("layer") == 4
+    assert kinds.count("temperature") > 10

@@ -144,9 +144,15 @@ class Interpreter:
         :class:`~mendel.gcode.reader.LineCounter`, is told every line read.
 
         ``observer`` (or None) follows the file: ``before(command)`` and
-        ``after(lineno)`` around each command run alone, ``fed(batch,
-        start, stop, feed)`` after a run of lines ``start..stop-1`` fed
-        through ``feed`` (which then tracks extruding heights).
+        ``after(lineno)`` around each command run alone; around a run of
+        lines ``start..stop-1`` fed through ``feed`` (which then tracks
+        extruding heights) that read a move, ``fed(batch, start, stop,
+        feed)`` before the run's moves go to the machine and
+        ``after_fed(lineno)`` (the last move line) after. That is what the
+        line-by-line path tells it: each move's ``before`` comes before any
+        move is sent, and only the last move of a run can send (the board's
+        clock, which an observer may read, moves on only then). A run of
+        comments alone is not told.
         """
         move_feed = getattr(self.machine, "move_feed", None)
         for batch in batches:
@@ -161,10 +167,7 @@ class Interpreter:
             i, count = 0, batch.count
             while i < count:
                 feed = move_feed()          # armed anew: the machine's state moved on
-                start = i
-                i = self._feed_run(feed, i, count)
-                if observer is not None and (i > start or feed.new_height):
-                    observer.fed(batch, start, i, feed)
+                i = self._feed_run(feed, batch, i, count, observer)
                 if feed.stopped:
                     command = batch.command(i)
                     if command is not None:
@@ -180,8 +183,11 @@ class Interpreter:
             self.run((command,))
             observer.after(command.lineno)
 
-    def _feed_run(self, feed, start, stop):
-        """One run of ``feed`` with the modal state copied in and back."""
+    def _feed_run(self, feed, batch, start, stop, observer):
+        """One run of ``feed`` over lines ``start..stop-1`` of ``batch``, with
+        the modal state copied in and back; the moves then go to the
+        machine, and ``observer`` (or None) is told. Returns the index of
+        the first line not done."""
         feed.position = self.position
         feed.base = self.base
         feed.logical_e = self.logical_e
@@ -194,7 +200,7 @@ class Interpreter:
         feed.moves = feed.commands = 0
         feed.lineno = self.lines
         try:
-            return feed.run(start, stop)
+            done = feed.run(start, stop)
         finally:
             self.position = feed.position
             self.logical_e = feed.logical_e
@@ -202,7 +208,13 @@ class Interpreter:
             self.moves += feed.moves
             self.commands += feed.commands
             self.lines = feed.lineno
-            self.machine.fed_moves()
+        told = observer is not None and feed.commands
+        if told:
+            observer.fed(batch, start, done, feed)
+        self.machine.fed_moves()
+        if told:
+            observer.after_fed(feed.lineno)
+        return done
 
     def _raise(self, lineno, text, reason):
         raise GcodeError("%s:%d: %s: %s" % (self.filename, lineno, printable(text.strip()),
@@ -274,10 +286,11 @@ class Interpreter:
         feed = params.get("F")
         if feed is None:
             return self.feed
-        if feed <= 0.0:
+        speed = feed * self.scale / 60.0
+        if not speed > 0.0:         # F0, F-5, or so small it is 0 mm/s
             raise GcodeError("F must be a positive feed rate in mm/min; keeping F%.0f"
                              % (self.feed * 60.0 / self.scale))
-        return feed * self.scale / 60.0
+        return speed
 
     def _target(self, params):
         """Machine-coordinate target of a move's X/Y/Z/E words, and its logical E.
@@ -455,9 +468,10 @@ class Interpreter:
 
     def _speed_factor(self, command):
         if command.params.get("S") is not None:
-            if command.params["S"] <= 0:
+            factor = command.params["S"] / 100.0
+            if not factor > 0.0:    # S0, or so small the factor is 0
                 raise GcodeError("M220 S must be a positive percentage")
-            self.speed_factor = command.params["S"] / 100.0
+            self.speed_factor = factor
 
     def _extrude_factor(self, command):
         if command.params.get("S") is not None:

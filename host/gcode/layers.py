@@ -12,6 +12,16 @@ first layer".
 _EPSILON = 1e-9
 
 
+def lays_filament(start, end):
+    """True for a move from ``start`` to ``end`` ([x, y, z, e] mm) that extrudes
+    (E grows by more than 1e-9 mm) while X, Y or Z moves (by more than 1e-9
+    mm). The E growth is ``end - start``, as the extruder checks and the C
+    feed (mendel.planner._lookahead.MoveFeed) compute it."""
+    return end[3] - start[3] > _EPSILON and (
+        abs(end[0] - start[0]) > _EPSILON or abs(end[1] - start[1]) > _EPSILON
+        or abs(end[2] - start[2]) > _EPSILON)
+
+
 class LayerTracker:
     """Current layer (``current``) from interpreter events and moves."""
 
@@ -29,8 +39,7 @@ class LayerTracker:
 
     def move(self, start, end):
         """A move from ``start`` to ``end`` ([x, y, z, e] mm)."""
-        if end[3] > start[3] + _EPSILON and any(
-                abs(end[i] - start[i]) > _EPSILON for i in range(3)):
+        if lays_filament(start, end):
             self.add_height(end[2])
 
     def add_height(self, z):

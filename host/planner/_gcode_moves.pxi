@@ -27,20 +27,26 @@ cdef class MoveFeed:
 
     The caller (the interpreter with a toolhead) sets the modal state before
     :meth:`run` and reads it back after: ``position`` ([x, y, z, e] machine
-    mm), ``base`` (machine = logical + base for X, Y, Z), ``logical_e`` (E as
-    the G-code names it), ``feed`` (mm/s), ``speed_factor`` (M220),
-    ``extrude_factor`` (M221), ``scale`` (mm per G-code unit), ``absolute``
-    (G90/G91), ``absolute_e`` (M82/M83), ``cold`` (the hot end is below
-    ``min_extrude_temp``).
+    mm, the interpreter's: targets are computed from it), ``base`` (machine
+    = logical + base for X, Y, Z), ``logical_e`` (E as the G-code names it),
+    ``feed`` (mm/s), ``speed_factor`` (M220), ``extrude_factor`` (M221),
+    ``scale`` (mm per G-code unit), ``absolute`` (G90/G91), ``absolute_e``
+    (M82/M83). The toolhead sets ``start`` ([x, y, z, e] machine mm, where
+    its next move starts: checks and limits are computed from it; it
+    differs from ``position`` only after a line that failed part way, an arc
+    whose later segments were out of range say), ``cold`` (the hot end is
+    below ``min_extrude_temp``), ``tag`` and ``release_at``, and reads
+    ``start`` and ``tag`` back.
 
     The checks of a move are those of the plain path, with the same numbers:
     the toolhead range (``axis_min``/``axis_max``, mm, as LinearKinematics),
     the Z speed and acceleration scaling (``max_z_velocity`` mm/s,
     ``max_z_accel`` mm/s^2, kinematics.z_limits), the extruder's
     ``max_extrude_cross_section`` (mm^2, with ``filament_area`` mm^2) and
-    ``max_extrude_only_distance`` (mm), and cold extrusion. Only linear
-    kinematics (cartesian, CoreXY) have a feed: a delta's moves are split
-    in Python.
+    ``max_extrude_only_distance`` (mm, extrude-only moves and retractions),
+    cold extrusion, and what the planner refuses (``Planner._add``). Only
+    linear kinematics (cartesian, CoreXY) have a feed: a delta's moves are
+    split in Python.
     """
     cdef Planner planner
     cdef object _views
@@ -56,6 +62,7 @@ cdef class MoveFeed:
     cdef signed char[::1] errors
     cdef int64_t[::1] linenos
     cdef double pos[4]
+    cdef double start_[4]
     cdef double base_[3]
     cdef double axis_min[3]
     cdef double axis_max[3]
@@ -79,7 +86,7 @@ cdef class MoveFeed:
             self.axis_max[i] = axis_max[i]
             self.base_[i] = 0.0
         for i in range(4):
-            self.pos[i] = 0.0
+            self.pos[i] = self.start_[i] = 0.0
         self.max_z_velocity = max_z_velocity
         self.max_z_accel = max_z_accel
         self.filament_area = filament_area
@@ -105,6 +112,17 @@ cdef class MoveFeed:
             cdef int i
             for i in range(4):
                 self.pos[i] = value[i]
+
+    property start:
+        """[x, y, z, e] machine mm: where the toolhead is, the start of the next
+        move (the end of the last move fed)."""
+        def __get__(self):
+            return [self.start_[0], self.start_[1], self.start_[2], self.start_[3]]
+
+        def __set__(self, value):
+            cdef int i
+            for i in range(4):
+                self.start_[i] = value[i]
 
     property base:
         """[x, y, z] mm: machine = logical + base (G92 offsets)."""
@@ -164,10 +182,10 @@ cdef class MoveFeed:
             v = &self.values[i * _LETTERS]
             f = self.feed
             if mask & _BIT_F:
-                if not v[5] > 0.0:
+                f = v[5] * self.scale / 60.0
+                if not f > 0.0:
                     self.stopped = True
                     return i
-                f = v[5] * self.scale / 60.0
             for k in range(3):
                 target[k] = self.pos[k]
                 if mask & ((<uint32_t> 1) << (23 + k)):
@@ -181,49 +199,52 @@ cdef class MoveFeed:
                 target[3] = self.pos[3] + (le - self.logical_e) * self.extrude_factor
             if (target[0] == self.pos[0] and target[1] == self.pos[1]
                     and target[2] == self.pos[2] and target[3] == self.pos[3]):
+                # No move; the position still becomes the target, as the
+                # interpreter's does (0.0 and -0.0 are equal, not the same).
+                for k in range(4):
+                    self.pos[k] = target[k]
                 self.feed = f
                 self.logical_e = le
                 self.commands += 1
                 self.lineno = self.linenos[i]
                 continue
-            if not (isfinite(target[0]) and isfinite(target[1]) and isfinite(target[2])
-                    and isfinite(target[3])):
-                self.stopped = True
-                return i
             for k in range(3):
                 if not (self.axis_min[k] - _RANGE_EPSILON <= target[k]
                         <= self.axis_max[k] + _RANGE_EPSILON
-                        and self.axis_min[k] - _RANGE_EPSILON <= self.pos[k]
+                        and self.axis_min[k] - _RANGE_EPSILON <= self.start_[k]
                         <= self.axis_max[k] + _RANGE_EPSILON):
                     self.stopped = True
                     return i
-            dx = target[0] - self.pos[0]
-            dy = target[1] - self.pos[1]
-            dz = target[2] - self.pos[2]
+            dx = target[0] - self.start_[0]
+            dy = target[1] - self.start_[1]
+            dz = target[2] - self.start_[2]
             move_d = sqrt(dx * dx + dy * dy + dz * dz)
             kin_speed = kin_accel = INFINITY
             adz = fabs(dz)
             if adz >= _RANGE_EPSILON:
                 kin_speed = self.max_z_velocity * (move_d / adz)
                 kin_accel = self.max_z_accel * (move_d / adz)
-            de = target[3] - self.pos[3]
+            de = target[3] - self.start_[3]
             if fabs(de) > _EXTRUDE_EPSILON:
                 if self.cold:
                     self.stopped = True
                     return i
-                if move_d <= _EXTRUDE_EPSILON:
+                if move_d <= _EXTRUDE_EPSILON or de < 0.0:
                     if fabs(de) > self.max_extrude_only:
                         self.stopped = True
                         return i
-                elif de > 0.0:
+                else:
                     area = de * self.filament_area / move_d
                     if area > self.max_cross_section:
                         self.stopped = True
                         return i
-            planner._add(target[0], target[1], target[2], target[3], f * self.speed_factor,
-                         self.tag, kin_speed, kin_accel)
+            if planner._add(target[0], target[1], target[2], target[3], f * self.speed_factor,
+                            self.tag, kin_speed, kin_accel) != ADDED:
+                # Not finite, no speed, too slow: the interpreter says why.
+                self.stopped = True
+                return i
             for k in range(4):
-                self.pos[k] = target[k]
+                self.pos[k] = self.start_[k] = target[k]
             self.feed = f
             self.logical_e = le
             self.tag += 1

@@ -95,6 +95,30 @@ class PlanError(CommandError):
     """A move the planner cannot accept (not finite, no speed); nothing queued."""
 
 
+# What Planner._add returns: the move was taken (queued, or dropped as a move
+# of no length), or why it was refused (nothing changed); PlanError's words.
+cdef enum:
+    ADDED = 0
+    REFUSED_NOT_FINITE = 1
+    REFUSED_TOO_LONG = 2
+    REFUSED_TOO_SLOW = 3
+
+_REFUSALS = {
+    REFUSED_NOT_FINITE: "move needs a finite target and a speed above 0",
+    REFUSED_TOO_LONG: "move too long to plan",
+    # Its squared cruise speed or delta_v2 rounds to 0 mm^2/s^2: steps
+    # could never be timed.
+    REFUSED_TOO_SLOW: "move too slow to plan: its speed or acceleration rounds to 0",
+}
+
+
+cdef int _check_added(int added) except -1:
+    """Raise PlanError for a move :meth:`Planner._add` refused."""
+    if added != ADDED:
+        raise PlanError(_REFUSALS[added])
+    return 0
+
+
 cdef inline double dmin(double a, double b) nogil:
     return a if a < b else b
 
@@ -224,6 +248,7 @@ cdef class Planner:
 
     cdef int _add(self, double x, double y, double z, double e, double speed,
                   int64_t tag, double kin_speed, double kin_accel) except -1:
+        """Queue a move; returns ADDED or a REFUSED_ reason (nothing queued)."""
         cdef PMove* m
         cdef PMove* prev
         cdef double d[4]
@@ -231,17 +256,17 @@ cdef class Planner:
         cdef int i
         if not (speed > 0.0) or not (isfinite(x) and isfinite(y) and isfinite(z)
                                      and isfinite(e)):
-            raise PlanError("move needs a finite target and a speed above 0")
+            return REFUSED_NOT_FINITE
         d[0] = x - self.pos[0]
         d[1] = y - self.pos[1]
         d[2] = z - self.pos[2]
         d[3] = e - self.pos[3]
         move_d = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
         if not isfinite(move_d) or not isfinite(d[3]):
-            raise PlanError("move too long to plan")
+            return REFUSED_TOO_LONG
         if move_d < KINEMATIC_EPSILON and d[3] == 0.0:
             # Nothing to do (rounding noise of relative moves): dropped.
-            return 0
+            return ADDED
         if self.head + self.count == self.capacity:
             self._grow()
         m = &self.q[self.head + self.count]
@@ -278,6 +303,8 @@ cdef class Planner:
             # Extrude-only, retract, or Z+E: the extruder's own limits.
             ratio = 1.0 / fabs(m.axes_r[3])
             self._limit_speed(m, self.max_e_velocity * ratio, self.max_e_accel * ratio)
+        if not (m.max_cruise_v2 > 0.0 and m.delta_v2 > 0.0):
+            return REFUSED_TOO_SLOW
         self.pos[3] = e
         if m.kinematic:
             self.pos[0] = x
@@ -288,7 +315,7 @@ cdef class Planner:
         self.count += 1
         self.moves_added += 1
         if self.count == 1:
-            return 0
+            return ADDED
         prev = &self.q[self.head + self.count - 2]
         self._calc_junction(m, prev)
         self.junction_flush -= m.min_move_t
@@ -296,7 +323,7 @@ cdef class Planner:
             self._flush(True)
             if self.count >= MAX_QUEUE:
                 self._flush(False)
-        return 0
+        return ADDED
 
     cdef void _calc_junction(self, PMove* m, PMove* prev) nogil:
         cdef double max_start_v2, cos_theta, sin_half, cos_half, one_minus, r_jd
@@ -330,11 +357,12 @@ cdef class Planner:
 
         ``kin_speed``/``kin_accel``: extra limits of this move from the
         kinematics (mm/s, mm/s^2 along the move). Returns the number of
-        planned moves ready to :meth:`take`. Raises PlanError for a target
-        that is not finite or a speed that is not above 0. A move to the
-        current position is dropped.
+        planned moves ready to :meth:`take`. Raises PlanError (nothing
+        queued) for a target that is not finite, a speed that is not above
+        0, or a move so slow that its squared speed rounds to 0. A move to
+        the current position is dropped.
         """
-        self._add(x, y, z, e, speed, tag, kin_speed, kin_accel)
+        _check_added(self._add(x, y, z, e, speed, tag, kin_speed, kin_accel))
         return self.out_count
 
     def add_batch(self, double[:, ::1] targets, double[::1] speeds, int64_t[::1] tags=None):
@@ -348,8 +376,9 @@ cdef class Planner:
                 tags is not None and tags.shape[0] != n):
             raise ValueError("targets must be (N, 4), speeds and tags (N,)")
         for i in range(n):
-            self._add(targets[i, 0], targets[i, 1], targets[i, 2], targets[i, 3], speeds[i],
-                      tags[i] if tags is not None else i, INFINITY, INFINITY)
+            _check_added(self._add(targets[i, 0], targets[i, 1], targets[i, 2], targets[i, 3],
+                                   speeds[i], tags[i] if tags is not None else i, INFINITY,
+                                   INFINITY))
         return self.out_count
 
     # -- planning -------------------------------------------------------

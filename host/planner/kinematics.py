@@ -41,6 +41,19 @@ def as_points(points):
     return array
 
 
+def move_distance(start, end):
+    """Length (mm) of the straight move from ``start`` to ``end`` (x, y, z mm).
+
+    The arithmetic of the C planner and feed, operation for operation
+    (``dx * dx``, not ``dx ** 2``, which libm's pow may round differently),
+    so that a check here and one in C agree to the last bit.
+    """
+    dx = end[0] - start[0]
+    dy = end[1] - start[1]
+    dz = end[2] - start[2]
+    return math.sqrt(dx * dx + dy * dy + dz * dz)
+
+
 def z_limits(start, end, max_z_velocity_mm_s, max_z_accel_mm_s2):
     """Speed and acceleration limits along a move from its Z travel.
 
@@ -51,8 +64,7 @@ def z_limits(start, end, max_z_velocity_mm_s, max_z_accel_mm_s2):
     dz = abs(end[2] - start[2])
     if dz < EPSILON_MM:
         return INF, INF
-    move_d = math.sqrt(sum((end[i] - start[i]) ** 2 for i in range(3)))
-    z_ratio = move_d / dz
+    z_ratio = move_distance(start, end) / dz
     return max_z_velocity_mm_s * z_ratio, max_z_accel_mm_s2 * z_ratio
 
 

@@ -47,11 +47,19 @@ class PrintMonitor:
 
     # -- the Printer's observer interface ---------------------------------
     def begin(self, report):
-        """The print starts; ``report`` is the preflight report or None."""
+        """The print starts; ``report`` is the preflight report or None.
+
+        The first temperatures are read now, before any line: after that a
+        reading falls due only when the board's clock moves on, and the
+        clock moves only when moves are sent, so the interpreter may tell
+        this monitor of a run of plain moves at its end (``fed``,
+        ``after_fed``) and the log is the one line-by-line reports give.
+        """
         self.state = ProgressState.from_report(report)
         self.state.readings = dict(self.printer.heaters.readings)
         if self._want_bar:
             self.bar = ProgressBar(self.state, self._stream)
+        self._sample()
 
     def before(self, command):
         """The interpreter is about to run ``command`` (a parsed line)."""
@@ -69,14 +77,18 @@ class PrintMonitor:
 
     def fed(self, batch, start, stop, feed):
         """Lines ``start..stop-1`` of ``batch`` went to the planner as plain
-        moves through ``feed`` (a MoveFeed that tracks extruding heights)."""
+        moves through ``feed`` (a MoveFeed that tracks extruding heights);
+        their moves are about to be sent."""
         if self.log is not None:
             for i in range(start, stop):
                 if batch.kind(i):
                     self.log.command(batch.lineno(i), batch.line_text(i))
         if feed.new_height:
             self.layers.add_height(feed.last_height)
-        self._progress(batch.lineno(stop - 1) if stop > start else self.state.line)
+
+    def after_fed(self, lineno):
+        """The moves of a fed run, up to line ``lineno``, went to the toolhead."""
+        self._progress(lineno)
 
     def read_all(self, lines):
         """The whole file has been read: ``lines`` lines."""
