@@ -498,3 +498,12 @@ def programs(draw):
        st.booleans(), st.booleans())
 def test_any_gcode_gives_the_same_print_both_ways(data, cfg, batch_lines, observe, cold):
     assert_same(data, cfg=cfg, batch_lines=batch_lines, observe=observe, cold=cold)
+
+
+def test_a_refused_move_keeps_the_feed_rate():
+    # The module docstring of the interpreter: a line that fails changes no
+    # modal state, F included (G1 X500 F3000 out of range keeps F1200).
+    data = b"G28\nG1 X10 Y10 Z1 F1200\nG1 X500 F3000\nG1 X20\n"
+    _, state, errors = assert_same(data)[:3]
+    assert [e[0] for e in errors] == [3]
+    assert state[2] == pytest.approx(1200 / 60.0)

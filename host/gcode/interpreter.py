@@ -316,10 +316,11 @@ class Interpreter:
     def _move(self, command):
         feed = self._feed_from(command.params)
         target, logical_e = self._target(command.params)
-        self.feed = feed
         if target != self.position:
             self.machine.move(target, feed * self.speed_factor)
             self.moves += 1
+        # Only once the move is accepted: a refused line changes no modal state.
+        self.feed = feed
         self.position = target
         self.logical_e = logical_e
 
