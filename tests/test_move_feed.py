@@ -507,3 +507,13 @@ def test_a_refused_move_keeps_the_feed_rate():
     _, state, errors = assert_same(data)[:3]
     assert [e[0] for e in errors] == [3]
     assert state[2] == pytest.approx(1200 / 60.0)
+
+
+def test_a_lift_that_primes_is_an_extrude_only_move():
+    # ideaMaker's start: G1 Z5 E15 (no X/Y) is held to max_extrude_only_distance,
+    # as Klipper's extruder does, not to the cross section of 5 mm of Z.
+    data = b"G28\nM82\nG1 Z5 E15 F200\nG1 Z10 E70\nG1 X10 Y10 E15.5 F1200\n"
+    _, state, errors = assert_same(data)[:3]
+    assert [e[0] for e in errors] == [4]
+    assert "extrude-only move too long: 55.000 mm" in errors[0][2]
+    assert state[0] == [10.0, 10.0, 5.0, 15.5]

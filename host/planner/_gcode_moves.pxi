@@ -43,7 +43,7 @@ cdef class MoveFeed:
     the Z speed and acceleration scaling (``max_z_velocity`` mm/s,
     ``max_z_accel`` mm/s^2, kinematics.z_limits), the extruder's
     ``max_extrude_cross_section`` (mm^2, with ``filament_area`` mm^2) and
-    ``max_extrude_only_distance`` (mm, extrude-only moves and retractions),
+    ``max_extrude_only_distance`` (mm, moves without X/Y travel and retractions),
     cold extrusion, and what the planner refuses (``Planner._add``). Only
     linear kinematics (cartesian, CoreXY) have a feed: a delta's moves are
     split in Python.
@@ -229,7 +229,7 @@ cdef class MoveFeed:
                 if self.cold:
                     self.stopped = True
                     return i
-                if move_d <= _EXTRUDE_EPSILON or de < 0.0:
+                if (fabs(dx) <= _EXTRUDE_EPSILON and fabs(dy) <= _EXTRUDE_EPSILON) or de < 0.0:
                     if fabs(de) > self.max_extrude_only:
                         self.stopped = True
                         return i

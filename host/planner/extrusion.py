@@ -7,8 +7,11 @@ After Klipper's documented [extruder] checks (Config_Reference.md; our code):
 * an extruding move whose filament volume per mm of travel is above
   ``max_extrude_cross_section`` (default 4 x nozzle diameter squared) is
   refused: the nozzle cannot pass it (and it is how a wrong E unit shows);
-* an extrude-only move, or a retraction (E shrinks while X/Y/Z move),
-  longer than ``max_extrude_only_distance`` is refused;
+* a move of E without X/Y travel (extrude-only, or with Z alone, as a lift
+  that primes), or a retraction (E shrinks while X/Y move), longer than
+  ``max_extrude_only_distance`` is refused: Klipper's extruder puts every
+  move without X/Y travel, and every retraction, under the extrude-only
+  rules (its ``check_move``), and so does the planner's speed limit here;
 * any E move with the hot end below ``min_extrude_temp`` is refused (cold
   extrusion grinds filament and can break the extruder).
 """
@@ -24,14 +27,14 @@ def check_extrusion(limits, start, end):
     de = end[3] - start[3]
     if abs(de) <= _EPSILON:
         return
-    move_d = move_distance(start, end)
-    if move_d <= _EPSILON or de < 0:
+    no_xy = abs(end[0] - start[0]) <= _EPSILON and abs(end[1] - start[1]) <= _EPSILON
+    if no_xy or de < 0:
         if abs(de) > limits.max_extrude_only_distance:
             raise CommandError("%s too long: %.3f mm over max_extrude_only_distance %.3f mm"
-                               % ("extrude-only move" if move_d <= _EPSILON else "retraction",
+                               % ("extrude-only move" if no_xy else "retraction",
                                   abs(de), limits.max_extrude_only_distance))
         return
-    area = de * limits.filament_area / move_d
+    area = de * limits.filament_area / move_distance(start, end)
     if area > limits.max_extrude_cross_section:
         raise CommandError("move exceeds the maximum extrusion: %.3f mm^2 cross section "
                            "over max_extrude_cross_section %.3f mm^2"
