@@ -34,7 +34,7 @@ class Independent:
         code_part = re.sub(r"\([^)]*\)", "", text)
         code_part, _semi, comment = code_part.partition(";")
         tag = comment.strip().upper()
-        if tag.startswith("LAYER_CHANGE"):
+        if tag in ("LAYER_CHANGE", "CHANGE_LAYER"):      # the whole comment
             self.tags["layer_change"] += 1
         elif tag.startswith("LAYER:") or re.match(r"LAYER \d", tag) or \
                 tag.startswith("BEGIN_LAYER_OBJECT"):

@@ -105,6 +105,15 @@ def test_slicer_metadata_comments():
                      ("layer", "3, Z = 0.6")]
 
 
+def test_only_a_whole_layer_change_comment_is_a_layer_change():
+    # Bambu Studio writes "; CHANGE_LAYER" a layer, and dumps its settings,
+    # "; layer_change_gcode = ", at the top: that line is no layer change.
+    metas = [c.meta for c in parse_text(
+        "; layer_change_gcode = \n; before_layer_change_gcode = G92 E0\n"
+        "; CHANGE_LAYER\n;LAYER_CHANGE  \n;LAYER_CHANGE_X\n")]
+    assert metas == [("layer_change", ""), ("layer_change", "")]
+
+
 def test_placeholders_are_kept_as_text():
     assert one("M104 S{material_print_temperature}").params == {
         "S": "{material_print_temperature}"}

@@ -55,7 +55,7 @@ KIND_OTHER = 6
 META_NONE = 0
 META_LAYER = 1          # ;LAYER:<n> (Cura, ideaMaker), ; layer <n> (Simplify3D),
                         # ; BEGIN_LAYER_OBJECT (KISSlicer)
-META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca, Bambu)
+META_LAYER_CHANGE = 2   # ;LAYER_CHANGE (PrusaSlicer, Orca), ; CHANGE_LAYER (Bambu Studio)
 META_Z = 3              # ;Z:<z> (PrusaSlicer)
 META_TYPE = 4           # ;TYPE:<feature>
 
@@ -380,7 +380,10 @@ cdef inline void set_meta(Batch b, int i, int kind, int start, int end) noexcept
 cdef void classify_comment(Batch b, int i, const char* s, int pos, int end) noexcept nogil:
     """Set the metadata of line ``i`` from its ';' comment at ``pos``."""
     pos = skip_blanks(s, pos, end)
-    if starts_with(s, pos, end, b"LAYER_CHANGE", 12):
+    # The whole comment: "; layer_change_gcode = ..." (a settings dump) is not one.
+    if ((starts_with(s, pos, end, b"LAYER_CHANGE", 12)
+            or starts_with(s, pos, end, b"CHANGE_LAYER", 12))   # Bambu Studio
+            and skip_blanks(s, pos + 12, end) == end):
         set_meta(b, i, MT_LAYER_CHANGE, pos, pos)
     elif starts_with(s, pos, end, b"LAYER:", 6):
         set_meta(b, i, MT_LAYER, pos + 6, end)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Count layers as a print goes, by the same rule as ``mendel check``.
 
-A file's own layer tags win: ``;LAYER_CHANGE`` (PrusaSlicer, Orca, Bambu)
+A file's own layer tags win: ``;LAYER_CHANGE`` (PrusaSlicer, Orca; Bambu Studio's ``; CHANGE_LAYER``)
 if it has any, else ``;LAYER:<n>``-style tags (Cura, ideaMaker, Simplify3D,
 KISSlicer); a file without tags counts the distinct Z heights (mm, to 0.1 µm)
 at which filament is laid. Layers are numbered from 1; 0 means "before the
