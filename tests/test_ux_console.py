@@ -43,7 +43,7 @@ def _board_state(port, clear=False):
 
 
 def test_scripted_session_replies_per_line_and_leaves_the_board_safe(tmp_path):
-    script = "G28\nM104 S200\nM105\nG1 X50 Y20 F6000\nM114\nG1 X999\nM400\nM105\n"
+    script = "G28\nM104 S200\nM105\nG1 X50 Y20 F6000\nM114\nG1 X999\nM400\nM105\nFOO_BAR\n"
     log = tmp_path / "console.jsonl"
     with SimBoard("sim", realtime=True) as sim:
         result = subprocess.run(_console(sim.port, "--log", str(log)), input=script,
@@ -55,7 +55,10 @@ def test_scripted_session_replies_per_line_and_leaves_the_board_safe(tmp_path):
         assert replies[3:8] == [
             "ok", "echo: X:50.000 Y:20.000 Z:0.000 E:0.000", "ok",
             "!! move out of range: X=999.000 outside 0.000..250.000 mm", "ok"]
-        assert TEMP_REPLY.match(replies[8]) and len(replies) == 9
+        assert TEMP_REPLY.match(replies[8]) and len(replies) == 11
+        # A warning names the console's line.
+        assert replies[9:] == ["<console>:9: FOO_BAR is not supported; ignored (reported once)",
+                               "ok"]
         # End of input: the move was made, the hot end is off, no shutdown.
         steps, target, shutdown = _board_state(sim.port)
     assert steps == 50 * 80 and target == 0.0 and shutdown is None

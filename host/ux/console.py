@@ -108,6 +108,7 @@ class Console:
         self._refusal = None
         try:
             for command in parse_text(line):
+                command.lineno = self.lineno        # warnings name the console line
                 if command.code == "M105":
                     self.poll(force=True)
                     self.say(temperature_report(self.printer.heaters.readings, ok=True))
