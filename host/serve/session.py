@@ -338,7 +338,12 @@ class Session:
     def _m105(self, _command):
         if self.halted is None:
             self.printer.poll_temperatures()
-        return [temperature_report(self.readings(), ok=True)]
+            return [temperature_report(self.readings(), ok=True)]
+        # A board that shut down has turned its heaters off: no target, no
+        # power; the temperatures are the last read before it stopped.
+        readings = {name: (temp, 0.0, 0.0) for name, (temp, _target, _duty)
+                    in self.readings().items()}
+        return [temperature_report(readings, ok=True)]
 
     def _m115(self, _command):
         machine = os.path.splitext(os.path.basename(self.printer.config.path))[0]
