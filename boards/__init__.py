@@ -8,7 +8,10 @@ A board file ``boards/<id>.json`` names its MCU family (``"sim"``, ``"rp2040"``,
 ``"esp32"``), the clock the firmware schedules in (``clock_freq``, Hz), and the
 pins of every motor (``step_pin``, ``dir_pin``, ``enable_pin``, optional
 ``enable_inverted`` and TMC2209 ``uart``: ``{"rx_pin", "tx_pin", "address"}``),
-endstop (``pin``, ``pull``: ``"up"``, ``"down"`` or null), heater
+endstop (``pin``; ``pull``: ``"up"``, ``"down"`` or null for an outside
+resistor; ``active``: ``"low"`` or ``"high"``, the level that means
+triggered; a pull towards the active level is refused, since an input with
+nothing attached would then read triggered), heater
 (``sensor_pin``, ``heater_pin``, ``pullup_ohm``, ``kind``) and fan, plus
 optional ``other_pins`` (name -> pin, e.g. a probe or an SD card),
 ``reserved_pins`` (pin -> why this board must not use it) and ``limits``.
@@ -159,12 +162,26 @@ def _check_pins(board, catalogue):
         if first[1] != owner and not (first[0] == role and role in _SHARED_ROLES):
             problems.append("%s: already used by %s" % (where, first[1]))
     for endstop in board.get("endstops", []):
-        if endstop.get("pull") not in ("up", "down", None):
-            problems.append("endstop %s: pull must be up, down or null" % endstop["name"])
-        elif endstop.get("pull") and endstop["pin"] in catalogue["no_pull"]:
-            problems.append("endstop %s: %s has no internal pull resistor"
-                            % (endstop["name"], endstop["pin"]))
+        problems.extend(_check_endstop(endstop, catalogue))
     return problems
+
+
+_FLOATS_TO = {"up": "high", "down": "low"}
+
+
+def _check_endstop(endstop, catalogue):
+    name, pull, active = endstop["name"], endstop.get("pull"), endstop.get("active")
+    if pull not in ("up", "down", None):
+        return ["endstop %s: pull must be up, down or null" % name]
+    if active not in ("low", "high"):
+        return ["endstop %s: active must be low or high (the level that means triggered)"
+                % name]
+    if pull and endstop["pin"] in catalogue["no_pull"]:
+        return ["endstop %s: %s has no internal pull resistor" % (name, endstop["pin"])]
+    if pull and _FLOATS_TO[pull] == active:
+        return ["endstop %s: pull %s with active %s reads triggered with nothing attached; "
+                "pull towards the idle level" % (name, pull, active)]
+    return []
 
 
 def _check_uart(board):

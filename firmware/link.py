@@ -5,7 +5,7 @@
 Frame layout (both directions; see docs/protocol.md)::
 
     offset  size  field
-    0       1     length of the whole frame in bytes (5..64)
+    0       1     length of the whole frame in bytes (5..MAX_FRAME)
     1       1     sequence number (0..127); bit 7 marks an urgent frame
     2       n     messages: msgid (VLQ) then its arguments
     2+n     2     CRC-16/CCITT-FALSE over bytes 0..2+n-1, big-endian
@@ -24,18 +24,30 @@ gets a ``nak`` too; a frame already run (a resend) gets a plain ack.
 
 Commands and responses are declared next to their handlers with
 :func:`command` and :func:`response`; the identify response lists them, so the
-host builds its encoder from what the board says it understands.
+host builds its encoder from what the board says it understands. Frames to
+the board may be up to ``MAX_FRAME`` bytes (said in the identify text as
+``max_frame``; the host starts with 64-byte frames until it has read it).
+
+A command whose messages come in long runs (``queue_step``) can also have a
+*bulk* decoder (:meth:`Link.bulk`): it is given the frame from such a
+message on and takes as many as it can in one call, so the per-message
+Python work of :meth:`Link._dispatch` is paid once per frame.
 """
 from micropython import const
 
 import codec
 
-MAX_FRAME = const(64)
+MAX_FRAME = const(255)
+MAX_SEND = const(64)       # frames to the host (its decoder takes no longer ones)
 MIN_FRAME = const(5)
 SYNC = const(0x7E)
 _RX_SIZE = const(512)
 SEQ_MASK = const(0x7F)
 URGENT = const(0x80)
+# A partial frame that gets no more bytes for this long (ms of waiting) had
+# a damaged length byte: it is dropped and the decoder hunts for the next
+# sync byte. The host writes each frame whole, so a real frame never waits.
+_STALL_MS = const(20)
 
 # Declarations made at import time: (name, fmt, function).
 _COMMANDS = []  # type: list[tuple]
@@ -81,6 +93,7 @@ class Link:
         self._rx_len = 0
         self._pos = 0
         self._resync = False
+        self._idle_ms = 0
         self.expected_seq = 0
         self.frames_ok = 0
         self.frames_bad = 0
@@ -89,6 +102,7 @@ class Link:
         self.rx_activity = False
         self._handlers = []  # msgid -> (fmt, bound method)
         self._names = []
+        self._bulk = {}      # first byte of a message -> bulk decoder
         self._describe = describe
         self._identify = None
 
@@ -101,10 +115,21 @@ class Link:
                 self._names.append(name)
                 self._handlers.append((fmt, getattr(obj, func.__name__)))
 
+    def message_id(self, name):
+        """Message id of command ``name`` (ValueError if not bound)."""
+        return self._names.index(name)
+
+    def bulk(self, first_byte, decoder):
+        """Hand messages starting with ``first_byte`` to ``decoder(buf, pos,
+        end) -> pos``: it takes messages from ``pos`` and returns where it
+        stopped; a message it stops at runs through the plain path."""
+        self._bulk[first_byte] = decoder
+
     def identify_text(self):
         """JSON text describing the board, its commands and responses (allocates)."""
         import json
         info = self._describe()
+        info["max_frame"] = MAX_FRAME
         info["commands"] = dict(
             (name, [i, self._handlers[i][0]]) for i, name in enumerate(self._names))
         info["responses"] = dict(
@@ -126,10 +151,13 @@ class Link:
     def poll(self, timeout_ms):
         """Wait up to ``timeout_ms`` for bytes, then run every complete frame."""
         if not self.transport.wait(timeout_ms):
+            self._stalled(timeout_ms)
             return
         n = self.transport.readinto(self._rx_view[self._rx_len:])
         if n <= 0:
+            self._stalled(timeout_ms)
             return
+        self._idle_ms = 0
         self.rx_activity = True
         self._rx_len += n
         self._process()
@@ -181,6 +209,20 @@ class Link:
         elif events:
             self.send_ack()
 
+    def _stalled(self, waited_ms):
+        """No bytes came: drop a partial frame that waited past _STALL_MS."""
+        if not self._rx_len or self._resync:
+            return
+        self._idle_ms += waited_ms if waited_ms > 0 else 1
+        if self._idle_ms < _STALL_MS:
+            return
+        self._idle_ms = 0
+        self._bad()
+        self._rx[0:self._rx_len - 1] = self._rx[1:self._rx_len]
+        self._rx_len -= 1
+        self._process()
+        self.send(NAK)
+
     def _bad(self):
         """Count a bad frame and hunt for the next sync byte."""
         self.frames_bad += 1
@@ -210,7 +252,16 @@ class Link:
     def _dispatch(self, pos, end):
         self._pos = pos
         handlers = self._handlers
+        bulk = self._bulk
+        rx = self._rx
         while self._pos < end:
+            decoder = bulk.get(rx[self._pos])
+            if decoder is not None:
+                self._pos = decoder(rx, self._pos, end)
+                if self._pos >= end:
+                    break
+                if bulk.get(rx[self._pos]) is not decoder:
+                    continue
             msgid = self._int()
             if msgid >= len(handlers):
                 raise ValueError("unknown command id %d" % msgid)
@@ -259,7 +310,7 @@ class Link:
 
     def _frame(self, out):
         length = len(out) + 3
-        if length > MAX_FRAME:
+        if length > MAX_SEND:
             raise ValueError("response of %d bytes exceeds a frame" % length)
         out[0] = length
         out[1] = self.expected_seq

@@ -49,6 +49,7 @@ class Mcu:
         for obj in (self.link, self, self.steppers, self.heaters, self.fans, self.endstops,
                     hal):
             self.link.bind(obj)
+        self.steppers.bind_link(self.link)
         hal.attach(self)
         freq = hal.clock_freq
         self.control_ticks = freq // CONTROL_HZ
@@ -64,6 +65,8 @@ class Mcu:
             "firmware": "mendel", "version": VERSION, "board": board["id"],
             "mcu": board["mcu"], "clock_freq": self.hal.clock_freq,
             "step_queue_size": board["step_queue_size"],
+            # Runs must arrive this long before their first step (ticks).
+            "lead_ticks": getattr(self.hal, "lead_ticks", 0),
             "motors": self.steppers.names,
             "heaters": [h.name for h in self.heaters.heaters],
             "fans": self.fans.names, "virtual_clock": self.hal.virtual,

@@ -4,7 +4,10 @@
 
 ``print_time`` is the board time (s) at which the next released move starts.
 When the board has run out of motion (after a heat-up wait, say) it restarts
-``BUFFER_TIME`` ahead of the board clock, so the first run never arrives late.
+``BUFFER_TIME`` plus the board's lead time ahead of the board clock, so the
+first run never arrives late. The lead time (``lead_ticks`` in the board's
+identify text; 20 ms on the RP2040, whose pulse streams are written that far
+ahead) is how long before its first step a run must reach the board.
 
 Flow control: each motor's queue on the board holds ``step_queue_size`` runs,
 and a run frees its slot once the clock passes its last step. The host keeps
@@ -53,6 +56,7 @@ class Toolhead:
         self._initial_steps = self.stepgen.positions()
         self.print_time = 0.0
         self.queue_size = mcu.info["step_queue_size"]
+        self.lead_time = mcu.info.get("lead_ticks", 0) / self.freq   # s
         self._queues = StepQueues(len(self.oids), self.queue_size)
         self._last_poll = 0.0
         self.on_temperatures = on_temperatures
@@ -118,7 +122,8 @@ class Toolhead:
             self._execute(self.motion.take())
 
     def _running_low(self):
-        return self.print_time - self.mcu.estimated_clock() / self.freq < LOW_WATER_TIME
+        ahead = self.print_time - self.mcu.estimated_clock() / self.freq
+        return ahead < LOW_WATER_TIME + self.lead_time
 
     @property
     def position(self):
@@ -168,8 +173,9 @@ class Toolhead:
 
     def _restart_time(self):
         board_now = self.mcu.estimated_clock() / self.freq
-        if self.print_time < board_now + BUFFER_TIME:
-            self.print_time = board_now + BUFFER_TIME
+        earliest = board_now + BUFFER_TIME + self.lead_time
+        if self.print_time < earliest:
+            self.print_time = earliest
 
     def _execute(self, moves):
         """Schedule planned ``moves`` (PLANNED_DTYPE rows) and send their steps."""

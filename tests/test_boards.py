@@ -76,6 +76,9 @@ def _set(path, value):
      "fan fan fan gpio13: already used by heater extruder"),
     ("fysetc-e4", ("heaters", 1, "sensor_pin"), "gpio0", "not an ADC pin"),
     ("fysetc-e4", ("endstops", 0, "pull"), "up", "gpio34 has no internal pull"),
+    ("rpi-pico-bench", ("endstops", 0, "active"), "high",
+     "endstop x: pull up with active high reads triggered with nothing attached"),
+    ("rpi-pico-bench", ("endstops", 1, "active"), None, "endstop y: active must be low or high"),
     ("sim", ("heaters", 0, "sensor_pin"), "sim_pwm5", "not an ADC pin"),
     ("sim", ("clock_freq",), 0, "clock_freq must be a positive integer"),
 ])

@@ -49,7 +49,8 @@ def test_messages_round_trip():
 
 def test_payload_too_big_for_a_frame_is_refused():
     with pytest.raises(ValueError):
-        codec.build_frame(0, bytes(60))
+        codec.build_frame(0, bytes(codec.MAX_FRAME - codec.FRAME_OVERHEAD + 1))
+    assert len(codec.build_frame(0, bytes(codec.MAX_FRAME - codec.FRAME_OVERHEAD))) == 255
 
 
 def test_wrong_argument_count_is_refused():

@@ -19,7 +19,13 @@ PIO cycles, ``_us`` microseconds, ``_ns`` nanoseconds.
   ``service`` (main loop and a 2 ms soft timer). A state machine that halts
   on the ring's halt word has run out of words: the board shuts down.
 * Start: all state machines of a PIO block are enabled by one write to its
-  CTRL set alias (with CLKDIV_RESTART), so they share cycle 0.
+  CTRL set alias (with CLKDIV_RESTART), so they share cycle 0, and that
+  write is made by :func:`_start_on_tick` (viper) a few CPU cycles after the
+  microsecond timer ticks: cycle 0 is that tick, so steps land on their
+  commanded time (within those few cycles, well under 1 us).
+* Lead: the streams are written ``LEAD_US`` ahead of the clock, so a run
+  must arrive before its first step is that close; the identify text says
+  so (``lead_ticks``) and the host keeps its runs earlier.
 * Limit: a DMA channel is started once with the largest transfer count,
   2**32 - 1 words; a motor that runs through that many words in one boot
   (11.9 h at a sustained 100k words/s; idle costs about 3.5k words/s) ends in
@@ -34,6 +40,7 @@ PIO cycles, ``_us`` microseconds, ``_ns`` nanoseconds.
 import array
 
 import machine
+import micropython
 import rp2
 import uctypes
 from micropython import const
@@ -41,7 +48,8 @@ from micropython import const
 from hal import rp2_pio
 from hal.machine_io import MachineIo
 from hal.stdio import StdioTransport
-from motion.pulses import REBASE_AT, PulseStream
+from motion.intake import PulseIntake
+from motion.pulses import PulseStream
 
 RING_WORDS = const(512)           # 2 KiB per motor: 5 ms at 100k words/s
 _RING_BITS = const(11)            # log2 of the ring in bytes, for DMA ring mode
@@ -116,7 +124,7 @@ class Rp2Hal(MachineIo):
 
     virtual = False
 
-    def __init__(self, board, transport=None):
+    def __init__(self, board, transport=None, start=None):
         motors = board["motors"]
         MachineIo.__init__(self, gpio, motors, board["adc_max"], 8)
         self.clock_freq = clock_hz = board["clock_freq"]
@@ -149,9 +157,11 @@ class Rp2Hal(MachineIo):
             self.streams.append(stream)
             self.channels.append(rp2.DMA())
             self.machines.append(rp2.StateMachine(oid))
-        self.origin = [0] * len(motors)      # clock (ticks) of each stream's cycle 0
-        self.base = [0] * len(motors)        # cycles taken off by rebase
-        self.lead = LEAD_US * self._us_ticks * self.cycles_per_tick
+        self.intake = PulseIntake(self.streams, self.cycles_per_tick, clock_hz, self.names,
+                                  self._refuse)
+        self._start = start or _start_on_tick
+        self.lead_ticks = LEAD_US * self._us_ticks
+        self.lead = self.lead_ticks * self.cycles_per_tick
         for stream in self.streams:
             stream.idle_cap(self.lead // _LEAD_WORDS)
         self.endstops = [self._endstop_pin(spec) for spec in board.get("endstops", [])]
@@ -165,7 +175,7 @@ class Rp2Hal(MachineIo):
         number = gpio(spec["pin"])
         pull = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN}.get(spec.get("pull"))
         pin = machine.Pin(number, machine.Pin.IN, pull)
-        if spec.get("inverted"):
+        if spec.get("active", "high") == "low":
             # Invert the pad input for every reader (CPU and PIO): 1 = triggered.
             ctrl = _IO_BANK0_CTRL + 8 * number
             machine.mem32[ctrl] = (machine.mem32[ctrl] & ~(3 << 16)) | (1 << 16)
@@ -186,8 +196,7 @@ class Rp2Hal(MachineIo):
         stream = self.streams[oid]
         stream.clear(0, stream.position)
         stream.fill(self.lead)
-        self.origin[oid] = now
-        self.base[oid] = 0
+        self.intake.armed(oid, now)
         dma = self.channels[oid]
         dreq = ((oid >> 2) << 3) + (oid & 3)          # DREQ_PIOn_TXm
         ctrl = dma.pack_ctrl(size=2, inc_read=True, inc_write=False, treq_sel=dreq,
@@ -197,19 +206,23 @@ class Rp2Hal(MachineIo):
                    trigger=True)
 
     def start_all(self):
-        """(Re)start every motor's stream; all state machines share cycle 0."""
+        """(Re)start every motor's stream; all state machines share cycle 0,
+        which is the microsecond tick at which they are enabled."""
         self._stop_machines(range(len(self.machines)))
-        now = self.clock()
         for oid in range(len(self.machines)):
-            self._arm_stream(oid, now)
+            self._arm_stream(oid, 0)
+        masks = [0, 0]
+        for oid in range(len(self.machines)):
+            masks[oid >> 2] |= 1 << (oid & 3)
         state = machine.disable_irq()
-        for block in range(2):
-            mask = 0
-            for oid in range(4 * block, min(4 * block + 4, len(self.machines))):
-                mask |= 1 << (oid & 3)
-            if mask:
-                machine.mem32[_PIO_BASES[block] + _SET_ALIAS] = mask | (mask << 8)
+        low = self._start(_TIMER_LOW, _PIO_BASES[0] + _SET_ALIAS, masks[0] | (masks[0] << 8),
+                          _PIO_BASES[1] + _SET_ALIAS, masks[1] | (masks[1] << 8))
         machine.enable_irq(state)
+        # The 64-bit microsecond count whose low word was ``low`` (read just now).
+        now_us = self.clock() // self._us_ticks
+        start_us = now_us - ((now_us - low) & 0xFFFFFFFF)
+        for oid in range(len(self.machines)):
+            self.intake.armed(oid, start_us * self._us_ticks)
 
     def _stop_machines(self, oids):
         for oid in oids:
@@ -230,9 +243,6 @@ class Rp2Hal(MachineIo):
             if mem[_TIMER_HIGH] == high:
                 return ((high << 32) | (low & 0xFFFFFFFF)) * self._us_ticks
 
-    def _cycles(self, oid, ticks):
-        return (ticks - self.origin[oid]) * self.cycles_per_tick - self.base[oid]
-
     def advance(self, now):
         """Main loop hook: keep the rings filled."""
         self.service()
@@ -247,21 +257,33 @@ class Rp2Hal(MachineIo):
         """Queue a run (MCU ticks); shuts down if its stream is already past it."""
         self._busy = True
         try:
-            stream = self.streams[oid]
-            first_cycles = self._cycles(oid, first)
-            if first_cycles < stream.first_possible():
-                late_us = (stream.first_possible() - first_cycles) // (
-                    self.cycles_per_tick * self._us_ticks)
-                self.mcu.shutdown("step run for motor %s came %d us too late for its "
-                                  "PIO stream" % (self.names[oid], late_us))
-                return
-            m = self.cycles_per_tick
-            if not stream.queue(first_cycles, interval * m, count, add * m):
-                self.mcu.shutdown("PIO run queue full on motor %s" % self.names[oid])
-                return
+            self.intake.step_run(oid, first, interval, count, add)
         finally:
             self._busy = False
         self.service()
+
+    def take_runs(self, inbox, n, epoch):
+        """Queue decoded runs in bulk (see motion/stepper.py); the main loop
+        writes them out. Returns how many were taken."""
+        self._busy = True
+        try:
+            return self.intake.take_runs(inbox, n, epoch)
+        finally:
+            self._busy = False
+
+    def refused(self, inbox, index, count):
+        """Runs the bulk path did not take: each one's reason, or it waits."""
+        self._busy = True
+        try:
+            self.intake.refused(inbox, index, count)
+        finally:
+            self._busy = False
+
+    def epoch_moved(self, epoch):
+        self.intake.epoch_moved(epoch)
+
+    def _refuse(self, text):
+        self.mcu.shutdown(text)
 
     def service(self, stops=True):
         """Refill every ring; with ``stops``, act on underruns and endstop stops.
@@ -279,13 +301,8 @@ class Rp2Hal(MachineIo):
                     if stops:
                         self._stopped(oid, now)
                     continue
-                stream = self.streams[oid]
-                stream.consumed((self.channels[oid].read - self.rings[oid]) >> 2)
-                stream.fill(self._cycles(oid, now) + self.lead)
-                if stream.end > REBASE_AT:
-                    shift = REBASE_AT >> 1
-                    stream.rebase(shift)
-                    self.base[oid] += shift
+                self.streams[oid].consumed((self.channels[oid].read - self.rings[oid]) >> 2)
+                self.intake.refill(oid, now, self.lead)
         finally:
             self._busy = False
 
@@ -350,6 +367,7 @@ class Rp2Hal(MachineIo):
     def stop_motors(self, now):
         """Stop every motor now; returns the steps each one took (exact)."""
         self._stop_machines(range(len(self.machines)))
+        self.intake.clear()
         taken = [self._stopped_position(oid) for oid in range(len(self.streams))]
         for oid, stream in enumerate(self.streams):
             stream.position = taken[oid]
@@ -375,3 +393,22 @@ class Rp2Hal(MachineIo):
     def endstop_read(self, endstop):
         """1 when endstop ``endstop`` is triggered."""
         return self.endstops[endstop][1].value()
+
+
+@micropython.viper
+def _start_on_tick(timer: uint, ctrl0: uint, mask0: uint, ctrl1: uint, mask1: uint) -> int:
+    """Write ``mask0``/``mask1`` to the PIO CTRL registers at ``ctrl0``/``ctrl1``
+    right after the microsecond timer (its low word at ``timer``) ticks;
+    returns that tick's low word. Call with interrupts off."""
+    clock = ptr32(timer)        # noqa: F821 (viper builtin)
+    before = clock[0]
+    now = before
+    spins = 0
+    while now == before and spins < 100000:
+        now = clock[0]
+        spins += 1
+    if mask0:
+        ptr32(ctrl0)[0] = mask0   # noqa: F821
+    if mask1:
+        ptr32(ctrl1)[0] = mask1   # noqa: F821
+    return now

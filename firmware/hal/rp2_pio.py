@@ -33,7 +33,10 @@ non-zero ``add`` become one word per step (the CPU expands them).
 """
 from micropython import const
 
-import rp2
+try:
+    import rp2
+except ImportError:     # not an RP2040 (firmware/bench.py): the figures only
+    rp2 = None
 
 # Cycle counts of the program below (see the module docstring).
 DIR_LAG = const(1)
@@ -48,41 +51,6 @@ DELAY_BITS = const(21)
 PULSE_AT = const(12)     # set(x, N) side 1: the rise
 HIT_AT = const(16)       # endstop path
 HALT_AT = const(18)      # jmp halt: underrun, stop or endstop
-
-
-@rp2.asm_pio(out_init=rp2.PIO.OUT_LOW, sideset_init=rp2.PIO.OUT_LOW,
-             out_shiftdir=rp2.PIO.SHIFT_RIGHT)
-def step_program():
-    wrap_target()                   # noqa: F821 (asm_pio names)
-    label("top")                    # noqa: F821
-    pull(block)            .side(0)  # noqa: F821   0 word -> OSR
-    out(pins, 1)           .side(0)  # noqa: F821   1 direction
-    out(y, 10)             .side(0)  # noqa: F821   2 steps in the word
-    out(isr, 21)           .side(0)  # noqa: F821   3 delay, kept in ISR
-    jmp(y_dec, "step")     .side(0)  # noqa: F821   4 n > 0: step word
-    mov(x, isr)            .side(0)  # noqa: F821   5 idle word
-    jmp(not_x, "halt")     .side(0)  # noqa: F821   6 all-zero word: halt
-    label("idle")                   # noqa: F821
-    jmp(x_dec, "idle")     .side(0)  # noqa: F821   7
-    jmp("top")             .side(0)  # noqa: F821   8
-    label("step")                   # noqa: F821
-    mov(x, isr)            .side(0)  # noqa: F821   9
-    label("wait")                   # noqa: F821
-    jmp(x_dec, "wait")     .side(0)  # noqa: F821  10 d + 1 cycles
-    jmp(pin, "hit")        .side(0)  # noqa: F821  11 endstop (homing only)
-    set(x, 0)              .side(1)  # noqa: F821  12 rise; pulse = N + 2
-    label("high")                   # noqa: F821
-    jmp(x_dec, "high")     .side(1)  # noqa: F821  13
-    jmp(y_dec, "again")    .side(0)  # noqa: F821  14 fall; more steps?
-    wrap()                          # noqa: F821
-    label("again")                  # noqa: F821
-    jmp("step")            .side(0)[4]  # noqa: F821  15 evens both paths
-    label("hit")                    # noqa: F821
-    mov(isr, y)            .side(0)  # noqa: F821  16 steps left in the word
-    push(noblock)          .side(0)  # noqa: F821  17
-    label("halt")                   # noqa: F821
-    jmp("halt")            .side(0)  # noqa: F821  18
-
 
 
 def steps_left(pc, y, steps):
@@ -116,3 +84,38 @@ def program(pulse_cycles):
     code = step_program[0]
     code[PULSE_AT] = (code[PULSE_AT] & 0xFFE0) | (pulse_cycles - MIN_PULSE)
     return step_program
+
+
+if rp2 is not None:
+    @rp2.asm_pio(out_init=rp2.PIO.OUT_LOW, sideset_init=rp2.PIO.OUT_LOW,
+                 out_shiftdir=rp2.PIO.SHIFT_RIGHT)
+    def step_program():
+        wrap_target()                   # noqa: F821 (asm_pio names)
+        label("top")                    # noqa: F821
+        pull(block)            .side(0)  # noqa: F821   0 word -> OSR
+        out(pins, 1)           .side(0)  # noqa: F821   1 direction
+        out(y, 10)             .side(0)  # noqa: F821   2 steps in the word
+        out(isr, 21)           .side(0)  # noqa: F821   3 delay, kept in ISR
+        jmp(y_dec, "step")     .side(0)  # noqa: F821   4 n > 0: step word
+        mov(x, isr)            .side(0)  # noqa: F821   5 idle word
+        jmp(not_x, "halt")     .side(0)  # noqa: F821   6 all-zero word: halt
+        label("idle")                   # noqa: F821
+        jmp(x_dec, "idle")     .side(0)  # noqa: F821   7
+        jmp("top")             .side(0)  # noqa: F821   8
+        label("step")                   # noqa: F821
+        mov(x, isr)            .side(0)  # noqa: F821   9
+        label("wait")                   # noqa: F821
+        jmp(x_dec, "wait")     .side(0)  # noqa: F821  10 d + 1 cycles
+        jmp(pin, "hit")        .side(0)  # noqa: F821  11 endstop (homing only)
+        set(x, 0)              .side(1)  # noqa: F821  12 rise; pulse = N + 2
+        label("high")                   # noqa: F821
+        jmp(x_dec, "high")     .side(1)  # noqa: F821  13
+        jmp(y_dec, "again")    .side(0)  # noqa: F821  14 fall; more steps?
+        wrap()                          # noqa: F821
+        label("again")                  # noqa: F821
+        jmp("step")            .side(0)[4]  # noqa: F821  15 evens both paths
+        label("hit")                    # noqa: F821
+        mov(isr, y)            .side(0)  # noqa: F821  16 steps left in the word
+        push(noblock)          .side(0)  # noqa: F821  17
+        label("halt")                   # noqa: F821
+        jmp("halt")            .side(0)  # noqa: F821  18

@@ -82,6 +82,14 @@ _RUN = const(5)
 _BIAS = const(1 << 29)
 # Largest time kept before a rebase (cycles); far below 2**30.
 REBASE_AT = const(1 << 28)
+# Runs further ahead than this on their stream are not queued yet (cycles).
+FAR_CYCLES = const(1 << 29)
+# take_inbox: bias of the step queue inbox (motion/stepper.py _BIAS) and the
+# fields of its timing array.
+INBOX_BIAS = const(1 << 29)
+TIMING_MULT = const(0)
+TIMING_FAR = const(1)
+TIMING_T0 = const(2)
 
 
 def _ints(size):
@@ -200,6 +208,10 @@ class PulseStream:
     def late(self):
         """Steps emitted later than commanded (sequencer minimum or dir setup)."""
         return self.state[_LATE]
+
+    def written(self):
+        """Ring index of the halt word: the reader's index once it took all."""
+        return self.state[_WRITE]
 
     def pending(self):
         """Runs queued and not yet fully written (int)."""
@@ -367,3 +379,47 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
     st[_POS] = pos
     st[_TAIL] = tail
     return written
+
+
+@micropython.viper
+def take_inbox(states, slots, inbox_obj, n: int, timing_obj) -> int:
+    """Queue the first ``n`` runs of a step queue inbox (motor, first step
+    _rel, interval, count + INBOX_BIAS, add + INBOX_BIAS; ticks) into the
+    streams (``states``/``slots``: each PulseStream's ``state``/``runs``)
+    until one is late, finds its slots full or lies FAR_CYCLES ahead;
+    returns how many were queued. ``timing``: cycles per tick, FAR_CYCLES in
+    ticks, then each stream's cycle 0 in _rel ticks + INBOX_BIAS (see
+    motion/intake.py). No allocation."""
+    inbox = ptr32(inbox_obj)      # noqa: F821 (viper builtin)
+    timing = ptr32(timing_obj)    # noqa: F821
+    mult = timing[TIMING_MULT]
+    far = timing[TIMING_FAR]
+    i = 0
+    while i < n:
+        e = 5 * i
+        oid = inbox[e]
+        ahead = inbox[e + 1] - (timing[TIMING_T0 + oid] - INBOX_BIAS)
+        if ahead >= far:
+            break
+        st = ptr32(states[oid])   # noqa: F821
+        first = ahead * mult
+        if first < st[_END] + st[_FIRST]:
+            break
+        used = st[_QUSED]
+        if used > st[_QMASK]:
+            break
+        runs = ptr32(slots[oid])  # noqa: F821
+        q = _RUN * ((st[_QHEAD] + used) & st[_QMASK])
+        count = inbox[e + 3] - INBOX_BIAS
+        runs[q] = first
+        runs[q + 1] = inbox[e + 2] * mult
+        if count > 0:
+            runs[q + 2] = count
+            runs[q + 4] = 1
+        else:
+            runs[q + 2] = 0 - count
+            runs[q + 4] = 0
+        runs[q + 3] = (inbox[e + 4] - INBOX_BIAS) * mult + _BIAS
+        st[_QUSED] = used + 1
+        i += 1
+    return i

@@ -15,7 +15,7 @@ from libc.stdint cimport int64_t, uint16_t
 
 cdef int SYNC = 0x7E
 cdef int FRAME_OVERHEAD = 5
-cdef int MAX_FRAME = 64
+cdef int MAX_FRAME = 255
 
 cdef uint16_t CRC_TABLE[256]
 cdef int _i, _j
@@ -43,7 +43,7 @@ def crc16(const unsigned char[::1] data):
 
 cdef bytes _frame(int seq, const unsigned char* head, Py_ssize_t head_n,
                   const unsigned char* body, Py_ssize_t body_n):
-    cdef unsigned char buf[64]
+    cdef unsigned char buf[256]     # MAX_FRAME bytes and more
     cdef Py_ssize_t n = head_n + body_n + FRAME_OVERHEAD, k
     cdef uint16_t crc
     buf[0] = <unsigned char> n
@@ -90,7 +90,7 @@ cdef class MessageBlock:
         cdef Py_ssize_t r, start, size, group_start, group_len, pend_n = len(pending)
         cdef const int64_t[::1] ends = self.ends
         cdef const unsigned char* base
-        cdef unsigned char head[64]
+        cdef unsigned char head[256]
         cdef Py_ssize_t head_n
         cdef list frames = []
         if limit <= 0 or limit > MAX_FRAME - FRAME_OVERHEAD:

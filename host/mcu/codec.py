@@ -11,7 +11,15 @@ import binascii
 
 from mendel.firmware.codec import encode_args, put_int
 
-MAX_FRAME = 64
+# Frames are at most 255 bytes (one length byte); a board says in its
+# identify text (``max_frame``) how long a frame it takes, and until then the
+# host sends frames of at most START_FRAME bytes.
+MAX_FRAME = 255
+START_FRAME = 64
+# Frames from the board are never longer: the decoder of the host refuses
+# longer ones at once, so a damaged length byte cannot make it wait for
+# bytes the board will never send.
+BOARD_FRAME = 64
 MIN_FRAME = 5
 SYNC = 0x7E
 FRAME_OVERHEAD = 5  # length, sequence, CRC (2), sync
@@ -105,7 +113,7 @@ class FrameDecoder:
                 start += 1
                 continue
             length = buf[start]
-            if not MIN_FRAME <= length <= MAX_FRAME:
+            if not MIN_FRAME <= length <= BOARD_FRAME:
                 self._bad()
                 continue
             if start + length > len(buf):

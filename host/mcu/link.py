@@ -57,6 +57,7 @@ class SerialLink:
         self.port = port
         self.window = window
         self.timeout = timeout
+        self.max_frame = codec.START_FRAME   # the board's max_frame, once identified
         self.decoder = codec.FrameDecoder()
         self.next_seq = 0
         self.in_flight = collections.deque()  # [seq, frame, first sent, last sent, tries]
@@ -115,7 +116,7 @@ class SerialLink:
     def _payload_limit(self):
         if self.loss > LOSSY:
             return SHORT_PAYLOAD
-        return codec.MAX_FRAME - codec.FRAME_OVERHEAD
+        return self.max_frame - codec.FRAME_OVERHEAD
 
     def flush(self):
         """Send the partly filled frame now (waits while the window is full)."""

@@ -92,6 +92,8 @@ class Mcu:
         self.responses = self.info["responses"]
         self._learn_responses()
         self.link.nak_id = self.responses.get("nak", [None])[0]
+        self.link.max_frame = max(codec.START_FRAME,
+                                  min(codec.MAX_FRAME, self.info.get("max_frame", 0)))
         missing = [name for name in REQUIRED_COMMANDS if name not in self.commands]
         if missing:
             raise LinkError("board firmware %s %s lacks commands: %s"

@@ -13,5 +13,7 @@ try:  # viper pointer casts: plain indexing under CPython (see motion/pulses.py)
     for _name in ("ptr8", "ptr16", "ptr32"):
         if not hasattr(builtins, _name):
             setattr(builtins, _name, lambda obj: obj)
+    if not hasattr(builtins, "uint"):          # viper's unsigned int annotation
+        builtins.uint = int
 except ImportError:
     pass

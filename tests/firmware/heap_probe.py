@@ -45,7 +45,7 @@ def main():
     import thermal.heater  # noqa: F401  (imported lazily by Heaters: code, not data)
     figures = {"imported": used() - base}
     spec = board()
-    hal = Rp2Hal(spec, transport=FakeTransport())
+    hal = Rp2Hal(spec, transport=FakeTransport(), start=rp2.start_on_tick)
     mcu = Mcu(hal, spec)
     figures["idle"] = used() - base
     start = machine.TIME_US[0] + 30000

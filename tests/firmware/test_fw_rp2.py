@@ -25,7 +25,8 @@ def board(motors=2):
         "motors": [{"name": "xyze"[i], "step_pin": pins[i][0], "dir_pin": pins[i][1],
                     "enable_pin": pins[i][2], "enable_inverted": True}
                    for i in range(motors)],
-        "endstops": [{"name": "x", "pin": "gpio4", "pull": "up"}],
+        "endstops": [{"name": "x", "pin": "gpio4", "pull": "down", "active": "high"},
+                     {"name": "y", "pin": "gpio3", "pull": "up", "active": "low"}],
         "heaters": [{"name": "extruder", "sensor_pin": "gpio27", "heater_pin": "gpio23",
                      "pullup_ohm": 4700}],
         "fans": [{"name": "fan", "pin": "gpio17"}],
@@ -35,12 +36,13 @@ def board(motors=2):
 def rig(motors=2, spec=None):
     """Fresh fakes and a backend on ``spec`` (default: the test board)."""
     rp2.reset()
+    machine.mem32.registers.clear()
     if hasattr(uctypes, "reset"):       # the fake (CPython)
         uctypes.reset()
     machine.TIME_US[0] = 1000
     machine.SYS_FREQ[0] = 125000000
     spec = spec or board(motors)
-    hal = Rp2Hal(spec, transport=FakeTransport())
+    hal = Rp2Hal(spec, transport=FakeTransport(), start=rp2.start_on_tick)
     return hal, Mcu(hal, spec)
 
 
@@ -60,7 +62,7 @@ def commanded(hal, oid, runs):
         last = first - interval
         for k in range(1, abs(count) + 1):
             tick = last + k * interval + add * k * (k - 1) // 2
-            yield (tick - hal.origin[oid]) * CYCLES_PER_US + start
+            yield (tick - hal.intake.origin[oid]) * CYCLES_PER_US + start
 
 
 def queue(mcu, oid, start, runs_spec):
@@ -110,7 +112,7 @@ def test_a_long_stream_laps_the_ring_and_stays_exact():
     sent = 0
     while sent < len(spec):
         steppers.cmd_get_queue(0)                      # as the host polls it
-        while sent < len(spec) and steppers._used[0] < steppers.queue_size:
+        while sent < len(spec) and steppers.used(0) < steppers.queue_size:
             steppers.cmd_queue_step(0, *spec[sent])
             sent += 1
         advance(hal, 2000, step_us=250)
@@ -159,7 +161,7 @@ def test_a_run_later_than_its_stream_is_refused():
     hal, mcu = rig()
     mcu.steppers.cmd_set_step_clock(0, machine.TIME_US[0] + 100)
     mcu.steppers.cmd_queue_step(0, 100, 5, 0)
-    assert "too late for its PIO stream" in mcu.shutdown_reason
+    assert "too late for its pulse stream" in mcu.shutdown_reason
 
 
 def test_endstop_stops_the_motor_before_the_next_step_and_gives_its_position():
@@ -179,6 +181,14 @@ def test_endstop_stops_the_motor_before_the_next_step_and_gives_its_position():
     assert hal.transport.sent[-1]
     advance(hal, 20000)
     assert len(rp2.STATE_MACHINES[1].rises) == 20                # the other motor ran on
+
+
+def test_an_active_low_endstop_is_inverted_at_the_pad_so_1_reads_triggered():
+    hal, _mcu = rig()
+    inover = lambda n: (machine.mem32[0x40014004 + 8 * n] >> 16) & 3   # noqa: E731
+    assert inover(3) == 1 and inover(4) == 0     # y (active low) inverted, x not
+    machine.Pin.ALL[3].value(1)                  # pulled up, nothing attached
+    assert hal.endstops[1][0] == 3
 
 
 def test_clock_is_monotonic_across_the_timer_low_word_wrap():

@@ -372,3 +372,14 @@ def run():
     """Advance every enabled state machine to the fake timer's present."""
     for sm in STATE_MACHINES.values():
         sm.run_until(sm.now())
+
+
+def start_on_tick(timer, ctrl0, mask0, ctrl1, mask1):
+    """Stand-in for hal.rp2's viper start (which reads real registers): the
+    same writes through the fake ``mem32``; the fake timer does not tick."""
+    import machine
+    if mask0:
+        machine.mem32[ctrl0] = mask0
+    if mask1:
+        machine.mem32[ctrl1] = mask1
+    return machine.mem32[timer]
