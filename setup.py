@@ -17,7 +17,7 @@ PACKAGE_DIRS = {
     "mendel.examples": "examples",
 }
 PACKAGES = [
-    "mendel", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim", "mendel.thermal",
+    "mendel", "mendel.bench", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim", "mendel.thermal",
     "mendel.ux", "mendel.flash",
     "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
     "mendel.firmware.hal", "mendel.boards", "mendel.examples",

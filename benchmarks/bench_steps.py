@@ -6,7 +6,7 @@ current kernel side by side with a baseline kernel, in the same run.
 
     python benchmarks/bench_steps.py [--baseline REV] [--repeat N] [--moves N]
 
-Inputs: the generated chords file (``mendel.bench_motion.generate_chords``),
+Inputs: the generated chords file (``mendel.bench.motion.generate_chords``),
 ``examples/mendel-test-block.gcode`` and, when the read-only corpus is there,
 ``prusaslicer-2.6-benchy-m83.gcode``. Each is planned once (untimed) with
 the bundled i3 config; then each kernel generates and encodes the steps of
@@ -32,7 +32,7 @@ import tempfile
 import time
 
 from mendel import config
-from mendel.bench_motion import generate_chords, recorded_moves
+from mendel.bench.motion import generate_chords, recorded_moves
 from mendel.planner.motion import Motion
 from mendel.planner.stepgen import StepGenerator
 

@@ -1,64 +1,138 @@
-# Mendel firmware: link decode benchmark (unix port or a board).
+# Mendel firmware: step-run throughput benchmark (unix port or a board).
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""How many step-run commands per second the firmware's link decodes and queues.
+"""How many step runs per second the firmware receives, decodes, queues and
+expands into pulse words, on whatever runs it.
 
-    micropython bench.py [viper|plain] [FRAMES]
+    micropython bench.py STEP_LOG [RUNS [bulk|message]]
 
-Frames of ``queue_step`` commands (the bulk of a print's traffic) are built in
-memory, then fed to the real :class:`link.Link` and step queues through a
-memory transport, in 480-byte reads as a serial driver would deliver them.
-Prints one line: ``decode <mode>: N commands in S s = R commands/s, B bytes/s``.
+``STEP_LOG`` holds real runs, one per line as the simulated board writes them
+(``motor first_clock interval count add``; ``mendel bench firmware`` makes
+it from a print). Before the clock starts, the first ``RUNS`` of them are
+encoded as the host sends them (``set_step_clock`` where a motor's run does
+not follow its previous one, then ``queue_step``) into frames of up to
+``link.MAX_FRAME`` bytes. Then they are fed through the real link, step
+queues and pulse intake, in 64-byte reads as USB full speed delivers them,
+with every motor's ring drained as fast as it fills (a reader that never
+waits) and the clock standing just before each frame's first step. The RP2040
+program's timing is used (``hal/rp2_pio.py``), at 120 MHz: 10 cycles a tick.
+
+``message`` instead of ``bulk`` feeds every message through the link's
+per-message path and the Python reference of ``queue_step``: the baseline.
+
+Prints one line of JSON: ``path``, ``runs``, ``frames``, ``bytes``, ``seconds``,
+``runs_per_s``, ``bytes_per_run``, ``words`` (pulse words written),
+``words_per_s``, ``heap_used_bytes`` and ``heap_free_bytes``
+(``gc.mem_alloc()``/``gc.mem_free()`` after a collection, with every queue,
+run slot and ring full and the bench's frames dropped; code loaded from
+``.mpy`` files is on the heap too), ``late`` and ``shutdown`` (null when
+none). Times are the board's own (``time.ticks_us``).
 """
+import gc
 import json
 import sys
 import time
 
 import codec
 import link
+from hal import rp2_pio
 from mcu import Mcu
+from motion.intake import PulseIntake
+from motion.pulses import PulseStream
 
+_CLOCK_HZ = 12000000
+_CYCLES_PER_TICK = 10       # 120 MHz PIO, as hal/rp2.py sets it for 12 MHz ticks
+_PULSE_CYCLES = 13          # 100 ns at 120 MHz, rounded up, as hal/rp2.py
+_RING_WORDS = 512
+_READ = 64                  # bytes per read: one USB full-speed packet
+_LEAD_TICKS = 240000        # 20 ms, as hal/rp2.py
+_TIMING = (rp2_pio.DIR_LAG, rp2_pio.FIRST_RISE, rp2_pio.PERIOD_OVERHEAD,
+           rp2_pio.IDLE_OVERHEAD, rp2_pio.COUNT_BITS, rp2_pio.DELAY_BITS)
 _BOARD = {
-    "id": "bench", "mcu": "bench", "clock_freq": 12000000, "step_queue_size": 64,
-    "adc_max": 65535, "motors": [{"name": "x"}, {"name": "y"}],
-    "heaters": [], "fans": [],
+    "id": "bench", "mcu": "bench", "clock_freq": _CLOCK_HZ, "step_queue_size": 128,
+    "adc_max": 65535, "motors": [{"name": n} for n in "xyze"], "heaters": [], "fans": [],
 }
 
 
-class _MemoryHal:
-    """Just enough HAL for the link and the step queues. Its clock stands just
-    before the earliest step not yet queued: a board whose motors finish each
-    run as the next one arrives, so the queues never fill."""
+class _BenchHal:
+    """The RP2040 backend's run intake and pulse streams, without hardware:
+    the frames come from memory and the rings drain at once."""
 
-    clock_freq = 12000000
+    clock_freq = _CLOCK_HZ
     virtual = True
 
-    def __init__(self, data):
+    def __init__(self, frames, motors):
         self.transport = self
         self.connected = True
-        self._data = data
+        self._frames = frames
         self._pos = 0
+        self._end = 0
+        self.now = 0
+        self.words = 0
+        self.streams = [PulseStream(_TIMING, _PULSE_CYCLES, 1, 128, _RING_WORDS)
+                        for _ in range(motors)]
+        self.intake = PulseIntake(self.streams, _CYCLES_PER_TICK, _CLOCK_HZ,
+                                  [m["name"] for m in _BOARD["motors"]], self._error)
+        self.lead = _LEAD_TICKS * _CYCLES_PER_TICK
+        for stream in self.streams:
+            stream.idle_cap(self.lead // 10)
+        self.mcu = None
+
+    def _error(self, text):
+        self.mcu.shutdown(text)
+
+    # -- transport: frames from memory, one USB packet at a time --------
+    def feed(self, end, now):
+        """Make ``frames[pos:end]`` readable with the clock at ``now``.
+
+        Over a long gap (a heat-up) the board refills its streams all along
+        (every 2 ms): the clock goes there a second at a time, serviced."""
+        while self.now + _CLOCK_HZ < now:
+            self.now += _CLOCK_HZ
+            self.service()
+        self._end = end
+        self.now = now
 
     def wait(self, timeout_ms):
-        return self._pos < len(self._data)
+        return self._pos < self._end
 
     def readinto(self, view):
-        n = min(len(view), 480, len(self._data) - self._pos)
-        view[:n] = self._data[self._pos:self._pos + n]
+        n = min(len(view), _READ, self._end - self._pos)
+        view[:n] = self._frames[self._pos:self._pos + n]
         self._pos += n
         return n
 
     def write(self, data):
         pass
 
+    # -- the HAL interface the step queues use --------------------------
     def attach(self, mcu):
         self.mcu = mcu
 
     def clock(self):
-        last = self.mcu.steppers.last_clock
-        return max(0, min(last) - 1)
+        return self.now
+
+    def take_runs(self, inbox, n, epoch):
+        return self.intake.take_runs(inbox, n, epoch)
+
+    def refused(self, inbox, index, count):
+        self.intake.refused(inbox, index, count)
+
+    def epoch_moved(self, epoch):
+        self.intake.epoch_moved(epoch)
 
     def step_run(self, oid, first, interval, count, add):
-        pass
+        self.intake.step_run(oid, first, interval, count, add)
+
+    def service(self):
+        """Write every stream on and drain its ring at once (a reader that
+        never waits), until every queued run is words."""
+        for oid, stream in enumerate(self.streams):
+            while True:
+                stream.consumed(stream.written())
+                written = self.intake.refill(oid, self.now, self.lead)
+                self.words += written
+                if not written:
+                    break
 
     def stop_motors(self, now):
         return None
@@ -67,49 +141,134 @@ class _MemoryHal:
         pass
 
     def log(self, text):
-        print(text)
+        pass
 
 
-def _frames(ids, count):
-    set_clock = ids["set_step_clock"][0]
-    queue = ids["queue_step"][0]
+def runs_of(path, limit):
+    """(motor, first, interval, count, add) of each run in step log ``path``,
+    at most ``limit`` of them (a generator: the file is read as it goes)."""
+    taken = 0
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) != 5 or parts[0] == "stop":
+                continue
+            yield int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3]), int(parts[4])
+            taken += 1
+            if taken >= limit:
+                return
+
+
+def encode(runs, ids):
+    """Frames of ``runs`` as the host sends them; returns (bytes, [(end
+    offset, clock)]): the clock (ticks, from a little before the first run)
+    is the earliest first step of the frame and every later one."""
+    set_clock, queue = ids["set_step_clock"][0], ids["queue_step"][0]
     data = bytearray()
-    commands = 0
-    for seq in range(count):
-        payload = bytearray()
-        if seq == 0:
-            for oid in (0, 1):
-                codec.put_int(payload, set_clock)
-                codec.encode_args(payload, "ii", (oid, 0))
-        while len(payload) < 52:
-            codec.put_int(payload, queue)
-            codec.encode_args(payload, "iiii", (commands & 1, 1500, 3, 0))
-            commands += 1
-        frame = bytearray((len(payload) + 5, seq & 0x7F)) + payload
-        crc = codec.crc16_plain(frame, 0, len(frame))
-        frame.extend((crc >> 8, crc & 0xFF, link.SYNC))
-        data.extend(frame)
-    return bytes(data), commands
+    marks = []
+    ends = {}
+    payload = bytearray()
+    frame_clock = None
+    seq = 0
+    origin = None
+    for motor, first, interval, count, add in runs:
+        if origin is None:
+            origin = first - 4 * _LEAD_TICKS
+        message = bytearray()
+        last = first - interval
+        if ends.get(motor) != last:
+            codec.put_int(message, set_clock)
+            codec.encode_args(message, "ii", (motor, last - origin))
+        codec.put_int(message, queue)
+        codec.encode_args(message, "iiii", (motor, interval, count, add))
+        steps = abs(count)
+        ends[motor] = last + steps * interval + add * steps * (steps - 1) // 2
+        if len(payload) + len(message) > link.MAX_FRAME - 5:
+            seq = _frame(data, payload, seq, marks, frame_clock)
+            payload = bytearray()
+            frame_clock = None
+        if frame_clock is None or first - origin < frame_clock:
+            frame_clock = first - origin
+        payload.extend(message)
+    _frame(data, payload, seq, marks, frame_clock)
+    # The board clock never goes back, and stands before every step still to
+    # come: each frame's clock is the earliest first step of it and after.
+    for i in range(len(marks) - 2, -1, -1):
+        if marks[i + 1][1] < marks[i][1]:
+            marks[i] = (marks[i][0], marks[i + 1][1])
+    return bytes(data), marks
 
 
-def run(mode, frames):
-    """Decode ``frames`` frames with the ``viper`` or ``plain`` CRC; prints the rate."""
-    codec.use_viper(mode == "viper")
-    probe = Mcu(_MemoryHal(b""), _BOARD)
-    ids = json.loads(probe.link.identify_text())["commands"]
-    data, commands = _frames(ids, frames)
-    hal = _MemoryHal(data)
+def _frame(data, payload, seq, marks, clock):
+    frame = bytearray((len(payload) + 5, seq & 0x7F)) + payload
+    crc = codec.crc16_plain(frame, 0, len(frame))
+    frame.extend((crc >> 8, crc & 0xFF, link.SYNC))
+    data.extend(frame)
+    marks.append((len(data), clock))
+    return seq + 1
+
+
+def run(path, limit=4000, bulk=True):
+    """Feed the first ``limit`` runs of step log ``path``; returns the figures.
+
+    ``bulk``: runs decoded in bulk (viper, the firmware as it is); False:
+    each message through the link's plain per-message path and the Python
+    reference of queue_step (the baseline)."""
+    probe = Mcu(_BenchHal(b"", 4), _BOARD)
+    data, marks = encode(runs_of(path, limit), json.loads(probe.link.identify_text())["commands"])
+    del probe
+    gc.collect()
+    hal = _BenchHal(data, 4)
     mcu = Mcu(hal, _BOARD)
-    steppers = mcu.steppers
+    if not bulk:
+        mcu.link._bulk.clear()
+    poll = mcu.link.poll
+    gc.collect()
     start = time.ticks_us()
-    while hal._pos < len(data):
-        mcu.link.poll(0)
+    for end, clock in marks:
+        hal.feed(end, clock - 2 * _LEAD_TICKS)
+        while hal.wait(0):
+            poll(0)
+        hal.service()
     seconds = time.ticks_diff(time.ticks_us(), start) / 1e6
-    assert steppers.runs == commands, (steppers.runs, commands, mcu.shutdown_reason)
-    print("decode %s: %d commands in %.3f s = %d commands/s, %d bytes/s"
-          % (mode, commands, seconds, commands / seconds, len(data) / seconds))
+    runs = mcu.steppers.runs
+    size = len(data)
+    del data, marks
+    hal._frames = b""
+    heap_used, heap_free = full_queues_heap(mcu, hal)
+    return {
+        "path": "bulk" if bulk else "per message", "runs": runs, "bytes": size,
+        "seconds": seconds,
+        "runs_per_s": runs / seconds if seconds else 0.0,
+        "bytes_per_run": size / runs if runs else 0.0,
+        "words": hal.words, "words_per_s": hal.words / seconds if seconds else 0.0,
+        "heap_used_bytes": heap_used, "heap_free_bytes": heap_free, "late": sum(s.late for s in hal.streams),
+        "shutdown": mcu.shutdown_reason,
+    }
 
+
+def full_queues_heap(mcu, hal):
+    """(gc.mem_alloc(), gc.mem_free()) after a collection, with every motor's
+    step queue, run slots and ring full: the firmware at its largest."""
+    steppers = mcu.steppers
+    hal.now += 10 * _CLOCK_HZ
+    for oid in range(len(hal.streams)):
+        steppers.cmd_set_step_clock(oid, hal.now + _CLOCK_HZ)
+        for _ in range(steppers.queue_size):
+            steppers.cmd_queue_step(oid, 40, 12, 1)
+        hal.intake.refill(oid, hal.now, hal.lead)
+    gc.collect()
+    return gc.mem_alloc(), gc.mem_free()
+
+
+def main(args=None):
+    """Run with ``args`` (default ``sys.argv``; a board has none: pass them)."""
+    args = args or getattr(sys, "argv", [])
+    if len(args) < 2:
+        print("usage: micropython bench.py STEP_LOG [RUNS [bulk|message]]")
+        return
+    limit = int(args[2]) if len(args) > 2 else 4000
+    print(json.dumps(run(args[1], limit, bulk=len(args) < 4 or args[3] == "bulk")))
 
 if __name__ == "__main__":
-    args = getattr(sys, "argv", [])
-    run(args[1] if len(args) > 1 else "viper", int(args[2]) if len(args) > 2 else 3000)
+    main()

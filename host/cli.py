@@ -87,10 +87,16 @@ def _parser():
     serve.set_defaults(run=cmd_serve)
 
     bench = commands.add_parser("bench", help="measure: `mendel bench` the motion pipeline, "
-                                              "`mendel bench link` the link")
-    bench.add_argument("what", nargs="?", choices=["motion", "link"], default="motion",
+                                              "`mendel bench link` the link, "
+                                              "`mendel bench firmware` the board")
+    bench.add_argument("what", nargs="?", choices=["motion", "link", "firmware"],
+                       default="motion",
                        help="motion (default): look-ahead and the host pipeline; "
-                            "link: the pty and the firmware")
+                            "link: the pty and the firmware; firmware: step runs/s the "
+                            "firmware takes, beside what real prints need")
+    bench.add_argument("--rp2040", action="store_true",
+                       help="firmware: also on an emulated RP2040 (needs MENDEL_RP2_UF2 "
+                            "and MENDEL_RP2_BOOTROM)")
     bench.add_argument("--file", help="G-code file (default: the bundled example)")
     _config_option(bench)
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -355,10 +361,13 @@ def cmd_bench(args):
     from mendel import resources
     path = _readable(args.file or resources.example_gcode())
     if args.what == "link":
-        from mendel import bench as module
+        from mendel.bench import link as module
         figures = module.bench_link(path, args.config)
+    elif args.what == "firmware":
+        from mendel.bench import firmware as module
+        figures = module.bench_firmware(args.config, rp2040=args.rp2040)
     else:
-        from mendel import bench_motion as module
+        from mendel.bench import motion as module
         figures = module.bench_motion(path, args.config)
     print(json.dumps(figures, indent=2) if args.json else module.report(figures))
     return 0

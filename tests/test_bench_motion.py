@@ -1,7 +1,8 @@
 """`mendel bench` (motion): the generated input and the figures' bookkeeping."""
 import io
 
-from mendel import bench_motion, config
+from mendel import config
+from mendel.bench import motion as bench_motion
 from mendel.gcode.reader import iter_commands
 
 

@@ -144,4 +144,4 @@ def test_bench_link_reports_its_figures(short_file):
     assert stream["moves"] == 201 and stream["wire_bytes_per_move"] > 0
     assert stream["ascii_bytes_per_move_line"] == pytest.approx(
         len(SHORT.encode()) / SHORT.count("\n"), rel=0.3)
-    assert set(figures["firmware_decode_commands_per_s"]) == {"viper", "plain"}
+    assert set(figures["firmware_runs_per_s"]) == {"bulk", "message"}

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mendel import config, resources
-from mendel.bench_motion import NullLink, NullMcu, PipelineMachine
+from mendel.bench.motion import NullLink, NullMcu, PipelineMachine
 from mendel.gcode.interpreter import Interpreter
 from mendel.gcode.layers import LayerTracker
 from mendel.gcode.reader import iter_batches

@@ -86,8 +86,11 @@ class PulseIntake:
         stream = self.streams[oid]
         if self.waiting[oid]:
             self._admit(oid)
-        written = stream.fill(self.cycles(oid, now) + lead_cycles)
-        if stream.end > REBASE_AT:
+        at = self.cycles(oid, now)
+        written = stream.fill(at + lead_cycles)
+        # Rebase by the clock, not the stream's end: everything still to come
+        # is then later than the shift, and only past times are clamped.
+        if at > REBASE_AT:
             stream.rebase(self.rebase_cycles)
             self.base[oid] += self.rebase_cycles
             self._retime(oid)

@@ -84,6 +84,9 @@ _BIAS = const(1 << 29)
 REBASE_AT = const(1 << 28)
 # Runs further ahead than this on their stream are not queued yet (cycles).
 FAR_CYCLES = const(1 << 29)
+# Steps are written at most this far past the horizon (cycles): a long slow
+# run is written as the clock nears it, so times stay below 2**30.
+AHEAD_CYCLES = const(1 << 27)
 # take_inbox: bias of the step queue inbox (motion/stepper.py _BIAS) and the
 # fields of its timing array.
 INBOX_BIAS = const(1 << 29)
@@ -147,7 +150,8 @@ class PulseStream:
         return True
 
     def fill(self, horizon_cycles):
-        """Write words while the ring has room; idle words up to ``horizon_cycles``.
+        """Write words while the ring has room; idle words up to ``horizon_cycles``,
+        steps up to ``AHEAD_CYCLES`` past it.
 
         Returns the number of words written. No allocation (viper on MicroPython).
         """
@@ -280,6 +284,7 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
     pend_level = 0
     pend_period = 0
     tail = st[_TAIL]
+    reach = horizon + AHEAD_CYCLES
     while True:
         word = 0
         tiny = 0
@@ -295,13 +300,15 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
             step_level = up ^ st[_INVERT]
             t = st[_NEXT]
             if (pend_n > 0 and pend_level == step_level and pend_n < st[_CMAX]
-                    and t - rise == pend_period):
+                    and t - rise == pend_period and t < reach):
                 pend_n += 1
             elif pend_n > 0:
                 word = pend_level | (pend_n << shift_n) | (pend_d << shift_d)
                 end = rise + st[_PULSE] + 1
                 pend_n = 0
                 free += 1                 # the flush takes its reserved slot
+            elif t >= reach:
+                break                     # far enough ahead for now
             else:
                 if step_level != level:
                     level = step_level

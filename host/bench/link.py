@@ -1,15 +1,15 @@
 # Mendel host: `mendel bench link`.
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Link figures, measured: a real G-code file streamed through the real pty to
-the MicroPython firmware on the simulated board, and the firmware's decode
-rate on the unix port with and without its viper-compiled CRC.
+the MicroPython firmware on the simulated board, and the rate at which the
+firmware takes those very runs on the unix port, in bulk and per message.
 
 Printed side by side with the ASCII G-code the same moves came from (what a
 Marlin host would send). A benchmark prints figures; it asserts nothing.
 """
 import os
 import re
-import subprocess
+import tempfile
 import time
 
 import serial
@@ -17,10 +17,9 @@ import serial
 from mendel import config as config_mod
 from mendel.mcu.mcu import Mcu
 from mendel.printer import Printer
-from mendel.sim.board import SimBoard, find_micropython, firmware_dir
+from mendel.sim.board import SimBoard
 
 _MOVE_LINE = re.compile(rb"^\s*[Gg]0*[0123](?![0-9])")
-_DECODE = re.compile(r"decode (\w+): (\d+) commands in ([\d.]+) s = (\d+) commands/s")
 
 
 def ascii_move_bytes(path):
@@ -34,9 +33,10 @@ def ascii_move_bytes(path):
     return total, count
 
 
-def stream_figures(path, cfg):
+def stream_figures(path, cfg, step_log=None):
     """Print ``path`` on a fresh simulated board; figures of what crossed the link."""
-    with SimBoard(cfg.board) as sim, serial.Serial(sim.port, 250000, timeout=0.1) as port:
+    with SimBoard(cfg.board, step_log=step_log) as sim, \
+            serial.Serial(sim.port, 250000, timeout=0.1) as port:
         mcu = Mcu(port)
         mcu.connect()
         printer = Printer(cfg, mcu, warn=lambda _text: None)
@@ -59,29 +59,25 @@ def stream_figures(path, cfg):
     }
 
 
-def decode_figures(frames=3000):
-    """Firmware decode rate on the unix port, viper CRC and plain CRC."""
-    figures = {}
-    for mode in ("viper", "plain"):
-        out = subprocess.run([find_micropython(), "bench.py", mode, str(frames)],
-                             cwd=firmware_dir(), capture_output=True, text=True, timeout=300)
-        match = _DECODE.search(out.stdout)
-        if not match:
-            raise RuntimeError("firmware bench failed: %s" % (out.stdout + out.stderr))
-        figures[mode] = int(match.group(4))
-    return figures
+def firmware_figures(step_log):
+    """Runs/s the firmware takes on the unix port, from the stream's own runs
+    (``mendel bench firmware`` has the board's figures and the need)."""
+    from mendel.bench import firmware
+    return {mode: f["runs_per_s"] for mode, f in firmware.unix_rate(step_log).items()}
 
 
 def bench_link(path, cfg_path=None):
     """All link figures as a dict."""
     cfg = config_mod.load(cfg_path)
-    return {"stream": stream_figures(path, cfg), "firmware_decode_commands_per_s":
-            decode_figures()}
+    with tempfile.TemporaryDirectory() as work:
+        log = os.path.join(work, "steps.log")
+        stream = stream_figures(path, cfg, log)
+        return {"stream": stream, "firmware_runs_per_s": firmware_figures(log)}
 
 
 def report(figures):
     s = figures["stream"]
-    d = figures["firmware_decode_commands_per_s"]
+    d = figures["firmware_runs_per_s"]
     return "\n".join([
         "link bench: %s, %d moves, %.0f s of print" % (s["file"], s["moves"],
                                                        s["print_time_s"]),
@@ -90,7 +86,7 @@ def report(figures):
         "    %10.1f bytes on the wire per move" % s["wire_bytes_per_move"],
         "    %10.1f bytes per G0-G3 line of the ASCII file (the Marlin way)"
         % s["ascii_bytes_per_move_line"],
-        "  firmware decode on the unix port (queue_step commands/s):",
-        "    %10d with the viper CRC, %d with the plain-Python CRC" % (d["viper"],
-                                                                      d["plain"]),
+        "  the firmware on the unix port takes these runs at (runs/s; the board's",
+        "  figures: `mendel bench firmware --rp2040`):",
+        "    %10d decoded in bulk, %d per message" % (d["bulk"], d["message"]),
     ])
