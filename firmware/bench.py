@@ -37,7 +37,7 @@ import link
 from hal import rp2_pio
 from mcu import Mcu
 from motion.intake import PulseIntake
-from motion.pulses import PulseStream
+from motion.pulses import PulseStream, drain_all
 
 _CLOCK_HZ = 12000000
 _CYCLES_PER_TICK = 10       # 120 MHz PIO, as hal/rp2.py sets it for 12 MHz ticks
@@ -70,6 +70,7 @@ class _BenchHal:
         self.words = 0
         self.streams = [PulseStream(_TIMING, _PULSE_CYCLES, 1, 128, _RING_WORDS)
                         for _ in range(motors)]
+        self._states = [s.state for s in self.streams]
         self.intake = PulseIntake(self.streams, _CYCLES_PER_TICK, _CLOCK_HZ,
                                   [m["name"] for m in _BOARD["motors"]], self._error)
         self.lead = _LEAD_TICKS * _CYCLES_PER_TICK
@@ -126,13 +127,12 @@ class _BenchHal:
     def service(self):
         """Write every stream on and drain its ring at once (a reader that
         never waits), until every queued run is words."""
-        for oid, stream in enumerate(self.streams):
-            while True:
-                stream.consumed(stream.written())
-                written = self.intake.refill(oid, self.now, self.lead)
-                self.words += written
-                if not written:
-                    break
+        states = self._states
+        while True:
+            self.words += drain_all(states)
+            if self.intake.refill_all(self.now, self.lead) < _RING_WORDS - 1:
+                break                   # no ring filled up: all written
+        self.words += drain_all(states)
 
     def stop_motors(self, now):
         return None

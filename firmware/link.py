@@ -41,7 +41,7 @@ MAX_FRAME = const(255)
 MAX_SEND = const(64)       # frames to the host (its decoder takes no longer ones)
 MIN_FRAME = const(5)
 SYNC = const(0x7E)
-_RX_SIZE = const(512)
+_RX_SIZE = const(1024)    # four longest frames
 SEQ_MASK = const(0x7F)
 URGENT = const(0x80)
 # A partial frame that gets no more bytes for this long (ms of waiting) had
@@ -160,6 +160,13 @@ class Link:
         self._idle_ms = 0
         self.rx_activity = True
         self._rx_len += n
+        # Take the whole burst (several USB packets) before decoding it.
+        view = self._rx_view
+        while self._rx_len < _RX_SIZE and self.transport.wait(0):
+            n = self.transport.readinto(view[self._rx_len:])
+            if n <= 0:
+                break
+            self._rx_len += n
         self._process()
 
     def _process(self):

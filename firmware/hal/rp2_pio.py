@@ -36,7 +36,7 @@ from micropython import const
 try:
     import rp2
 except ImportError:     # not an RP2040 (firmware/bench.py): the figures only
-    rp2 = None
+    rp2 = None  # type: ignore[assignment]
 
 # Cycle counts of the program below (see the module docstring).
 DIR_LAG = const(1)

@@ -24,7 +24,7 @@ import array
 from micropython import const
 
 from motion.pulses import (FAR_CYCLES, INBOX_BIAS, REBASE_AT, TIMING_FAR, TIMING_MULT,
-                           TIMING_T0, take_inbox)
+                           TIMING_REBASE, TIMING_T0, refill_streams, take_inbox)
 
 _INBOX = const(5)               # fields of a step queue inbox entry
 
@@ -52,6 +52,8 @@ class PulseIntake:
         self.timing[TIMING_FAR] = FAR_CYCLES // cycles_per_tick
         self._states = [s.state for s in streams]
         self._runs = [s.runs for s in streams]
+        self._rings = [s.ring for s in streams]
+        self._positions = [s.positions for s in streams]
         self.waiting = [[] for _ in range(count)]
         # Rebase by whole ticks, so a stream's cycle 0 stays on a tick.
         self.rebase_cycles = ((REBASE_AT >> 1) // cycles_per_tick) * cycles_per_tick
@@ -91,10 +93,29 @@ class PulseIntake:
         # Rebase by the clock, not the stream's end: everything still to come
         # is then later than the shift, and only past times are clamped.
         if at > REBASE_AT:
-            stream.rebase(self.rebase_cycles)
-            self.base[oid] += self.rebase_cycles
-            self._retime(oid)
+            self._rebase(oid)
         return written
+
+    def refill_all(self, now, lead_cycles):
+        """:meth:`refill` for every stream in one viper call; returns the most
+        words one stream took (ring words - 1: its ring filled up)."""
+        waiting = self.waiting
+        for oid in range(len(waiting)):
+            if waiting[oid]:
+                self._admit(oid)
+        most = refill_streams(self._states, self._runs, self._rings, self._positions,
+                              self.timing, now - self.epoch, lead_cycles)
+        due = self.timing[TIMING_REBASE]
+        if due:
+            for oid in range(len(self.streams)):
+                if due & (1 << oid):
+                    self._rebase(oid)
+        return most
+
+    def _rebase(self, oid):
+        self.streams[oid].rebase(self.rebase_cycles)
+        self.base[oid] += self.rebase_cycles
+        self._retime(oid)
 
     # -- runs ----------------------------------------------------------
     def take_runs(self, inbox, n, epoch):

@@ -92,7 +92,8 @@ AHEAD_CYCLES = const(1 << 27)
 INBOX_BIAS = const(1 << 29)
 TIMING_MULT = const(0)
 TIMING_FAR = const(1)
-TIMING_T0 = const(2)
+TIMING_REBASE = const(2)    # refill_streams: bit per stream that is due a rebase
+TIMING_T0 = const(3)
 
 
 def _ints(size):
@@ -285,26 +286,54 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
     pend_period = 0
     tail = st[_TAIL]
     reach = horizon + AHEAD_CYCLES
+    pulse = st[_PULSE]
+    first_rise = st[_FIRST]
+    period0 = st[_PERIOD0]
+    idle0 = st[_IDLE0]
+    dir_lag = st[_DIRLAG]
+    setup = st[_SETUP]
+    dmax = st[_DMAX]
+    cmax = st[_CMAX]
+    invert = st[_INVERT]
+    qmask = st[_QMASK]
+    idle_cap = st[_IDLECAP]
+    left = st[_LEFT]
+    next_t = st[_NEXT]
+    iv = st[_IV]
+    qhead = st[_QHEAD]
+    qused = st[_QUSED]
+    late = st[_LATE]
+    dir_at = st[_DIRAT]
+    # The head run's direction and add, read once per run.
+    q = _RUN * qhead
+    sign = 1
+    step_level = 0
+    add = 0
+    if left > 0:
+        up = runs[q + 4]
+        sign = 1 if up else -1
+        step_level = up ^ invert
+        add = runs[q + 3] - _BIAS
     while True:
         word = 0
         tiny = 0
-        if st[_LEFT] == 0 and st[_QUSED] > 0:
-            q = _RUN * st[_QHEAD]
-            st[_LEFT] = runs[q + 2]
-            st[_NEXT] = runs[q]
-            st[_IV] = runs[q + 1] + runs[q + 3] - _BIAS
-        if st[_LEFT] > 0:
-            q = _RUN * st[_QHEAD]
+        if left == 0 and qused > 0:
+            q = _RUN * qhead
+            left = runs[q + 2]
+            next_t = runs[q]
+            add = runs[q + 3] - _BIAS
+            iv = runs[q + 1] + add
             up = runs[q + 4]
             sign = 1 if up else -1
-            step_level = up ^ st[_INVERT]
-            t = st[_NEXT]
-            if (pend_n > 0 and pend_level == step_level and pend_n < st[_CMAX]
+            step_level = up ^ invert
+        if left > 0:
+            t = next_t
+            if (pend_n > 0 and pend_level == step_level and pend_n < cmax
                     and t - rise == pend_period and t < reach):
                 pend_n += 1
             elif pend_n > 0:
                 word = pend_level | (pend_n << shift_n) | (pend_d << shift_d)
-                end = rise + st[_PULSE] + 1
+                end = rise + pulse + 1
                 pend_n = 0
                 free += 1                 # the flush takes its reserved slot
             elif t >= reach:
@@ -312,58 +341,58 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
             else:
                 if step_level != level:
                     level = step_level
-                    st[_DIRAT] = end + st[_DIRLAG]
+                    dir_at = end + dir_lag
                 when = t
-                if when < end + st[_FIRST]:
-                    when = end + st[_FIRST]
-                if when < st[_DIRAT] + st[_SETUP]:
-                    when = st[_DIRAT] + st[_SETUP]
-                gap = when - end - st[_FIRST]
-                if gap > st[_DMAX]:
+                if when < end + first_rise:
+                    when = end + first_rise
+                if when < dir_at + setup:
+                    when = dir_at + setup
+                gap = when - end - first_rise
+                if gap > dmax:
                     if free == 0:
                         break
-                    idle = gap - st[_IDLE0]
-                    if idle > st[_DMAX]:
-                        idle = st[_DMAX]
+                    idle = gap - idle0
+                    if idle > dmax:
+                        idle = dmax
                     word = level | (idle << shift_d)
-                    end += idle + st[_IDLE0]
+                    end += idle + idle0
                 else:
                     if free == 0:
                         break
                     free -= 1             # the slot the pending word will take
                     if when != t:
-                        st[_LATE] += 1
+                        late += 1
                     pend_n = 1
                     pend_d = gap
                     pend_level = step_level
-                    pend_period = gap + st[_PERIOD0]
+                    pend_period = gap + period0
                     t = when
             if word == 0:                 # the step went into the pending word
                 rise = t
                 pos += sign
-                st[_NEXT] += st[_IV]
-                st[_IV] += runs[q + 3] - _BIAS
-                st[_LEFT] -= 1
-                if st[_LEFT] == 0:
-                    st[_QHEAD] = (st[_QHEAD] + 1) & st[_QMASK]
-                    st[_QUSED] -= 1
+                next_t += iv
+                iv += add
+                left -= 1
+                if left == 0:
+                    qhead = (qhead + 1) & qmask
+                    qused -= 1
                 continue
         elif pend_n > 0:
             word = pend_level | (pend_n << shift_n) | (pend_d << shift_d)
-            end = rise + st[_PULSE] + 1
+            end = rise + pulse + 1
             pend_n = 0
             free += 1
         elif end < horizon and free > 0:
-            idle = horizon - end - st[_IDLE0]
+            idle = horizon - end - idle0
             if idle < 1:
                 idle = 1
-            if idle > st[_IDLECAP]:
-                idle = st[_IDLECAP]
+            if idle > idle_cap:
+                idle = idle_cap
             word = level | (idle << shift_d)
-            end += idle + st[_IDLE0]
+            end += idle + idle0
         elif tail < TAIL_WORDS and free > 0:
             word = level | (1 << shift_d)
-            end += 1 + st[_IDLE0]
+            end += 1 + idle0
             tiny = 1
         else:
             break
@@ -376,6 +405,13 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
         posr[write] = pos
         write = (write + 1) & rmask
         written += 1
+    st[_LEFT] = left
+    st[_NEXT] = next_t
+    st[_IV] = iv
+    st[_QHEAD] = qhead
+    st[_QUSED] = qused
+    st[_LATE] = late
+    st[_DIRAT] = dir_at
     if written > 0:
         ring[write] = 0
         ring[first_slot] = first_word
@@ -430,3 +466,41 @@ def take_inbox(states, slots, inbox_obj, n: int, timing_obj) -> int:
         st[_QUSED] = used + 1
         i += 1
     return i
+
+
+@micropython.viper
+def refill_streams(states, slots, rings, positions, timing_obj, now_rel: int,
+                   lead: int) -> int:
+    """Fill every stream up to ``lead`` cycles past the clock ``now_rel``
+    (ticks after the step queues' epoch; each stream's cycle 0 is in
+    ``timing``, see take_inbox). Sets ``timing[TIMING_REBASE]`` to a bit per
+    stream whose clock passed REBASE_AT; returns the most words any stream
+    took (a ring that filled up takes ring words - 1). No allocation."""
+    timing = ptr32(timing_obj)    # noqa: F821 (viper builtin)
+    mult = timing[TIMING_MULT]
+    count = int(len(states))
+    most = 0
+    due = 0
+    oid = 0
+    while oid < count:
+        at = (now_rel - (timing[TIMING_T0 + oid] - INBOX_BIAS)) * mult
+        written = int(_fill(states[oid], slots[oid], rings[oid], positions[oid], at + lead))
+        if written > most:
+            most = written
+        if at > REBASE_AT:
+            due |= 1 << oid
+        oid += 1
+    timing[TIMING_REBASE] = due
+    return most
+
+
+@micropython.viper
+def drain_all(states) -> int:
+    """A reader that never waits (benchmarks, tests): every stream's read
+    index moves to its halt word. Returns the words taken. No allocation."""
+    taken = 0
+    for i in range(int(len(states))):
+        st = ptr32(states[i])       # noqa: F821 (viper builtin)
+        taken += (st[_WRITE] - st[_READ]) & st[_RMASK]
+        st[_READ] = st[_WRITE]
+    return taken

@@ -48,7 +48,8 @@ _MOTORS = const(4)
 _RUNS = const(5)        # runs queued since start (wraps at 2**31)
 _INCAP = const(6)       # inbox capacity (runs)
 _SKIP = const(7)        # 1 after a shutdown: messages are read and dropped
-_M0 = const(8)          # per-motor fields from here, _MF each:
+_V0 = const(8)          # three scratch fields: a message's arguments + _BIAS
+_M0 = const(11)         # per-motor fields from here, _MF each:
 _LAST = const(0)        #   last step, _rel (valid when _HAS)
 _HAS = const(1)         #   1: _LAST holds the motor's last step
 _HEAD = const(2)        #   oldest slot of the ring of run ends
@@ -326,44 +327,37 @@ def _decode(st_obj, ends_obj, inbox_obj, buf_obj, pos: int, end: int) -> int:
     cap = st[_INCAP]
     skip = st[_SKIP]
     while pos < end and nin < cap and buf[pos] == msgid:
-        # Four zigzag VLQ arguments, at most four bytes each (28 bits).
-        p = pos + 1
+        # The motor: one byte (ids below 64). Then interval, count and add:
+        # zigzag VLQs of at most four bytes (28 bits) into the scratch fields.
+        if pos + 2 >= end:
+            break
+        oid = buf[pos + 1]
+        if oid & 0x81 or (oid >> 1) >= motors:
+            break
+        oid = oid >> 1
+        p = pos + 2
         k = 0
-        oid = 0
-        interval = 0
-        count = 0
-        add = 0
-        ok = 1
-        while k < 4:
+        while k < 3:
             value = 0
             shift = 0
-            while True:
-                if p >= end or shift > 21:
-                    ok = 0
-                    break
+            byte = 0x80
+            while byte >= 0x80 and p < end and shift < 28:
                 byte = buf[p]
                 p += 1
                 value |= (byte & 0x7F) << shift
-                if byte < 0x80:
-                    break
                 shift += 7
-            if ok == 0:
+            if byte >= 0x80:
                 break
             if value & 1:
-                value = 0 - ((value + 1) >> 1)
+                st[_V0 + k] = 0 - ((value + 1) >> 1) + _BIAS
             else:
-                value = value >> 1
-            if k == 0:
-                oid = value
-            elif k == 1:
-                interval = value
-            elif k == 2:
-                count = value
-            else:
-                add = value
+                st[_V0 + k] = (value >> 1) + _BIAS
             k += 1
-        if ok == 0 or oid < 0 or oid >= motors:
+        if k < 3:
             break
+        interval = st[_V0] - _BIAS
+        count = st[_V0 + 1] - _BIAS
+        add = st[_V0 + 2] - _BIAS
         if skip:
             pos = p
             continue
