@@ -40,7 +40,9 @@ def _parser():
     job.add_argument("file", help="G-code file")
     _common(job)
     _board_options(job, config=False)
-    job.add_argument("--step-log", help="simulated board: write every step run to this file")
+    job.add_argument("--step-log", help="write every step run to this file: the one the "
+                                        "simulated board runs, or with --port the one the "
+                                        "host sends (motor first_clock interval count add)")
     job.add_argument("--sim-link-faults", type=_link_faults, metavar="SPEC",
                      help="damage the link on purpose: drop=, flip=, dup=, insert= "
                           "(per-byte rates), cut=SECONDS@AFTER, seed=N; comma-separated")
@@ -196,6 +198,15 @@ def _board(args, cfg):
         yield mcu
 
 
+def _sent_run_log(args, mcu):
+    """With --step-log on a board that keeps no log (not the simulated one), the
+    host writes the runs it sends (mendel.mcu.runlog); else None."""
+    if not args.step_log or "sim_advance" in mcu.commands:
+        return None
+    from mendel.mcu.runlog import SentRunLog
+    return SentRunLog(args.step_log, mcu.commands)
+
+
 def _report_print(summary):
     lines = [
         "printed %s" % summary.file,
@@ -244,10 +255,15 @@ def cmd_print(args):
             run.warn("mendel: warning: " + text)
         printer = Printer(cfg, mcu, warn=run.warn, settings=_settings(args))
         run.watch(printer)
+        sent = _sent_run_log(args, mcu)
+        if sent is not None:
+            printer.toolhead.sent_runs = sent.add
         try:
             thermal_cli.schedule_faults(printer, args.sim_fault)
             summary = printer.print_file(path, preflight=not args.no_preflight)
         finally:
+            if sent is not None:
+                sent.close()
             with contextlib.suppress(LinkError, McuShutdown, OSError):
                 printer.shutdown()
         summary.warnings = run.monitor.warnings
