@@ -8,7 +8,8 @@
 //   {"op": "adc", "channel": 0, "raw": 2048}  raw 12-bit ADC reading of channel 0..3
 //   {"op": "pins", "pins": [14, 15]}        -> levels {pin: 0/1}, pwm {pin: duty 0..1 or null}
 //   {"op": "flush"}                         edge log records so far written to the file
-//   {"op": "stats"}                         -> cycle, ns, wall_s, edges, usb byte counts
+//   {"op": "stats"}                         -> cycle, ns, wall_s, edges, usb byte counts,
+//                                              idle_cycles (CPU in WFI/WFE)
 //   {"op": "quit"}
 // Events (no "id"): {"ev": "ready"}, {"ev": "usb"} once the CDC port is up,
 // {"ev": "tick", "cycle", "ns", "duty": {pin: fraction high since the last tick}}.
@@ -101,7 +102,8 @@ export class Control {
       case 'stats':
         return { cycle: clock.now, ns: clock.nanos, wall_s: (Date.now() - this.wallStart) / 1000,
                  edges: pins.edges, usb_in: usb.bytesIn, usb_out: usb.bytesOut,
-                 usb_pending: usb.pending, usb_connected: usb.connected };
+                 usb_pending: usb.pending, usb_connected: usb.connected,
+                 idle_cycles: this.parts.usage.idle };
       case 'quit':
         this.closed = true;
         return { ok: true };

@@ -64,6 +64,7 @@ if (config.fs_image) chip.flash.set(fs.readFileSync(config.fs_image), config.fs_
 chip.core.PC = FLASH_BOOT2;
 chip.addClockListener((hz) => clock.setHz(hz));
 
+const usage = { idle: 0 };                      // cycles the CPU spent waiting (WFI/WFE)
 let nextEvent = 0;                               // earliest cycle something other than the CPU is due
 const earlier = (cycle) => { if (cycle < nextEvent) nextEvent = cycle; };
 clock.onEarlier = earlier;
@@ -110,7 +111,9 @@ function runBatch(cycles) {
   const end = clock.now + cycles;
   while (clock.now < end) {
     if (core.waiting) {
+      const from = clock.now;
       serviceTo(Math.min(nextEvent, end));
+      usage.idle += clock.now - from;
       continue;
     }
     const took = core.executeInstruction();
@@ -147,7 +150,7 @@ function pumpSerial() {
 }
 
 const control = new Control(new net.Socket({ fd: config.control_fd, readable: true, writable: true }),
-                            { chip, clock, pins, usb, pio, earlier });
+                            { chip, clock, pins, usb, pio, earlier, usage });
 control.tickFrom = 0;
 control.flushEdges = () => { if (edgeFd !== null) fs.writeSync(edgeFd, pins.takeLog()); };
 const wallStart = process.hrtime.bigint();

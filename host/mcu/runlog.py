@@ -8,7 +8,7 @@ format (firmware/hal/sim.py)::
     motor first_clock interval count add
 
 ``motor`` is the board's motor id; the run's k-th step (k = 0..|count|-1)
-is commanded at ``first_clock + k*interval + add*k*(k-1)/2``, and
+is commanded at ``first_clock + k*interval + add*k*(k+1)/2``, and
 ``first_clock`` is the motor's previous step (or ``set_step_clock``) plus
 ``interval`` (firmware/motion/stepper.py). A board on a real port (or the
 emulated RP2040) has no log of its own; this one says what it was told, so

@@ -34,8 +34,12 @@ def net_steps(emu, motor):
 
 
 def commanded_ticks(log_path, oid):
-    """Commanded step times (ticks, sorted) of motor ``oid`` from a step log
-    (``motor first_clock interval count add`` lines) and each step's sign."""
+    """Commanded step times (ticks, in log order) of motor ``oid`` from a step log
+    (``motor first_clock interval count add`` lines) and each step's sign.
+
+    A run's step k (k = 0..|count|-1) is at ``first + k*interval + add*k*(k+1)/2``:
+    ``first`` is the previous step plus ``interval``, and each later interval
+    grows by ``add`` (firmware/motion/stepper.py)."""
     times, signs = [], []
     with open(log_path) as f:
         for line in f:
@@ -44,7 +48,7 @@ def commanded_ticks(log_path, oid):
                 continue
             first, interval, count, add = (int(p) for p in parts[1:])
             k = np.arange(abs(count), dtype=np.int64)
-            times.append(first + k * interval + add * k * (k - 1) // 2)
+            times.append(first + k * interval + add * k * (k + 1) // 2)
             signs.append(np.full(abs(count), 1 if count > 0 else -1))
     if not times:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
