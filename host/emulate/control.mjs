@@ -9,7 +9,8 @@
 //   {"op": "pins", "pins": [14, 15]}        -> levels {pin: 0/1}, pwm {pin: duty 0..1 or null}
 //   {"op": "flush"}                         edge log records so far written to the file
 //   {"op": "stats"}                         -> cycle, ns, wall_s, edges, usb byte counts,
-//                                              idle_cycles (CPU in WFI/WFE)
+//                                              idle_cycles (CPU in WFI/WFE), usb_last_in_cycle
+//                                              (when the device last got host bytes)
 //   {"op": "quit"}
 // Events (no "id"): {"ev": "ready"}, {"ev": "usb"} once the CDC port is up,
 // {"ev": "tick", "cycle", "ns", "duty": {pin: fraction high since the last tick}}.
@@ -103,7 +104,7 @@ export class Control {
         return { cycle: clock.now, ns: clock.nanos, wall_s: (Date.now() - this.wallStart) / 1000,
                  edges: pins.edges, usb_in: usb.bytesIn, usb_out: usb.bytesOut,
                  usb_pending: usb.pending, usb_connected: usb.connected,
-                 idle_cycles: this.parts.usage.idle };
+                 idle_cycles: this.parts.usage.idle, usb_last_in_cycle: usb.lastInCycle };
       case 'quit':
         this.closed = true;
         return { ok: true };

@@ -85,6 +85,7 @@ class Rp2040Emulator:
         self.edge_log = None
         self.errors = []
         self.temperatures = []          # [(ns, {heater: block degC})], one per tick
+        self.duties = []                # [(ns, {GPIO: fraction high over the tick})]
         self._sock = self._reader = None
         self._ids = itertools.count(1)
         self._answers = {}
@@ -244,6 +245,7 @@ class Rp2040Emulator:
             heater.advance(dt, duty)
             self._send({"op": "adc", "channel": heater.channel, "raw": heater.raw()})
         self.temperatures.append((message["ns"], {h.name: h.plant.temp for h in self.plants}))
+        self.duties.append((message["ns"], duty))
 
     # -- what tests use ----------------------------------------------------
     def wait_usb(self, timeout=60.0):

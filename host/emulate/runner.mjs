@@ -75,7 +75,7 @@ for (const [channel, raw] of Object.entries(config.adc || {})) chip.adc.channelV
 for (const pin of config.duty_pins || []) pins.track(pin);
 
 const serialOut = [];
-const usb = new CdcBridge(rp.USBCDC, chip.usbCtrl, (data) => serialOut.push(Buffer.from(data)));
+const usb = new CdcBridge(rp.USBCDC, chip.usbCtrl, clock, (data) => serialOut.push(Buffer.from(data)));
 const edgeFd = config.edge_log ? fs.openSync(config.edge_log, 'w') : null;
 const ticks = { every: config.tick_ns || 5e6, at: config.tick_ns || 5e6 };
 ticks.cycle = clock.cycleAtNanos(ticks.at);

@@ -9,10 +9,12 @@
 // buffer is held until host bytes are waiting, as a real host's NAK does.
 
 export class CdcBridge {
-  /** `USBCDC`: rp2040js's class; `usb`: the chip's RPUSBController;
-   *  `onData(Uint8Array)`: bytes the device sent. */
-  constructor(USBCDC, usb, onData) {
+  /** `USBCDC`: rp2040js's class; `usb`: the chip's RPUSBController; `clock`: its
+   *  CycleClock; `onData(Uint8Array)`: bytes the device sent. */
+  constructor(USBCDC, usb, clock, onData) {
     this.usb = usb;
+    this.clock = clock;
+    this.lastInCycle = -1;       // cycle the device was last handed host bytes
     this.cdc = new USBCDC(usb);
     this.connected = false;
     this.waiting = [];           // host bytes not yet handed to the device (Uint8Array chunks)
@@ -54,6 +56,7 @@ export class CdcBridge {
       else this.waiting[0] = chunk.subarray(take);
     }
     this.bytesIn += filled;
+    this.lastInCycle = this.clock.now;
     this.usb.endpointReadDone(endpoint, packet.subarray(0, filled));
   }
 }
