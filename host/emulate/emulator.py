@@ -305,6 +305,12 @@ class Rp2040Emulator:
             ns[later] = start_ns + (cycles[later] - start) * (1e9 / hz)
         return ns * (self.clock_freq / 1e9)
 
+    def cycle_of(self, ticks):
+        """First emulated cycle at or after MCU clock ``ticks`` (in the current epoch)."""
+        start, start_ns, hz = self.time()["epochs"][-1]
+        ns = ticks * (1e9 / self.clock_freq)
+        return int(start + np.ceil((ns - start_ns) * hz / 1e9))
+
     def wait_emulated(self, seconds, poll_s=0.05):
         """Return once ``seconds`` of emulated time have passed from now."""
         until = self.time()["ns"] + seconds * 1e9

@@ -19,6 +19,11 @@
 // leaves it, or reconciled if the machine is stopped or exec'd mid-loop).
 // An unconditional jump to itself (a halt) and a stall on an empty TX FIFO
 // park the machine until the CPU or DMA touches it.
+//
+// FIFO flush: changing a machine's FJOIN bits in SHIFTCTRL clears both its
+// FIFOs (datasheet 3.7; the SDK's pio_sm_clear_fifos, which MicroPython's
+// StateMachine.init calls, toggles FJOIN_RX twice for this). rp2040js keeps
+// them, so a re-initialised machine would run stale words; here they go.
 
 const JMP = 0b000;
 const COND_X_DEC = 0b010;
@@ -28,6 +33,8 @@ const CTRL = 0x000;
 const SM_REGS = [0x0c8, 0x0e0, 0x0f8, 0x110];   // SMn_CLKDIV; INSTR is at +0x10
 const SM_INSTR = 0x10;
 const SM_SPAN = 0x18;
+const SM_SHIFTCTRL = 0x08;
+const FJOIN = 0xc0000000;
 
 class Machine {
   constructor(pio, index) {
@@ -91,6 +98,14 @@ class Machine {
     return took;
   }
 
+  /** Empty both FIFOs (an FJOIN change) and tell the DMA the TX FIFO has room. */
+  clearFifos() {
+    this.sm.txFIFO.reset();
+    this.sm.rxFIFO.reset();
+    this.sm.updateDMATx();
+    this.sm.updateDMARx();
+  }
+
   /** Undo a skipped loop's shortcut at `cycle`: the register holds the passes still to run. */
   reconcile(cycle) {
     const loop = this.loop;
@@ -136,6 +151,10 @@ export class PioStepper {
         m.reconcile(this.clock.now);
         write(offset, value);
         this._touched(m);
+      } else if (m !== null && offset - SM_REGS[index] === SM_SHIFTCTRL) {
+        const joined = m.sm.shiftCtrl & FJOIN;
+        write(offset, value);
+        if ((m.sm.shiftCtrl & FJOIN) !== joined) m.clearFifos();
       } else {
         write(offset, value);
         if (m !== null) m.readDivider();
