@@ -1,8 +1,8 @@
 # Mendel host: command line.
 # SPDX-License-Identifier: GPL-3.0-or-later
 """mendel: print G-code on the simulated board or a real one, check it first,
-autotune a heater's PID, type G-code at it (console), plot a file's motion, or
-measure the link."""
+autotune a heater's PID, type G-code at it (console), plot a file's motion,
+measure the link, or run a board's firmware on an emulated RP2040."""
 import argparse
 import contextlib
 import json
@@ -112,6 +112,9 @@ def _parser():
                        help="print every step with its commands; change nothing")
     flash.add_argument("--quiet", action="store_true", help="no progress bars")
     flash.set_defaults(run=cmd_flash)
+
+    from mendel.emulate import cli as emulate_cli
+    emulate_cli.add_command(commands).set_defaults(run=cmd_emulate)
     return parser
 
 
@@ -388,6 +391,12 @@ def cmd_flash(args):
     if not args.dry_run:
         print("flashed %s on %s: %d files, %.1f KB, verified"
               % (summary["board"], summary["port"], summary["files"], summary["bytes"] / 1024))
+    return 0
+
+
+def cmd_emulate(args):
+    from mendel.emulate import cli as emulate_cli
+    emulate_cli.run(args)
     return 0
 
 
