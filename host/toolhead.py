@@ -65,6 +65,7 @@ class Toolhead:
         self._set_clock_id = mcu.message_id("set_step_clock")
         self._queue_step_id = mcu.message_id("queue_step")
         self._feed = self._move_feed()
+        self.sent_runs = None      # called with (data, ends) of each batch of encoded runs
 
     def _move_feed(self):
         """The MoveFeed of linear kinematics (cartesian, CoreXY), else None."""
@@ -193,6 +194,8 @@ class Toolhead:
         """Queue encoded runs on the link, waiting where a motor's queue on the
         board is full."""
         data, ends, motors, last_clocks = encoded
+        if self.sent_runs is not None:
+            self.sent_runs(data, ends)
         mcu = self.mcu
         block = MessageBlock(data, ends)
         queues = self._queues

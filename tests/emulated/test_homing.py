@@ -1,0 +1,48 @@
+"""Homing stops on the emulated RP2040: the PIO program samples the endstop before
+every step, and the harness drives the endstop GPIO at a chosen emulated cycle."""
+import numpy as np
+import pytest
+
+from conftest import connect
+from edges import rising_ticks
+
+pytestmark = pytest.mark.emulated
+
+INTERVAL_TICKS = 12000            # 1 ms between steps
+STEPS = 1500                      # the homing run: 1.5 s towards the endstop
+TRIGGER_AFTER = 437               # steps taken before the endstop closes
+LEAD_TICKS = 12000000 // 2        # the run starts 0.5 s after it is sent
+
+
+def test_homing_stops_on_the_step_the_endstop_closes_before(emulator):
+    """X homes towards its endstop (GPIO11, pull-up, high = triggered): the harness
+    holds it open, then closes it half-way between step 437 and step 438 of the
+    homing run. The board's stop position (get_trigger) is the true step count
+    on the step pin, that count is 437 (the steps commanded before the endstop
+    closed), and endstop_query reads triggered. The host has no homing of its
+    own yet (G28 is a plain move), so the test speaks the firmware's commands."""
+    motor = emulator.board["motors"][0]
+    endstop = int(emulator.board["endstops"][0]["pin"][4:])
+    port, mcu = connect(emulator)
+    try:
+        mcu.send("enable_motors", 1)
+        mcu.send("endstop_home", 0, 1 << 0)
+        start = mcu.estimated_clock() + LEAD_TICKS
+        mcu.send("set_step_clock", 0, start)
+        mcu.send("queue_step", 0, INTERVAL_TICKS, -STEPS, 0)
+        mcu.flush()
+        # Step k (1-based) is at start + k*interval; close between 437 and 438.
+        close = start + TRIGGER_AFTER * INTERVAL_TICKS + INTERVAL_TICKS // 2
+        emulator.drive(endstop, 1, at_cycle=emulator.cycle_of(close))
+        mcu.wait_until(start + (STEPS + 10) * INTERVAL_TICKS)
+        _oid, hit, position = mcu.query("get_trigger", (0,), "trigger",
+                                        match=lambda a: a[0] == 0)
+        _eid, state = mcu.query("endstop_query", (0,), "endstop_state",
+                                match=lambda a: a[0] == 0)
+    finally:
+        port.close()
+    ticks, dirs = rising_ticks(emulator, motor)
+    assert np.all(dirs == 0)
+    assert (hit, state) == (1, 1)
+    assert position == -len(ticks), "the board's stop position is not the pins' count"
+    assert len(ticks) == TRIGGER_AFTER

@@ -1,0 +1,50 @@
+"""Step edges on the emulated RP2040's GPIOs against the step runs the host sent."""
+import numpy as np
+import pytest
+
+from edges import commanded_ticks, rising_ticks
+from printing import bench_config, excerpt, mendel_print
+
+pytestmark = pytest.mark.emulated
+
+# Excerpt of the bundled example: its start block (G28, Z lift, purge lines out
+# and back, lift), about 11 s of printing. Longer excerpts (into layer 1) stop
+# the current firmware on the emulated chip with an underrun or a late run
+# (see the report of issue 13); raise this once it keeps up.
+EXCERPT_LINES = 33
+PIO_CYCLES_PER_TICK = 10
+ONE_US_TICKS = 12
+
+
+def test_every_step_edge_lands_on_its_commanded_time(emulator, tmp_path):
+    """A real print streamed by `mendel print --port` (the host logs the runs it
+    sends with --step-log): on every motor, the step pin rises once per commanded
+    step, no step missing or extra, each with the dir pin at the step's sign, and
+    each rise at its commanded time exact to the PIO cycle: the rises sit at one
+    constant offset from the commands (spread at most one PIO cycle), and that
+    offset is under 1 us."""
+    log = str(tmp_path / "sent.log")
+    code, out, err = mendel_print(emulator.port, excerpt(str(tmp_path), EXCERPT_LINES),
+                                  bench_config(str(tmp_path)), log)
+    assert code == 0, out + err
+    offsets = {}
+    for oid, motor in enumerate(emulator.board["motors"]):
+        got, dirs = rising_ticks(emulator, motor)
+        want, signs = commanded_ticks(log, oid)
+        order = np.argsort(want, kind="stable")
+        want, signs = want[order], signs[order]
+        assert len(got) == len(want), "motor %s: %d rises for %d commanded steps" % (
+            motor["name"], len(got), len(want))
+        if not len(want):
+            continue
+        assert np.array_equal(np.where(dirs == 1, 1, -1), signs), motor["name"]
+        cycles = (got - want) * PIO_CYCLES_PER_TICK
+        assert cycles.max() - cycles.min() <= 1.0, (
+            "motor %s: step times off their commands by %.1f..%.1f PIO cycles"
+            % (motor["name"], cycles.min(), cycles.max()))
+        offsets[motor["name"]] = float(np.median(got - want))
+    assert offsets, "no motor stepped"
+    for name, offset in offsets.items():
+        assert abs(offset) < ONE_US_TICKS, (
+            "motor %s: every step lands %.2f ticks (%.1f us) after its commanded time"
+            % (name, offset, offset / ONE_US_TICKS))
