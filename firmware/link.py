@@ -82,7 +82,8 @@ class Link:
     """Decodes frames from ``transport`` and dispatches commands.
 
     ``transport`` has ``readinto(memoryview) -> n``, ``write(bytes)`` and
-    ``wait(timeout_ms) -> bool``. Buffers are allocated here once; decoding an
+    ``wait(timeout_ms) -> bool``, and may have ``readexactly(memoryview)``
+    (blocks until the view is full) to read the rest of a frame at once. Buffers are allocated here once; decoding an
     all-integer command allocates nothing.
     """
 
@@ -100,6 +101,7 @@ class Link:
         self.frames_dup = 0
         self.frames_urgent = 0
         self.rx_activity = False
+        self._complete = getattr(transport, "readexactly", None)
         self._handlers = []  # msgid -> (fmt, bound method)
         self._names = []
         self._bulk = {}      # first byte of a message -> bulk decoder
@@ -160,14 +162,38 @@ class Link:
         self._idle_ms = 0
         self.rx_activity = True
         self._rx_len += n
-        # Take the whole burst (several USB packets) before decoding it.
+        # Take the whole burst (several USB packets) before decoding it; a
+        # transport that can wait for the rest of a frame whose head came
+        # reads it in one go.
         view = self._rx_view
-        while self._rx_len < _RX_SIZE and self.transport.wait(0):
-            n = self.transport.readinto(view[self._rx_len:])
+        transport = self.transport
+        complete = self._complete
+        while True:
+            if complete is not None:
+                self._complete_frame(complete)
+            if self._rx_len > _RX_SIZE - MAX_FRAME or not transport.wait(0):
+                break
+            n = transport.readinto(view[self._rx_len:])
             if n <= 0:
                 break
             self._rx_len += n
         self._process()
+
+    def _complete_frame(self, read):
+        """Read the missing bytes of the last frame in the buffer, if its
+        length byte is sound."""
+        rx = self._rx
+        pos = 0
+        while pos < self._rx_len and not self._resync:
+            length = rx[pos]
+            if length < MIN_FRAME or length > MAX_FRAME:
+                return
+            if pos + length > self._rx_len:
+                need = pos + length - self._rx_len
+                read(self._rx_view[self._rx_len:self._rx_len + need])
+                self._rx_len += need
+                return
+            pos += length
 
     def _process(self):
         rx = self._rx

@@ -21,6 +21,8 @@ CONTROL_HZ = const(10)
 # (Klipper's heater PWM max_duration plays the same role); per heater with
 # set_max_duration.
 HOST_SILENCE_S = const(3)
+# Longest time the main loop may be away (inside a read) before guard() acts.
+STALL_S = const(1)
 _CLOCK_MASK = const(0xFFFFFFFF)
 # Bytes of a shutdown reason that fit one frame: 64 - 5 framing - id - length.
 _REASON_IN_FRAME = const(56)
@@ -56,6 +58,8 @@ class Mcu:
         self.max_silence = [HOST_SILENCE_S * freq] * len(self.heaters.heaters)
         self.next_control = hal.clock() + self.control_ticks
         self.last_rx = hal.clock()
+        self.loop_clock = self.last_rx
+        self.stall_ticks = STALL_S * freq
         self.was_connected = False
 
     def describe(self):
@@ -139,13 +143,29 @@ class Mcu:
             self._watchdog(now)
 
     def _watchdog(self, now):
-        silent = now - self.last_rx
+        # Checked each control period, and a PWM output drops only at the end
+        # of its period: cut that much early, so the heater is off within
+        # the limit itself.
+        silent = now - self.last_rx + self.control_ticks
+        freq = self.hal.clock_freq
         heaters = self.heaters.heaters
         for hid in range(len(heaters)):
-            if heaters[hid].target > 0.0 and silent > self.max_silence[hid]:
+            heater = heaters[hid]
+            lag = int(heater.pwm_period_s * freq)
+            if heater.target > 0.0 and silent + lag > self.max_silence[hid]:
                 self.shutdown("host silent for %.1f s: heaters off"
                               % (silent / self.hal.clock_freq))
                 return
+
+    def guard(self):
+        """From a timer, which runs even while the main loop waits inside a
+        read: a main loop that has not come round for ``STALL_S`` (a frame
+        whose rest never came: the host died mid-frame) shuts the board down,
+        heaters off. Allocates the clock's long int."""
+        now = self.hal.clock()
+        if self.shutdown_reason is None and now - self.loop_clock > self.stall_ticks:
+            self.shutdown("main loop stalled for %.1f s (a frame never completed)"
+                          % ((now - self.loop_clock) / self.hal.clock_freq))
 
     def run_until(self, target):
         """Virtual clock only: advance to ``target`` ticks, timers included.
@@ -170,6 +190,7 @@ class Mcu:
         except Exception as exc:  # a command the firmware cannot run: stop safely
             self.shutdown("firmware error: %s %s" % (type(exc).__name__, exc))
         now = hal.clock()
+        self.loop_clock = now
         if self.link.rx_activity:
             self.link.rx_activity = False
             self.last_rx = now

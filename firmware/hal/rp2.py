@@ -55,6 +55,7 @@ RING_WORDS = const(512)           # 2 KiB per motor: 5 ms at 100k words/s
 _RING_BITS = const(11)            # log2 of the ring in bytes, for DMA ring mode
 LEAD_US = const(20000)            # idle words are written this far ahead
 SERVICE_MS = const(2)
+_GUARD_EVERY = const(50)          # refill ticks between main-loop checks: 100 ms
 _LEAD_WORDS = const(10)           # idle words per lead: the DMA prefetches 4
 _TIMER_HIGH = const(0x40054024)   # TIMERAWH
 _TIMER_LOW = const(0x40054028)    # TIMERAWL
@@ -169,6 +170,7 @@ class Rp2Hal(MachineIo):
         self.hits = [None] * len(motors)     # trigger position per motor
         self._busy = False
         self._timer = None
+        self._ticks = 0
 
     # -- set-up --------------------------------------------------------
     def _endstop_pin(self, spec):
@@ -248,9 +250,15 @@ class Rp2Hal(MachineIo):
         self.service()
 
     def _tick(self, _timer):
-        # Scheduled between bytecodes of the main loop: refill only. A halted
-        # motor is left for the main loop, whose shutdown writes to the link.
+        # Scheduled between bytecodes of the main loop (and while it waits in
+        # a read): refill only; a halted motor is left for the main loop,
+        # whose shutdown writes to the link. Every _GUARD_EVERY ticks the
+        # main loop's own progress is checked (Mcu.guard).
         self.service(stops=False)
+        self._ticks += 1
+        if self._ticks >= _GUARD_EVERY and self.mcu is not None:
+            self._ticks = 0
+            self.mcu.guard()
 
     # -- steppers ------------------------------------------------------
     def step_run(self, oid, first, interval, count, add):
@@ -302,7 +310,7 @@ class Rp2Hal(MachineIo):
                         self._stopped(oid, now)
                     continue
                 self.streams[oid].consumed((self.channels[oid].read - self.rings[oid]) >> 2)
-                self.intake.refill(oid, now, self.lead)
+            self.intake.refill_all(now, self.lead)
         finally:
             self._busy = False
 

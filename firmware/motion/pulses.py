@@ -326,18 +326,16 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
             up = runs[q + 4]
             sign = 1 if up else -1
             step_level = up ^ invert
-        if left > 0:
-            t = next_t
+        if left > 0 and next_t < reach:   # (a step further on waits: the
+            t = next_t                      # stream idles to the horizon)
             if (pend_n > 0 and pend_level == step_level and pend_n < cmax
-                    and t - rise == pend_period and t < reach):
+                    and t - rise == pend_period):
                 pend_n += 1
             elif pend_n > 0:
                 word = pend_level | (pend_n << shift_n) | (pend_d << shift_d)
                 end = rise + pulse + 1
                 pend_n = 0
                 free += 1                 # the flush takes its reserved slot
-            elif t >= reach:
-                break                     # far enough ahead for now
             else:
                 if step_level != level:
                     level = step_level

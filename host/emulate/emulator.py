@@ -112,7 +112,7 @@ class Rp2040Emulator:
         """{GPIO: level} holding every endstop of the board untriggered."""
         levels = {}
         for spec in self.board.get("endstops", []):
-            levels[_pin(spec["pin"])] = 1 if spec.get("inverted") else 0
+            levels[_pin(spec["pin"])] = 1 if spec.get("active") == "low" else 0
         return levels
 
     # -- life ------------------------------------------------------------

@@ -15,14 +15,16 @@ LEAD_TICKS = 12000000 // 2        # the run starts 0.5 s after it is sent
 
 
 def test_homing_stops_on_the_step_the_endstop_closes_before(emulator):
-    """X homes towards its endstop (GPIO11, pull-up, high = triggered): the harness
-    holds it open, then closes it half-way between step 437 and step 438 of the
+    """X homes towards its endstop (GPIO11, pull-up, active low as the board file
+    says: a switch to ground): the harness holds it open, then closes it half-way between step 437 and step 438 of the
     homing run. The board's stop position (get_trigger) is the true step count
     on the step pin, that count is 437 (the steps commanded before the endstop
     closed), and endstop_query reads triggered. The host has no homing of its
     own yet (G28 is a plain move), so the test speaks the firmware's commands."""
     motor = emulator.board["motors"][0]
-    endstop = int(emulator.board["endstops"][0]["pin"][4:])
+    spec = emulator.board["endstops"][0]
+    endstop = int(spec["pin"][4:])
+    closed = 0 if spec["active"] == "low" else 1
     port, mcu = connect(emulator)
     try:
         mcu.send("enable_motors", 1)
@@ -33,7 +35,7 @@ def test_homing_stops_on_the_step_the_endstop_closes_before(emulator):
         mcu.flush()
         # Step k (1-based) is at start + k*interval; close between 437 and 438.
         close = start + TRIGGER_AFTER * INTERVAL_TICKS + INTERVAL_TICKS // 2
-        emulator.drive(endstop, 1, at_cycle=emulator.cycle_of(close))
+        emulator.drive(endstop, closed, at_cycle=emulator.cycle_of(close))
         mcu.wait_until(start + (STEPS + 10) * INTERVAL_TICKS)
         _oid, hit, position = mcu.query("get_trigger", (0,), "trigger",
                                         match=lambda a: a[0] == 0)

@@ -84,3 +84,30 @@ def test_the_halt_word_follows_the_last_word_and_unread_words_are_kept():
     assert ps.fill(0) == 0                             # the reader took nothing yet
     ps.consumed(4)
     assert ps.fill(0) == 4 and ps.ring[(15 + 4) & 15] == 0
+
+
+def test_a_long_run_is_written_as_the_clock_nears_and_its_cut_ends_with_tail_words():
+    """A slow run longer than AHEAD_CYCLES is not written at once (its times
+    would pass 2**30); where the writing stops, TAIL_WORDS shortest idle words
+    follow, so a prefetching reader meets the halt word only at a true end.
+    Written on as the horizon moves, its steps come out exact."""
+    from motion.pulses import AHEAD_CYCLES
+    ps = PulseStream(TIMING, PULSE, 1, 8, 512)
+    interval = 1 << 20
+    steps = 400                             # 400 * 2**20 cycles: past AHEAD_CYCLES
+    ps.queue(1000, interval, steps, 0)
+    first = ps.fill(0)
+    words = [ps.ring[i] for i in range(first)]
+    assert ps.pending() == 1                # the run is not all written
+    assert words[-TAIL_WORDS:] == [(1 << 11) | 1] * TAIL_WORDS   # d = 1, dir level 1
+    assert ps.ring[first] == 0              # then the halt word
+    assert rises(words)[-1][0] < AHEAD_CYCLES + 2 * interval
+    horizon = 0
+    while ps.pending():
+        horizon += AHEAD_CYCLES // 2
+        ps.consumed(ps.written())
+        start = ps.written()
+        n = ps.fill(horizon)
+        words += [ps.ring[(start + k) % 512] for k in range(n)]
+    times = [t for t, _level in rises(words)]
+    assert times == [1000 + k * interval for k in range(steps)]
