@@ -55,6 +55,7 @@ RING_WORDS = const(512)           # 2 KiB per motor: 5 ms at 100k words/s
 _RING_BITS = const(11)            # log2 of the ring in bytes, for DMA ring mode
 LEAD_US = const(20000)            # idle words are written this far ahead
 SERVICE_MS = const(2)
+_IN_FLIGHT = const(5)             # words taken by the DMA and not yet run: FIFO + OSR
 _GUARD_EVERY = const(50)          # refill ticks between main-loop checks: 100 ms
 _LEAD_WORDS = const(10)           # idle words per lead: the DMA prefetches 4
 _TIMER_HIGH = const(0x40054024)   # TIMERAWH
@@ -309,7 +310,10 @@ class Rp2Hal(MachineIo):
                     if stops:
                         self._stopped(oid, now)
                     continue
-                self.streams[oid].consumed((self.channels[oid].read - self.rings[oid]) >> 2)
+                # Words the DMA took may still be in the FIFO or running:
+                # their ring slots (and positions) are kept until they ran.
+                self.streams[oid].consumed(
+                    ((self.channels[oid].read - self.rings[oid]) >> 2) - _IN_FLIGHT)
             self.intake.refill_all(now, self.lead)
         finally:
             self._busy = False

@@ -84,8 +84,9 @@ _BIAS = const(1 << 29)
 REBASE_AT = const(1 << 28)
 # Runs further ahead than this on their stream are not queued yet (cycles).
 FAR_CYCLES = const(1 << 29)
-# Steps are written at most this far past the horizon (cycles): a long slow
-# run is written as the clock nears it, so times stay below 2**30.
+# Steps are written at most this far past the horizon (cycles), in batches
+# (see _fill): a long slow run is written as the clock nears it, so times
+# stay below 2**30.
 AHEAD_CYCLES = const(1 << 27)
 # take_inbox: bias of the step queue inbox (motion/stepper.py _BIAS) and the
 # fields of its timing array.
@@ -285,7 +286,11 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
     pend_level = 0
     pend_period = 0
     tail = st[_TAIL]
+    # Steps are written in batches: up to AHEAD_CYCLES past the horizon, once
+    # what is written reaches less than half that far.
     reach = horizon + AHEAD_CYCLES
+    if st[_END] > horizon + (AHEAD_CYCLES >> 1):
+        reach = horizon
     pulse = st[_PULSE]
     first_rise = st[_FIRST]
     period0 = st[_PERIOD0]
