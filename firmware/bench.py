@@ -11,9 +11,11 @@ it from a print). Before the clock starts, the first ``RUNS`` of them are
 encoded as the host sends them (``set_step_clock`` where a motor's run does
 not follow its previous one, then ``queue_step``) into frames of up to
 ``link.MAX_FRAME`` bytes. Then they are fed through the real link, step
-queues and pulse intake, in 64-byte reads as USB full speed delivers them,
-with every motor's ring drained as fast as it fills (a reader that never
-waits) and the clock standing just before each frame's first step. The RP2040
+queues and pulse intake,
+read as the board's stdin transport reads them (a frame's first byte, then
+the rest in one read), with every motor's ring drained as fast as it fills
+(a reader that never waits) and the clock standing just before each
+frame's first step. The RP2040
 program's timing is used (``hal/rp2_pio.py``), at 120 MHz: 10 cycles a tick.
 
 ``message`` instead of ``bulk`` feeds every message through the link's
@@ -32,6 +34,8 @@ import json
 import sys
 import time
 
+from micropython import const
+
 import codec
 import link
 from hal import rp2_pio
@@ -43,7 +47,6 @@ _CLOCK_HZ = 12000000
 _CYCLES_PER_TICK = 10       # 120 MHz PIO, as hal/rp2.py sets it for 12 MHz ticks
 _PULSE_CYCLES = 13          # 100 ns at 120 MHz, rounded up, as hal/rp2.py
 _RING_WORDS = 512
-_READ = 64                  # bytes per read: one USB full-speed packet
 _LEAD_TICKS = 240000        # 20 ms, as hal/rp2.py
 _TIMING = (rp2_pio.DIR_LAG, rp2_pio.FIRST_RISE, rp2_pio.PERIOD_OVERHEAD,
            rp2_pio.IDLE_OVERHEAD, rp2_pio.COUNT_BITS, rp2_pio.DELAY_BITS)
@@ -81,7 +84,7 @@ class _BenchHal:
     def _error(self, text):
         self.mcu.shutdown(text)
 
-    # -- transport: frames from memory, one USB packet at a time --------
+    # -- transport: frames from memory, read as the stdin transport reads --
     def feed(self, end, now):
         """Make ``frames[pos:end]`` readable with the clock at ``now``.
 
@@ -97,10 +100,18 @@ class _BenchHal:
         return self._pos < self._end
 
     def readinto(self, view):
-        n = min(len(view), _READ, self._end - self._pos)
+        """One byte, as the board's stdin transport (hal/stdio.py) reads."""
+        if self._pos >= self._end:
+            return 0
+        view[0] = self._frames[self._pos]
+        self._pos += 1
+        return 1
+
+    def readexactly(self, view):
+        """The rest of a frame, as hal/stdio.py reads it (one blocking read)."""
+        n = len(view)
         view[:n] = self._frames[self._pos:self._pos + n]
         self._pos += n
-        return n
 
     def write(self, data):
         pass
@@ -159,12 +170,17 @@ def runs_of(path, limit):
                 return
 
 
-def encode(runs, ids):
-    """Frames of ``runs`` as the host sends them; returns (bytes, [(end
-    offset, clock)]): the clock (ticks, from a little before the first run)
-    is the earliest first step of the frame and every later one."""
+# Room per run in the frame buffer: real runs take 7.3-7.7 bytes on average,
+# set_step_clock included (a run of ours can take up to ~30).
+_RUN_ROOM = const(12)
+
+
+def encode(runs, ids, data):
+    """Frames of ``runs`` as the host sends them, into ``data`` (a _Buffer);
+    returns (memoryview of the bytes, [(end offset, clock)]): the clock
+    (ticks, from a little before the first run) is the earliest first step of
+    the frame and every later one."""
     set_clock, queue = ids["set_step_clock"][0], ids["queue_step"][0]
-    data = bytearray()
     marks = []
     ends = {}
     payload = bytearray()
@@ -196,7 +212,25 @@ def encode(runs, ids):
     for i in range(len(marks) - 2, -1, -1):
         if marks[i + 1][1] < marks[i][1]:
             marks[i] = (marks[i][0], marks[i + 1][1])
-    return bytes(data), marks
+    return data.view(), marks
+
+
+class _Buffer:
+    """A bytearray made once and filled from the front."""
+
+    def __init__(self, size):
+        self.buf = bytearray(size)
+        self.size = 0
+
+    def extend(self, data):
+        end = self.size + len(data)
+        if end > len(self.buf):
+            raise ValueError("bench frames outgrew their buffer")
+        self.buf[self.size:end] = data
+        self.size = end
+
+    def view(self):
+        return memoryview(self.buf)[:self.size]
 
 
 def _frame(data, payload, seq, marks, clock):
@@ -204,7 +238,7 @@ def _frame(data, payload, seq, marks, clock):
     crc = codec.crc16_plain(frame, 0, len(frame))
     frame.extend((crc >> 8, crc & 0xFF, link.SYNC))
     data.extend(frame)
-    marks.append((len(data), clock))
+    marks.append((data.size, clock))
     return seq + 1
 
 
@@ -214,8 +248,13 @@ def run(path, limit=4000, bulk=True):
     ``bulk``: runs decoded in bulk (viper, the firmware as it is); False:
     each message through the link's plain per-message path and the Python
     reference of queue_step (the baseline)."""
+    gc.collect()
+    # The frame buffer first, while the heap is in one piece (a board's heap
+    # is too fragmented later for a block that size).
+    data = _Buffer(limit * _RUN_ROOM)
     probe = Mcu(_BenchHal(b"", 4), _BOARD)
-    data, marks = encode(runs_of(path, limit), json.loads(probe.link.identify_text())["commands"])
+    data, marks = encode(runs_of(path, limit), json.loads(probe.link.identify_text())["commands"],
+                         data)
     del probe
     gc.collect()
     hal = _BenchHal(data, 4)

@@ -362,14 +362,28 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
                 else:
                     if free == 0:
                         break
-                    free -= 1             # the slot the pending word will take
                     if when != t:
                         late += 1
-                    pend_n = 1
-                    pend_d = gap
-                    pend_level = step_level
-                    pend_period = gap + period0
-                    t = when
+                    if add != 0:
+                        # An accelerating run: its intervals all differ, so
+                        # each step is a word of its own, written at once.
+                        word = step_level | (1 << shift_n) | (gap << shift_d)
+                        end = when + pulse + 1
+                        rise = when
+                        pos += sign
+                        next_t += iv
+                        iv += add
+                        left -= 1
+                        if left == 0:
+                            qhead = (qhead + 1) & qmask
+                            qused -= 1
+                    else:
+                        free -= 1         # the slot the pending word will take
+                        pend_n = 1
+                        pend_d = gap
+                        pend_level = step_level
+                        pend_period = gap + period0
+                        t = when
             if word == 0:                 # the step went into the pending word
                 rise = t
                 pos += sign

@@ -68,7 +68,8 @@ class Rp2040Emulator:
     """
 
     def __init__(self, board="rpi-pico-bench", uf2=None, bootrom=None, config=None,
-                 log_pins=None, drive=None, tick_ms=5.0, max_speed=1.0, out=None):
+                 log_pins=None, drive=None, tick_ms=5.0, max_speed=1.0, out=None,
+                 extra_files=None, start=True):
         self.board = load_board(board)
         if self.board["mcu"] != "rp2040":
             raise EmulatorError("board %s has a %s, not an RP2040" % (self.board["id"],
@@ -81,6 +82,7 @@ class Rp2040Emulator:
                                            [m[k] for m in motors for k in ("step_pin", "dir_pin")])]
         self.initial_drive = drive if drive is not None else self.idle_endstops()
         self.tick_ms, self.max_speed, self.out = tick_ms, max_speed, out
+        self.extra_files, self.start_firmware = extra_files, start
         self.port = self.process = self.build_dir = None
         self.edge_log = None
         self.errors = []
@@ -120,7 +122,8 @@ class Rp2040Emulator:
         folder = node.ensure_rp2040js(self.out)
         runner_node = node.find_node()
         self.build_dir = tempfile.mkdtemp(prefix="mendel-emulate-")
-        fs_image, _names = image.firmware_image(self.board, self.build_dir)
+        fs_image, _names = image.firmware_image(self.board, self.build_dir, self.extra_files,
+                                                self.start_firmware)
         master, slave = os.openpty()
         tty.setraw(slave)
         self.port = os.ttyname(slave)

@@ -26,16 +26,21 @@ PROG_BYTES = 256
 FAMILY = "rp2040"
 
 
-def firmware_image(board, build_dir):
+def firmware_image(board, build_dir, extra_files=None, start=True):
     """Compile the firmware for ``board`` (a checked board dict) into ``build_dir`` and
     write ``build_dir/fs.img``: a littlefs image of FS_BYTES for offset FS_OFFSET.
 
+    ``extra_files``: {name on the board: local path} copied as they are;
+    ``start``: False leaves ``main.py`` out, so the board boots to the REPL
+    with the firmware's modules importable (benchmarks, see repl.py).
     Returns ``(image path, [remote file names])``. Raises FlashError (mpy-cross).
     """
-    files = ports.firmware_files(firmware_dir(), FAMILY)
+    files = [f for f in ports.firmware_files(firmware_dir(), FAMILY)
+             if start or f != upload.ENTRY]
     march = ports.port(FAMILY)["march"]
     pairs = upload.compile_firmware(firmware_dir(), files, build_dir, march)
     pairs.append((upload.board_json(board, build_dir), upload.BOARD_FILE))
+    pairs.extend((local, remote) for remote, local in sorted((extra_files or {}).items()))
     fs = LittleFS(block_size=BLOCK_BYTES, block_count=FS_BYTES // BLOCK_BYTES,
                   prog_size=PROG_BYTES, read_size=PROG_BYTES)
     for local, remote in pairs:

@@ -53,7 +53,8 @@ def runs(count, seed=5):
 
 def feed(rows, bulk):
     probe = Mcu(bench._BenchHal(b"", 4), bench._BOARD)
-    data, marks = bench.encode(iter(rows), json.loads(probe.link.identify_text())["commands"])
+    data, marks = bench.encode(iter(rows), json.loads(probe.link.identify_text())["commands"],
+                               bench._Buffer(len(rows) * 40))
     hal = bench._BenchHal(data, 4)
     mcu = Mcu(hal, bench._BOARD)
     if not bulk:
@@ -92,7 +93,8 @@ def test_bulk_and_reference_paths_give_the_same_queues_and_words():
 def test_a_late_run_shuts_down_with_the_reference_words_in_bulk():
     rows = [(0, 2000000, 1000, 5, 0), (0, 2010000, 1000, 5, 0)]
     probe = Mcu(bench._BenchHal(b"", 4), bench._BOARD)
-    data, marks = bench.encode(iter(rows), json.loads(probe.link.identify_text())["commands"])
+    data, marks = bench.encode(iter(rows), json.loads(probe.link.identify_text())["commands"],
+                               bench._Buffer(len(rows) * 40))
     hal = bench._BenchHal(data, 4)
     mcu = Mcu(hal, bench._BOARD)
     hal.feed(marks[-1][0], 10 ** 8)         # the clock is long past both runs
