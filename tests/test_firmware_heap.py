@@ -32,7 +32,9 @@ def test_firmware_heap_at_idle_and_with_full_queues(micropython, capsys):
               "full queues %.1f KB, after motion %.1f KB, peak %.1f KB; total peak %.1f KB"
               % (code / 1024, data["idle"] / 1024, data["full_queues"] / 1024,
                  data["after_motion"] / 1024, data["peak"] / 1024, figures["peak"] / 1024))
-    assert figures["rings_used"] == [511] * 4             # queues and rings really full
+    # Queues and rings really full: 511 words less the 5 the DMA took and
+    # has not run yet (FIFO + OSR), which the ring keeps (hal/rp2.py _IN_FLIGHT).
+    assert figures["rings_used"] == [511 - 5] * 4
     assert data["peak"] <= LIMIT_KB * 1024
     assert data["full_queues"] - data["idle"] <= 1024      # full queues cost no heap
     assert figures["peak"] <= 128 * 1024                   # code + data, regression guard

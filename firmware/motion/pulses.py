@@ -322,6 +322,7 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
     while True:
         word = 0
         tiny = 0
+        direct = 0
         if left == 0 and qused > 0:
             q = _RUN * qhead
             left = runs[q + 2]
@@ -369,22 +370,15 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
                         # each step is a word of its own, written at once.
                         word = step_level | (1 << shift_n) | (gap << shift_d)
                         end = when + pulse + 1
-                        rise = when
-                        pos += sign
-                        next_t += iv
-                        iv += add
-                        left -= 1
-                        if left == 0:
-                            qhead = (qhead + 1) & qmask
-                            qused -= 1
+                        direct = 1
                     else:
                         free -= 1         # the slot the pending word will take
                         pend_n = 1
                         pend_d = gap
                         pend_level = step_level
                         pend_period = gap + period0
-                        t = when
-            if word == 0:                 # the step went into the pending word
+                    t = when
+            if word == 0 or direct:       # the step went into a word
                 rise = t
                 pos += sign
                 next_t += iv
@@ -393,7 +387,8 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
                 if left == 0:
                     qhead = (qhead + 1) & qmask
                     qused -= 1
-                continue
+                if word == 0:             # (the pending one: go on)
+                    continue
         elif pend_n > 0:
             word = pend_level | (pend_n << shift_n) | (pend_d << shift_d)
             end = rise + pulse + 1
@@ -454,6 +449,9 @@ def take_inbox(states, slots, inbox_obj, n: int, timing_obj) -> int:
     timing = ptr32(timing_obj)    # noqa: F821
     mult = timing[TIMING_MULT]
     far = timing[TIMING_FAR]
+    held = 0
+    st = ptr32(states[0])         # noqa: F821
+    runs = ptr32(slots[0])        # noqa: F821
     i = 0
     while i < n:
         e = 5 * i
@@ -461,14 +459,16 @@ def take_inbox(states, slots, inbox_obj, n: int, timing_obj) -> int:
         ahead = inbox[e + 1] - (timing[TIMING_T0 + oid] - INBOX_BIAS)
         if ahead >= far:
             break
-        st = ptr32(states[oid])   # noqa: F821
+        if oid != held:           # (a list look-up costs more than the rest)
+            st = ptr32(states[oid])   # noqa: F821
+            runs = ptr32(slots[oid])  # noqa: F821
+            held = oid
         first = ahead * mult
         if first < st[_END] + st[_FIRST]:
             break
         used = st[_QUSED]
         if used > st[_QMASK]:
             break
-        runs = ptr32(slots[oid])  # noqa: F821
         q = _RUN * ((st[_QHEAD] + used) & st[_QMASK])
         count = inbox[e + 3] - INBOX_BIAS
         runs[q] = first

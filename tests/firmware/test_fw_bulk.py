@@ -10,15 +10,7 @@ import json
 
 import bench
 from mcu import Mcu
-
-
-class Lcg:
-    def __init__(self, seed):
-        self.state = seed
-
-    def next(self, bound):
-        self.state = (self.state * 1103515245 + 12345) & 0x7FFFFFFF
-        return self.state % bound
+from test_fw_link import Lcg
 
 
 def runs(count, seed=5):
