@@ -53,7 +53,8 @@ from motion.pulses import PulseStream
 
 RING_WORDS = const(512)           # 2 KiB per motor: 5 ms at 100k words/s
 _RING_BITS = const(11)            # log2 of the ring in bytes, for DMA ring mode
-LEAD_US = const(20000)            # idle words are written this far ahead
+LEAD_US = const(60000)            # idle words are written this far ahead: more than a
+                                  # GC pause (10-21 ms measured on the emulated RP2040)
 SERVICE_MS = const(2)
 _IN_FLIGHT = const(5)             # words taken by the DMA and not yet run: FIFO + OSR
 _GUARD_EVERY = const(50)          # refill ticks between main-loop checks: 100 ms

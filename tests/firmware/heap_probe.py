@@ -48,7 +48,7 @@ def main():
     hal = Rp2Hal(spec, transport=FakeTransport(), start=rp2.start_on_tick)
     mcu = Mcu(hal, spec)
     figures["idle"] = used() - base
-    start = machine.TIME_US[0] + 30000
+    start = machine.TIME_US[0] + 100000          # past the 60 ms lead
     steppers = mcu.steppers
     for oid in range(4):
         steppers.cmd_set_step_clock(oid, start)

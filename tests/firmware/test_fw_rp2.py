@@ -10,10 +10,11 @@ import machine
 import rp2
 import uctypes
 from fakeboard import FakeTransport
-from hal.rp2 import RING_WORDS, Rp2Hal, pio_clock
+from hal.rp2 import LEAD_US, RING_WORDS, Rp2Hal, pio_clock
 from mcu import Mcu
 
 CYCLES_PER_US = 125          # 125 MHz PIO, board clock 1 MHz
+AHEAD_US = LEAD_US + 10000   # runs are sent this far ahead of their first step
 
 
 def board(motors=2):
@@ -105,7 +106,7 @@ def _steps_of(spec, start):
 
 def test_a_long_stream_laps_the_ring_and_stays_exact():
     hal, mcu = rig()
-    start = machine.TIME_US[0] + 30000
+    start = machine.TIME_US[0] + AHEAD_US
     spec = [(100, 30, -1), (70, 30, 1)] * 40       # 2400 steps, one word each
     steppers = mcu.steppers
     steppers.cmd_set_step_clock(0, start)
@@ -129,9 +130,9 @@ def test_a_long_stream_laps_the_ring_and_stays_exact():
 
 def test_an_underrun_is_a_shutdown_not_a_glitch():
     hal, mcu = rig()
-    start = machine.TIME_US[0] + 30000
+    start = machine.TIME_US[0] + AHEAD_US
     queue(mcu, 0, start, [(50, 30, 1)] * 30)        # 900 words: more than a ring
-    machine.TIME_US[0] += 90000                      # the refill never came
+    machine.TIME_US[0] += AHEAD_US + 60000            # the refill never came
     rp2.run()
     sm = rp2.STATE_MACHINES[0]
     taken = len(sm.rises)
@@ -146,9 +147,9 @@ def test_an_underrun_is_a_shutdown_not_a_glitch():
 
 def test_shutdown_mid_run_reports_the_steps_taken():
     hal, mcu = rig()
-    start = machine.TIME_US[0] + 30000
+    start = machine.TIME_US[0] + AHEAD_US
     queue(mcu, 1, start, [(100, 50, 0)] * 10)        # 500 steps, 100 us apart
-    advance(hal, 30000 + 100 * 123 + 50)            # 123 steps done
+    advance(hal, AHEAD_US + 100 * 123 + 50)            # 123 steps done
     rises = len(rp2.STATE_MACHINES[1].rises)
     mcu.shutdown("test stop")
     assert rises == 123
@@ -168,10 +169,10 @@ def test_endstop_stops_the_motor_before_the_next_step_and_gives_its_position():
     hal, mcu = rig()
     mcu.endstops.cmd_endstop_home(0, 1)
     assert rp2.STATE_MACHINES[0].jmp_pin is machine.Pin.ALL[4]
-    start = machine.TIME_US[0] + 30000
+    start = machine.TIME_US[0] + AHEAD_US
     queue(mcu, 0, start, [(200, -50, 0)] * 4)                   # homing towards -
     queue(mcu, 1, start, [(300, 20, 0)])
-    advance(hal, 30000 + 200 * 37 + 100)                        # 37 steps, then:
+    advance(hal, AHEAD_US + 200 * 37 + 100)                        # 37 steps, then:
     machine.Pin.ALL[4].value(1)                                  # the switch closes
     advance(hal, 5000)
     assert mcu.shutdown_reason is None, mcu.shutdown_reason
