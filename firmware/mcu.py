@@ -7,6 +7,8 @@ The main loop reads the link, then runs the control timer (heaters every
 through :meth:`Mcu.shutdown`: heaters off, motors stopped and released, the
 reason kept and sent to the host, and motion refused until the board restarts.
 """
+import gc
+
 from micropython import const
 
 import link
@@ -33,6 +35,7 @@ CLOCK = link.response("clock", "i")
 SHUTDOWN = link.response("shutdown", "s")
 SHUTDOWN_TEXT = link.response("shutdown_text", "is")
 STATS = link.response("stats", "iiiii")
+MEMORY = link.response("memory", "ii")
 
 
 class Mcu:
@@ -94,6 +97,17 @@ class Mcu:
         lk = self.link
         self.link.send(STATS, lk.frames_ok, lk.frames_bad, lk.frames_dup,
                        self.steppers.runs, 1 if self.shutdown_reason else 0)
+
+    @link.command("get_memory")
+    def cmd_get_memory(self):
+        """Report the GC heap after a collection: bytes in use (code loaded as
+        .mpy included) and bytes free; -1 each where the interpreter cannot say
+        (CPython). The collection stops the board for a few ms or more (about
+        10-20 ms on an RP2040): not for use while printing."""
+        gc.collect()
+        alloc = getattr(gc, "mem_alloc", None)
+        free = getattr(gc, "mem_free", None)
+        self.link.send(MEMORY, alloc() if alloc else -1, free() if free else -1)
 
     @link.command("clear_shutdown")
     def cmd_clear_shutdown(self):

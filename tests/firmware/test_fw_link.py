@@ -222,3 +222,32 @@ def test_damaged_stream_never_runs_a_frame_twice_or_out_of_order():
             deliver(hal, mcu, data)
         next_frame = start + ((mcu.link.expected_seq - start) & 0x7F)
     assert seen == list(range(300))
+
+
+def _ints(data):
+    """Zigzag VLQ integers of ``data`` (decoded here, not by the firmware's codec)."""
+    values, value, shift = [], 0, 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            values.append((value >> 1) if not value & 1 else -((value + 1) >> 1))
+            value, shift = 0, 0
+    return values
+
+
+def test_memory_is_the_heap_in_use_and_free_after_a_collection():
+    import gc
+    hal, mcu, ids = make()
+    deliver(hal, mcu, frame(0, cmd(ids, "get_memory")))
+    reply = [f for f in hal.transport.sent if len(f) > 5][-1]
+    msgid, used, free = _ints(reply[2:-3])
+    assert msgid == ids["responses"]["memory"][0]
+    assert ids["responses"]["memory"][1] == "ii"
+    if hasattr(gc, "mem_alloc"):                     # MicroPython: the heap's figures
+        gc.collect()
+        assert used > 0 and free > 0
+        # The heap's size does not change: in use + free is the same total.
+        assert used + free == gc.mem_alloc() + gc.mem_free()
+    else:                                            # CPython cannot say
+        assert (used, free) == (-1, -1)
