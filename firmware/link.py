@@ -41,7 +41,7 @@ MAX_FRAME = const(255)
 MAX_SEND = const(64)       # frames to the host (its decoder takes no longer ones)
 MIN_FRAME = const(5)
 SYNC = const(0x7E)
-_RX_SIZE = const(1024)    # four longest frames
+_RX_SIZE = const(512)     # two longest frames
 SEQ_MASK = const(0x7F)
 URGENT = const(0x80)
 # A partial frame that gets no more bytes for this long (ms of waiting) had
@@ -147,7 +147,10 @@ class Link:
         """Send ``count`` bytes of the identify text from ``offset`` (allocates)."""
         if self._identify is None:
             self._identify = self.identify_text().encode()
-        self.send(IDENTIFY, offset, self._identify[offset:offset + count])
+        text = self._identify
+        if offset + count >= len(text):
+            self._identify = None      # read to its end: its RAM back
+        self.send(IDENTIFY, offset, text[offset:offset + count])
 
     # -- receiving -----------------------------------------------------
     def poll(self, timeout_ms):

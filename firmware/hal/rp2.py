@@ -312,7 +312,7 @@ class Rp2Hal(MachineIo):
                         self._stopped(oid, now)
                     continue
                 # Words the DMA took may still be in the FIFO or running:
-                # their ring slots (and positions) are kept until they ran.
+                # their ring slots are kept until they ran (positions follow from them).
                 self.streams[oid].consumed(
                     ((self.channels[oid].read - self.rings[oid]) >> 2) - _IN_FLIGHT)
             self.intake.refill_all(now, self.lead)

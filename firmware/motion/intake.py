@@ -53,7 +53,6 @@ class PulseIntake:
         self._states = [s.state for s in streams]
         self._runs = [s.runs for s in streams]
         self._rings = [s.ring for s in streams]
-        self._positions = [s.positions for s in streams]
         self.waiting = [[] for _ in range(count)]
         # Rebase by whole ticks, so a stream's cycle 0 stays on a tick.
         self.rebase_cycles = ((REBASE_AT >> 1) // cycles_per_tick) * cycles_per_tick
@@ -103,8 +102,8 @@ class PulseIntake:
         for oid in range(len(waiting)):
             if waiting[oid]:
                 self._admit(oid)
-        most = refill_streams(self._states, self._runs, self._rings, self._positions,
-                              self.timing, now - self.epoch, lead_cycles)
+        most = refill_streams(self._states, self._runs, self._rings, self.timing,
+                              now - self.epoch, lead_cycles)
         due = self.timing[TIMING_REBASE]
         if due:
             for oid in range(len(self.streams)):

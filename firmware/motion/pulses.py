@@ -33,9 +33,10 @@ known stream ends, ``TAIL_WORDS`` shortest idle words (d = 1) follow it: the
 halt word is fetched only once the sequencer is within those few cycles of
 the end, which is a true underrun, not a long last word still running. The
 horizon fill is cut into idle words of at most :meth:`PulseStream.idle_cap`
-cycles. ``positions[i]`` is the
-motor's step position after word i, so a halt at an endstop can be turned
-into the exact trigger position.
+cycles. The position after any word still in the ring follows from the
+stream's position and the words after it (:meth:`PulseStream.position_at`),
+so a halt at an endstop can be turned into the exact trigger position; no
+position is stored per word (8 KB on a four-motor board).
 """
 import array
 
@@ -75,10 +76,12 @@ _FIELDS = const(28)
 # Shortest idle words kept after the last word (see the module docstring):
 # more than the reader prefetches (RP2040: 4-word TX FIFO + OSR).
 TAIL_WORDS = const(6)
-# Run slots: first step cycle, interval, steps, add + _BIAS, 1 if count > 0.
+# Run slots: first step cycle, interval, steps + _UP if count > 0, add + _BIAS.
 # Every int32 the viper code reads is kept >= 0: the unix port's 64-bit
 # viper zero-extends 32-bit loads, so a stored negative would read as huge.
-_RUN = const(5)
+_RUN = const(4)
+_UP = const(1 << 29)            # direction flag in the steps field
+_STEPS = const((1 << 29) - 1)
 _BIAS = const(1 << 29)
 # Largest time kept before a rebase (cycles); far below 2**30.
 REBASE_AT = const(1 << 28)
@@ -133,7 +136,7 @@ class PulseStream:
         st[_IDLECAP] = st[_DMAX]
         self.runs = _ints(_RUN * slots)
         self.ring = ring if ring is not None else array.array("I", bytes(4 * words))
-        self.positions = _ints(words)
+        self.words = words
 
     # -- queue ---------------------------------------------------------
     def queue(self, first_cycles, interval_cycles, count, add_cycles):
@@ -145,9 +148,8 @@ class PulseStream:
         runs = self.runs
         runs[i] = first_cycles
         runs[i + 1] = interval_cycles
-        runs[i + 2] = count if count > 0 else -count
+        runs[i + 2] = (count | _UP) if count > 0 else -count
         runs[i + 3] = add_cycles + _BIAS
-        runs[i + 4] = 1 if count > 0 else 0
         st[_QUSED] += 1
         return True
 
@@ -157,7 +159,7 @@ class PulseStream:
 
         Returns the number of words written. No allocation (viper on MicroPython).
         """
-        return _fill(self.state, self.runs, self.ring, self.positions, horizon_cycles)
+        return _fill(self.state, self.runs, self.ring, horizon_cycles)
 
     def idle_cap(self, cycles):
         """Longest idle word written to reach the horizon (at least 1 cycle).
@@ -179,7 +181,7 @@ class PulseStream:
             st[field] = 0
         st[_END] = st[_RISE] = st[_DIRAT] = end_cycles
         st[_POS] = position
-        _zero(self.ring, len(self.positions))
+        _zero(self.ring, self.words)
 
     def rebase(self, shift_cycles):
         """Subtract ``shift_cycles`` from every time held (keeps them small ints).
@@ -232,7 +234,8 @@ class PulseStream:
         """Position when the reader stopped inside word ``index`` with ``left``
         of its steps not taken (the RP2040 endstop path reports ``left - 1``)."""
         word = _peek(self.ring, index)
-        return self.positions[index] - self.level_sign(word & 1) * left
+        after = _steps_after(self.state, self.ring, index)
+        return self.state[_POS] - after - self.level_sign(word & 1) * left
 
     def word_steps(self, index):
         """Steps in ring word ``index``."""
@@ -257,6 +260,29 @@ def _peek(buf, index: int) -> int:
 
 
 @micropython.viper
+def _steps_after(st_obj, ring_obj, index: int) -> int:
+    """Signed steps of the ring words after ``index`` up to the halt word:
+    what the stream's position holds beyond word ``index``. No allocation."""
+    st = ptr32(st_obj)        # noqa: F821 (viper builtin)
+    ring = ptr32(ring_obj)    # noqa: F821
+    mask = st[_RMASK]
+    shift_n = st[_SHIFT_N]
+    cmax = st[_CMAX]
+    invert = st[_INVERT]
+    i = (index + 1) & mask
+    total = 0
+    while i != st[_WRITE]:
+        word = ring[i]
+        steps = (word >> shift_n) & cmax
+        if (word & 1) ^ invert:
+            total += steps
+        else:
+            total -= steps
+        i = (i + 1) & mask
+    return total
+
+
+@micropython.viper
 def _zero(buf, words: int):
     p = ptr32(buf)               # noqa: F821
     for i in range(words):
@@ -264,11 +290,10 @@ def _zero(buf, words: int):
 
 
 @micropython.viper
-def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
+def _fill(st_obj, runs_obj, ring_obj, horizon: int) -> int:
     st = ptr32(st_obj)        # noqa: F821 (viper builtin)
     runs = ptr32(runs_obj)    # noqa: F821
     ring = ptr32(ring_obj)    # noqa: F821
-    posr = ptr32(pos_obj)     # noqa: F821
     rmask = st[_RMASK]
     write = st[_WRITE]
     free = rmask - ((write - st[_READ]) & rmask)
@@ -315,7 +340,7 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
     step_level = 0
     add = 0
     if left > 0:
-        up = runs[q + 4]
+        up = runs[q + 2] >> 29
         sign = 1 if up else -1
         step_level = up ^ invert
         add = runs[q + 3] - _BIAS
@@ -325,11 +350,11 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
         direct = 0
         if left == 0 and qused > 0:
             q = _RUN * qhead
-            left = runs[q + 2]
+            left = runs[q + 2] & _STEPS
             next_t = runs[q]
             add = runs[q + 3] - _BIAS
             iv = runs[q + 1] + add
-            up = runs[q + 4]
+            up = runs[q + 2] >> 29
             sign = 1 if up else -1
             step_level = up ^ invert
         if left > 0 and next_t < reach:   # (a step further on waits: the
@@ -414,7 +439,6 @@ def _fill(st_obj, runs_obj, ring_obj, pos_obj, horizon: int) -> int:
             first_word = word
         else:
             ring[write] = word
-        posr[write] = pos
         write = (write + 1) & rmask
         written += 1
     st[_LEFT] = left
@@ -474,11 +498,9 @@ def take_inbox(states, slots, inbox_obj, n: int, timing_obj) -> int:
         runs[q] = first
         runs[q + 1] = inbox[e + 2] * mult
         if count > 0:
-            runs[q + 2] = count
-            runs[q + 4] = 1
+            runs[q + 2] = count | _UP
         else:
             runs[q + 2] = 0 - count
-            runs[q + 4] = 0
         runs[q + 3] = (inbox[e + 4] - INBOX_BIAS) * mult + _BIAS
         st[_QUSED] = used + 1
         i += 1
@@ -486,7 +508,7 @@ def take_inbox(states, slots, inbox_obj, n: int, timing_obj) -> int:
 
 
 @micropython.viper
-def refill_streams(states, slots, rings, positions, timing_obj, now_rel: int,
+def refill_streams(states, slots, rings, timing_obj, now_rel: int,
                    lead: int) -> int:
     """Fill every stream up to ``lead`` cycles past the clock ``now_rel``
     (ticks after the step queues' epoch; each stream's cycle 0 is in
@@ -501,7 +523,7 @@ def refill_streams(states, slots, rings, positions, timing_obj, now_rel: int,
     oid = 0
     while oid < count:
         at = (now_rel - (timing[TIMING_T0 + oid] - INBOX_BIAS)) * mult
-        written = int(_fill(states[oid], slots[oid], rings[oid], positions[oid], at + lead))
+        written = int(_fill(states[oid], slots[oid], rings[oid], at + lead))
         if written > most:
             most = written
         if at > REBASE_AT:

@@ -34,7 +34,10 @@ _MAX_HALF_CYCLE_S = 600.0
 
 
 class RelayTune:
-    """One relay experiment at ``target`` degC for ``cycles`` full cycles."""
+    """One relay experiment at ``target`` degC for ``cycles`` full cycles.
+
+    heater.py imports this module only when an autotune starts, so its code
+    stays out of RAM otherwise; heaters ask :attr:`running`."""
 
     def __init__(self, target, cycles, max_power):
         self.target = target
@@ -56,6 +59,11 @@ class RelayTune:
         self.ku = 0.0
         self.tu = 0.0
 
+
+    @property
+    def running(self):
+        """True until the tune is done or failed."""
+        return self.state == RUNNING
     def update(self, temp, dt):
         """Output fraction for ``temp`` (degC) after ``dt`` s."""
         self.time += dt

@@ -14,7 +14,6 @@ MINTEMP defaults to 5 degC (a 12 degC workshop is fine; an open or unplugged
 thermistor reads far colder), MAXTEMP to 300 degC until ``config_heater``.
 """
 from thermal import reading
-from thermal.autotune import RUNNING, RelayTune
 from thermal.control import BangBang, Pid
 from thermal.guard import BED_DEFAULTS, HOTEND_DEFAULTS, Guard
 from thermal.sensor import make_sensor
@@ -83,6 +82,7 @@ class Heater:
     def start_tune(self, target, cycles):
         """Run the relay autotune at ``target`` degC for ``cycles`` cycles."""
         self.set_target(target)
+        from thermal.autotune import RelayTune     # (its code only when tuning)
         self.tune = RelayTune(target, cycles, self.max_power)
 
     # -- control period (main loop; allocates float results only) -----
@@ -108,7 +108,7 @@ class Heater:
         tune = self.tune
         if tune is not None:
             out = tune.update(temp, dt)
-            if tune.state != RUNNING:
+            if not tune.running:
                 self.target = 0.0
                 self.guard.set_target(0.0, temp)
             return out

@@ -9,7 +9,6 @@ periods in ms. Any fault of any heater shuts the whole board down
 (:meth:`Mcu.shutdown`: heaters off, motors released, motion refused).
 """
 import link
-from thermal.autotune import RUNNING
 
 TEMPS = link.response("temps", "iiii")
 AUTOTUNE = link.response("autotune", "iiiii")
@@ -127,7 +126,7 @@ class Heaters:
     def active(self):
         """True while any heater has a target or an autotune runs."""
         for heater in self.heaters:
-            if heater.target > 0.0 or (heater.tune is not None and heater.tune.state == RUNNING):
+            if heater.target > 0.0 or (heater.tune is not None and heater.tune.running):
                 return True
         return False
 

@@ -13,9 +13,6 @@ INTERVAL_TICKS = 1200               # 100 us between steps
 STEPS = 6                           # steps per run; add != 0: one ring word a step
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "113,136 bytes in use (2026-12): the firmware's modules alone take 62 KB once "
-    "imported (69 KB heap with the REPL's 7 KB), full queues and rings 44 KB more"))
 def test_heap_with_full_queues_and_rings_fits_the_budget(emulator, tmp_path):
     """Every motor's step queue holds step_queue_size runs of accelerating
     steps (more ring words than a ring holds, so the PIO rings are full too);

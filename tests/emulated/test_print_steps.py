@@ -15,10 +15,6 @@ PIO_CYCLES_PER_TICK = 10
 ONE_US_TICKS = 12
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a gc.collect on the emulated RP2040 takes 10-21 ms, as long as the 20 ms its "
-    "pulse streams are written ahead (LEAD_US, firmware/hal/rp2.py): an idle motor's "
-    "ring runs dry (step underrun on y at board time 2.1 s); with LEAD_US 60 ms it passes"))
 def test_every_step_edge_lands_on_its_commanded_time(emulator, tmp_path):
     """A real print streamed by `mendel print --port` (the host logs the runs it
     sends with --step-log): on every motor, the step pin rises once per commanded

@@ -35,7 +35,7 @@ def drain(ps, limit=100000):
         written = ps.fill(0)
         if not written:
             break
-        mask = len(ps.positions) - 1
+        mask = ps.words - 1
         for k in range(written):
             words.append(ps.ring[(read + k) & mask])
         read = (read + written) & mask
