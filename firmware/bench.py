@@ -4,6 +4,7 @@
 expands into pulse words, on whatever runs it.
 
     micropython bench.py STEP_LOG [RUNS [bulk|message]]
+    micropython bench.py heap
 
 ``STEP_LOG`` holds real runs, one per line as the simulated board writes them
 (``motor first_clock interval count add``; ``mendel bench firmware`` makes
@@ -18,7 +19,8 @@ the rest in one read), with every motor's ring drained as fast as it fills
 frame's first step. The RP2040
 program's timing is used (``hal/rp2_pio.py``), at 120 MHz: 10 cycles a tick.
 
-``message`` instead of ``bulk`` feeds every message through the link's
+``heap`` prints only the heap figures of a fresh firmware with every queue
+full. ``message`` instead of ``bulk`` feeds every message through the link's
 per-message path and the Python reference of ``queue_step``: the baseline.
 
 Prints one line of JSON: ``path``, ``runs``, ``frames``, ``bytes``, ``seconds``,
@@ -300,11 +302,23 @@ def full_queues_heap(mcu, hal):
     return gc.mem_alloc(), gc.mem_free()
 
 
+def heap():
+    """Heap figures of a fresh firmware with every queue, slot and ring full
+    (run in a fresh interpreter: nothing of a throughput run left over)."""
+    gc.collect()
+    mcu = Mcu(_BenchHal(b"", 4), _BOARD)
+    used, free = full_queues_heap(mcu, mcu.hal)
+    return {"heap_used_bytes": used, "heap_free_bytes": free}
+
+
 def main(args=None):
     """Run with ``args`` (default ``sys.argv``; a board has none: pass them)."""
     args = args or getattr(sys, "argv", [])
     if len(args) < 2:
         print("usage: micropython bench.py STEP_LOG [RUNS [bulk|message]]")
+        return
+    if args[1] == "heap":
+        print(json.dumps(heap()))
         return
     limit = int(args[2]) if len(args) > 2 else 4000
     print(json.dumps(run(args[1], limit, bulk=len(args) < 4 or args[3] == "bulk")))

@@ -441,6 +441,9 @@ def _fill(st_obj, runs_obj, ring_obj, horizon: int) -> int:
             ring[write] = word
         write = (write + 1) & rmask
         written += 1
+    if written > 0:
+        ring[write] = 0
+        ring[first_slot] = first_word
     st[_LEFT] = left
     st[_NEXT] = next_t
     st[_IV] = iv
@@ -448,9 +451,6 @@ def _fill(st_obj, runs_obj, ring_obj, horizon: int) -> int:
     st[_QUSED] = qused
     st[_LATE] = late
     st[_DIRAT] = dir_at
-    if written > 0:
-        ring[write] = 0
-        ring[first_slot] = first_word
     st[_WRITE] = write
     st[_END] = end
     st[_RISE] = rise

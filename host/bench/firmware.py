@@ -17,7 +17,8 @@ Suffixes: ``_s`` seconds, ``_per_s`` per second of the board's own clock.
    unix port of this machine, and with ``--rp2040`` on an emulated RP2040
    at 125 MHz (MicroPython's rp2 port in rp2040js, time measured by the
    board's own clock: see :mod:`mendel.emulate`). Unix-port figures are not
-   a board's.
+   a board's. The heap is measured apart, in a fresh interpreter: the
+   firmware's modules and data with every queue, run slot and ring full.
 """
 import json
 import os
@@ -144,6 +145,9 @@ def unix_rate(slice_path, runs=BENCH_RUNS):
                               slice_path, str(runs), mode], cwd=firmware_dir(),
                              capture_output=True, text=True, timeout=600)
         figures[mode] = _figures(out.stdout, out.stderr)
+    out = subprocess.run([find_micropython(), "-X", "heapsize=8M", "bench.py", "heap"],
+                         cwd=firmware_dir(), capture_output=True, text=True, timeout=600)
+    figures["heap"] = _figures(out.stdout, out.stderr)
     return figures
 
 
@@ -169,6 +173,8 @@ def rp2040_rate(slice_path, runs=BENCH_RUNS, board="rpi-pico-bench"):
                 out = repl.run("import bench\nbench.main(['bench', 'bench_runs.log', "
                                "'%d', '%s'])\n" % (runs, mode), timeout=1800)
                 figures[mode] = _figures(out)
+            repl.soft_reset()
+            figures["heap"] = _figures(repl.run("import bench\nbench.main(['bench', 'heap'])\n"))
     return figures
 
 
@@ -195,7 +201,8 @@ def bench_firmware(cfg_path=None, rp2040=False, corpus=None):
     figures = {"inputs": inputs, "unix_port": unix_rate(slice_path)}
     if rp2040:
         figures["rp2040"] = rp2040_rate(slice_path)
-    target = figures.get("rp2040", figures["unix_port"])["bulk"]
+    where = figures.get("rp2040", figures["unix_port"])
+    target = dict(where["bulk"], **where["heap"])
     need_peak = max(i["needed_runs_per_s"] for i in inputs)
     figures.update({"runs_per_s": target["runs_per_s"],
                     "bytes_per_run": target["bytes_per_run"],
@@ -229,8 +236,9 @@ def report(figures):
             lines.append("    %-27s %9.0f runs/s %10.0f words/s  %5.2f bytes/run  (%d runs)"
                          % (label, f["runs_per_s"], f["words_per_s"], f["bytes_per_run"],
                             f["runs"]))
-        f = figures[where]["bulk"]
-        lines.append("    heap with every queue full: %.1f KB used, %.1f KB free"
+        f = figures[where]["heap"]
+        lines.append("    heap with every queue full (firmware modules and this bench's own): "
+                     "%.1f KB used, %.1f KB free"
                      % (f["heap_used_bytes"] / 1024, f["heap_free_bytes"] / 1024))
     lines.append("  what real prints need (simulated step logs):")
     for i in figures["inputs"]:

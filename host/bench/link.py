@@ -63,7 +63,8 @@ def firmware_figures(step_log):
     """Runs/s the firmware takes on the unix port, from the stream's own runs
     (``mendel bench firmware`` has the board's figures and the need)."""
     from mendel.bench import firmware
-    return {mode: f["runs_per_s"] for mode, f in firmware.unix_rate(step_log).items()}
+    figures = firmware.unix_rate(step_log)
+    return {mode: figures[mode]["runs_per_s"] for mode in firmware.MODES}
 
 
 def bench_link(path, cfg_path=None):

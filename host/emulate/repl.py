@@ -55,6 +55,11 @@ class RawRepl:
             raise ReplError(err.decode(errors="replace").strip())
         return out.decode(errors="replace")
 
+    def soft_reset(self):
+        """Restart the interpreter (a fresh heap; the board stays up)."""
+        self.serial.write(b"\x04")
+        self._read_until(RAW_PROMPT, self.timeout)
+
     def close(self):
         self.serial.close()
 
