@@ -3,7 +3,7 @@
 They need the MicroPython UF2 ($MENDEL_RP2_UF2) and the RP2040 boot ROM
 ($MENDEL_RP2_BOOTROM), which come from outside the repository
 (mendel.emulate.node says where to get them), and node with npm. Without them
-every test here is skipped with the reason; ``pytest -rs`` lists it.
+every test here is skipped with the reason, which the end of every run prints.
 """
 import os
 import shutil
@@ -37,6 +37,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.emulated)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say it at the end of every run, -rs or not: CI has neither file."""
+    reason = _missing()
+    if reason:
+        terminalreporter.write_line(reason)
 
 
 @pytest.fixture
