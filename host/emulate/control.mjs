@@ -27,6 +27,7 @@ export class Control {
     this.parts = parts;
     this.closed = false;
     this.paused = false;
+    this.stallUntil = 0;
     this.wallStart = Date.now();
     this._partial = '';
     this._usbSaid = false;
@@ -105,6 +106,11 @@ export class Control {
                  edges: pins.edges, usb_in: usb.bytesIn, usb_out: usb.bytesOut,
                  usb_pending: usb.pending, usb_connected: usb.connected,
                  idle_cycles: this.parts.usage.idle, usb_last_in_cycle: usb.lastInCycle };
+      case 'stall':
+        // The CPU stops for `cycles` while the PIO, DMA, timers and pins go on:
+        // a firmware that cannot refill its rings in time (tests).
+        this.stallUntil = this.parts.clock.now + Math.max(0, request.cycles | 0);
+        return { ok: true, cycle: this.parts.clock.now, until: this.stallUntil };
       case 'quit':
         this.closed = true;
         return { ok: true };

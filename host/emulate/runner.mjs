@@ -110,7 +110,7 @@ function runBatch(cycles) {
   const core = chip.core;
   const end = clock.now + cycles;
   while (clock.now < end) {
-    if (core.waiting) {
+    if (core.waiting || clock.now < control.stallUntil) {
       const from = clock.now;
       serviceTo(Math.min(nextEvent, end));
       usage.idle += clock.now - from;
