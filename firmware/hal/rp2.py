@@ -306,16 +306,19 @@ class Rp2Hal(MachineIo):
         self._busy = True
         try:
             now = self.clock()
+            halted = 0
             for oid in range(len(self.streams)):
                 if self._halted(oid):
                     if stops:
                         self._stopped(oid, now)
+                    if self._halted(oid):            # (a homing stop re-arms it)
+                        halted |= 1 << oid
                     continue
                 # Words the DMA took may still be in the FIFO or running:
                 # their ring slots are kept until they ran (positions follow from them).
                 self.streams[oid].consumed(
                     ((self.channels[oid].read - self.rings[oid]) >> 2) - _IN_FLIGHT)
-            self.intake.refill_all(now, self.lead)
+            self.intake.refill_all(now, self.lead, halted)
         finally:
             self._busy = False
 
@@ -365,8 +368,11 @@ class Rp2Hal(MachineIo):
         """
         stream = self.streams[oid]
         pc = self._pc(oid)
-        if pc == rp2_pio.HALT_AT:             # every word before the halt word ran
-            return stream.position
+        if pc == rp2_pio.HALT_AT:
+            # Every word before the halt word it pulled ran, none after: the
+            # ring may hold more by now (a refill that came after the DMA had
+            # fetched the halt word).
+            return stream.position_before(self._current_word(oid))
         current = self._current_word(oid)
         y = 0
         if 9 <= pc < rp2_pio.HIT_AT:          # inside a step word: y counts what is left

@@ -95,15 +95,17 @@ class PulseIntake:
             self._rebase(oid)
         return written
 
-    def refill_all(self, now, lead_cycles):
+    def refill_all(self, now, lead_cycles, halted=0):
         """:meth:`refill` for every stream in one viper call; returns the most
-        words one stream took (ring words - 1: its ring filled up)."""
+        words one stream took (ring words - 1: its ring filled up). Streams
+        with their bit set in ``halted`` are not written: their position must
+        stay the steps they really made."""
         waiting = self.waiting
         for oid in range(len(waiting)):
             if waiting[oid]:
                 self._admit(oid)
         most = refill_streams(self._states, self._runs, self._rings, self.timing,
-                              now - self.epoch, lead_cycles)
+                              now - self.epoch, lead_cycles, halted)
         due = self.timing[TIMING_REBASE]
         if due:
             for oid in range(len(self.streams)):

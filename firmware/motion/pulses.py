@@ -237,6 +237,12 @@ class PulseStream:
         after = _steps_after(self.state, self.ring, index)
         return self.state[_POS] - after - self.level_sign(word & 1) * left
 
+    def position_before(self, index):
+        """Position after every word before ring word ``index`` ran, and none
+        from ``index`` on."""
+        mask = self.state[_RMASK]
+        return self.state[_POS] - _steps_after(self.state, self.ring, (index - 1) & mask)
+
     def word_steps(self, index):
         """Steps in ring word ``index``."""
         return (_peek(self.ring, index) >> self.state[_SHIFT_N]) & self.state[_CMAX]
@@ -509,12 +515,13 @@ def take_inbox(states, slots, inbox_obj, n: int, timing_obj) -> int:
 
 @micropython.viper
 def refill_streams(states, slots, rings, timing_obj, now_rel: int,
-                   lead: int) -> int:
+                   lead: int, skip: int) -> int:
     """Fill every stream up to ``lead`` cycles past the clock ``now_rel``
     (ticks after the step queues' epoch; each stream's cycle 0 is in
     ``timing``, see take_inbox). Sets ``timing[TIMING_REBASE]`` to a bit per
     stream whose clock passed REBASE_AT; returns the most words any stream
-    took (a ring that filled up takes ring words - 1). No allocation."""
+    took (a ring that filled up takes ring words - 1). Streams whose bit is
+    set in ``skip`` (halted ones) are left alone. No allocation."""
     timing = ptr32(timing_obj)    # noqa: F821 (viper builtin)
     mult = timing[TIMING_MULT]
     count = int(len(states))
@@ -522,6 +529,9 @@ def refill_streams(states, slots, rings, timing_obj, now_rel: int,
     due = 0
     oid = 0
     while oid < count:
+        if skip & (1 << oid):
+            oid += 1
+            continue
         at = (now_rel - (timing[TIMING_T0 + oid] - INBOX_BIAS)) * mult
         written = int(_fill(states[oid], slots[oid], rings[oid], at + lead))
         if written > most:
