@@ -17,7 +17,8 @@ read as the board's stdin transport reads them (a frame's first byte, then
 the rest in one read), with every motor's ring drained as fast as it fills
 (a reader that never waits) and the clock standing just before each
 frame's first step. The RP2040
-program's timing is used (``hal/rp2_pio.py``), at 120 MHz: 10 cycles a tick.
+program's timing and the RP2040 backend's figures are used (``hal/rp2_pio.py``:
+its PIO clock for a 12 MHz board clock, 10 cycles a tick, its ring and lead).
 
 ``heap`` prints only the heap figures of a fresh firmware with every queue
 full. ``message`` instead of ``bulk`` feeds every message through the link's
@@ -46,12 +47,12 @@ from motion.intake import PulseIntake
 from motion.pulses import PulseStream, drain_all
 
 _CLOCK_HZ = 12000000
-_CYCLES_PER_TICK = 10       # 120 MHz PIO, as hal/rp2.py sets it for 12 MHz ticks
-_PULSE_CYCLES = 13          # 100 ns at 120 MHz, rounded up, as hal/rp2.py
-_RING_WORDS = 512
-_LEAD_TICKS = 240000        # 20 ms, as hal/rp2.py
-_TIMING = (rp2_pio.DIR_LAG, rp2_pio.FIRST_RISE, rp2_pio.PERIOD_OVERHEAD,
-           rp2_pio.IDLE_OVERHEAD, rp2_pio.COUNT_BITS, rp2_pio.DELAY_BITS)
+_PULSE_NS = 100             # hal/rp2.py's default step pulse
+# The PIO clock and pulse the RP2040 backend picks for this board clock.
+_PIO_HZ = rp2_pio.pio_clock(125000000, _CLOCK_HZ, _PULSE_NS)[2]
+_CYCLES_PER_TICK = _PIO_HZ // _CLOCK_HZ
+_PULSE_CYCLES = rp2_pio.cycles_of(_PULSE_NS, _PIO_HZ, rp2_pio.MIN_PULSE)
+_LEAD_TICKS = rp2_pio.LEAD_US * (_CLOCK_HZ // 1000000)
 _BOARD = {
     "id": "bench", "mcu": "bench", "clock_freq": _CLOCK_HZ, "step_queue_size": 128,
     "adc_max": 65535, "motors": [{"name": n} for n in "xyze"], "heaters": [], "fans": [],
@@ -73,14 +74,18 @@ class _BenchHal:
         self._end = 0
         self.now = 0
         self.words = 0
-        self.streams = [PulseStream(_TIMING, _PULSE_CYCLES, 1, 128, _RING_WORDS)
+        self.streams = [PulseStream(rp2_pio.TIMING, _PULSE_CYCLES, 1, 128, rp2_pio.RING_WORDS)
                         for _ in range(motors)]
         self._states = [s.state for s in self.streams]
         self.intake = PulseIntake(self.streams, _CYCLES_PER_TICK, _CLOCK_HZ,
                                   [m["name"] for m in _BOARD["motors"]], self._error)
+        # The step queues hand runs straight to the intake (no hardware to guard).
+        intake = self.intake
+        self.take_runs, self.refused = intake.take_runs, intake.refused
+        self.epoch_moved, self.step_run = intake.epoch_moved, intake.step_run
         self.lead = _LEAD_TICKS * _CYCLES_PER_TICK
         for stream in self.streams:
-            stream.idle_cap(self.lead // 10)
+            stream.idle_cap(self.lead // rp2_pio.LEAD_WORDS)
         self.mcu = None
 
     def _error(self, text):
@@ -125,17 +130,6 @@ class _BenchHal:
     def clock(self):
         return self.now
 
-    def take_runs(self, inbox, n, epoch):
-        return self.intake.take_runs(inbox, n, epoch)
-
-    def refused(self, inbox, index, count):
-        self.intake.refused(inbox, index, count)
-
-    def epoch_moved(self, epoch):
-        self.intake.epoch_moved(epoch)
-
-    def step_run(self, oid, first, interval, count, add):
-        self.intake.step_run(oid, first, interval, count, add)
 
     def service(self):
         """Write every stream on and drain its ring at once (a reader that
@@ -143,7 +137,7 @@ class _BenchHal:
         states = self._states
         while True:
             self.words += drain_all(states)
-            if self.intake.refill_all(self.now, self.lead) < _RING_WORDS - 1:
+            if self.intake.refill_all(self.now, self.lead) < rp2_pio.RING_WORDS - 1:
                 break                   # no ring filled up: all written
         self.words += drain_all(states)
 
@@ -297,7 +291,7 @@ def full_queues_heap(mcu, hal):
         steppers.cmd_set_step_clock(oid, hal.now + _CLOCK_HZ)
         for _ in range(steppers.queue_size):
             steppers.cmd_queue_step(oid, 40, 12, 1)
-        hal.intake.refill(oid, hal.now, hal.lead)
+    hal.intake.refill_all(hal.now, hal.lead)
     gc.collect()
     return gc.mem_alloc(), gc.mem_free()
 

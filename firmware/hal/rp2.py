@@ -47,18 +47,15 @@ from micropython import const
 
 from hal import rp2_pio
 from hal.machine_io import MachineIo
+from hal.rp2_pio import LEAD_US, LEAD_WORDS, RING_WORDS, TIMING, cycles_of, pio_clock
 from hal.stdio import StdioTransport
 from motion.intake import PulseIntake
 from motion.pulses import PulseStream
 
-RING_WORDS = const(512)           # 2 KiB per motor: 5 ms at 100k words/s
-_RING_BITS = const(11)            # log2 of the ring in bytes, for DMA ring mode
-LEAD_US = const(60000)            # idle words are written this far ahead: more than a
-                                  # GC pause (10-21 ms measured on the emulated RP2040)
+_RING_BITS = const(11)            # log2 of RING_WORDS words in bytes, for DMA ring mode
 SERVICE_MS = const(2)
 _IN_FLIGHT = const(5)             # words taken by the DMA and not yet run: FIFO + OSR
 _GUARD_EVERY = const(50)          # refill ticks between main-loop checks: 100 ms
-_LEAD_WORDS = const(10)           # idle words per lead: the DMA prefetches 4
 _TIMER_HIGH = const(0x40054024)   # TIMERAWH
 _TIMER_LOW = const(0x40054028)    # TIMERAWL
 _PIO_BASES = (0x50200000, 0x50300000)
@@ -69,9 +66,6 @@ _SM_EXECCTRL = const(0x0CC)
 _SM_ADDR = const(0x0D4)
 _SM_STRIDE = const(0x18)
 _IO_BANK0_CTRL = const(0x40014004)  # GPIO0_CTRL; GPIOn at +8n; INOVER bits 17:16
-_SYS_CHOICES = (125000000, 120000000, 132000000, 100000000, 96000000)
-_TIMING = (rp2_pio.DIR_LAG, rp2_pio.FIRST_RISE, rp2_pio.PERIOD_OVERHEAD,
-           rp2_pio.IDLE_OVERHEAD, rp2_pio.COUNT_BITS, rp2_pio.DELAY_BITS)
 
 
 def gpio(name):
@@ -82,26 +76,6 @@ def gpio(name):
     if number > 29:
         raise ValueError("pin %r does not exist on the RP2040 (gpio0..gpio29)" % name)
     return number
-
-
-def pio_clock(sys_hz, clock_hz, pulse_ns):
-    """(system Hz, PIO divider, PIO Hz) with PIO Hz a multiple of ``clock_hz`` and
-    the step pulse within the program's 33 cycles; ValueError if none fits."""
-    if clock_hz % 1000000:
-        raise ValueError("clock_freq %d is not a multiple of 1 MHz" % clock_hz)
-    for system in (sys_hz,) + _SYS_CHOICES:
-        for div in range(1, 256):
-            pio_hz = system // div
-            if system % div or pio_hz % clock_hz:
-                continue
-            if _cycles_of(pulse_ns, pio_hz, rp2_pio.MIN_PULSE) <= rp2_pio.MAX_PULSE:
-                return system, div, pio_hz
-    raise ValueError("no PIO clock gives %d ns pulses at clock_freq %d" % (pulse_ns, clock_hz))
-
-
-def _cycles_of(ns, hz, floor):
-    """Whole cycles at ``hz`` covering ``ns`` nanoseconds, at least ``floor``."""
-    return max(floor, (ns * (hz // 1000000) + 999) // 1000)
 
 
 def _aligned_rings(count):
@@ -139,8 +113,8 @@ class Rp2Hal(MachineIo):
             machine.freq(system)
         self.cycles_per_tick = self.pio_freq // clock_hz
         self._us_ticks = clock_hz // 1000000
-        pulse = _cycles_of(board.get("step_pulse_ns", 100), self.pio_freq, rp2_pio.MIN_PULSE)
-        setup = _cycles_of(board.get("dir_setup_ns", 20), self.pio_freq, 0)
+        pulse = cycles_of(board.get("step_pulse_ns", 100), self.pio_freq, rp2_pio.MIN_PULSE)
+        setup = cycles_of(board.get("dir_setup_ns", 20), self.pio_freq, 0)
         self.program = rp2_pio.program(pulse)
         self.transport = transport if transport is not None else StdioTransport()
         self.mcu = None
@@ -155,7 +129,7 @@ class Rp2Hal(MachineIo):
         for oid, motor in enumerate(motors):
             ring, addr = rings[oid]
             self.rings.append(addr)
-            stream = PulseStream(_TIMING, pulse, setup, board["step_queue_size"],
+            stream = PulseStream(TIMING, pulse, setup, board["step_queue_size"],
                                  RING_WORDS, ring, motor.get("dir_inverted", False))
             self.streams.append(stream)
             self.channels.append(rp2.DMA())
@@ -166,7 +140,7 @@ class Rp2Hal(MachineIo):
         self.lead_ticks = LEAD_US * self._us_ticks
         self.lead = self.lead_ticks * self.cycles_per_tick
         for stream in self.streams:
-            stream.idle_cap(self.lead // _LEAD_WORDS)
+            stream.idle_cap(self.lead // LEAD_WORDS)
         self.endstops = [self._endstop_pin(spec) for spec in board.get("endstops", [])]
         self.homing = [None] * len(motors)   # armed endstop GPIO per motor
         self.hits = [None] * len(motors)     # trigger position per motor
@@ -309,10 +283,10 @@ class Rp2Hal(MachineIo):
             halted = 0
             for oid in range(len(self.streams)):
                 if self._halted(oid):
-                    if stops:
-                        self._stopped(oid, now)
-                    if self._halted(oid):            # (a homing stop re-arms it)
-                        halted |= 1 << oid
+                    if stops:                   # re-armed after it (a homing stop,
+                        self._stopped(oid, now)  # or the shutdown's restart)
+                    else:
+                        halted |= 1 << oid      # left as it is for the main loop
                     continue
                 # Words the DMA took may still be in the FIFO or running:
                 # their ring slots are kept until they ran (positions follow from them).

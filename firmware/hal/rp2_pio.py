@@ -86,6 +86,36 @@ def program(pulse_cycles):
     return step_program
 
 
+# How the RP2040 backend (hal/rp2.py) streams the program, here so that code
+# without the hardware (firmware/bench.py) uses the very same figures.
+TIMING = (DIR_LAG, FIRST_RISE, PERIOD_OVERHEAD, IDLE_OVERHEAD, COUNT_BITS, DELAY_BITS)
+RING_WORDS = const(512)         # words per motor's DMA ring: 2 KiB
+LEAD_US = const(60000)          # streams are written this far ahead of the clock:
+                                # more than a GC pause (10-21 ms, emulated RP2040)
+LEAD_WORDS = const(10)          # idle words per lead (the DMA prefetches 4)
+_SYS_CHOICES = (125000000, 120000000, 132000000, 100000000, 96000000)
+
+
+def pio_clock(sys_hz, clock_hz, pulse_ns):
+    """(system Hz, PIO divider, PIO Hz) with PIO Hz a multiple of ``clock_hz`` and
+    the step pulse within the program's 33 cycles; ValueError if none fits."""
+    if clock_hz % 1000000:
+        raise ValueError("clock_freq %d is not a multiple of 1 MHz" % clock_hz)
+    for system in (sys_hz,) + _SYS_CHOICES:
+        for div in range(1, 256):
+            pio_hz = system // div
+            if system % div or pio_hz % clock_hz:
+                continue
+            if cycles_of(pulse_ns, pio_hz, MIN_PULSE) <= MAX_PULSE:
+                return system, div, pio_hz
+    raise ValueError("no PIO clock gives %d ns pulses at clock_freq %d" % (pulse_ns, clock_hz))
+
+
+def cycles_of(ns, hz, floor):
+    """Whole cycles at ``hz`` covering ``ns`` nanoseconds, at least ``floor``."""
+    return max(floor, (ns * (hz // 1000000) + 999) // 1000)
+
+
 if rp2 is not None:
     @rp2.asm_pio(out_init=rp2.PIO.OUT_LOW, sideset_init=rp2.PIO.OUT_LOW,
                  out_shiftdir=rp2.PIO.SHIFT_RIGHT)

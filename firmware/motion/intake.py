@@ -80,26 +80,14 @@ class PulseIntake:
         for oid in range(len(self.streams)):
             self._retime(oid)
 
-    def refill(self, oid, now, lead_cycles):
-        """Write motor ``oid``'s stream up to ``lead_cycles`` after clock
-        ``now``, rebasing it when due; waiting runs go in first. Returns the
-        words written."""
-        stream = self.streams[oid]
-        if self.waiting[oid]:
-            self._admit(oid)
-        at = self.cycles(oid, now)
-        written = stream.fill(at + lead_cycles)
-        # Rebase by the clock, not the stream's end: everything still to come
-        # is then later than the shift, and only past times are clamped.
-        if at > REBASE_AT:
-            self._rebase(oid)
-        return written
-
     def refill_all(self, now, lead_cycles, halted=0):
-        """:meth:`refill` for every stream in one viper call; returns the most
-        words one stream took (ring words - 1: its ring filled up). Streams
-        with their bit set in ``halted`` are not written: their position must
-        stay the steps they really made."""
+        """Write every stream up to ``lead_cycles`` after clock ``now`` (ticks),
+        in one viper call, waiting runs first, and rebase the streams that
+        are due (by the clock, not a stream's end: everything still to come is
+        then later than the shift, and only past times are clamped). Returns
+        the most words one stream took (ring words - 1: its ring filled up).
+        Streams with their bit set in ``halted`` are not written: their
+        position must stay the steps they really made."""
         waiting = self.waiting
         for oid in range(len(waiting)):
             if waiting[oid]:

@@ -234,8 +234,7 @@ class PulseStream:
         """Position when the reader stopped inside word ``index`` with ``left``
         of its steps not taken (the RP2040 endstop path reports ``left - 1``)."""
         word = _peek(self.ring, index)
-        after = _steps_after(self.state, self.ring, index)
-        return self.state[_POS] - after - self.level_sign(word & 1) * left
+        return self.position_before(index + 1) - self.level_sign(word & 1) * left
 
     def position_before(self, index):
         """Position after every word before ring word ``index`` ran, and none

@@ -74,8 +74,9 @@ class StepQueues:
 
     ``hal`` executes runs: ``hal.take_runs(inbox, n, epoch)`` when it has
     it (decoded runs in bulk; returns how many it took, and then
-    ``hal.refused(inbox, taken, n)`` deals with the rest), else ``hal.step_run(oid, first, interval, count, add)`` (ticks)
-    per run. ``mcu`` gives the clock and the shutdown path. Arrays are made
+    ``hal.refused(inbox, taken, n)`` deals with the rest), else
+    ``hal.step_run(oid, first, interval, count, add)`` (ticks) per run; a run
+    of the reference path always goes through ``step_run``. ``mcu`` gives the clock and the shutdown path. Arrays are made
     once here; decoding a frame of runs allocates nothing but the clock's
     long int.
     """
@@ -222,7 +223,7 @@ class StepQueues:
         self._set_last(oid, end)
         if self.state[_NIN]:
             self._deliver()
-        self._deliver_one(oid, first, interval, count, add)
+        self.hal.step_run(oid, first, interval, count, add)
 
     def _free_slot(self, oid):
         """Drop the finished runs of motor ``oid``; False when its ring is full."""
@@ -262,9 +263,6 @@ class StepQueues:
                               inbox[i + 3] - _BIAS, inbox[i + 4] - _BIAS)
             if self.mcu.shutdown_reason is not None:
                 return
-
-    def _deliver_one(self, oid, first, interval, count, add):
-        self.hal.step_run(oid, first, interval, count, add)
 
     @link.command("get_position", "i")
     def cmd_get_position(self, oid):

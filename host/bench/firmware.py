@@ -160,22 +160,36 @@ def _figures(stdout, stderr=""):
 
 def rp2040_rate(slice_path, runs=BENCH_RUNS, board="rpi-pico-bench"):
     """firmware/bench.py on the emulated RP2040, its modules compiled as
-    ``mendel flash`` does and booted without main.py (needs MENDEL_RP2_UF2
-    and MENDEL_RP2_BOOTROM, see mendel.emulate). {mode: figures}."""
+    ``mendel flash`` does and booted without main.py, run through mpremote's
+    raw REPL (needs MENDEL_RP2_UF2 and MENDEL_RP2_BOOTROM, see
+    mendel.emulate). {mode: figures, "heap": figures}."""
+    from mpremote.transport_serial import SerialTransport
+
     from mendel.emulate.emulator import Rp2040Emulator
-    from mendel.emulate.repl import RawRepl
+    from mendel.flash.upload import READ_TIMEOUT
     figures = {}
     with Rp2040Emulator(board, extra_files={"bench_runs.log": slice_path}, start=False,
                         max_speed=1000.0, drive={}) as emu:
         emu.wait_usb()
-        with RawRepl(emu.port) as repl:
+        transport = SerialTransport(emu.port, timeout=READ_TIMEOUT)
+        try:
             for mode in MODES:
-                out = repl.run("import bench\nbench.main(['bench', 'bench_runs.log', "
-                               "'%d', '%s'])\n" % (runs, mode), timeout=1800)
-                figures[mode] = _figures(out)
-            repl.soft_reset()
-            figures["heap"] = _figures(repl.run("import bench\nbench.main(['bench', 'heap'])\n"))
+                transport.enter_raw_repl(soft_reset=False)
+                figures[mode] = _board_figures(transport, "['bench', 'bench_runs.log', "
+                                               "'%d', '%s']" % (runs, mode))
+            transport.enter_raw_repl(soft_reset=True)       # the heap, fresh
+            figures["heap"] = _board_figures(transport, "['bench', 'heap']")
+        finally:
+            transport.close()
     return figures
+
+
+def _board_figures(transport, argv):
+    out, err = transport.exec_raw("import bench\nbench.main(%s)\n" % argv, timeout=1800)
+    if err:
+        raise RuntimeError("the firmware bench failed on the board: %s"
+                           % err.decode(errors="replace"))
+    return _figures(out.decode(errors="replace"))
 
 
 def bench_firmware(cfg_path=None, rp2040=False, corpus=None):
