@@ -424,8 +424,12 @@ cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept
     b.errors[i] = E_NONE
     b.line_start[i] = start
     b.line_end[i] = end
-    # The first ';' outside a quoted string or a ( ) comment ends the code; a
-    # '*' before it ends the checked part.
+    # The first ';' outside a quoted string or a ( ) comment ends the code; on
+    # a line with a line number, a '*' before it ends the checked part (only
+    # numbered lines carry checksums, as in Marlin: "M118 {7*7}" is text).
+    pos = skip_blanks(s, start, end)
+    cdef bint numbered = pos + 1 < end and upper(s[pos]) == b'N' and (
+        is_digit(s[pos + 1]) or is_blank(s[pos + 1]))
     pos = start
     cdef bint in_quote = False, in_paren = False
     while pos < end:
@@ -440,7 +444,7 @@ cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept
             elif c == b';':
                 comment = pos
                 break
-            if c == b'*' and star < 0:
+            if c == b'*' and star < 0 and numbered:
                 star = pos
         pos += 1
     if comment >= 0:

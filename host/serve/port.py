@@ -20,11 +20,10 @@ import time
 import tty
 
 from mendel.errors import MendelError
-from mendel.serve.protocol import LineChecker, emergency_code
+from mendel.serve.protocol import LineChecker, LineSplitter, emergency_code
 
 POLL_S = 0.05            # longest wait for input before keep-alive lines are due
 HANG_UP_POLL_S = 0.1     # how often a port without a client looks for one
-MAX_LINE_BYTES = 4096    # a longer "line" is refused (a host never sends one)
 WRITE_TIMEOUT_S = 5.0    # a client that reads nothing this long loses the line
 
 
@@ -100,8 +99,7 @@ def serve(port, session, stop, log=lambda text: None):
     """Serve ``port`` (VirtualSerialPort) with ``session`` (Session) until the
     ``stop`` event is set. Lines are checked (see :mod:`.protocol`), accepted
     commands queued to the session, refused ones answered at once."""
-    checker = LineChecker()
-    pending = b""
+    checker, splitter = LineChecker(), LineSplitter()
     while not stop.is_set():
         if not port.client_present():
             if port.connected:
@@ -113,31 +111,26 @@ def serve(port, session, stop, log=lambda text: None):
         if not port.connected:
             port.connected = True
             checker.reset()
-            pending = b""
+            splitter.reset()
             log("client connected")
             port.write_line("start")
         data = port.read(POLL_S)
         if data:
-            pending = _handle(pending + data, checker, session, port)
+            for line in splitter.feed(data):
+                _handle(line, checker, session, port)
         for line in session.periodic(time.monotonic()):
             port.write_line(line)
 
 
-def _handle(data, checker, session, port):
-    """Handle every complete line in ``data``; returns the unfinished rest."""
-    *lines, rest = data.replace(b"\r", b"\n").split(b"\n")
-    for raw in lines:
-        text = raw.decode("ascii", errors="replace")
-        code = emergency_code(text)
+def _handle(line, checker, session, port):
+    """Check one received line (str or Overlong); queue its command or answer it."""
+    if isinstance(line, str):
+        code = emergency_code(line)
         if code is not None:
             session.emergency(code)
-        checked = checker.check(text)
-        if checked.command is None:
-            for reply in checked.replies:
-                port.write_line(reply)
-        elif checked.command or checked.number is not None:
-            session.submit(checked.command)
-    if len(rest) > MAX_LINE_BYTES:
-        port.write_line("echo:line longer than %d bytes dropped" % MAX_LINE_BYTES)
-        rest = b""
-    return rest
+    checked = checker.check(line)
+    if checked.command is None:
+        for reply in checked.replies:
+            port.write_line(reply)
+    elif checked.command or checked.number is not None:
+        session.submit(checked.command, numbered=checked.number is not None)

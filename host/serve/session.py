@@ -28,6 +28,7 @@ import time
 from mendel import __version__
 from mendel.errors import CommandError
 from mendel.gcode import arcs
+from mendel.gcode.commands import KNOWN_IGNORED
 from mendel.gcode.interpreter import Interpreter, PlaceholderWarning
 from mendel.gcode.reader import parse_text
 from mendel.mcu.link import LinkError
@@ -45,6 +46,7 @@ STOP_TIMEOUT_S = 30.0    # longest wait for the command in hand at the end
 HEATER_WAITS = ("M109", "M190")
 # Answers that are reports, sent as they are; other replies are notices (echo:).
 REPORTS = ("M114",)
+_UNKNOWN = 'echo:Unknown command: "%s"'     # Marlin's wording; OctoPrint prints on
 _HANG_UP = object()
 _STOP = object()
 
@@ -153,9 +155,10 @@ class Session:
                                        filename="serial")
 
     # -- the serial side (any thread) ------------------------------------
-    def submit(self, command):
-        """Queue one command (str, no line number or checksum) to run in turn."""
-        self.queue.put(command)
+    def submit(self, command, numbered=True):
+        """Queue one command (str, no line number or checksum) to run in turn;
+        ``numbered``: it came on a line with a line number and checksum."""
+        self.queue.put((command, numbered))
 
     def emergency(self, code):
         """M112: stop the board now, ahead of queued motion; M108: end a heater wait.
@@ -226,7 +229,7 @@ class Session:
             elif item is _HANG_UP:
                 lines = self._guarded(self._reset_for_next_client)
             else:
-                lines = self._guarded(self._execute, item)
+                lines = self._guarded(self._execute, *item)
                 if not lines or not lines[-1].startswith("ok"):
                     lines.append("ok")              # M105 answers on its ok line
             if client == self._client:      # not for a client that hung up meanwhile
@@ -277,7 +280,7 @@ class Session:
             self.printer.set_temperature(name, 0.0, False)
         self._new_interpreter()
 
-    def _execute(self, text):
+    def _execute(self, text, numbered):
         commands = parse_text(text)
         command = commands[0] if commands else None
         code = command.code if command is not None else ""
@@ -290,17 +293,25 @@ class Session:
                 return handler(command)
             if command is None:
                 return []
-            return self._interpret(command, text)
+            return self._interpret(command, text, numbered)
         finally:
             self.running = None
             if self.halted is None:
                 self._follow_wall_clock(CLOCK_CATCH_UP_S)
 
-    def _interpret(self, command, text):
+    def _interpret(self, command, text, numbered):
+        """Run one command; the lines for the client. A command Mendel does not
+        have (unknown, or known and ignored) is answered as Marlin answers an
+        unknown one, ``echo:Unknown command: "<line>"``, never a silent ok; so
+        is an un-numbered line that does not read as G-code (line noise, the
+        tail of a split line). A numbered line that does not read, or that the
+        printer refuses, is an ``Error:``."""
         printer, interpreter = self.printer, self.interpreter
         printer.replies.clear()
         printer.notices.clear()
-        unknown_before = interpreter.unsupported.get(command.code, [0])[0]
+        code = command.code
+        unknown_before = interpreter.unsupported.get(code, [0])[0]
+        ignored_before = interpreter.ignored.get(code, 0)
         try:
             interpreter.execute(command)
         except PlaceholderWarning as exc:
@@ -308,11 +319,15 @@ class Session:
         except WaitCancelled as exc:
             printer.notices.append(str(exc))
         except (CommandError, arcs.ArcError) as exc:
+            if command.error is not None and not numbered:
+                return [_UNKNOWN % text]
             # Refused and nothing done: an error, so a host stops the job
             # rather than print on without the line.
             return self._echo(printer.notices) + ["Error:%s: %s" % (text, exc)]
-        if interpreter.unsupported.get(command.code, [0])[0] > unknown_before:
-            return ['echo:Unknown command: "%s"' % text]
+        if interpreter.unsupported.get(code, [0])[0] > unknown_before:
+            return [_UNKNOWN % text]
+        if interpreter.ignored.get(code, 0) > ignored_before:
+            return [_UNKNOWN % text + " (%s)" % KNOWN_IGNORED.get(code, "ignored")]
         lines = self._echo(printer.notices)
         if command.code in REPORTS:
             lines += [self._position_report(reply) for reply in printer.replies]
