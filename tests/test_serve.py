@@ -10,7 +10,7 @@ import serial
 from mendel import config
 from mendel.mcu.mcu import Mcu
 from mendel.serve.port import VirtualSerialPort, serve
-from mendel.serve.protocol import numbered
+from mendel.serve.protocol import checksum, numbered
 from mendel.serve.session import ServedPrinter, Session
 from mendel.sim.board import SimBoard
 
@@ -109,6 +109,10 @@ def test_moves_reports_and_unknown_commands():
         assert client.run("M117 Printing...") == ["echo:Printing...", "ok"]
         assert client.run("M73 P50 R10") == ["ok"]            # progress: taken quietly
         assert client.run("M27") == ['echo:Unknown command: "M27"', "ok"]   # no SD card
+        # a command Mendel knows but does not have is no silent ok either
+        assert client.run("G29") == [
+            'echo:Unknown command: "G29" (bed levelling probe: none configured)', "ok"]
+        assert client.run("M191 S40")[0].startswith('echo:Unknown command: "M191 S40" (')
         # a line the printer refuses is an error, and nothing moved
         refused = client.run("G1 X900")
         assert refused[0].startswith("Error:G1 X900: move out of range") and refused[-1] == "ok"
@@ -216,4 +220,91 @@ def test_reconnect_greets_again_and_turns_the_heaters_off():
         client = Client(port.path)            # asserts the new `start`
         report = client.run("M105")[0]
         assert " B:" in report and "/0.0" in report.split(" B:")[1]
+        client.close()
+
+
+def test_noise_that_splits_a_numbered_line_is_an_unknown_command_never_an_error():
+    """A stray line end splits `N5 G1 X10 F6000*71` in two: the numbered head is
+    refused and asked for again, the un-numbered tail (`71`, or `*71` when the
+    split comes before the star) is answered as Marlin answers an unknown
+    command, since an `Error:` makes OctoPrint stop the print; the resent line
+    then runs once."""
+    with served() as (port, _session):
+        client = Client(port.path)
+        client.run("G28")
+        client.run("G91")                     # relative: a move run twice would show
+        last = client.number - 1
+        resend = ["Resend: %d" % (last + 1), "ok"]
+        for move, head_error in (("G1 X10 F6000", "checksum mismatch"),
+                                 ("G1 Y10", "No Checksum with line number")):
+            line = numbered(client.number, move)
+            cut = line.rindex("*") + (1 if "X" in move else 0)
+            client.send(line[:cut])
+            assert client.replies() == ["Error:%s, Last Line: %d" % (head_error, last)] + resend
+            client.send(line[cut:])
+            assert client.replies() == ['echo:Unknown command: "%s"' % line[cut:], "ok"]
+            client.send(line)                 # the host resends it
+            assert client.replies() == ["ok"]
+            client.number += 1
+            last += 1
+            resend = ["Resend: %d" % (last + 1), "ok"]
+        client.run("G90")
+        client.run("M400")
+        assert position(client)[0] == {"X": 10.0, "Y": 10.0, "Z": 0.0, "E": 0.0}
+        client.close()
+
+
+def test_checksums_cover_comments_and_only_numbered_lines_have_them():
+    with served() as (port, _session):
+        client = Client(port.path)
+        client.run("G28")
+        line = "N%d G1 X5 F6000 ; comment" % client.number
+        client.send("%s*%d" % (line, checksum(line)))      # checked as sent, then stripped
+        assert client.replies() == ["ok"]
+        client.number += 1
+        # a `*` in an un-numbered line, or in a numbered one before its checksum, is text
+        client.send("M118 {7*7}")
+        assert client.replies() == ["echo:{7*7}", "ok"]
+        assert client.run("M118 {7*7}") == ["echo:{7*7}", "ok"]
+        client.run("M400")
+        assert position(client)[0]["X"] == 5.0
+        client.close()
+
+
+def stream(client, commands, piece_bytes=64):
+    """Send ``commands`` as numbered lines the way Printrun's printcore does:
+    the next line on each ``ok``, and from line n again on ``Resend: n``; each
+    line written in ``piece_bytes`` pieces. Returns (replies, lines sent)."""
+    first = client.number
+    lines = [numbered(first + i, command) for i, command in enumerate(commands)]
+    replies, sends, index = [], 0, 0
+    while index < len(lines):
+        assert sends < 2 * len(lines), "the host loops on resends: %s" % replies[-6:]
+        data = (lines[index] + "\n").encode()
+        for start in range(0, len(data), piece_bytes):
+            client.port.write(data[start:start + piece_bytes])
+        sends += 1
+        got = client.replies()
+        replies += got
+        asked = [line for line in got if line.startswith("Resend:")]
+        index = int(asked[-1].split()[1]) - first if asked else index + 1
+    client.number = first + len(lines)
+    return replies, sends
+
+
+def test_a_line_longer_than_the_buffer_is_refused_once_and_the_print_goes_on():
+    """A 5 KB M117 arriving in 64-byte pieces: one `Error`, one `Resend:` for
+    the line after it, and a resending host goes on instead of looping."""
+    with served() as (port, _session):
+        client = Client(port.path)
+        client.run("G28")
+        long_number = client.number + 1
+        replies, sends = stream(client, ["G1 X10 F6000", "M117 " + "A" * 5000, "G1 Y10",
+                                         "M400"])
+        assert sends == 4
+        errors = [line for line in replies if line.startswith("Error:")]
+        assert len(errors) == 1 and errors[0].startswith("Error:Line too long (5")
+        assert [line for line in replies if line.startswith("Resend:")] == [
+            "Resend: %d" % (long_number + 1)]
+        assert position(client)[0] == {"X": 10.0, "Y": 10.0, "Z": 0.0, "E": 0.0}
         client.close()

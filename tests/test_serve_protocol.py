@@ -5,8 +5,9 @@ import functools
 
 import pytest
 
-from mendel.serve.protocol import (LineChecker, checksum, emergency_code, firmware_report,
-                                   numbered, temperature_report)
+from mendel.serve.protocol import (LineChecker, LineSplitter, Overlong, checksum,
+                                   emergency_code, firmware_report, numbered,
+                                   temperature_report)
 
 
 def xor(text):
@@ -151,3 +152,67 @@ def test_firmware_report_names_the_capabilities_hosts_look_for():
 @pytest.mark.parametrize("line", ["N1 G28*", "N1 G28*x", "N1 G28*300"])
 def test_malformed_checksums_are_mismatches(line):
     assert LineChecker().check(line).replies[0].startswith("Error:checksum mismatch")
+
+
+def test_the_checksum_covers_the_bytes_as_sent_comment_included():
+    """A host that checksums the line it sends, comment and all, is accepted;
+    the comment is stripped only after the check."""
+    checker = LineChecker()
+    checker.last_line = 2
+    line = "N3 G1 X5 ; comment"
+    assert checksum(line) == xor(line) == 46
+    checked = checker.check(line + "*46")
+    assert (checked.command, checked.replies, checked.number) == ("G1 X5", [], 3)
+    # the same line checksummed without its comment is refused (the comment was sent)
+    refused = checker.check("N4 G1 X6 ; c*%d" % xor("N4 G1 X6 "))
+    assert refused.replies == ["Error:checksum mismatch, Last Line: 3"] + resend(3)
+    # a comment naming M110 is a comment, not an M110
+    assert checker.check("N9 G1 X1 ; M110*%d" % xor("N9 G1 X1 ; M110")).replies[1] == "Resend: 4"
+
+
+def test_an_unnumbered_line_has_no_checksum():
+    checker = LineChecker()
+    for line in ("M118 {7*7}", "M117 5*5", "71", "*71"):
+        checked = checker.check(line)
+        assert (checked.command, checked.replies, checked.number) == (line, [], None)
+
+
+def test_a_line_longer_than_the_buffer_arriving_in_pieces_is_one_summary():
+    splitter = LineSplitter(limit=4096)
+    line = numbered(7, "M117 " + "A" * 5000)
+    data = (line + "\nN8 G28*%d\n" % xor("N8 G28")).encode()
+    out = []
+    for i in range(0, len(data), 64):
+        out += splitter.feed(data[i:i + 64])
+    assert len(out) == 2 and out[1] == "N8 G28*%d" % xor("N8 G28")
+    over = out[0]
+    assert isinstance(over, Overlong)
+    assert over.length == len(line) and over.xor == xor(line)
+    assert over.head == line[:4096] and line.endswith(over.tail)
+    # memory stays within the buffer however long the line
+    assert len(splitter._pending) <= 4096
+
+
+def test_a_line_longer_than_the_buffer_is_refused_once_and_the_next_line_asked_for():
+    """Refused whole with one Error and one Resend, and its number taken: a host
+    that resends on `Resend:` goes on with the next line instead of sending the
+    same too-long line again and again."""
+    checker = LineChecker()
+    checker.last_line = 6
+    line = numbered(7, "M117 " + "A" * 5000)
+    over = LineSplitter(limit=4096).feed((line + "\n").encode())[0]
+    checked = checker.check(over)
+    assert checked.command is None
+    assert checked.replies == [
+        "Error:Line too long (%d bytes, at most 4096): N7 M117 %s..., Last Line: 7"
+        % (len(line), "A" * 16), "Resend: 8", "ok"]
+    assert checker.check(numbered(8, "G28")).command == "G28"
+    # damaged on the wire, it is asked for again like any damaged line
+    damaged = LineSplitter(limit=4096).feed((numbered(9, "M117 " + "A" * 5000)
+                                             .replace("AAA", "AAB", 1) + "\n").encode())[0]
+    assert checker.check(damaged).replies == ["Error:checksum mismatch, Last Line: 8"] + resend(8)
+    # without a line number there is nothing to resend
+    plain = LineSplitter(limit=4096).feed(("M117 " + "A" * 5000 + "\n").encode())[0]
+    assert LineChecker().check(plain).replies == [
+        "Error:Line too long (5005 bytes, at most 4096): M117 %s..., Last Line: 0"
+        % ("A" * 19), "ok"]
