@@ -55,3 +55,17 @@ def damage_writes(port, writes=(1000, 3000)):
             data = data.replace(b"*", b"7*", 1)
         return write(data)
     port.write = damaging_write
+
+
+def split_writes(port, writes=(2000, 4000)):
+    """Make ``port.write`` (a host's serial port) split the lines of the given
+    write calls with a stray line end after the ``*``, as line noise would: the
+    line arrives as ``N12 G1 X5*`` and a bare checksum (``71``)."""
+    write, count = port.write, [0]
+
+    def splitting_write(data):
+        count[0] += 1
+        if count[0] in writes and b"*" in data:
+            data = data.replace(b"*", b"*\n", 1)
+        return write(data)
+    port.write = splitting_write

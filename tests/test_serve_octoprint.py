@@ -1,6 +1,7 @@
 """OctoPrint's own serial layer (`octoprint.util.comm.MachineCom`, PyPI
 `octoprint`), run headless, connects to `mendel serve`, reads its
-capabilities and temperatures, prints a slicer file with two damaged lines,
+capabilities and temperatures, prints a slicer file with two damaged lines
+and two cut in two by line noise,
 shrugs off a harmless unknown command, and sees M112 halt the printer.
 
 OctoPrint pins packages of its own (``packaging<25``, Flask, ...) and needs
@@ -16,7 +17,8 @@ import pytest
 import serial
 
 from gcode_reference import Independent
-from serve_clients import damage_writes, require, served_port, step_totals, wait_for
+from serve_clients import (damage_writes, require, served_port, split_writes, step_totals,
+                           wait_for)
 from mendel import config
 
 CORPUS_FILE = "slic3r-1.3-cube-m82.gcode"
@@ -89,6 +91,7 @@ def test_octoprint_prints_a_corpus_file_through_mendel_serve(octoprint_comm, ser
         assert caps["AUTOREPORT_TEMP"] and caps["EMERGENCY_PARSER"] and not caps["SDCARD"]
         wait_for(lambda: callbacks.temperatures, 10, "an auto-reported temperature")
         damage_writes(machine._serial)
+        split_writes(machine._serial)     # and cut two in two, as line noise would
         machine.selectFile(path, False)
         machine.startPrint()
         wait_for(lambda: callbacks.done, 240, "OctoPrint to finish the print")
@@ -96,7 +99,11 @@ def test_octoprint_prints_a_corpus_file_through_mendel_serve(octoprint_comm, ser
         machine.sendCommand("M114")
         wait_for(lambda: any("Count" in line for line in callbacks.received()), 30, "M114")
         assert machine.isOperational() and not machine.isError()
-        assert machine.received_resends >= 2
+        assert machine.received_resends >= 4
+        fragments = [line for line in callbacks.received()
+                     if line.startswith('echo:Unknown command: "')
+                     and line[len('echo:Unknown command: "'):-1].isdigit()]
+        assert len(fragments) == 2
     finally:
         machine.close()
     cfg = config.load()
