@@ -67,6 +67,13 @@ def test_checksums():
     assert bad.error == "checksum mismatch: line says 58, computed 57"
 
 
+def test_only_numbered_lines_carry_checksums():
+    """As in Marlin: without a leading N, a `*` is part of the line."""
+    assert (one("M118 {7*7}").code, one("M118 {7*7}").text) == ("M118", "{7*7}")
+    assert one("M117 5*5").text == "5*5" and one("M117 5*5").error is None
+    assert one("G1 X5*46").error == "unexpected '*' at column 6"
+
+
 def test_text_arguments_verbatim():
     assert one("M117 Printing N5 of 7").text == "Printing N5 of 7"
     assert one("M118 E1 hello").text == "E1 hello"
