@@ -140,3 +140,6 @@ def test_an_empty_file_is_a_clear_warning(tmp_path, capsys):
     assert cli.main(["check", str(path)]) == 0
     out = capsys.readouterr().out
     assert "warning: %s is empty: there is nothing to print" % path in out
+    assert cli.main(["print", str(path), "--no-log"]) == 0          # on the simulated board
+    err = capsys.readouterr().err
+    assert "mendel: warning: %s is empty: there is nothing to print" % path in err
