@@ -45,15 +45,19 @@ class Heaters:
 
     @link.command("config_heater_verify", "iiiii")
     def cmd_config_heater_verify(self, hid, max_error_centi, check_gain_time_ms,
-                                 hysteresis_centi, heating_gain_centi, stuck_rise_centi):
-        """Supervision (guard.py): max_error (degC*s x100), check_gain_time (ms),
-        hysteresis, heating_gain and stuck-on rise (degC x100)."""
+                                 hysteresis_centi, heating_gain_centi):
+        """verify_heater (guard.py): max_error (degC*s x100), check_gain_time (ms),
+        hysteresis and heating_gain (degC x100)."""
         guard = self.heaters[hid].guard
         guard.max_error = max_error_centi / _CENTI
         guard.check_gain_time = check_gain_time_ms / _MILLI
         guard.hysteresis = hysteresis_centi / _CENTI
         guard.heating_gain = heating_gain_centi / _CENTI
-        guard.stuck_rise = stuck_rise_centi / _CENTI
+
+    @link.command("config_heater_stuck", "ii")
+    def cmd_config_heater_stuck(self, hid, stuck_rise_centi):
+        """Stuck-on check: the rise (degC x100) with the output off that trips."""
+        self.heaters[hid].guard.stuck_rise = stuck_rise_centi / _CENTI
 
     @link.command("set_pid", "iiii")
     def cmd_set_pid(self, hid, kp, ki, kd):

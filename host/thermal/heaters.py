@@ -73,8 +73,8 @@ class HostHeaters:
                 mcu.send("config_heater_verify", hid, round(guard["max_error"] * CENTI),
                          round(guard["check_gain_time"] * MILLI),
                          round(guard["hysteresis"] * CENTI),
-                         round(guard["heating_gain"] * CENTI),
-                         round(guard["stuck_rise"] * CENTI))
+                         round(guard["heating_gain"] * CENTI))
+                mcu.send("config_heater_stuck", hid, round(guard["stuck_rise"] * CENTI))
 
     def set_gains(self, name, kp, ki, kd):
         """PID gains in Klipper units (output 0..255) to the board (x1000 fraction)."""

@@ -116,7 +116,8 @@ def test_bed_heater_failing_while_heating_uses_the_bed_check_gain_time():
 
 def test_a_tighter_max_error_from_verify_heater_trips_sooner():
     rig = Rig()
-    rig.mcu.heaters.cmd_config_heater_verify(0, 3000, 10000, 300, 100, 500)
+    rig.mcu.heaters.cmd_config_heater_verify(0, 3000, 10000, 300, 100)
+    rig.mcu.heaters.cmd_config_heater_stuck(0, 500)
     guard = rig.heater(0).guard
     assert (guard.max_error, guard.check_gain_time, guard.hysteresis, guard.heating_gain,
             guard.stuck_rise) == (30.0, 10.0, 3.0, 1.0, 5.0)
