@@ -41,7 +41,7 @@ def test_marlin_runaway_keys_are_refused_with_the_keys_that_replace_them(tmp_pat
 def test_verify_heater_sim_plant_and_watermark_sections(tmp_path):
     cfg = load_with(tmp_path, extra=(
         "\n[verify_heater extruder]\nmax_error = 60\nhysteresis = 3\n"
-        "\n[sim_plant heater_bed]\nambient_temp = 12\nheater_power = 300\n"
+        "\n[sim_plant heater_bed]\nambient_temp = 12\nheater_power = 300\nloose_lag = 30\n"
         "sensor_type = EPCOS 100K B57560G104F\n"),
         replace={"[heater_bed]\nsensor_type = Generic 3950\ncontrol = pid":
                  "[heater_bed]\nsensor_type = Generic 3950\ncontrol = watermark\n"
@@ -50,7 +50,7 @@ def test_verify_heater_sim_plant_and_watermark_sections(tmp_path):
     assert cfg.heaters["extruder"].guard["hysteresis"] == 3.0
     bed = cfg.heaters["heater_bed"]
     assert bed.control == "watermark" and bed.max_delta == 1.5
-    assert bed.sim_plant == {"ambient_c": 12.0, "power_w": 300.0}
+    assert bed.sim_plant == {"ambient_c": 12.0, "power_w": 300.0, "loose_lag_s": 30.0}
     assert thermal_cli.plant_overrides(cfg)["heater_bed"]["sim_sensor"] == (
         "EPCOS 100K B57560G104F")
 

@@ -28,7 +28,9 @@ stuck_rise         10 degC    10 degC    rise with output off = stuck MOSFET
 
 ``[sim_plant NAME]`` overrides the simulated board's plant for this printer
 (keys: heat_capacity J/K, heater_power W, heat_loss W/K, fan_heat_loss W/K,
-ambient_temp degC, sensor_lag s, sensor_noise degC, sensor_type).
+ambient_temp degC, sensor_lag s, sensor_noise degC, loose_lag s -- how fast a
+thermistor out of the block (fault thermistor_loose) falls to ambient --,
+sensor_type).
 """
 import dataclasses
 
@@ -52,7 +54,7 @@ SIM_PLANT_KEYS = {
     "heat_capacity": "heat_capacity_j_per_k", "heater_power": "power_w",
     "heat_loss": "loss_w_per_k", "fan_heat_loss": "fan_loss_w_per_k",
     "ambient_temp": "ambient_c", "sensor_lag": "sensor_lag_s",
-    "sensor_noise": "sensor_noise_c",
+    "sensor_noise": "sensor_noise_c", "loose_lag": "loose_lag_s",
 }
 
 
