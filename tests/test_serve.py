@@ -308,3 +308,13 @@ def test_a_line_longer_than_the_buffer_is_refused_once_and_the_print_goes_on():
             "Resend: %d" % (long_number + 1)]
         assert position(client)[0] == {"X": 10.0, "Y": 10.0, "Z": 0.0, "E": 0.0}
         client.close()
+
+
+def test_parenthesised_comments_are_comments():
+    with served() as (port, _session):
+        client = Client(port.path)
+        assert client.run("(<layer> 1 </layer>)") == ["ok"]
+        assert client.run("G28 (home first)") == ["ok"]
+        assert client.run("(travel) G1 X5 (mm) F3000") == ["ok"]
+        assert position(client)[0]["X"] == 5.0
+        client.close()
