@@ -137,3 +137,21 @@ def test_unknown_outputs_are_refused_by_name():
 def test_the_board_says_its_queue_size_in_identify():
     rig = NotingRig()
     assert rig.mcu.describe()["output_queue_size"] == QUEUE_SIZE
+
+
+def test_a_heater_queued_on_while_the_host_is_silent_trips_the_watchdog_at_once():
+    """The host-silence watchdog watches applied targets: nothing trips while
+    the change waits (the heater is off), and it trips in the control period
+    the change lands in, not a max_duration (3 s) later."""
+    rig = NotingRig()
+    mcu = rig.mcu
+    mcu.heaters.cmd_queue_heater(5 * SECOND, 0, 20000)
+    tick = SECOND // 10
+    now = 0
+    while now < 5 * SECOND:
+        now += tick
+        rig.hal.advance(now)
+        mcu.run_timers(now)                  # no frame from the host: last_rx stays 0
+    assert mcu.shutdown_reason is not None and "host silent" in mcu.shutdown_reason
+    assert rig.applied == [("heater", 5 * SECOND, 0, 20000)]
+    assert rig.heater(0).target == 0.0 and rig.heater(0).duty == 0.0
