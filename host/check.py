@@ -12,7 +12,8 @@ layer tags seen),
 and end points of extruding moves: E grows and X/Y/Z move), ``travel_bounds``
 (over the end points of every other move, homing included), ``estimated_time_s`` (planned motion
 plus dwells; heating waits are not counted), ``unsupported`` (code -> count),
-``ignored`` (known codes needing no action -> count), ``macros``
+``ignored`` (known codes needing no action -> count), ``objects`` (the
+names of labelled objects, M486 A / EXCLUDE_OBJECT_DEFINE, in file order), ``macros``
 (printer.cfg macro -> times called), ``errors`` (list of
 ``{line, text, reason}``), ``warnings``, and ``fits`` with ``problems``: the
 file fits when it has no errors and every move stays within the axis limits.
@@ -22,7 +23,7 @@ import math
 from mendel.errors import CommandError, printable
 from mendel.gcode.interpreter import Interpreter, Settings
 from mendel.gcode.layers import LayerTracker, lays_filament
-from mendel.gcode.reader import LineCounter, iter_commands
+from mendel.gcode.reader import LineCounter, iter_commands, sniff_gcode
 from mendel.planner.extrusion import check_extrusion, check_temperature
 from mendel.planner.kinematics import KinematicsError
 from mendel.planner.motion import Motion, duration
@@ -204,11 +205,14 @@ class CheckMachine:
 def check_file(path, config, settings=None):
     """Check G-code file ``path`` for printer ``config``; returns the report dict.
 
-    Raises OSError when the file cannot be read.
+    Raises OSError when the file cannot be read, NotGcodeError
+    (mendel.gcode.reader) when it is not G-code text; an empty file is a
+    warning.
     """
+    empty = sniff_gcode(path)
     machine = CheckMachine(config)
     errors = []
-    warnings = []
+    warnings = [empty] if empty else []
     macros = config.macros.session() if config.macros else None
     interpreter = Interpreter(
         machine, settings or Settings(), warn=warnings.append, filename=path,
@@ -258,6 +262,7 @@ def check_file(path, config, settings=None):
         "errors": errors,
         "warnings": [printable(w) for w in warnings],
         "tools": sorted(machine.tools),
+        "objects": list(interpreter.objects.values()),
         "fits": not problems,
         "problems": problems,
     }

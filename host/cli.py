@@ -16,6 +16,7 @@ from mendel import config as config_mod
 from mendel.check import check_file
 from mendel.errors import MendelError
 from mendel.gcode.interpreter import Settings
+from mendel.gcode.reader import sniff_gcode
 from mendel.mcu.faults import FaultSpecError, FaultyPort, parse_faults
 from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import Mcu, McuShutdown
@@ -148,9 +149,13 @@ def _settings(args):
 
 
 def _readable(path):
+    """``path`` if it is a G-code text file; raises MendelError (one line) for
+    a folder, a missing file or binary data. An empty file passes (its
+    command warns)."""
     if not os.path.isfile(path):
         raise MendelError("%s: %s" % (path, "a folder, not a G-code file"
                                       if os.path.isdir(path) else "no such G-code file"))
+    sniff_gcode(path)
     return path
 
 
@@ -260,8 +265,9 @@ def cmd_print(args):
     cfg = config_mod.load(args.config)
     path = _readable(args.file)
     with ux_session.RunSession(args, "print", path) as run, _board(args, cfg) as mcu:
-        for text in cfg.warnings:
-            run.warn("mendel: warning: " + text)
+        for text in cfg.warnings + [sniff_gcode(path)]:
+            if text:
+                run.warn("mendel: warning: " + text)
         printer = Printer(cfg, mcu, warn=run.warn, settings=_settings(args))
         run.watch(printer)
         sent = _sent_run_log(args, mcu)
@@ -306,6 +312,8 @@ def _report_check(report):
     if report["unsupported"]:
         lines.append("  unsupported:    " + ", ".join(
             "%s x%d" % item for item in report["unsupported"].items()))
+    if report.get("objects"):
+        lines.append("  objects:        " + ", ".join(report["objects"]))
     if report.get("macros"):
         lines.append("  macros:         " + ", ".join(
             "%s x%d" % item for item in report["macros"].items()))

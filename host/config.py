@@ -236,13 +236,18 @@ def _gear_ratio(sec):
 def _stepper(parser, path, axis, read_keys):
     sec = _Section(parser, path, "stepper_" + axis, read_keys)
     position_min = sec.getfloat("position_min", 0.0)
-    sec.getfloat("position_max", above=position_min)
+    position_max = sec.getfloat("position_max", above=max(position_min, 0.0))
+    position_endstop = sec.getfloat("position_endstop", 0.0)
+    if not position_min <= position_endstop <= position_max:
+        # Homing sets the axis to position_endstop: outside the travel, the
+        # first move after G28 would be refused or drive into the frame.
+        sec._fail("position_endstop", "%g is outside position_min..position_max (%g..%g)"
+                  % (position_endstop, position_min, position_max))
     return StepperConfig(
         name="stepper_" + axis, motor=sec.get("motor", axis),
         steps_per_mm=_steps_per_mm(sec),
-        position_endstop=sec.getfloat("position_endstop", 0.0),
-        position_min=sec.getfloat("position_min", 0.0),
-        position_max=sec.getfloat("position_max", above=0.0),
+        position_endstop=position_endstop, position_min=position_min,
+        position_max=position_max,
         homing_speed=sec.getfloat("homing_speed", 5.0, above=0.0))
 
 

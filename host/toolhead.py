@@ -32,7 +32,7 @@ from mendel.errors import CommandError
 from mendel.mcu._framing import MessageBlock
 from mendel.mcu._queues import StepQueues
 from mendel.planner._lookahead import MoveFeed
-from mendel.planner.extrusion import check_extrusion
+from mendel.planner.extrusion import check_extrusion, small_extrusion_mm
 from mendel.planner.motion import Motion
 from mendel.planner.stepgen import StepGenerator
 
@@ -93,7 +93,8 @@ class Toolhead:
         return MoveFeed(self.motion.planner, kinematics.axis_min, kinematics.axis_max,
                         kinematics.max_z_velocity, kinematics.max_z_accel,
                         extrusion.filament_area, extrusion.max_extrude_cross_section,
-                        extrusion.max_extrude_only_distance, EXECUTE_BATCH)
+                        extrusion.max_extrude_only_distance, small_extrusion_mm(extrusion),
+                        EXECUTE_BATCH)
 
     # -- moves ---------------------------------------------------------
     def move(self, target, speed):

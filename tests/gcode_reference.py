@@ -53,8 +53,8 @@ class Independent:
         self.command(code, words)
 
     def command(self, code, w):
-        if code in ("G90", "G91"):
-            self.absolute = self.absolute_e = code == "G90"
+        if code in ("G90", "G91"):          # Klipper: E is relative under G91 or M83
+            self.absolute = code == "G90"
         elif code in ("M82", "M83"):
             self.absolute_e = code == "M82"
         elif code in ("G20", "G21"):
@@ -84,7 +84,7 @@ class Independent:
                     target[i] = v + self.base[i] if self.absolute else self.pos[i] + v
             if w.get("E") is not None:
                 v = w["E"] * self.scale
-                new_e = v if self.absolute_e else self.logical_e + v
+                new_e = v if self.absolute and self.absolute_e else self.logical_e + v
                 target[3] += (new_e - self.logical_e) * self.flow
                 self.logical_e = new_e
             if code in ("G2", "G3"):

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from mendel.gcode.arcs import ArcError, arc_center, segment_arc
+from mendel.gcode.arcs import RADIUS_SHORTFALL_MM, ArcError, arc_center, segment_arc
 
 
 def chord_errors(start, points, center, radius):
@@ -71,7 +71,24 @@ def test_r_form_short_and_long_arcs():
 
 
 def test_impossible_r_arc_is_refused():
-    with pytest.raises(ArcError, match="shorter than half the chord"):
+    with pytest.raises(ArcError, match="radius 4.0000 mm is 1.0000 mm short of half the chord "
+                                       r"\(5.0000 mm\): no circle joins the end points"):
         arc_center([0.0, 0.0], [10.0, 0.0], True, r=4.0)
     with pytest.raises(ArcError):
         arc_center([0.0, 0.0], [0.0, 0.0], True, r=4.0)
+
+
+@pytest.mark.parametrize("r", [1.6249, -1.6249, 1.6201, 1.625])
+def test_r_within_the_rounding_tolerance_of_half_the_chord_is_a_half_circle(r):
+    # Chord 3.25 mm (half 1.625): a shortfall up to RADIUS_SHORTFALL_MM (0.005 mm).
+    for clockwise in (False, True):
+        assert arc_center([10.0, 10.0], [13.25, 10.0], clockwise, r=r) == pytest.approx(
+            (11.625, 10.0), abs=1e-12)
+
+
+def test_r_beyond_the_rounding_tolerance_is_refused():
+    assert RADIUS_SHORTFALL_MM == 0.005
+    with pytest.raises(ArcError, match="radius 1.6190 mm is 0.0060 mm short of half the chord "
+                                       r"\(1.6250 mm\).*up to 0.005 mm short is taken as a "
+                                       "half circle"):
+        arc_center([10.0, 10.0], [13.25, 10.0], True, r=-1.619)

@@ -277,6 +277,25 @@ def test_config_check_summarises_a_good_config(capsys):
     assert "macro        PRINT_START (" in text
 
 
+def test_position_endstop_outside_the_travel_is_refused(tmp_path, capsys):
+    # Homing sets the axis to position_endstop: it must lie in position_min..position_max.
+    text = edited("position_endstop = 0\nposition_min = -4 ", "position_endstop = -5\n"
+                  "position_min = -4 ")
+    path = write(tmp_path, text)
+    [problem] = problems(path)
+    assert (problem.line, problem.section, problem.key, problem.message) == (
+        line_of(text, "position_endstop = -5"), "stepper_y", "position_endstop",
+        "-5 is outside position_min..position_max (-4..210)")
+    assert cli.main(["config", "check", path]) == 1
+    assert "%s:%d: [stepper_y] position_endstop: -5 is outside position_min..position_max " \
+        "(-4..210)" % (path, problem.line) in capsys.readouterr().out
+    above = write(tmp_path, edited("position_endstop = 0\nposition_min = 0\nposition_max = 250",
+                                   "position_endstop = 251\nposition_min = 0\n"
+                                   "position_max = 250"))
+    assert [p.message for p in problems(above)] == [
+        "251 is outside position_min..position_max (0..250)"]
+
+
 def test_config_check_lists_every_error_with_its_line(tmp_path, capsys):
     text = edited("homing_speed = 50", "homing_speed = 50\nhoming_sped = 5")
     text = edited("[fan]\n", "[fan]\npin = sim_pwm0\n", text)

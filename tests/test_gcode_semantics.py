@@ -46,10 +46,17 @@ def targets(machine):
     return [t for t, _speed in machine.moves]
 
 
-def test_g90_g91_also_set_e_mode_and_m82_m83_only_e():
+def test_e_is_relative_under_g91_or_m83_klippers_rule():
     machine, *_ = run("G91\nG1 X1 E1\nG1 X1 E1\nG90\nG1 X5 E5\nM83\nG1 E1\nM82\nG1 E0")
     assert targets(machine) == [[1, 0, 0, 1], [2, 0, 0, 2], [5, 0, 0, 5], [5, 0, 0, 6],
                                 [5, 0, 0, 0]]
+    # A G91 ... G90 pair (a macro's lift) leaves an M83 file relative.
+    machine, interp, _w = run("M83\nG1 X1 E1\nG91\nG1 Z1\nG90\nG1 X2 E1\nG1 X3 E-0.5")
+    assert targets(machine) == [[1, 0, 0, 1], [1, 0, 1, 1], [2, 0, 1, 2], [3, 0, 1, 1.5]]
+    assert interp.absolute and not interp.absolute_e
+    # M82 under G91: E stays relative until G90.
+    machine, *_ = run("G91\nM82\nG1 X1 E1\nG1 X1 E1\nG90\nG1 X5 E5")
+    assert targets(machine) == [[1, 0, 0, 1], [2, 0, 0, 2], [5, 0, 0, 5]]
 
 
 def test_g92_moves_nothing_and_e_keeps_counting_on_the_motor():
@@ -184,6 +191,36 @@ def test_metadata_events():
     assert events == [("layer_change", ""), ("z", "0.2"), ("type", "Skirt"),
                       ("progress", 12.0), ("object", 3.0),
                       ("exclude_object_start", "part_1")]
+
+
+def test_m486_labels_name_the_objects_and_cancelling_is_refused():
+    machine, interp, _w = run("M486 T2\nM486 S0\nM486 AShape-Box id:0 copy 0\nM486 S1\n"
+                              "M486 A3DBenchy.stl\nM486 S-1\nM486 S0\nG1 X1\nM486 S-1\n"
+                              "EXCLUDE_OBJECT_DEFINE NAME=part_2 CENTER=5,5")
+    assert interp.objects == {0: "Shape-Box id:0 copy 0", 1: "3DBenchy.stl",
+                              "part_2": "part_2"}
+    events = [c[1:] for c in machine.calls if c[0] == "event"]
+    assert events[:3] == [("object", 0.0), ("object_name", "Shape-Box id:0 copy 0"),
+                          ("object", 1.0)]
+    with pytest.raises(GcodeError, match="M486 P .*not supported: Mendel does not exclude"):
+        run("M486 S0\nM486 P0")
+    with pytest.raises(GcodeError, match="M486 Apart names no object: give M486 S<id> first"):
+        run("M486 Apart")
+
+
+def test_r_arc_a_rounding_error_short_of_half_the_chord_is_a_half_circle():
+    # R1.6249 for a 3.25 mm chord (half 1.625): a half circle over the top.
+    machine, *_ = run("G1 X10 Y10 F600\nG2 X13.25 Y10 R1.6249")
+    points = targets(machine)[1:]
+    assert points[-1] == [13.25, 10.0, 0.0, 0.0]
+    for x, y, _z, _e in points:
+        assert math.hypot(x - 11.625, y - 10.0) == pytest.approx(1.625, abs=1e-9)
+        assert y >= 10.0 - 1e-9                     # clockwise from the left: the upper half
+    length = sum(math.dist(a[:2], b[:2]) for a, b in zip([[10.0, 10.0]] + points, points))
+    assert length == pytest.approx(math.pi * 1.625, rel=3e-3)   # chords: 0.01 mm off the arc
+    with pytest.raises(GcodeError, match=r"t.gcode:2: G2 X13.25 Y10 R1.6: radius 1.6000 mm "
+                                         r"is 0.0250 mm short of half the chord"):
+        run("G1 X10 Y10 F600\nG2 X13.25 Y10 R1.6")
 
 
 def test_arc_segments_end_exactly_and_carry_z_and_e():

@@ -46,6 +46,34 @@ def test_semicolon_and_parenthesis_comments():
     assert one("G1 X5 (inline; with semicolon) Y6 ; tail").params == {"X": 5.0, "Y": 6.0}
 
 
+def test_a_parenthesised_comment_is_a_comment_anywhere_on_a_line():
+    # Skeinforge / ReplicatorG / CAM files: whole lines of ( ) comments.
+    text = ("(<layer> 1 </layer>)\n  (a) (b)  \n(c) G1 X1 (d) Y2\nN4 (e) G1 X3*%d\n"
+            "(f) M104 S200\n" % _checksum("N4 (e) G1 X3"))
+    assert [(c.lineno, c.code, c.params, c.line_number, c.error) for c in parse_text(text)] == [
+        (3, "G1", {"X": 1.0, "Y": 2.0}, None, None), (4, "G1", {"X": 3.0}, 4, None),
+        (5, "M104", {"S": 200.0}, None, None)]
+    assert one("(open").error == "unclosed '(' comment at column 1"
+    assert one("N1 (open").error == "unclosed '(' comment at column 4"
+
+
+def _checksum(text):
+    value = 0
+    for byte in text.encode():
+        value ^= byte
+    return value
+
+
+def test_m486_object_name_is_the_rest_of_the_line():
+    assert one("M486 S0").params == {"S": 0.0}
+    assert one("M486 AShape-Box id:0 copy 0").params == {"A": "Shape-Box id:0 copy 0"}
+    assert one("M486 A3DBenchy.stl").params == {"A": "3DBenchy.stl"}
+    named = one('M486 S2 A"big" part (2).stl ; its label')
+    assert named.params == {"S": 2.0, "A": '"big" part (2).stl'} and named.error is None
+    # Elsewhere A is an ordinary word.
+    assert one("G1 A3 X1").params == {"A": 3.0, "X": 1.0}
+
+
 def test_colon_is_ordinary_and_layer_comment_is_metadata():
     cmd = one("M117 ETA 01:02:03")
     assert cmd.code == "M117" and cmd.text == "ETA 01:02:03"

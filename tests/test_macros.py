@@ -309,3 +309,26 @@ def test_a_delta_printer_reports_its_print_radius_to_macros(tmp_path):
     assert errors == []
     assert machine.log == [("respond", "Coord(x=%r, y=%r, z=%r, e=0.0) Coord(x=%r, y=%r, z=%r, "
                                        "e=0.0)" % (-radius, -radius, 0.0, radius, radius, top))]
+
+
+LIFT = """
+[gcode_macro LIFT]
+description: A lift as Klipper macros write it: G91 ... G90, no saved state
+gcode:
+    G91
+    G1 Z2 F600
+    G90
+    M118 absolute={printer.gcode_move.absolute_coordinates} e={printer.gcode_move.absolute_extrude}
+"""
+
+
+def test_a_g91_g90_macro_leaves_a_relative_e_print_relative(tmp_path):
+    cfg = load(tmp_path, BASE + LIFT)
+    interpreter, machine, errors = run(cfg, "M83\nG1 X10 E1 F1200\nG1 E-0.8\nLIFT\n"
+                                            "G1 X20 E0.8\nG1 X30 E1\n")
+    assert errors == []
+    assert machine.log == [
+        ("move", [10.0, 0.0, 0.0, 1.0]), ("move", [10.0, 0.0, 0.0, 0.2]),
+        ("move", [10.0, 0.0, 2.0, 0.2]), ("respond", "absolute=True e=False"),
+        ("move", [20.0, 0.0, 2.0, 1.0]), ("move", [30.0, 0.0, 2.0, 2.0])]
+    assert interpreter.absolute and not interpreter.absolute_e

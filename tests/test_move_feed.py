@@ -517,3 +517,23 @@ def test_a_lift_that_primes_is_an_extrude_only_move():
     assert [e[0] for e in errors] == [4]
     assert "extrude-only move too long: 55.000 mm" in errors[0][2]
     assert state[0] == [10.0, 10.0, 5.0, 15.5]
+
+
+def test_e_mode_is_klippers_in_the_feed_and_line_by_line():
+    # E is relative under G91 or M83: a G91 ... G90 lift leaves M83 relative, and M82
+    # under G91 leaves E relative.
+    data = (b"G28\nG1 Z0.3 F600\nM83\nG1 X10 Y10 E1 F1200\nG91\nG1 Z1\nG90\nG1 X20 E1\n"
+            b"G1 X30 E1\nG91\nM82\nG1 X5 E0.5\n")
+    _frames, state, errors, *_ = assert_same(data)
+    assert errors == []
+    assert state[1] == 3.5 and state[6][3] == pytest.approx(3.5)    # logical E, toolhead E
+
+
+def test_a_tiny_segment_with_a_little_e_goes_through_the_feed():
+    data = b"G28\nG1 Z0.3 F600\nM83\nG1 X10 Y10 E1 F1200\nG1 X10.0005 E0.02\nG1 X20 E0.5\n"
+    _frames, state, errors, *_ = assert_same(data)
+    assert errors == []
+    assert state[6][:2] == [20.0, 10.0] and state[6][3] == pytest.approx(1.52)
+    too_much = assert_same(data.replace(b"E0.02", b"E0.17"))[2]
+    assert [(line, reason.split(":")[0]) for line, _text, reason in too_much] == [
+        (5, "move exceeds the maximum extrusion")]

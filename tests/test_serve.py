@@ -217,3 +217,13 @@ def test_reconnect_greets_again_and_turns_the_heaters_off():
         report = client.run("M105")[0]
         assert " B:" in report and "/0.0" in report.split(" B:")[1]
         client.close()
+
+
+def test_parenthesised_comments_are_comments():
+    with served() as (port, _session):
+        client = Client(port.path)
+        assert client.run("(<layer> 1 </layer>)") == ["ok"]
+        assert client.run("G28 (home first)") == ["ok"]
+        assert client.run("(travel) G1 X5 (mm) F3000") == ["ok"]
+        assert position(client)[0]["X"] == 5.0
+        client.close()

@@ -21,30 +21,36 @@ def load_with(tmp_path, extra="", replace=None):
     return config.load(str(path))
 
 
-def test_heater_defaults_follow_marlin_and_mintemp_is_5c():
+def test_heater_defaults_and_verify_heater_follow_klipper_and_mintemp_is_5c():
     cfg = config.load()
     hotend, bed = cfg.heaters["extruder"], cfg.heaters["heater_bed"]
     assert hotend.min_temp == 5.0 and hotend.control == "pid" and hotend.max_power == 1.0
-    assert hotend.guard == {"watch_period": 20.0, "watch_increase": 2.0,
-                            "runaway_period": 40.0, "runaway_hysteresis": 4.0,
-                            "stuck_rise": 10.0}
-    assert bed.guard["watch_period"] == 60.0 and bed.guard["runaway_period"] == 20.0
-    assert bed.guard["runaway_hysteresis"] == 2.0
+    assert hotend.guard == {"max_error": 120.0, "check_gain_time": 20.0, "hysteresis": 5.0,
+                            "heating_gain": 2.0, "stuck_rise": 10.0}
+    assert bed.guard == dict(hotend.guard, check_gain_time=60.0)
+
+
+def test_marlin_runaway_keys_are_refused_with_the_keys_that_replace_them(tmp_path):
+    with pytest.raises(config.ConfigError, match=r"\[verify_heater extruder\] "
+                       r"runaway_period: Marlin's .* use max_error, check_gain_time"):
+        load_with(tmp_path, extra="\n[verify_heater extruder]\nrunaway_period = 30\n")
+    with pytest.raises(config.ConfigError, match=r"heating_gain: 0 must be above 0"):
+        load_with(tmp_path, extra="\n[verify_heater extruder]\nheating_gain = 0\n")
 
 
 def test_verify_heater_sim_plant_and_watermark_sections(tmp_path):
     cfg = load_with(tmp_path, extra=(
-        "\n[verify_heater extruder]\nrunaway_period = 30\nrunaway_hysteresis = 5\n"
-        "\n[sim_plant heater_bed]\nambient_temp = 12\nheater_power = 300\n"
+        "\n[verify_heater extruder]\nmax_error = 60\nhysteresis = 3\n"
+        "\n[sim_plant heater_bed]\nambient_temp = 12\nheater_power = 300\nloose_lag = 30\n"
         "sensor_type = EPCOS 100K B57560G104F\n"),
         replace={"[heater_bed]\nsensor_type = Generic 3950\ncontrol = pid":
                  "[heater_bed]\nsensor_type = Generic 3950\ncontrol = watermark\n"
                  "max_delta = 1.5"})
-    assert cfg.heaters["extruder"].guard["runaway_period"] == 30.0
-    assert cfg.heaters["extruder"].guard["runaway_hysteresis"] == 5.0
+    assert cfg.heaters["extruder"].guard["max_error"] == 60.0
+    assert cfg.heaters["extruder"].guard["hysteresis"] == 3.0
     bed = cfg.heaters["heater_bed"]
     assert bed.control == "watermark" and bed.max_delta == 1.5
-    assert bed.sim_plant == {"ambient_c": 12.0, "power_w": 300.0}
+    assert bed.sim_plant == {"ambient_c": 12.0, "power_w": 300.0, "loose_lag_s": 30.0}
     assert thermal_cli.plant_overrides(cfg)["heater_bed"]["sim_sensor"] == (
         "EPCOS 100K B57560G104F")
 

@@ -7,7 +7,7 @@ Units: degC, seconds, output as a fraction of full power (0..max_power).
 Every control period: sample the sensor (reading.py: open/short range check,
 median, IIR), check MINTEMP/MAXTEMP on the median, run the control law (PID or
 bang-bang, control.py) or the relay autotune (autotune.py), run the heating
-watch / thermal runaway / stuck-on checks (guard.py), and set the PWM duty.
+progress / error integral / stuck-on checks (guard.py), and set the PWM duty.
 A fault returns its reason in words; the caller shuts the board down.
 
 MINTEMP defaults to 5 degC (a 12 degC workshop is fine; an open or unplugged
@@ -102,7 +102,15 @@ class Heater:
         self.temp = temp
         out = self._law(temp, dt)
         self.output(out)
-        return self.guard.check(temp, out, dt)
+        return self.guard.check(temp, out, self._driven_hard(out), dt)
+
+    def _driven_hard(self, out):
+        # The control law asks for all it may: the PID or bang-bang at
+        # max_power, or the relay autotune in its heating half.
+        tune = self.tune
+        if tune is not None and tune.running:
+            return tune.heating
+        return out >= self.max_power
 
     def _law(self, temp, dt):
         tune = self.tune

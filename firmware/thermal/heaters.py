@@ -44,20 +44,21 @@ class Heaters:
             bang_bang != 0, min(max(max_power_milli, 0), 1000) / _MILLI,
             pwm_period_ms / _MILLI, max_delta_centi / _CENTI)
 
-    @link.command("config_heater_watch", "iii")
-    def cmd_config_heater_watch(self, hid, period_ms, increase_centi):
-        """Heating watch: rise by increase (degC x100) within period (ms)."""
+    @link.command("config_heater_verify", "iiiii")
+    def cmd_config_heater_verify(self, hid, max_error_centi, check_gain_time_ms,
+                                 hysteresis_centi, heating_gain_centi):
+        """verify_heater (guard.py): max_error (degC*s x100), check_gain_time (ms),
+        hysteresis and heating_gain (degC x100)."""
         guard = self.heaters[hid].guard
-        guard.watch_period = period_ms / _MILLI
-        guard.watch_increase = increase_centi / _CENTI
+        guard.max_error = max_error_centi / _CENTI
+        guard.check_gain_time = check_gain_time_ms / _MILLI
+        guard.hysteresis = hysteresis_centi / _CENTI
+        guard.heating_gain = heating_gain_centi / _CENTI
 
-    @link.command("config_heater_runaway", "iiii")
-    def cmd_config_heater_runaway(self, hid, period_ms, hysteresis_centi, stuck_rise_centi):
-        """Thermal runaway period (ms) and hysteresis, stuck-on rise (degC x100)."""
-        guard = self.heaters[hid].guard
-        guard.runaway_period = period_ms / _MILLI
-        guard.runaway_hysteresis = hysteresis_centi / _CENTI
-        guard.stuck_rise = stuck_rise_centi / _CENTI
+    @link.command("config_heater_stuck", "ii")
+    def cmd_config_heater_stuck(self, hid, stuck_rise_centi):
+        """Stuck-on check: the rise (degC x100) with the output off that trips."""
+        self.heaters[hid].guard.stuck_rise = stuck_rise_centi / _CENTI
 
     @link.command("set_pid", "iiii")
     def cmd_set_pid(self, hid, kp, ki, kd):

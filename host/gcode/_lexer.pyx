@@ -7,8 +7,12 @@ Syntax (RepRap wiki "G-code"; Marlin's parser where firmwares differ):
 
 * A line ends at LF; CR, spaces and tabs are blanks. ``%`` alone is a
   delimiter and reads as blank.
-* ``;`` starts a comment to the end of the line; ``( ... )`` is an inline
-  comment. Comments of known slicer tags become metadata (layer, Z, type).
+* ``;`` starts a comment to the end of the line; ``( ... )`` is a comment
+  anywhere on a line: before the line number, between it and the command,
+  between words, or the whole line (Skeinforge, ReplicatorG and CAM files
+  write whole files of ``(<layer> 1 </layer>)`` lines). A ``(`` without its
+  ``)`` is an error. Comments of known slicer tags become metadata (layer,
+  Z, type).
 * ``N<int>`` may lead the line (parsed as a 64-bit integer, never a float);
   ``*<int>`` ends the checked part: the XOR of every byte before ``*``.
 * A command is a letter and an unsigned number with an optional dotted
@@ -18,6 +22,9 @@ Syntax (RepRap wiki "G-code"; Marlin's parser where firmwares differ):
   letter followed by ``"..."`` takes a quoted string; ``{...}`` is an
   unfilled slicer placeholder.
 * Text commands (M117, M118, M23, M28, M30, M32) keep their argument text.
+* ``M486 A<name>`` (object label, PrusaSlicer): the name is the rest of the
+  line up to a ``;`` comment, kept as text (``M486 AShape-Box id:0 copy 0``,
+  ``M486 A3DBenchy.stl``); words before ``A`` parse as usual.
 * A first word of two or more letters/underscores is a Klipper-style
   extended command (``SET_VELOCITY_LIMIT ACCEL=500``); its arguments stay text.
 
@@ -280,6 +287,11 @@ cdef inline bint is_text_command(int kind, int number, int sub) noexcept nogil:
         or number == 30 or number == 32
 
 
+cdef inline bint is_object_name(Batch b, int i) noexcept nogil:
+    """Line ``i`` is an ``M486`` (object labels), whose ``A`` word is a name."""
+    return b.kinds[i] == K_M and b.numbers[i] == 486 and b.subs[i] < 0
+
+
 cdef inline int parse_number(const char* s, int pos, int end, double* out) noexcept nogil:
     """Parse ``[+-]?(digits[.digits]|.digits)`` at pos; returns the end, -1 when
     there is no number, -2 when it is beyond the range of a double."""
@@ -359,6 +371,22 @@ cdef inline int skip_blanks(const char* s, int pos, int end) noexcept nogil:
     while pos < end and is_blank(s[pos]):
         pos += 1
     return pos
+
+
+cdef inline int skip_comments(const char* s, int pos, int end) noexcept nogil:
+    """Skip blanks and ``( ... )`` comments from ``pos``; returns the next
+    position, or ``-1 - p`` for an unclosed ``(`` at ``p``."""
+    cdef int after
+    while True:
+        pos = skip_blanks(s, pos, end)
+        if pos >= end or s[pos] != b'(':
+            return pos
+        after = pos + 1
+        while after < end and s[after] != b')':
+            after += 1
+        if after >= end:
+            return -1 - pos
+        pos = after + 1
 
 
 cdef inline bint starts_with(const char* s, int pos, int end, const char* tag, int n) noexcept nogil:
@@ -460,7 +488,10 @@ cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept
             fail(b, i, E_CHECKSUM, star - start)
             return
         code_end = star
-    pos = skip_blanks(s, start, code_end)
+    pos = skip_comments(s, start, code_end)
+    if pos < 0:
+        fail(b, i, E_COMMENT, -1 - pos - start)
+        return
     if pos >= code_end or (s[pos] == b'%' and skip_blanks(s, pos + 1, code_end) >= code_end):
         return
     # Leading line number.
@@ -474,7 +505,10 @@ cdef void parse_line(Batch b, int i, const char* s, int start, int end) noexcept
             return
         b.has_n[i] = 1
         b.nwords[i] = n
-        pos = skip_blanks(s, after, code_end)
+        pos = skip_comments(s, after, code_end)
+        if pos < 0:
+            fail(b, i, E_COMMENT, -1 - pos - start)
+            return
         if pos >= code_end:
             return
     parse_command(b, i, s, pos, code_end, start)
@@ -541,19 +575,13 @@ cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start
     cdef char c
     cdef int64_t n
     while True:
-        pos = skip_blanks(s, pos, end)
+        pos = skip_comments(s, pos, end)
+        if pos < 0:
+            fail(b, i, E_COMMENT, -1 - pos - start)
+            return
         if pos >= end:
             return
         c = s[pos]
-        if c == b'(':
-            after = pos + 1
-            while after < end and s[after] != b')':
-                after += 1
-            if after >= end:
-                fail(b, i, E_COMMENT, pos - start)
-                return
-            pos = after + 1
-            continue
         if not is_letter(c):
             fail(b, i, E_UNEXPECTED, pos - start)
             return
@@ -564,6 +592,13 @@ cdef void parse_words(Batch b, int i, const char* s, int pos, int end, int start
             return
         b.masks[i] |= bit
         after = skip_blanks(s, pos + 1, end)
+        if letter == 0 and is_object_name(b, i):
+            # M486 A<name>: the name is the rest of the line (spaces, dots,
+            # quotes and parentheses included), as PrusaSlicer writes it.
+            b.quoted[i] |= bit
+            b.text_start[i] = after
+            b.text_end[i] = end
+            return
         if after < end and s[after] == b'"':
             pos = after + 1
             while pos < end and s[pos] != b'"':

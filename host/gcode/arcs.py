@@ -11,10 +11,23 @@ commanded end point.
 Arc forms (RepRap wiki G2/G3; Marlin semantics): the centre as I/J offsets
 from the start, or the radius R (negative R takes the longer arc). With I/J,
 an end point equal to the start is one full circle.
+
+An R no circle through both end points has (shorter than half the chord) is
+a half circle when the shortfall is at most ``RADIUS_SHORTFALL_MM``: slicers
+and arc welders round R and the end points (R1.6249 for a 3.25 mm chord).
+Marlin, since its fix for that rounding, takes any such radius as a half
+circle; Mendel takes only a rounding error and refuses a real mistake.
 """
 import math
 
 _FULL_CIRCLE_EPS = 1e-9
+# Largest shortfall of |R| below half the chord that is drawn as a half circle
+# (mm). Rounding every number to 3 decimals in mm leaves at most 0.0005 mm on
+# R and 0.00035 mm on the half chord; 4 decimals in inches, 0.0022 mm in all.
+# The half circle strays from a circle of the written R by the shortfall at
+# most: 0.005 mm is half the default chord tolerance of the segments
+# (Settings.arc_tolerance 0.01 mm), an error the drawing makes anyway.
+RADIUS_SHORTFALL_MM = 0.005
 
 
 class ArcError(ValueError):
@@ -22,7 +35,12 @@ class ArcError(ValueError):
 
 
 def arc_center(start, end, clockwise, i=None, j=None, r=None):
-    """Centre ``(cx, cy)`` of an arc from ``start`` to ``end`` (x, y in mm)."""
+    """Centre ``(cx, cy)`` of an arc from ``start`` to ``end`` (x, y in mm):
+    ``start`` plus the offsets ``i``, ``j`` (mm), or from the radius ``r``
+    (mm; negative for the arc of more than a half circle).
+
+    Raises ArcError for an R arc whose end is its start, or whose |R| falls
+    short of half the chord by more than ``RADIUS_SHORTFALL_MM``."""
     if r is None:
         return start[0] + (i or 0.0), start[1] + (j or 0.0)
     dx, dy = end[0] - start[0], end[1] - start[1]
@@ -30,10 +48,13 @@ def arc_center(start, end, clockwise, i=None, j=None, r=None):
     if chord < _FULL_CIRCLE_EPS:
         raise ArcError("an R arc needs an end point different from its start")
     half = chord / 2.0
-    if abs(r) < half - 1e-9:
-        raise ArcError("radius %.4f mm is shorter than half the chord (%.4f mm)"
-                       % (abs(r), half))
-    height = math.sqrt(max(r * r - half * half, 0.0))
+    if half - abs(r) > RADIUS_SHORTFALL_MM:
+        raise ArcError("radius %.4f mm is %.4f mm short of half the chord (%.4f mm): no "
+                       "circle joins the end points (up to %g mm short is taken as a half "
+                       "circle)" % (abs(r), half - abs(r), half, RADIUS_SHORTFALL_MM))
+    # Distance of the centre from the chord's midpoint; 0 (a half circle) for
+    # a radius within the shortfall. Factored: less rounding than r*r - h*h.
+    height = math.sqrt(max((abs(r) - half) * (abs(r) + half), 0.0))
     # Centre is left of the chord for a counter-clockwise short arc.
     left = (not clockwise) == (r > 0)
     sign = 1.0 if left else -1.0

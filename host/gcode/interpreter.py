@@ -6,7 +6,11 @@ Semantics follow the RepRap wiki G-code page and Marlin's G-code docs (Marlin
 where firmwares disagree; each handler says what it does). Positions: the
 machine receives machine coordinates in mm and speeds in mm/s only.
 
-* G90/G91 set absolute/relative for X, Y, Z *and* E (Marlin); M82/M83 set E alone.
+* E mode (Klipper's rule): G90/G91 set absolute/relative for X, Y, Z;
+  M82/M83 set the extruder's own mode; E is relative while G91 *or* M83 is in
+  effect. So a ``G91 ... G90`` pair (a macro's lift) leaves an M83 file
+  relative, and M82 makes E absolute again only under G90. ``absolute_e`` is
+  the M82/M83 flag; :meth:`Interpreter.e_is_absolute` the mode moves use.
 * G92 sets the logical position without moving or waiting. For X/Y/Z it
   shifts the offset between logical and machine coordinates; for E it only
   renames the current filament position, since the extruder motor keeps
@@ -39,6 +43,8 @@ _INCH = 25.4
 # Commands whose arguments may follow a syntax of their own (Prusa's
 # "M115 U3.11.0" version check): run even when the words did not parse.
 _OWN_SYNTAX = ("M115",)
+# Words that take text (the lexer keeps them as str): M486 A<object name>.
+_TEXT_WORDS = (("M486", "A"),)
 
 
 class GcodeError(CommandError):
@@ -82,8 +88,8 @@ class Interpreter:
         self.position = list(machine.position)      # machine coordinates, mm
         self.logical_e = self.position[3]           # E as the G-code names it
         self.base = [0.0, 0.0, 0.0]                 # machine = logical + base (X, Y, Z)
-        self.absolute = True
-        self.absolute_e = True
+        self.absolute = True                        # G90 / G91 (X, Y, Z)
+        self.absolute_e = True                      # M82 / M83 (see e_is_absolute)
         self.scale = 1.0                            # mm per G-code unit
         self.feed = 25.0                            # mm/s
         self.speed_factor = 1.0                     # M220
@@ -97,6 +103,8 @@ class Interpreter:
         self.commands = 0
         self.moves = 0
         self.arcs = 0
+        self.objects = {}                           # M486 id or EXCLUDE_OBJECT name -> name
+        self._object_id = None                      # M486 S: the object being labelled
         self._handlers = {
             "G0": self._move, "G1": self._move, "G2": self._arc_cw, "G3": self._arc_ccw,
             "G4": self._dwell, "G10": self._g10, "G11": self._unretract,
@@ -255,7 +263,7 @@ class Interpreter:
 
     def _check_params(self, command):
         for letter, value in command.params.items():
-            if isinstance(value, str):
+            if isinstance(value, str) and (command.code, letter) not in _TEXT_WORDS:
                 if value.startswith("{"):
                     raise PlaceholderWarning("unfilled slicer placeholder %s=%s; line skipped"
                                              % (letter, value))
@@ -309,7 +317,7 @@ class Interpreter:
         value = params.get("E")
         if value is not None:
             value *= self.scale
-            logical_e = value if self.absolute_e else logical_e + value
+            logical_e = value if self.e_is_absolute() else logical_e + value
             target[3] = self.position[3] + (logical_e - self.logical_e) * self.extrude_factor
         return target, logical_e
 
@@ -436,11 +444,16 @@ class Interpreter:
             self.settings.unretract_speed = params["F"] / 60.0
 
     # -- modes ---------------------------------------------------------
+    def e_is_absolute(self):
+        """True when an E word is an absolute position: G90 and M82 both in
+        effect (Klipper's rule; E is relative under G91 or M83)."""
+        return self.absolute and self.absolute_e
+
     def _set_absolute(self, _command):
-        self.absolute = self.absolute_e = True
+        self.absolute = True
 
     def _set_relative(self, _command):
-        self.absolute = self.absolute_e = False
+        self.absolute = False
 
     def _e_absolute(self, _command):
         self.absolute_e = True
@@ -617,11 +630,32 @@ class Interpreter:
             self.machine.event("progress", command.params["P"])
 
     def _object(self, command):
-        """M486 S<id> (start object id, -1 none) / A<name> (label)."""
-        self.machine.event("object", command.params.get("S"))
+        """M486 (object labels, as PrusaSlicer writes them): ``S<id>`` starts
+        object ``id`` (-1: none), ``A<name>`` names the object of the last
+        ``S`` (the name is the rest of the line), ``T<count>`` announces how
+        many there are. Named objects go to :attr:`objects` (id -> name).
+        Cancelling (``P``, ``U``, ``C``) is refused: Mendel excludes no
+        objects."""
+        params = command.params
+        for letter in "PUC":
+            if letter in params:
+                raise GcodeError("M486 %s (cancel an object) is not supported: Mendel does "
+                                 "not exclude objects" % letter)
+        if params.get("S") is not None:
+            self._object_id = int(params["S"])
+            self.machine.event("object", params["S"])
+        name = params.get("A")
+        if name is not None:
+            if self._object_id is None or self._object_id < 0:
+                raise GcodeError("M486 A%s names no object: give M486 S<id> first" % name)
+            self.objects[self._object_id] = name
+            self.machine.event("object_name", name)
 
     def _object_event(self, command):
-        self.machine.event(command.code.lower(), _key_values(command.text).get("NAME"))
+        name = _key_values(command.text).get("NAME")
+        if command.code == "EXCLUDE_OBJECT_DEFINE" and name:
+            self.objects.setdefault(name, name)
+        self.machine.event(command.code.lower(), name)
 
 
 def _key_values(text):

@@ -7,13 +7,53 @@ The file is read in chunks of ``CHUNK_BYTES`` and parsed by the Cython kernel
 memory does not grow with the file: only the unfinished last line of a chunk
 is carried over.
 """
+from mendel.errors import MendelError
 from mendel.gcode._lexer import Batch, Command, commands, parse_chunk
 
 CHUNK_BYTES = 1 << 20
 _BOM = b"\xef\xbb\xbf"
 BATCH_LINES = 16384
+# How much of a file sniff_gcode reads (bytes): binary formats (images, archives,
+# STL, Prusa's binary G-code) show NUL or control bytes within their first blocks.
+SNIFF_BYTES = 1 << 16
+# Control bytes a text file does not hold (tab, LF, VT, FF, CR and ESC excepted).
+_CONTROL = bytes(set(range(32)) - set(b"\t\n\x0b\x0c\r\x1b")) + b"\x7f"
+# More control bytes than this share of the sniffed bytes: not text.
+_CONTROL_SHARE = 0.01
+_BGCODE_MAGIC = b"GCDE"       # Prusa binary G-code (.bgcode)
 
-__all__ = ["Command", "LineCounter", "iter_commands", "iter_batches", "parse_text"]
+__all__ = ["Command", "LineCounter", "NotGcodeError", "iter_commands", "iter_batches",
+           "parse_text", "sniff_gcode"]
+
+
+class NotGcodeError(MendelError):
+    """A file given as G-code holds binary data, not G-code text."""
+
+
+def sniff_gcode(path):
+    """Look at the start of the file ``path`` before it is read as G-code.
+
+    Returns None, or a warning (str) for an empty file: there is nothing to
+    print. Raises NotGcodeError, one line naming the file, when its first
+    ``SNIFF_BYTES`` bytes are not text: a NUL byte, more than 1% control
+    bytes, or Prusa's binary G-code; OSError when it cannot be read.
+    """
+    with open(path, "rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+    if not head:
+        return "%s is empty: there is nothing to print" % path
+    if head.startswith(_BGCODE_MAGIC):
+        raise NotGcodeError("%s: not a G-code text file (Prusa binary G-code: export it "
+                            "from the slicer as plain text G-code)" % path)
+    nul = head.find(b"\0")
+    if nul >= 0:
+        raise NotGcodeError("%s: not a G-code text file (binary data: a NUL byte at byte %d)"
+                            % (path, nul))
+    control = len(head) - len(head.translate(None, _CONTROL))
+    if control > _CONTROL_SHARE * len(head):
+        raise NotGcodeError("%s: not a G-code text file (binary data: %d control bytes in "
+                            "its first %d)" % (path, control, len(head)))
+    return None
 
 
 class LineCounter:

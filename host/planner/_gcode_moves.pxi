@@ -31,7 +31,7 @@ cdef class MoveFeed:
     = logical + base for X, Y, Z), ``logical_e`` (E as the G-code names it),
     ``feed`` (mm/s), ``speed_factor`` (M220), ``extrude_factor`` (M221),
     ``scale`` (mm per G-code unit), ``absolute`` (G90/G91), ``absolute_e``
-    (M82/M83). The toolhead sets ``start`` ([x, y, z, e] machine mm, where
+    (M82/M83; E is absolute only under both G90 and M82). The toolhead sets ``start`` ([x, y, z, e] machine mm, where
     its next move starts: checks and limits are computed from it; it
     differs from ``position`` only after a line that failed part way, an arc
     whose later segments were out of range say), ``cold`` (the hot end is
@@ -44,6 +44,8 @@ cdef class MoveFeed:
     ``max_z_accel`` mm/s^2, kinematics.z_limits), the extruder's
     ``max_extrude_cross_section`` (mm^2, with ``filament_area`` mm^2) and
     ``max_extrude_only_distance`` (mm, moves without X/Y travel and retractions),
+    the small-E exemption of the cross-section check (``small_extrusion`` mm
+    of filament, mendel.planner.extrusion.small_extrusion_mm),
     cold extrusion, and what the planner refuses (``Planner._add``). Only
     linear kinematics (cartesian, CoreXY) have a feed: a delta's moves are
     split in Python.
@@ -69,7 +71,7 @@ cdef class MoveFeed:
     cdef public double logical_e, feed, speed_factor, extrude_factor, scale
     cdef public bint absolute, absolute_e, cold
     cdef public double max_z_velocity, max_z_accel
-    cdef public double filament_area, max_cross_section, max_extrude_only
+    cdef public double filament_area, max_cross_section, max_extrude_only, small_extrusion
     cdef public int64_t tag, moves, commands, lineno
     cdef public Py_ssize_t release_at
     cdef public bint stopped
@@ -78,7 +80,7 @@ cdef class MoveFeed:
 
     def __init__(self, Planner planner, axis_min, axis_max, double max_z_velocity,
                  double max_z_accel, double filament_area, double max_cross_section,
-                 double max_extrude_only, Py_ssize_t release_at=256):
+                 double max_extrude_only, double small_extrusion, Py_ssize_t release_at=256):
         cdef int i
         self.planner = planner
         for i in range(3):
@@ -92,6 +94,7 @@ cdef class MoveFeed:
         self.filament_area = filament_area
         self.max_cross_section = max_cross_section
         self.max_extrude_only = max_extrude_only
+        self.small_extrusion = small_extrusion
         self.release_at = release_at
         self.logical_e = 0.0
         self.feed = 25.0
@@ -195,7 +198,9 @@ cdef class MoveFeed:
             le = self.logical_e
             if mask & _BIT_E:
                 value = v[4] * self.scale
-                le = value if self.absolute_e else le + value
+                # Klipper's E mode, as the interpreter's e_is_absolute():
+                # E is relative under G91 or M83.
+                le = value if (self.absolute and self.absolute_e) else le + value
                 target[3] = self.pos[3] + (le - self.logical_e) * self.extrude_factor
             if (target[0] == self.pos[0] and target[1] == self.pos[1]
                     and target[2] == self.pos[2] and target[3] == self.pos[3]):
@@ -235,7 +240,7 @@ cdef class MoveFeed:
                         return i
                 else:
                     area = de * self.filament_area / move_d
-                    if area > self.max_cross_section:
+                    if area > self.max_cross_section and de > self.small_extrusion:
                         self.stopped = True
                         return i
             if planner._add(target[0], target[1], target[2], target[3], f * self.speed_factor,

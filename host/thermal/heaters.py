@@ -71,11 +71,11 @@ class HostHeaters:
                          round(heater.max_power * MILLI), round(heater.pwm_cycle_time * MILLI),
                          round(heater.max_delta * CENTI))
                 guard = heater.guard
-                mcu.send("config_heater_watch", hid, round(guard["watch_period"] * MILLI),
-                         round(guard["watch_increase"] * CENTI))
-                mcu.send("config_heater_runaway", hid, round(guard["runaway_period"] * MILLI),
-                         round(guard["runaway_hysteresis"] * CENTI),
-                         round(guard["stuck_rise"] * CENTI))
+                mcu.send("config_heater_verify", hid, round(guard["max_error"] * CENTI),
+                         round(guard["check_gain_time"] * MILLI),
+                         round(guard["hysteresis"] * CENTI),
+                         round(guard["heating_gain"] * CENTI))
+                mcu.send("config_heater_stuck", hid, round(guard["stuck_rise"] * CENTI))
 
     def set_gains(self, name, kp, ki, kd):
         """PID gains in Klipper units (output 0..255) to the board (x1000 fraction)."""

@@ -11,21 +11,26 @@ Heater keys follow Klipper's Config_Reference: ``sensor_type``, ``control``
 is not) and ``max_temp``.
 
 ``[verify_heater NAME]`` sets the board's supervision (firmware/thermal/
-guard.py, Marlin's model; defaults from Marlin's Configuration_adv.h):
+guard.py: Klipper's verify_heater, run on the board while the heater is
+driven at full power; Klipper's keys and defaults, plus our stuck_rise):
 
-=====================  =========  =========  ===================================
-key                    hot end    bed        meaning
-=====================  =========  =========  ===================================
-watch_period           20 s       60 s       WATCH_TEMP_PERIOD / WATCH_BED_...
-watch_increase         2 degC     2 degC     WATCH_TEMP_INCREASE / ..._BED_...
-runaway_period         40 s       20 s       THERMAL_PROTECTION_(BED_)PERIOD
-runaway_hysteresis     4 degC     2 degC     THERMAL_PROTECTION_(BED_)HYSTERESIS
-stuck_rise             10 degC    10 degC    rise with output off = stuck MOSFET
-=====================  =========  =========  ===================================
+=================  =========  =========  ========================================
+key                hot end    bed        meaning
+=================  =========  =========  ========================================
+max_error          120        120        degC*s integrated below target -
+                                         hysteresis at full power: trip
+check_gain_time    20 s       60 s       while heating, time at full power to
+heating_gain       2 degC     2 degC     rise by heating_gain
+hysteresis         5 degC     5 degC     band below the target (or the best
+                                         reading while heating) that is fine
+stuck_rise         10 degC    10 degC    rise with output off = stuck MOSFET
+=================  =========  =========  ========================================
 
 ``[sim_plant NAME]`` overrides the simulated board's plant for this printer
 (keys: heat_capacity J/K, heater_power W, heat_loss W/K, fan_heat_loss W/K,
-ambient_temp degC, sensor_lag s, sensor_noise degC, sensor_type).
+ambient_temp degC, sensor_lag s, sensor_noise degC, loose_lag s -- how fast a
+thermistor out of the block (fault thermistor_loose) falls to ambient --,
+sensor_type).
 """
 import dataclasses
 
@@ -33,16 +38,23 @@ from mendel.firmware.thermal.sensor import sensor_names
 
 # Highest heater max_temp accepted: above what all-metal hot ends reach.
 MAX_TEMP = 500.0
-HOTEND_GUARD = {"watch_period": 20.0, "watch_increase": 2.0, "runaway_period": 40.0,
-                "runaway_hysteresis": 4.0, "stuck_rise": 10.0}
-BED_GUARD = {"watch_period": 60.0, "watch_increase": 2.0, "runaway_period": 20.0,
-             "runaway_hysteresis": 2.0, "stuck_rise": 10.0}
+# [verify_heater] key -> (hot end default, bed default, bounds); Klipper's
+# defaults and bounds (docs/Config_Reference.md, [verify_heater]).
+GUARD_KEYS = {"max_error": (120.0, 120.0, {"minval": 0.0}),
+              "check_gain_time": (20.0, 60.0, {"minval": 1.0}),
+              "hysteresis": (5.0, 5.0, {"minval": 0.0}),
+              "heating_gain": (2.0, 2.0, {"above": 0.0}),
+              "stuck_rise": (10.0, 10.0, {"above": 0.0})}
+HOTEND_GUARD = {key: spec[0] for key, spec in GUARD_KEYS.items()}
+BED_GUARD = {key: spec[1] for key, spec in GUARD_KEYS.items()}
+# Keys of the Marlin-style checks these replaced: named in the error.
+_OLD_GUARD_KEYS = ("watch_period", "watch_increase", "runaway_period", "runaway_hysteresis")
 # printer.cfg key -> boards/sim.json "sim_plant" key
 SIM_PLANT_KEYS = {
     "heat_capacity": "heat_capacity_j_per_k", "heater_power": "power_w",
     "heat_loss": "loss_w_per_k", "fan_heat_loss": "fan_loss_w_per_k",
     "ambient_temp": "ambient_c", "sensor_lag": "sensor_lag_s",
-    "sensor_noise": "sensor_noise_c",
+    "sensor_noise": "sensor_noise_c", "loose_lag": "loose_lag_s",
 }
 
 
@@ -109,7 +121,13 @@ def heater_config(section, optional_section, name):
 
 def _guard(section, defaults):
     guard = dict(defaults)
-    if section is not None:
-        for key, value in defaults.items():
-            guard[key] = section.getfloat(key, value, above=0.0)
+    if section is None:
+        return guard
+    for key in _OLD_GUARD_KEYS:
+        if section.has(key):
+            section._fail(key, "Marlin's watch/runaway checks were replaced by Klipper's "
+                          "verify_heater: use max_error, check_gain_time, hysteresis, "
+                          "heating_gain (README, Heaters and thermal safety)")
+    for key, value in defaults.items():
+        guard[key] = section.getfloat(key, value, **GUARD_KEYS[key][2])
     return guard

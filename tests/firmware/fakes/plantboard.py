@@ -13,8 +13,11 @@ HOTEND = {"heat_capacity_j_per_k": 10.0, "power_w": 40.0, "loss_w_per_k": 0.06,
           "sensor_noise_c": 0.3}
 BED = {"heat_capacity_j_per_k": 500.0, "power_w": 200.0, "loss_w_per_k": 1.5,
        "ambient_c": 22.0, "sensor_lag_s": 3.0, "sensor_noise_c": 0.3}
-# Klipper units (0..255 output) of the bundled i3 config, as the host sends them.
+# Klipper units (0..255 output), as the host sends them: the real-board configs
+# (boards/fysetc-e4.cfg) and the default printer.cfg of the simulated board
+# (boards/sim.cfg, what `mendel print` runs with).
 HOTEND_PID = (22.0, 1.1, 110.0)
+SIM_CFG_PID = (15.0, 0.4, 60.0)
 BED_PID = (70.0, 1.0, 700.0)
 FREQ = 12000000
 
@@ -74,12 +77,12 @@ class PlantHal(FakeHal):
 class Rig:
     """An Mcu on a PlantHal, configured as the host would configure it."""
 
-    def __init__(self, hotend=None, bed=None, bed_bang_bang=False):
+    def __init__(self, hotend=None, bed=None, bed_bang_bang=False, hotend_pid=HOTEND_PID):
         spec = board(hotend, bed)
         self.hal = PlantHal(spec)
         self.mcu = Mcu(self.hal, spec)
         heaters = self.mcu.heaters
-        for hid, gains, max_temp in ((0, HOTEND_PID, 300), (1, BED_PID, 130)):
+        for hid, gains, max_temp in ((0, hotend_pid, 300), (1, BED_PID, 130)):
             heaters.cmd_config_heater(hid, b"Generic 3950", 5, max_temp)
             heaters.cmd_set_pid(hid, *[round(g / 255.0 * 1000) for g in gains])
         if bed_bang_bang:
