@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Ties the HAL, the link, motion and thermal control together.
 
-The main loop reads the link, then runs the control timer (heaters every
+The main loop reads the link, applies the heater and fan changes whose clock
+has come (thermal/timed.py), then runs the control timer (heaters every
 ``CONTROL_HZ``-th of a second) and the host-silence watchdog. Any fault goes
-through :meth:`Mcu.shutdown`: heaters off, motors stopped and released, the
-reason kept and sent to the host, and motion refused until the board restarts.
+through :meth:`Mcu.shutdown`: heaters off, pending changes dropped, motors
+stopped and released, the reason kept and sent to the host, and motion
+refused until the board restarts.
 """
 import gc
 
@@ -16,8 +18,10 @@ from motion.endstops import Endstops
 from motion.stepper import StepQueues
 from thermal.fan import Fans
 from thermal.heaters import Heaters
+from thermal.timed import QUEUE_SIZE, TimedOutputs
 
-VERSION = "0.1.0"
+# 0.2: queue_heater and queue_fan (changes at a board clock).
+VERSION = "0.2.0"
 CONTROL_HZ = const(10)
 # Default longest time a heater stays on without any frame from the host
 # (Klipper's heater PWM max_duration plays the same role); per heater with
@@ -50,6 +54,7 @@ class Mcu:
                                    board["step_queue_size"])
         self.heaters = Heaters(self, board["heaters"], board["adc_max"], 1.0 / CONTROL_HZ)
         self.fans = Fans(self, board["fans"])
+        self.timed = TimedOutputs(hal, (self.heaters.apply_target, self.fans.apply_speed))
         self.endstops = Endstops(self, board.get("endstops", []))
         for obj in (self.link, self, self.steppers, self.heaters, self.fans, self.endstops,
                     hal):
@@ -72,6 +77,8 @@ class Mcu:
             "firmware": "mendel", "version": VERSION, "board": board["id"],
             "mcu": board["mcu"], "clock_freq": self.hal.clock_freq,
             "step_queue_size": board["step_queue_size"],
+            # Heater/fan changes held for their clock (queue_heater, queue_fan).
+            "output_queue_size": QUEUE_SIZE,
             # Runs must arrive this long before their first step (ticks).
             "lead_ticks": getattr(self.hal, "lead_ticks", 0),
             "motors": self.steppers.names,
@@ -128,7 +135,9 @@ class Mcu:
 
     # -- safety --------------------------------------------------------
     def shutdown(self, reason):
-        """Heaters off, motors stopped; keep and report ``reason``."""
+        """Heaters off, pending changes dropped, motors stopped; keep and
+        report ``reason``."""
+        self.timed.clear()
         self.heaters.off()
         if self.shutdown_reason is None:
             self.fans.off()
@@ -141,7 +150,9 @@ class Mcu:
             self.link.send(SHUTDOWN, self.shutdown_reason.encode()[:_REASON_IN_FRAME])
 
     def host_gone(self):
-        """The host closed the port: nothing may stay hot."""
+        """The host closed the port: nothing may stay hot, and no change
+        queued for later may turn a heater back on."""
+        self.timed.clear()
         if self.heaters.active():
             self.heaters.off()
             self.hal.log("host disconnected: heaters off")
@@ -150,7 +161,9 @@ class Mcu:
 
     # -- time ----------------------------------------------------------
     def run_timers(self, now):
-        """Run the control timer for every period that ``now`` has passed."""
+        """Apply the changes due by ``now``, then run the control timer for
+        every period that ``now`` has passed."""
+        self.timed.run(now)
         while now >= self.next_control:
             self.heaters.update(1.0 / CONTROL_HZ)
             self.next_control += self.control_ticks
@@ -185,10 +198,11 @@ class Mcu:
         """Virtual clock only: advance to ``target`` ticks, timers included.
 
         The host is driving the clock, so it counts as present throughout.
+        A queued heater or fan change is applied at its own clock.
         """
         hal = self.hal
         while True:
-            step = min(target, self.next_control)
+            step = min(target, self.next_control, self.timed.next_clock(target))
             hal.advance(step)
             self.last_rx = step
             self.run_timers(step)
@@ -198,7 +212,8 @@ class Mcu:
     def poll_once(self):
         """One pass of the main loop."""
         hal = self.hal
-        wait = 100 if hal.virtual else (self.next_control - hal.clock()) * 1000 // hal.clock_freq
+        wake = min(self.next_control, self.timed.next_clock(self.next_control))
+        wait = 100 if hal.virtual else (wake - hal.clock()) * 1000 // hal.clock_freq
         try:
             self.link.poll(max(0, min(wait, 100)))
         except Exception as exc:  # a command the firmware cannot run: stop safely

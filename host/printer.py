@@ -9,10 +9,11 @@ from mendel.errors import CommandError
 from mendel.gcode.interpreter import GcodeError, Interpreter, Settings
 from mendel.gcode.reader import LineCounter, iter_batches
 from mendel.mcu.mcu import McuShutdown
+from mendel.mcu.timed import TimedOutputs
 from mendel.planner.extrusion import check_temperature
 from mendel.toolhead import Toolhead, ToolheadMachine
 from mendel.thermal.autotune import AutotuneError
-from mendel.thermal.heaters import HEATERS, HostHeaters, TemperatureError
+from mendel.thermal.heaters import HEATERS, HostHeaters, TemperatureError, check_target
 
 # M303 E values: 0 the hot end, -1 the bed (Marlin).
 AUTOTUNE_HEATERS = {0: "extruder", -1: "heater_bed"}
@@ -60,7 +61,8 @@ class Printer(ToolheadMachine):
         self.warn = warn
         self.settings = settings or Settings()
         self.events = {}
-        self.heaters = HostHeaters(config, mcu)
+        self.outputs = TimedOutputs(mcu)
+        self.heaters = HostHeaters(config, mcu, self.outputs)
         self.heater_ids = self.heaters.ids
         self.fan_id = mcu.info["fans"].index(config.fan)
         self.peaks = self.heaters.peaks
@@ -68,9 +70,13 @@ class Printer(ToolheadMachine):
         # Sees the print as it goes (mendel.ux.monitor.PrintMonitor or None):
         # ``begin(report)``, ``commands(iterable)``, ``event(kind, value)``.
         self.observer = None
-        self.targets = {}            # heater -> target degC
+        self.targets = {}            # heater -> target degC, as the G-code last set it
         self.toolhead = Toolhead(config, mcu, on_temperatures=self.poll_temperatures)
         self._configure()
+        if not self.outputs.supported:
+            warn("board firmware %s %s has no queue_heater/queue_fan: temperature and fan "
+                 "changes act when their line is read, not when the motion reaches it"
+                 % (mcu.info.get("firmware"), mcu.info.get("version")))
 
     def _configure(self):
         self.heaters.configure()
@@ -117,21 +123,40 @@ class Printer(ToolheadMachine):
             self.observer.event(kind, value)
 
     def set_fan(self, fraction):
-        self.toolhead.flush()
-        self.mcu.send("set_fan", self.fan_id, round(fraction * 255))
+        """Part fan at ``fraction`` (0..1) of full speed from the moment the
+        motion reaches this line (the look-ahead goes on)."""
+        value = round(fraction * 255)
+        self.toolhead.at_motion_time(lambda clock: self._fan_at(clock, value))
+
+    def _fan_at(self, clock, value):
+        if self.outputs.supported:
+            self.outputs.send("queue_fan", clock, self.fan_id, value)
+            return
+        self.mcu.send("set_fan", self.fan_id, value)
         self.mcu.flush()
 
     def set_temperature(self, heater, temp, wait, cooling=False):
-        """Set a heater target (degC); with ``wait``, return once it is there.
+        """Set a heater target (degC) for the moment the motion reaches this
+        line; with ``wait``, wait for the motion to end, then for the heater.
+        TemperatureError (at the line) for a target out of range.
 
         M109/M190 semantics as Marlin: ``S`` (cooling False) waits only when
         heating, ``R`` (cooling True) waits for cooling too.
         """
-        self.heaters.set_target(heater, temp)
+        check_target(self.config, heater, temp)
         self.targets[heater] = temp
+        self.toolhead.at_motion_time(
+            lambda clock: self.heaters.set_target(heater, temp, clock))
         if wait and temp > 0:
             self.toolhead.wait_moves()
             self.heaters.wait(heater, temp, cooling_too=cooling)
+
+    def heaters_off(self):
+        """Every heater off now, and no change queued on the board turns one
+        back on (a client that hung up)."""
+        for name in HEATERS:
+            self.heaters.set_target(name, 0.0)
+            self.targets[name] = 0.0
 
     def heater_status(self):
         """{heater: (last reading degC, target degC)}, for macros."""

@@ -14,7 +14,20 @@ and a run frees its slot once the clock passes its last step. The host keeps
 the same books and, before sending into a full queue, waits for the board
 clock to pass half of them (on the virtual clock it moves the clock itself),
 then asks the board how many slots it still uses (``get_queue``).
+
+Motion time: :meth:`Toolhead.at_motion_time` calls back with the board clock
+at which the motion reaches the point where it was called (the end of the
+last move queued before it, or of a dwell), once that move has been
+scheduled: the look-ahead is not flushed for it, so an M106 between two
+moves does not stop the toolhead. Heater and fan changes are sent for that
+clock (mendel.mcu.timed), as Klipper does for its fans. The callbacks of a
+batch run before the host waits for the board clock to pass theirs (a full
+step queue), so no change reaches the board after its time.
 """
+import collections
+
+import numpy as np
+
 from mendel.errors import CommandError
 from mendel.mcu._framing import MessageBlock
 from mendel.mcu._queues import StepQueues
@@ -66,6 +79,10 @@ class Toolhead:
         self._queue_step_id = mcu.message_id("queue_step")
         self._feed = self._move_feed()
         self.sent_runs = None      # called with (data, ends) of each batch of encoded runs
+        # (move tag, action): actions waiting for the moves before them to be timed;
+        # (clock, action): timed ones, called before the board clock gets there.
+        self._at_motion = collections.deque()
+        self._due = collections.deque()
 
     def _move_feed(self):
         """The MoveFeed of linear kinematics (cartesian, CoreXY), else None."""
@@ -156,11 +173,60 @@ class Toolhead:
         """Plan and send every queued move (the last one ends at rest)."""
         if self.motion.flush():
             self._execute(self.motion.take())
+        if self._at_motion:
+            self._time_at_motion(None, self.print_time)
+            self._call_due()
 
     def wait_moves(self):
         """Flush, then return when the board has finished every move (M400)."""
         self.flush()
         self.mcu.wait_until(self._ticks(self.print_time))
+
+    def at_motion_time(self, action):
+        """Call ``action(clock)`` with the board clock (ticks) at which the
+        motion reaches this point: the end of the moves queued so far (and
+        of any dwell after them). At once when every queued move is already
+        scheduled; else as soon as the look-ahead schedules the last of
+        them. Actions run in the order they were given."""
+        planner = self.motion.planner
+        if not self._at_motion and not (planner.queued or planner.released):
+            action(self._ticks(self.print_time))
+            return
+        self._at_motion.append((self.motion.moves, action))
+
+    def _time_at_motion(self, moves, start):
+        """Give their clock to the actions whose moves ``moves`` (just
+        scheduled from ``start`` s on) completed. A move tagged at or after
+        an action's tag says every move before it is in; an empty look-ahead
+        says so too."""
+        pending = self._at_motion
+        tags = moves["tag"] if moves is not None else ()
+        last_tag = int(tags[-1]) if len(tags) else -1
+        ends = None
+        planner = self.motion.planner
+        idle = not (planner.queued or planner.released)
+        while pending:
+            tag, action = pending[0]
+            if tag <= last_tag:
+                if ends is None:
+                    ends = start + np.cumsum(moves["accel_t"] + moves["cruise_t"]
+                                             + moves["decel_t"])
+                k = int(np.searchsorted(tags, tag, side="left"))
+                at = float(ends[k - 1]) if k else start
+            elif idle:
+                at = self.print_time
+            else:
+                return
+            pending.popleft()
+            self._due.append((self._ticks(at), action))
+
+    def _call_due(self, until=None):
+        """Call the timed actions whose clock is at most ``until`` ticks (all
+        with None), in order."""
+        due = self._due
+        while due and (until is None or due[0][0] <= until):
+            clock, action = due.popleft()
+            action(clock)
 
     def dwell(self, seconds):
         """Pause motion for ``seconds`` (G4)."""
@@ -185,8 +251,11 @@ class Toolhead:
         start = self.print_time
         self.print_time = self.stepgen.add_moves(moves, self.print_time)
         self.motion_time += self.print_time - start
+        if self._at_motion:
+            self._time_at_motion(moves, start)
         self._send(self.stepgen.flush_encoded(self.oids, self._set_clock_id,
                                               self._queue_step_id))
+        self._call_due()
         if self.print_time - self._last_poll >= TEMP_POLL_TIME and self.on_temperatures:
             self._last_poll = self.print_time
             self.on_temperatures()
@@ -222,8 +291,10 @@ class Toolhead:
         """
         mcu = self.mcu
         queues = self._queues
+        until = queues.end(motor, queues.used(motor) // 2) + 1
+        self._call_due(until)
         mcu.flush()
-        mcu.wait_until(queues.end(motor, queues.used(motor) // 2) + 1)
+        mcu.wait_until(until)
         try:
             queues.settle(motor, mcu.queue_used(self.oids[motor]))
         except ValueError as exc:
@@ -259,6 +330,52 @@ class ToolheadMachine:
 
     def home(self, axes):
         self.toolhead.home(axes)
+
+    def at_motion_time(self, action):
+        """Call ``action(clock)`` with the board clock (ticks) at which the
+        motion reaches this point: the end of the moves queued so far (and
+        of any dwell after them). At once when every queued move is already
+        scheduled; else as soon as the look-ahead schedules the last of
+        them. Actions run in the order they were given."""
+        planner = self.motion.planner
+        if not self._at_motion and not (planner.queued or planner.released):
+            action(self._ticks(self.print_time))
+            return
+        self._at_motion.append((self.motion.moves, action))
+
+    def _time_at_motion(self, moves, start):
+        """Give their clock to the actions whose moves ``moves`` (just
+        scheduled from ``start`` s on) completed. A move tagged at or after
+        an action's tag says every move before it is in; an empty look-ahead
+        says so too."""
+        pending = self._at_motion
+        tags = moves["tag"] if moves is not None else ()
+        last_tag = int(tags[-1]) if len(tags) else -1
+        ends = None
+        planner = self.motion.planner
+        idle = not (planner.queued or planner.released)
+        while pending:
+            tag, action = pending[0]
+            if tag <= last_tag:
+                if ends is None:
+                    ends = start + np.cumsum(moves["accel_t"] + moves["cruise_t"]
+                                             + moves["decel_t"])
+                k = int(np.searchsorted(tags, tag, side="left"))
+                at = float(ends[k - 1]) if k else start
+            elif idle:
+                at = self.print_time
+            else:
+                return
+            pending.popleft()
+            self._due.append((self._ticks(at), action))
+
+    def _call_due(self, until=None):
+        """Call the timed actions whose clock is at most ``until`` ticks (all
+        with None), in order."""
+        due = self._due
+        while due and (until is None or due[0][0] <= until):
+            clock, action = due.popleft()
+            action(clock)
 
     def dwell(self, seconds):
         self.toolhead.dwell(seconds)

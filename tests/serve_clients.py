@@ -32,6 +32,8 @@ def step_totals(log):
     totals = [0, 0, 0, 0]
     with open(log) as f:
         for line in f:
+            if line.startswith(("heater", "fan")):   # output changes, not runs
+                continue
             oid, _first, _interval, count, _add = map(int, line.split())
             totals[oid] += count
     return totals

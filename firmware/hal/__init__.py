@@ -9,7 +9,9 @@ A backend provides: ``clock_freq``, ``virtual``, ``transport`` (``wait``,
 ``enable_motors(on)``, ``adc_read(pin)`` (0..adc_max), ``pwm_config(pin, period_s)``
 and ``pwm_write(pin, duty)`` (duty 0.0..1.0). Backends with endstop hardware
 add ``home_arm(oid, endstop)``, ``endstop_read(endstop)`` and ``hits`` (the
-step position at which each motor stopped at its endstop, or None).
+step position at which each motor stopped at its endstop, or None). A backend
+that keeps a log may add ``note_output(clock, kind, index, value)``: told each
+heater target or fan speed the firmware applies (the sim's step log).
 
 Backends: ``sim`` (unix port, ``hal/sim.py``), ``rp2040`` (PIO + DMA,
 ``hal/rp2.py``), ``esp32`` (``hal/esp32.py``). Only the chosen one is

@@ -12,7 +12,9 @@
 * Steppers: each queued run moves the motor's position analytically and, when
   a step log path is given, is written there as ``oid first interval count add``.
   On a shutdown the steps taken so far are counted (runs cut short included)
-  and logged as ``stop clock position...``.
+  and logged as ``stop clock position...``. Each heater target or fan speed
+  the firmware applies is logged as ``heater clock hid centi_degC`` or
+  ``fan clock fid value_0_255`` (the clock it took effect).
 * Heaters: ADC readings come from a :class:`ThermalPlant` per heater (sensor
   lag and noise included) through the same divider and sensor model the
   firmware reads them with; heater and fan PWM drive the plants.
@@ -190,6 +192,12 @@ class SimHal:
 
     def enable_motors(self, on):
         self.motors_enabled = on
+
+    def note_output(self, clock, kind, index, value):
+        """Log a heater target (degC x100) or fan speed (0..255) the firmware
+        applied at ``clock``, as ``heater|fan clock index value``."""
+        if self._log is not None:
+            self._log.write("%s %d %d %d\n" % (kind, clock, index, value))
 
     # -- analog --------------------------------------------------------
     def adc_read(self, pin):

@@ -9,6 +9,7 @@ periods in ms. Any fault of any heater shuts the whole board down
 (:meth:`Mcu.shutdown`: heaters off, motors released, motion refused).
 """
 import link
+from thermal.timed import HEATER
 
 TEMPS = link.response("temps", "iiii")
 AUTOTUNE = link.response("autotune", "iiiii")
@@ -81,11 +82,35 @@ class Heaters:
 
     @link.command("set_heater", "ii")
     def cmd_set_heater(self, hid, target_centi):
-        """Set the target temperature (degC x100); 0 turns the heater off."""
+        """Set the target temperature (degC x100) now; 0 turns the heater off.
+        Changes queued for this heater (``queue_heater``) are dropped."""
         heater = self.heaters[hid]
-        target = target_centi / _CENTI
-        if self._usable(heater, target):
-            heater.set_target(target)
+        if self._usable(heater, target_centi / _CENTI):
+            timed = self.mcu.timed
+            timed.drop(HEATER, hid)
+            timed.apply(self.hal.clock(), HEATER, hid, target_centi)
+
+    @link.command("queue_heater", "iii")
+    def cmd_queue_heater(self, clock, hid, target_centi):
+        """Set the target (degC x100, 0 = off) when the clock reaches ``clock``
+        (ticks); at once if it has passed. Shuts down for an unknown heater, a
+        target set_heater would refuse, or a full queue (thermal/timed.py)."""
+        mcu = self.mcu
+        if not 0 <= hid < len(self.heaters):
+            mcu.shutdown("queue_heater: no heater %d on this board" % hid)
+            return
+        if not self._usable(self.heaters[hid], target_centi / _CENTI):
+            return
+        if not mcu.timed.add(clock, HEATER, hid, target_centi):
+            mcu.shutdown("queue_heater: the queue of timed heater/fan changes is full "
+                         "(%d pending)" % mcu.timed.count)
+            return
+        mcu.timed.run(self.hal.clock())
+
+    def apply_target(self, hid, target_centi):
+        """Set heater ``hid``'s target (degC x100) now: a change whose time has come."""
+        if self.mcu.shutdown_reason is None:
+            self.heaters[hid].set_target(target_centi / _CENTI)
 
     @link.command("get_temps", "i")
     def cmd_get_temps(self, hid):

@@ -35,7 +35,6 @@ from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import McuShutdown
 from mendel.printer import Printer, PrintError
 from mendel.serve.protocol import firmware_report, temperature_report
-from mendel.thermal.heaters import HEATERS
 
 KEEPALIVE_S = 2.0        # Marlin DEFAULT_KEEPALIVE_INTERVAL (Configuration_adv.h)
 WAIT_REPORT_S = 1.0      # Marlin prints temperatures each second while M109/M190 wait
@@ -276,8 +275,7 @@ class Session:
     def _reset_for_next_client(self):
         if self.halted is not None:
             return
-        for name in HEATERS:
-            self.printer.set_temperature(name, 0.0, False)
+        self.printer.heaters_off()
         self._new_interpreter()
 
     def _execute(self, text, numbered):

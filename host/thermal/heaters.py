@@ -45,9 +45,10 @@ def check_target(config, name, temp):
 class HostHeaters:
     """The heaters of one printer on a connected board (``mcu``: host Mcu)."""
 
-    def __init__(self, config, mcu):
+    def __init__(self, config, mcu, outputs=None):
         self.config = config
         self.mcu = mcu
+        self.outputs = outputs       # mendel.mcu.timed.TimedOutputs, or None
         self.ids = {name: mcu.info["heaters"].index(h.name)
                     for name, h in config.heaters.items()}
         self.peaks = {name: None for name in HEATERS}
@@ -81,10 +82,19 @@ class HostHeaters:
         self.mcu.send("set_pid", self.ids[name],
                       *(round(g / autotune.PID_PARAM_BASE * MILLI) for g in (kp, ki, kd)))
 
-    def set_target(self, name, temp):
-        """Set heater ``name``'s target (degC, 0 = off); TemperatureError if out of range."""
+    def set_target(self, name, temp, clock=None):
+        """Set heater ``name``'s target (degC, 0 = off); TemperatureError if out of range.
+
+        With ``clock`` (ticks) the board sets it when its clock gets there
+        (``queue_heater``; at once on a board without it); without, it sets
+        it now and drops the changes it still holds for that heater.
+        """
         check_target(self.config, name, temp)
-        self.mcu.send("set_heater", self.ids[name], round(max(temp, 0.0) * CENTI))
+        centi = round(max(temp, 0.0) * CENTI)
+        if clock is not None and self.outputs is not None and self.outputs.supported:
+            self.outputs.send("queue_heater", clock, self.ids[name], centi)
+            return
+        self.mcu.send("set_heater", self.ids[name], centi)
         self.mcu.flush()
 
     def wait(self, name, target, cooling_too=False):
