@@ -260,7 +260,7 @@ def test_refused_lines_are_refused_the_same_way():
     assert "X needs a number" in errors[3][2]
     assert "max_extrude_only_distance" in errors[4][2]
     assert "out of sequence" in errors[5][2]
-    assert "checksum mismatch" in errors[8][2] and "Z=-1.000" in errors[9][2]
+    assert "unexpected '*'" in errors[8][2] and "Z=-1.000" in errors[9][2]
     assert state[0][:2] == [31.0, 31.0]
 
 
