@@ -17,6 +17,17 @@ heating_gain 2 degC), run here on the board every control period:
 * Heating progress: while approaching a target (set more than ``hysteresis``
   above the reading), the reading must rise by ``heating_gain`` within each
   ``check_gain_time`` of being driven hard ("Heating failed").
+* Falling at full power (ours, PID only): while the PID holds the output at
+  max_power, the reading must not fall more than ``hysteresis`` below the
+  highest reading since it got there ("Thermal runaway"). A PID saturates
+  only when the load is more than the heater can give; whatever load it can
+  hold, the reading stops falling once the heater is at full power (0.3 degC
+  in a fan kick needing 97 % of a 40 W hot end). A thermistor that falls out
+  slowly (half out of its bore) falls on: the error integral, which grows
+  with the square of the time, would let the block pass target + 15 degC
+  (with a 20 s sensor lag: +16.6 degC; 60 s: +28.9 degC). Not for bang-bang
+  heaters or the autotune's relay, whose reading goes on falling for a sensor
+  lag after every switch-on.
 * Stuck on (ours): while the output is 0 the reading must not rise more than
   ``stuck_rise`` (default 10 degC) above its lowest value since the output
   went to 0 -- a heater MOSFET that failed short heats with the output off.
@@ -65,11 +76,13 @@ class Guard:
         self._goal = 0.0              # reading the approach must reach next
         self._gain_left = 0.0         # s driven hard left to reach _goal
         self._off_min = None          # lowest temperature since the output went to 0
+        self._hard_peak = None        # highest reading since the PID saturated
 
     def set_target(self, target, temp):
         """A new target (degC, 0 = off) was set while the heater reads ``temp``."""
         self.target = target
         self.error = 0.0
+        self._hard_peak = None
         if target <= 0.0:
             self.state = IDLE
         elif temp < target - self.hysteresis:
@@ -83,11 +96,16 @@ class Guard:
         self._goal = temp + self.heating_gain
         self._gain_left = self.check_gain_time
 
-    def check(self, temp, output, hard, dt):
+    def check(self, temp, output, hard, dt, pid=False):
         """Advance ``dt`` s with reading ``temp``, output fraction ``output``;
-        ``hard``: the output is at max_power. Returns None or a trip reason."""
+        ``hard``: the output is at max_power; ``pid``: a PID is driving it
+        (the falling check). Returns None or a trip reason."""
         reason = self._check_stuck(temp, output)
         if reason is not None or self.state == IDLE:
+            self._hard_peak = None
+            return reason
+        reason = self._check_fall(temp, hard and pid)
+        if reason is not None:
             return reason
         if self.state == APPROACHING:
             reason = self._check_approach(temp, hard, dt)
@@ -117,6 +135,16 @@ class Guard:
             self._gain_left -= dt
             if self._gain_left < 0.0:
                 return self._reason("Heating failed", temp)
+        return None
+
+    def _check_fall(self, temp, saturated):
+        peak = self._hard_peak
+        if not saturated:
+            self._hard_peak = None
+        elif peak is None or temp > peak:
+            self._hard_peak = temp
+        elif temp < peak - self.hysteresis:
+            return self._reason("Thermal runaway", temp)
         return None
 
     def _check_stuck(self, temp, output):

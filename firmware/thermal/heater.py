@@ -102,7 +102,8 @@ class Heater:
         self.temp = temp
         out = self._law(temp, dt)
         self.output(out)
-        return self.guard.check(temp, out, self._driven_hard(out), dt)
+        return self.guard.check(temp, out, self._driven_hard(out), dt,
+                                self.tune is None and self.control is self.pid)
 
     def _driven_hard(self, out):
         # The control law asks for all it may: the PID or bang-bang at

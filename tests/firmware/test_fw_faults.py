@@ -81,11 +81,34 @@ def test_a_thermistor_falling_out_trips_before_the_block_is_15c_over_target():
     assert_safe(rig)
 
 
-def test_a_thermistor_falling_out_early_in_the_heat_up_is_heating_failed():
-    rig, seconds = fault_rig("thermistor_loose", when=30.0)
-    assert rig.mcu.shutdown_reason.startswith("Heating failed on extruder: ")
-    assert 18.0 <= seconds <= 24.0                # check_gain_time at full power
-    assert rig.plants[0].peak < 130.0
+def test_a_thermistor_falling_out_slowly_trips_before_the_block_is_15c_over_target():
+    # Half out of its bore, the thermistor drifts to ambient over tens of
+    # seconds; the error integral alone let the block pass +15 degC from a
+    # 20 s lag (231.6 degC) and +28.9 degC at 60 s. The PID at full power
+    # while the reading falls is what trips.
+    for gains in (HOTEND_PID, SIM_CFG_PID):
+        for lag in (15.0, 20.0, 30.0, 60.0):
+            for when in ("hold",) + HEATING_AT:
+                hotend = dict(HOTEND, loose_lag_s=lag)
+                rig, seconds = fault_rig("thermistor_loose", when=when, hotend=hotend,
+                                         gains=gains)
+                reason = rig.mcu.shutdown_reason
+                assert reason is not None and reason.startswith(
+                    "Thermal runaway on extruder: "), (lag, when, reason)
+                assert rig.plants[0].peak < 215.0 + 15.0, (lag, when, rig.plants[0].peak)
+    assert_safe(rig)
+
+
+def test_a_thermistor_falling_out_early_in_the_heat_up_trips_within_check_gain_time():
+    # Near ambient the reading has little to fall: the falling check trips when
+    # it falls 5 degC (8 s lag: 7.7 s, block 66 degC), the heating-gain check
+    # when it does not (120 s lag: "Heating failed" at 20.3 s, block 111 degC).
+    for lag, words in ((8.0, "Thermal runaway"), (120.0, "Heating failed")):
+        hotend = dict(HOTEND, loose_lag_s=lag)
+        rig, seconds = fault_rig("thermistor_loose", when=30.0, hotend=hotend)
+        assert rig.mcu.shutdown_reason.startswith(words + " on extruder: "), lag
+        assert seconds <= 24.0                    # check_gain_time at full power
+        assert rig.plants[0].peak < 130.0
 
 
 def test_a_heater_cartridge_failing_trips_at_temperature_and_while_heating():
