@@ -112,7 +112,6 @@ class Link:
         self._rx_len = 0
         self._pos = 0
         self._end = 0
-        self._seq = 0
         self._resync = False
         self._idle_ms = 0
         self.expected_seq = 0
@@ -247,18 +246,20 @@ class Link:
                 start += 1
                 continue
             seq = rx[start + 1]
-            self._seq = seq
+            refused = None
             if seq & URGENT:
                 self.frames_urgent += 1
-                self._dispatch(start + 2, end - 3)
+                refused = self._dispatch(start + 2, end - 3)
             elif seq == self.expected_seq:
                 self.expected_seq = (seq + 1) & SEQ_MASK
                 self.frames_ok += 1
-                self._dispatch(start + 2, end - 3)
+                refused = self._dispatch(start + 2, end - 3)
             else:
                 self.frames_dup += 1
                 if (seq - self.expected_seq) & SEQ_MASK < 64:
                     gap = True         # from ahead: one before it was lost
+            if refused is not None:
+                self._refuse_frame(seq, refused)
             start = end
         if start:
             rx[0:self._rx_len - start] = rx[start:self._rx_len]
@@ -319,8 +320,8 @@ class Link:
         return bytes(self._rx[start:start + length])
 
     def _dispatch(self, pos, end):
-        """Run the messages of ``rx[pos:end]`` in order; refuse the frame at
-        the first message that cannot be read."""
+        """Run the messages of ``rx[pos:end]`` in order, up to the first one
+        that cannot be read; returns what is wrong with that one, or None."""
         self._pos = pos
         self._end = end
         handlers = self._handlers
@@ -331,59 +332,65 @@ class Link:
             if decoder is not None:
                 self._pos = decoder(rx, self._pos, end)
                 if self._pos >= end:
-                    return
+                    return None
                 if bulk.get(rx[self._pos]) is not decoder:
                     continue
             msgid = self._int()
             if self._pos > end:
-                self._refuse_frame("a message id runs past the end of its frame")
-                return
+                return "a message id runs past the end of its frame"
             if msgid < 0 or msgid >= len(handlers):
-                self._refuse_frame("unknown command id %d (the board has 0..%d)"
-                                   % (msgid, len(handlers) - 1))
-                return
+                return "unknown command id %d (the board has 0..%d)" % (
+                    msgid, len(handlers) - 1)
             fmt, handler = handlers[msgid]
             if not self._call(fmt, handler):
-                self._refuse_frame("command %s (id %d, arguments %s) runs past the end"
-                                   " of its frame" % (self._names[msgid], msgid, fmt))
-                return
+                return "command %s (id %d, arguments %s) runs past the end of its frame" % (
+                    self._names[msgid], msgid, fmt)
+        return None
 
-    def _refuse_frame(self, what):
+    def _refuse_frame(self, seq, what):
+        """Count the frame refused and hand the reason on (allocates)."""
         self.frames_refused += 1
-        self.refused = "frame %d refused: %s" % (self._seq & SEQ_MASK, what)
+        self.refused = "frame %d refused: %s" % (seq & SEQ_MASK, what)
         if self._refuse is not None:
             self._refuse(self.refused)
 
     def _call(self, fmt, handler):
         """Read the message's arguments, then run ``handler`` with them; False
         (and nothing run) when they do not fit in the frame."""
-        # Locals per argument, one call per arity: integer arguments make no tuple.
+        # One branch per arity keeps integer arguments in locals: no tuple.
+        # A read past the frame leaves _pos at _OVERRUN: checked before the call.
         n = len(fmt)
-        a = b = c = d = e = 0
-        if n > 0:
-            a = self._int() if fmt[0] == "i" else self._bytes()
-        if n > 1:
-            b = self._int() if fmt[1] == "i" else self._bytes()
-        if n > 2:
-            c = self._int() if fmt[2] == "i" else self._bytes()
-        if n > 3:
-            d = self._int() if fmt[3] == "i" else self._bytes()
-        if n > 4:
-            e = self._int() if fmt[4] == "i" else self._bytes()
-        if self._pos > self._end:
-            return False
         if n == 0:
             handler()
-        elif n == 1:
+            return True
+        a = self._int() if fmt[0] == "i" else self._bytes()
+        if n == 1:
+            if self._pos > self._end:
+                return False
             handler(a)
-        elif n == 2:
+            return True
+        b = self._int() if fmt[1] == "i" else self._bytes()
+        if n == 2:
+            if self._pos > self._end:
+                return False
             handler(a, b)
-        elif n == 3:
+            return True
+        c = self._int() if fmt[2] == "i" else self._bytes()
+        if n == 3:
+            if self._pos > self._end:
+                return False
             handler(a, b, c)
-        elif n == 4:
+            return True
+        d = self._int() if fmt[3] == "i" else self._bytes()
+        if n == 4:
+            if self._pos > self._end:
+                return False
             handler(a, b, c, d)
-        else:
-            handler(a, b, c, d, e)
+            return True
+        e = self._int() if fmt[4] == "i" else self._bytes()
+        if self._pos > self._end:
+            return False
+        handler(a, b, c, d, e)
         return True
 
     # -- sending -------------------------------------------------------

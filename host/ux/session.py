@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The run log and progress options of ``mendel print`` / ``mendel console``
 and the bookkeeping around one run (how it ended goes into the log)."""
+import argparse
 import sys
 
 from mendel.ux import runlog
@@ -24,7 +25,6 @@ def add_log_options(parser):
 
 def _count(text):
     if not text.isdigit():
-        import argparse
         raise argparse.ArgumentTypeError("%r is not a number of logs (0 keeps them all)"
                                          % text)
     return int(text)
