@@ -100,8 +100,11 @@ class Link:
 
     ``transport`` has ``readinto(memoryview) -> n``, ``write(bytes)`` and
     ``wait(timeout_ms) -> bool``, and may have ``readexactly(memoryview)``
-    (blocks until the view is full) to read the rest of a frame at once. Buffers are allocated here once; decoding an
-    all-integer command allocates nothing.
+    (blocks until the view is full) to read the rest of a frame at once.
+    ``describe() -> dict`` gives the identify facts; ``refuse(reason)``, if
+    given, is called with the reason (str) when a frame is refused (see the
+    module text). Buffers are allocated here once; decoding an all-integer
+    command allocates nothing.
     """
 
     def __init__(self, transport, describe, refuse=None):

@@ -21,7 +21,7 @@ from paths import ROOT
 HERE = os.path.join(ROOT, "tests", "firmware")
 SEQ_MASK = 0x7F
 MAX_PAYLOAD = 250          # a 255-byte frame less its length, sequence, CRC and sync
-FUZZ = settings(max_examples=15, deadline=None, database=None,
+FUZZ = settings(max_examples=25, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
