@@ -28,6 +28,15 @@ host builds its encoder from what the board says it understands. Frames to
 the board may be up to ``MAX_FRAME`` bytes (said in the identify text as
 ``max_frame``; the host starts with 64-byte frames until it has read it).
 
+A frame that passes its checks but holds a message the board cannot read (a
+message id outside the command table, negative ones included, or arguments
+that run past the end of the frame) is *refused*: the link runs nothing of it
+from that message on, counts it in ``frames_refused`` and hands the reason to
+``refuse`` (the board shuts down: a host that sends what the board does not
+understand is out of step with it). Every argument is read within its frame
+before its handler runs, so no handler sees a bad id or a bad length, and
+nothing in a frame's bytes makes the link raise.
+
 A command whose messages come in long runs (``queue_step``) can also have a
 *bulk* decoder (:meth:`Link.bulk`): it is given the frame from such a
 message on and takes as many as it can in one call, so the per-message
@@ -40,6 +49,7 @@ import codec
 MAX_FRAME = const(255)
 MAX_SEND = const(64)       # frames to the host (its decoder takes no longer ones)
 MIN_FRAME = const(5)
+MAX_ARGS = const(5)        # arguments of one command (Link._call reads them into locals)
 SYNC = const(0x7E)
 _RX_SIZE = const(512)     # two longest frames
 SEQ_MASK = const(0x7F)
@@ -48,6 +58,9 @@ URGENT = const(0x80)
 # a damaged length byte: it is dropped and the decoder hunts for the next
 # sync byte. The host writes each frame whole, so a real frame never waits.
 _STALL_MS = const(20)
+# Past the end of every frame: where a read that ran out of its frame leaves
+# the read position (see _int), checked once before a handler runs.
+_OVERRUN = const(1 << 16)
 
 # Declarations made at import time: (name, fmt, function).
 _COMMANDS = []  # type: list[tuple]
@@ -59,8 +72,12 @@ def command(name, fmt=""):
 
     ``fmt`` has one letter per argument: ``i`` a signed integer, ``s`` bytes.
     Handlers run in the main loop (never in an IRQ) and get plain ints, so an
-    all-integer command allocates nothing while it is decoded.
+    all-integer command allocates nothing while it is decoded. ValueError for
+    more than ``MAX_ARGS`` arguments.
     """
+    if len(fmt) > MAX_ARGS:
+        raise ValueError("command %s has %d arguments; at most %d"
+                         % (name, len(fmt), MAX_ARGS))
     def declare(func):
         _COMMANDS.append((name, fmt, func))
         return func
@@ -83,16 +100,21 @@ class Link:
 
     ``transport`` has ``readinto(memoryview) -> n``, ``write(bytes)`` and
     ``wait(timeout_ms) -> bool``, and may have ``readexactly(memoryview)``
-    (blocks until the view is full) to read the rest of a frame at once. Buffers are allocated here once; decoding an
-    all-integer command allocates nothing.
+    (blocks until the view is full) to read the rest of a frame at once.
+    ``describe() -> dict`` gives the identify facts; ``refuse(reason)``, if
+    given, is called with the reason (str) when a frame is refused (see the
+    module text). Buffers are allocated here once; decoding an all-integer
+    command allocates nothing.
     """
 
-    def __init__(self, transport, describe):
+    def __init__(self, transport, describe, refuse=None):
         self.transport = transport
+        self._refuse = refuse
         self._rx = bytearray(_RX_SIZE)
         self._rx_view = memoryview(self._rx)
         self._rx_len = 0
         self._pos = 0
+        self._end = 0
         self._resync = False
         self._idle_ms = 0
         self.expected_seq = 0
@@ -100,6 +122,8 @@ class Link:
         self.frames_bad = 0
         self.frames_dup = 0
         self.frames_urgent = 0
+        self.frames_refused = 0
+        self.refused = None        # why the last refused frame was refused
         self.rx_activity = False
         self._complete = getattr(transport, "readexactly", None)
         self._handlers = []  # msgid -> (fmt, bound method)
@@ -225,17 +249,20 @@ class Link:
                 start += 1
                 continue
             seq = rx[start + 1]
+            refused = None
             if seq & URGENT:
                 self.frames_urgent += 1
-                self._dispatch(start + 2, end - 3)
+                refused = self._dispatch(start + 2, end - 3)
             elif seq == self.expected_seq:
                 self.expected_seq = (seq + 1) & SEQ_MASK
                 self.frames_ok += 1
-                self._dispatch(start + 2, end - 3)
+                refused = self._dispatch(start + 2, end - 3)
             else:
                 self.frames_dup += 1
                 if (seq - self.expected_seq) & SEQ_MASK < 64:
                     gap = True         # from ahead: one before it was lost
+            if refused is not None:
+                self._refuse_frame(seq, refused)
             start = end
         if start:
             rx[0:self._rx_len - start] = rx[start:self._rx_len]
@@ -265,28 +292,41 @@ class Link:
         self._resync = True
 
     def _int(self):
+        """The next zigzag VLQ integer of the message. One that does not end
+        within the frame reads as 0 and leaves the position at _OVERRUN."""
         rx = self._rx
         pos = self._pos
+        end = self._end
         value = 0
         shift = 0
-        while True:
+        while pos < end:
             byte = rx[pos]
             pos += 1
             value |= (byte & 0x7F) << shift
             if byte < 0x80:
-                break
+                self._pos = pos
+                return -((value + 1) >> 1) if value & 1 else value >> 1
             shift += 7
-        self._pos = pos
-        return -((value + 1) >> 1) if value & 1 else value >> 1
+        self._pos = _OVERRUN
+        return 0
 
     def _bytes(self):
+        """The next length-prefixed byte string (allocates it). One whose
+        length is negative or runs past the frame reads as b"" and leaves the
+        position at _OVERRUN."""
         length = self._int()
         start = self._pos
+        if length < 0 or length > self._end - start:
+            self._pos = _OVERRUN
+            return b""
         self._pos = start + length
         return bytes(self._rx[start:start + length])
 
     def _dispatch(self, pos, end):
+        """Run the messages of ``rx[pos:end]`` in order, up to the first one
+        that cannot be read; returns what is wrong with that one, or None."""
         self._pos = pos
+        self._end = end
         handlers = self._handlers
         bulk = self._bulk
         rx = self._rx
@@ -295,41 +335,66 @@ class Link:
             if decoder is not None:
                 self._pos = decoder(rx, self._pos, end)
                 if self._pos >= end:
-                    break
+                    return None
                 if bulk.get(rx[self._pos]) is not decoder:
                     continue
             msgid = self._int()
-            if msgid >= len(handlers):
-                raise ValueError("unknown command id %d" % msgid)
+            if self._pos > end:
+                return "a message id runs past the end of its frame"
+            if msgid < 0 or msgid >= len(handlers):
+                return "unknown command id %d (the board has 0..%d)" % (
+                    msgid, len(handlers) - 1)
             fmt, handler = handlers[msgid]
-            self._call(fmt, handler)
-        if self._pos != end:
-            raise ValueError("message runs past the end of its frame")
+            if not self._call(fmt, handler):
+                return "command %s (id %d, arguments %s) runs past the end of its frame" % (
+                    self._names[msgid], msgid, fmt)
+        return None
+
+    def _refuse_frame(self, seq, what):
+        """Count the frame refused and hand the reason on (allocates)."""
+        self.frames_refused += 1
+        self.refused = "frame %d refused: %s" % (seq & SEQ_MASK, what)
+        if self._refuse is not None:
+            self._refuse(self.refused)
 
     def _call(self, fmt, handler):
+        """Read the message's arguments, then run ``handler`` with them; False
+        (and nothing run) when they do not fit in the frame."""
         # One branch per arity keeps integer arguments in locals: no tuple.
+        # A read past the frame leaves _pos at _OVERRUN: checked before the call.
         n = len(fmt)
         if n == 0:
             handler()
-            return
+            return True
         a = self._int() if fmt[0] == "i" else self._bytes()
         if n == 1:
+            if self._pos > self._end:
+                return False
             handler(a)
-            return
+            return True
         b = self._int() if fmt[1] == "i" else self._bytes()
         if n == 2:
+            if self._pos > self._end:
+                return False
             handler(a, b)
-            return
+            return True
         c = self._int() if fmt[2] == "i" else self._bytes()
         if n == 3:
+            if self._pos > self._end:
+                return False
             handler(a, b, c)
-            return
+            return True
         d = self._int() if fmt[3] == "i" else self._bytes()
         if n == 4:
+            if self._pos > self._end:
+                return False
             handler(a, b, c, d)
-            return
+            return True
         e = self._int() if fmt[4] == "i" else self._bytes()
+        if self._pos > self._end:
+            return False
         handler(a, b, c, d, e)
+        return True
 
     # -- sending -------------------------------------------------------
     def send(self, msgid, *args):

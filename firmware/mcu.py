@@ -49,7 +49,8 @@ class Mcu:
         self.hal = hal
         self.board = board
         self.shutdown_reason = None
-        self.link = link.Link(hal.transport, self.describe)
+        # A frame the board cannot read shuts it down (link.py, "refused").
+        self.link = link.Link(hal.transport, self.describe, self.shutdown)
         self.steppers = StepQueues(self, [m["name"] for m in board["motors"]],
                                    board["step_queue_size"])
         self.heaters = Heaters(self, board["heaters"], board["adc_max"], 1.0 / CONTROL_HZ)

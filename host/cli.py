@@ -26,6 +26,7 @@ from mendel.thermal import cli as thermal_cli
 from mendel.thermal.autotune import AutotuneError
 from mendel.thermal.heaters import TemperatureError
 from mendel.ux import plot_cli
+from mendel.ux.argparser import Parser
 from mendel.ux import session as ux_session
 
 EXIT_ERROR = 2
@@ -33,7 +34,7 @@ EXIT_INTERRUPTED = 130
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="mendel", description=__doc__)
+    parser = Parser(prog="mendel", description=__doc__)
     parser.add_argument("--version", action="version", version="mendel " + __version__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -221,7 +222,7 @@ def _sent_run_log(args, mcu):
     return SentRunLog(args.step_log, mcu.commands)
 
 
-def _report_print(summary):
+def _report_print(summary, log_where=None):
     lines = [
         "printed %s" % summary.file,
         "  lines %d, moves %d" % (summary.lines, summary.moves),
@@ -257,7 +258,7 @@ def _report_print(summary):
                  % (link["frames_ok"], link["bytes_sent"], link["frames_bad"],
                     link["retransmits"]))
     if summary.log:
-        lines.append("  run log: %s" % summary.log)
+        lines.append("  run log: %s" % (log_where or summary.log))
     return "\n".join(lines)
 
 
@@ -287,7 +288,7 @@ def cmd_print(args):
     if args.json:
         print(json.dumps(summary.__dict__, indent=2))
     else:
-        print(_report_print(summary))
+        print(_report_print(summary, run.log_where()))
     if summary.position_steps != summary.expected_steps:
         print("error: board step positions %s differ from the host's %s"
               % (summary.position_steps, summary.expected_steps), file=sys.stderr)
@@ -361,7 +362,7 @@ def cmd_console(args):
         console = Console(printer, sys.stdout, run.log)
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         print("mendel console on %s: G-code per line; Ctrl-\\ emergency stop, Ctrl-D quit%s"
-              % (args.port or "the simulated board", "; run log " + run.log_path
+              % (args.port or "the simulated board", "; run log " + run.log_where()
                  if run.log_path else ""), file=sys.stderr)
         try:
             status = console.run(sys.stdin, interactive)
@@ -429,7 +430,7 @@ def main(argv=None):
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print("mendel: interrupted; heaters off, board stopped", file=sys.stderr)
+        _stopped(args, "interrupted; heaters off, board stopped")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         sys.stderr.close()
@@ -437,13 +438,19 @@ def main(argv=None):
     except (config_mod.ConfigError, PrintError, LinkError, McuShutdown, SimulatorError,
             AutotuneError, TemperatureError, MendelError, serial.SerialException,
             ValueError, OSError) as exc:
-        print("mendel: error: %s" % exc, file=sys.stderr)
-        if getattr(args, "json", False):
-            report = {"error": str(exc)}                # labs parse stdout
-            if getattr(args, "log_path", None):
-                report["log"] = args.log_path
-            print(json.dumps(report))
+        _stopped(args, "error: %s" % exc, str(exc))
         return EXIT_ERROR
+
+
+def _stopped(args, text, error=None):
+    """Say why the command stopped: on stderr, and with --json as ``{"error":
+    ..., "log": ...}`` on stdout (labs parse it)."""
+    print("mendel: " + text, file=sys.stderr)
+    if getattr(args, "json", False):
+        report = {"error": error or text}
+        if getattr(args, "log_path", None):
+            report["log"] = args.log_path
+        print(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 
 1. the MicroPython image, when ``--firmware-image`` is given: a UF2 copied to
    an RP2040's boot drive, or an ESP32 ``.bin`` written by esptool;
-2. the port is checked: present, not held by another program;
+2. the port is checked: present, not held by another program (before the
+   numbered steps, unless it appears only after the UF2 copy; said once,
+   after the check);
 3. mpremote's raw REPL (``mpremote connect PORT resume``) tells which
    MicroPython port answers: it must be the board's MCU family;
 4. the firmware is compiled with mpy-cross for that port's architecture;
@@ -80,9 +82,9 @@ class Flash:
                        % (self.image, os.path.getsize(self.image) / 1024, drive),
                        self._write_uf2),
                       ("wait for %s to appear (MicroPython's USB serial port)" % self.device,
-                       lambda: image_mod.wait_for_port(self.device))]
-        steps.append(("check %s: present, not held by another program" % self.device,
-                      lambda: device_mod.check_free(self.device)))
+                       lambda: image_mod.wait_for_port(self.device)),
+                      ("check %s: not held by another program" % self.device,
+                       lambda: device_mod.check_free(self.device))]
         if self.image and self.family == "esp32":
             steps.append((" ".join(image_mod.esptool_command(self.device, self.image)),
                           lambda: image_mod.write_esp32(self.device, self.image)))
@@ -144,9 +146,20 @@ class Flash:
         self.transport.exec_raw_no_follow("import machine\nmachine.reset()")
 
     # -- running ---------------------------------------------------------
+    def _port_first(self):
+        """Whether the port must be there before the first step (it is not
+        when it appears only after an RP2040's UF2 copy)."""
+        return not (self.image and self.family == "rp2040")
+
     def run(self, dry_run=False):
         """Print and run every step (only print with ``dry_run``); returns a summary dict."""
         steps = self.steps()
+        if self._port_first():
+            # Checked once, then said: a missing port is the only line.
+            if not dry_run:
+                device_mod.check_free(self.device)
+            self.out("%s %s: present, not held by another program"
+                     % ("would check" if dry_run else "port", self.device))
         try:
             for number, (text, action) in enumerate(steps, 1):
                 self.out("%s[%d/%d] %s" % ("would run " if dry_run else "", number,

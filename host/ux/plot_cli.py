@@ -55,9 +55,11 @@ def run(args, config, settings):
     if "temperature" in kinds and not args.log:
         raise MendelError("the temperature plot needs a run log: --log RUNLOG")
     try:
-        import matplotlib  # noqa: F401  (an extra: pip install 'mendel[plot]')
+        import matplotlib  # noqa: F401  (the "plot" extra of setup.py)
     except ImportError:
-        raise MendelError("mendel plot needs matplotlib: pip install 'mendel[plot]'") from None
+        # Mendel is not on PyPI: the extra installs from the clone, not by name.
+        raise MendelError("mendel plot needs matplotlib: pip install matplotlib (or, in "
+                          "the Mendel clone, pip install '.[plot]')") from None
     name = args.file or args.log
     out = args.out or os.path.splitext(os.path.basename(name))[0] + "-plot.png"
     lines = []

@@ -23,16 +23,25 @@ of the motion by its look-ahead queue). Kinds and their other fields:
   finished print, ``summary`` (as ``mendel print --json``).
 
 The default place is ``./mendel-logs/<UTC time>-<file stem>.jsonl``;
-``--log PATH`` chooses another, ``--no-log`` writes none.
+``--log PATH`` chooses another, ``--no-log`` writes none. That folder keeps
+the newest ``DEFAULT_KEEP`` logs (``--keep-logs N`` or ``$MENDEL_KEEP_LOGS``;
+0 keeps them all): when a run starts its log there, the oldest beyond that
+are deleted (:func:`prune`). A log written with ``--log`` is never deleted.
 """
 import datetime
 import json
 import os
+import re
 import time
 
 from mendel import __version__
+from mendel.errors import MendelError
 
 DEFAULT_FOLDER = "mendel-logs"
+DEFAULT_KEEP = 50
+KEEP_ENV = "MENDEL_KEEP_LOGS"
+# Names default_path gives (the only files prune deletes).
+_LOG_NAME = re.compile(r"^\d{8}-\d{6}-.*\.jsonl$")
 
 
 def default_path(name, folder=DEFAULT_FOLDER, now=None):
@@ -45,6 +54,35 @@ def default_path(name, folder=DEFAULT_FOLDER, now=None):
         n += 1
         path = "%s-%d.jsonl" % (base, n)
     return path
+
+
+def keep_count(flag=None, environ=os.environ):
+    """How many logs the default folder keeps: ``flag`` (``--keep-logs``) if
+    given, else ``$MENDEL_KEEP_LOGS``, else DEFAULT_KEEP; 0 keeps them all.
+    Raises MendelError for an environment value that is not a count."""
+    if flag is not None:
+        return flag
+    text = environ.get(KEEP_ENV, "").strip()
+    if not text:
+        return DEFAULT_KEEP
+    if not text.isdigit():
+        raise MendelError("%s=%s: not a number of run logs to keep (0 keeps them all)"
+                          % (KEEP_ENV, text))
+    return int(text)
+
+
+def prune(folder, keep):
+    """Delete the oldest run logs of ``folder`` (files named as
+    :func:`default_path` names them, oldest by name: UTC time) until ``keep``
+    (>= 0) remain. Returns the deleted paths."""
+    if not os.path.isdir(folder):
+        return []
+    names = sorted(n for n in os.listdir(folder) if _LOG_NAME.match(n)
+                   and os.path.isfile(os.path.join(folder, n)))
+    gone = [os.path.join(folder, n) for n in names[:max(0, len(names) - keep)]]
+    for path in gone:
+        os.remove(path)
+    return gone
 
 
 class RunLog:

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The run log and progress options of ``mendel print`` / ``mendel console``
 and the bookkeeping around one run (how it ended goes into the log)."""
+import argparse
 import sys
 
 from mendel.ux import runlog
@@ -9,12 +10,24 @@ from mendel.ux.monitor import PrintMonitor
 
 
 def add_log_options(parser):
-    """``--log PATH`` / ``--no-log``."""
+    """``--log PATH`` / ``--no-log``, ``--keep-logs N``."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--log", metavar="PATH",
                        help="write the run log (JSON lines) here (default: "
                             "./%s/<UTC time>-<name>.jsonl)" % runlog.DEFAULT_FOLDER)
     group.add_argument("--no-log", action="store_true", help="write no run log")
+    parser.add_argument("--keep-logs", type=_count, metavar="N",
+                        help="./%s keeps the newest N run logs, this one included; "
+                             "older ones are deleted (default: $%s, else %d; 0 keeps "
+                             "them all)" % (runlog.DEFAULT_FOLDER, runlog.KEEP_ENV,
+                                            runlog.DEFAULT_KEEP))
+
+
+def _count(text):
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("%r is not a number of logs (0 keeps them all)"
+                                         % text)
+    return int(text)
 
 
 def add_progress_options(parser):
@@ -41,7 +54,12 @@ class RunSession:
         self.stream = stream or sys.stderr
         self.quiet = getattr(args, "quiet", False)
         self.log = None
+        self.kept = None             # logs the default folder keeps (None: --log PATH)
         if not getattr(args, "no_log", False):
+            if not args.log:
+                self.kept = runlog.keep_count(getattr(args, "keep_logs", None))
+                if self.kept:        # room for this run's log among the newest
+                    runlog.prune(runlog.DEFAULT_FOLDER, self.kept - 1)
             self.log = runlog.RunLog(args.log or runlog.default_path(name))
             self.log.start(command, file=name if command == "print" else None,
                            config=getattr(args, "config", None),
@@ -53,6 +71,15 @@ class RunSession:
     @property
     def log_path(self):
         return self.log.path if self.log else None
+
+    def log_where(self):
+        """The run log's path and what its folder keeps, for the user (or None)."""
+        if self.log is None:
+            return None
+        if not self.kept:
+            return self.log.path
+        return "%s (%s/ keeps the newest %d: --keep-logs N, $%s)" % (
+            self.log.path, runlog.DEFAULT_FOLDER, self.kept, runlog.KEEP_ENV)
 
     def wants_bar(self):
         if self.quiet:

@@ -134,19 +134,57 @@ def test_host_silence_turns_heaters_off():
     assert heater.target == 0.0
 
 
+def spy_on_handlers(mcu):
+    """Replace every handler with one that records its id and arguments."""
+    calls = []
+    handlers = mcu.link._handlers
+    for msgid in range(len(handlers)):
+        def spy(*args, msgid=msgid):
+            calls.append((msgid, args))
+        handlers[msgid] = (handlers[msgid][0], spy)
+    return calls
+
+
 def test_unknown_command_shuts_down_safely():
     hal, mcu, _ids = make()
     hal.transport.feed(frame(0, vlq(99)))
     mcu.poll_once()
-    assert "firmware error" in mcu.shutdown_reason
+    assert mcu.shutdown_reason.startswith("frame 0 refused: unknown command id 99")
     assert hal.enabled is False
 
 
-def test_message_running_past_its_frame_shuts_down():
+def test_negative_message_id_is_refused_and_runs_nothing():
+    hal, mcu, ids = make()
+    calls = spy_on_handlers(mcu)
+    # -1 would index the handler table from its end; give it arguments enough.
+    hal.transport.feed(frame(0, vlq(-1, 0, 0, 0, 0, 0)))
+    mcu.poll_once()
+    assert calls == []
+    assert mcu.link.frames_refused == 1
+    assert mcu.shutdown_reason.startswith("frame 0 refused: unknown command id -1 ")
+    assert hal.enabled is False
+
+
+def test_message_running_past_its_frame_is_refused_before_its_handler_runs():
     hal, mcu, ids = make()
     hal.transport.feed(frame(0, vlq(ids["commands"]["set_step_clock"][0], 0)))
     mcu.poll_once()
-    assert mcu.shutdown_reason is not None
+    assert mcu.steppers.last_clock == [-1, -1]
+    assert mcu.shutdown_reason == ("frame 0 refused: command set_step_clock (id %d, arguments"
+                                   " ii) runs past the end of its frame"
+                                   % ids["commands"]["set_step_clock"][0])
+
+
+def test_byte_string_longer_than_its_frame_is_refused():
+    hal, mcu, ids = make()
+    calls = spy_on_handlers(mcu)
+    good = cmd(ids, "get_clock")
+    # config_heater(0, name, ...) whose name claims 40 bytes; 3 follow.
+    bad = vlq(ids["commands"]["config_heater"][0], 0, 40) + b"abc"
+    hal.transport.feed(frame(0, good + bad))
+    mcu.poll_once()
+    assert calls == [(ids["commands"]["get_clock"][0], ())]
+    assert "command config_heater" in mcu.shutdown_reason
 
 
 def test_motor_out_of_range_shuts_down():
