@@ -47,7 +47,9 @@ class Mcu:
 
     def __init__(self, hal, board):
         self.hal = hal
-        self.board = board
+        # Only the facts identify reports are kept: the board file's dict
+        # (3-4 KB of heap on an RP2040) is dropped once everything is made.
+        self.identity = (board["id"], board["mcu"], board["step_queue_size"])
         self.shutdown_reason = None
         # A frame the board cannot read shuts it down (link.py, "refused").
         self.link = link.Link(hal.transport, self.describe, self.shutdown)
@@ -73,11 +75,11 @@ class Mcu:
 
     def describe(self):
         """Facts for the identify response (allocates)."""
-        board = self.board
+        board, mcu, queue_size = self.identity
         return {
-            "firmware": "mendel", "version": VERSION, "board": board["id"],
-            "mcu": board["mcu"], "clock_freq": self.hal.clock_freq,
-            "step_queue_size": board["step_queue_size"],
+            "firmware": "mendel", "version": VERSION, "board": board,
+            "mcu": mcu, "clock_freq": self.hal.clock_freq,
+            "step_queue_size": queue_size,
             # Heater/fan changes held for their clock (queue_heater, queue_fan).
             "output_queue_size": QUEUE_SIZE,
             # Runs must arrive this long before their first step (ticks).

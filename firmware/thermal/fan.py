@@ -39,11 +39,7 @@ class Fans:
             return
         if mcu.shutdown_reason is not None:
             return
-        if not mcu.timed.add(clock, FAN, fid, min(max(value, 0), 255)):
-            mcu.shutdown("queue_fan: the queue of timed heater/fan changes is full "
-                         "(%d pending)" % mcu.timed.count)
-            return
-        mcu.timed.run(self.hal.clock())
+        mcu.timed.queue(mcu, clock, FAN, fid, min(max(value, 0), 255))
 
     def apply_speed(self, fid, value):
         """Drive fan ``fid`` at ``value``/255 now."""

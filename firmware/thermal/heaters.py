@@ -101,11 +101,7 @@ class Heaters:
             return
         if not self._usable(self.heaters[hid], target_centi / _CENTI):
             return
-        if not mcu.timed.add(clock, HEATER, hid, target_centi):
-            mcu.shutdown("queue_heater: the queue of timed heater/fan changes is full "
-                         "(%d pending)" % mcu.timed.count)
-            return
-        mcu.timed.run(self.hal.clock())
+        mcu.timed.queue(mcu, clock, HEATER, hid, target_centi)
 
     def apply_target(self, hid, target_centi):
         """Set heater ``hid``'s target (degC x100) now: a change whose time has come."""

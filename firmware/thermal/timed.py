@@ -64,6 +64,16 @@ class TimedOutputs:
         self.count = n + 1
         return True
 
+    def queue(self, mcu, clock, kind, index, value):
+        """``queue_heater``/``queue_fan`` after their own checks: hold the
+        change for ``clock`` (ticks) and apply what is due now; a full queue
+        shuts the board down with the reason."""
+        if not self.add(clock, kind, index, value):
+            mcu.shutdown("queue_%s: the queue of timed heater/fan changes is full "
+                         "(%d pending)" % (_NAMES[kind], self.count))
+            return
+        self.run(self.hal.clock())
+
     def _move(self, src, dst):
         self._clocks[dst] = self._clocks[src]
         self._kinds[dst] = self._kinds[src]
