@@ -156,6 +156,10 @@ def test_missing_port_and_unknown_board_are_clear_errors(tmp_path):
     assert "is the board plugged in?" in result.stderr
     # Checked once, said once: no step that called the port present first.
     assert result.stdout == ""
+    # A folder (or any file that is not a character device) is no port.
+    result = mendel("flash", "--board", "sim", "--port", str(tmp_path))
+    assert result.returncode == 2 and result.stdout == ""
+    assert "%s is not a serial port (not a character device)" % tmp_path in result.stderr
     result = mendel("flash", "--board", "skr-mini-e3", "--port", "/dev/ttyACM0")
     assert result.returncode == 2
     assert "no board 'skr-mini-e3'; known boards: btt-skr-pico-v1.0" in result.stderr
@@ -241,7 +245,11 @@ def test_dry_run_prints_every_step_and_touches_nothing(board_id, first, tmp_path
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     if board_id == "fysetc-e4":          # its port must be there before the first step
-        assert lines.pop(0) == "would check /dev/ttyACM7: present, not held by another program"
+        # /dev/ttyACM7 is not on this machine: the dry run says what the
+        # check would find now (it used to call the missing port present).
+        assert lines.pop(0) == ("would check /dev/ttyACM7: it would stop here now: no "
+                                "serial port /dev/ttyACM7: is the board plugged in? "
+                                "(ls /dev/ttyACM* /dev/ttyUSB*)")
     assert lines[0] == "would run [1/%s] " % lines[-1].split("/")[1].split("]")[0] + \
         first.format(image=fw, drive=drive)
     march = ports.port(boards.load_board(board_id)["mcu"])["march"]

@@ -155,11 +155,17 @@ class Flash:
         """Print and run every step (only print with ``dry_run``); returns a summary dict."""
         steps = self.steps()
         if self._port_first():
-            # Checked once, then said: a missing port is the only line.
-            if not dry_run:
+            # Checked once, then said: a missing port is the only line. A dry
+            # run says what the check would find now, and goes on.
+            try:
                 device_mod.check_free(self.device)
-            self.out("%s %s: present, not held by another program"
-                     % ("would check" if dry_run else "port", self.device))
+                found = "present, not held by another program"
+            except FlashError as exc:
+                if not dry_run:
+                    raise
+                found = "it would stop here now: %s" % exc
+            self.out("%s %s: %s" % ("would check" if dry_run else "port", self.device,
+                                    found))
         try:
             for number, (text, action) in enumerate(steps, 1):
                 self.out("%s[%d/%d] %s" % ("would run " if dry_run else "", number,

@@ -4,6 +4,7 @@
 holds it, and that it answers with the MicroPython port the board needs."""
 import os
 import re
+import stat
 
 from mendel.errors import MendelError
 from mendel.flash.ports import MPY_VERSION, NATIVE_ARCHS
@@ -63,6 +64,9 @@ def check_free(device):
     if not os.path.exists(device):
         raise FlashError("no serial port %s: is the board plugged in? (ls /dev/ttyACM* "
                          "/dev/ttyUSB*)" % device)
+    if not stat.S_ISCHR(os.stat(device).st_mode):
+        raise FlashError("%s is not a serial port (not a character device); a board's "
+                         "port is /dev/ttyACM<n> or /dev/ttyUSB<n>" % device)
     busy = holders(device)
     if busy:
         raise FlashError("port %s is busy: %s has it open; close it (OctoPrint, a serial "
