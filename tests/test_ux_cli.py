@@ -123,6 +123,27 @@ def test_default_folder_keeps_the_newest_logs_this_one_included(tmp_path, monkey
     assert sorted(os.listdir(folder)) == sorted(["notes.txt", os.path.basename(run.log_path)])
 
 
+def test_runs_in_the_same_second_keep_the_newest_and_never_reuse_a_name(tmp_path,
+                                                                        monkeypatch):
+    # Two runs in one second are ...-part.jsonl then ...-part-2.jsonl; by name
+    # alone "-2" sorted first, so it was deleted as the oldest and its name
+    # handed to the next run.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(runlog.KEEP_ENV, raising=False)
+    folder = tmp_path / runlog.DEFAULT_FOLDER
+    folder.mkdir()
+    first, second = folder / "20261205-051832-part.jsonl", folder / "20261205-051832-part-2.jsonl"
+    for age, path in ((20, first), (10, second)):
+        path.write_text("{}\n")
+        stamp = time.time() - age
+        os.utime(path, (stamp, stamp))
+    assert runlog.prune(str(folder), 1) == [str(first)]
+    with _session(keep=2) as run:
+        pass
+    assert os.path.exists(second) and os.path.basename(run.log_path) != second.name
+    assert sorted(os.listdir(folder)) == sorted([second.name, os.path.basename(run.log_path)])
+
+
 def test_default_keep_zero_keeps_all_and_an_explicit_log_prunes_nothing(tmp_path,
                                                                           monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -73,13 +73,16 @@ def keep_count(flag=None, environ=os.environ):
 
 def prune(folder, keep):
     """Delete the oldest run logs of ``folder`` (files named as
-    :func:`default_path` names them, oldest by name: UTC time) until ``keep``
-    (>= 0) remain. Returns the deleted paths."""
+    :func:`default_path` names them) until ``keep`` (>= 0) remain; oldest by
+    the UTC second in the name, then, within one second (``...-part.jsonl``,
+    ``...-part-2.jsonl``), by when the file was last written. Returns the
+    deleted paths."""
     if not os.path.isdir(folder):
         return []
-    names = sorted(n for n in os.listdir(folder) if _LOG_NAME.match(n)
-                   and os.path.isfile(os.path.join(folder, n)))
-    gone = [os.path.join(folder, n) for n in names[:max(0, len(names) - keep)]]
+    paths = [os.path.join(folder, n) for n in os.listdir(folder) if _LOG_NAME.match(n)]
+    logs = sorted((os.path.basename(p)[:15], os.stat(p).st_mtime_ns, p)
+                  for p in paths if os.path.isfile(p))
+    gone = [p for _second, _mtime, p in logs[:max(0, len(logs) - keep)]]
     for path in gone:
         os.remove(path)
     return gone
