@@ -7,7 +7,9 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 
 import serial
 
@@ -425,10 +427,47 @@ def cmd_serve(args):
         return server.run(cfg, mcu, link=args.link)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (systemd, a CI timeout, a closed terminal): stopped
+    as Ctrl-C stops a command. ``signum``: the signal."""
+
+    def __init__(self, signum):
+        KeyboardInterrupt.__init__(self, signum)
+        self.signum = signum
+
+
+def _terminate(signum, _frame):
+    raise Terminated(signum)
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
+    with _stop_signals():
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _stop_signals():
+    """SIGTERM and SIGHUP stop a command as Ctrl-C does (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    before = {name: signal.signal(getattr(signal, name), _terminate) for name in names}
+    try:
+        yield
+    finally:
+        for name, handler in before.items():
+            signal.signal(getattr(signal, name), handler)
+
+
+def _run(args):
     try:
         return args.run(args)
+    except Terminated as exc:
+        _stopped(args, "stopped by %s; heaters off, board stopped"
+                 % signal.Signals(exc.signum).name)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         _stopped(args, "interrupted; heaters off, board stopped")
         return EXIT_INTERRUPTED

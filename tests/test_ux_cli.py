@@ -56,7 +56,11 @@ def test_abbreviations_equals_and_negative_values_still_parse(tmp_path):
 
 
 # -- Ctrl-C with --json --------------------------------------------------------
-def test_print_json_interrupted_with_ctrl_c_prints_an_error_object(tmp_path):
+@pytest.mark.parametrize("signum, status, words", [
+    (signal.SIGINT, cli.EXIT_INTERRUPTED, "interrupted"),
+    (signal.SIGTERM, 128 + signal.SIGTERM, "stopped by SIGTERM")])
+def test_print_json_interrupted_prints_an_error_object(tmp_path, signum, status, words):
+    # Ctrl-C, and SIGTERM as systemd and CI timeouts send it.
     log = tmp_path / "run.jsonl"
     proc = subprocess.Popen(
         [sys.executable, "-m", "mendel", "print", "--json", "--sim-realtime", "--progress",
@@ -69,15 +73,15 @@ def test_print_json_interrupted_with_ctrl_c_prints_an_error_object(tmp_path):
             if select.select([proc.stderr], [], [], 0.5)[0]:
                 seen += os.read(proc.stderr.fileno(), 4096)
         assert b"%|" in seen, seen
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == cli.EXIT_INTERRUPTED, err
+    assert proc.returncode == status, err
     report = json.loads(out)
-    assert report == {"error": "interrupted; heaters off, board stopped", "log": str(log)}
+    assert report == {"error": words + "; heaters off, board stopped", "log": str(log)}
     assert runlog.read(str(log))[-1]["status"] == "interrupted"
 
 
