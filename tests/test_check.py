@@ -106,7 +106,7 @@ def test_an_r_arc_rounded_short_of_half_the_chord_checks_clean(tmp_path):
     assert report["print_bounds"]["max"][1] == pytest.approx(11.625, abs=0.01)
     wrong = _check_text(tmp_path, START + "G1 X10 Y10 F1200\nG2 X13.25 Y10 R1.5 E0.5\n")
     assert [e["reason"] for e in wrong["errors"]] == [
-        "radius 1.5000 mm is 0.1250 mm short of half the chord (1.6250 mm): no circle joins "
+        "radius 1.5 mm is 0.125 mm short of half the chord (1.625 mm): no circle joins "
         "the end points (up to 0.005 mm short is taken as a half circle)"]
 
 

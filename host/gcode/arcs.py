@@ -49,7 +49,7 @@ def arc_center(start, end, clockwise, i=None, j=None, r=None):
         raise ArcError("an R arc needs an end point different from its start")
     half = chord / 2.0
     if half - abs(r) > RADIUS_SHORTFALL_MM:
-        raise ArcError("radius %.4f mm is %.4f mm short of half the chord (%.4f mm): no "
+        raise ArcError("radius %.6g mm is %.3g mm short of half the chord (%.6g mm): no "
                        "circle joins the end points (up to %g mm short is taken as a half "
                        "circle)" % (abs(r), half - abs(r), half, RADIUS_SHORTFALL_MM))
     # Distance of the centre from the chord's midpoint; 0 (a half circle) for
