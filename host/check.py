@@ -19,6 +19,7 @@ names of labelled objects, M486 A / EXCLUDE_OBJECT_DEFINE, in file order), ``mac
 file fits when it has no errors and every move stays within the axis limits.
 """
 import math
+import os
 
 from mendel.errors import CommandError, printable
 from mendel.gcode.interpreter import Interpreter, Settings
@@ -242,6 +243,9 @@ def check_file(path, config, settings=None):
                         % (machine.cold_extrusion, config.extrusion.min_extrude_temp))
     if errors:
         problems.append("%d line(s) with errors" % len(errors))
+    if not empty and not interpreter.commands and not errors:
+        warnings.append("%s has only comments and blank lines: there is nothing to "
+                        "print" % os.path.basename(path))
     return {
         "file": path,
         "lines": counter.lines,

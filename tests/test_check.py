@@ -9,6 +9,7 @@ import pytest
 from mendel import config
 from gcode_reference import Independent
 from mendel.check import check_file
+from mendel.gcode.reader import NotGcodeError
 from mendel.planner.extrusion import small_extrusion_mm
 
 CFG = config.load()
@@ -143,3 +144,22 @@ def test_an_empty_file_is_a_clear_warning(tmp_path, capsys):
     assert cli.main(["print", str(path), "--no-log"]) == 0          # on the simulated board
     err = capsys.readouterr().err
     assert "mendel: warning: %s is empty: there is nothing to print" % path in err
+
+
+def test_a_file_of_comments_only_warns_that_there_is_nothing_to_print(tmp_path):
+    path = tmp_path / "notes.gcode"
+    path.write_bytes(b"; sliced by hand\n\n   \n(nothing here)\n")
+    report = check_file(str(path), CFG)
+    assert report["commands"] == 0 and report["fits"]
+    assert report["warnings"] == ["notes.gcode has only comments and blank lines: there "
+                                  "is nothing to print"]
+
+
+def test_a_utf16_file_is_named_as_such(tmp_path):
+    path = tmp_path / "wide.gcode"
+    path.write_bytes("G28\nG1 X10 F600\n".encode("utf-16"))
+    with pytest.raises(NotGcodeError, match="UTF-16 text: save it as UTF-8"):
+        check_file(str(path), CFG)
+    path.write_bytes("G28\nG1 X10 F600\n".encode("utf-16-le"))      # no BOM
+    with pytest.raises(NotGcodeError, match="UTF-16 text"):
+        check_file(str(path), CFG)

@@ -45,6 +45,11 @@ def sniff_gcode(path):
     if head.startswith(_BGCODE_MAGIC):
         raise NotGcodeError("%s: not a G-code text file (Prusa binary G-code: export it "
                             "from the slicer as plain text G-code)" % path)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+            len(head) > 1 and (head[1::2].count(0) > len(head) // 4
+                               or head[0::2].count(0) > len(head) // 4)):
+        raise NotGcodeError("%s: not a G-code text file (UTF-16 text: save it as UTF-8 "
+                            "or ASCII)" % path)
     nul = head.find(b"\0")
     if nul >= 0:
         raise NotGcodeError("%s: not a G-code text file (binary data: a NUL byte at byte %d)"
