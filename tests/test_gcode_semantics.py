@@ -145,6 +145,21 @@ def test_fan_reports_emergency_and_motors():
     assert ("motors_off",) in machine.calls and ("emergency_stop",) in machine.calls
 
 
+def test_a_fan_index_other_than_the_part_fan_is_not_the_part_fan():
+    # M106 P1 used to drive the part fan (fan 0) at full speed.
+    machine, interp, warnings = run("M106 P0 S255\nM106 P2 S255\nM107 P2\nM106 P2 S9\n"
+                                    "M107 P0")
+    assert [c for c in machine.calls if c[0] == "set_fan"] == [("set_fan", 1.0),
+                                                               ("set_fan", 0.0)]
+    assert warnings == ["t.gcode:2: M106 P2: this printer has one part-cooling fan, P0; "
+                        "ignored (reported once)",
+                        "t.gcode:3: M107 P2: this printer has one part-cooling fan, P0; "
+                        "ignored (reported once)"]
+    assert interp.unsupported == {"M106 P2": [2, 2], "M107 P2": [1, 3]}
+    with pytest.raises(GcodeError, match="one part-cooling fan, P0 \\(--strict\\)"):
+        run("M106 P1 S255", Settings(strict=True))
+
+
 def test_unknown_reported_once_vendor_codes_known_and_strict_mode():
     machine, interp, warnings = run("M9999\nM9999\nM862.3 P \"MK3S\"\nM1002 judge_flag\n"
                                     "M115 U3.11.0\nG1 X1")

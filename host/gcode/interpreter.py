@@ -581,11 +581,32 @@ class Interpreter:
         self._temperature(command, "heater_bed", True)
 
     def _fan_on(self, command):
-        value = command.params.get("S")
-        self.machine.set_fan(1.0 if value is None else min(max(value, 0.0), 255.0) / 255.0)
+        if self._part_fan(command):
+            value = command.params.get("S")
+            self.machine.set_fan(1.0 if value is None
+                                 else min(max(value, 0.0), 255.0) / 255.0)
 
-    def _fan_off(self, _command):
-        self.machine.set_fan(0.0)
+    def _fan_off(self, command):
+        if self._part_fan(command):
+            self.machine.set_fan(0.0)
+
+    def _part_fan(self, command):
+        """Whether M106/M107 is for the part-cooling fan (no P, or P0). Marlin's
+        P picks a fan; another one (Bambu's P2 aux fan, P3 chamber fan) is not
+        on a Mendel printer: ignored and reported once, as Marlin ignores a fan
+        index past its fans, never given to the part fan."""
+        index = command.params.get("P")
+        if index is None or index == 0:
+            return True
+        key = "%s P%g" % (command.code, index)
+        seen = self.unsupported.setdefault(key, [0, command.lineno])
+        seen[0] += 1
+        if self.settings.strict:
+            raise GcodeError("%s: this printer has one part-cooling fan, P0 (--strict)" % key)
+        if seen[0] == 1:
+            self.warn("%s:%d: %s: this printer has one part-cooling fan, P0; ignored "
+                      "(reported once)" % (self.filename, command.lineno, key))
+        return False
 
     def _tool(self, tool):
         self.machine.select_tool(tool)
