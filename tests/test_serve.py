@@ -2,6 +2,7 @@
 real pty: flow control, resends with lines in flight, reports, keep-alive,
 emergency stop, reconnects."""
 import contextlib
+import os
 import threading
 import time
 
@@ -221,6 +222,30 @@ def test_reconnect_greets_again_and_turns_the_heaters_off():
         report = client.run("M105")[0]
         assert " B:" in report and "/0.0" in report.split(" B:")[1]
         client.close()
+
+
+def test_answers_a_client_left_unread_are_not_the_next_clients():
+    """A host that hangs up without reading its last answers (OctoPrint after
+    M112) left them in the pty, and the next client read them as its own:
+    `Error:Line Number is not Last Line Number+1` before anything it sent."""
+    with served() as (port, _session):
+        first = os.open(port.path, os.O_RDWR | os.O_NOCTTY)
+        os.write(first, (numbered(5, "M117 out of turn") + "\n").encode())
+        deadline = time.monotonic() + 10
+        while not port.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)                       # answered, never read
+        os.close(first)
+        while port.connected and time.monotonic() < deadline:
+            time.sleep(0.05)                  # the server sees the hang-up
+        second = os.open(port.path, os.O_RDWR | os.O_NOCTTY)
+        try:
+            os.write(second, b"M105\n")
+            with os.fdopen(os.dup(second), "rb", buffering=0) as stream:
+                lines = [stream.readline(), stream.readline()]
+        finally:
+            os.close(second)
+        assert lines[0] == b"start\n" and lines[1].startswith(b"ok T:"), lines
 
 
 def test_noise_that_splits_a_numbered_line_is_an_unknown_command_never_an_error():

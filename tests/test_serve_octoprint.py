@@ -137,9 +137,9 @@ def test_octoprint_ignores_notices_and_stops_on_m112(octoprint_comm, served):
     time.sleep(0.5)
     with serial.Serial(port, 250000, timeout=10) as client:
         client.write(b"G1 X10\n")
-        # `start` first, unless the server was too busy to see the hang-up;
-        # answers OctoPrint left unread in the pty may come before it (the
-        # pty hands them to the next client).
+        # `start` first, unless the server was too busy to see the hang-up
+        # (then its answers to OctoPrint's last lines, which the pty keeps
+        # unless the server sees the hang-up and drops them, may come first).
         lines = []
         while not any(line.startswith(b"echo:Printer halted") for line in lines):
             line = client.readline()

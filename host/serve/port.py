@@ -15,6 +15,7 @@ the loop polls (``POLL_S``) is taken for the same one: no ``start``, state kept.
 import errno
 import os
 import select
+import termios
 import threading
 import time
 import tty
@@ -69,6 +70,20 @@ class VirtualSerialPort:
                     raise
         return None
 
+    def discard_output(self):
+        """Drop what was written for a client that has gone without reading
+        it: the pty would hand it to the next client first. Called when the
+        client hangs up and again when the next one comes (an answer written
+        in between is dropped too)."""
+        try:
+            slave = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return                   # the port is going away
+        try:
+            termios.tcflush(slave, termios.TCIFLUSH)    # the slave's unread input
+        finally:
+            os.close(slave)
+
     def write_line(self, text):
         """Send one line to the client (any thread). Dropped while nobody
         listens, or when the client has read nothing for ``WRITE_TIMEOUT_S``."""
@@ -104,11 +119,13 @@ def serve(port, session, stop, log=lambda text: None):
         if not port.client_present():
             if port.connected:
                 port.connected = False
+                port.discard_output()
                 session.hang_up()
                 log("client disconnected")
             time.sleep(HANG_UP_POLL_S)
             continue
         if not port.connected:
+            port.discard_output()
             port.connected = True
             checker.reset()
             splitter.reset()
