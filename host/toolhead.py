@@ -188,8 +188,7 @@ class Toolhead:
         of any dwell after them). At once when every queued move is already
         scheduled; else as soon as the look-ahead schedules the last of
         them. Actions run in the order they were given."""
-        planner = self.motion.planner
-        if not self._at_motion and not (planner.queued or planner.released):
+        if not self._at_motion and self._planned_all():
             action(self._ticks(self.print_time))
             return
         self._at_motion.append((self.motion.moves, action))
@@ -203,8 +202,7 @@ class Toolhead:
         tags = moves["tag"] if moves is not None else ()
         last_tag = int(tags[-1]) if len(tags) else -1
         ends = None
-        planner = self.motion.planner
-        idle = not (planner.queued or planner.released)
+        idle = self._planned_all()
         while pending:
             tag, action = pending[0]
             if tag <= last_tag:
@@ -219,6 +217,11 @@ class Toolhead:
                 return
             pending.popleft()
             self._due.append((self._ticks(at), action))
+
+    def _planned_all(self):
+        """No move waits in the look-ahead: every queued one is scheduled."""
+        planner = self.motion.planner
+        return not (planner.queued or planner.released)
 
     def _call_due(self, until=None):
         """Call the timed actions whose clock is at most ``until`` ticks (all
@@ -330,52 +333,6 @@ class ToolheadMachine:
 
     def home(self, axes):
         self.toolhead.home(axes)
-
-    def at_motion_time(self, action):
-        """Call ``action(clock)`` with the board clock (ticks) at which the
-        motion reaches this point: the end of the moves queued so far (and
-        of any dwell after them). At once when every queued move is already
-        scheduled; else as soon as the look-ahead schedules the last of
-        them. Actions run in the order they were given."""
-        planner = self.motion.planner
-        if not self._at_motion and not (planner.queued or planner.released):
-            action(self._ticks(self.print_time))
-            return
-        self._at_motion.append((self.motion.moves, action))
-
-    def _time_at_motion(self, moves, start):
-        """Give their clock to the actions whose moves ``moves`` (just
-        scheduled from ``start`` s on) completed. A move tagged at or after
-        an action's tag says every move before it is in; an empty look-ahead
-        says so too."""
-        pending = self._at_motion
-        tags = moves["tag"] if moves is not None else ()
-        last_tag = int(tags[-1]) if len(tags) else -1
-        ends = None
-        planner = self.motion.planner
-        idle = not (planner.queued or planner.released)
-        while pending:
-            tag, action = pending[0]
-            if tag <= last_tag:
-                if ends is None:
-                    ends = start + np.cumsum(moves["accel_t"] + moves["cruise_t"]
-                                             + moves["decel_t"])
-                k = int(np.searchsorted(tags, tag, side="left"))
-                at = float(ends[k - 1]) if k else start
-            elif idle:
-                at = self.print_time
-            else:
-                return
-            pending.popleft()
-            self._due.append((self._ticks(at), action))
-
-    def _call_due(self, until=None):
-        """Call the timed actions whose clock is at most ``until`` ticks (all
-        with None), in order."""
-        due = self._due
-        while due and (until is None or due[0][0] <= until):
-            clock, action = due.popleft()
-            action(clock)
 
     def dwell(self, seconds):
         self.toolhead.dwell(seconds)

@@ -46,28 +46,27 @@ def served_port(server):
     return line.split(" on ")[1].split()[0]
 
 
-def damage_writes(port, writes=(1000, 3000)):
-    """Make ``port.write`` (a host's serial port) damage the lines of the given
-    write calls: a digit slipped in before the checksum, as line noise would."""
+def _rewrite_writes(port, writes, old, new):
+    """Make ``port.write`` (a host's serial port) replace the first ``old`` by
+    ``new`` in the lines of the given write calls."""
     write, count = port.write, [0]
 
-    def damaging_write(data):
+    def rewriting_write(data):
         count[0] += 1
-        if count[0] in writes and b"*" in data:
-            data = data.replace(b"*", b"7*", 1)
+        if count[0] in writes and old in data:
+            data = data.replace(old, new, 1)
         return write(data)
-    port.write = damaging_write
+    port.write = rewriting_write
+
+
+def damage_writes(port, writes=(1000, 3000)):
+    """Damage the lines of the given write calls: a digit slipped in before
+    the checksum, as line noise would."""
+    _rewrite_writes(port, writes, b"*", b"7*")
 
 
 def split_writes(port, writes=(2000, 4000)):
-    """Make ``port.write`` (a host's serial port) split the lines of the given
-    write calls with a stray line end after the ``*``, as line noise would: the
-    line arrives as ``N12 G1 X5*`` and a bare checksum (``71``)."""
-    write, count = port.write, [0]
-
-    def splitting_write(data):
-        count[0] += 1
-        if count[0] in writes and b"*" in data:
-            data = data.replace(b"*", b"*\n", 1)
-        return write(data)
-    port.write = splitting_write
+    """Split the lines of the given write calls with a stray line end after
+    the ``*``, as line noise would: the line arrives as ``N12 G1 X5*`` and a
+    bare checksum (``71``)."""
+    _rewrite_writes(port, writes, b"*", b"*\n")

@@ -24,9 +24,7 @@ class Fans:
         """Set fan ``fid`` to ``value``/255 of full speed now; changes queued
         for it (``queue_fan``) are dropped."""
         self.pins[fid]                       # IndexError: no such fan
-        timed = self.mcu.timed
-        timed.drop(FAN, fid)
-        timed.apply(self.hal.clock(), FAN, fid, min(max(value, 0), 255))
+        self.mcu.timed.set_now(FAN, fid, min(max(value, 0), 255))
 
     @link.command("queue_fan", "iii")
     def cmd_queue_fan(self, clock, fid, value):

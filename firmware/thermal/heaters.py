@@ -86,9 +86,7 @@ class Heaters:
         Changes queued for this heater (``queue_heater``) are dropped."""
         heater = self.heaters[hid]
         if self._usable(heater, target_centi / _CENTI):
-            timed = self.mcu.timed
-            timed.drop(HEATER, hid)
-            timed.apply(self.hal.clock(), HEATER, hid, target_centi)
+            self.mcu.timed.set_now(HEATER, hid, target_centi)
 
     @link.command("queue_heater", "iii")
     def cmd_queue_heater(self, clock, hid, target_centi):

@@ -64,6 +64,12 @@ class TimedOutputs:
         self.count = n + 1
         return True
 
+    def set_now(self, kind, index, value):
+        """``set_heater``/``set_fan``: drop the changes pending for that output
+        ("off now" stays off), then apply ``value`` at once."""
+        self.drop(kind, index)
+        self.apply(self.hal.clock(), kind, index, value)
+
     def queue(self, mcu, clock, kind, index, value):
         """``queue_heater``/``queue_fan`` after their own checks: hold the
         change for ``clock`` (ticks) and apply what is due now; a full queue
