@@ -86,7 +86,8 @@ class Mcu:
             "lead_ticks": getattr(self.hal, "lead_ticks", 0),
             "motors": self.steppers.names,
             "heaters": [h.name for h in self.heaters.heaters],
-            "fans": self.fans.names, "virtual_clock": self.hal.virtual,
+            "fans": self.fans.names, "endstops": self.endstops.names,
+            "virtual_clock": self.hal.virtual,
             "shutdown": self.shutdown_reason,
         }
 

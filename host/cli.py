@@ -198,7 +198,8 @@ def _board(args, cfg):
                     raise MendelError("cannot write the step log %s" % args.step_log)
             sim = stack.enter_context(SimBoard(cfg.board, realtime=args.sim_realtime,
                                                step_log=getattr(args, "step_log", None),
-                                               plants=thermal_cli.plant_overrides(cfg)))
+                                               plants=thermal_cli.plant_overrides(cfg),
+                                               config=cfg))
             device = sim.port
         try:
             port = stack.enter_context(serial.Serial(device, baud, timeout=0.1))

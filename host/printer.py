@@ -32,8 +32,8 @@ class PrintSummary:
     print_time_s: float
     wall_time_s: float
     position_mm: dict
-    position_steps: dict
-    expected_steps: dict
+    position_steps: dict     # the board's step counters + the offsets homing found
+    expected_steps: dict     # the host's: round(mm * steps/mm) from the machine origin
     peak_temperatures: dict
     unsupported: dict
     link: dict
@@ -222,10 +222,13 @@ class Printer(ToolheadMachine):
     def _summary(self, path, lines, interpreter, start_clock, wall, report=None):
         mcu = self.mcu
         motors = list(self.config.steppers)          # x, y, z or a, b, c; then e
+        # The board's counters, from the machine origin that homing found
+        # (counter + offset), beside the host's own count.
+        offsets = self.toolhead.step_offsets
         board_steps = {}
         for i, motor in enumerate(motors):
-            board_steps[motor] = mcu.motor_position(self.toolhead.oids[i])
-        expected = dict(zip(motors, self.toolhead.motor_positions()))
+            board_steps[motor] = mcu.motor_position(self.toolhead.oids[i]) + offsets[i]
+        expected = dict(zip(motors, self.toolhead.stepgen.positions()))
         return PrintSummary(
             file=path, lines=lines, moves=interpreter.moves,
             print_time_s=(mcu.estimated_clock() - start_clock) / mcu.clock_freq,

@@ -29,6 +29,7 @@ import collections
 import numpy as np
 
 from mendel.errors import CommandError
+from mendel.homing.rails import Homing
 from mendel.mcu._framing import MessageBlock
 from mendel.mcu._queues import StepQueues
 from mendel.planner._lookahead import MoveFeed
@@ -45,6 +46,7 @@ TEMP_POLL_TIME = 1.0     # s of board time between temperature reports
 # streaming line by line), and the console and `mendel serve` flush when idle.
 EXECUTE_BATCH = 256
 LOW_WATER_TIME = 1.0     # s of motion queued ahead of the board clock
+HOMING_POLL_TIME = 0.05  # s between trigger queries during a homing move
 
 
 class MoveError(CommandError):
@@ -64,9 +66,12 @@ class Toolhead:
         motor_ids = {name: i for i, name in enumerate(mcu.info["motors"])}
         self.oids = [motor_ids[stepper.motor] for stepper in config.steppers.values()]
         self.stepgen = StepGenerator(self.kinematics, config.steps_per_mm(), self.freq)
-        # The board counts steps from where it started: the endstops.
+        # The board counts steps from where it started; the host's steps
+        # (round(mm * steps/mm)) are the board's plus these offsets, which
+        # change only when the host learns where the motors are (homing,
+        # SET_KINEMATIC_POSITION).
         self.stepgen.set_position(self.motion.position)
-        self._initial_steps = self.stepgen.positions()
+        self._offsets = self.stepgen.positions()
         self.print_time = 0.0
         self.queue_size = mcu.info["step_queue_size"]
         self.lead_time = mcu.info.get("lead_ticks", 0) / self.freq   # s
@@ -83,6 +88,7 @@ class Toolhead:
         # (clock, action): timed ones, called before the board clock gets there.
         self._at_motion = collections.deque()
         self._due = collections.deque()
+        self._homing = None
 
     def _move_feed(self):
         """The MoveFeed of linear kinematics (cartesian, CoreXY), else None."""
@@ -158,16 +164,13 @@ class Toolhead:
         self.limits.update(**limits)
 
     def home(self, axes):
-        """Move each axis in ``axes`` to its endstop position at homing speed.
-
-        The simulated board starts at its endstops, so this is a plain move;
-        endstop homing on real boards comes with the endstop driver. A delta
-        homes all three towers together (as Klipper does), whatever ``axes``.
-        """
-        self.flush()
-        for target, speed in self.motion.home_moves(axes):
-            self.move(target, speed)
-        self.flush()
+        """Home ``axes`` ("XYZ" letters) against their endstops
+        (mendel.homing.rails); returns the axes homed. A delta homes its
+        three towers together (as Klipper does), whatever ``axes``. Raises
+        HomingError."""
+        if self._homing is None:
+            self._homing = Homing(self)
+        return self._homing.home(axes)
 
     def flush(self):
         """Plan and send every queued move (the last one ends at rest)."""
@@ -308,11 +311,102 @@ class Toolhead:
         """Steps generated (and sent) per motor since the start, all directions."""
         return [c.steps_total for c in self.stepgen.compressors]
 
+    @property
+    def step_offsets(self):
+        """Per motor, machine-origin steps minus the board's counter (homing
+        sets them; before it, the board's start counts as home)."""
+        return list(self._offsets)
+
     def motor_positions(self):
         """Commanded step position of each motor (kinematic ones, then e), host
         side, counted from where the board started."""
-        return [now - first for now, first in zip(self.stepgen.positions(),
-                                                   self._initial_steps)]
+        return [now - offset for now, offset in zip(self.stepgen.positions(),
+                                                    self._offsets)]
+
+    # -- homing --------------------------------------------------------
+    def force_position(self, point):
+        """Declare the toolhead at ``point`` [x, y, z, e] mm without moving it
+        (Klipper's set_position): the motors stay where the board has them."""
+        self.flush()
+        board = self.motor_positions()
+        self.motion.set_position(point)
+        self.stepgen.set_position(point)
+        self._offsets = [now - steps for now, steps in zip(self.stepgen.positions(), board)]
+
+    def homing_move(self, target, speed, armed):
+        """Move straight to ``target`` [x, y, z, e] mm at ``speed`` mm/s with
+        endstops armed, unchecked against the axis limits (the position is
+        not known yet).
+
+        ``armed``: ``[(endstop id, [motor index, ...]), ...]``; each endstop
+        stops its motors on the board after the step that triggers it.
+        Waits for the move to end, then takes each stopped motor's position
+        from the board's trigger (``get_trigger``). Returns ``{motor index:
+        True if it stopped at its endstop}``; :attr:`position` is then where
+        the motors really are (forward kinematics of their steps).
+        """
+        self.wait_moves()
+        mcu = self.mcu
+        for eid, motors in armed:
+            mcu.send("endstop_home", eid, sum(1 << self.oids[m] for m in motors))
+        self.motion.move(target, speed, limits=(float("inf"), float("inf")), split=False)
+        self.flush()
+        motors = [m for _eid, group in armed for m in group]
+        triggers = self._wait_triggers(motors)
+        for eid, _group in armed:
+            mcu.send("endstop_home", eid, 0)
+        compressors = self.stepgen.compressors
+        for m, steps in triggers.items():
+            if steps is not None:
+                # The board dropped the rest of the move: the next run of
+                # this motor starts from a new step clock.
+                compressors[m].position = steps + self._offsets[m]
+                compressors[m].has_reference = False
+                self._queues.settle(m, mcu.queue_used(self.oids[m]))
+        self._settle_position()
+        return {m: steps is not None for m, steps in triggers.items()}
+
+    def _wait_triggers(self, motors):
+        """Wait for the move sent to end, or for every motor of ``motors`` to
+        have stopped at its endstop (then motion ends there: a homing move
+        planned for 1.5 x the travel need not be waited out). Returns
+        ``{motor: trigger step position or None}``."""
+        mcu = self.mcu
+        end = self._ticks(self.print_time)
+        poll = self._ticks(HOMING_POLL_TIME)
+        triggers = dict.fromkeys(motors)
+        while True:
+            now = mcu.estimated_clock()
+            if now >= end:
+                mcu.wait_until(end)
+            else:
+                mcu.wait_until(min(end, now + poll))
+            for m in motors:
+                if triggers[m] is None:
+                    oid = self.oids[m]
+                    _oid, hit, steps = mcu.query("get_trigger", (oid,), "trigger",
+                                                 match=lambda args, oid=oid: args[0] == oid)
+                    if hit:
+                        triggers[m] = steps
+            if mcu.estimated_clock() >= end or motors and all(
+                    steps is not None for steps in triggers.values()):
+                break
+        # Motion ended at the last stop: what follows starts from now.
+        self.print_time = min(self.print_time, mcu.estimated_clock() / self.freq)
+        return triggers
+
+    def _settle_position(self):
+        """Set :attr:`position` from the motors' steps (forward kinematics)."""
+        motors = self.stepgen.positions()
+        spm = self.stepgen.steps_per_mm
+        mm = np.array([[motors[m] / spm[m] for m in range(3)]])
+        xyz = [float(v) for v in self.kinematics.calc_toolhead_positions(mm)[0]]
+        point = xyz + [self.motion.position[3]]
+        self.motion.set_position(point)
+        # Exact round trip: the host's steps stay the board's.
+        board = self.motor_positions()
+        self.stepgen.set_position(point)
+        self._offsets = [now - steps for now, steps in zip(self.stepgen.positions(), board)]
 
 
 class ToolheadMachine:
@@ -332,7 +426,7 @@ class ToolheadMachine:
         self.toolhead.fed_moves()
 
     def home(self, axes):
-        self.toolhead.home(axes)
+        return self.toolhead.home(axes)
 
     def dwell(self, seconds):
         self.toolhead.dwell(seconds)

@@ -82,13 +82,25 @@ def test_example_prints_to_exact_positions(tmp_path):
     assert summary.print_time_s > 600           # a real print: ~15 minutes
     assert summary.link["frames_bad"] == 0 and not summary.link["shutdown"]
     # The firmware's own log of executed runs adds up to the same positions.
-    totals = {}
+    # G28 sets an axis to position_endstop where its endstop stopped the
+    # motor ("hit clock oid position"); the runs after the last hit move it on.
+    totals, homes = {}, {}
     for line in log.read_text().splitlines():
         if line.startswith(("heater", "fan")):       # output changes, not runs
             continue
+        if line.startswith("hit"):
+            _hit, _clock, oid, _position = line.split()
+            totals[int(oid)] = 0
+            homes[int(oid)] = True
+            continue
         oid, _first, _interval, count, _add = map(int, line.split())
         totals[oid] = totals.get(oid, 0) + count
-    assert [totals.get(i, 0) for i in range(4)] == [expected[a] for a in "xyze"]
+    assert sorted(homes) == [0, 1, 2]
+    home = {axis: round(CFG.steppers[axis].position_endstop * CFG.steppers[axis].steps_per_mm)
+            for axis in "xyz"}
+    home["e"] = 0
+    assert [totals.get(i, 0) + home[a] for i, a in enumerate("xyze")] == \
+        [expected[a] for a in "xyze"]
 
 
 @pytest.mark.parametrize("name", CORPUS_FILES)

@@ -153,11 +153,13 @@ class Rp2Hal(MachineIo):
         number = gpio(spec["pin"])
         pull = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN}.get(spec.get("pull"))
         pin = machine.Pin(number, machine.Pin.IN, pull)
-        if spec.get("active", "high") == "low":
-            # Invert the pad input for every reader (CPU and PIO): 1 = triggered.
-            ctrl = _IO_BANK0_CTRL + 8 * number
-            machine.mem32[ctrl] = (machine.mem32[ctrl] & ~(3 << 16)) | (1 << 16)
+        _invert_input(number, spec.get("active", "high") == "low")
         return number, pin
+
+    def endstop_invert(self, endstop, inverted):
+        """Read endstop ``endstop`` inverted or not (printer.cfg ``!``): the
+        pad's input override, so the CPU and the PIO stop both see it."""
+        _invert_input(self.endstops[endstop][0], inverted)
 
     def attach(self, mcu):
         """Start every motor's stream together and the refill timer."""
@@ -386,6 +388,12 @@ class Rp2Hal(MachineIo):
     def endstop_read(self, endstop):
         """1 when endstop ``endstop`` is triggered."""
         return self.endstops[endstop][1].value()
+
+
+def _invert_input(number, inverted):
+    """Set GPIO ``number``'s INOVER: 1 = invert the pad input for every reader."""
+    ctrl = _IO_BANK0_CTRL + 8 * number
+    machine.mem32[ctrl] = (machine.mem32[ctrl] & ~(3 << 16)) | ((1 if inverted else 0) << 16)
 
 
 @micropython.viper

@@ -18,6 +18,12 @@
 * Heaters: ADC readings come from a :class:`ThermalPlant` per heater (sensor
   lag and noise included) through the same divider and sensor model the
   firmware reads them with; heater and fan PWM drive the plants.
+* Endstops and probe: switches on the simulated carriages and bed
+  (``hal/simswitch.py``), placed by the host in the board file's endstops
+  ("sim"). An armed motor stops after the step that triggers its switch,
+  found exactly by bisecting the clock (the switches are planes and homing
+  moves are straight), and its queued runs are dropped, as the RP2040's PIO
+  stop does; the step log gets ``hit clock oid position``.
 * Faults: ``sim_fault`` schedules one of ``simplant.FAULTS`` on a heater's
   plant at a board clock; the tests and ``mendel print --sim-fault`` use it.
 """
@@ -28,6 +34,7 @@ import time
 import link
 from hal.simplant import FAULTS as FAULT_WORDS
 from hal.simplant import ThermalPlant, sensor_mode
+from hal.simswitch import Switch
 from motion.runlog import RunLog
 from thermal.sensor import make_sensor
 
@@ -120,6 +127,13 @@ class SimHal:
         for spec in board["fans"]:
             cooled = [self.plants[i] for i in spec.get("sim_cools", [])]
             self._pins[spec["pin"]] = ("fan", cooled, None)
+        motors = len(board["motors"])
+        self.switches = [Switch(spec["sim"], 100 + i) if "sim" in spec else None
+                         for i, spec in enumerate(board.get("endstops", []))]
+        self.hits = [None] * motors       # step position of each endstop stop
+        self._armed = [-1] * motors       # endstop armed on each motor, or -1
+        self._armed_at = -1               # clock of the last arming; -1: none armed
+        self._checked = 0                 # clock up to which no armed switch triggered
 
     def attach(self, mcu):
         self.mcu = mcu
@@ -139,6 +153,8 @@ class SimHal:
         dt = (now - self._last_advance) / self.clock_freq
         if dt <= 0:
             return
+        if self._armed_at >= 0:
+            self._check_stops(now)
         if self._faults:
             self._apply_faults(now)
         for plant in self.plants:
@@ -198,6 +214,81 @@ class SimHal:
         applied at ``clock``, as ``heater|fan clock index value``."""
         if self._log is not None:
             self._log.write("%s %d %d %d\n" % (kind, clock, index, value))
+
+    # -- endstops -----------------------------------------------------
+    def home_arm(self, oid, endstop):
+        """Let endstop ``endstop`` stop motor ``oid`` (from the next step on)."""
+        switch = self.switches[endstop]
+        if switch is None:
+            self.mcu.shutdown("endstop %d has no simulated switch" % endstop)
+            return
+        now = self.clock()
+        if max(self._armed) < 0:
+            self._checked = now
+        self._armed[oid] = endstop
+        self._armed_at = now
+        self.hits[oid] = None
+        switch.rearm()
+
+    def home_disarm(self, oid):
+        self._armed[oid] = -1
+
+    def endstop_invert(self, endstop, inverted):
+        """Read endstop ``endstop``'s pin inverted (printer.cfg ``!``)."""
+        if self.switches[endstop] is not None:
+            self.switches[endstop].inverted = bool(inverted)
+
+    def endstop_read(self, endstop):
+        """The endstop pin's level (1 = triggered, once inversion is applied)."""
+        switch = self.switches[endstop]
+        if switch is None:
+            return 0
+        return switch.level(self._positions(self.clock()))
+
+    def set_deployed(self, endstop, deployed):
+        """A BLTouch's pin moved: it can trigger only while deployed."""
+        if self.switches[endstop] is not None:
+            self.switches[endstop].deployed = bool(deployed)
+
+    def _positions(self, now):
+        runlog = self._runlog
+        return [runlog.position_at(oid, now) for oid in range(len(self._armed))]
+
+    def _check_stops(self, now):
+        """Stop each armed motor after the step that triggered its switch, if
+        one did by ``now``."""
+        start = self._checked
+        for eid in range(len(self.switches)):
+            switch = self.switches[eid]
+            if switch is None or eid not in self._armed:
+                continue
+            if not switch.triggered(self._positions(now)):
+                continue
+            if switch.triggered(self._positions(start)):
+                at = start                      # triggered before it moved
+            else:
+                low, at = start, now            # not triggered at low, triggered at at
+                while at - low > 1:
+                    mid = (low + at) // 2
+                    if switch.triggered(self._positions(mid)):
+                        at = mid
+                    else:
+                        low = mid
+            steps = self._positions(at)
+            for oid in range(len(self._armed)):
+                if self._armed[oid] == eid:
+                    self._stop_at(oid, at, steps[oid])
+        self._checked = now
+        if max(self._armed) < 0:
+            self._armed_at = -1
+
+    def _stop_at(self, oid, clock, position):
+        self._armed[oid] = -1
+        self._runlog.stop(oid, clock, position)
+        self.hits[oid] = position
+        if self._log is not None:
+            self._log.write("hit %d %d %d\n" % (clock, oid, position))
+        self.mcu.steppers.motor_stopped(oid, position)
 
     # -- analog --------------------------------------------------------
     def adc_read(self, pin):

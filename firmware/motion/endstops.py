@@ -34,13 +34,37 @@ class Endstops:
 
     @link.command("endstop_home", "ii")
     def cmd_endstop_home(self, eid, motor_mask):
-        """Arm endstop ``eid`` to stop every motor whose bit is set in ``motor_mask``."""
+        """Arm endstop ``eid`` to stop every motor whose bit is set in
+        ``motor_mask``; a mask of 0 disarms every motor (a homing move that
+        ended without a trigger)."""
         if self.mcu.shutdown_reason is not None or not self._check(eid):
             return
         hal = self.mcu.hal
         for oid in range(len(self.mcu.steppers.names)):
             if motor_mask & (1 << oid):
                 hal.home_arm(oid, eid)
+            elif not motor_mask:
+                hal.home_disarm(oid)
+
+    @link.command("endstop_config", "ii")
+    def cmd_endstop_config(self, eid, inverted):
+        """Read endstop ``eid`` inverted (1) or as wired (0): printer.cfg's ``!``."""
+        if self._check(eid):
+            invert = getattr(self.mcu.hal, "endstop_invert", None)
+            if invert is None:
+                self.mcu.shutdown("this board cannot invert endstop inputs")
+                return
+            invert(eid, inverted)
+
+    @link.command("probe_deploy", "ii")
+    def cmd_probe_deploy(self, eid, deployed):
+        """Deploy (1) or stow (0) the pin of probe ``eid`` (a BLTouch)."""
+        if self._check(eid):
+            deploy = getattr(self.mcu.hal, "set_deployed", None)
+            if deploy is None:
+                self.mcu.shutdown("this board cannot deploy a probe")
+                return
+            deploy(eid, deployed)
 
     @link.command("endstop_query", "i")
     def cmd_endstop_query(self, eid):

@@ -62,14 +62,19 @@ class RunLog:
             out.append(self.stop(oid, now))
         return out
 
+    def position_at(self, oid, now):
+        """Motor ``oid``'s position in steps taken by ``now`` (nothing forgotten)."""
+        position = self._settled[oid]
+        runs = self._runs[oid]
+        for k in range(self._used[oid]):
+            i = _FIELDS * ((self._head[oid] + k) % self.slots)
+            position += steps_by(now, runs[i], runs[i + 1], runs[i + 2], runs[i + 3])
+        return position
+
     def stop(self, oid, now, position=None):
         """Stop motor ``oid`` at ``now`` (or at a known ``position``); returns it."""
         if position is None:
-            position = self._settled[oid]
-            runs = self._runs[oid]
-            for k in range(self._used[oid]):
-                i = _FIELDS * ((self._head[oid] + k) % self.slots)
-                position += steps_by(now, runs[i], runs[i + 1], runs[i + 2], runs[i + 3])
+            position = self.position_at(oid, now)
         self._used[oid] = 0
         self._settled[oid] = position
         return position

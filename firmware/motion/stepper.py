@@ -98,6 +98,9 @@ class StepQueues:
         self._ends = array.array("i", bytes(4 * queue_size * count))
         self.inbox = array.array("i", bytes(4 * INBOX_FIELDS * INBOX_RUNS))
         self._take = getattr(self.hal, "take_runs", None)
+        # 1 while a motor an endstop stopped waits for set_step_clock: the
+        # runs of its homing move sent after the stop are dropped, not refused.
+        self.stopped = bytearray(count)
 
     def bind_link(self, lk):
         """Let ``lk`` hand queue_step messages to :meth:`decode` (after bind)."""
@@ -174,6 +177,7 @@ class StepQueues:
         self.names[oid]                      # IndexError: no such motor
         self.set_now(self.hal.clock())
         self._set_last(oid, clock)
+        self.stopped[oid] = 0
 
     def decode(self, buf, pos, end):
         """Queue the consecutive queue_step messages of ``buf[pos:end]``;
@@ -205,6 +209,8 @@ class StepQueues:
         if mcu.shutdown_reason is not None:
             return
         last = self._last(oid)
+        if last == _NEVER and self.stopped[oid] and interval > 0 and count != 0:
+            return      # the rest of a move an endstop cut short: dropped
         if last == _NEVER or interval <= 0 or count == 0:
             mcu.shutdown("invalid step run for motor %s" % self.names[oid])
             return
@@ -289,6 +295,7 @@ class StepQueues:
         self.state[_M0 + _MF * oid + _USED] = 0
         self._set_last(oid, _NEVER)
         self._set_position(oid, position)
+        self.stopped[oid] = 1
 
     def stop(self, now):
         """Stop at clock ``now``: queued runs are dropped, drivers released.

@@ -363,8 +363,8 @@ class Interpreter:
 
     def _home(self, command):
         axes = [a for a in "XYZ" if a in command.params] or list("XYZ")
-        self.machine.home(axes)
-        self.homed_axes.update(axis.lower() for axis in axes)
+        homed = self.machine.home(axes) or axes
+        self.homed_axes.update(axis.lower() for axis in homed)
         for axis in axes:
             i = "XYZ".index(axis)
             self.position[i] = self.machine.position[i]

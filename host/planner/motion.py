@@ -63,6 +63,12 @@ class Motion:
         self.moves += 1
         return released
 
+    def set_position(self, point):
+        """Declare the toolhead at ``point`` [x, y, z, e] mm (nothing queued
+        may be waiting: flush first)."""
+        self.position = [float(v) for v in point]
+        self.planner.set_position(self.position)
+
     def home_moves(self, axes):
         """``[(target, speed), ...]`` that take ``axes`` ("XYZ" letters) to their
         endstops. A delta homes its three towers together whatever ``axes``

@@ -16,6 +16,7 @@ import tty
 
 import mendel.boards
 import mendel.firmware
+from mendel.sim.physical import place_switches
 
 
 class SimulatorError(Exception):
@@ -65,10 +66,13 @@ class SimBoard:
     step run the firmware executes. ``plants`` maps a heater name to overrides
     of its simulated plant (boards/sim.json "sim_plant" keys, plus
     "sim_sensor"), as a printer.cfg's ``[sim_plant NAME]`` sections give them.
+    ``config``: the printer (a PrinterConfig; the bundled default when None)
+    whose endstops, probe and bed the board simulates (mendel.sim.physical).
     """
 
-    def __init__(self, board="sim", realtime=False, step_log=None, plants=None):
+    def __init__(self, board="sim", realtime=False, step_log=None, plants=None, config=None):
         self.board = board
+        self.config = config
         self.realtime = realtime
         self.step_log = step_log
         self.plants = plants or {}
@@ -80,10 +84,15 @@ class SimBoard:
     def _board_path(self):
         """The board file, or a copy with this printer's plant overrides."""
         path = board_file(self.board)
-        if not any(self.plants.values()):
-            return path
         with open(path) as f:
             board = json.load(f)
+        if board["mcu"] != "sim":
+            return path
+        config = self.config
+        if config is None:
+            from mendel import config as config_mod
+            config = config_mod.load(None)
+        place_switches(board, config)
         for heater in board["heaters"]:
             override = dict(self.plants.get(heater["name"], {}))
             sensor = override.pop("sim_sensor", "")
