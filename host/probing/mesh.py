@@ -20,11 +20,13 @@ column. Both passes are linear in the heights, so each is a weight matrix
 * ``bicubic``: a cardinal (Hermite) spline per segment, with the tangent at a
   probed point ``tension * (next - previous)``; at the mesh edges the missing
   neighbour is the edge point itself. With Klipper's default tension 0.2 this
-  does *not* reproduce a plane between probed points except at segment
-  midpoints (for linear data the error is
-  ``(1 - 2 * tension) * t * (2t - 1) * (t - 1)`` segments, 0 only for tension
-  0.5, and never 0 in the edge segments); Mendel keeps Klipper's formula so a
-  profile gives the same mesh in both.
+  does *not* reproduce a tilted plane between probed points: on linear data
+  rising by ``s`` per segment, an inner segment is off by
+  ``(2 * tension - 1) * t * (2t - 1) * (t - 1) * s`` at fraction ``t``
+  (0 at the midpoint, and everywhere only for tension 0.5), and the edge
+  segments are off even at their midpoints (``-tension * s / 8`` at the
+  first, ``+tension * s / 8`` at the last). Mendel keeps Klipper's formula so
+  that a saved profile gives the same mesh in both.
 * ``direct``: no interpolation (both pps 0); the fine grid is the probed one.
 
 Between fine points the height is bilinear; outside the probed rectangle the
