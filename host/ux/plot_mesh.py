@@ -7,9 +7,13 @@ Suffixes: ``_mm`` millimetres.
 """
 import json
 
+import numpy as np
+
 from mendel.probing import MeshError
 from mendel.probing.mesh import ZMesh
 from mendel.probing.saved import read_profile
+
+RASTER = 400                 # pixels per side of the height map
 
 
 def mesh_from_json(path):
@@ -48,21 +52,28 @@ def render_mesh(out, mesh, title=""):
     from matplotlib import pyplot
     (min_x, min_y), (max_x, max_y) = mesh.bounds
     low, high = mesh.z_range()
+    # Colour each pixel with the height the printer applies at its centre (the
+    # mesh's bilinear look-up), so the picture is the correction, not a smoothing.
+    px = min_x + (np.arange(RASTER) + 0.5) * (max_x - min_x) / RASTER
+    py = min_y + (np.arange(RASTER) + 0.5) * (max_y - min_y) / RASTER
+    grid_x, grid_y = np.meshgrid(px, py)
+    heights = mesh.z_at_points(np.column_stack([grid_x.ravel(), grid_y.ravel()]))
     figure, ax = pyplot.subplots(figsize=(7, 6))
-    image = ax.imshow(mesh.fine, origin="lower", extent=(min_x, max_x, min_y, max_y),
-                      cmap="coolwarm", interpolation="bilinear", aspect="equal",
-                      vmin=low, vmax=high)
+    image = ax.imshow(heights.reshape(RASTER, RASTER), origin="lower",
+                      extent=(min_x, max_x, min_y, max_y), cmap="coolwarm",
+                      interpolation="nearest", aspect="equal", vmin=low, vmax=high)
     xs, ys = mesh.probe_coordinates()
-    grid_x = [x for _y in ys for x in xs]
-    grid_y = [y for y in ys for _x in xs]
-    ax.scatter(grid_x, grid_y, s=14, c="black", marker="+", label="probed")
+    probe_x, probe_y = np.meshgrid(xs, ys)
+    ax.scatter(probe_x.ravel(), probe_y.ravel(), s=30, c="black", marker="+",
+               clip_on=False, zorder=3)
     figure.colorbar(image, ax=ax, label="height, mm")
     ax.set_xlim(min_x, max_x)
     ax.set_ylim(min_y, max_y)
-    ax.set_xlabel("X, mm")
+    ax.set_xlabel("X, mm (+ probed points)")
     ax.set_ylabel("Y, mm")
-    ax.set_title("%s: %.3f .. %.3f mm (range %.3f mm)"
-                 % (title or "bed mesh", low, high, high - low))
+    ax.set_title("%s\n%.3f .. %.3f mm (range %.3f mm), %d x %d points, %s"
+                 % (title or "bed mesh", low, high, high - low, len(xs), len(ys),
+                    mesh.algorithm), fontsize="medium")
     drawn = {"xlim": ax.get_xlim(), "ylim": ax.get_ylim(), "clim": image.get_clim()}
     figure.tight_layout()
     figure.savefig(out, dpi=100)
