@@ -3,7 +3,6 @@ interpolated mesh, saved profiles, fade, zero reference, move splitting,
 BED_MESH_OUTPUT and `mendel plot --mesh`. Expected values are worked out by
 hand in the comments (Klipper's Bed_Mesh.md and [bed_mesh] reference for
 the rules)."""
-import configparser
 import json
 import subprocess
 import sys
