@@ -18,7 +18,7 @@ PACKAGE_DIRS = {
 }
 PACKAGES = [
     "mendel", "mendel.bench", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim", "mendel.thermal",
-    "mendel.ux", "mendel.flash",
+    "mendel.ux", "mendel.flash", "mendel.probing",
     "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
     "mendel.firmware.hal", "mendel.boards", "mendel.examples",
     "mendel.serve", "mendel.emulate",

@@ -376,6 +376,9 @@ def cmd_console(args):
 
 
 def cmd_plot(args):
+    if plot_cli.wants_mesh(args):       # a Klipper printer.cfg with [bed_mesh]: no motion config
+        print("\n".join(plot_cli.run_mesh(args)))
+        return 0
     settings = Settings()
     print("\n".join(plot_cli.run(args, config_mod.load(args.config), settings)))
     return 0

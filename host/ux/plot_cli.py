@@ -1,6 +1,7 @@
 # Mendel host: the `mendel plot` command.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``mendel plot [FILE] [--layers A-B] [--what ...] [--log RUNLOG] [--out PNG]``."""
+"""``mendel plot [FILE] [--layers A-B] [--what ...] [--log RUNLOG] [--out PNG]``,
+``mendel plot --mesh (--config CFG [--profile NAME] | --mesh-json FILE) [--out PNG]``."""
 import os
 
 from mendel.errors import MendelError
@@ -22,7 +23,15 @@ def add_command(commands, config_option):
                           "(default: the motion ones with FILE, temperature with --log)")
     sub.add_argument("--log", metavar="RUNLOG",
                      help="run log of `mendel print` for the temperature plot")
-    sub.add_argument("--out", metavar="PNG", help="output file (default: <name>-plot.png)")
+    sub.add_argument("--out", metavar="PNG", help="output file (default: <name>-plot.png, "
+                                                  "<name>-mesh.png with --mesh)")
+    sub.add_argument("--mesh", action="store_true",
+                     help="draw a bed mesh as a height map: the profile saved in --config, "
+                          "or --mesh-json")
+    sub.add_argument("--profile", default="default", metavar="NAME",
+                     help="with --mesh --config: the saved [bed_mesh NAME] (default: default)")
+    sub.add_argument("--mesh-json", metavar="FILE",
+                     help="with --mesh: a mesh as JSON (probed, min, max, pps, algorithm)")
     return sub
 
 
@@ -44,6 +53,51 @@ def _kinds(text):
     return kinds
 
 
+def wants_mesh(args):
+    """True for ``mendel plot --mesh`` (which reads no printer config for motion)."""
+    return bool(args.mesh or args.mesh_json)
+
+
+def run_mesh(args):
+    """Draw the bed mesh; returns the lines to print. Raises MendelError for bad use."""
+    from mendel.probing import MeshError
+    from mendel.ux import plot_mesh
+    if args.file or args.log or args.what or args.layers:
+        raise MendelError("mendel plot --mesh draws only the mesh: drop FILE, --log, "
+                          "--what and --layers")
+    source = args.mesh_json or args.config
+    if not source or (args.mesh_json and args.config):
+        raise MendelError("mendel plot --mesh needs one source: --config printer.cfg (its "
+                          "saved [bed_mesh %s]) or --mesh-json FILE" % args.profile)
+    _need_matplotlib()
+    try:
+        if args.mesh_json:
+            mesh, name = plot_mesh.mesh_from_json(args.mesh_json), os.path.basename(source)
+        else:
+            mesh = plot_mesh.mesh_from_config(args.config, args.profile)
+            name = "%s [bed_mesh %s]" % (os.path.basename(source), args.profile)
+    except (OSError, MeshError) as exc:
+        raise MendelError(str(exc)) from None
+    out = args.out or os.path.splitext(os.path.basename(source))[0] + "-mesh.png"
+    plot_mesh.render_mesh(out, mesh, name)
+    (min_x, min_y), (max_x, max_y) = mesh.bounds
+    low, high = mesh.z_range()
+    ny, nx = mesh.probed.shape
+    return ["wrote %s" % out,
+            "bed mesh %s: %d x %d probed points over X %.2f .. %.2f, Y %.2f .. %.2f mm; "
+            "heights %.4f .. %.4f mm (range %.4f mm)"
+            % (name, nx, ny, min_x, max_x, min_y, max_y, low, high, high - low)]
+
+
+def _need_matplotlib():
+    try:
+        import matplotlib  # noqa: F401  (the "plot" extra of setup.py)
+    except ImportError:
+        # Mendel is not on PyPI: the extra installs from the clone, not by name.
+        raise MendelError("mendel plot needs matplotlib: pip install matplotlib (or, in "
+                          "the Mendel clone, pip install '.[plot]')") from None
+
+
 def run(args, config, settings):
     """Make the plot; returns the lines to print. Raises MendelError for bad use."""
     kinds = args.what or ((MOTION_KINDS if args.file else ())
@@ -54,12 +108,7 @@ def run(args, config, settings):
         raise MendelError("velocity, accel and steprate plots need a G-code FILE")
     if "temperature" in kinds and not args.log:
         raise MendelError("the temperature plot needs a run log: --log RUNLOG")
-    try:
-        import matplotlib  # noqa: F401  (the "plot" extra of setup.py)
-    except ImportError:
-        # Mendel is not on PyPI: the extra installs from the clone, not by name.
-        raise MendelError("mendel plot needs matplotlib: pip install matplotlib (or, in "
-                          "the Mendel clone, pip install '.[plot]')") from None
+    _need_matplotlib()
     name = args.file or args.log
     out = args.out or os.path.splitext(os.path.basename(name))[0] + "-plot.png"
     lines = []
