@@ -97,9 +97,11 @@ class Printer(ToolheadMachine):
         return self.toolhead.move_feed(cold)
 
     def motors_off(self):
+        """M84/M18: drivers released, so no axis is homed any more."""
         self.toolhead.wait_moves()
         self.mcu.send("enable_motors", 0)
         self.mcu.flush()
+        self.toolhead.homed.clear()
 
     def select_tool(self, tool):
         if tool >= self.extruder_count:

@@ -89,6 +89,7 @@ class Toolhead:
         self._at_motion = collections.deque()
         self._due = collections.deque()
         self._homing = None
+        self.homed = set()         # "x", "y", "z": axes whose position homing found
 
     def _move_feed(self):
         """The MoveFeed of linear kinematics (cartesian, CoreXY), else None."""
@@ -110,6 +111,7 @@ class Toolhead:
         of reach, CommandError if the extruder may not make it; nothing is
         queued then.
         """
+        self._check_homed(target)
         limits = self.motion.check(target)
         check_extrusion(self.config.extrusion, self.motion.position, target)
         self._release(self.motion.move(target, speed, limits))
@@ -120,6 +122,8 @@ class Toolhead:
         plans in Python). ``cold``: the hot end may not extrude. Call
         :meth:`fed_moves` after each of its runs."""
         feed = self._feed
+        if len(self.homed) < 3:
+            return None     # moves are checked for "Must home axis first" one by one
         if feed is not None:
             feed.start = self.motion.position
             feed.tag = self.motion.moves
@@ -139,6 +143,19 @@ class Toolhead:
         motion.moves = self._feed.tag
         if fed:
             self._release(motion.planner.released)
+
+    def _check_homed(self, target):
+        """Raise MoveError unless every axis ``target`` moves is homed (a
+        delta's axes move together: all three must be)."""
+        position = self.motion.position
+        moved = [axis for i, axis in enumerate("xyz") if target[i] != position[i]]
+        if not moved or len(self.homed) == 3:
+            return
+        if not self.kinematics.is_linear:
+            moved = "xyz"
+        missing = [axis for axis in moved if axis not in self.homed]
+        if missing:
+            raise MoveError("Must home axis first: %s (G28)" % " ".join(missing))
 
     def _release(self, released):
         """Send the ``released`` planned moves once there are EXECUTE_BATCH of
@@ -170,7 +187,40 @@ class Toolhead:
         HomingError."""
         if self._homing is None:
             self._homing = Homing(self)
-        return self._homing.home(axes)
+        for axis in axes:
+            self.homed.discard(axis.lower())
+        self.mcu.send("enable_motors", 1)       # released by an M84 before
+        homed = self._homing.home(axes)
+        self.homed.update(homed)
+        return homed
+
+    def set_kinematic_position(self, values, set_homed="xyz", clear_homed=""):
+        """SET_KINEMATIC_POSITION: declare axes at ``values`` ({"x": mm, ...};
+        the others keep their position) without moving, and mark the axes of
+        ``set_homed`` homed, those of ``clear_homed`` not."""
+        point = list(self.position)
+        for axis, mm in values.items():
+            point["xyz".index(axis)] = mm
+        self.force_position(point)
+        self.homed.update(set_homed)
+        self.homed.difference_update(clear_homed)
+
+    def lift(self, distance, speed):
+        """Raise Z by ``distance`` mm at ``speed`` mm/s from wherever it is,
+        unchecked ([safe_z_home] z_hop before Z is homed)."""
+        target = list(self.position)
+        target[2] += distance
+        self.homing_move(target, speed, [])
+
+    def query_endstops(self):
+        """``[(name, triggered)]`` of the board's endstops, read now."""
+        mcu = self.mcu
+        states = []
+        for eid, name in enumerate(mcu.info.get("endstops", ())):
+            _eid, state = mcu.query("endstop_query", (eid,), "endstop_state",
+                                    match=lambda args, eid=eid: args[0] == eid)
+            states.append((name, bool(state)))
+        return states
 
     def flush(self):
         """Plan and send every queued move (the last one ends at rest)."""
@@ -427,6 +477,15 @@ class ToolheadMachine:
 
     def home(self, axes):
         return self.toolhead.home(axes)
+
+    def set_kinematic_position(self, values, set_homed="xyz", clear_homed=""):
+        self.toolhead.set_kinematic_position(values, set_homed, clear_homed)
+
+    def query_endstops(self):
+        return self.toolhead.query_endstops()
+
+    def lift(self, distance, speed):
+        self.toolhead.lift(distance, speed)
 
     def dwell(self, seconds):
         self.toolhead.dwell(seconds)

@@ -36,6 +36,7 @@ from mendel import __version__
 from mendel.errors import CommandError, printable
 from mendel.gcode import arcs
 from mendel.gcode.commands import KNOWN_IGNORED, TEXT_REPLIES
+from mendel.homing import commands as homing_commands
 from mendel.gcode.reader import commands
 
 AXES = "XYZE"
@@ -126,6 +127,8 @@ class Interpreter:
             "EXCLUDE_OBJECT_START": self._object_event,
             "EXCLUDE_OBJECT_END": self._object_event,
             "M303": self._pid_tune,
+            "SET_KINEMATIC_POSITION": self._set_kinematic_position,
+            "QUERY_ENDSTOPS": self._query_endstops, "M119": self._m119,
         }
 
     # -- driving -------------------------------------------------------
@@ -175,6 +178,10 @@ class Interpreter:
             i, count = 0, batch.count
             while i < count:
                 feed = move_feed()          # armed anew: the machine's state moved on
+                if feed is None:            # no longer fed in C (M84, a mesh loaded)
+                    rest = (batch.command(j) for j in range(i, count))
+                    self._run_observed([c for c in rest if c is not None], observer)
+                    break
                 i = self._feed_run(feed, batch, i, count, observer)
                 if feed.stopped:
                     command = batch.command(i)
@@ -363,12 +370,24 @@ class Interpreter:
 
     def _home(self, command):
         axes = [a for a in "XYZ" if a in command.params] or list("XYZ")
-        homed = self.machine.home(axes) or axes
+        homed = homing_commands.g28(self, axes) or axes
         self.homed_axes.update(axis.lower() for axis in homed)
-        for axis in axes:
-            i = "XYZ".index(axis)
-            self.position[i] = self.machine.position[i]
-            self.base[i] = 0.0
+        for axis in homed:
+            self.base["XYZ".index(axis.upper())] = 0.0
+        self.position[:3] = self.machine.position[:3]
+
+    def _set_kinematic_position(self, command):
+        homing_commands.set_kinematic_position(self, {
+            key: (_number(key, value) if key in "XYZ" else value)
+            for key, value in _key_values(command.text).items()})
+        self.position[:3] = self.machine.position[:3]
+
+    def _query_endstops(self, _command):
+        self.machine.respond(homing_commands.query_endstops(self.machine))
+
+    def _m119(self, _command):
+        for line in homing_commands.m119(self.machine):
+            self.machine.respond(line)
 
     def _set_position(self, command):
         params = command.params

@@ -202,6 +202,18 @@ class MacroSet:
         finally:
             self._stack.pop()
 
+    def run_macro(self, interpreter, macro, rawparams):
+        """Run ``macro`` (a Macro of its own section, such as
+        [homing_override]'s) with parameter text ``rawparams``."""
+        params = _params(macro.name, rawparams, " > ".join(self._stack + [macro.name]))
+        self._stack.append(macro.name)
+        try:
+            text = self._render(interpreter, macro, params, rawparams)
+            for number, line in enumerate(text.split("\n"), 1):
+                self._execute(interpreter, macro, number, line)
+        finally:
+            self._stack.pop()
+
     def _chain(self):
         """The running macros, outermost first: ``PRINT_START > HEAT``."""
         return " > ".join(self._stack)
