@@ -7,7 +7,8 @@ import os
 import pytest
 
 import mendel.boards
-from mendel import cli, config, configcheck
+from mendel import cli, config
+from mendel.config import check as configcheck
 from paths import ROOT
 
 BASE = open(config.load().path).read()

@@ -14,7 +14,7 @@ mm/s, pins), ``extruder`` (nozzle/filament diameter mm, pressure_advance s),
 """
 from mendel import config as config_mod
 from mendel.boards import BoardError, load_board
-from mendel.configpins import HEATER_KEYS, STEPPER_KEYS
+from mendel.config.pins import HEATER_KEYS, STEPPER_KEYS
 
 
 def check(path):

@@ -4,9 +4,9 @@
 
 Every key read is checked for type and range, and an error names the file,
 line, section and key (``printer.cfg:23: [stepper_x] rotation_distance: -40
-must be above 0``). The file is read by :mod:`mendel.configfile`
+must be above 0``). The file is read by :mod:`mendel.config.file`
 (configparser, with the line of each key and Klipper's ``[include]``); pins
-are checked against the board file by :mod:`mendel.configpins`; G-code
+are checked against the board file by :mod:`mendel.config.pins`; G-code
 macros (``[gcode_macro NAME]``) are built by :mod:`mendel.gcode.macros`.
 Typed values stop at the first error; unknown sections and keys, pins and
 macros are all reported together.
@@ -19,7 +19,8 @@ import dataclasses
 import difflib
 import math
 
-from mendel import configfile, configpins, resources
+from mendel import resources
+from mendel.config import file as configfile, pins as configpins
 from mendel.boards import BoardError, load_board
 from mendel.gcode import macros
 from mendel.thermal.settings import HeaterConfig, heater_config  # noqa: F401 (re-export)
@@ -397,7 +398,7 @@ def _skip_pins(parser, read_keys):
 
 
 def _check_pins(check, parser, path, read_keys, config):
-    """Pins of the steppers, heaters and fan against the board (configpins)."""
+    """Pins of the steppers, heaters and fan against the board (mendel.config.pins)."""
     for stepper in config.steppers.values():
         check.stepper(_Section(parser, path, stepper.name, read_keys), stepper.motor)
     for name, heater in config.heaters.items():
