@@ -385,14 +385,33 @@ def _check_pins(check, parser, path, read_keys, config):
     config.pins = check.pins
 
 
+# Klipper sections Mendel refuses, by their first word ("tmc": any TMC
+# driver), and what to do instead.
+REFUSED_SECTIONS = {
+    "mcu": "Mendel takes the MCU and its pins from a board file: write [board] name = "
+           "<id> (boards/*.json)",
+    "tmc": "the drivers' wiring (UART pins, address) is in the board file; Mendel does not "
+           "set driver currents or modes yet",
+    "probe_eddy_current": "Mendel reads switch probes: [probe] or [bltouch]",
+    "smart_effector": "Mendel reads switch probes: [probe] or [bltouch]",
+}
+
+
+def _refusal(section):
+    word = section.split(None, 1)[0]
+    return REFUSED_SECTIONS.get("tmc" if word.startswith("tmc") else word)
+
+
 def _unknown(parser, path, read_keys):
     """Every section and key must be one Mendel reads: a typo is an error."""
     problems = []
     for section in parser.sections():
         if section not in read_keys:
             where = parser.where(section) or (path, None)
+            why = _refusal(section)
             problems.append(Problem(where[0], where[1], section,
-                                    message="is not a section Mendel knows"))
+                                    message="is not a section Mendel knows"
+                                    + (": " + why if why else "")))
             continue
         for key in sorted(set(parser.options(section)) - read_keys[section]):
             where = parser.where(section, key) or (path, None)
