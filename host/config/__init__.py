@@ -8,8 +8,14 @@ must be above 0``). The file is read by :mod:`mendel.config.file`
 (configparser, with the line of each key and Klipper's ``[include]``); pins
 are checked against the board file by :mod:`mendel.config.pins`; G-code
 macros (``[gcode_macro NAME]``) are built by :mod:`mendel.gcode.macros`.
-Typed values stop at the first error; unknown sections and keys, pins and
-macros are all reported together.
+Each further feature reads its own sections in its own module:
+:mod:`~mendel.config.homing` (stepper homing keys, ``[safe_z_home]``,
+``[homing_override]``), :mod:`~mendel.config.probe` (``[probe]``,
+``[bltouch]``), :mod:`~mendel.config.bed_mesh`, :mod:`~mendel.config.simplant`
+(the simulated printer) and :mod:`mendel.thermal.settings` (heaters);
+:mod:`~mendel.config.autosave` keeps SAVE_CONFIG's block at the end of the
+file. Typed values stop at the first error; unknown sections and keys, pins
+and macros are all reported together.
 
 Steps per mm follow Klipper's Config_Reference "rotation_distance":
 ``steps_per_mm = full_steps_per_rotation * microsteps * gear_ratio /
