@@ -17,8 +17,8 @@ PACKAGE_DIRS = {
     "mendel.examples": "examples",
 }
 PACKAGES = [
-    "mendel", "mendel.bench", "mendel.gcode", "mendel.planner", "mendel.mcu", "mendel.sim", "mendel.thermal",
-    "mendel.ux", "mendel.flash", "mendel.probing",
+    "mendel", "mendel.bench", "mendel.config", "mendel.gcode", "mendel.planner", "mendel.mcu",
+    "mendel.sim", "mendel.thermal", "mendel.ux", "mendel.flash", "mendel.probing", "mendel.homing",
     "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
     "mendel.firmware.hal", "mendel.boards", "mendel.examples",
     "mendel.serve", "mendel.emulate",

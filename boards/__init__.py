@@ -12,7 +12,8 @@ endstop (``pin``; ``pull``: ``"up"``, ``"down"`` or null for an outside
 resistor; ``active``: ``"low"`` or ``"high"``, the level that means
 triggered; a pull towards the active level is refused, since an input with
 nothing attached would then read triggered), heater
-(``sensor_pin``, ``heater_pin``, ``pullup_ohm``, ``kind``) and fan, plus
+(``sensor_pin``, ``heater_pin``, ``pullup_ohm``, ``kind``), fan and servo
+(``pin``: a pulse output such as a BLTouch's control pin; optional), plus
 optional ``other_pins`` (name -> pin, e.g. a probe or an SD card),
 ``reserved_pins`` (pin -> why this board must not use it) and ``limits``.
 ``source`` lists where the pin numbers come from.
@@ -101,6 +102,8 @@ def _pin_uses(board):
         uses += [(heater["sensor_pin"], "sensor", owner), (heater["heater_pin"], "heater", owner)]
     for fan in board["fans"]:
         uses.append((fan["pin"], "fan", "fan " + fan["name"]))
+    for servo in board.get("servos", []):
+        uses.append((servo["pin"], "servo", "servo " + servo["name"]))
     for name, pin in board.get("other_pins", {}).items():
         uses.append((pin, "other", name))
     return uses
@@ -109,7 +112,7 @@ def _pin_uses(board):
 # Roles whose pin may be shared by several owners: one enable line for all
 # drivers, one UART bus for all TMC2209s (told apart by their address).
 _SHARED_ROLES = ("enable", "uart_pin", "uart_rx_pin", "uart_tx_pin")
-_OUTPUT_ROLES = ("step", "dir", "enable", "heater", "fan", "uart_tx_pin", "uart_pin")
+_OUTPUT_ROLES = ("step", "dir", "enable", "heater", "fan", "servo", "uart_tx_pin", "uart_pin")
 
 
 def _exists(pin, catalogue):
@@ -135,7 +138,7 @@ def _check_keys(board, expected_id):
     for key in ("clock_freq", "step_queue_size", "adc_max"):
         if not isinstance(board[key], int) or board[key] <= 0:
             problems.append("%s must be a positive integer" % key)
-    for group in ("motors", "endstops", "heaters", "fans"):
+    for group in ("motors", "endstops", "heaters", "fans", "servos"):
         names = [item["name"] for item in board.get(group, [])]
         problems += ["%s: %r named twice" % (group, name)
                      for name in sorted(set(names)) if names.count(name) > 1]

@@ -385,7 +385,7 @@ def cmd_plot(args):
 
 
 def cmd_config(args):
-    from mendel import configcheck
+    from mendel.config import check as configcheck
     result = configcheck.check(args.file)
     print(json.dumps(result, indent=2) if args.json else configcheck.report(result))
     return 0 if result["ok"] else 1

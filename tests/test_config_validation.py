@@ -3,14 +3,18 @@ against the board file and the MCU; `mendel config check`; the example configs."
 import glob
 import json
 import os
+import re
 
 import pytest
 
 import mendel.boards
-from mendel import cli, config, configcheck
+from mendel import cli, config
+from mendel.config import check as configcheck
 from paths import ROOT
 
 BASE = open(config.load().path).read()
+# The default config without its endstop_pin lines, for tests that write their own.
+NO_ENDSTOPS = re.sub(r"endstop_pin = \^sim_\w_stop\n", "", BASE)
 
 
 def write(tmp_path, text, name="printer.cfg"):
@@ -140,14 +144,17 @@ def test_board_pins_may_be_given_and_are_reported(tmp_path):
      "(boards/sim.json)"),
     ("[extruder]", "sensor_pin = sim_pwm0", "sim_pwm0 cannot read analog values"),
     ("[stepper_y]", "endstop_pin = sim_x_step",
-     "sim_x_step is already used by [stepper_x] step_pin (board wiring)"),
+     "sim_x_step is not an endstop of the board 'sim' (endstops: probe sim_probe, "
+     "x sim_x_stop, y sim_y_stop, z sim_z_stop; boards/sim.json)"),
+    ("[stepper_y]", "dir_pin = !sim_x_dir", "!sim_x_dir is not the board's dir_pin for "
+                                             "motor 'y', which is !sim_y_dir"),
     ("[extruder]", "heater_pin = ^sim_pwm0", "'^sim_pwm0': ^ (pull-up) applies only to "
                                              "input pins such as endstop_pin"),
     ("[fan]", "pin = other:sim_pwm2", "'other:sim_pwm2': Mendel drives one MCU"),
     ("[stepper_x]", "motor = q", "the board 'sim' has no motor 'q' (motors: e, x, y, z;"),
 ])
 def test_pin_errors_on_the_sim_board(tmp_path, section, line, message):
-    text = edited(section + "\n", section + "\n" + line + "\n")
+    text = edited(section + "\n", section + "\n" + line + "\n", NO_ENDSTOPS)
     path = write(tmp_path, text)
     found = [p for p in problems(path) if p.line == line_of(text, line)]
     assert len(found) == 1, problems(path)
@@ -156,13 +163,14 @@ def test_pin_errors_on_the_sim_board(tmp_path, section, line, message):
 
 
 def test_a_pin_used_twice_names_both_places(tmp_path):
-    text = edited("[stepper_x]\n", "[stepper_x]\nendstop_pin = ^sim_en\n")
-    text = edited("[stepper_y]\n", "[stepper_y]\nenable_pin = sim_en\n", text)
+    text = edited("[stepper_y]\n", "[stepper_y]\nenable_pin = sim_en\n"
+                  "endstop_pin = ^sim_x_stop\n", NO_ENDSTOPS)
+    text = edited("[stepper_x]\n", "[stepper_x]\nendstop_pin = ^sim_x_stop\n", text)
     path = write(tmp_path, text)
     [problem] = problems(path)
-    # Steppers may share an enable line; an endstop may not use it.
-    assert problem.line == line_of(text, "endstop_pin = ^sim_en")
-    assert problem.message == "sim_en is already used by [stepper_x] enable_pin (board wiring)"
+    # Steppers may share an enable line, not an endstop.
+    assert problem.line == text.splitlines().index("endstop_pin = ^sim_x_stop", 20) + 1
+    assert problem.message == "sim_x_stop is already used by [stepper_x] endstop_pin"
 
 
 TEST_BOARD = {
@@ -199,7 +207,7 @@ def test_board(tmp_path, monkeypatch):
     (folder / "testboard.json").write_text(json.dumps(TEST_BOARD))
     (folder / "mcu" / "testmcu.json").write_text(json.dumps(TEST_MCU))
     monkeypatch.setattr(mendel.boards, "boards_dir", lambda: str(folder))
-    return edited("name = sim", "name = testboard")
+    return edited("name = sim", "name = testboard", NO_ENDSTOPS)
 
 
 def test_pins_matching_the_board_file_with_modifiers_pass(tmp_path, test_board):
@@ -210,17 +218,20 @@ def test_pins_matching_the_board_file_with_modifiers_pass(tmp_path, test_board):
     assert cfg.pins["[stepper_x] enable_pin"] == cfg.pins["[stepper_y] enable_pin"]
     assert (cfg.pins["[stepper_x] endstop_pin"].pull, cfg.pins["[stepper_x] enable_pin"]
             .invert) == ("up", True)
-    assert any("endstop_pin is checked but not used" in w for w in cfg.warnings)
+    assert [(s.endstop, s.endstop_pull) for s in cfg.steppers.values()] == [
+        ("x", "up"), ("y", None), (None, None), (None, None)]
+    assert not any("endstop" in w for w in cfg.warnings)
 
 
 @pytest.mark.parametrize("section,line,message", [
-    ("[stepper_x]", "dir_pin = !gpio1",
-     "!gpio1 is not the board's dir_pin for motor 'x', which is gpio1 (boards/testboard.json);"
+    ("[stepper_x]", "dir_pin = gpio3",
+     "gpio3 is not the board's dir_pin for motor 'x', which is gpio1 (boards/testboard.json);"
      " the firmware drives the pins the board file names, so write gpio1 or leave the key out"),
     ("[stepper_x]", "enable_pin = gpio5", "gpio5 is not the board's enable_pin for motor 'x', "
                                           "which is !gpio5"),
-    ("[stepper_x]", "endstop_pin = gpio4", "gpio4 is not the board's endstop_pin for "
-                                           "endstop 'x', which is ^gpio4"),
+    ("[stepper_x]", "endstop_pin = gpio9", "gpio9 is not an endstop of the board 'testboard' "
+                                           "(endstops: x gpio4, y gpio7; "
+                                           "boards/testboard.json)"),
     ("[stepper_y]", "endstop_pin = ^gpio7", "gpio7 has no internal pull resistor"),
     ("[stepper_x]", "step_pin = gpio40", "gpio40 is not a pin of the testmcu"),
     ("[stepper_x]", "step_pin = gpio6", "gpio6 is reserved: wired to the flash"),

@@ -285,8 +285,18 @@ def _macro(env, section, builtins, problems):
                 problems.append(section.problem(
                     key, "%r is not a Python literal (numbers as 50, text quoted as "
                          "'PLA', lists as [1, 2])" % raw))
+    template = _template(env, section, source, problems)
+    if template is None or len(problems) > before:
+        return None
+    path, line = section.parser.where(section.name, "gcode")
+    return Macro(name, template, description, variables, path, line)
+
+
+def _template(env, section, source, problems):
+    """The compiled ``gcode`` template of ``section``, or None after adding a
+    Problem at the template's faulty line."""
     try:
-        template = env.from_string(source)
+        return env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         lines = section.parser.value_lines(section.name, "gcode")
         raw = section.parser.get(section.name, "gcode")
@@ -296,10 +306,17 @@ def _macro(env, section, builtins, problems):
             problem.line = lines[exc.lineno - 1 + skipped]
         problems.append(problem)
         return None
-    if len(problems) > before:
+
+
+def template_macro(section, name, problems):
+    """A Macro ``name`` from the required ``gcode`` key of a non-macro
+    section (``[homing_override]``), compiled as macros are; None after adding
+    its Problem to ``problems``."""
+    template = _template(_environment(), section, section.get("gcode"), problems)
+    if template is None:
         return None
     path, line = section.parser.where(section.name, "gcode")
-    return Macro(name, template, description, variables, path, line)
+    return Macro(name, template, "G-code of [%s]" % section.name, {}, path, line)
 
 
 def _params(name, rawparams, chain):

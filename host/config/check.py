@@ -9,12 +9,17 @@ mm and degrees), ``limits`` (mm/s, mm/s^2), ``steppers``
 (name -> motor, steps_per_mm, position_min/max/endstop mm, homing_speed
 mm/s, pins), ``extruder`` (nozzle/filament diameter mm, pressure_advance s),
 ``heaters`` (name -> sensor_type, control, gains, min/max_temp degC, pins),
-``fan``, ``macros`` (name -> description, variables, file:line) and
-``warnings`` (read but not applied: pressure advance, endstops).
+``fan``, ``macros`` (name -> description, variables, file:line),
+``homing`` per stepper in ``steppers`` (endstop, speeds mm/s, retract mm,
+direction), ``probe``, ``safe_z_home``, ``homing_override``, ``bed_mesh``
+(their settings, or None), ``mesh_profiles`` (name -> x_count, y_count) and
+``warnings`` (read but not applied: pressure advance; bed mesh algorithm).
 """
+import dataclasses
+
 from mendel import config as config_mod
 from mendel.boards import BoardError, load_board
-from mendel.configpins import HEATER_KEYS, STEPPER_KEYS
+from mendel.config.pins import HEATER_KEYS, STEPPER_KEYS
 
 
 def check(path):
@@ -59,6 +64,7 @@ def summary(cfg):
                               "position_min": s.position_min, "position_max": s.position_max,
                               "position_endstop": s.position_endstop,
                               "homing_speed": s.homing_speed,
+                              **_homing(s),
                               "pins": _pins(cfg, s.name, STEPPER_KEYS)}
                      for s in cfg.steppers.values()},
         "extruder": {"nozzle_diameter": cfg.extrusion.nozzle_diameter,
@@ -68,7 +74,39 @@ def summary(cfg):
         "fan": {"name": cfg.fan, "pins": _pins(cfg, "fan", ("pin",))},
         "macros": {m.name: {"description": m.description, "variables": m.variables,
                             "where": m.where()} for m in (cfg.macros or ())},
+        **_levelling(cfg),
         "warnings": list(cfg.warnings),
+    }
+
+
+_HOMING_KEYS = ("second_homing_speed", "homing_retract_dist", "homing_retract_speed",
+                "homing_positive_dir", "dir_inverted", "endstop", "endstop_inverted",
+                "endstop_pull")
+
+
+def _homing(stepper):
+    return {key: getattr(stepper, key) for key in _HOMING_KEYS}
+
+
+def _plain(obj, leave_out=()):
+    """A dataclass as a JSON-ready dict (tuples as lists)."""
+    if obj is None:
+        return None
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(obj).items() if key not in leave_out}
+
+
+def _levelling(cfg):
+    override = cfg.homing_override
+    return {
+        "probe": _plain(cfg.probe),
+        "safe_z_home": _plain(cfg.safe_z_home),
+        "homing_override": None if override is None else {
+            "axes": override.axes, "set_position": override.set_position,
+            "where": override.macro.where()},
+        "bed_mesh": _plain(cfg.bed_mesh),
+        "mesh_profiles": {name: {"x_count": p["x_count"], "y_count": p["y_count"]}
+                          for name, p in cfg.mesh_profiles.items()},
     }
 
 
@@ -93,6 +131,8 @@ def report(result):
             stepper["position_min"], stepper["position_max"], stepper["position_endstop"]))
         lines.append("  %-12s motor %s, %.3f steps/mm%s%s" % (
             name, stepper["motor"], stepper["steps_per_mm"], travel, _pin_text(stepper)))
+        if stepper.get("endstop"):
+            lines.append("  %-12s %s" % ("", _homing_text(stepper)))
     for name, heater in result["heaters"].items():
         lines.append("  %-12s %s, %s, %g..%g C%s" % (
             name, heater["sensor_type"], heater["control"], heater["min_temp"],
@@ -101,8 +141,46 @@ def report(result):
     for name, macro in result["macros"].items():
         lines.append("  macro        %s (%s): %s" % (name, macro["where"],
                                                     macro["description"]))
+    lines += _levelling_text(result)
     lines += ["  warning: " + w for w in result["warnings"]]
     return "\n".join(lines)
+
+
+def _homing_text(stepper):
+    return "endstop %s (%s), homes towards %s at %g/%g mm/s, retract %g mm at %g mm/s%s" % (
+        stepper["endstop"], stepper["pins"].get("endstop_pin", "probe"),
+        "+" if stepper["homing_positive_dir"] else "-", stepper["homing_speed"],
+        stepper["second_homing_speed"], stepper["homing_retract_dist"],
+        stepper["homing_retract_speed"], ", dir inverted" if stepper["dir_inverted"] else "")
+
+
+def _levelling_text(result):
+    lines = []
+    probe = result.get("probe")
+    if probe:
+        lines.append("  %-12s %s on endstop %s, offset %g, %g, %g mm, %g mm/s, %d sample(s) "
+                     "(%s)" % ("probe", probe["kind"], probe["pin"], probe["x_offset"],
+                               probe["y_offset"], probe["z_offset"], probe["speed"],
+                               probe["samples"], probe["samples_result"]))
+    home = result.get("safe_z_home")
+    if home:
+        lines.append("  %-12s Z homes at %g, %g mm, z_hop %g mm" % (
+            "safe_z_home", *home["home_xy_position"], home["z_hop"]))
+    override = result.get("homing_override")
+    if override:
+        lines.append("  %-12s G28 of %s runs %s" % ("homing_override", override["axes"],
+                                                    override["where"]))
+    mesh = result.get("bed_mesh")
+    if mesh:
+        where = ("radius %g mm around %g, %g" % (mesh["mesh_radius"], *mesh["mesh_origin"])
+                 if mesh["mesh_radius"] else "%g, %g .. %g, %g mm" % (
+                     *mesh["mesh_min"], *mesh["mesh_max"]))
+        lines.append("  %-12s %s, %d x %d points, %s" % (
+            "bed_mesh", where, *mesh["probe_count"], mesh["algorithm"]))
+    for name, profile in result.get("mesh_profiles", {}).items():
+        lines.append("  mesh profile %s: %d x %d points (saved)" % (
+            name, profile["x_count"], profile["y_count"]))
+    return lines
 
 
 def _pin_text(entry):

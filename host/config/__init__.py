@@ -4,22 +4,30 @@
 
 Every key read is checked for type and range, and an error names the file,
 line, section and key (``printer.cfg:23: [stepper_x] rotation_distance: -40
-must be above 0``). The file is read by :mod:`mendel.configfile`
+must be above 0``). The file is read by :mod:`mendel.config.file`
 (configparser, with the line of each key and Klipper's ``[include]``); pins
-are checked against the board file by :mod:`mendel.configpins`; G-code
+are checked against the board file by :mod:`mendel.config.pins`; G-code
 macros (``[gcode_macro NAME]``) are built by :mod:`mendel.gcode.macros`.
-Typed values stop at the first error; unknown sections and keys, pins and
-macros are all reported together.
+Each further feature reads its own sections in its own module:
+:mod:`~mendel.config.homing` (stepper homing keys, ``[safe_z_home]``,
+``[homing_override]``), :mod:`~mendel.config.probe` (``[probe]``,
+``[bltouch]``), :mod:`~mendel.config.bed_mesh`, :mod:`~mendel.config.simplant`
+(the simulated printer) and :mod:`mendel.thermal.settings` (heaters);
+:mod:`~mendel.config.autosave` keeps SAVE_CONFIG's block at the end of the
+file. Typed values stop at the first error; unknown sections and keys, pins
+and macros are all reported together.
 
 Steps per mm follow Klipper's Config_Reference "rotation_distance":
 ``steps_per_mm = full_steps_per_rotation * microsteps * gear_ratio /
 rotation_distance``.
 """
 import dataclasses
-import difflib
 import math
 
-from mendel import configfile, configpins, resources
+from mendel import resources
+from mendel.config import bed_mesh as bed_mesh_mod, file as configfile, homing
+from mendel.config import pins as configpins, probe as probe_mod, simplant
+from mendel.config.section import ConfigError, Problem, Section as _Section, optional
 from mendel.boards import BoardError, load_board
 from mendel.gcode import macros
 from mendel.thermal.settings import HeaterConfig, heater_config  # noqa: F401 (re-export)
@@ -32,41 +40,16 @@ DELTA_MOTORS = "xyz"   # board drivers of towers a, b, c by default (as RAMPS de
 
 
 @dataclasses.dataclass
-class Problem:
-    """One thing wrong in a printer.cfg: where (file, line, section, key) and why."""
-    path: str = None
-    line: int = None
-    section: str = None
-    key: str = None
-    message: str = ""
-
-    def __str__(self):
-        where = ""
-        if self.path:
-            where = self.path + (":%d" % self.line if self.line else "") + ": "
-        if self.section is None:
-            return where + self.message
-        if self.key is None:
-            return "%s[%s] %s" % (where, self.section, self.message)
-        return "%s[%s] %s: %s" % (where, self.section, self.key, self.message)
-
-
-class ConfigError(Exception):
-    """A printer.cfg value is missing or wrong.
-
-    ``problems``: list of Problem (str or Problem arguments); the message has
-    one line per problem.
-    """
-
-    def __init__(self, *problems):
-        self.problems = [p if isinstance(p, Problem) else Problem(message=str(p))
-                         for p in problems]
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-
-@dataclasses.dataclass
 class StepperConfig:
-    """One motor: its board motor name and its steps per mm."""
+    """One motor: its board motor name, steps per mm, travel (mm), homing
+    (mm, mm/s; :mod:`mendel.config.homing`), direction and endstop input.
+
+    ``dir_inverted``: ``dir_pin: !...`` reverses the motor. ``endstop``: the
+    board endstop (boards/<id>.json "endstops" name) that ``endstop_pin``
+    names, ``"probe"`` for ``probe:z_virtual_endstop``, None without an
+    endstop_pin; ``endstop_inverted`` (``!``) and ``endstop_pull`` ("up" for
+    ``^``, "down" for ``~``, None) as written there.
+    """
     name: str
     motor: str
     steps_per_mm: float
@@ -74,6 +57,14 @@ class StepperConfig:
     position_min: float = 0.0
     position_max: float = 0.0
     homing_speed: float = 5.0
+    second_homing_speed: float = 2.5
+    homing_retract_dist: float = 5.0
+    homing_retract_speed: float = 5.0
+    homing_positive_dir: bool = False
+    dir_inverted: bool = False
+    endstop: str = None
+    endstop_inverted: bool = False
+    endstop_pull: str = None
 
 
 @dataclasses.dataclass
@@ -105,6 +96,17 @@ class PrinterConfig:
     pins: dict = dataclasses.field(default_factory=dict)    # "[section] key" -> Pin
     macros: "macros.MacroSet" = None
     warnings: list = dataclasses.field(default_factory=list)
+    # Homing, probing and bed levelling (None when the section is absent).
+    probe: "probe_mod.ProbeConfig" = None
+    safe_z_home: "homing.SafeZHome" = None
+    homing_override: "homing.HomingOverride" = None
+    bed_mesh: "bed_mesh_mod.BedMeshConfig" = None
+    mesh_profiles: dict = dataclasses.field(default_factory=dict)   # name -> profile dict
+    # The simulated printer (mendel.config.simplant): bed surface, switch
+    # and carriage positions per stepper name, probe error.
+    sim_bed: dict = dataclasses.field(default_factory=dict)
+    sim_steppers: dict = dataclasses.field(default_factory=dict)
+    sim_probe: dict = dataclasses.field(default_factory=dict)
 
     def steps_per_mm(self):
         """Steps per mm of each motor: the kinematic ones (x, y, z or a, b, c), then e."""
@@ -136,79 +138,6 @@ def _extrusion(sec):
         max_extrude_only_distance=sec.getfloat("max_extrude_only_distance", 50.0,
                                                minval=0.0),
         min_extrude_temp=sec.getfloat("min_extrude_temp", 170.0, minval=0.0))
-
-
-class _Section:
-    """Typed, checked access to one section of the file; remembers the keys read."""
-
-    def __init__(self, parser, path, name, read_keys):
-        if not parser.has_section(name):
-            close = difflib.get_close_matches(name, parser.sections(), n=1, cutoff=0.6)
-            where = parser.where(close[0]) if close else None
-            if where:
-                # A misspelt header: point at it.
-                header_path, line = where
-                raise ConfigError(Problem(header_path, line, message=(
-                    "missing section [%s] (is [%s] on line %d a typo?)"
-                    % (name, close[0], line))))
-            raise ConfigError(Problem(path, message="missing section [%s]" % name))
-        self.parser, self.path, self.name = parser, path, name
-        self.read_keys = read_keys.setdefault(name, set())
-
-    def has(self, key):
-        """Is ``key`` written in this section?"""
-        return self.parser.has_option(self.name, key)
-
-    def keys(self):
-        """The keys written in this section."""
-        return self.parser.options(self.name)
-
-    def problem(self, key, why):
-        """A Problem at ``key``'s line (the section's line if the key is absent)."""
-        where = (self.parser.where(self.name, key) or self.parser.where(self.name)
-                 or (self.path, None))
-        return Problem(where[0], where[1], self.name, key, why)
-
-    def _fail(self, key, why):
-        raise ConfigError(self.problem(key, why))
-
-    def get(self, key, default=None):
-        self.read_keys.add(key)
-        value = self.parser.get(self.name, key, fallback=default)
-        if value is None:
-            self._fail(key, "required key is missing" + self._typo_hint(key))
-        return value.strip()
-
-    def _typo_hint(self, key):
-        close = difflib.get_close_matches(key, self.keys(), n=1, cutoff=0.8)
-        if not close:
-            return ""
-        return " (is %s on line %d a typo?)" % (close[0], self.parser.where(self.name,
-                                                                              close[0])[1])
-
-    def getfloat(self, key, default=None, minval=None, above=None, maxval=None, below=None):
-        raw = self.get(key, None if default is None else str(default))
-        try:
-            value = float(raw)
-        except ValueError:
-            self._fail(key, "%r is not a number" % raw)
-        if not math.isfinite(value):
-            self._fail(key, "%r is not a finite number" % raw)
-        if minval is not None and value < minval:
-            self._fail(key, "%g is below the minimum %g" % (value, minval))
-        if above is not None and value <= above:
-            self._fail(key, "%g must be above %g" % (value, above))
-        if maxval is not None and value > maxval:
-            self._fail(key, "%g is above the maximum %g" % (value, maxval))
-        if below is not None and value >= below:
-            self._fail(key, "%g must be below %g" % (value, below))
-        return value
-
-    def getint(self, key, default=None, minval=None):
-        value = self.getfloat(key, default, minval=minval)
-        if value != int(value):
-            self._fail(key, "%g is not a whole number" % value)
-        return int(value)
 
 
 def _steps_per_mm(sec):
@@ -248,7 +177,28 @@ def _stepper(parser, path, axis, read_keys):
         steps_per_mm=_steps_per_mm(sec),
         position_endstop=position_endstop, position_min=position_min,
         position_max=position_max,
-        homing_speed=sec.getfloat("homing_speed", 5.0, above=0.0))
+        **homing.stepper_homing(sec, position_min, position_max, position_endstop),
+        **_pin_modifiers(sec))
+
+
+def _pin_modifiers(sec):
+    """dir_inverted, endstop_inverted and endstop_pull from the ``!``/``^``/``~``
+    of dir_pin and endstop_pin (a pin that does not parse is reported by
+    the pin check)."""
+    found = {}
+    for key, fields in (("dir_pin", ("dir_inverted", None)),
+                        ("endstop_pin", ("endstop_inverted", "endstop_pull"))):
+        text = sec.parser.get(sec.name, key, fallback="").strip()
+        if not text or text == configpins.PROBE_ENDSTOP:
+            continue
+        try:
+            pin = configpins.parse_pin(text, can_pull=key == "endstop_pin")
+        except ValueError:
+            continue
+        found[fields[0]] = pin.invert
+        if fields[1]:
+            found[fields[1]] = pin.pull
+    return found
 
 
 def _delta(parser, path, printer, read_keys):
@@ -278,13 +228,13 @@ def _delta(parser, path, printer, read_keys):
         params["arm_length"].append(arm)
         params["angle"].append(sec.getfloat("angle", default_angle))
         params["position_min"].append(position_min)
+        low = params["minimum_z_position"] if position_min is None else position_min
         steppers[tower] = StepperConfig(
             name=sec.name, motor=sec.get("motor", driver), steps_per_mm=_steps_per_mm(sec),
-            position_endstop=endstop,
-            position_min=params["minimum_z_position"] if position_min is None else position_min,
-            position_max=endstop,
-            homing_speed=sec.getfloat("homing_speed", first.homing_speed if first else 5.0,
-                                      above=0.0))
+            position_endstop=endstop, position_min=low, position_max=endstop,
+            **homing.stepper_homing(sec, low, endstop, endstop, delta=True,
+                                    default_speed=first.homing_speed if first else 5.0),
+            **_pin_modifiers(sec))
         first = first or steppers[tower]
     if len({angle % 360.0 for angle in params["angle"]}) < 3:
         printer._fail("kinematics", "the towers' angles %s must differ" % params["angle"])
@@ -347,8 +297,29 @@ def load(path=None):
                                                         minval=0.0),
         kinematics_params=params)
     _read_more(parser, path, read_keys, config, extruder)
+    _read_levelling(parser, path, read_keys, config)
     _validate(parser, path, read_keys, config)
     return config
+
+
+def _read_levelling(parser, path, read_keys, config):
+    """[probe]/[bltouch], [safe_z_home], [bed_mesh] and its saved profiles,
+    and the simulated printer's [sim_plant bed|probe|STEPPER]."""
+    def section(name):
+        return optional(parser, path, name, read_keys)
+    config.probe = probe_mod.load(section("probe"), section("bltouch"))
+    config.safe_z_home = homing.safe_z_home(section("safe_z_home"))
+    config.bed_mesh = bed_mesh_mod.load(section("bed_mesh"), config.warnings)
+    for name in parser.sections():
+        words = name.split(None, 1)
+        if words[0] == "bed_mesh" and len(words) == 2:
+            config.mesh_profiles[words[1].strip()] = bed_mesh_mod.profile(section(name))
+    config.sim_bed = simplant.bed(section("sim_plant bed"))
+    config.sim_probe = simplant.probe(section("sim_plant probe"))
+    delta = config.kinematics == "delta"
+    config.sim_steppers = {
+        stepper.name: simplant.stepper(section("sim_plant " + stepper.name), stepper, delta)
+        for stepper in config.steppers.values() if stepper.name != "extruder"}
 
 
 def _validate(parser, path, read_keys, config):
@@ -367,6 +338,8 @@ def _validate(parser, path, read_keys, config):
     config.macros = macros.MacroSet.from_sections(
         [_Section(parser, path, name, read_keys) for name in parser.sections()
          if name.split(None, 1)[0] == macros.SECTION], problems)
+    config.homing_override = homing.homing_override(
+        optional(parser, path, "homing_override", read_keys), problems)
     problems += _unknown(parser, path, read_keys)
     if problems:
         raise ConfigError(*sorted(problems, key=lambda p: (p.path != path, p.path or "",
@@ -397,17 +370,42 @@ def _skip_pins(parser, read_keys):
 
 
 def _check_pins(check, parser, path, read_keys, config):
-    """Pins of the steppers, heaters and fan against the board (configpins)."""
+    """Pins of the steppers, heaters and fan against the board (mendel.config.pins)."""
     for stepper in config.steppers.values():
         check.stepper(_Section(parser, path, stepper.name, read_keys), stepper.motor)
     for name, heater in config.heaters.items():
         check.heater(_Section(parser, path, name, read_keys), heater.name)
     check.fan(_Section(parser, path, "fan", read_keys), config.fan)
+    for stepper in config.steppers.values():
+        stepper.endstop = check.endstops.get(stepper.name)
+        if stepper.endstop == "probe" and config.probe is None:
+            check.problems.append(_Section(parser, path, stepper.name, read_keys).problem(
+                "endstop_pin", "%s needs a [probe] or [bltouch] section"
+                % configpins.PROBE_ENDSTOP))
+    if config.probe is not None:
+        sec = _Section(parser, path, config.probe.kind, read_keys)
+        config.probe.pin = check.probe(sec, "pin" if config.probe.kind == "probe"
+                                       else "sensor_pin")
+        if config.probe.kind == "bltouch":
+            config.probe.control_pin = check.servo(sec, "control_pin")
     config.pins = check.pins
-    if any(section.has("endstop_pin") for section in
-           (_Section(parser, path, s.name, read_keys) for s in config.steppers.values())):
-        config.warnings.append("endstop_pin is checked but not used yet: G28 moves to "
-                               "position_endstop without reading the endstops")
+
+
+# Klipper sections Mendel refuses, by their first word ("tmc": any TMC
+# driver), and what to do instead.
+REFUSED_SECTIONS = {
+    "mcu": "Mendel takes the MCU and its pins from a board file: write [board] name = "
+           "<id> (boards/*.json)",
+    "tmc": "the drivers' wiring (UART pins, address) is in the board file; Mendel does not "
+           "set driver currents or modes yet",
+    "probe_eddy_current": "Mendel reads switch probes: [probe] or [bltouch]",
+    "smart_effector": "Mendel reads switch probes: [probe] or [bltouch]",
+}
+
+
+def _refusal(section):
+    word = section.split(None, 1)[0]
+    return REFUSED_SECTIONS.get("tmc" if word.startswith("tmc") else word)
 
 
 def _unknown(parser, path, read_keys):
@@ -416,8 +414,10 @@ def _unknown(parser, path, read_keys):
     for section in parser.sections():
         if section not in read_keys:
             where = parser.where(section) or (path, None)
+            why = _refusal(section)
             problems.append(Problem(where[0], where[1], section,
-                                    message="is not a section Mendel knows"))
+                                    message="is not a section Mendel knows"
+                                    + (": " + why if why else "")))
             continue
         for key in sorted(set(parser.options(section)) - read_keys[section]):
             where = parser.where(section, key) or (path, None)

@@ -4,24 +4,29 @@
 
 Keys (Klipper's names): ``step_pin``, ``dir_pin``, ``enable_pin`` and
 ``endstop_pin`` in ``[stepper_x]``.. and ``[extruder]``; ``heater_pin`` and
-``sensor_pin`` in ``[extruder]`` and ``[heater_bed]``; ``pin`` in ``[fan]``.
+``sensor_pin`` in ``[extruder]`` and ``[heater_bed]``; ``pin`` in ``[fan]``;
+``pin`` in ``[probe]``, ``sensor_pin`` and ``control_pin`` in ``[bltouch]``.
 A value is a pin name with Klipper's modifiers in front: ``^`` pull-up or
-``~`` pull-down (input pins: ``endstop_pin``), then ``!`` inverted; e.g.
-``^!gpio4``. A ``chip:`` prefix other than ``mcu:`` is refused (one MCU).
+``~`` pull-down (input pins: endstops and probes), then ``!`` inverted; e.g.
+``^!gpio4``. A ``chip:`` prefix other than ``mcu:`` is refused (one MCU);
+``endstop_pin: probe:z_virtual_endstop`` makes the probe the Z endstop.
 
 The board file (``boards/<id>.json``) is the firmware's wiring: the firmware
 drives the pins it names (an enable line is inverted where the board says
-``"enable_inverted": true``; an endstop pulled where it says ``"pull"``) and
-takes no pin settings from the host. So a pin key is optional, and when
-given it must be the board file's pin for that role, modifiers included
-(``enable_pin: !gpio12`` for an inverted enable line); a different pin or
-modifier is refused, with the board's pin in the message, rather than
-silently ignored. (``dir_pin: !gpio10``, reversing a motor, is therefore
-refused too: turn the motor's connector around.) Each pin must also exist on
-the MCU (``boards/mcu/<family>.json``; for the ``sim`` board, the board
-file's own pin names), a ``sensor_pin`` must be ADC-capable, an output must
-not be an input-only pin, and no pin may serve two roles (steppers may share
-an ``enable_pin``, as boards with one driver enable line do).
+``"enable_inverted": true``). So a step, dir, enable, heater, sensor or fan
+pin key is optional, and when given it must be the board file's pin for
+that role, modifiers included (``enable_pin: !gpio12`` for an inverted
+enable line); a different pin or modifier is refused, with the board's pin
+in the message, rather than silently ignored. Only ``dir_pin`` may add
+``!``: the host then reverses that motor. An input (``endstop_pin``, a
+probe's pin) must be one of the board's ``"endstops"``, whichever; its
+modifiers are the config's own, as in Klipper (the board file's ``pull``
+and ``active`` describe its usual wiring). A ``control_pin`` must be one
+of the board's ``"servos"``. Each pin must also exist on the MCU
+(``boards/mcu/<family>.json``), a ``sensor_pin`` must be ADC-capable, an
+output must not be an input-only pin, and no pin may serve two roles
+(steppers may share an ``enable_pin``, as boards with one driver enable
+line do).
 """
 import dataclasses
 import re
@@ -30,6 +35,8 @@ from mendel.boards import BoardError, mcu_pins
 
 STEPPER_KEYS = ("step_pin", "dir_pin", "enable_pin", "endstop_pin")
 HEATER_KEYS = ("heater_pin", "sensor_pin")
+# Klipper's name for "the probe is this axis' endstop" (endstop_pin of stepper_z).
+PROBE_ENDSTOP = "probe:z_virtual_endstop"
 _PULLS = {"^": "up", "~": "down"}
 
 
@@ -144,6 +151,8 @@ def _board_roles(board):
             yield ("heater", heater["name"]), heater[key], key
     for fan in board.get("fans", ()):
         yield ("fan", fan["name"]), fan["pin"], "pin"
+    for servo in board.get("servos", ()):
+        yield ("servo", servo["name"]), servo["pin"], "control_pin"
 
 
 class PinCheck:
@@ -163,14 +172,51 @@ class PinCheck:
         self.used = {}           # pin name -> (description, shareable)
         self.problems = []
         self.pins = {}           # "[section] key" -> Pin, given or wired by the board
+        self.endstops = {}       # stepper section -> board endstop name (or "probe")
 
     def stepper(self, section, motor):
         """Check ``[stepper_?]`` / ``[extruder]`` driving board motor ``motor``."""
         if not self._has(section, "motor", motor, "motor"):
             return
-        for key in STEPPER_KEYS:
-            role = ("endstop", motor) if key == "endstop_pin" else ("motor", motor)
-            self._pin(section, key, role)
+        for key in STEPPER_KEYS[:3]:
+            self._pin(section, key, ("motor", motor))
+        if section.has("endstop_pin") and section.get("endstop_pin") == PROBE_ENDSTOP:
+            self.endstops[section.name] = "probe"
+        elif section.has("endstop_pin"):
+            self.endstops[section.name] = self._input(section, "endstop_pin", "endstop")
+
+    def probe(self, section, key):
+        """Check a probe's input ``key``; the board endstop name it is, or None."""
+        return self._input(section, key, "endstop")
+
+    def servo(self, section, key):
+        """Check a servo output ``key`` (a BLTouch control_pin); its pin name or None."""
+        return self._input(section, key, "servo")
+
+    def _input(self, section, key, kind):
+        """The board ``kind`` ("endstop" or "servo") whose pin ``key`` names
+        (modifiers are the config's own: ``!`` inverts, ``^``/``~`` pull), or
+        None after recording why not."""
+        try:
+            pin = parse_pin(section.get(key), can_pull=kind == "endstop")
+        except ValueError as exc:
+            self.problems.append(section.problem(key, str(exc)))
+            return None
+        wired = {text.name: role[1] for (role, _k), text in self.wiring.items()
+                 if role[0] == kind}
+        why = self.catalogue.problem(pin, "endstop_pin" if kind == "endstop" else key)
+        if why is None and pin.name not in wired:
+            why = ("%s is not a%s %s of the board %r (%s: %s; %s)" % (
+                pin.name, "n" if kind[0] in "aeiou" else "", kind, self.board["id"],
+                kind + "s", ", ".join("%s %s" % (name, pin_name) for pin_name, name
+                                     in sorted(wired.items(), key=lambda i: i[1]))
+                or "none", self.board_path))
+        if why is not None:
+            self.problems.append(section.problem(key, why))
+            return None
+        self.pins["[%s] %s" % (section.name, key)] = pin
+        self._use(pin, section, key, key)
+        return pin.name if kind == "servo" else wired[pin.name]
 
     def heater(self, section, heater):
         """Check the heater and sensor pins of heater section for board heater ``heater``."""
@@ -208,6 +254,9 @@ class PinCheck:
             self.problems.append(section.problem(key, str(exc)))
             return
         why = self.catalogue.problem(pin, key)
+        if key == "dir_pin" and wired is not None:
+            # A reversed motor: the host flips its direction bit.
+            wired = dataclasses.replace(wired, invert=pin.invert)
         if why is None and wired is not None and pin != wired:
             why = ("%s is not the board's %s for %s %r, which is %s (%s); the firmware "
                    "drives the pins the board file names, so write %s or leave the key out"

@@ -124,14 +124,23 @@ class LineConfigParser(configparser.RawConfigParser):
                                   % (path, lineno, text.strip())) from None
 
 
-def read(path):
-    """A LineConfigParser holding ``path`` and the files it includes.
+def read(path, autosave=True):
+    """A LineConfigParser holding ``path`` and the files it includes, then
+    (``autosave``) the SAVE_CONFIG block at the end of ``path``, whose
+    values override theirs (:mod:`mendel.config.autosave`).
 
-    Raises ConfigFileError: missing or unreadable file, bad line, include
-    loop, include of a file that does not exist.
+    Raises ConfigFileError: missing or unreadable file, bad line (in the
+    block too, by its line in ``path``), include loop, include of a file
+    that does not exist.
     """
+    from mendel.config import autosave as block     # it reads files with this module
     parser = LineConfigParser()
     _read_file(parser, path, [])
+    if autosave:
+        with open(path, encoding="utf-8", newline="") as f:
+            _user, lines, header_line = block.split(f.read())
+        if header_line is not None:
+            parser.read_lines(lines, path, header_line + len(block.PREAMBLE))
     return parser
 
 
