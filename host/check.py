@@ -77,6 +77,8 @@ class CheckMachine:
         self.events = {}
         self.targets = {}                # heater -> target degC
         self.temperatures = {}           # heater -> degC as a check assumes it
+        self.homed = set()               # axes homed so far (G28, SET_KINEMATIC_POSITION)
+        self.unhomed_move = None         # (line, reason) of the first move before homing
 
     def _line(self):
         return self.interpreter.lines if self.interpreter else 0
@@ -86,6 +88,7 @@ class CheckMachine:
         return self.motion.position
 
     def move(self, target, speed):
+        self._check_homed(target)
         limits, reachable = self._check_range(target)
         self._check_extruder(target)
         start = self.position
@@ -144,6 +147,40 @@ class CheckMachine:
             self.travel_bounds.add(target)
             self._plan(self.motion.move(target, speed))
         self.wait_moves()
+        homed = ["x", "y", "z"] if not self.motion.kinematics.is_linear else \
+            [axis.lower() for axis in axes]
+        self.homed.update(homed)
+        return homed
+
+    def set_kinematic_position(self, values, set_homed="xyz", clear_homed=""):
+        self.wait_moves()
+        point = list(self.position)
+        for axis, mm in values.items():
+            point["xyz".index(axis)] = mm
+        self.motion.set_position(point)
+        self.homed.update(set_homed)
+        self.homed.difference_update(clear_homed)
+
+    def lift(self, distance, speed):
+        target = list(self.position)
+        target[2] += distance
+        self._plan(self.motion.move(target, speed, (math.inf, math.inf), split=False))
+
+    def query_endstops(self):
+        """Nothing to read without a board."""
+        return []
+
+    def _check_homed(self, target):
+        """Record the first move of an axis not homed (a print refuses it)."""
+        if self.unhomed_move is not None or len(self.homed) == 3:
+            return
+        moved = [axis for i, axis in enumerate("xyz") if target[i] != self.position[i]]
+        if moved and not self.motion.kinematics.is_linear:
+            moved = list("xyz")
+        missing = [axis for axis in moved if axis not in self.homed]
+        if missing:
+            self.unhomed_move = (self._line(), "Must home axis first: %s (G28)"
+                                 % " ".join(missing))
 
     def dwell(self, seconds):
         self.wait_moves()
@@ -195,6 +232,7 @@ class CheckMachine:
 
     def motors_off(self):
         self.wait_moves()
+        self.homed.clear()
 
     def emergency_stop(self):
         self.wait_moves()
@@ -230,6 +268,8 @@ def check_file(path, config, settings=None):
                 for axis, (low, high, line) in sorted(machine.out_of_range.items())]
     if machine.out_of_envelope is not None:
         problems.append("line %d: %s" % machine.out_of_envelope)
+    if machine.unhomed_move is not None:
+        problems.append("line %d: %s" % machine.unhomed_move)
     missing = sorted(t for t in machine.tools if t >= machine.extruder_count)
     if missing:
         problems.append("line %d: uses tool(s) %s but this printer has %d extruder(s)"

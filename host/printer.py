@@ -80,11 +80,28 @@ class Printer(ToolheadMachine):
 
     def _configure(self):
         self.heaters.configure()
+        self._configure_endstops()
         self.mcu.send("enable_motors", 1)
         self.mcu.flush()
         # Let the board's control loop take its first sensor readings.
         self.mcu.wait_until(self.mcu.estimated_clock() + self.mcu.clock_freq // 5)
         self.poll_temperatures()
+
+    def _configure_endstops(self):
+        """Tell the board which endstop inputs read inverted (printer.cfg's
+        ``!`` on endstop_pin and the probe's pin)."""
+        names = list(self.mcu.info.get("endstops", ()))
+        if "endstop_config" not in self.mcu.commands:
+            return
+        wanted = {}
+        for stepper in self.config.steppers.values():
+            if getattr(stepper, "endstop", None) in names:
+                wanted[stepper.endstop] = stepper.endstop_inverted
+        probe = self.config.probe
+        if probe is not None and probe.pin in names:
+            wanted[probe.pin] = probe.inverted
+        for name, inverted in wanted.items():
+            self.mcu.send("endstop_config", names.index(name), 1 if inverted else 0)
 
     # -- the machine interface of the interpreter ------------------------
     def move(self, target, speed):

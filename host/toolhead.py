@@ -205,6 +205,14 @@ class Toolhead:
         self.homed.update(set_homed)
         self.homed.difference_update(clear_homed)
 
+    def motors_moving_z(self):
+        """Indexes of the kinematic motors a Z move drives."""
+        point = list(self.position)
+        raised = list(point)
+        raised[2] += 1.0
+        a, b = self.stepgen.motor_positions([point, raised])
+        return [m for m in range(3) if abs(a[m] - b[m]) > 1e-9]
+
     def lift(self, distance, speed):
         """Raise Z by ``distance`` mm at ``speed`` mm/s from wherever it is,
         unchecked ([safe_z_home] z_hop before Z is homed)."""
@@ -213,10 +221,17 @@ class Toolhead:
         self.homing_move(target, speed, [])
 
     def query_endstops(self):
-        """``[(name, triggered)]`` of the board's endstops, read now."""
+        """``[(name, triggered)]`` of the endstops printer.cfg uses (and its
+        probe), read once the moves queued so far are done."""
+        self.wait_moves()
         mcu = self.mcu
+        used = {getattr(s, "endstop", None) for s in self.config.steppers.values()}
+        if self.config.probe is not None:
+            used.add(self.config.probe.pin)
         states = []
         for eid, name in enumerate(mcu.info.get("endstops", ())):
+            if name not in used:
+                continue
             _eid, state = mcu.query("endstop_query", (eid,), "endstop_state",
                                     match=lambda args, eid=eid: args[0] == eid)
             states.append((name, bool(state)))

@@ -262,15 +262,15 @@ class SimHal:
             switch = self.switches[eid]
             if switch is None or eid not in self._armed:
                 continue
-            if not switch.triggered(self._positions(now)):
+            if not switch.level(self._positions(now)):
                 continue
-            if switch.triggered(self._positions(start)):
+            if switch.level(self._positions(start)):
                 at = start                      # triggered before it moved
             else:
                 low, at = start, now            # not triggered at low, triggered at at
                 while at - low > 1:
                     mid = (low + at) // 2
-                    if switch.triggered(self._positions(mid)):
+                    if switch.level(self._positions(mid)):
                         at = mid
                     else:
                         low = mid

@@ -39,10 +39,11 @@ def _setting(stepper, name, default):
 class Rail:
     """One homing axis: its stepper section and the endstop that stops it."""
 
-    def __init__(self, name, stepper, endstop_id):
+    def __init__(self, name, stepper, endstop_id, home):
         self.name = name                 # axis letter ("x") or tower ("a")
         self.stepper = stepper
         self.endstop_id = endstop_id
+        self.home = home                 # mm where the endstop triggers (position_endstop)
         self.speed = stepper.homing_speed
         self.second_speed = _setting(stepper, "second_homing_speed", self.speed / 2.0)
         self.retract_dist = _setting(stepper, "homing_retract_dist", 5.0)
@@ -70,8 +71,13 @@ class Homing:
             if name == "e":
                 continue
             endstop = getattr(stepper, "endstop", None) or stepper.motor
+            home = stepper.position_endstop
+            if endstop == "probe" and config.probe is not None:
+                # probe:z_virtual_endstop: the nozzle is z_offset above the
+                # bed when the probe triggers.
+                endstop, home = config.probe.pin, config.probe.z_offset
             self.rails[name] = Rail(name, stepper,
-                                    names.index(endstop) if endstop in names else None)
+                                    names.index(endstop) if endstop in names else None, home)
 
     # -- public --------------------------------------------------------
     def home(self, axes):
@@ -92,7 +98,7 @@ class Homing:
         self._need_endstop(rail)
         toolhead = self.toolhead
         home = list(toolhead.position)
-        home[i] = rail.stepper.position_endstop
+        home[i] = rail.home
         start = list(home)
         start[i] -= rail.direction * TRAVEL_FACTOR * rail.travel
         toolhead.force_position(start)
@@ -106,7 +112,7 @@ class Homing:
             self._stage(rail, again, rail.second_speed, first=False)
         # The trigger is position_endstop: the axis is where the switch says.
         final = list(toolhead.position)
-        final[i] = rail.stepper.position_endstop
+        final[i] = rail.home
         toolhead.force_position(final)
 
     def _stage(self, rail, target, speed, first):

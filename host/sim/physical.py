@@ -31,7 +31,9 @@ DEFAULT_REPEATABILITY = 0.002
 
 
 def _sim_stepper(config, name):
-    return dict(getattr(config, "sim_steppers", {}).get(name, {}))
+    """``[sim_plant stepper_NAME]`` keys of config stepper ``name`` ("x", "a")."""
+    section = config.steppers[name].name
+    return dict(getattr(config, "sim_steppers", {}).get(section, {}))
 
 
 def bed_surface(config):
@@ -83,6 +85,8 @@ def switch_specs(config, motor_names):
         origin = [float(v) for v in inverse @ np.array(carriages)]
         for i, name in enumerate(names):
             stepper = config.steppers[name]
+            if getattr(stepper, "endstop", None) == "probe":
+                continue                # probe:z_virtual_endstop: the probe is its switch
             sim = _sim_stepper(config, name)
             positive = getattr(stepper, "homing_positive_dir", None)
             if positive is None:

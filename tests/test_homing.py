@@ -1,0 +1,203 @@
+"""Homing on the simulated printer: its switches are where [sim_plant] puts
+them (not where printer.cfg says), its carriages start where the host does
+not know, and G28 must find them from the board's trigger."""
+import contextlib
+import os
+
+import pytest
+import serial
+
+from mendel import config as config_mod
+from mendel.mcu.mcu import Mcu
+from mendel.printer import Printer, PrintError
+from mendel.resources import config_path, default_config
+from mendel.sim.board import SimBoard
+
+STEPS_PER_MM = {"x": 80.0, "y": 80.0, "z": 400.0}
+SPREAD = 0.002      # the default switch repeatability (mm)
+
+
+def write_cfg(tmp_path, base, extra):
+    path = tmp_path / "printer.cfg"
+    path.write_text("[include %s]\n%s\n" % (base, extra))
+    return config_mod.load(str(path))
+
+
+@contextlib.contextmanager
+def printer_on_sim(cfg):
+    with SimBoard("sim", config=cfg) as sim:
+        with serial.Serial(sim.port, 250000, timeout=0.1) as port:
+            mcu = Mcu(port)
+            mcu.connect()
+            said = []
+            yield Printer(cfg, mcu, warn=said.append), said
+
+
+def run(printer, tmp_path, text, name="job.gcode"):
+    path = tmp_path / name
+    path.write_text(text)
+    return printer.print_file(str(path), preflight=False)
+
+
+def board_steps(printer):
+    return [printer.mcu.motor_position(oid) for oid in printer.toolhead.oids]
+
+
+CARTESIAN_SIM = """
+[sim_plant stepper_x]
+endstop_offset = 1.3
+start_position = 77
+[sim_plant stepper_y]
+endstop_offset = -0.7
+start_position = 150
+[sim_plant stepper_z]
+endstop_offset = 0.45
+start_position = 33
+"""
+
+
+def test_g28_finds_switches_that_are_not_where_the_config_says(tmp_path):
+    """Switches 1.3, -0.7 and 0.45 mm off position_endstop, carriages at
+    unknown places: after G28 the host's count of each motor's steps is the
+    board's to the step, and the physical carriage (start + steps) is at its
+    switch, within one step and the switch's repeatability."""
+    cfg = write_cfg(tmp_path, default_config(), CARTESIAN_SIM)
+    with printer_on_sim(cfg) as (printer, _said):
+        run(printer, tmp_path, "G28\n")
+        host = printer.toolhead.motor_positions()
+        board = board_steps(printer)
+        position = list(printer.toolhead.position)
+    assert host[:3] == board[:3]
+    assert position[:3] == [0.0, 0.0, 0.0]
+    starts = {"x": 77.0, "y": 150.0, "z": 33.0}
+    offsets = {"x": 1.3, "y": -0.7, "z": 0.45}
+    for i, axis in enumerate("xyz"):
+        physical = starts[axis] + board[i] / STEPS_PER_MM[axis]
+        assert abs(physical - offsets[axis]) <= 1.0 / STEPS_PER_MM[axis] + SPREAD, axis
+
+
+def test_a_second_g28_lands_on_the_same_step(tmp_path):
+    """Moves away and homes again: the board's counters come back to within
+    one step (the switch's repeatability is a fraction of a step)."""
+    cfg = write_cfg(tmp_path, default_config(), CARTESIAN_SIM)
+    with printer_on_sim(cfg) as (printer, _said):
+        run(printer, tmp_path, "G28\n")
+        first = board_steps(printer)
+        run(printer, tmp_path, "G1 X120 Y80 Z30 F6000\nG28\n", "again.gcode")
+        second = board_steps(printer)
+        assert printer.toolhead.motor_positions()[:3] == second[:3]
+    assert all(abs(a - b) <= 1 for a, b in zip(first[:3], second[:3]))
+
+
+@pytest.mark.parametrize("name", ["corexy", "delta"])
+def test_corexy_and_delta_home_to_the_step(tmp_path, name):
+    """CoreXY homes X with motors A and B together; a delta homes its three
+    towers up, each stopped by its own switch. The host's step counts equal
+    the board's, and the toolhead is at the kinematics' home."""
+    cfg = write_cfg(tmp_path, config_path(name),
+                    "[sim_plant stepper_%s]\nendstop_offset = 0.8\n"
+                    % ("x" if name == "corexy" else "a"))
+    with printer_on_sim(cfg) as (printer, _said):
+        run(printer, tmp_path, "G28\nG1 Z20 F600\nG28\n")
+        host = printer.toolhead.motor_positions()
+        board = board_steps(printer)
+        position = list(printer.toolhead.position)
+        home = printer.toolhead.kinematics.home_position()
+    assert host[:3] == board[:3]
+    assert position[:3] == pytest.approx(home, abs=1e-9)
+
+
+def test_no_trigger_after_full_movement(tmp_path):
+    """A switch the homing move never reaches (the X switch at -250 mm, the
+    carriage at 250 mm: a homing move covers 1.5 x 250 mm) never triggers:
+    Klipper's error, and X is not homed."""
+    cfg = write_cfg(tmp_path, default_config(),
+                    "[sim_plant stepper_x]\nendstop_offset = -250\nstart_position = 250\n")
+    with printer_on_sim(cfg) as (printer, _said):
+        with pytest.raises(PrintError, match="No trigger on x after full movement"):
+            run(printer, tmp_path, "G28 X\n")
+        assert "x" not in printer.toolhead.homed
+
+
+def test_an_inverted_endstop_is_still_triggered_after_retract(tmp_path):
+    """endstop_pin: ^!sim_x_stop on a switch wired straight reads triggered
+    at rest: the first move stops at once, and after the retract it is
+    still triggered."""
+    text = open(default_config()).read().replace("endstop_pin = ^sim_x_stop",
+                                                 "endstop_pin = ^!sim_x_stop")
+    assert "^!sim_x_stop" in text
+    path = tmp_path / "inverted.cfg"
+    path.write_text(text)
+    cfg = config_mod.load(str(path))
+    with printer_on_sim(cfg) as (printer, _said):
+        with pytest.raises(PrintError, match="Endstop x still triggered after retract"):
+            run(printer, tmp_path, "G28 X\n")
+
+
+def test_moves_before_homing_are_refused(tmp_path):
+    cfg = config_mod.load(default_config())
+    with printer_on_sim(cfg) as (printer, _said):
+        with pytest.raises(PrintError, match="Must home axis first: x"):
+            run(printer, tmp_path, "G28 Y Z\nG1 Y10 Z5 F3000\nG1 X10\n")
+        # E alone needs no homing; M84 un-homes.
+        run(printer, tmp_path, "G28\nM84\n", "b.gcode")
+        assert printer.toolhead.homed == set()
+        with pytest.raises(PrintError, match="Must home axis first"):
+            run(printer, tmp_path, "G1 Z10\n", "c.gcode")
+
+
+def test_set_kinematic_position_homes_without_moving(tmp_path):
+    cfg = config_mod.load(default_config())
+    with printer_on_sim(cfg) as (printer, _said):
+        before = board_steps(printer)
+        run(printer, tmp_path, "SET_KINEMATIC_POSITION X=100 Y=50 Z=10\nG1 X101 F600\n")
+        after = board_steps(printer)
+        assert printer.toolhead.homed == {"x", "y", "z"}
+        assert printer.toolhead.position[:3] == [101.0, 50.0, 10.0]
+    assert after[0] - before[0] == 80 and after[1:3] == before[1:3]
+
+
+def test_query_endstops_and_m119(tmp_path):
+    """After homing X the carriage rests on its switch: X reads TRIGGERED;
+    Y and Z were moved off theirs."""
+    cfg = config_mod.load(default_config())
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "G28\nG1 Y20 Z10 F3000\nQUERY_ENDSTOPS\nM119\n")
+    assert "echo: x:TRIGGERED y:open z:open" in said
+    assert "echo: x_min: TRIGGERED" in said and "echo: y_min: open" in said
+
+
+def test_safe_z_home_homes_z_at_its_xy(tmp_path):
+    """[safe_z_home]: X and Y first, then Z at home_xy_position, then the
+    Z hop. Z alone before X and Y is refused as Klipper words it."""
+    cfg = write_cfg(tmp_path, default_config(),
+                    "[safe_z_home]\nhome_xy_position = 120, 100\nz_hop = 10\n")
+    with printer_on_sim(cfg) as (printer, _said):
+        with pytest.raises(PrintError, match="Must home X and Y axes first"):
+            run(printer, tmp_path, "G28 Z\n", "z.gcode")
+        run(printer, tmp_path, "G28\n")
+        assert printer.toolhead.position[:3] == [120.0, 100.0, 10.0]
+        assert printer.toolhead.homed == {"x", "y", "z"}
+
+
+def test_homing_override_runs_its_gcode(tmp_path):
+    """[homing_override] with set_position_z: Z is declared at 0 (homed), the
+    override lifts it, then homes X and Y for real."""
+    cfg = write_cfg(tmp_path, default_config(),
+                    "[homing_override]\nset_position_z = 0\naxes = xyz\n"
+                    "gcode =\n  G1 Z5 F600\n  G28 X Y\n  G1 X30 Y40 F6000\n")
+    with printer_on_sim(cfg) as (printer, _said):
+        run(printer, tmp_path, "G28\n")
+        assert printer.toolhead.position[:3] == [30.0, 40.0, 5.0]
+        assert printer.toolhead.homed == {"x", "y", "z"}
+
+
+def test_config_check_refuses_position_endstop_outside_the_travel(tmp_path):
+    text = open(default_config()).read()
+    path = tmp_path / "bad.cfg"
+    path.write_text(text.replace("position_endstop = 0\nposition_min = 0\nposition_max = 250",
+                                 "position_endstop = 260\nposition_min = 0\nposition_max = 250",
+                                 1))
+    with pytest.raises(config_mod.ConfigError, match="position_endstop"):
+        config_mod.load(str(path))
+    assert os.path.exists(path)
