@@ -144,3 +144,41 @@ def _write(path, user, sections, now):
         if old != backup and _BACKUP.search(old):
             os.remove(old)
     return backup
+
+
+class PendingSave:
+    """Results waiting for SAVE_CONFIG (Klipper's "save_config_pending"):
+    PROBE_CALIBRATE's z_offset, BED_MESH_PROFILE SAVE's mesh, PID results.
+    Commands :meth:`set` keys or :meth:`remove` sections; :meth:`save` writes
+    them into ``path``'s block at once."""
+
+    def __init__(self, path):
+        self.path = path
+        self.changes = {}
+
+    def set(self, section, key, value):
+        """Save ``value`` (text) as ``key`` of ``[section]``."""
+        values = self.changes.get(section)
+        if values is None:
+            values = self.changes[section] = {}
+        values[key] = str(value)
+
+    def set_section(self, section, values):
+        """Replace ``[section]`` of the block with ``values`` (key -> text)."""
+        self.changes[section] = {key: str(value) for key, value in values.items()}
+
+    def remove(self, section):
+        """Drop ``[section]`` from the block."""
+        self.changes[section] = None
+
+    def __bool__(self):
+        return bool(self.changes)
+
+    def save(self, now=None):
+        """Write the pending changes; returns the backup path (None when
+        nothing was pending). Raises AutosaveError or OSError, keeping them."""
+        if not self.changes:
+            return None
+        backup = save(self.path, self.changes, now)
+        self.changes = {}
+        return backup
