@@ -58,7 +58,7 @@ class Mcu:
         self.heaters = Heaters(self, board["heaters"], board["adc_max"], 1.0 / CONTROL_HZ)
         self.fans = Fans(self, board["fans"])
         self.timed = TimedOutputs(hal, (self.heaters.apply_target, self.fans.apply_speed))
-        self.endstops = Endstops(self, board.get("endstops", []))
+        self.endstops = Endstops(self, board.get("endstops", []), board.get("servos", []))
         for obj in (self.link, self, self.steppers, self.heaters, self.fans, self.endstops,
                     hal):
             self.link.bind(obj)
