@@ -87,6 +87,8 @@ class Mcu:
             "motors": self.steppers.names,
             "heaters": [h.name for h in self.heaters.heaters],
             "fans": self.fans.names, "endstops": self.endstops.names,
+            # Motors stopped at an endstop in hardware (home_arm): G28 works.
+            "homing": hasattr(self.hal, "home_arm"),
             "virtual_clock": self.hal.virtual,
             "shutdown": self.shutdown_reason,
         }
