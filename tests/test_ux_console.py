@@ -32,13 +32,16 @@ def _console(port, *options):
 
 
 def _board_state(port, clear=False):
-    """(X motor steps, extruder target degC, previous shutdown) of the board."""
+    """(X motor steps from where G28 found X's endstop (position_endstop 0),
+    extruder target degC, previous shutdown) of the board."""
     with serial.Serial(port, 250000, timeout=0.1) as link:
         mcu = Mcu(link)
         mcu.connect(clear_shutdown=clear)
         x_motor = mcu.info["motors"].index(CFG.steppers["x"].motor)
         hot_end = mcu.info["heaters"].index(CFG.heaters["extruder"].name)
-        return (mcu.motor_position(x_motor), mcu.temperature(hot_end)[1],
+        _oid, _hit, home = mcu.query("get_trigger", (x_motor,), "trigger",
+                                     match=lambda args: args[0] == x_motor)
+        return (mcu.motor_position(x_motor) - home, mcu.temperature(hot_end)[1],
                 mcu.previous_shutdown)
 
 
@@ -77,9 +80,10 @@ def test_sigquit_is_an_emergency_stop(tmp_path):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 cwd=tmp_path)
         try:
-            proc.stdin.write("M104 S200\nG1 X100 F600\n")     # a 10 s move
+            proc.stdin.write("SET_KINEMATIC_POSITION X=0 Y=0 Z=0\nM104 S200\n"
+                             "G1 X100 F600\n")                  # a 10 s move
             proc.stdin.flush()
-            assert [proc.stdout.readline(), proc.stdout.readline()] == ["ok\n", "ok\n"]
+            assert [proc.stdout.readline() for _ in range(3)] == ["ok\n"] * 3
             time.sleep(1.0)
             proc.send_signal(signal.SIGQUIT)
             out, _err = proc.communicate(timeout=20)
@@ -180,7 +184,8 @@ def test_terminal_prompt_with_history_temperatures_and_ctrl_keys(tmp_path):
                                 (b"M105", r"ok T:\d+\.\d /200\.0"),
                                 (b"G1 X50 F3000", r"\nok")]:
                 term.type(line + b"\r")
-                assert term.expect(reply), term.text()
+                # G28 homes for real, on the board's clock: Z at 8 mm/s.
+                assert term.expect(reply, timeout=60 if line == b"G28" else 20), term.text()
             # The bottom bar keeps the temperatures fresh while the prompt waits.
             assert term.expect(r"extruder \d+\.\d / 200 C", timeout=5), term.text()
             term.type(b"\x04")                                    # Ctrl-D

@@ -15,7 +15,7 @@ from mendel.ux.progress import ProgressBar, ProgressState, duration
 
 CFG = config.load()
 # Two layers at Z 0.3 and 0.6, heated without waiting long (M104, no M109).
-SHORT = """G28
+SHORT = """SET_KINEMATIC_POSITION X=0 Y=0 Z=0
 M104 S200
 M140 S50
 G4 P100
@@ -236,7 +236,8 @@ def _monitored_print(tmp_path, gcode, line_by_line):
 def test_the_run_log_and_the_wire_are_the_same_without_the_feed(tmp_path):
     # Plain moves first (the first temperatures are read before them), heat,
     # then layers without tags and comments between the moves.
-    lines = ["G1 X10 Y10 F6000", "G1 X20", "; travel done", "M104 S200", "G28",
+    lines = ["SET_KINEMATIC_POSITION X=0 Y=0 Z=0", "G1 X10 Y10 F6000", "G1 X20",
+             "; travel done", "M104 S200", "G28",
              "M109 S200", "G1 Z0.3 F600"]
     for layer in range(4):
         lines.append("G1 Z%.1f F600" % (0.3 + 0.2 * layer))
