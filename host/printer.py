@@ -40,7 +40,9 @@ class PrintSummary:
     estimated_time_s: float = None     # preflight's planned motion + dwells; None without
     layers: int = None                 # the file's layers (preflight); None without
     filament_mm: float = 0.0           # net E of the extruder motor, mm of filament
-    steps_moved: dict = None           # steps sent to each motor (sum of |count| of its runs; a homing move's are cut short at its endstop)
+    # Steps sent to each motor (sum of |count| of its runs): a homing move is
+    # sent whole, and cut short on the board at its endstop.
+    steps_moved: dict = None
     warnings: list = dataclasses.field(default_factory=list)
     log: str = None                    # run log path (set by the caller that wrote it)
     kinematics: str = "cartesian"      # [printer] kinematics: names the motors of the steps
