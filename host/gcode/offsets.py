@@ -92,6 +92,7 @@ def apply_offsets(interpreter, offsets, move, speed):
 def get_position(interpreter, command):
     Params(command)
     machine = interpreter.machine
+    machine.wait_moves()                # the step counters of every move so far
     respond = machine.respond
     toolhead = getattr(machine, "toolhead", None)
     if toolhead is not None:
