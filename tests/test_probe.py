@@ -5,18 +5,26 @@ z_offset_error above the bed under the probe tip; the Z switch is
 [sim_plant stepper_z] endstop_offset away from where printer.cfg says. The
 tests know the physical printer (the carriage starts at start_position,
 the board counts its steps) and check the host's numbers against it."""
+import contextlib
 import re
 import statistics
+import threading
 
 import pytest
+import serial
 
 from mendel import config as config_mod
 from mendel.check import check_file
+from mendel.mcu.mcu import Mcu
 from mendel.printer import PrintError
 from mendel.probing.commands import accuracy_summary
 from mendel.resources import default_config
+from mendel.serve.port import VirtualSerialPort, serve
+from mendel.serve.session import ServedPrinter, Session
+from mendel.sim.board import SimBoard
 
 from test_homing import board_steps, printer_on_sim, run, write_cfg
+from test_serve import Client
 
 Z_STEP = 1.0 / 400.0          # mm per Z step of the default printer
 Z_START = 105.0               # the sim's Z carriage at power-on: the middle of 0..210
@@ -251,3 +259,34 @@ def test_check_accepts_probe_commands(tmp_path):
     assert report["unsupported"] == {}
     assert [(e["line"], e["reason"]) for e in report["errors"]] == [
         (14, "PROBE: SAMPLES must have minimum of 1")]
+
+
+def test_save_config_from_a_serve_session(tmp_path):
+    """`mendel serve`: a client babysteps, applies the offset to the probe
+    and saves; the reply says so and printer.cfg's block has the value."""
+    cfg = write_cfg(tmp_path, default_config(), PROBE)
+    with contextlib.ExitStack() as stack:
+        sim = stack.enter_context(SimBoard("sim", config=cfg))
+        board_port = stack.enter_context(serial.Serial(sim.port, 250000, timeout=0.1))
+        mcu = Mcu(board_port)
+        mcu.connect()
+        port = VirtualSerialPort()
+        session = Session(lambda _clear: ServedPrinter(cfg, mcu), port.write_line).start()
+        stop = threading.Event()
+        loop = threading.Thread(target=serve, args=(port, session, stop), daemon=True)
+        loop.start()
+        try:
+            client = Client(port.path)
+            assert client.run("G28") == ["ok"]
+            assert client.run("G1 X100 Y100 Z5 F6000") == ["ok"]
+            assert client.run("M290 Z0.2") == ["ok"]
+            assert client.run("Z_OFFSET_APPLY_PROBE")[0] == "echo:probe: z_offset: 1.300"
+            saved = client.run("SAVE_CONFIG")
+            client.close()
+        finally:
+            stop.set()
+            loop.join()
+            session.stop()
+            port.close()
+    assert saved[0].startswith("echo:SAVE_CONFIG: saved [probe] to ") and saved[-1] == "ok"
+    assert config_mod.load(str(tmp_path / "printer.cfg")).probe.z_offset == 1.3
