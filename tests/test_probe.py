@@ -290,3 +290,17 @@ def test_save_config_from_a_serve_session(tmp_path):
             port.close()
     assert saved[0].startswith("echo:SAVE_CONFIG: saved [probe] to ") and saved[-1] == "ok"
     assert config_mod.load(str(tmp_path / "printer.cfg")).probe.z_offset == 1.3
+
+
+def test_restore_gcode_state_restores_the_gcode_offset(tmp_path):
+    """RESTORE_GCODE_STATE puts back the G-code offset with the G92 base
+    (Klipper saves both): the offset set in between is gone, in the
+    report and in the steps of the next move."""
+    cfg = write_cfg(tmp_path, default_config(), "[gcode_macro NOOP]\ngcode =\n  M400\n")
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "G28\nG1 Z1 F600\nSAVE_GCODE_STATE NAME=s\n"
+                               "SET_GCODE_OFFSET Z=0.2\nRESTORE_GCODE_STATE NAME=s\n"
+                               "G1 Z2\nGET_POSITION\n")
+        lines = echoes(said)
+    assert "gcode homing: X:0.000000 Y:0.000000 Z:0.000000 E:0.000000" in lines
+    assert "toolhead: X:0.000000 Y:0.000000 Z:2.000000 E:0.000000" in lines
