@@ -156,6 +156,12 @@ def test_testz_bisects_between_heights_tried(tmp_path):
     ("G28\nPROBE SAMPLES=0\n", "SAMPLES must have minimum of 1"),
     ("G28\nPROBE SPEED=3\n", "PROBE has no parameter SPEED"),
     ("G28\nBLTOUCH_DEBUG COMMAND=pin_down\n", r"BLTOUCH_DEBUG needs a \[bltouch\] section"),
+    ("G28\nG1 X100 Y100 Z10 F6000\nPROBE_CALIBRATE\nACCEPT\n",
+     "Manual probe failed! Use TESTZ commands"),
+    ("G28\nG1 X100 Y100 Z10 F6000\nPROBE_CALIBRATE\nABORT\nACCEPT\n",
+     "ACCEPT: no manual Z probe is in progress"),
+    ("G28\nG1 X100 Y100 Z10 F6000\nPROBE_CALIBRATE\nPROBE_CALIBRATE\n",
+     "Already in a manual Z probe. Use ABORT to abort it."),
 ])
 def test_probe_errors(tmp_path, text, message):
     cfg = write_cfg(tmp_path, default_config(), PROBE + SIM)
@@ -304,3 +310,13 @@ def test_restore_gcode_state_restores_the_gcode_offset(tmp_path):
         lines = echoes(said)
     assert "gcode homing: X:0.000000 Y:0.000000 Z:0.000000 E:0.000000" in lines
     assert "toolhead: X:0.000000 Y:0.000000 Z:2.000000 E:0.000000" in lines
+
+
+def test_save_config_refuses_the_bundled_config(tmp_path):
+    """The package's own printer.cfg is never written: the error says to copy it."""
+    cfg = config_mod.load(default_config())
+    with printer_on_sim(cfg) as (printer, _said):
+        printer.pending.set("probe", "z_offset", "1.000")
+        with pytest.raises(PrintError, match="is Mendel's bundled printer.cfg"):
+            run(printer, tmp_path, "SAVE_CONFIG\n")
+    assert "SAVE_CONFIG" not in open(default_config()).read()

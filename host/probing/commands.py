@@ -26,6 +26,7 @@ command is known and its arguments valid, nothing moves.
 import statistics
 
 from mendel.config import saving
+from mendel.config.autosave import AutosaveError
 from mendel.errors import CommandError
 from mendel.gcode.params import Params, ParamError
 from mendel.probing.manual import ManualProbe, ManualProbeError
@@ -309,6 +310,8 @@ def save_config(interpreter, command):
         return
     try:
         lines = saving.save_config(machine.config, pending)
+    except AutosaveError as exc:
+        raise CommandError(str(exc)) from None
     except OSError as exc:
         raise CommandError("SAVE_CONFIG: cannot write %s: %s" % (pending.path, exc)) from None
     for line in lines:
