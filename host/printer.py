@@ -5,12 +5,14 @@ import dataclasses
 import time
 
 from mendel.check import check_file
+from mendel.config.autosave import PendingSave
 from mendel.errors import CommandError
 from mendel.gcode.interpreter import GcodeError, Interpreter, Settings
 from mendel.gcode.reader import LineCounter, iter_batches
 from mendel.mcu.mcu import McuShutdown
 from mendel.mcu.timed import TimedOutputs
 from mendel.planner.extrusion import check_temperature
+from mendel.probing.commands import ProbeCommands
 from mendel.toolhead import Toolhead, ToolheadMachine
 from mendel.thermal.autotune import AutotuneError
 from mendel.thermal.heaters import HEATERS, HostHeaters, TemperatureError, check_target
@@ -78,6 +80,8 @@ class Printer(ToolheadMachine):
         self.observer = None
         self.targets = {}            # heater -> target degC, as the G-code last set it
         self.toolhead = Toolhead(config, mcu, on_temperatures=self.poll_temperatures)
+        self.pending = PendingSave(config.path)    # results waiting for SAVE_CONFIG
+        self.probing = ProbeCommands(self)          # PROBE..., PROBE_CALIBRATE's manual probe
         self._configure()
         if not self.outputs.supported:
             warn("board firmware %s %s has no queue_heater/queue_fan: temperature and fan "

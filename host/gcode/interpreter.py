@@ -34,9 +34,10 @@ command is unsupported like any other unknown code.
 """
 from mendel import __version__
 from mendel.errors import CommandError, printable
-from mendel.gcode import arcs
+from mendel.gcode import arcs, offsets
 from mendel.gcode.commands import KNOWN_IGNORED, TEXT_REPLIES
 from mendel.homing import commands as homing_commands
+from mendel.probing import commands as probing_commands
 from mendel.gcode.reader import commands
 
 AXES = "XYZE"
@@ -89,6 +90,7 @@ class Interpreter:
         self.position = list(machine.position)      # machine coordinates, mm
         self.logical_e = self.position[3]           # E as the G-code names it
         self.base = [0.0, 0.0, 0.0]                 # machine = logical + base (X, Y, Z)
+        self.homing_origin = [0.0, 0.0, 0.0]        # SET_GCODE_OFFSET's part of base (X, Y, Z)
         self.absolute = True                        # G90 / G91 (X, Y, Z)
         self.absolute_e = True                      # M82 / M83 (see e_is_absolute)
         self.scale = 1.0                            # mm per G-code unit
@@ -130,6 +132,10 @@ class Interpreter:
             "SET_KINEMATIC_POSITION": self._set_kinematic_position,
             "QUERY_ENDSTOPS": self._query_endstops, "M119": self._m119,
         }
+        # Probe, SAVE_CONFIG and G-code offset commands (mendel.probing.commands,
+        # mendel.gcode.offsets).
+        self._handlers.update(probing_commands.handlers(self))
+        self._handlers.update(offsets.handlers(self))
 
     # -- driving -------------------------------------------------------
     def run(self, commands):
@@ -373,7 +379,8 @@ class Interpreter:
         homed = homing_commands.g28(self, axes) or axes
         self.homed_axes.update(axis.lower() for axis in homed)
         for axis in homed:
-            self.base["XYZ".index(axis.upper())] = 0.0
+            i = "XYZ".index(axis.upper())
+            self.base[i] = self.homing_origin[i]     # G92 ends, the G-code offset stays
         self.position[:3] = self.machine.position[:3]
 
     def _set_kinematic_position(self, command):

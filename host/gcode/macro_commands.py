@@ -41,6 +41,7 @@ class GcodeState:
     speed_factor: float
     extrude_factor: float
     scale: float
+    homing_origin: list = None      # SET_GCODE_OFFSET's offset (restored with base, as Klipper)
 
 
 def set_gcode_variable(macros, _interpreter, params):
@@ -67,7 +68,8 @@ def save_gcode_state(macros, interpreter, params):
     macros.saved_states[params.get("NAME", "default")] = GcodeState(
         interpreter.absolute, interpreter.absolute_e, list(interpreter.base),
         interpreter.logical_e, list(interpreter.position), interpreter.feed,
-        interpreter.speed_factor, interpreter.extrude_factor, interpreter.scale)
+        interpreter.speed_factor, interpreter.extrude_factor, interpreter.scale,
+        list(interpreter.homing_origin))
 
 
 def restore_gcode_state(macros, interpreter, params):
@@ -88,6 +90,7 @@ def restore_gcode_state(macros, interpreter, params):
             interpreter.position = target
     interpreter.absolute, interpreter.absolute_e = state.absolute, state.absolute_e
     interpreter.base = list(state.base)
+    interpreter.homing_origin = list(state.homing_origin)
     interpreter.logical_e = state.logical_e
     interpreter.feed, interpreter.scale = state.feed, state.scale
     interpreter.speed_factor = state.speed_factor

@@ -58,13 +58,14 @@ class Probe:
     # -- the pin (BLTouch) ---------------------------------------------
     def deploy(self):
         if self.config.kind == "bltouch" and not self.deployed:
-            self._set_pin(True)
+            self.set_pin(True)
 
     def stow(self):
         if self.config.kind == "bltouch" and self.deployed:
-            self._set_pin(False)
+            self.set_pin(False)
 
-    def _set_pin(self, deployed):
+    def set_pin(self, deployed):
+        """Deploy (True) or stow (False) a BLTouch pin, waiting pin_move_time."""
         mcu = self.toolhead.mcu
         self.toolhead.wait_moves()
         mcu.send("set_servo", self._servo_id(), PIN_DOWN_US if deployed else PIN_UP_US)
@@ -97,6 +98,7 @@ class Probe:
         speed = speed or self.config.speed
         self.deploy()
         try:
+            toolhead.wait_moves()       # read the probe where the nozzle is, not where it was
             if self.triggered():
                 raise ProbeError("Probe triggered prior to movement")
             target = list(toolhead.position)
@@ -112,16 +114,18 @@ class Probe:
         return list(toolhead.position[:3])
 
     def run(self, speed=None, samples=None, retract=None, result=None, tolerance=None,
-            retries=None, report=None):
+            retries=None, report=None, lift_speed=None):
         """Probe ``samples`` times at the current X, Y; returns the combined
-        [x, y, z] mm. ``report(text)`` gets Klipper's one line per sample
-        (``probe at X,Y is z=Z``)."""
+        [x, y, z] mm (z: the nozzle's Z at the trigger). ``report(text)``
+        gets Klipper's one line per sample (``probe at X,Y is z=Z``).
+        Arguments default to the config's; speeds mm/s, distances mm."""
         cfg = self.config
         samples = cfg.samples if samples is None else int(samples)
         retract = cfg.sample_retract_dist if retract is None else retract
         result = cfg.samples_result if result is None else result
         tolerance = cfg.samples_tolerance if tolerance is None else tolerance
         retries = cfg.samples_tolerance_retries if retries is None else int(retries)
+        lift_speed = lift_speed or cfg.lift_speed
         if samples < 1:
             raise ProbeError("SAMPLES must be at least 1")
         if result not in ("average", "median"):
@@ -130,14 +134,7 @@ class Probe:
         attempt = 0
         try:
             while True:
-                points = []
-                while len(points) < samples:
-                    point = self.probe_once(speed)
-                    points.append(point)
-                    if report is not None:
-                        report("probe at %.3f,%.3f is z=%.6f" % tuple(point))
-                    if len(points) < samples:
-                        self.lift_to(point[2] + retract, cfg.lift_speed)
+                points = self.samples(samples, speed, retract, lift_speed, report)
                 zs = [p[2] for p in points]
                 if max(zs) - min(zs) <= tolerance:
                     break
@@ -146,15 +143,30 @@ class Probe:
                     raise ProbeError("Probe samples exceed samples_tolerance")
                 if report is not None:
                     report("Probe samples exceed tolerance. Retrying...")
-                self.lift_to(points[-1][2] + retract, cfg.lift_speed)
+                self.lift_to(points[-1][2] + retract, lift_speed)
         finally:
             self.stow()
         z = statistics.median(zs) if result == "median" else sum(zs) / len(zs)
         x, y = points[-1][0], points[-1][1]
         self.last_z = z
         if toolhead.position[2] < z + retract:
-            self.lift_to(z + retract, cfg.lift_speed)
+            self.lift_to(z + retract, lift_speed)
         return [x, y, z]
+
+    def samples(self, count, speed, retract, lift_speed, report=None, lift_last=False):
+        """``count`` probes at the current X, Y, lifted ``retract`` mm at
+        ``lift_speed`` between them (and after the last with
+        ``lift_last``); returns their [x, y, z] points. The pin is left
+        as it is (callers stow)."""
+        points = []
+        while len(points) < count:
+            point = self.probe_once(speed)
+            points.append(point)
+            if report is not None:
+                report("probe at %.3f,%.3f is z=%.6f" % tuple(point))
+            if lift_last or len(points) < count:
+                self.lift_to(point[2] + retract, lift_speed)
+        return points
 
     def lift_to(self, z, speed):
         """Move the nozzle straight up to ``z`` mm."""
