@@ -58,10 +58,13 @@ class Mcu:
         self.heaters = Heaters(self, board["heaters"], board["adc_max"], 1.0 / CONTROL_HZ)
         self.fans = Fans(self, board["fans"])
         self.timed = TimedOutputs(hal, (self.heaters.apply_target, self.fans.apply_speed))
-        self.endstops = Endstops(self, board.get("endstops", []), board.get("servos", []))
+        self.endstops = Endstops(self, board.get("endstops", []))
         for obj in (self.link, self, self.steppers, self.heaters, self.fans, self.endstops,
                     hal):
             self.link.bind(obj)
+        if board.get("servos"):
+            from motion.servos import Servos
+            self.link.bind(Servos(self, board["servos"]))
         self.steppers.bind_link(self.link)
         hal.attach(self)
         freq = hal.clock_freq
