@@ -37,6 +37,7 @@ from mendel.errors import CommandError, printable
 from mendel.gcode import arcs
 from mendel.gcode.commands import KNOWN_IGNORED, TEXT_REPLIES
 from mendel.homing import commands as homing_commands
+from mendel.probing import mesh_commands
 from mendel.gcode.reader import commands
 
 AXES = "XYZE"
@@ -130,6 +131,7 @@ class Interpreter:
             "SET_KINEMATIC_POSITION": self._set_kinematic_position,
             "QUERY_ENDSTOPS": self._query_endstops, "M119": self._m119,
         }
+        self._handlers.update(mesh_commands.handlers(self))      # BED_MESH_*
 
     # -- driving -------------------------------------------------------
     def run(self, commands):
