@@ -4,6 +4,7 @@ every move. The figure: a real slicer file, started by a PRINT_START that
 homes and probes, lays its first layer at its layer height above the
 bed's surface, measured from the board's step log."""
 import contextlib
+import json
 import math
 import os
 import re
@@ -169,3 +170,189 @@ def test_first_layer_follows_the_bed(tmp_path, corpus, calibrate):
         assert worst <= 0.02
     else:
         assert worst > 0.1
+
+
+# -- the mesh in the move path -------------------------------------------------
+
+HOME_AND_PROBE = "G28\nBED_MESH_CALIBRATE\n"
+
+
+def test_moves_follow_the_mesh_and_positions_stay_in_gcode_coordinates(tmp_path):
+    """With a mesh, the toolhead's Z is the G-code Z plus the mesh there,
+    M114 and the machine position report the G-code Z, the C fast path is
+    off; BED_MESH_CLEAR hands the toolhead's Z back unchanged."""
+    cfg = make_cfg(tmp_path)
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, HOME_AND_PROBE + "G1 X100 Y100 Z0.2 F3000\nM114\n")
+        mesh = printer.bed_mesh.transform.mesh
+        assert printer.toolhead.position[2] == pytest.approx(0.2 + mesh.z_at(100, 100), abs=1e-9)
+        assert printer.position[:3] == [100.0, 100.0, 0.2]
+        assert said[-1] == "echo: X:100.000 Y:100.000 Z:0.200 E:0.000"
+        assert printer.move_feed() is None
+        adjusted_z = printer.toolhead.position[2]
+        run(printer, tmp_path, "BED_MESH_CLEAR\nM114\n", "clear.gcode")
+        assert printer.toolhead.position[2] == adjusted_z
+        assert said[-1] == "echo: X:100.000 Y:100.000 Z:%.3f E:0.000" % adjusted_z
+        assert printer.move_feed() is not None
+        run(printer, tmp_path, "G1 Z0.2\n", "after.gcode")
+        assert printer.toolhead.position[2] == pytest.approx(0.2, abs=1e-12)
+
+
+def test_a_long_move_is_split_so_z_follows_the_bed(tmp_path):
+    """One G-code move across the bed becomes toolhead moves that end on
+    move_check_distance (5 mm) checks where the correction changed by
+    split_delta_z (0.025 mm) or more, each at the mesh's Z there."""
+    cfg = make_cfg(tmp_path)
+    with printer_on_sim(cfg) as (printer, _said):
+        run(printer, tmp_path, HOME_AND_PROBE + "G1 X30 Y100 Z0.2 F6000\n")
+        sent = []
+        original = printer.toolhead.move
+        printer.toolhead.move = lambda target, speed: (sent.append(list(target)),
+                                                       original(target, speed))
+        run(printer, tmp_path, "G1 X200 F6000\n", "across.gcode")
+        mesh = printer.bed_mesh.transform.mesh
+    assert len(sent) > 10
+    xs = [p[0] for p in sent]
+    assert xs == sorted(xs) and xs[-1] == 200.0
+    assert all((x - 30.0) % 5.0 == 0.0 for x in xs)
+    last = mesh.z_at(30.0, 100.0)
+    for x, y, z, _e in sent[:-1]:
+        assert abs(mesh.z_at(x, y) - last) >= 0.025
+        last = mesh.z_at(x, y)
+    for x, y, z, _e in sent:
+        assert y == 100.0
+        assert z == pytest.approx(0.2 + mesh.z_at(x, y), abs=1e-9)
+
+
+def test_g28_moves_are_not_adjusted(tmp_path):
+    """[safe_z_home]'s moves are the toolhead's own (Klipper's manual
+    moves): after G28 with a mesh in use the nozzle is at home_xy_position
+    and exactly z_hop, and the G-code position is that less the mesh."""
+    cfg = make_cfg(tmp_path, extra="[safe_z_home]\nhome_xy_position = 120, 100\nz_hop = 10\n")
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, HOME_AND_PROBE + "G1 X60 Y50 Z0.3 F6000\nG28\nM114\n")
+        assert printer.bed_mesh.active
+        assert printer.toolhead.position[:3] == [120.0, 100.0, 10.0]
+        offset = printer.bed_mesh.transform.offset(120.0, 100.0, 10.0)
+        assert said[-1] == "echo: X:120.000 Y:100.000 Z:%.3f E:0.000" % (10.0 - offset)
+
+
+def test_probe_points_and_heights(tmp_path):
+    """BED_MESH_CALIBRATE probes mesh_min .. mesh_max with the probe tip
+    (nozzle at point - offset) and keeps the bed's height there: probe Z
+    less z_offset, which is the surface within a Z step and the switch's
+    repeatability."""
+    cfg = make_cfg(tmp_path)
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, HOME_AND_PROBE + "BED_MESH_OUTPUT PGP=1\n")
+        mesh = printer.bed_mesh.transform.mesh
+    assert mesh.bounds == ((30.0, 10.0), (240.0, 200.0))
+    xs, ys = mesh.probe_coordinates()
+    expected = surface(cfg, xs[None, :], ys[:, None])
+    assert np.abs(mesh.probed - expected).max() <= 1.0 / STEPS_PER_MM[2] + 0.005
+    assert "echo: probe at 6.000,5.000 is z=%.6f" % (mesh.probed[0, 0] + 1.0) in said
+    assert "echo: 0 | (6.0, 5.0) | (30.0, 10.0)" in said
+    assert "echo: Mesh Bed Leveling Complete" in said
+
+
+def test_profiles_save_load_remove_and_survive_a_restart(tmp_path):
+    """The calibrated mesh is saved to "default" for SAVE_CONFIG; SAVE,
+    REMOVE and LOAD work on the session's profiles with Klipper's words; a
+    profile written by SAVE_CONFIG loads after a restart to the same mesh."""
+    cfg = make_cfg(tmp_path)
+    with printer_on_sim(cfg) as (printer, said):
+        with pytest.raises(PrintError, match=re.escape("bed_mesh: Unknown profile [warm]")):
+            run(printer, tmp_path, "BED_MESH_PROFILE LOAD=warm\n")
+        run(printer, tmp_path, HOME_AND_PROBE + "BED_MESH_PROFILE SAVE=warm\n"
+                                                "BED_MESH_PROFILE REMOVE=default\n"
+                                                "BED_MESH_PROFILE REMOVE=nothing\n")
+        probed = printer.bed_mesh.transform.mesh.probed
+        changes = printer.pending.changes
+        assert changes["bed_mesh default"] is None
+        assert changes["bed_mesh warm"]["x_count"] == "5"
+        assert "echo: No profile named [nothing] to remove" in said
+        run(printer, tmp_path, "BED_MESH_CLEAR\nBED_MESH_PROFILE LOAD=warm\n", "load.gcode")
+        assert printer.bed_mesh.profile_name == "warm"
+        printer.pending.save()
+    cfg = config_mod.load(cfg.path)
+    assert sorted(cfg.mesh_profiles) == ["warm"]
+    with printer_on_sim(cfg) as (printer, _said):
+        assert not printer.bed_mesh.active
+        run(printer, tmp_path, "BED_MESH_PROFILE LOAD=warm\n", "restart.gcode")
+        # Saved with 6 decimals, as Klipper writes them.
+        assert np.abs(printer.bed_mesh.transform.mesh.probed - probed).max() < 1e-6
+
+
+def test_adaptive_mesh_covers_the_objects(tmp_path):
+    """ADAPTIVE=1 probes the EXCLUDE_OBJECT_DEFINE polygons' extent plus
+    ADAPTIVE_MARGIN, with the configured count scaled to it (at least 3)."""
+    cfg = make_cfg(tmp_path, count="13, 13")
+    with printer_on_sim(cfg) as (printer, _said):
+        run(printer, tmp_path,
+            "EXCLUDE_OBJECT_DEFINE NAME=cube CENTER=125,105 "
+            "POLYGON=[[108,88],[142,88],[142,122],[108,122]]\n"
+            "G28\nBED_MESH_CALIBRATE ADAPTIVE=1 ADAPTIVE_MARGIN=5\n")
+        mesh = printer.bed_mesh.transform.mesh
+    # 13 * 44 / 210 mm -> 3 columns 22 mm apart; 13 * 44 / 190 -> 4 rows,
+    # 14.66 mm apart (floored to 0.01 mm: the last row is 0.02 mm short).
+    assert mesh.probed.shape == (math.ceil(13 * 44 / 190), math.ceil(13 * 44 / 210)) == (4, 3)
+    assert mesh.bounds == ((103.0, 83.0), (147.0, pytest.approx(83.0 + 3 * 14.66)))
+
+
+@pytest.mark.parametrize("line, message", [
+    ("BED_MESH_CALIBRATE FOO=1", "BED_MESH_CALIBRATE has no parameter FOO"),
+    ("BED_MESH_CALIBRATE METHOD=manual", "Mendel probes only with METHOD=automatic"),
+    ("BED_MESH_CALIBRATE PROBE_COUNT=2", "at least 3 points per axis"),
+    ("BED_MESH_PROFILE", "takes one of LOAD=name, SAVE=name, REMOVE=name"),
+    ("BED_MESH_CLEAR NOW=1", "BED_MESH_CLEAR has no parameter NOW"),
+])
+def test_refused_lines(tmp_path, line, message):
+    cfg = make_cfg(tmp_path)
+    with printer_on_sim(cfg) as (printer, _said):
+        with pytest.raises(PrintError, match=re.escape(message)):
+            run(printer, tmp_path, "G28\n" + line + "\n")
+        assert not printer.bed_mesh.active
+
+
+def test_reports_before_probing(tmp_path):
+    cfg = make_cfg(tmp_path)
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "BED_MESH_OUTPUT\nBED_MESH_MAP\nBED_MESH_PROFILE SAVE=x\n")
+    assert said[-3:] == ["echo: Bed has not been probed", "echo: Bed has not been probed",
+                         "echo: Unable to save to profile [x], the bed has not been probed"]
+
+
+def test_bed_mesh_map_is_json(tmp_path):
+    cfg = make_cfg(tmp_path)
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, HOME_AND_PROBE + "BED_MESH_MAP\n")
+        probed = printer.bed_mesh.transform.mesh.probed
+    line = said[-1]
+    assert line.startswith("echo: mesh_map_output ")
+    data = json.loads(line[len("echo: mesh_map_output "):])
+    assert data["mesh_min"] == [30.0, 10.0] and data["mesh_max"] == [240.0, 200.0]
+    assert np.array_equal(np.array(data["z_positions"]), probed)
+
+
+def test_a_printer_without_bed_mesh_refuses_the_commands(tmp_path):
+    cfg = config_mod.load(default_config())
+    with printer_on_sim(cfg) as (printer, _said):
+        with pytest.raises(PrintError, match=re.escape("this printer has no [bed_mesh] section")):
+            run(printer, tmp_path, "G28\nBED_MESH_CALIBRATE\n")
+
+
+def test_check_accepts_a_print_start_that_probes(tmp_path):
+    """`mendel check` runs BED_MESH_* statically: a file whose PRINT_START
+    calibrates checks clean; loading a profile nobody made is an error."""
+    cfg = make_cfg(tmp_path)
+    good = tmp_path / "good.gcode"
+    good.write_text("M104 S215\nM109 S215\nPRINT_START\nBED_MESH_PROFILE LOAD=default\n"
+                    "BED_MESH_OUTPUT PGP=1\nG1 X100 Y100 Z0.2 F3000\nG1 X120 E1\n"
+                    "BED_MESH_CLEAR\n")
+    report = check_file(str(good), cfg)
+    assert report["fits"], report["problems"]
+    assert report["errors"] == [] and report["unsupported"] == {}
+    bad = tmp_path / "bad.gcode"
+    bad.write_text("G28\nBED_MESH_PROFILE LOAD=cold\n")
+    report = check_file(str(bad), cfg)
+    assert [e["reason"] for e in report["errors"]] == ["bed_mesh: Unknown profile [cold]"]
