@@ -58,7 +58,7 @@ class Mcu:
         self.heaters = Heaters(self, board["heaters"], board["adc_max"], 1.0 / CONTROL_HZ)
         self.fans = Fans(self, board["fans"])
         self.timed = TimedOutputs(hal, (self.heaters.apply_target, self.fans.apply_speed))
-        self.endstops = Endstops(self, board.get("endstops", []))
+        self.endstops = Endstops(self, board.get("endstops", []), board.get("servos", []))
         for obj in (self.link, self, self.steppers, self.heaters, self.fans, self.endstops,
                     hal):
             self.link.bind(obj)
@@ -87,6 +87,8 @@ class Mcu:
             "motors": self.steppers.names,
             "heaters": [h.name for h in self.heaters.heaters],
             "fans": self.fans.names, "endstops": self.endstops.names,
+            # Motors stopped at an endstop in hardware (home_arm): G28 works.
+            "homing": hasattr(self.hal, "home_arm"),
             "virtual_clock": self.hal.virtual,
             "shutdown": self.shutdown_reason,
         }

@@ -6,7 +6,8 @@ The report (``check_file``) has: ``lines``, ``commands``, ``moves``,
 ``extrude_moves``, ``travel_moves``, ``arcs``, ``layers`` (the slicer's layer
 tags when it wrote any: ``;LAYER_CHANGE``, else ``;LAYER:``-style ones; else
 the distinct Z heights at which filament is laid), ``layer_comments`` (all
-layer tags seen),
+layer tags seen), ``first_layer_z`` (mm: Z of the first move laying filament
+on layer 1, mendel.gcode.layers; None without any),
 ``filament_mm`` (net E of the extruder motor in mm of filament),
 ``print_bounds`` (``{"min": [x, y, z], "max": [x, y, z]}`` mm over the start
 and end points of extruding moves: E grows and X/Y/Z move), ``travel_bounds``
@@ -299,6 +300,7 @@ def check_file(path, config, settings=None):
         "travel_moves": machine.travel_moves,
         "arcs": interpreter.arcs,
         "layers": machine.layers.current,
+        "first_layer_z": machine.layers.first_z,
         "layer_comments": machine.layer_comments,
         "filament_mm": round(machine.position[3], 6),
         "print_bounds": machine.print_bounds.as_dict(),

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 
 import serial
@@ -23,6 +24,7 @@ from mendel.mcu.faults import FaultSpecError, FaultyPort, parse_faults
 from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import Mcu, McuShutdown
 from mendel.printer import Printer, PrintError
+from mendel.sim import surface
 from mendel.sim.board import SimBoard, SimulatorError
 from mendel.thermal import cli as thermal_cli
 from mendel.thermal.autotune import AutotuneError
@@ -260,6 +262,11 @@ def _report_print(summary, log_where=None):
     lines.append("  link: %d frames, %d bytes; %d damaged frames refused, %d resends"
                  % (link["frames_ok"], link["bytes_sent"], link["frames_bad"],
                     link["retransmits"]))
+    error = summary.first_layer_height_error_mm
+    if error:
+        lines.append("  first layer: nozzle height off by max %.4f mm, rms %.4f mm "
+                     "(%d extruder steps, simulated bed)"
+                     % (error["max"], error["rms"], error["samples"]))
     if summary.log:
         lines.append("  run log: %s" % (log_where or summary.log))
     return "\n".join(lines)
@@ -268,26 +275,30 @@ def _report_print(summary, log_where=None):
 def cmd_print(args):
     cfg = config_mod.load(args.config)
     path = _readable(args.file)
-    with ux_session.RunSession(args, "print", path) as run, _board(args, cfg) as mcu:
-        for text in cfg.warnings + [sniff_gcode(path)]:
-            if text:
-                run.warn("mendel: warning: " + text)
-        printer = Printer(cfg, mcu, warn=run.warn, settings=_settings(args))
-        run.watch(printer)
-        sent = _sent_run_log(args, mcu)
-        if sent is not None:
-            printer.toolhead.sent_runs = sent.add
-        try:
-            thermal_cli.schedule_faults(printer, args.sim_fault)
-            summary = printer.print_file(path, preflight=not args.no_preflight)
-        finally:
+    with _metric_step_log(args, cfg) as simulated:
+        with ux_session.RunSession(args, "print", path) as run, _board(args, cfg) as mcu:
+            for text in cfg.warnings + [sniff_gcode(path)]:
+                if text:
+                    run.warn("mendel: warning: " + text)
+            printer = Printer(cfg, mcu, warn=run.warn, settings=_settings(args))
+            run.watch(printer)
+            sent = _sent_run_log(args, mcu)
             if sent is not None:
-                sent.close()
-            with contextlib.suppress(LinkError, McuShutdown, OSError):
-                printer.shutdown()
-        summary.warnings = run.monitor.warnings
-        summary.log = run.log_path
-        run.summary = summary.__dict__
+                printer.toolhead.sent_runs = sent.add
+            try:
+                thermal_cli.schedule_faults(printer, args.sim_fault)
+                summary = printer.print_file(path, preflight=not args.no_preflight)
+            finally:
+                if sent is not None:
+                    sent.close()
+                with contextlib.suppress(LinkError, McuShutdown, OSError):
+                    printer.shutdown()
+            summary.warnings = run.monitor.warnings
+            summary.log = run.log_path
+            run.summary = summary.__dict__
+        if simulated and args.step_log:      # the board has ended: its log is whole
+            summary.first_layer_height_error_mm = surface.print_figures(
+                args.step_log, cfg, printer.preflight_report)
     if args.json:
         print(json.dumps(summary.__dict__, indent=2))
     else:
@@ -297,6 +308,25 @@ def cmd_print(args):
               % (summary.position_steps, summary.expected_steps), file=sys.stderr)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _metric_step_log(args, cfg):
+    """Yield True on the simulated board. There, without --step-log, a
+    printer with a simulated bed or a probe (mendel.sim.surface.wants_step_log)
+    has the board write its step log to a temporary file (args.step_log) for
+    the first layer's height error; the file is removed afterwards."""
+    simulated = not (args.port or cfg.serial)
+    if not simulated or args.step_log or not surface.wants_step_log(cfg):
+        yield simulated
+        return
+    fd, args.step_log = tempfile.mkstemp(prefix="mendel-steps-", suffix=".log")
+    os.close(fd)
+    try:
+        yield simulated
+    finally:
+        os.unlink(args.step_log)
+        args.step_log = None
 
 
 def _report_check(report):

@@ -48,6 +48,9 @@ class PrintSummary:
     warnings: list = dataclasses.field(default_factory=list)
     log: str = None                    # run log path (set by the caller that wrote it)
     kinematics: str = "cartesian"      # [printer] kinematics: names the motors of the steps
+    # The simulated nozzle's height above the bed on the first layer against the
+    # file's first-layer Z (mendel.sim.surface): {max, rms} mm, samples; None without.
+    first_layer_height_error_mm: dict = None
 
     @property
     def speedup(self):
@@ -71,6 +74,7 @@ class Printer(ToolheadMachine):
         self.fan_id = mcu.info["fans"].index(config.fan)
         self.peaks = self.heaters.peaks
         self.tunes = []
+        self.preflight_report = None     # mendel.check's report of the last print_file
         # Sees the print as it goes (mendel.ux.monitor.PrintMonitor or None):
         # ``begin(report)``, ``commands(iterable)``, ``event(kind, value)``.
         self.observer = None
@@ -257,6 +261,7 @@ class Printer(ToolheadMachine):
     def print_file(self, path, preflight=True):
         """Stream a G-code file; returns a PrintSummary. Raises PrintError."""
         report = self.preflight(path) if preflight else None
+        self.preflight_report = report
         if self.observer is not None:
             self.observer.begin(report)
         start_wall = time.monotonic()

@@ -438,6 +438,9 @@ class Toolhead:
         ``{motor: trigger step position or None}``."""
         mcu = self.mcu
         end = self._ticks(self.print_time)
+        if not motors:
+            mcu.wait_until(end)
+            return {}
         poll = self._ticks(HOMING_POLL_TIME)
         triggers = dict.fromkeys(motors)
         while True:

@@ -43,7 +43,8 @@ def sim_printer(step_log, realtime=False):
 
 
 def read_log(path):
-    """``(runs, events)``: {motor: [(first, interval, count, add), ...]} and
+    """``(runs, events)``: {motor: [(first, interval, count, add), ...] since
+    its last endstop stop} and
     [(kind, clock, index, value), ...] in the order the board wrote them."""
     runs, events = {}, []
     with open(path) as f:
@@ -51,6 +52,10 @@ def read_log(path):
             parts = line.split()
             if parts[0] in ("heater", "fan"):
                 events.append((parts[0],) + tuple(int(p) for p in parts[1:]))
+            elif parts[0] == "hit":
+                # G28 stopped the motor at its endstop, which is position 0 of
+                # these files' axes (position_endstop): count from there.
+                runs[int(parts[2])] = []
             elif parts[0] != "stop":
                 oid, first, interval, count, add = map(int, parts)
                 runs.setdefault(oid, []).append((first, interval, count, add))

@@ -151,6 +151,7 @@ def test_temperatures_m105_during_motion_and_m155_auto_report():
     with served() as (port, _session):
         client = Client(port.path)
         assert client.run("M104 S200") == ["ok"]
+        client.run("G28")
         for i in range(10):
             client.run("G1 X%d Y%d F600" % (10 + 10 * i, 5 + 5 * (i % 2)))
         time.sleep(0.5)                       # the board's clock follows the wall clock
@@ -203,6 +204,10 @@ def test_m112_halts_at_once_and_m999_restarts():
         report = client.run("M105")[0]
         assert report.startswith("ok T:") and " /0.0 " in report and "@:0 " in report
         assert client.run("M999")[-1] == "ok"
+        # The board stopped where it was: its position is unknown until G28.
+        refused = client.run("G1 X10 F6000")
+        assert any("Must home axis first" in line for line in refused), refused
+        client.run("G28")
         client.run("G1 X10 F6000")
         client.run("M400")
         assert position(client)[0]["X"] == 10.0

@@ -127,7 +127,11 @@ class SimHal:
         for spec in board["fans"]:
             cooled = [self.plants[i] for i in spec.get("sim_cools", [])]
             self._pins[spec["pin"]] = ("fan", cooled, None)
+        for spec in board.get("servos", []):
+            # A BLTouch's control pin: the probe (endstop) of the same name.
+            self._pins[spec["pin"]] = ("servo", spec["name"], None)
         motors = len(board["motors"])
+        self._endstop_names = [spec["name"] for spec in board.get("endstops", [])]
         self.switches = [Switch(spec["sim"], 100 + i) if "sim" in spec else None
                          for i, spec in enumerate(board.get("endstops", []))]
         self.hits = [None] * motors       # step position of each endstop stop
@@ -245,10 +249,20 @@ class SimHal:
             return 0
         return switch.level(self._positions(self.clock()))
 
-    def set_deployed(self, endstop, deployed):
-        """A BLTouch's pin moved: it can trigger only while deployed."""
-        if self.switches[endstop] is not None:
-            self.switches[endstop].deployed = bool(deployed)
+
+    def _servo(self, name, pulse_us):
+        """A BLTouch's pin follows its servo pulse: below 1000 us down
+        (deployed, 650 us), 1300..1600 us up (stowed, 1475 us); other modes
+        (self-test, reset) leave it as it is."""
+        if name not in self._endstop_names:
+            return
+        switch = self.switches[self._endstop_names.index(name)]
+        if switch is None:
+            return
+        if 0 < pulse_us < 1000:
+            switch.deployed = True
+        elif 1300 <= pulse_us <= 1600:
+            switch.deployed = False
 
     def _positions(self, now):
         runlog = self._runlog
@@ -315,7 +329,9 @@ class SimHal:
 
     def pwm_write(self, pin, duty):
         role, target, _probe = self._pins[pin]
-        if role == "heater":
+        if role == "servo":
+            self._servo(target, duty * 20000.0)
+        elif role == "heater":
             target.duty = duty
         else:
             for plant in target:

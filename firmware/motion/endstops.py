@@ -1,6 +1,6 @@
 # Mendel firmware: endstops and homing stops.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Endstop reads and homing stops, over whatever the HAL does in hardware.
+"""Endstop reads, homing stops and probe servos, over whatever the HAL does in hardware.
 
 Homing: the host arms an endstop for the motors that move towards it
 (``endstop_home``), then queues the homing runs as usual. The HAL stops each
@@ -12,6 +12,7 @@ hardware (the simulated board) refuses homing with a shutdown that says so.
 """
 import link
 
+SERVO_PERIOD_S = 0.020     # 50 Hz hobby-servo frame (BLTouch control)
 ENDSTOP_STATE = link.response("endstop_state", "ii")
 TRIGGER = link.response("trigger", "iii")
 
@@ -19,9 +20,11 @@ TRIGGER = link.response("trigger", "iii")
 class Endstops:
     """Endstops named in the board file, in its order (index = endstop id)."""
 
-    def __init__(self, mcu, specs):
+    def __init__(self, mcu, specs, servos=()):
         self.mcu = mcu
         self.names = [spec["name"] for spec in specs]
+        self.servos = [spec["pin"] for spec in servos]
+        self._servo_on = bytearray(len(self.servos))
 
     def _check(self, eid):
         if not 0 <= eid < len(self.names):
@@ -56,15 +59,19 @@ class Endstops:
                 return
             invert(eid, inverted)
 
-    @link.command("probe_deploy", "ii")
-    def cmd_probe_deploy(self, eid, deployed):
-        """Deploy (1) or stow (0) the pin of probe ``eid`` (a BLTouch)."""
-        if self._check(eid):
-            deploy = getattr(self.mcu.hal, "set_deployed", None)
-            if deploy is None:
-                self.mcu.shutdown("this board cannot deploy a probe")
-                return
-            deploy(eid, deployed)
+    @link.command("set_servo", "ii")
+    def cmd_set_servo(self, sid, pulse_us):
+        """Drive servo ``sid`` (board file "servos") with ``pulse_us`` us
+        pulses at 50 Hz, 0 for none: a BLTouch's pin (650 us down, 1475 us up)."""
+        if not 0 <= sid < len(self.servos):
+            self.mcu.shutdown("no servo %d on this board" % sid)
+            return
+        hal = self.mcu.hal
+        pin = self.servos[sid]
+        if not self._servo_on[sid]:
+            hal.pwm_config(pin, SERVO_PERIOD_S)
+            self._servo_on[sid] = 1
+        hal.pwm_write(pin, pulse_us / (SERVO_PERIOD_S * 1000000.0))
 
     @link.command("endstop_query", "i")
     def cmd_endstop_query(self, eid):

@@ -6,7 +6,9 @@ A file's own layer tags win: ``;LAYER_CHANGE`` (PrusaSlicer, Orca; Bambu Studio'
 if it has any, else ``;LAYER:<n>``-style tags (Cura, ideaMaker, Simplify3D,
 KISSlicer); a file without tags counts the distinct Z heights (mm, to 0.1 µm)
 at which filament is laid. Layers are numbered from 1; 0 means "before the
-first layer".
+first layer". The first layer's Z (``first_z``) is that of the first move
+laying filament after the first tag (a purge line before it is layer 0), or
+in a file without tags of the first move laying filament at all.
 """
 
 _EPSILON = 1e-9
@@ -29,6 +31,8 @@ class LayerTracker:
         self.changes = 0          # ;LAYER_CHANGE tags seen
         self.tags = 0             # ;LAYER:<n> tags seen
         self.heights = set()      # Z (mm, rounded) of extruding moves
+        self._first_z = None      # Z of the first extruding move
+        self._first_tagged_z = None   # ... of the first one after a layer tag
 
     def event(self, kind, _value=None):
         """An interpreter event (``kind`` as in ``Interpreter``'s ``event``)."""
@@ -44,7 +48,19 @@ class LayerTracker:
 
     def add_height(self, z):
         """Filament was laid at height ``z`` (mm)."""
-        self.heights.add(round(z, 4))
+        z = round(z, 4)
+        self.heights.add(z)
+        if self._first_z is None:
+            self._first_z = z
+        if self._first_tagged_z is None and (self.changes or self.tags):
+            self._first_tagged_z = z
+
+    @property
+    def first_z(self):
+        """The first layer's Z (mm; module docstring), None before any filament."""
+        if self.changes or self.tags:
+            return self._first_tagged_z
+        return self._first_z
 
     @property
     def current(self):

@@ -70,7 +70,7 @@ class Homing:
         for name, stepper in config.steppers.items():
             if name == "e":
                 continue
-            endstop = getattr(stepper, "endstop", None) or stepper.motor
+            endstop = getattr(stepper, "endstop", None)
             home = stepper.position_endstop
             if endstop == "probe" and config.probe is not None:
                 # probe:z_virtual_endstop: the nozzle is z_offset above the
@@ -176,6 +176,11 @@ class Homing:
                 raise HomingError("Endstop %s still triggered after retract" % rail.name)
 
     def _need_endstop(self, rail):
+        mcu = self.toolhead.mcu
+        if not mcu.info.get("homing", True):
+            raise HomingError("this board (%s) cannot stop its motors at an endstop, so it "
+                              "cannot home: set the position with SET_KINEMATIC_POSITION"
+                              % mcu.info.get("mcu"))
         if rail.endstop_id is None:
-            raise HomingError("%s has no endstop on this board (endstop_pin of [%s])"
-                              % (rail.name, rail.stepper.name))
+            raise HomingError("%s cannot home: [%s] has no endstop_pin (or SET_KINEMATIC_POSITION "
+                              "sets the position by hand)" % (rail.name, rail.stepper.name))

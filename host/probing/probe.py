@@ -14,7 +14,7 @@ and combined by ``samples_result`` (average or median); when they spread
 more than ``samples_tolerance`` the set is retried up to
 ``samples_tolerance_retries`` times, then refused. A BLTouch's pin is
 deployed before and stowed after (each sample with
-``stow_on_each_sample``), over the board's ``probe_deploy``.
+``stow_on_each_sample``) by its control pin's servo pulse (``set_servo``).
 
 Errors are Klipper's: ``Probe triggered prior to movement``, ``No trigger on
 probe after full movement``, ``Probe samples exceed samples_tolerance``,
@@ -22,7 +22,12 @@ probe after full movement``, ``Probe samples exceed samples_tolerance``,
 """
 import statistics
 
+from mendel.boards import load_board
 from mendel.errors import CommandError
+
+# BLTouch control pulses (us at 50 Hz), from its maker's manual.
+PIN_DOWN_US = 650
+PIN_UP_US = 1475
 
 
 class ProbeError(CommandError):
@@ -62,10 +67,18 @@ class Probe:
     def _set_pin(self, deployed):
         mcu = self.toolhead.mcu
         self.toolhead.wait_moves()
-        mcu.send("probe_deploy", self.endstop_id, 1 if deployed else 0)
+        mcu.send("set_servo", self._servo_id(), PIN_DOWN_US if deployed else PIN_UP_US)
         mcu.flush()
         mcu.wait_until(mcu.estimated_clock() + int(self.config.pin_move_time * mcu.clock_freq))
         self.deployed = deployed
+
+    def _servo_id(self):
+        """The board's servo (board file "servos") on [bltouch] control_pin."""
+        servos = [spec["pin"] for spec in load_board(self.toolhead.config.board).get("servos", [])]
+        if self.config.control_pin not in servos:
+            raise ProbeError("the board has no servo output %r for the BLTouch"
+                             % self.config.control_pin)
+        return servos.index(self.config.control_pin)
 
     def triggered(self):
         """True when the probe reads triggered now."""

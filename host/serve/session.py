@@ -87,8 +87,10 @@ class ServedPrinter(Printer):
             self.waiting = False
 
     def board_steps(self):
-        """Step position of the X, Y, Z, E motors as the board counts them."""
-        return [self.mcu.motor_position(oid) for oid in self.toolhead.oids]
+        """Step position of the X, Y, Z, E motors as the board counts them,
+        from the machine origin homing found (counter + offset)."""
+        return [self.mcu.motor_position(oid) + offset
+                for oid, offset in zip(self.toolhead.oids, self.toolhead.step_offsets)]
 
 
 class Session:

@@ -85,13 +85,13 @@ def switch_specs(config, motor_names):
         origin = [float(v) for v in inverse @ np.array(carriages)]
         for i, name in enumerate(names):
             stepper = config.steppers[name]
-            if getattr(stepper, "endstop", None) == "probe":
-                continue                # probe:z_virtual_endstop: the probe is its switch
+            if getattr(stepper, "endstop", None) in (None, "probe"):
+                continue                # none, or probe:z_virtual_endstop: the probe is its switch
             sim = _sim_stepper(config, name)
             positive = getattr(stepper, "homing_positive_dir", None)
             if positive is None:
                 positive = stepper.position_endstop >= stepper.position_max
-            specs[getattr(stepper, "endstop", None) or stepper.motor] = {
+            specs[stepper.endstop] = {
                 "kind": "endstop", "rows": [rows[i]], "origin": [origin[i]],
                 "at": stepper.position_endstop + float(sim.get("endstop_offset", 0.0)),
                 "dir": 1 if positive else -1,
@@ -110,10 +110,12 @@ def switch_specs(config, motor_names):
     home = kinematics.calc_motor_positions([kinematics.home_position()])[0]
     for m, name in enumerate(names):
         stepper = config.steppers[name]
+        if getattr(stepper, "endstop", None) is None:
+            continue
         sim = _sim_stepper(config, name)
         row = [0.0] * len(motor_names)
         row[oids[m]] = 1.0 / spm[m]
-        specs[getattr(stepper, "endstop", None) or stepper.motor] = {
+        specs[stepper.endstop] = {
             "kind": "endstop", "rows": [row], "origin": [carriages[m]],
             "at": float(home[m]) + float(sim.get("endstop_offset", 0.0)), "dir": 1,
             "spread": float(sim.get("endstop_repeatability", DEFAULT_REPEATABILITY))}

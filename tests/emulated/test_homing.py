@@ -1,10 +1,15 @@
 """Homing stops on the emulated RP2040: the PIO program samples the endstop before
 every step, and the harness drives the endstop GPIO at a chosen emulated cycle."""
+import os
+
 import numpy as np
 import pytest
 
 from conftest import connect
-from edges import rising_ticks
+from edges import net_steps, rising_ticks
+from mendel import config as config_mod
+from mendel.printer import Printer
+from printing import bench_config
 
 pytestmark = pytest.mark.emulated
 
@@ -48,3 +53,42 @@ def test_homing_stops_on_the_step_the_endstop_closes_before(emulator):
     assert (hit, state) == (1, 1)
     assert position == -len(ticks), "the board's stop position is not the pins' count"
     assert len(ticks) == TRIGGER_AFTER
+
+
+def test_g28_on_the_rp2040_takes_the_position_from_the_pio_stop(emulator, tmp_path):
+    """G28 X through the host (Printer, the board's real clock) on the bench
+    rig: the harness closes X's endstop (active low, ``^!gpio11`` in the
+    bench printer.cfg) 1 s after the host starts, half-way through the
+    homing move. Afterwards the host's step count of X is the board's
+    (get_position), which is the count of step pulses on the pin, X is at
+    position_endstop, and QUERY_ENDSTOPS reads it TRIGGERED."""
+    path = bench_config(str(tmp_path))
+    with open(path) as f:
+        text = f.read()
+    text = text.replace("[stepper_x]\n", "[stepper_x]\nhoming_retract_dist = 0\n", 1)
+    with open(path, "w") as f:
+        f.write(text)
+    cfg = config_mod.load(path)
+    motor = emulator.board["motors"][0]
+    spec = emulator.board["endstops"][0]
+    closed = 0 if spec["active"] == "low" else 1
+    gcode = os.path.join(str(tmp_path), "home.gcode")
+    with open(gcode, "w") as f:
+        f.write("G28 X\nQUERY_ENDSTOPS\n")
+    port, mcu = connect(emulator)
+    said = []
+    try:
+        printer = Printer(cfg, mcu, warn=said.append)
+        close = mcu.estimated_clock() + mcu.clock_freq
+        emulator.drive(int(spec["pin"][4:]), closed, at_cycle=emulator.cycle_of(close))
+        printer.print_file(gcode, preflight=False)
+        host = printer.toolhead.motor_positions()[0]
+        board = mcu.motor_position(printer.toolhead.oids[0])
+        position = printer.toolhead.position[0]
+    finally:
+        port.close()
+    pulses = net_steps(emulator, motor)
+    assert host == board == pulses
+    assert pulses < -100, "the homing move should have run for a while before the switch"
+    assert position == cfg.steppers["x"].position_endstop
+    assert "echo: x:TRIGGERED y:open z:open" in said
