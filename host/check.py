@@ -29,6 +29,7 @@ from mendel.gcode.reader import LineCounter, iter_commands, sniff_gcode
 from mendel.planner.extrusion import check_extrusion, check_temperature
 from mendel.planner.kinematics import KinematicsError
 from mendel.planner.motion import Motion, duration
+from mendel.probing.bed_mesh import CheckedBedMesh
 from mendel.thermal.heaters import check_target
 
 # Heater temperature a check assumes before a heater was waited for (degC).
@@ -80,6 +81,9 @@ class CheckMachine:
         self.temperatures = {}           # heater -> degC as a check assumes it
         self.homed = set()               # axes homed so far (G28, SET_KINEMATIC_POSITION)
         self.unhomed_move = None         # (line, reason) of the first move before homing
+        self.bed_mesh = None             # BED_MESH_* checked, nothing probed
+        if config.bed_mesh is not None:
+            self.bed_mesh = CheckedBedMesh(config.bed_mesh, config.mesh_profiles)
 
     def _line(self):
         return self.interpreter.lines if self.interpreter else 0

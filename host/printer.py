@@ -1,6 +1,7 @@
 # Mendel host: one printer, from a config and a board to a finished print.
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The machine the G-code interpreter drives, and the print job around it."""
+import contextlib
 import dataclasses
 import time
 
@@ -13,6 +14,7 @@ from mendel.mcu.mcu import McuShutdown
 from mendel.mcu.timed import TimedOutputs
 from mendel.planner.extrusion import check_temperature
 from mendel.probing.commands import ProbeCommands
+from mendel.probing.bed_mesh import BedMesh
 from mendel.toolhead import Toolhead, ToolheadMachine
 from mendel.thermal.autotune import AutotuneError
 from mendel.thermal.heaters import HEATERS, HostHeaters, TemperatureError, check_target
@@ -82,6 +84,11 @@ class Printer(ToolheadMachine):
         self.toolhead = Toolhead(config, mcu, on_temperatures=self.poll_temperatures)
         self.pending = PendingSave(config.path)    # results waiting for SAVE_CONFIG
         self.probing = ProbeCommands(self)          # PROBE..., PROBE_CALIBRATE's manual probe
+        self.bed_mesh = None                        # BED_MESH_*; adjusts every G-code move
+        if config.bed_mesh is not None:
+            self.bed_mesh = BedMesh(self.toolhead, config.bed_mesh, config.mesh_profiles,
+                                    self.pending, probe=lambda: self.probing.probe)
+        self._unadjusted = 0                        # inside unadjusted_moves()
         self._configure()
         if not self.outputs.supported:
             warn("board firmware %s %s has no queue_heater/queue_fan: temperature and fan "
@@ -114,14 +121,45 @@ class Printer(ToolheadMachine):
             self.mcu.send("endstop_config", names.index(name), 1 if inverted else 0)
 
     # -- the machine interface of the interpreter ------------------------
+    def _mesh_in_use(self):
+        return self.bed_mesh is not None and self.bed_mesh.active and not self._unadjusted
+
+    @property
+    def position(self):
+        """[x, y, z, e] mm in G-code coordinates: with a bed mesh in use, the
+        toolhead's Z less the mesh's correction there."""
+        if self._mesh_in_use():
+            return self.bed_mesh.gcode_position(self.toolhead.position)
+        return self.toolhead.position
+
     def move(self, target, speed):
+        """Move to ``target`` (G-code coordinates, mm) at ``speed`` mm/s; with
+        a bed mesh in use, as the points that make Z follow the bed."""
         check_temperature(self.config.extrusion, self.toolhead.position, target,
                           self.heaters.latest.get("extruder", 0.0))
-        self.toolhead.move(target, speed)
+        if not self._mesh_in_use():
+            self.toolhead.move(target, speed)
+            return
+        for point in self.bed_mesh.adjust(self.position, target):
+            self.toolhead.move(point, speed)
 
     def move_feed(self):
+        """The C fast path of plain moves, None while a bed mesh is in use
+        (each move is then split and adjusted in :meth:`move`)."""
+        if self._mesh_in_use():
+            return None
         cold = self.heaters.latest.get("extruder", 0.0) < self.config.extrusion.min_extrude_temp
         return self.toolhead.move_feed(cold)
+
+    @contextlib.contextmanager
+    def unadjusted_moves(self):
+        """Moves and positions inside are the toolhead's own, not adjusted by
+        the bed mesh (homing's moves, as Klipper's manual moves)."""
+        self._unadjusted += 1
+        try:
+            yield
+        finally:
+            self._unadjusted -= 1
 
     def motors_off(self):
         """M84/M18: drivers released, so no axis is homed any more."""

@@ -38,6 +38,7 @@ from mendel.gcode import arcs, offsets
 from mendel.gcode.commands import KNOWN_IGNORED, TEXT_REPLIES
 from mendel.homing import commands as homing_commands
 from mendel.probing import commands as probing_commands
+from mendel.probing import mesh_commands
 from mendel.gcode.reader import commands
 
 AXES = "XYZE"
@@ -136,6 +137,7 @@ class Interpreter:
         # mendel.gcode.offsets).
         self._handlers.update(probing_commands.handlers(self))
         self._handlers.update(offsets.handlers(self))
+        self._handlers.update(mesh_commands.handlers(self))      # BED_MESH_*
 
     # -- driving -------------------------------------------------------
     def run(self, commands):

@@ -17,6 +17,8 @@ any of its ``axes``; a G28 inside it homes for real. Its
 * after Z, the toolhead lifts to ``z_hop`` again, and with
   ``move_to_previous`` returns to the X, Y it had before.
 """
+import contextlib
+
 from mendel.errors import CommandError
 
 
@@ -34,9 +36,18 @@ def g28(interpreter, axes):
             and any(axis.lower() in override.axes for axis in axes):
         return _override(interpreter, override, axes)
     safe = getattr(config, "safe_z_home", None)
-    if safe is None:
-        return machine.home(axes)
-    return _safe_z_home(interpreter, safe, axes)
+    with _unadjusted(machine):
+        if safe is None:
+            return machine.home(axes)
+        return _safe_z_home(interpreter, safe, axes)
+
+
+def _unadjusted(machine):
+    """Homing's own moves are not adjusted by a bed mesh (Klipper's manual
+    moves): the machine's ``unadjusted_moves()`` context, where it has one
+    (looked up on its class: test machines answer any name)."""
+    hook = getattr(type(machine), "unadjusted_moves", None)
+    return hook(machine) if hook is not None else contextlib.nullcontext()
 
 
 def _override(interpreter, override, axes):
