@@ -97,6 +97,24 @@ class Mcu:
         }
 
     # -- commands ------------------------------------------------------
+    @link.command("set_inverted", "iii")
+    def cmd_set_inverted(self, kind, index, inverted):
+        """printer.cfg's ``!``: read endstop ``index`` inverted (``kind`` 0),
+        or reverse motor ``index``'s direction (``kind`` 1, with no runs
+        queued); 0 undoes it. A board that cannot shuts down saying so."""
+        hal = self.hal
+        invert = None
+        if kind == 0 and 0 <= index < len(self.endstops.names):
+            invert = getattr(hal, "endstop_invert", None)
+        elif kind == 1 and 0 <= index < len(self.steppers.names) \
+                and not self.steppers.used(index):
+            invert = getattr(hal, "dir_invert", None)
+        if invert is None:
+            self.shutdown("cannot invert %s %d on this board"
+                          % ("endstop" if kind == 0 else "motor", index))
+            return
+        invert(index, inverted)
+
     @link.command("get_clock")
     def cmd_get_clock(self):
         """Report the low 32 bits of the MCU clock (ticks); the host extends them."""

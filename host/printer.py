@@ -105,11 +105,12 @@ class Printer(ToolheadMachine):
         self.poll_temperatures()
 
     def _configure_endstops(self):
-        """Tell the board which endstop inputs read inverted (printer.cfg's
-        ``!`` on endstop_pin and the probe's pin)."""
-        names = list(self.mcu.info.get("endstops", ()))
-        if "endstop_config" not in self.mcu.commands:
+        """printer.cfg's ``!``: endstop inputs read inverted or not (the
+        endstop_pin and probe pin say), and reversed motors (``dir_pin: !``)."""
+        mcu = self.mcu
+        if "set_inverted" not in mcu.commands:
             return
+        names = list(mcu.info.get("endstops", ()))
         wanted = {}
         for stepper in self.config.steppers.values():
             if getattr(stepper, "endstop", None) in names:
@@ -118,7 +119,10 @@ class Printer(ToolheadMachine):
         if probe is not None and probe.pin in names:
             wanted[probe.pin] = probe.inverted
         for name, inverted in wanted.items():
-            self.mcu.send("endstop_config", names.index(name), 1 if inverted else 0)
+            mcu.send("set_inverted", 0, names.index(name), 1 if inverted else 0)
+        for oid, stepper in zip(self.toolhead.oids, self.config.steppers.values()):
+            if stepper.dir_inverted:
+                mcu.send("set_inverted", 1, oid, 1)
 
     # -- the machine interface of the interpreter ------------------------
     def _mesh_in_use(self):

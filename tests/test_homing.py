@@ -1,46 +1,17 @@
 """Homing on the simulated printer: its switches are where [sim_plant] puts
 them (not where printer.cfg says), its carriages start where the host does
 not know, and G28 must find them from the board's trigger."""
-import contextlib
 import os
 
 import pytest
-import serial
 
 from mendel import config as config_mod
-from mendel.mcu.mcu import Mcu
-from mendel.printer import Printer, PrintError
+from mendel.printer import PrintError
 from mendel.resources import config_path, default_config
-from mendel.sim.board import SimBoard
+from sim_printer import board_steps, printer_on_sim, run, write_cfg
 
 STEPS_PER_MM = {"x": 80.0, "y": 80.0, "z": 400.0}
 SPREAD = 0.002      # the default switch repeatability (mm)
-
-
-def write_cfg(tmp_path, base, extra):
-    path = tmp_path / "printer.cfg"
-    path.write_text("[include %s]\n%s\n" % (base, extra))
-    return config_mod.load(str(path))
-
-
-@contextlib.contextmanager
-def printer_on_sim(cfg):
-    with SimBoard("sim", config=cfg) as sim:
-        with serial.Serial(sim.port, 250000, timeout=0.1) as port:
-            mcu = Mcu(port)
-            mcu.connect()
-            said = []
-            yield Printer(cfg, mcu, warn=said.append), said
-
-
-def run(printer, tmp_path, text, name="job.gcode"):
-    path = tmp_path / name
-    path.write_text(text)
-    return printer.print_file(str(path), preflight=False)
-
-
-def board_steps(printer):
-    return [printer.mcu.motor_position(oid) for oid in printer.toolhead.oids]
 
 
 CARTESIAN_SIM = """
@@ -201,3 +172,27 @@ def test_config_check_refuses_position_endstop_outside_the_travel(tmp_path):
     with pytest.raises(config_mod.ConfigError, match="position_endstop"):
         config_mod.load(str(path))
     assert os.path.exists(path)
+
+
+def test_dir_pin_bang_undoes_a_motor_wired_backwards(tmp_path):
+    """X's motor is wired the other way round ([sim_plant stepper_x]
+    motor_reversed): homing drives the carriage away from its switch, so G28
+    X finds no trigger. ``dir_pin: !`` in printer.cfg reverses it and G28 X
+    homes to the step."""
+    cfg = write_cfg(tmp_path, default_config(),
+                    "[sim_plant stepper_x]\nmotor_reversed = True\nstart_position = 200\n")
+    with printer_on_sim(cfg) as (printer, _said):
+        with pytest.raises(PrintError, match="No trigger on x after full movement"):
+            run(printer, tmp_path, "G28 X\n")
+    text = open(default_config()).read()
+    fixed = tmp_path / "fixed.cfg"
+    fixed.write_text(text.replace("[stepper_x]\n", "[stepper_x]\ndir_pin = !sim_x_dir\n", 1) +
+                     "\n[sim_plant stepper_x]\nmotor_reversed = True\nstart_position = 200\n")
+    cfg = config_mod.load(str(fixed))
+    with printer_on_sim(cfg) as (printer, _said):
+        run(printer, tmp_path, "G28 X\nG1 X10 F6000\n")
+        board = board_steps(printer)[0]
+        assert printer.toolhead.motor_positions()[0] == board
+    # The carriage went from 200 mm down to the switch at 0, then to 10 mm:
+    # with the direction pin reversed, the board's count follows the carriage.
+    assert abs(200.0 + board / STEPS_PER_MM["x"] - 10.0) <= 1.0 / STEPS_PER_MM["x"] + SPREAD

@@ -23,7 +23,7 @@ from mendel.serve.port import VirtualSerialPort, serve
 from mendel.serve.session import ServedPrinter, Session
 from mendel.sim.board import SimBoard
 
-from test_homing import board_steps, printer_on_sim, run, write_cfg
+from sim_printer import board_steps, printer_on_sim, run, write_cfg
 from test_serve import Client
 
 Z_STEP = 1.0 / 400.0          # mm per Z step of the default printer

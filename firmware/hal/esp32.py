@@ -134,6 +134,7 @@ class Esp32Hal(MachineIo):
         self.dir_pins = [machine.Pin(gpio(m["dir_pin"]), machine.Pin.OUT, value=0)
                          for m in motors]
         self.dir_inverted = [bool(m.get("dir_inverted")) for m in motors]
+        self._dir_wired = list(self.dir_inverted)
         self.channels = [esp32.RMT(oid, pin=machine.Pin(gpio(m["step_pin"])),
                                    clock_div=self.clock_div, idle_level=False)
                          for oid, m in enumerate(motors)]
@@ -159,6 +160,10 @@ class Esp32Hal(MachineIo):
             self._start_due(oid, now)
 
     # -- steppers ------------------------------------------------------
+    def dir_invert(self, oid, inverted):
+        """Reverse motor ``oid``'s direction (printer.cfg ``dir_pin: !``)."""
+        self.dir_inverted[oid] = self._dir_wired[oid] != bool(inverted)
+
     def step_run(self, oid, first, interval, count, add):
         """Queue a run (MCU ticks); written to the RMT shortly before it is due."""
         self.pending[oid].append((first, interval, count, add))

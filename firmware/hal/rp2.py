@@ -122,8 +122,8 @@ class Rp2Hal(MachineIo):
         self.names = [m["name"] for m in motors]
         self.step_gpio = [gpio(m["step_pin"]) for m in motors]
         self.step_pins = [machine.Pin(n, machine.Pin.OUT, value=0) for n in self.step_gpio]
-        self.dir_pins = [machine.Pin(gpio(m["dir_pin"]), machine.Pin.OUT, value=0)
-                         for m in motors]
+        self.dir_gpio = [gpio(m["dir_pin"]) for m in motors]
+        self.dir_pins = [machine.Pin(n, machine.Pin.OUT, value=0) for n in self.dir_gpio]
         self.streams, self.rings, self.channels, self.machines = [], [], [], []
         rings, self._ring_block = _aligned_rings(len(motors))
         for oid, motor in enumerate(motors):
@@ -153,13 +153,18 @@ class Rp2Hal(MachineIo):
         number = gpio(spec["pin"])
         pull = {"up": machine.Pin.PULL_UP, "down": machine.Pin.PULL_DOWN}.get(spec.get("pull"))
         pin = machine.Pin(number, machine.Pin.IN, pull)
-        _invert_input(number, spec.get("active", "high") == "low")
+        _invert_pad(number, 16, spec.get("active", "high") == "low")
         return number, pin
 
     def endstop_invert(self, endstop, inverted):
         """Read endstop ``endstop`` inverted or not (printer.cfg ``!``): the
         pad's input override, so the CPU and the PIO stop both see it."""
-        _invert_input(self.endstops[endstop][0], inverted)
+        _invert_pad(self.endstops[endstop][0], 16, inverted)
+
+    def dir_invert(self, oid, inverted):
+        """Reverse motor ``oid``'s direction pin (printer.cfg ``dir_pin: !``):
+        the pad's output override, under whatever the PIO drives."""
+        _invert_pad(self.dir_gpio[oid], 8, inverted)
 
     def attach(self, mcu):
         """Start every motor's stream together and the refill timer."""
@@ -390,10 +395,12 @@ class Rp2Hal(MachineIo):
         return self.endstops[endstop][1].value()
 
 
-def _invert_input(number, inverted):
-    """Set GPIO ``number``'s INOVER: 1 = invert the pad input for every reader."""
+def _invert_pad(number, shift, inverted):
+    """Set GPIO ``number``'s INOVER (``shift`` 16: the input, for every
+    reader) or OUTOVER (8: the output, whatever drives it) to invert (1) or
+    pass (0)."""
     ctrl = _IO_BANK0_CTRL + 8 * number
-    machine.mem32[ctrl] = (machine.mem32[ctrl] & ~(3 << 16)) | ((1 if inverted else 0) << 16)
+    machine.mem32[ctrl] = (machine.mem32[ctrl] & ~(3 << shift)) | ((1 if inverted else 0) << shift)
 
 
 @micropython.viper

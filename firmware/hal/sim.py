@@ -132,6 +132,10 @@ class SimHal:
             self._pins[spec["pin"]] = ("servo", spec["name"], None)
         motors = len(board["motors"])
         self._endstop_names = [spec["name"] for spec in board.get("endstops", [])]
+        # Which way each carriage moves for a step up: -1 for a motor wired
+        # the other way round ("sim_reversed"), flipped again by dir_invert.
+        self._wired = [-1 if m.get("sim_reversed") else 1 for m in board["motors"]]
+        self._sign = list(self._wired)
         self.switches = [Switch(spec["sim"], 100 + i) if "sim" in spec else None
                          for i, spec in enumerate(board.get("endstops", []))]
         self.hits = [None] * motors       # step position of each endstop stop
@@ -262,9 +266,15 @@ class SimHal:
         elif 1300 <= pulse_us <= 1600:
             switch.deployed = False
 
+    def dir_invert(self, oid, inverted):
+        """Reverse motor ``oid``'s direction (printer.cfg ``dir_pin: !``)."""
+        self._sign[oid] = -self._wired[oid] if inverted else self._wired[oid]
+
     def _positions(self, now):
+        """Each motor's physical position (steps, signed by its wiring) at ``now``."""
         runlog = self._runlog
-        return [runlog.position_at(oid, now) for oid in range(len(self._armed))]
+        sign = self._sign
+        return [sign[oid] * runlog.position_at(oid, now) for oid in range(len(sign))]
 
     def _check_stops(self, now):
         """Stop each armed motor after the step that triggered its switch, if
@@ -286,10 +296,9 @@ class SimHal:
                         at = mid
                     else:
                         low = mid
-            steps = self._positions(at)
             for oid in range(len(self._armed)):
                 if self._armed[oid] == eid:
-                    self._stop_at(oid, at, steps[oid])
+                    self._stop_at(oid, at, self._runlog.position_at(oid, at))
         self._checked = now
         if max(self._armed) < 0:
             self._armed_at = -1

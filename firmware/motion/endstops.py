@@ -46,16 +46,6 @@ class Endstops:
             elif not motor_mask:
                 hal.home_disarm(oid)
 
-    @link.command("endstop_config", "ii")
-    def cmd_endstop_config(self, eid, inverted):
-        """Read endstop ``eid`` inverted (1) or as wired (0): printer.cfg's ``!``."""
-        if self._check(eid):
-            invert = getattr(self.mcu.hal, "endstop_invert", None)
-            if invert is None:
-                self.mcu.shutdown("this board cannot invert endstop inputs")
-                return
-            invert(eid, inverted)
-
     @link.command("endstop_query", "i")
     def cmd_endstop_query(self, eid):
         """Report whether endstop ``eid`` reads triggered now (1) or not (0)."""

@@ -40,20 +40,24 @@ def bed(sec):
 
 def stepper(sec, stepper_config, delta):
     """``[sim_plant STEPPER]`` Section (or None) for a StepperConfig -> dict
-    with endstop_offset, endstop_repeatability, start_position (mm)."""
+    with endstop_offset, endstop_repeatability, start_position (mm) and
+    motor_reversed (the motor wired the other way round: ``dir_pin: !``
+    in printer.cfg must undo it)."""
     if delta:
         start = stepper_config.position_endstop - DELTA_START_BELOW_ENDSTOP_MM
     else:
         start = (stepper_config.position_min + stepper_config.position_max) / 2.0
     if sec is None:
-        return {"endstop_offset": 0.0, "endstop_repeatability": 0.002, "start_position": start}
+        return {"endstop_offset": 0.0, "endstop_repeatability": 0.002, "start_position": start,
+                "motor_reversed": False}
     low, high = stepper_config.position_min, stepper_config.position_max
     travel = high - low
     return {"endstop_offset": sec.getfloat("endstop_offset", 0.0, minval=-travel,
                                            maxval=travel),
             "endstop_repeatability": sec.getfloat("endstop_repeatability", 0.002, minval=0.0,
                                                   maxval=1.0),
-            "start_position": sec.getfloat("start_position", start, minval=low, maxval=high)}
+            "start_position": sec.getfloat("start_position", start, minval=low, maxval=high),
+            "motor_reversed": sec.getboolean("motor_reversed", False)}
 
 
 def probe(sec):

@@ -18,7 +18,8 @@ which it triggers. This module places them from a printer.cfg:
   above the surface under the probe tip (nozzle + x_offset, y_offset).
 
 Keys (all optional): ``[sim_plant stepper_x]`` endstop_offset (mm),
-endstop_repeatability (mm), start_position (mm); ``[sim_plant probe]``
+endstop_repeatability (mm), start_position (mm), motor_reversed (wired the
+other way round: ``dir_pin: !`` must undo it); ``[sim_plant probe]``
 z_offset_error (mm), repeatability (mm); ``[sim_plant bed]`` tilt_x, tilt_y
 (mm/mm), warp_amplitude (mm), warp_period (mm).
 """
@@ -128,6 +129,11 @@ def place_switches(board, config):
     """Add the switches of printer ``config`` to ``board`` (a board file's
     dict, changed in place): endstops the board lacks are added by name."""
     specs = switch_specs(config, [m["name"] for m in board["motors"]])
+    for name, stepper in config.steppers.items():
+        if name != "e" and _sim_stepper(config, name).get("motor_reversed"):
+            for motor in board["motors"]:
+                if motor["name"] == stepper.motor:
+                    motor["sim_reversed"] = True
     endstops = board.setdefault("endstops", [])
     known = {e["name"]: e for e in endstops}
     for name, spec in specs.items():
