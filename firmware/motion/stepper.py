@@ -58,10 +58,10 @@ _POS = const(4)         #   step position + _BIAS
 _MF = const(5)
 # An inbox entry: motor, first step _rel, interval, count + _BIAS, add + _BIAS.
 INBOX_FIELDS = const(5)
-# Half of what a 255-byte frame holds (5 bytes a run at least): a frame of
-# more runs is taken in two passes (the decoder hands a full inbox over and
-# goes on), and the RP2040 keeps 0.8 KB of heap.
-INBOX_RUNS = const(26)
+# A third of what a 255-byte frame holds (5 bytes a run at least; 8 is
+# usual): a frame of more runs is taken in passes (the decoder hands a full
+# inbox over and goes on), and the RP2040 keeps 0.9 KB of heap.
+INBOX_RUNS = const(16)
 _BIAS = const(1 << 29)   # a small int on a 32-bit port (below 2**30)
 # Bounds of the fast path. A run's duration is steps * (first + last
 # interval) / 2; with steps < 256 and intervals below 2**21 ticks, or steps
