@@ -196,3 +196,48 @@ def test_dir_pin_bang_undoes_a_motor_wired_backwards(tmp_path):
     # The carriage went from 200 mm down to the switch at 0, then to 10 mm:
     # with the direction pin reversed, the board's count follows the carriage.
     assert abs(200.0 + board / STEPS_PER_MM["x"] - 10.0) <= 1.0 / STEPS_PER_MM["x"] + SPREAD
+
+
+BLTOUCH_AS_Z = """
+[bltouch]
+sensor_pin = ^sim_probe
+control_pin = sim_servo
+x_offset = -20
+y_offset = 5
+z_offset = 1.5
+"""
+
+
+def _z_on_probe(tmp_path, extra):
+    text = open(default_config()).read().replace("endstop_pin = ^sim_z_stop",
+                                                 "endstop_pin = probe:z_virtual_endstop")
+    base = tmp_path / "base.cfg"
+    base.write_text(text)
+    return write_cfg(tmp_path, str(base), BLTOUCH_AS_Z + extra)
+
+
+def test_g28_z_on_a_bltouch_deploys_its_pin(tmp_path):
+    """A BLTouch as the Z endstop triggers only with its pin out: G28 Z puts it
+    out over the control pin, homes, and puts it away. Z is then z_offset,
+    and the nozzle is that high above the bed under the probe, to the step."""
+    cfg = _z_on_probe(tmp_path, "[sim_plant bed]\ntilt_x = 0.002\n")
+    with printer_on_sim(cfg) as (printer, _said):
+        run(printer, tmp_path, "G28\n")
+        z_board = board_steps(printer)[2]
+        assert printer.toolhead.position[2] == 1.5
+        assert not printer.toolhead.homed ^ {"x", "y", "z"}
+    start_z = (0 + 210) / 2.0
+    nozzle = start_z + z_board / STEPS_PER_MM["z"]
+    x, y = 0.0, 0.0                        # X and Y homed to 0 first
+    bed = 0.002 * (x - 20)
+    assert abs(nozzle - bed - 1.5) <= 1.0 / STEPS_PER_MM["z"] + SPREAD
+
+
+def test_g28_z_on_a_probe_already_triggered_is_refused(tmp_path):
+    """The nozzle starts 0.5 mm over the bed, below the BLTouch's 1.5 mm: it
+    reads triggered once out, and G28 Z refuses as Klipper does."""
+    cfg = _z_on_probe(tmp_path, "[sim_plant stepper_z]\nstart_position = 0.5\n")
+    with printer_on_sim(cfg) as (printer, _said):
+        with pytest.raises(PrintError, match="Probe triggered prior to movement"):
+            run(printer, tmp_path, "G28\n")
+        assert "z" not in printer.toolhead.homed

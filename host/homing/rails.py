@@ -44,6 +44,7 @@ class Rail:
         self.stepper = stepper
         self.endstop_id = endstop_id
         self.home = home                 # mm where the endstop triggers (position_endstop)
+        self.probe = False               # homes on the probe (probe:z_virtual_endstop)
         self.speed = stepper.homing_speed
         self.second_speed = _setting(stepper, "second_homing_speed", self.speed / 2.0)
         self.retract_dist = _setting(stepper, "homing_retract_dist", 5.0)
@@ -72,12 +73,14 @@ class Homing:
                 continue
             endstop = getattr(stepper, "endstop", None)
             home = stepper.position_endstop
-            if endstop == "probe" and config.probe is not None:
+            probe = endstop == "probe" and config.probe is not None
+            if probe:
                 # probe:z_virtual_endstop: the nozzle is z_offset above the
                 # bed when the probe triggers.
                 endstop, home = config.probe.pin, config.probe.z_offset
             self.rails[name] = Rail(name, stepper,
                                     names.index(endstop) if endstop in names else None, home)
+            self.rails[name].probe = probe
 
     # -- public --------------------------------------------------------
     def home(self, axes):
@@ -96,6 +99,25 @@ class Homing:
         axis = "xyz"[i]
         rail = self.rails[axis]
         self._need_endstop(rail)
+        if rail.probe:
+            self._home_on_probe(i, rail)
+        else:
+            self._home_rail(i, rail)
+
+    def _home_on_probe(self, i, rail):
+        """probe:z_virtual_endstop: the probe's pin out (a BLTouch's) while
+        Z homes on it, and Klipper's error when it reads triggered first."""
+        from mendel.probing.probe import Probe
+        probe = Probe(self.toolhead)
+        probe.deploy()
+        try:
+            if probe.triggered():
+                raise HomingError("Probe triggered prior to movement")
+            self._home_rail(i, rail)
+        finally:
+            probe.stow()
+
+    def _home_rail(self, i, rail):
         toolhead = self.toolhead
         home = list(toolhead.position)
         home[i] = rail.home
