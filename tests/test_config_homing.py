@@ -320,3 +320,126 @@ def test_config_check_reports_homing_probe_and_mesh(tmp_path):
     assert "endstop x (^sim_x_stop), homes towards - at 50/25 mm/s, retract 5 mm" in text
     assert "probe        bltouch on endstop probe, offset -40, 0, 2 mm" in text
     assert "bed_mesh     10, 10 .. 240, 200 mm, 3 x 3 points, lagrange" in text
+
+
+# -- a Klipper user's printer.cfg ------------------------------------------
+KLIPPER_SKR_PICO = """
+# An i3-style printer on a BTT SKR Pico with a BLTouch, written as a Klipper
+# user writes it; only [mcu] became [board].
+[board]
+name = btt-skr-pico-v1.0
+
+[printer]
+kinematics = cartesian
+max_velocity = 300
+max_accel = 3000
+max_z_velocity = 5
+max_z_accel = 100
+
+[stepper_x]
+step_pin = gpio11
+dir_pin = !gpio10
+enable_pin = !gpio12
+microsteps = 16
+rotation_distance = 40
+endstop_pin = ^gpio4
+position_endstop = 0
+position_max = 235
+homing_speed = 50
+
+[stepper_y]
+step_pin = gpio6
+dir_pin = !gpio5
+enable_pin = !gpio7
+microsteps = 16
+rotation_distance = 40
+endstop_pin = ^gpio3
+position_endstop = 0
+position_max = 235
+homing_speed = 50
+
+[stepper_z]
+step_pin = gpio19
+dir_pin = gpio28
+enable_pin = !gpio2
+microsteps = 16
+rotation_distance = 8
+endstop_pin = probe:z_virtual_endstop
+position_min = -2
+position_max = 250
+
+[extruder]
+step_pin = gpio14
+dir_pin = !gpio13
+enable_pin = !gpio15
+microsteps = 16
+rotation_distance = 33.500
+nozzle_diameter = 0.400
+filament_diameter = 1.750
+heater_pin = gpio23
+sensor_type = EPCOS 100K B57560G104F
+sensor_pin = gpio27
+control = pid
+pid_Kp = 21.527
+pid_Ki = 1.063
+pid_Kd = 108.982
+min_temp = 0
+max_temp = 250
+
+[heater_bed]
+heater_pin = gpio21
+sensor_type = ATC Semitec 104GT-2
+sensor_pin = gpio26
+control = pid
+pid_Kp = 54.027
+pid_Ki = 0.770
+pid_Kd = 948.182
+min_temp = 0
+max_temp = 130
+
+[fan]
+pin = gpio17
+
+[bltouch]
+sensor_pin = ^gpio22
+control_pin = gpio29
+x_offset = -44
+y_offset = -6
+z_offset = 2.1
+samples = 2
+
+[safe_z_home]
+home_xy_position = 161, 123
+speed = 100
+z_hop = 10
+z_hop_speed = 5
+
+[bed_mesh]
+speed = 120
+horizontal_move_z = 5
+mesh_min = 10, 10
+mesh_max = 185, 220
+probe_count = 5, 5
+algorithm = bicubic
+fade_start = 1
+fade_end = 10
+"""
+
+
+def test_a_klipper_printer_cfg_with_bltouch_safe_z_home_and_bed_mesh_loads(tmp_path):
+    """The sections a Klipper user has ([bltouch], [safe_z_home], [bed_mesh],
+    Z on probe:z_virtual_endstop) load on the SKR Pico's board file: the BLTouch
+    is its probe input and servo, and `mendel config check` shows them."""
+    path = tmp_path / "printer.cfg"
+    path.write_text(KLIPPER_SKR_PICO)
+    cfg = config.load(str(path))
+    assert (cfg.probe.kind, cfg.probe.pin, cfg.probe.control_pin, cfg.probe.z_offset) == (
+        "bltouch", "probe", "gpio29", 2.1)
+    assert cfg.steppers["z"].endstop == "probe"
+    assert cfg.steppers["x"].dir_inverted and cfg.steppers["x"].endstop == "x"
+    assert cfg.safe_z_home.home_xy_position == (161.0, 123.0)
+    assert (tuple(cfg.bed_mesh.probe_count), cfg.bed_mesh.algorithm) == ((5, 5), "bicubic")
+    result = configcheck.check(str(path))
+    assert result["ok"], result
+    assert (result["probe"]["kind"], result["probe"]["z_offset"]) == ("bltouch", 2.1)
+    assert result["bed_mesh"]["probe_count"] == [5, 5]
