@@ -320,3 +320,20 @@ def test_save_config_refuses_the_bundled_config(tmp_path):
         with pytest.raises(PrintError, match="is Mendel's bundled printer.cfg"):
             run(printer, tmp_path, "SAVE_CONFIG\n")
     assert "SAVE_CONFIG" not in open(default_config()).read()
+
+
+def test_samples_that_spread_too_far_are_retried_then_refused(tmp_path):
+    """A probe that repeats within 0.05 mm, asked for 3 samples within 0.001 mm
+    and one retry: Klipper's retry line, then its error; with a tolerance of
+    0.2 mm the same probe passes."""
+    cfg = write_cfg(tmp_path, default_config(),
+                    PROBE + "[sim_plant probe]\nrepeatability = 0.05\n")
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "G28\nG1 X100 Y100 Z10 F6000\n")
+        with pytest.raises(PrintError, match="Probe samples exceed samples_tolerance"):
+            run(printer, tmp_path, "PROBE SAMPLES=3 SAMPLES_TOLERANCE=0.001 "
+                                   "SAMPLES_TOLERANCE_RETRIES=1\n", "tight.gcode")
+        assert "Probe samples exceed tolerance. Retrying..." in echoes(said)
+        run(printer, tmp_path, "G1 Z10 F600\nPROBE SAMPLES=3 SAMPLES_TOLERANCE=0.2\n",
+            "loose.gcode")
+        assert any(line.startswith("Result is z=") for line in echoes(said))
