@@ -269,7 +269,8 @@ def test_sim_plant_sections(tmp_path):
                            "warp_period": 120.0}
     assert cfg.sim_steppers["stepper_x"] == {"endstop_offset": 0.7,
                                              "endstop_repeatability": 0.002,
-                                             "start_position": 30.0}
+                                             "start_position": 30.0,
+                                             "motor_reversed": False}
     assert cfg.sim_steppers["stepper_z"]["start_position"] == 105.0     # middle of 0..210
     assert cfg.sim_probe == {"z_offset_error": 0.05, "repeatability": 0.002}
     assert cfg.heaters["extruder"].sim_plant == {"power_w": 30.0}
