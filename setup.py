@@ -19,6 +19,7 @@ PACKAGE_DIRS = {
 PACKAGES = [
     "mendel", "mendel.bench", "mendel.config", "mendel.gcode", "mendel.planner", "mendel.mcu",
     "mendel.sim", "mendel.thermal", "mendel.ux", "mendel.flash", "mendel.probing", "mendel.homing",
+    "mendel.machine",
     "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
     "mendel.firmware.hal", "mendel.boards", "mendel.examples",
     "mendel.serve", "mendel.emulate",

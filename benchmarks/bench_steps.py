@@ -10,7 +10,7 @@ Inputs: the generated chords file (``mendel.bench.motion.generate_chords``),
 ``examples/mendel-test-block.gcode`` and, when the read-only corpus is there,
 ``prusaslicer-2.6-benchy-m83.gcode``. Each is planned once (untimed) with
 the bundled i3 config; then each kernel generates and encodes the steps of
-every planned move in one batch, at 12 MHz, as ``mendel.toolhead`` does.
+every planned move in one batch, at 12 MHz, as ``mendel.machine.toolhead`` does.
 
 Printed per kernel: us per planned move (the ``add_moves`` and
 ``flush_encoded`` shares), ns per step, runs and encoded bytes per move.

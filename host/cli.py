@@ -16,14 +16,14 @@ import serial
 
 from mendel import __version__
 from mendel import config as config_mod
-from mendel.check import check_file
+from mendel.machine.check import check_file
 from mendel.errors import MendelError
 from mendel.gcode.interpreter import Settings
 from mendel.gcode.reader import sniff_gcode
 from mendel.mcu.faults import FaultSpecError, FaultyPort, parse_faults
 from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import Mcu, McuShutdown
-from mendel.printer import Printer, PrintError
+from mendel.machine.printer import Printer, PrintError
 from mendel.sim import surface
 from mendel.sim.board import SimBoard, SimulatorError
 from mendel.thermal import cli as thermal_cli

@@ -6,7 +6,7 @@ import serial
 
 from mendel import config as config_mod
 from mendel.mcu.mcu import Mcu
-from mendel.printer import Printer
+from mendel.machine.printer import Printer
 from mendel.sim.board import SimBoard
 
 

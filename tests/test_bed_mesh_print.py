@@ -14,9 +14,9 @@ import pytest
 import serial
 
 from mendel import config as config_mod
-from mendel.check import check_file
+from mendel.machine.check import check_file
 from mendel.mcu.mcu import Mcu
-from mendel.printer import Printer, PrintError
+from mendel.machine.printer import Printer, PrintError
 from mendel.resources import default_config
 from mendel.sim.board import SimBoard
 from mendel.sim.physical import start_carriages

@@ -8,7 +8,7 @@ import pytest
 
 from mendel import config
 from gcode_reference import Independent
-from mendel.check import check_file
+from mendel.machine.check import check_file
 from mendel.gcode.reader import NotGcodeError
 from mendel.planner.extrusion import small_extrusion_mm
 

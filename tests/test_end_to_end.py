@@ -14,7 +14,7 @@ from gcode_reference import Independent
 from paths import EXAMPLE
 from mendel import config
 from mendel.mcu.mcu import Mcu
-from mendel.printer import Printer
+from mendel.machine.printer import Printer
 from mendel.sim.board import SimBoard
 
 CFG = config.load()

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from mendel import config as config_mod
-from mendel.printer import PrintError
+from mendel.machine.printer import PrintError
 from mendel.resources import config_path, default_config
 from sim_printer import board_steps, printer_on_sim, run, write_cfg
 

@@ -16,7 +16,7 @@ from mendel import config
 from mendel.mcu.faults import FaultyPort, parse_faults
 from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import Mcu, McuShutdown
-from mendel.printer import Printer, PrintError
+from mendel.machine.printer import Printer, PrintError
 from mendel.sim.board import SimBoard
 
 CFG = config.load()

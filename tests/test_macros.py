@@ -8,7 +8,7 @@ import pytest
 
 from gcode_reference import Independent
 from mendel import cli, config
-from mendel.check import check_file
+from mendel.machine.check import check_file
 from mendel.gcode.interpreter import Interpreter
 from mendel.gcode.reader import parse_text
 from paths import ROOT

@@ -13,7 +13,7 @@ import serial
 from paths import EXAMPLE
 from mendel import config
 from mendel.mcu.mcu import Mcu
-from mendel.printer import Printer
+from mendel.machine.printer import Printer
 from mendel.sim.board import SimBoard
 
 CFG = config.load()

@@ -286,7 +286,7 @@ def test_the_observer_sees_every_line_and_layer(corpus):
 
 @pytest.mark.parametrize("machine_class", [Machine, LineByLine])
 def test_moves_go_out_at_once_only_while_the_board_runs_low(machine_class):
-    from mendel.toolhead import BUFFER_TIME, LOW_WATER_TIME
+    from mendel.machine.toolhead import BUFFER_TIME, LOW_WATER_TIME
     # 300 moves of 1 mm at 100 mm/s; the board's clock stays at 0.
     text = "G28\n" + "".join("G1 X%d Y10 F6000\n" % (10 + k % 2) for k in range(300))
     machine = machine_class(CFG)

@@ -14,9 +14,9 @@ import pytest
 import serial
 
 from mendel import config as config_mod
-from mendel.check import check_file
+from mendel.machine.check import check_file
 from mendel.mcu.mcu import Mcu
-from mendel.printer import PrintError
+from mendel.machine.printer import PrintError
 from mendel.probing.commands import accuracy_summary
 from mendel.resources import default_config
 from mendel.serve.port import VirtualSerialPort, serve

@@ -12,7 +12,7 @@ import serial
 
 from mendel import config
 from mendel.mcu.mcu import Mcu, McuShutdown
-from mendel.printer import Printer
+from mendel.machine.printer import Printer
 from mendel.sim.board import SimBoard
 
 CFG = config.load()

@@ -10,7 +10,7 @@ import pytest
 
 from paths import EXAMPLE
 from mendel import config, resources
-from mendel.check import check_file
+from mendel.machine.check import check_file
 from mendel.ux import plot
 
 CFG = config.load()

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from paths import EXAMPLE
-from mendel.check import check_file
+from mendel.machine.check import check_file
 from mendel import config
 from mendel.ux import runlog
 from mendel.gcode.layers import LayerTracker
@@ -213,7 +213,7 @@ def _monitored_print(tmp_path, gcode, line_by_line):
     wall times, bytes written to the board)."""
     import serial
     from mendel.mcu.mcu import Mcu
-    from mendel.printer import Printer
+    from mendel.machine.printer import Printer
     from mendel.sim.board import SimBoard
     from mendel.ux.monitor import PrintMonitor
     path = tmp_path / ("line-by-line.jsonl" if line_by_line else "fed.jsonl")

@@ -16,7 +16,7 @@ import serial
 
 from mendel import config as config_mod
 from mendel.mcu.mcu import Mcu
-from mendel.printer import Printer
+from mendel.machine.printer import Printer
 from mendel.sim.board import SimBoard
 
 _MOVE_LINE = re.compile(rb"^\s*[Gg]0*[0123](?![0-9])")

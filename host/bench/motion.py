@@ -32,7 +32,7 @@ from mendel.mcu import codec
 from mendel.mcu.link import SEQ_MODULO, SerialLink
 from mendel.planner._lookahead import Planner
 from mendel.planner.lookahead import Limits, LookAheadQueue, Move
-from mendel.toolhead import Toolhead, ToolheadMachine
+from mendel.machine.toolhead import Toolhead, ToolheadMachine
 
 
 def generate_chords(moves=100_000, seed=1):

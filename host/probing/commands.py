@@ -6,7 +6,7 @@ G-Codes.md describes them, with its reply lines. Units: mm, mm/s.
 
 Each command reads and checks all its ``KEY=VALUE`` arguments first
 (:class:`mendel.gcode.params.Params`), then acts on the machine's
-``probing`` (a :class:`ProbeCommands` of a :class:`mendel.printer.Printer`).
+``probing`` (a :class:`ProbeCommands` of a :class:`mendel.machine.printer.Printer`).
 A machine without one (``mendel check``'s) gets the checks only: the
 command is known and its arguments valid, nothing moves.
 

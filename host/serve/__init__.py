@@ -5,5 +5,5 @@ through a pseudo-terminal, as they would a Marlin printer on /dev/ttyACM0.
 
 :mod:`.protocol` is the line layer (line numbers, checksums, resend requests)
 and the report formats; :mod:`.session` runs the accepted commands on a
-:class:`mendel.printer.Printer`; :mod:`.port` is the pty and its loop.
+:class:`mendel.machine.printer.Printer`; :mod:`.port` is the pty and its loop.
 """

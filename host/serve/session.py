@@ -1,6 +1,6 @@
 # Mendel host: Marlin-protocol commands run on a Mendel printer.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Runs the commands a serial client sends on a :class:`mendel.printer.Printer`.
+"""Runs the commands a serial client sends on a :class:`mendel.machine.printer.Printer`.
 
 One worker thread owns the printer and its board link and runs the commands
 in the order they came, answering each with ``ok`` once it is done: a move is
@@ -33,7 +33,7 @@ from mendel.gcode.interpreter import Interpreter, PlaceholderWarning
 from mendel.gcode.reader import parse_text
 from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import McuShutdown
-from mendel.printer import Printer, PrintError
+from mendel.machine.printer import Printer, PrintError
 from mendel.serve.protocol import firmware_report, temperature_report
 
 KEEPALIVE_S = 2.0        # Marlin DEFAULT_KEEPALIVE_INTERVAL (Configuration_adv.h)

@@ -195,7 +195,7 @@ def wants_step_log(config):
 def print_figures(step_log_path, config, report):
     """``first_layer_height_error_mm`` of a print summary: ``{"max", "rms"}``
     (mm, rounded to 0.1 µm) and ``samples``, from the step log and the
-    preflight ``report`` (mendel.check: ``first_layer_z``, ``print_bounds``);
+    preflight ``report`` (mendel.machine.check: ``first_layer_z``, ``print_bounds``);
     None without a report or a first layer."""
     if not report or report.get("first_layer_z") is None:
         return None

@@ -37,7 +37,7 @@ from mendel.errors import CommandError
 from mendel.gcode.interpreter import Interpreter
 from mendel.gcode.reader import parse_text
 from mendel.mcu.mcu import McuShutdown
-from mendel.printer import PrintError
+from mendel.machine.printer import PrintError
 from mendel.serve.protocol import temperature_report
 
 POLL_S = 1.0

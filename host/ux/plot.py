@@ -20,7 +20,7 @@ take no time here). Temperatures are on the board clock of the run.
 """
 import numpy as np
 
-from mendel.check import CheckMachine
+from mendel.machine.check import CheckMachine
 from mendel.gcode.interpreter import Interpreter, Settings
 from mendel.gcode.reader import iter_commands
 from mendel.planner.motion import Motion

@@ -6,7 +6,7 @@ import pytest
 from mendel import config as config_mod
 from mendel.emulate import Rp2040Emulator
 from mendel.emulate.emulator import load_board
-from mendel.printer import Printer
+from mendel.machine.printer import Printer
 
 from conftest import connect
 from printing import bench_config

@@ -8,7 +8,7 @@ import pytest
 from conftest import connect
 from edges import net_steps, rising_ticks
 from mendel import config as config_mod
-from mendel.printer import Printer
+from mendel.machine.printer import Printer
 from printing import bench_config
 
 pytestmark = pytest.mark.emulated

@@ -12,7 +12,7 @@ import pytest
 from mendel import config
 from mendel.mcu import codec
 from mendel.mcu.mcu import Mcu, McuShutdown
-from mendel.printer import Printer
+from mendel.machine.printer import Printer
 
 # The head of a frame from the board: its length (5..64), the sequence it expects.
 HEAD = re.compile(rb"([\x05-\x40])[\x00-\x7f]")

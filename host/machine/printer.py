@@ -5,7 +5,7 @@ import contextlib
 import dataclasses
 import time
 
-from mendel.check import check_file
+from mendel.machine.check import check_file
 from mendel.config.autosave import PendingSave
 from mendel.errors import CommandError
 from mendel.gcode.interpreter import GcodeError, Interpreter, Settings
@@ -15,7 +15,7 @@ from mendel.mcu.timed import TimedOutputs
 from mendel.planner.extrusion import check_temperature
 from mendel.probing.commands import ProbeCommands
 from mendel.probing.bed_mesh import BedMesh
-from mendel.toolhead import Toolhead, ToolheadMachine
+from mendel.machine.toolhead import Toolhead, ToolheadMachine
 from mendel.thermal.autotune import AutotuneError
 from mendel.thermal.heaters import HEATERS, HostHeaters, TemperatureError, check_target
 
@@ -76,7 +76,7 @@ class Printer(ToolheadMachine):
         self.fan_id = mcu.info["fans"].index(config.fan)
         self.peaks = self.heaters.peaks
         self.tunes = []
-        self.preflight_report = None     # mendel.check's report of the last print_file
+        self.preflight_report = None     # mendel.machine.check's report of the last print_file
         # Sees the print as it goes (mendel.ux.monitor.PrintMonitor or None):
         # ``begin(report)``, ``commands(iterable)``, ``event(kind, value)``.
         self.observer = None
