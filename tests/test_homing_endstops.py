@@ -60,14 +60,39 @@ def test_a_second_g28_lands_on_the_same_step(tmp_path):
     assert all(abs(a - b) <= 1 for a, b in zip(first[:3], second[:3]))
 
 
-@pytest.mark.parametrize("name", ["corexy", "delta"])
-def test_corexy_and_delta_home_to_the_step(tmp_path, name):
-    """CoreXY homes X with motors A and B together; a delta homes its three
-    towers up, each stopped by its own switch. The host's step counts equal
-    the board's, and the toolhead is at the kinematics' home."""
-    cfg = write_cfg(tmp_path, config_path(name),
-                    "[sim_plant stepper_%s]\nendstop_offset = 0.8\n"
-                    % ("x" if name == "corexy" else "a"))
+CARRIAGE_SPM = 80.0       # steps/mm of the CoreXY A/B belts and the delta carriages
+
+
+def test_corexy_homes_x_with_both_motors_to_the_step(tmp_path):
+    """CoreXY homes X with motors A (x + y) and B (x - y) together. The X
+    switch is 0.8 mm off; the head starts at X 60, Y 40. After G28 (twice)
+    the host's counts equal the board's, and the physical head (from A and
+    B's steps) is at X 0.8, Y 0 within a step and the switches' spread."""
+    cfg = write_cfg(tmp_path, config_path("corexy"),
+                    "[sim_plant stepper_x]\nendstop_offset = 0.8\nstart_position = 60\n"
+                    "[sim_plant stepper_y]\nstart_position = 40\n")
+    with printer_on_sim(cfg) as (printer, _said):
+        run(printer, tmp_path, "G28\nG1 X100 Y100 Z20 F6000\nG28\n")
+        host = printer.toolhead.motor_positions()
+        board = board_steps(printer)
+        position = list(printer.toolhead.position)
+    assert host[:3] == board[:3]
+    assert position[:3] == [0.0, 0.0, 0.0]
+    a = (60 + 40) + board[0] / CARRIAGE_SPM
+    b = (60 - 40) + board[1] / CARRIAGE_SPM
+    assert abs((a + b) / 2 - 0.8) <= 1.0 / CARRIAGE_SPM + SPREAD
+    assert abs((a - b) / 2 - 0.0) <= 1.0 / CARRIAGE_SPM + SPREAD
+
+
+def test_delta_homes_each_tower_on_its_own_switch(tmp_path):
+    """A delta homes its three towers up together, each carriage stopped by
+    its own switch (tower A's 0.8 mm high), from 50, 40 and 30 mm below their
+    endstops. The host's counts equal the board's; each carriage went up
+    by its start distance (+0.8 for A), to the step."""
+    cfg = write_cfg(tmp_path, config_path("delta"),
+                    "[sim_plant stepper_a]\nendstop_offset = 0.8\nstart_position = 200\n"
+                    "[sim_plant stepper_b]\nstart_position = 210\n"
+                    "[sim_plant stepper_c]\nstart_position = 220\n")
     with printer_on_sim(cfg) as (printer, _said):
         run(printer, tmp_path, "G28\nG1 Z20 F600\nG28\n")
         host = printer.toolhead.motor_positions()
@@ -76,6 +101,8 @@ def test_corexy_and_delta_home_to_the_step(tmp_path, name):
         home = printer.toolhead.kinematics.home_position()
     assert host[:3] == board[:3]
     assert position[:3] == pytest.approx(home, abs=1e-9)
+    for steps, rise in zip(board[:3], (50.8, 40.0, 30.0)):
+        assert abs(steps / CARRIAGE_SPM - rise) <= 1.0 / CARRIAGE_SPM + SPREAD
 
 
 def test_no_trigger_after_full_movement(tmp_path):

@@ -12,7 +12,8 @@ which it triggers. This module places them from a printer.cfg:
   and the bed's surface is ``z = height(x, y)`` of ``[sim_plant bed]``.
 * At power-on the board's step counts are 0 and each carriage is at its
   ``start_position`` (``[sim_plant stepper_x]``; by default the middle of
-  the travel, a delta's carriages 20 mm below their endstops): the host
+  the travel; a delta's, in position_endstop's units, 20 mm below its
+  endstop): the host
   does not know it and must home.
 * The probe triggers when the nozzle is ``z_offset + z_offset_error`` mm
   above the surface under the probe tip (nozzle + x_offset, y_offset).
@@ -56,10 +57,16 @@ def start_carriages(config, kinematics=None):
             middle = (stepper.position_min + stepper.position_max) / 2.0
             start.append(float(_sim_stepper(config, name).get("start_position", middle)))
         return [float(v) for v in kinematics.calc_motor_positions([start])[0]]
+    # A delta's start_position is in position_endstop's units: the carriage
+    # starts that much below its endstop.
     home = kinematics.calc_motor_positions([kinematics.home_position()])[0]
-    return [float(_sim_stepper(config, name).get("start_position",
-                                                 home[m] - DELTA_START_BELOW))
-            for m, name in enumerate(names)]
+    starts = []
+    for m, name in enumerate(names):
+        endstop = config.steppers[name].position_endstop
+        start = float(_sim_stepper(config, name).get("start_position",
+                                                     endstop - DELTA_START_BELOW))
+        starts.append(float(home[m]) - (endstop - start))
+    return starts
 
 
 def switch_specs(config, motor_names):
