@@ -153,6 +153,11 @@ def test_m119_names_an_endstop_at_the_top_max(tmp_path):
     with printer_on_sim(cfg) as (printer, said):
         run(printer, tmp_path, "G28 X\nM119\n")
     assert said[-3:-1] == ["echo: x_max: TRIGGERED", "echo: y_min: open"]
+    cfg = write_cfg(tmp_path, default_config(), "[stepper_z]\nendstop_pin = "
+                    "probe:z_virtual_endstop\n[probe]\npin = ^sim_probe\nz_offset = 1\n")
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "M119\n")
+    assert said[-1] == "echo: probe: open"
 
 
 def test_safe_z_home_homes_z_at_its_xy(tmp_path):

@@ -136,7 +136,7 @@ def m119(machine):
     at_top = {getattr(s, "endstop", None): s.homing_positive_dir
               for s in machine.config.steppers.values()}
     for name, on in machine.query_endstops():
-        if name in at_top:
+        if name in at_top and name != "probe":      # Z on the probe: Marlin's probe line
             name += "_max" if at_top[name] else "_min"
         lines.append("%s: %s" % (name, "TRIGGERED" if on else "open"))
     return lines
