@@ -17,6 +17,7 @@ from mendel import config as config_mod
 from mendel.machine.check import check_file
 from mendel.mcu.mcu import Mcu
 from mendel.machine.printer import Printer, PrintError
+from mendel.probing.mesh import ZMesh
 from mendel.resources import default_config
 from mendel.sim.board import SimBoard
 from mendel.sim.physical import start_carriages
@@ -359,3 +360,23 @@ def test_check_accepts_a_print_start_that_probes(tmp_path):
     bad.write_text("G28\nBED_MESH_PROFILE LOAD=cold\n")
     report = check_file(str(bad), cfg)
     assert [e["reason"] for e in report["errors"]] == ["bed_mesh: Unknown profile [cold]"]
+
+
+def test_a_move_the_mesh_takes_out_of_range_moves_nothing(tmp_path):
+    """A G-code move whose split points the mesh lowers below position_min
+    is refused whole: the toolhead stays where it was (no piece of the
+    move was queued) and the message names the mesh's share of the Z.
+    The mesh here is a bed 0.5 mm low at X 200, level at X 0."""
+    cfg = make_cfg(tmp_path)
+    with printer_on_sim(cfg) as (printer, _said):
+        run(printer, tmp_path, "G28\nG1 X10 Y100 Z5 F6000\n")
+        xs = np.linspace(0.0, 200.0, 3)
+        low_right = np.tile(-0.0025 * xs, (3, 1))
+        printer.bed_mesh.set_mesh(ZMesh(low_right, (0.0, 0.0), (200.0, 200.0)))
+        run(printer, tmp_path, "G1 X10 Y100 Z0.2\n", "down.gcode")
+        before = list(printer.toolhead.position)
+        with pytest.raises(PrintError, match=r"Z=-0\.\d+ outside 0\.000\.\.210\.000 mm "
+                                             r"\(G-code Z 0\.200 less the bed mesh's"):
+            run(printer, tmp_path, "G1 X200 Y100 Z0.2\n", "across.gcode")
+        assert printer.toolhead.position == before
+        assert printer.position[:3] == [10.0, 100.0, 0.2]

@@ -165,6 +165,28 @@ def test_query_endstops_and_m119(tmp_path):
     assert "echo: x_min: TRIGGERED" in said and "echo: y_min: open" in said
 
 
+def test_m119_names_an_endstop_at_the_top_max(tmp_path):
+    """Marlin's M119 says x_max for a switch at the high end: every tower
+    of a delta (they home up), and a cartesian axis with
+    homing_positive_dir. After G28 a delta's carriages rest on their
+    switches."""
+    cfg = config_mod.load(config_path("delta"))
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "G28\nM119\n")
+    assert said[-4:] == ["echo: Reporting endstop status", "echo: x_max: TRIGGERED",
+                         "echo: y_max: TRIGGERED", "echo: z_max: TRIGGERED"]
+    cfg = write_cfg(tmp_path, default_config(), "[stepper_x]\nposition_endstop = 250\n"
+                    "homing_positive_dir = true\n")
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "G28 X\nM119\n")
+    assert said[-3:-1] == ["echo: x_max: TRIGGERED", "echo: y_min: open"]
+    cfg = write_cfg(tmp_path, default_config(), "[stepper_z]\nendstop_pin = "
+                    "probe:z_virtual_endstop\n[probe]\npin = ^sim_probe\nz_offset = 1\n")
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "M119\n")
+    assert said[-1] == "echo: probe: open"
+
+
 def test_safe_z_home_homes_z_at_its_xy(tmp_path):
     """[safe_z_home]: X and Y first, then Z at home_xy_position, then the
     Z hop. Z alone before X and Y is refused as Klipper words it."""

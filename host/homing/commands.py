@@ -130,9 +130,13 @@ def query_endstops(machine):
 
 
 def m119(machine):
-    """M119 as Marlin reports it (OctoPrint shows it): one line per endstop."""
+    """M119 as Marlin reports it (OctoPrint shows it): one line per endstop,
+    ``x_min`` or ``x_max`` by the side its axis homes to (a delta: up)."""
     lines = ["Reporting endstop status"]
+    at_top = {getattr(s, "endstop", None): s.homing_positive_dir
+              for s in machine.config.steppers.values()}
     for name, on in machine.query_endstops():
-        lines.append("%s: %s" % (name if name == "probe" else name + "_min",
-                                 "TRIGGERED" if on else "open"))
+        if name in at_top and name != "probe":      # Z on the probe: Marlin's probe line
+            name += "_max" if at_top[name] else "_min"
+        lines.append("%s: %s" % (name, "TRIGGERED" if on else "open"))
     return lines

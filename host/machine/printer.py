@@ -13,6 +13,7 @@ from mendel.gcode.reader import LineCounter, iter_batches
 from mendel.mcu.mcu import McuShutdown
 from mendel.mcu.timed import TimedOutputs
 from mendel.planner.extrusion import check_temperature
+from mendel.planner.kinematics import KinematicsError
 from mendel.probing.commands import ProbeCommands
 from mendel.probing.bed_mesh import BedMesh
 from mendel.machine.toolhead import Toolhead, ToolheadMachine
@@ -144,8 +145,35 @@ class Printer(ToolheadMachine):
         if not self._mesh_in_use():
             self.toolhead.move(target, speed)
             return
-        for point in self.bed_mesh.adjust(self.position, target):
+        points = self.bed_mesh.adjust(self.position, target)
+        self._check_adjusted(points, target[2])
+        for point in points:
             self.toolhead.move(point, speed)
+
+    def _check_adjusted(self, points, gcode_z):
+        """Raise KinematicsError, before any piece is queued, if a piece of a
+        mesh-adjusted move (``points`` [x, y, z, e] mm, G-code end Z
+        ``gcode_z`` mm) is out of reach; when the mesh's correction is what
+        takes it there, the message says so."""
+        kinematics = self.toolhead.kinematics
+        transform = self.bed_mesh.transform
+        start = self.toolhead.position
+        for point in points:
+            try:
+                kinematics.check_move(start, point)
+            except KinematicsError as exc:
+                offset = transform.offset(point[0], point[1], gcode_z)
+                plain = [point[0], point[1], point[2] - offset, point[3]]
+                try:
+                    kinematics.check_move(start, plain)
+                except KinematicsError:
+                    raise exc from None
+                raise KinematicsError(
+                    "%s (G-code Z %.3f %s the bed mesh's %.3f mm at X%.3f Y%.3f: a Z "
+                    "position_min below 0 lets the nozzle follow a low bed)"
+                    % (exc, plain[2], "plus" if offset >= 0 else "less", abs(offset),
+                       point[0], point[1])) from None
+            start = point
 
     def move_feed(self):
         """The C fast path of plain moves, None while a bed mesh is in use
