@@ -17,8 +17,10 @@ def write_cfg(tmp_path, base, extra):
 
 
 @contextlib.contextmanager
-def printer_on_sim(cfg):
-    with SimBoard("sim", config=cfg) as sim:
+def printer_on_sim(cfg, step_log=None):
+    """(Printer, the list its warnings and replies go to) on a simulated
+    board that simulates printer ``cfg``."""
+    with SimBoard("sim", config=cfg, step_log=step_log) as sim:
         with serial.Serial(sim.port, 250000, timeout=0.1) as port:
             mcu = Mcu(port)
             mcu.connect()

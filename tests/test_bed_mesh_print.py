@@ -3,7 +3,6 @@ a real probe on a warped, tilted bed, profiles, and the mesh applied to
 every move. The figure: a real slicer file, started by a PRINT_START that
 homes and probes, lays its first layer at its layer height above the
 bed's surface, measured from the board's step log."""
-import contextlib
 import json
 import math
 import os
@@ -11,17 +10,15 @@ import re
 
 import numpy as np
 import pytest
-import serial
 
 from mendel import config as config_mod
 from mendel.machine.check import check_file
-from mendel.mcu.mcu import Mcu
-from mendel.machine.printer import Printer, PrintError
+from mendel.machine.printer import PrintError
 from mendel.probing.mesh import ZMesh
 from mendel.resources import default_config
-from mendel.sim.board import SimBoard
 from mendel.sim.physical import start_carriages
 from mendel.sim.surface import first_layer_height_error
+from sim_printer import printer_on_sim, run, write_cfg
 
 STEPS_PER_MM = (80.0, 80.0, 400.0)      # the default printer's X, Y, Z
 LAYER_MM = 0.2                           # the corpus file's first layer
@@ -61,22 +58,6 @@ def make_cfg(tmp_path, count="5, 5", calibrate="BED_MESH_CALIBRATE", extra=""):
     path.write_text("[include %s]\n%s\n%s" % (
         default_config(), PRINTER.format(count=count, calibrate=calibrate), extra))
     return config_mod.load(str(path))
-
-
-@contextlib.contextmanager
-def printer_on_sim(cfg, step_log=None):
-    with SimBoard("sim", config=cfg, step_log=step_log) as sim:
-        with serial.Serial(sim.port, 250000, timeout=0.1) as port:
-            mcu = Mcu(port)
-            mcu.connect()
-            said = []
-            yield Printer(cfg, mcu, warn=said.append), said
-
-
-def run(printer, tmp_path, text, name="job.gcode"):
-    path = tmp_path / name
-    path.write_text(text)
-    return printer.print_file(str(path), preflight=False)
 
 
 def surface(cfg, x, y):
@@ -380,3 +361,19 @@ def test_a_move_the_mesh_takes_out_of_range_moves_nothing(tmp_path):
             run(printer, tmp_path, "G1 X200 Y100 Z0.2\n", "across.gcode")
         assert printer.toolhead.position == before
         assert printer.position[:3] == [10.0, 100.0, 0.2]
+
+
+def test_g29_levels_the_bed_on_a_printer_with_a_probe_and_bed_mesh(tmp_path):
+    """A Marlin start code's G29 runs BED_MESH_CALIBRATE (said once) when
+    printer.cfg has a probe and [bed_mesh]; without them it is counted as a
+    known command this printer cannot run, never a silent ok."""
+    cfg = write_cfg(tmp_path, default_config(),
+                    "[probe]\npin = ^sim_probe\nz_offset = 1.0\n"
+                    "[bed_mesh]\nmesh_min = 20, 20\nmesh_max = 200, 180\nprobe_count = 3, 3\n")
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "G28\nG29\n")
+        assert printer.bed_mesh.active
+        assert sum("G29 runs BED_MESH_CALIBRATE" in line for line in said) == 1
+    gcode = tmp_path / "plain.gcode"
+    gcode.write_text("G28\nG29\n")
+    assert check_file(str(gcode), config_mod.load(default_config()))["ignored"] == {"G29": 1}

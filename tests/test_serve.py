@@ -112,7 +112,7 @@ def test_moves_reports_and_unknown_commands():
         assert client.run("M27") == ['echo:Unknown command: "M27"', "ok"]   # no SD card
         # a command Mendel knows but does not have is no silent ok either
         assert client.run("G29") == [
-            'echo:Unknown command: "G29" (bed levelling probe: none configured)', "ok"]
+            'echo:Unknown command: "G29" (no probe and [bed_mesh] in printer.cfg)', "ok"]
         assert client.run("M191 S40")[0].startswith('echo:Unknown command: "M191 S40" (')
         # a line the printer refuses is an error, and nothing moved
         refused = client.run("G1 X900")

@@ -32,7 +32,7 @@ KNOWN_IGNORED = {
     "M101": "legacy extruder on", "M103": "legacy extruder off",
     "M108": "legacy extruder speed / cancel heating wait", "M113": "legacy extruder PWM",
     # Hardware the default machine does not have.
-    "G29": "bed levelling probe: none configured", "G80": "Prusa mesh bed levelling: no probe",
+    "G29": "no probe and [bed_mesh] in printer.cfg", "G80": "Prusa mesh bed levelling: no probe",
     "M191": "chamber heater: none configured", "M141": "chamber heater: none configured",
     "M907": "stepper current: set by the board file", "M906": "stepper current",
     "M350": "microstepping: set by printer.cfg", "M92": "steps per mm: set by printer.cfg",

@@ -271,6 +271,8 @@ class Interpreter:
                 self.machine.respond(command.text)
         elif self.macros is not None and code in self.macros:
             self.macros.call(self, command)
+        elif code == "G29":
+            mesh_commands.g29(self, command)
         elif code in KNOWN_IGNORED:
             self.ignored[code] = self.ignored.get(code, 0) + 1
         else:

@@ -41,6 +41,24 @@ def handlers(interpreter):
             "BED_MESH_MAP": run(mesh_map), "EXCLUDE_OBJECT_DEFINE": object_define}
 
 
+def g29(interpreter, command):
+    """Marlin's G29 (automatic bed levelling) in a slicer's start code, when
+    printer.cfg has no ``[gcode_macro G29]`` (that one runs instead): on a
+    printer with a probe and ``[bed_mesh]``, BED_MESH_CALIBRATE (said once);
+    else a known command this printer cannot run (counted and reported)."""
+    machine = interpreter.machine
+    config = getattr(machine, "config", None)
+    if getattr(machine, "bed_mesh", None) is None or getattr(config, "probe", None) is None:
+        interpreter.ignored["G29"] = interpreter.ignored.get("G29", 0) + 1
+        return
+    if not getattr(interpreter, "_g29_said", False):
+        interpreter._g29_said = True
+        interpreter.warn("%s:%d: G29 runs BED_MESH_CALIBRATE (Marlin's automatic bed "
+                         "levelling; a [gcode_macro G29] replaces it)"
+                         % (interpreter.filename, command.lineno))
+    calibrate(interpreter, {})
+
+
 def calibrate(interpreter, args):
     """BED_MESH_CALIBRATE [PROFILE=] [METHOD=automatic] [ADAPTIVE=1]
     [ADAPTIVE_MARGIN=] [MESH_MIN=x,y] [MESH_MAX=x,y] [PROBE_COUNT=n|nx,ny]
