@@ -175,6 +175,10 @@ def test_moves_follow_the_mesh_and_positions_stay_in_gcode_coordinates(tmp_path)
         assert said[-1] == "echo: X:100.000 Y:100.000 Z:0.200 E:0.000"
         assert printer.move_feed() is None
         adjusted_z = printer.toolhead.position[2]
+        # GET_POSITION: toolhead: is where the mesh took the nozzle, gcode: the file's Z.
+        run(printer, tmp_path, "GET_POSITION\n", "where.gcode")
+        toolhead_line = [line for line in said if line.startswith("echo: toolhead:")][-1]
+        assert "Z:%.6f" % adjusted_z in toolhead_line
         run(printer, tmp_path, "BED_MESH_CLEAR\nM114\n", "clear.gcode")
         assert printer.toolhead.position[2] == adjusted_z
         assert said[-1] == "echo: X:100.000 Y:100.000 Z:%.3f E:0.000" % adjusted_z

@@ -310,6 +310,9 @@ def _read_levelling(parser, path, read_keys, config):
     config.probe = probe_mod.load(section("probe"), section("bltouch"))
     config.safe_z_home = homing.safe_z_home(section("safe_z_home"))
     config.bed_mesh = bed_mesh_mod.load(section("bed_mesh"), config.warnings)
+    if config.bed_mesh is not None and config.probe is None:
+        config.warnings.append("[bed_mesh] needs a [probe] or [bltouch] to calibrate "
+                               "(Mendel probes only automatically); saved profiles still load")
     for name in parser.sections():
         words = name.split(None, 1)
         if words[0] == "bed_mesh" and len(words) == 2:

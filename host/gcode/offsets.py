@@ -99,7 +99,9 @@ def get_position(interpreter, command):
         names = [stepper.name for stepper in machine.config.steppers.values()]
         respond("mcu: " + " ".join("%s:%d" % (name, steps) for name, steps
                                    in zip(names, toolhead.motor_positions())))
-    position = list(machine.position)
+    # The toolhead's own position: where a bed mesh has taken the nozzle
+    # (the machine reports G-code coordinates).
+    position = list(toolhead.position if toolhead is not None else machine.position)
     gcode = [interpreter.position[i] - interpreter.base[i] for i in range(3)]
     base = list(interpreter.base) + [interpreter.position[3] - interpreter.logical_e]
     respond("toolhead: " + _xyze(position))
