@@ -28,11 +28,16 @@ def wait_for(predicate, timeout, what):
 
 
 def step_totals(log):
-    """Final step position of motors 0..3 (X, Y, Z, E) from the board's step log."""
+    """Final step position of motors 0..3 (X, Y, Z, E) from the board's step
+    log, counted from where G28 last stopped each at its endstop ("hit"
+    lines): position_endstop, 0 in the bundled config."""
     totals = [0, 0, 0, 0]
     with open(log) as f:
         for line in f:
             if line.startswith(("heater", "fan")):   # output changes, not runs
+                continue
+            if line.startswith("hit"):
+                totals[int(line.split()[2])] = 0
                 continue
             oid, _first, _interval, count, _add = map(int, line.split())
             totals[oid] += count
