@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Run every check on a connected board and gather the report.
 
-The checks run in :data:`CHECKS` order, cheapest and safest first: a board
-that does not identify itself is not heated. A board shutdown or a dead
+The checks run in :data:`CHECKS` order, cheapest and safest first: the sensors are
+read before anything moves, and nothing is heated before everything else
+has passed or failed. A board shutdown or a dead
 link fails the check that was running (with the board's reason) and skips
 the rest, which are reported as not run (``passed`` None).
 """
@@ -22,10 +23,10 @@ REPORT_SCHEMA = 1
 # (key, title, check): the report's order.
 CHECKS = (
     ("identity", "Identity", checks.identity),
+    ("thermistors", "Thermistor plausibility", thermal.thermistors),
+    ("endstops", "Endstop reads", motion.endstops),
     ("clock", "Clock rate", checks.clock),
     ("steps", "Step timing", motion.step_timing),
-    ("endstops", "Endstop reads", motion.endstops),
-    ("thermistors", "Thermistor plausibility", thermal.thermistors),
     ("heaters", "Heater response", thermal.heaters),
     ("link", "Link under load", checks.link),
 )
