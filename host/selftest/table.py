@@ -45,8 +45,8 @@ TEXT = {
                     "published in `docs/reports/` (bench-rig verified; printed by N people "
                     "counts the testers who printed with it). Built by "
                     "`python -m mendel.selftest.table docs/reports`; do not edit by hand.",
-           "add": "To add your board's evidence, see the bench-rig guide "
-                  "(guides/bench-rig.md)."},
+           "add": "To add your board's evidence, follow "
+                  "[Test a board on a bench rig](guides/bench-rig.md)."},
     "es": {"title": "Madurez de las placas", "board": "placa",
            "simulated": "simulada", "emulated": "emulada", "bench": "verificada en banco",
            "printed": "impresa por N personas", "none": "aún no", "test": "prueba",
@@ -57,8 +57,8 @@ TEXT = {
                     "publicados en `docs/reports/` (verificada en banco; impresa por N "
                     "personas cuenta quienes imprimieron con ella). Generada con "
                     "`python -m mendel.selftest.table docs/reports`; no la edites a mano.",
-           "add": "Para añadir la evidencia de tu placa, mira la guía del banco de pruebas "
-                  "(guides/bench-rig.md)."},
+           "add": "Para añadir la evidencia de tu placa, sigue "
+                  "[Probar una placa en un banco de pruebas](guides/bench-rig.md)."},
 }
 
 
