@@ -152,7 +152,7 @@ def test_table_counts_bench_rig_reports_and_the_people_who_printed(tmp_path):
                         "[skr-li](reports/skr-li.md)")
     assert cells[4] == "2: [Ana](reports/skr-ana-2.md), [Li](reports/skr-li.md)"
     e4 = next(line for line in page.splitlines() if line.startswith("| `fysetc-e4"))
-    assert e4.split("|")[4].strip() == "not yet"      # a failing report verifies nothing
+    assert [c.strip() for c in e4.split("|")[4:6]] == ["not yet", "not yet"]   # it failed
     (tmp_path / "junk.json").write_text("[1]")
     with pytest.raises(ValueError, match="junk.json: not a selftest report"):
         table.evidence(str(tmp_path))

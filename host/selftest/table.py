@@ -100,8 +100,9 @@ def evidence(folder):
             if report["passed"]:
                 row["simulated"].append(("selftest", link))
             continue
-        if report["passed"]:
-            row["bench"].append((page[:-3], link))
+        if not report["passed"]:
+            continue                        # a failing report verifies nothing
+        row["bench"].append((page[:-3], link))
         if report.get("printed") and report.get("tester"):
             testers.setdefault(board, {}).setdefault(report["tester"], link)
     for board, people in testers.items():
