@@ -58,6 +58,8 @@ setup(
                       "esptool>=5", "littlefs-python>=0.12"],
     extras_require={"test": ["pytest>=7", "numpy>=1.24", "hypothesis>=6", "matplotlib>=3.5",
                              "mypy>=1.10", "pytest-embedded-serial>=1.10",
+                             # the documentation site (mkdocs.yml; tests/test_docs_site.py)
+                             "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocs-static-i18n>=1.2",
                              # PIO emulator tests; the package needs Python 3.10.18+
                              "rp2040-pio-emulator>=0.88; python_full_version >= '3.10.18'"],
                     "plot": ["matplotlib>=3.5"]},

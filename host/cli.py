@@ -125,6 +125,24 @@ def _parser():
     flash.add_argument("--quiet", action="store_true", help="no progress bars")
     flash.set_defaults(run=cmd_flash)
 
+    selftest = commands.add_parser("selftest", help="bench-rig checks of a board (the "
+                                                    "simulated one without --port); "
+                                                    "writes a report to publish")
+    _board_options(selftest)
+    selftest.add_argument("--board", help="board id the board must say it is (a file in "
+                                          "boards/: btt-skr-pico-v1.0, ...)")
+    selftest.add_argument("--report", required=True, metavar="FILE",
+                          help="write FILE.json and FILE.md (docs/reports/ to publish)")
+    selftest.add_argument("--tester", metavar="NAME", help="who ran it (in the report)")
+    selftest.add_argument("--printed", action="store_true",
+                          help="the tester has printed with this board (maturity table)")
+    selftest.add_argument("--sim-fault", type=thermal_cli.parse_fault, action="append",
+                          default=[], metavar="FAULT[:HEATER]@SECONDS",
+                          help="simulated board: inject a heater fault SECONDS after "
+                               "the heaters are configured; repeatable")
+    selftest.add_argument("--json", action="store_true", help="print the report as JSON")
+    selftest.set_defaults(run=cmd_selftest)
+
     from mendel.emulate import cli as emulate_cli
     emulate_cli.add_command(commands).set_defaults(run=cmd_emulate)
     return parser
@@ -446,6 +464,41 @@ def cmd_flash(args):
         print("flashed %s on %s: %d files, %.1f KB, verified"
               % (summary["board"], summary["port"], summary["files"], summary["bytes"] / 1024))
     return 0
+
+
+def cmd_selftest(args):
+    from mendel.selftest import report as st_report, run as st_run
+    cfg = config_mod.load(args.config)
+    simulated = not (args.port or cfg.serial)
+    if simulated and args.board not in (None, cfg.board):
+        raise MendelError("--board %s needs --port: without it the selftest runs on the "
+                          "simulated board" % args.board)
+    if args.sim_fault and not simulated:
+        raise MendelError("--sim-fault needs the simulated board (no --port)")
+    folder = os.path.dirname(os.path.abspath(args.report))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise MendelError("cannot write the report into %s: no such folder, or not "
+                          "writable" % folder)
+    args.clear_shutdown = True          # a board on the bench may have stopped last time
+    with tempfile.TemporaryDirectory(prefix="mendel-selftest-") as work:
+        args.step_log = os.path.join(work, "steps.log") if simulated else None
+        with _board(args, cfg) as mcu:
+            bench = st_run.Bench(mcu, cfg, simulated, expected_board=args.board)
+            try:
+                results = st_run.run_checks(bench, args.sim_fault)
+            finally:
+                with contextlib.suppress(LinkError, McuShutdown, OSError):
+                    if bench.printer is not None:
+                        bench.printer.shutdown()
+        results = st_run.finish(results, args.step_log, mcu.info)
+    report = st_run.report(results, mcu.info, args.port or cfg.serial, simulated,
+                           tester=args.tester, printed=args.printed)
+    json_path, md_path = st_report.write(report, args.report)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(st_report.markdown(report) + "\nwrote %s and %s" % (json_path, md_path))
+    return 0 if report["passed"] else 1
 
 
 def cmd_emulate(args):

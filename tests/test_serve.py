@@ -14,14 +14,15 @@ from mendel.serve.port import VirtualSerialPort, serve
 from mendel.serve.protocol import checksum, numbered
 from mendel.serve.session import ServedPrinter, Session
 from mendel.sim.board import SimBoard
+from paths import ROOT
 
 CFG = config.load()
 
 
 @contextlib.contextmanager
-def served(realtime=False):
+def served(realtime=False, cfg=CFG):
     """A simulated board behind `mendel serve`'s port and session (in-process)."""
-    with SimBoard("sim", realtime=realtime) as sim:
+    with SimBoard("sim", realtime=realtime, config=cfg) as sim:
         with serial.Serial(sim.port, 250000, timeout=0.1) as board_port:
             boards = [Mcu(board_port)]
             boards[0].connect()
@@ -30,7 +31,7 @@ def served(realtime=False):
                 if clear_shutdown:
                     boards[0] = Mcu(board_port)
                     boards[0].connect(clear_shutdown=True)
-                return ServedPrinter(CFG, boards[0])
+                return ServedPrinter(cfg, boards[0])
             port = VirtualSerialPort()
             session = Session(connect, port.write_line).start()
             stop = threading.Event()
@@ -347,4 +348,19 @@ def test_parenthesised_comments_are_comments():
         assert client.run("G28 (home first)") == ["ok"]
         assert client.run("(travel) G1 X5 (mm) F3000") == ["ok"]
         assert position(client)[0]["X"] == 5.0
+        client.close()
+
+
+def test_printer_cfg_macros_run_over_the_serial_port():
+    """A host that sends PRINT_END (a [gcode_macro] of boards/sim.cfg) gets the
+    macro run, not "Unknown command": heaters off, the head parked, motors off."""
+    cfg = config.load(os.path.join(ROOT, "boards", "sim.cfg"))
+    with served(cfg=cfg) as (port, _session):
+        client = Client(port.path)
+        client.run("G28")
+        client.run("M104 S200")
+        lines = client.run("PRINT_END")
+        assert lines == ["echo:Print finished", "ok"], lines
+        assert " /0.0 " in client.run("M105")[0]
+        assert any("Must home axis first" in line for line in client.run("G1 X10"))
         client.close()

@@ -35,6 +35,7 @@ command is unsupported like any other unknown code.
 from mendel import __version__
 from mendel.errors import CommandError, printable
 from mendel.gcode import arcs, offsets
+from mendel.gcode.params import key_values
 from mendel.gcode.commands import KNOWN_IGNORED, TEXT_REPLIES
 from mendel.homing import commands as homing_commands
 from mendel.probing import commands as probing_commands
@@ -390,7 +391,7 @@ class Interpreter:
     def _set_kinematic_position(self, command):
         homing_commands.set_kinematic_position(self, {
             key: (_number(key, value) if key in "XYZ" else value)
-            for key, value in _key_values(command.text).items()})
+            for key, value in key_values(command.text).items()})
         self.position[:3] = self.machine.position[:3]
 
     def _query_endstops(self, _command):
@@ -568,7 +569,7 @@ class Interpreter:
     def _set_velocity_limit(self, command):
         """Klipper SET_VELOCITY_LIMIT VELOCITY= ACCEL= SQUARE_CORNER_VELOCITY=
         MINIMUM_CRUISE_RATIO= (ACCEL_TO_DECEL= read as in Klipper's docs)."""
-        args = _key_values(command.text)
+        args = key_values(command.text)
         names = {"VELOCITY": "velocity", "ACCEL": "accel", "SQUARE_CORNER_VELOCITY": "scv",
                  "MINIMUM_CRUISE_RATIO": "min_cruise_ratio"}
         limits = {}
@@ -703,21 +704,10 @@ class Interpreter:
             self.machine.event("object_name", name)
 
     def _object_event(self, command):
-        name = _key_values(command.text).get("NAME")
+        name = key_values(command.text).get("NAME")
         if command.code == "EXCLUDE_OBJECT_DEFINE" and name:
             self.objects.setdefault(name, name)
         self.machine.event(command.code.lower(), name)
-
-
-def _key_values(text):
-    """``KEY=VALUE`` pairs of an extended command (keys upper-cased)."""
-    pairs = {}
-    for word in (text or "").split():
-        key, sep, value = word.partition("=")
-        if not sep:
-            raise GcodeError("expected KEY=VALUE, found %r" % word)
-        pairs[key.upper()] = value
-    return pairs
 
 
 def _number(key, value):

@@ -17,6 +17,19 @@ class ParamError(CommandError):
     """An argument of an extended command is missing, unknown or out of range."""
 
 
+def key_values(text, code=None):
+    """``{KEY: value text}`` of an extended command's words (keys
+    upper-cased). Raises ParamError for a word without ``=`` (named with the
+    command's ``code`` when given)."""
+    pairs = {}
+    for word in (text or "").split():
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise ParamError("%sexpected KEY=VALUE, found %r" % (code + ": " if code else "", word))
+        pairs[key.upper()] = value
+    return pairs
+
+
 class Params:
     """The ``KEY=VALUE`` words of ``command`` (keys upper-cased); ``allowed``
     the keys the command has. Raises ParamError for a word without ``=``
@@ -24,16 +37,11 @@ class Params:
 
     def __init__(self, command, allowed=()):
         self.code = command.code
-        self.values = {}
-        for word in (command.text or "").split():
-            key, sep, value = word.partition("=")
-            if not sep:
-                raise ParamError("%s: expected KEY=VALUE, found %r" % (self.code, word))
-            key = key.upper()
+        self.values = key_values(command.text, self.code)
+        for key in self.values:
             if key not in allowed:
                 raise ParamError("%s has no parameter %s (it has: %s)"
                                  % (self.code, key, " ".join(allowed) or "none"))
-            self.values[key] = value
 
     def __contains__(self, key):
         return key in self.values

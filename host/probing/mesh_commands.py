@@ -13,6 +13,7 @@ EXCLUDE_OBJECT_DEFINE's ``POLYGON=[[x,y],...]`` is kept here too
 """
 import json
 
+from mendel.gcode.params import key_values
 from mendel.probing.bed_mesh import BedMeshError, plan
 
 # BED_MESH_CALIBRATE parameters passed on to Probe.run, and their types.
@@ -34,7 +35,7 @@ def handlers(interpreter):
         define(command)
 
     def run(action):
-        return lambda command: action(interpreter, _key_values(command))
+        return lambda command: action(interpreter, key_values(command.text, command.code))
 
     return {"BED_MESH_CALIBRATE": run(calibrate), "BED_MESH_PROFILE": run(profile),
             "BED_MESH_CLEAR": run(clear), "BED_MESH_OUTPUT": run(output),
@@ -162,16 +163,6 @@ def _reply(machine, text):
 def _no_arguments(name, args):
     if args:
         raise BedMeshError("%s has no parameter %s" % (name, ", ".join(args)))
-
-
-def _key_values(command):
-    pairs = {}
-    for word in (command.text or "").split():
-        key, sep, value = word.partition("=")
-        if not sep:
-            raise BedMeshError("%s: expected KEY=VALUE, found %r" % (command.code, word))
-        pairs[key.upper()] = value
-    return pairs
 
 
 def _typed(key, value, kind):

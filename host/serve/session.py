@@ -151,9 +151,10 @@ class Session:
         self.halted = None
 
     def _new_interpreter(self):
+        macros = self.printer.config.macros          # printer.cfg's [gcode_macro NAME]
         self.interpreter = Interpreter(self.printer, self.settings,
                                        warn=self.printer.notices.append,
-                                       filename="serial")
+                                       filename="serial", macros=macros and macros.session())
 
     # -- the serial side (any thread) ------------------------------------
     def submit(self, command, numbered=True):
