@@ -3,7 +3,7 @@
 A guide (docs/guides/*.md) shows commands in ```sh fences: a line that starts
 with `$ ` is a command, the lines after it are what it prints. Each command
 runs in bash, in order, in a temporary folder holding a copy of what a clone
-has (examples/, boards/, host/configs/), with `mendel` and `python` on PATH
+has (examples/, boards/, host/configs/, docs/reports/), with `mendel` and `python` on PATH
 meaning this Python (`sys.executable -m mendel`). It must exit 0, and every
 expected line that has no `…` must appear in what it printed (stdout and
 stderr together, surrounding spaces ignored).
@@ -28,7 +28,8 @@ import pytest
 from paths import ROOT
 
 GUIDES = os.path.join(ROOT, "docs", "guides")
-COPIED = ("examples", "boards", os.path.join("host", "configs"))   # what a clone has
+COPIED = ("examples", "boards", os.path.join("host", "configs"),   # what a clone has
+          os.path.join("docs", "reports"))
 ELLIPSIS = "\u2026"
 COMMAND_TIMEOUT_S = 120
 _FENCE = re.compile(r"^```(\w*)\s*$")
