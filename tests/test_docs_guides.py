@@ -99,7 +99,10 @@ def make_workdir(tmp_path):
     bindir.mkdir()
     (bindir / "mendel").write_text('#!/bin/sh\nexec "%s" -m mendel "$@"\n' % sys.executable)
     (bindir / "mendel").chmod(0o755)
-    (bindir / "python").symlink_to(sys.executable)
+    # A script, not a symlink: a venv's python found through a symlink in
+    # another folder does not find its pyvenv.cfg, nor Mendel.
+    (bindir / "python").write_text('#!/bin/sh\nexec "%s" "$@"\n' % sys.executable)
+    (bindir / "python").chmod(0o755)
     env = dict(os.environ, PATH="%s%s%s" % (bindir, os.pathsep, os.environ.get("PATH", "")),
                COLUMNS="100")
     env.pop("MENDEL_KEEP_LOGS", None)
