@@ -13,8 +13,9 @@ Levels, one column each, every cell linking its evidence:
   board with every check passed;
 * **printed by N people**: distinct testers whose report says ``printed``.
 
-Test files are linked by their path from the repository root (``/tests/...``),
-which GitHub resolves in the repository; reports by their page.
+Test files are linked to the evidence list under the table, which says
+what each shows and where it is in the repository (the site cannot link
+files outside ``docs/``); reports by their page.
 """
 import glob
 import json
@@ -34,9 +35,31 @@ TEST_EVIDENCE = (
     ("rpi-pico-bench", "simulated", "tests/firmware/test_fw_board_files.py"),
     ("rpi-pico-bench", "emulated", "tests/emulated/test_print_steps.py"),
 )
+# What each test file shows, for the evidence list under the table (the
+# table's cells link there: the site cannot link files outside docs/).
+EVIDENCE_TEXT = {
+    "tests/test_end_to_end.py": {
+        "en": "real slicer files print end to end on the firmware under MicroPython's unix "
+              "port (the simulated board), to the exact step",
+        "es": "archivos reales de laminadores se imprimen de principio a fin en el firmware "
+              "sobre el puerto unix de MicroPython (la placa simulada), al paso exacto"},
+    "tests/firmware/test_fw_board_files.py": {
+        "en": "the board file starts its real HAL backend (through fakes of the MCU's "
+              "modules, under CPython and MicroPython): every pin it names is one the "
+              "backend can open",
+        "es": "el archivo de la placa arranca su backend HAL real (con imitaciones de los "
+              "módulos del MCU, con CPython y MicroPython): cada pin que nombra es uno que "
+              "el backend puede abrir"},
+    "tests/emulated/test_print_steps.py": {
+        "en": "prints stream to MicroPython's rp2 port in an emulated RP2040, and the step "
+              "pulses on its pins land on their commanded times",
+        "es": "las impresiones llegan al puerto rp2 de MicroPython en un RP2040 emulado, y "
+              "los pulsos de paso en sus pines caen en sus tiempos ordenados"},
+}
 LEVELS = ("simulated", "emulated", "bench", "printed")
 TEXT = {
-    "en": {"title": "Board maturity", "board": "board",
+    "en": {"title": "Board maturity", "board": "board", "evidence": "Test evidence",
+           "where": "in the repository:",
            "simulated": "simulated", "emulated": "emulated", "bench": "bench-rig verified",
            "printed": "printed by N people", "none": "not yet", "test": "test", "people": "%d",
            "intro": "How far each board has been proven, from the evidence in this "
@@ -48,6 +71,7 @@ TEXT = {
            "add": "To add your board's evidence, follow "
                   "[Test a board on a bench rig](guides/bench-rig.md)."},
     "es": {"title": "Madurez de las placas", "board": "placa",
+           "evidence": "Evidencia de las pruebas", "where": "en el repositorio:",
            "simulated": "simulada", "emulated": "emulada", "bench": "verificada en banco",
            "printed": "impresa por N personas", "none": "aún no", "test": "prueba",
            "people": "%d",
@@ -90,7 +114,7 @@ def evidence(folder):
     table = {board: {level: [] for level in LEVELS} for board in board_ids()}
     for board, level, path in TEST_EVIDENCE:
         table.setdefault(board, {lv: [] for lv in LEVELS})[level].append(
-            (os.path.basename(path), "/" + path))
+            (os.path.basename(path), "#" + _anchor(path)))
     testers = {}
     for page, report in read_reports(folder):
         board = report["board"]["id"]
@@ -128,8 +152,17 @@ def markdown(table, lang):
             else:
                 cells.append(", ".join("[%s](%s)" % item for item in items))
         lines.append("| `%s` | %s |" % (board, " | ".join(cells)))
-    lines += ["", t["add"]]
+    lines += ["", t["add"], "", "## " + t["evidence"], ""]
+    for path in sorted({path for _board, _level, path in TEST_EVIDENCE}):
+        lines.append('- <a id="%s"></a>`%s`: %s (%s `%s`)'
+                     % (_anchor(path), os.path.basename(path), EVIDENCE_TEXT[path][lang],
+                        t["where"], path))
     return "\n".join(lines) + "\n"
+
+
+def _anchor(path):
+    """The evidence list's anchor of test file ``path``."""
+    return "evidence-" + os.path.splitext(os.path.basename(path))[0].replace("_", "-")
 
 
 def build(reports_folder):
