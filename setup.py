@@ -8,7 +8,7 @@ and board definitions (``boards/``) ship inside it as ``mendel.firmware`` and
 an installed copy. Hot paths of the planner are Cython extensions.
 """
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
 PACKAGE_DIRS = {
     "mendel": "host",
@@ -16,14 +16,14 @@ PACKAGE_DIRS = {
     "mendel.boards": "boards",
     "mendel.examples": "examples",
 }
-PACKAGES = [
-    "mendel", "mendel.bench", "mendel.config", "mendel.gcode", "mendel.planner", "mendel.mcu",
-    "mendel.sim", "mendel.thermal", "mendel.ux", "mendel.flash", "mendel.probing", "mendel.homing",
-    "mendel.machine",
-    "mendel.firmware", "mendel.firmware.motion", "mendel.firmware.thermal",
-    "mendel.firmware.hal", "mendel.boards", "mendel.examples",
-    "mendel.serve", "mendel.emulate",
-]
+def _packages(name, folder):
+    """Package ``name`` in ``folder`` and every package below it (a folder
+    with an __init__.py), so a new one cannot be left out of an install."""
+    return [name] + ["%s.%s" % (name, sub) for sub in find_packages(folder)]
+
+
+PACKAGES = (_packages("mendel", "host") + _packages("mendel.firmware", "firmware")
+            + ["mendel.boards", "mendel.examples"])
 EXTENSIONS = [
     Extension("mendel.gcode._lexer", ["host/gcode/_lexer.pyx"], extra_compile_args=["-O2"]),
     # No fused multiply-add (GCC contracts a * b + c by default where the CPU
@@ -60,6 +60,8 @@ setup(
                              "mypy>=1.10", "pytest-embedded-serial>=1.10",
                              # the documentation site (mkdocs.yml; tests/test_docs_site.py)
                              "mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocs-static-i18n>=1.2",
+                             # OctoPrint 1.11 (tests/test_serve_octoprint.py) needs < 3.8
+                             "markdown>=3.6,<3.8",
                              # PIO emulator tests; the package needs Python 3.10.18+
                              "rp2040-pio-emulator>=0.88; python_full_version >= '3.10.18'"],
                     "plot": ["matplotlib>=3.5"]},
