@@ -6,6 +6,7 @@ import os
 import pytest
 
 from mendel import config as config_mod
+from mendel.machine.check import check_file
 from mendel.machine.printer import PrintError
 from mendel.resources import config_path, default_config
 from sim_printer import board_steps, printer_on_sim, run, write_cfg
@@ -290,3 +291,15 @@ def test_g28_z_on_a_probe_already_triggered_is_refused(tmp_path):
         with pytest.raises(PrintError, match="Probe triggered prior to movement"):
             run(printer, tmp_path, "G28\n")
         assert "z" not in printer.toolhead.homed
+
+
+def test_mendel_check_runs_a_homing_override_without_other_macros(tmp_path):
+    """A printer.cfg whose only template is [homing_override]: `mendel check`
+    runs it for G28 (it used to find no macro set and crash)."""
+    cfg = write_cfg(tmp_path, default_config(),
+                    "[homing_override]\nset_position_z = 0\ngcode =\n  G1 Z5 F600\n  G28 X Y\n")
+    gcode = tmp_path / "job.gcode"
+    gcode.write_text("G28\nG1 X10 Y10 Z1 F3000\n")
+    report = check_file(str(gcode), cfg)
+    assert report["fits"] and report["errors"] == []
+    assert report["travel_bounds"]["max"][2] == 5.0

@@ -140,7 +140,7 @@ class SimHal:
                          for i, spec in enumerate(board.get("endstops", []))]
         self.hits = [None] * motors       # step position of each endstop stop
         self._armed = [-1] * motors       # endstop armed on each motor, or -1
-        self._armed_at = -1               # clock of the last arming; -1: none armed
+        self._watching = False            # a switch is armed: check it as time passes
         self._checked = 0                 # clock up to which no armed switch triggered
 
     def attach(self, mcu):
@@ -161,7 +161,7 @@ class SimHal:
         dt = (now - self._last_advance) / self.clock_freq
         if dt <= 0:
             return
-        if self._armed_at >= 0:
+        if self._watching:
             self._check_stops(now)
         if self._faults:
             self._apply_faults(now)
@@ -231,7 +231,7 @@ class SimHal:
         if max(self._armed) < 0:
             self._checked = now
         self._armed[oid] = endstop
-        self._armed_at = now
+        self._watching = True
         self.hits[oid] = None
         if switch is not None:          # none placed: an input with nothing wired
             switch.rearm()
@@ -300,8 +300,7 @@ class SimHal:
                 if self._armed[oid] == eid:
                     self._stop_at(oid, at, self._runlog.position_at(oid, at))
         self._checked = now
-        if max(self._armed) < 0:
-            self._armed_at = -1
+        self._watching = max(self._armed) >= 0
 
     def _stop_at(self, oid, clock, position):
         self._armed[oid] = -1

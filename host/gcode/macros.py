@@ -189,24 +189,20 @@ class MacroSet:
         if command is not None:
             command(self, interpreter, params)
             return
-        macro = self.macros[name]
+        self.run_macro(interpreter, self.macros[name], rawparams, params)
+
+    def run_macro(self, interpreter, macro, rawparams, params=None):
+        """Run ``macro`` (one of this set, or a Macro of its own section such
+        as [homing_override]'s) with parameter text ``rawparams``."""
+        name = macro.name
         if name in self._stack:
             raise MacroError("macro %s calls itself (%s): a macro may not recurse"
                              % (name, " > ".join(self._stack + [name])))
-        self.calls[name] = self.calls.get(name, 0) + 1
+        if self.macros.get(name) is macro:
+            self.calls[name] = self.calls.get(name, 0) + 1
+        if params is None:
+            params = _params(name, rawparams, " > ".join(self._stack + [name]))
         self._stack.append(name)
-        try:
-            text = self._render(interpreter, macro, params, rawparams)
-            for number, line in enumerate(text.split("\n"), 1):
-                self._execute(interpreter, macro, number, line)
-        finally:
-            self._stack.pop()
-
-    def run_macro(self, interpreter, macro, rawparams):
-        """Run ``macro`` (a Macro of its own section, such as
-        [homing_override]'s) with parameter text ``rawparams``."""
-        params = _params(macro.name, rawparams, " > ".join(self._stack + [macro.name]))
-        self._stack.append(macro.name)
         try:
             text = self._render(interpreter, macro, params, rawparams)
             for number, line in enumerate(text.split("\n"), 1):

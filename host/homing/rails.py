@@ -39,12 +39,12 @@ def _setting(stepper, name, default):
 class Rail:
     """One homing axis: its stepper section and the endstop that stops it."""
 
-    def __init__(self, name, stepper, endstop_id, home):
+    def __init__(self, name, stepper, endstop_id, home, probe=False):
         self.name = name                 # axis letter ("x") or tower ("a")
         self.stepper = stepper
         self.endstop_id = endstop_id
         self.home = home                 # mm where the endstop triggers (position_endstop)
-        self.probe = False               # homes on the probe (probe:z_virtual_endstop)
+        self.probe = probe               # homes on the probe (probe:z_virtual_endstop)
         self.speed = stepper.homing_speed
         self.second_speed = _setting(stepper, "second_homing_speed", self.speed / 2.0)
         self.retract_dist = _setting(stepper, "homing_retract_dist", 5.0)
@@ -79,8 +79,8 @@ class Homing:
                 # bed when the probe triggers.
                 endstop, home = config.probe.pin, config.probe.z_offset
             self.rails[name] = Rail(name, stepper,
-                                    names.index(endstop) if endstop in names else None, home)
-            self.rails[name].probe = probe
+                                    names.index(endstop) if endstop in names else None, home,
+                                    probe)
 
     # -- public --------------------------------------------------------
     def home(self, axes):

@@ -257,7 +257,7 @@ def check_file(path, config, settings=None):
     machine = CheckMachine(config)
     errors = []
     warnings = [empty] if empty else []
-    macros = config.macros.session() if config.macros else None
+    macros = config.macros.session() if config.macros is not None else None
     interpreter = Interpreter(
         machine, settings or Settings(), warn=warnings.append, filename=path,
         macros=macros, on_error=lambda line, text, reason: errors.append(

@@ -469,12 +469,8 @@ class Toolhead:
         spm = self.stepgen.steps_per_mm
         mm = np.array([[motors[m] / spm[m] for m in range(3)]])
         xyz = [float(v) for v in self.kinematics.calc_toolhead_positions(mm)[0]]
-        point = xyz + [self.motion.position[3]]
-        self.motion.set_position(point)
-        # Exact round trip: the host's steps stay the board's.
-        board = self.motor_positions()
-        self.stepgen.set_position(point)
-        self._offsets = [now - steps for now, steps in zip(self.stepgen.positions(), board)]
+        # The board's steps stay where they are; the host's follow the point.
+        self.force_position(xyz + [self.motion.position[3]])
 
 
 class ToolheadMachine:
