@@ -259,7 +259,6 @@ class BedMesh:
         self.clear()
         probe = self._probe()
         x_offset, y_offset, z_offset = probe.offsets
-        toolhead = self.toolhead
         travel_z = calibration.horizontal_move_z
         lift_speed = probe.config.lift_speed
         speed = self.settings.speed
@@ -267,8 +266,6 @@ class BedMesh:
         heights = []
         for px, py in points.tolist():
             self._travel_to(px - x_offset, py - y_offset, travel_z, speed, lift_speed)
-            # Probe.run reads the probe before it moves: the travel must be done.
-            toolhead.wait_moves()
             _x, _y, z = probe.run(report=respond, **calibration.probe)
             heights.append(z - z_offset)
         self._raise_to(travel_z, lift_speed)
