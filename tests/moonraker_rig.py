@@ -42,24 +42,33 @@ path: {gcodes}
 recover_velocity: 100
 
 [gcode_macro PAUSE]
-description: Pause the print, retract 1 mm, lift 5 mm (within the Z range), park
+description: Pause; retract 1 mm if hot, lift 5 mm (within the Z range) and park if homed
 rename_existing: PAUSE_BASE
+variable_retracted: False
 gcode:
-    {{% set z = [printer.toolhead.position.z + 5, printer.toolhead.axis_maximum.z]|min %}}
+    {{% set head = printer.toolhead %}}
+    {{% set hot = printer.extruder.can_extrude %}}
     PAUSE_BASE
+    SET_GCODE_VARIABLE MACRO=PAUSE VARIABLE=retracted VALUE={{hot}}
+    {{% if hot %}}
     G91
     G1 E-1 F2100
+    {{% endif %}}
     G90
-    G1 Z{{z}} F600
-    G1 X{{printer.toolhead.axis_minimum.x + 5}} Y{{printer.toolhead.axis_maximum.y - 5}} F6000
+    {{% if head.homed_axes == "xyz" %}}
+    G1 Z{{[head.position.z + 5, head.axis_maximum.z]|min}} F600
+    G1 X{{head.axis_minimum.x + 5}} Y{{head.axis_maximum.y - 5}} F6000
+    {{% endif %}}
 
 [gcode_macro RESUME]
-description: Prime the 1 mm PAUSE retracted and go back to the print
+description: Prime what PAUSE retracted and go back to the print
 rename_existing: RESUME_BASE
 gcode:
+    {{% if printer["gcode_macro PAUSE"].retracted %}}
     G91
     G1 E1 F2100
     G90
+    {{% endif %}}
     RESUME_BASE
 
 [gcode_macro CANCEL_PRINT]
@@ -186,15 +195,18 @@ def short_tmp():
 
 
 @contextlib.contextmanager
-def mendel_and_moonraker(command, data):
-    """Start `mendel serve --api-socket` on the simulated board and Moonraker
-    (argv ``command``) in front of it, with their files in folder ``data``;
-    yield (Rig, Client) once Moonraker says Klippy is ready. Both are
-    stopped at the end (Mendel last: its step log is whole after the block)."""
+def mendel_and_moonraker(command, data, realtime=False):
+    """Start `mendel serve --api-socket` on the simulated board (on its
+    virtual clock, or in real time) and Moonraker (argv ``command``) in front
+    of it, with their files in folder ``data``; yield (Rig, Client) once
+    Moonraker says Klippy is ready. Both are stopped at the end (Mendel
+    last: its step log is whole after the block)."""
     rig = Rig(data, free_port())
     rig.write()
     mendel = [sys.executable, "-m", "mendel", "serve", "--config", rig.cfg,
               "--api-socket", rig.socket, "--step-log", rig.step_log]
+    if realtime:
+        mendel.append("--sim-realtime")
     started = time.monotonic()
     with _process(rig, "mendel", mendel) as served:
         with _process(rig, "moonraker", command + ["-d", data, "-n"]) as moonraker:
