@@ -243,7 +243,9 @@ class Client:
                                          headers=headers or {})
         try:
             with urllib.request.urlopen(request, timeout=60) as answer:
-                return json.loads(answer.read())["result"]
+                answer = json.loads(answer.read())
+                # an upload's answer is not wrapped in "result"
+                return answer["result"] if path != "/server/files/upload" else answer
         except urllib.error.HTTPError as exc:
             text = exc.read().decode(errors="replace")
             try:
