@@ -163,9 +163,11 @@ class PinMapper:
             return
         entries[key] = dataclasses.replace(entry, value=str(wired))
         why = foreign or self._elsewhere(pin)
-        self.notes.append(Note(entry.where, section, key, "%s -> %s (%s; the board's %s pin "
-                               "of %s %r: check directions and endstop polarity on the "
-                               "machine)" % (entry.value, wired, why, key, kind, role)))
+        check = {"dir_pin": "; check the motor's direction on the machine",
+                 "endstop_pin": "; check the switch's polarity on the machine"}.get(key, "")
+        self.notes.append(Note(entry.where, section, key, "%s -> %s: %s; written as the "
+                               "board's %s of %s %r%s" % (entry.value, wired, why, key,
+                                                          kind, role, check)))
 
     def _input(self, pin, kind, role):
         """An endstop or servo input: the pin itself if the board has it as

@@ -120,7 +120,7 @@ def import_klipper(path, board):
     result.gaps += mapper.gaps
     result.changes += mapper.notes
     _settle(result)
-    result.changes += [Note(e.where, "mcu", key, "-> [board] %s" % key)
+    result.changes += [Note(e.where, "mcu", key, "moves to [board] %s" % key)
                        for key, e in result.sections["board"].items() if e.section == "mcu"]
     for notes in (result.gaps, result.changes, result.refused):
         notes.sort(key=lambda n: (n.where is None, n.where and n.where[0] != path,
