@@ -120,12 +120,21 @@ def import_klipper(path, board):
     result.gaps += mapper.gaps
     result.changes += mapper.notes
     _settle(result)
-    result.changes += [Note(e.where, "mcu", key, "moves to [board] %s" % key)
+    result.changes += [Note(e.where, "mcu", key, "moves to [board] %s%s" % (key, _renamed(e)))
                        for key, e in result.sections["board"].items() if e.section == "mcu"]
     for notes in (result.gaps, result.changes, result.refused):
         notes.sort(key=lambda n: (n.where is None, n.where and n.where[0] != path,
                                   n.where or ("", 0)))
     return result
+
+
+def _renamed(entry):
+    """A word on a serial port named after Klipper's firmware (``/dev/serial/by-id/
+    usb-Klipper_...``): the board has another name once Mendel's firmware is on it."""
+    if "klipper" not in entry.value.lower():
+        return ""
+    return (" (named after Klipper's firmware: with Mendel's firmware on the board, its "
+            "port has another name)")
 
 
 def _read(path, board):
@@ -165,7 +174,9 @@ def _settle(result):
                 cfg = config_mod.load(path)
             except config_mod.ConfigError as exc:
                 if not state.leave_out(exc.problems):
-                    result.refused = state.refused() + [state.note(p) for p in exc.problems]
+                    result.refused = state.refused() + [
+                        state.note(p) for p in exc.problems
+                        if (p.section, p.key) not in state.kept]
                     return
                 continue
             prefix = re.compile(r"^%s(:\d+)?: " % re.escape(path))
