@@ -7,8 +7,6 @@ import configparser
 import json
 import os
 
-import pytest
-
 from mendel import cli
 from mendel import config as config_mod
 from mendel.config import autosave, file as configfile
