@@ -47,6 +47,12 @@ def test_a_raspberry_pi_installs_the_host_without_the_simulated_boards_micropyth
 def test_python_requires_is_what_the_dependencies_need():
     python = SpecifierSet(ast.literal_eval(_setup_keywords()["python_requires"]))
     assert "3.9" not in python and "3.10" in python      # esptool>=5 needs 3.10
+    # The host's own code is 3.10 syntax (ast's best effort at that grammar).
+    for folder, _dirs, names in os.walk(os.path.join(ROOT, "host")):
+        for name in names:
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), encoding="utf-8") as f:
+                    ast.parse(f.read(), name, feature_version=(3, 10))
 
 
 # -- the runtime dependencies on a Raspberry Pi, as pip resolves them ------
@@ -173,12 +179,6 @@ def test_python_requires_is_the_oldest_python_the_dependencies_install_on(pypi, 
     code, _report, said = _resolve(_runtime_requirements(python="3.9"), "3.9", built,
                                    tmp_path / "older")
     assert code != 0 and "esptool" in said and ">=3.10" in said
-    # The host's own code is 3.10 syntax (ast's best effort at that grammar).
-    for folder, _dirs, names in os.walk(os.path.join(ROOT, "host")):
-        for name in names:
-            if name.endswith(".py"):
-                with open(os.path.join(folder, name), encoding="utf-8") as f:
-                    ast.parse(f.read(), name, feature_version=(3, 10))
 
 
 def test_without_micropython_the_simulated_board_says_how_to_get_it(tmp_path, monkeypatch,
