@@ -582,7 +582,8 @@ class Session:
 
     def _m115(self, _command):
         machine = os.path.splitext(os.path.basename(self.printer.config.path))[0]
-        return firmware_report(__version__, machine, self.printer.extruder_count)
+        return firmware_report(__version__, machine, self.printer.extruder_count,
+                               sdcard=self.jobs.sdcard is not None)
 
     def _m155(self, command):
         seconds = command.params.get("S")
