@@ -1,49 +1,15 @@
 """`mendel serve` on the simulated board, driven by a scripted client over the
 real pty: flow control, resends with lines in flight, reports, keep-alive,
 emergency stop, reconnects."""
-import contextlib
 import os
-import threading
 import time
 
 import serial
 
 from mendel import config
-from mendel.mcu.mcu import Mcu
-from mendel.serve.port import VirtualSerialPort, serve
 from mendel.serve.protocol import checksum, numbered
-from mendel.serve.session import ServedPrinter, Session
-from mendel.sim.board import SimBoard
 from paths import ROOT
-
-CFG = config.load()
-
-
-@contextlib.contextmanager
-def served(realtime=False, cfg=CFG):
-    """A simulated board behind `mendel serve`'s port and session (in-process)."""
-    with SimBoard("sim", realtime=realtime, config=cfg) as sim:
-        with serial.Serial(sim.port, 250000, timeout=0.1) as board_port:
-            boards = [Mcu(board_port)]
-            boards[0].connect()
-
-            def connect(clear_shutdown):
-                if clear_shutdown:
-                    boards[0] = Mcu(board_port)
-                    boards[0].connect(clear_shutdown=True)
-                return ServedPrinter(cfg, boards[0])
-            port = VirtualSerialPort()
-            session = Session(connect, port.write_line).start()
-            stop = threading.Event()
-            loop = threading.Thread(target=serve, args=(port, session, stop), daemon=True)
-            loop.start()
-            try:
-                yield port, session
-            finally:
-                stop.set()
-                loop.join()
-                session.stop()
-                port.close()
+from served import served
 
 
 class Client:

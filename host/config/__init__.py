@@ -399,6 +399,10 @@ def _check_pins(check, parser, path, read_keys, config):
     config.pins = check.pins
 
 
+# The messages of a section or key no reader asked for (mendel.config.klipper_import
+# leaves such sections and keys out of an imported Klipper config).
+UNKNOWN_SECTION = "is not a section Mendel knows"
+UNKNOWN_KEY = "unknown key"
 # Klipper sections Mendel refuses, by their first word ("tmc": any TMC
 # driver), and what to do instead.
 REFUSED_SECTIONS = {
@@ -424,10 +428,9 @@ def _unknown(parser, path, read_keys):
             where = parser.where(section) or (path, None)
             why = _refusal(section)
             problems.append(Problem(where[0], where[1], section,
-                                    message="is not a section Mendel knows"
-                                    + (": " + why if why else "")))
+                                    message=UNKNOWN_SECTION + (": " + why if why else "")))
             continue
         for key in sorted(set(parser.options(section)) - read_keys[section]):
             where = parser.where(section, key) or (path, None)
-            problems.append(Problem(where[0], where[1], section, key, "unknown key"))
+            problems.append(Problem(where[0], where[1], section, key, UNKNOWN_KEY))
     return problems

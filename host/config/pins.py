@@ -107,7 +107,7 @@ class Catalogue:
         except BoardError:
             if family != "sim":
                 raise
-            data = {"pins": [parse_pin(p, True).name for _r, p, _k in _board_roles(board)],
+            data = {"pins": [parse_pin(p, True).name for _r, p, _k in board_roles(board)],
                     "adc": [h["sensor_pin"] for h in board.get("heaters", ())]}
         return cls(family, data, board.get("reserved_pins"))
 
@@ -135,7 +135,7 @@ class Catalogue:
         return None
 
 
-def _board_roles(board):
+def board_roles(board):
     """``(role, pin text, key)`` of every pin the board file wires; role as
     ``("motor", name)``, ``("endstop", name)``, ``("heater", name)``, ``("fan", name)``."""
     for motor in board.get("motors", ()):
@@ -167,7 +167,7 @@ class PinCheck:
         self.board_path = board_path
         self.catalogue = Catalogue.for_board(board)
         self.wiring = {}
-        for role, text, key in _board_roles(board):
+        for role, text, key in board_roles(board):
             self.wiring[(role, key)] = parse_pin(text, can_pull=True)
         self.used = {}           # pin name -> (description, shareable)
         self.problems = []

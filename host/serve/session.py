@@ -295,7 +295,14 @@ class Session:
             elif item is _HANG_UP:
                 lines = self._guarded(self._reset_for_next_client)
             elif item[0] is _SCRIPT:
-                lines = self._guarded(self._script, item[1], item[2])
+                answered = []
+
+                def done(error, done=item[2]):
+                    answered.append(error)
+                    done(error)
+                lines = self._guarded(self._script, item[1], done)
+                if not answered:            # the board halted before or while it ran
+                    done("Printer is halted (%s): FIRMWARE_RESTART restarts it" % self.halted)
             else:
                 lines = self._guarded(self._execute, *item)
                 if not lines or not lines[-1].startswith("ok"):
@@ -401,10 +408,10 @@ class Session:
         printer.notices.clear()
         error = None
         try:
-            if self.halted is not None:
-                raise CommandError("Printer is halted (%s): FIRMWARE_RESTART restarts it"
-                                   % self.halted)
             for command in parse_text(script):
+                if self.halted is not None and command.code not in SESSION_HELP:
+                    raise CommandError("Printer is halted (%s): FIRMWARE_RESTART restarts it"
+                                       % self.halted)
                 self.jobs.idle_timeout.note_busy(self.jobs.clock())
                 self._run_one(command, command.raw)
         except (CommandError, arcs.ArcError) as exc:
@@ -575,7 +582,8 @@ class Session:
 
     def _m115(self, _command):
         machine = os.path.splitext(os.path.basename(self.printer.config.path))[0]
-        return firmware_report(__version__, machine, self.printer.extruder_count)
+        return firmware_report(__version__, machine, self.printer.extruder_count,
+                               sdcard=self.jobs.sdcard is not None)
 
     def _m155(self, command):
         seconds = command.params.get("S")
