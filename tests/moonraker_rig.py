@@ -145,7 +145,7 @@ class Rig:
         self.data = data
         self.gcodes = os.path.join(data, "gcodes")
         self.socket = os.path.join(data, "comms", "klippy.sock")
-        self.cfg = os.path.join(data, "printer.cfg")
+        self.cfg = os.path.join(data, "config", "printer.cfg")     # where Moonraker looks
         self.step_log = os.path.join(data, "steps.log")
         self.url = "http://127.0.0.1:%d" % port
         self.port = port

@@ -22,6 +22,7 @@ import time
 import pytest
 
 from moonraker_rig import mendel_and_moonraker, moonraker_command, short_tmp
+from serve_clients import wait_for
 
 # Ours: no heat-up (PAUSE then skips its retract), G28, then about three
 # minutes of travel in a square at 20 mm/s: time to click.
@@ -130,8 +131,11 @@ def _drive(page, client, tmp_path):
     pause.click()
     # Mendel pauses when the line it is on (maybe the real-time G28) is done
     status.get_by_text("Paused").wait_for(timeout=SHOWN_MS)
-    paused = client.query("print_stats", "toolhead")
-    assert paused["print_stats"]["state"] == "paused"
+    assert client.query("print_stats")["print_stats"]["state"] == "paused"
+    wait_for(lambda: client.query("toolhead")["toolhead"]["position"][:2] == [5.0, 205.0], 30,
+             "the user's PAUSE macro to park the head")
+    # Mainsail finds the PAUSE/RESUME/CANCEL_PRINT macros and [display_status]
+    assert not page.get_by_text("Missing configuration").count()
     page.screenshot(path=str(tmp_path / "mainsail-paused.png"))
     status.locator("button.error--text").click()                          # Cancel print
     confirm = page.locator(".v-dialog--active button", has_text="Yes")
