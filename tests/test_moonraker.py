@@ -137,6 +137,19 @@ def test_a_print_cancelled_through_moonraker(ready_rig, corpus):
     assert newest_job(client)["filename"] == "cancel-me.gcode"
 
 
+def test_emergency_stop_and_firmware_restart_through_moonraker(ready_rig):
+    _rig, client = ready_rig
+    assert client.post("/printer/emergency_stop") == "ok"
+    wait_for(lambda: client.get("/server/info")["klippy_state"] == "shutdown", 30,
+             "Moonraker to report Klippy shutdown")
+    with pytest.raises(MoonrakerError):
+        client.script("G28")                      # a halted printer refuses
+    assert client.post("/printer/firmware_restart") == "ok"
+    wait_for(lambda: client.get("/server/info")["klippy_state"] == "ready", 60,
+             "Moonraker to report Klippy ready again")
+    assert client.script("G28") == "ok"
+
+
 def test_a_print_paused_resumed_and_completed_through_moonraker(moonraker, corpus, tmp_path):
     path = os.path.join(corpus, PRINTED)
     with short_tmp() as data:
