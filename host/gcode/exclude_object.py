@@ -23,9 +23,10 @@ Names are upper-cased, as Klipper does. While the current object is an
 excluded one no move reaches the machine; the interpreter keeps the G-code
 position as if they had run. At the first move after it (the next object's
 travel) the toolhead travels, without extruding, from where it stopped to
-the G-code position, and the extruder goes on from where it stopped: the
-filament of the excluded lines is never pushed (Klipper's exclude_object
-transform does the same). :meth:`ExcludeObject.diverted` tells the
+the G-code position when that move extrudes (a travel goes straight to its
+end), and the extruder goes on from where it stopped: the filament of the
+excluded lines is never pushed (Klipper's exclude_object transform does the
+same). :meth:`ExcludeObject.diverted` tells the
 interpreter to run lines one by one until then (the C move feed plans from
 the G-code position).
 """
@@ -85,10 +86,10 @@ class ExcludeObject:
 
     # -- moves ------------------------------------------------------------
     def allow_moves(self):
-        """Before a G-code move: False while excluding (the caller then only
-        updates its G-code position). The first call after an excluded
-        object brings the toolhead to the interpreter's X, Y, Z with no
-        extrusion and takes the extruder's real position as the
+        """Before an arc or a firmware retraction: False while excluding (the
+        caller then only updates its G-code position). The first call after
+        an excluded object brings the toolhead to the interpreter's X, Y, Z
+        with no extrusion and takes the extruder's real position as the
         interpreter's, so E goes on from where it stopped."""
         if self.excluding:
             self._held = True
@@ -98,15 +99,36 @@ class ExcludeObject:
             self._catch_up()
         return True
 
-    def _catch_up(self):
+    def adjust(self, target):
+        """A G0/G1 move to ``target`` ([x, y, z, e] mm, from the interpreter's
+        G-code position) while :attr:`diverted`: None inside an excluded
+        object (nothing is sent); else the target to send, its E re-based on
+        the extruder's real position. Only a move that extrudes first
+        travels to the G-code position (so it lays its line where the file
+        puts it); a travel goes straight from where the toolhead stopped.
+        Sets the interpreter's position to the machine's."""
+        if self.excluding:
+            self._held = True
+            return None
+        self._held = False
+        interpreter = self._interpreter
+        e_mm = target[3] - interpreter.position[3]
+        self._catch_up(travel=e_mm != 0.0)
+        return list(target[:3]) + [interpreter.position[3] + e_mm]
+
+    def _catch_up(self, travel=True):
+        """The interpreter's position becomes the machine's; with ``travel``,
+        after a move (no extrusion) to the interpreter's X, Y, Z."""
         interpreter = self._interpreter
         machine = interpreter.machine
         real = list(machine.position)
-        target = list(interpreter.position[:3]) + [real[3]]
-        if target[:3] != real[:3]:
-            machine.move(target, interpreter.feed * interpreter.speed_factor)
-            interpreter.moves += 1
-        interpreter.position = target
+        if travel:
+            target = list(interpreter.position[:3]) + [real[3]]
+            if target[:3] != real[:3]:
+                machine.move(target, interpreter.feed * interpreter.speed_factor)
+                interpreter.moves += 1
+            real = target
+        interpreter.position = real
 
     # -- commands ---------------------------------------------------------
     def handlers(self):
@@ -172,12 +194,14 @@ class ExcludeObject:
                 "Excluded objects: %s" % (" ".join(self.excluded) or "none"))
 
     def _exclude_name(self, name):
-        if name not in self.objects:
-            raise ExcludeObjectError("EXCLUDE_OBJECT NAME=%s: no such object (objects: %s)"
-                                     % (name, " ".join(self.objects) or "none defined"))
+        """Exclude ``name``; one not defined yet (Klipper allows it, a file may
+        define its objects later) is said so."""
         if name not in self.excluded:
             self.excluded.append(name)
-            self._interpreter.machine.respond("Excluding object %s" % name)
+            self._interpreter.machine.respond(
+                "Excluding object %s%s" % (name, "" if name in self.objects else
+                                           " (not defined yet; objects: %s)"
+                                           % (" ".join(self.objects) or "none")))
 
     def _list(self):
         respond = self._interpreter.machine.respond

@@ -405,14 +405,16 @@ class Interpreter:
 
     def _move(self, command):
         feed = self._feed_from(command.params)
-        moving = self.exclude_object.allow_moves()
         target, logical_e = self._target(command.params)
-        if moving and target != self.position:
-            self.machine.move(target, feed * self.speed_factor)
+        sent = target
+        if self.exclude_object.diverted:
+            sent = self.exclude_object.adjust(target)     # None: an excluded object's
+        if sent is not None and sent != self.position:
+            self.machine.move(sent, feed * self.speed_factor)
             self.moves += 1
         # Only once the move is accepted: a refused line changes no modal state.
         self.feed = feed
-        self.position = target
+        self.position = target if sent is None else sent
         self.logical_e = logical_e
 
     def _arc(self, command, clockwise):
