@@ -93,7 +93,7 @@ def test_excluding_mid_object_and_m486_cancel_and_uncancel():
     text = ("M83\nM486 T2\nM486 S0\nG1 X1 E1\nM486 S1\nG1 X2 E1\nM486 S-1\nM486 P1\n"
             "M486 S0\nG1 X3 E1\nM486 S1\nG1 X4 E1\nM486 S-1\nM486 U1\nM486 S1\nG1 X5 E1\n")
     machine, interpreter = run(text)
-    assert machine.moves == [[1, 0, 0, 1], [2, 0, 0, 2], [3, 0, 0, 3], [5, 0, 0, 4]]
+    assert machine.moves == [[1, 0, 0, 1], [2, 0, 0, 2], [3, 0, 0, 3], [4, 0, 0, 3], [5, 0, 0, 4]]
     assert interpreter.exclude_object.status(0.0)["excluded_objects"] == []
 
 
