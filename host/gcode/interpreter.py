@@ -158,6 +158,7 @@ class Interpreter:
         # job: SDCARD_PRINT_FILE, PAUSE, ...): code -> fn(command).
         self._handlers.update(extra_handlers or {})
         self.file_stop = False      # set while a file runs: stop after this line
+        self._renamed_text = set()                  # new names of M117/M118 (text arguments)
         self._rename_existing()
 
     @property
@@ -184,6 +185,8 @@ class Interpreter:
                 continue
             del self._handlers[macro.name]
             self._handlers[macro.rename_existing] = _renamed(handler, macro.name)
+            if macro.name in _TEXT_CODES:
+                self._renamed_text.add(macro.rename_existing)
 
     # -- driving -------------------------------------------------------
     def run(self, commands):
@@ -322,7 +325,8 @@ class Interpreter:
             self.machine.event(*command.meta)
         code = command.code
         handler = self._handlers.get(code)
-        if command.error is not None and code not in _OWN_SYNTAX and (
+        if command.error is not None and code not in _OWN_SYNTAX \
+                and code not in self._renamed_text and (
                 handler is not None or not code or code[0] == "T"):
             raise GcodeError(command.error)
         if not code:
@@ -779,9 +783,10 @@ def _renamed(handler, original):
     """``handler`` of command ``original``, called under another name: it
     sees its own name (a text command its text, as it would have)."""
     def run(command):
-        if command.text is None and original in _TEXT_CODES:
+        if original in _TEXT_CODES:      # the lexer read the new name's text as words
             command.text = _text_after_code(command.raw)
             command.error = None
+            command.params = {}
         command.code = original
         handler(command)
     return run
