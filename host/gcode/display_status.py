@@ -26,7 +26,10 @@ class DisplayStatus:
         self.message = text or None
 
     def set_progress(self, percent):
-        """M73 P: ``percent`` 0..100 (clamped) as the fraction 0..1."""
+        """M73 P: ``percent`` 0..100 (clamped) as the fraction 0..1; not a
+        number (nan) leaves the progress as it was."""
+        if percent != percent:
+            return
         self.progress = min(max(percent, 0.0), 100.0) / 100.0
 
     def status(self, eventtime=None):

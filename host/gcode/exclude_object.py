@@ -36,6 +36,11 @@ from mendel.errors import CommandError
 from mendel.gcode.params import key_values
 
 
+# M486 T<count>: more objects than this is taken for a wrong line (Klipper's
+# EXCLUDE_OBJECT_DEFINE has no limit; a plate of 1,000 parts is already huge).
+MAX_OBJECTS = 1000
+
+
 class ExcludeObjectError(CommandError):
     """An EXCLUDE_OBJECT* or M486 line that cannot be carried out."""
 
@@ -216,15 +221,14 @@ class ExcludeObject:
     def _m486(self, command):
         """Marlin's M486 on the same state (see the module doc)."""
         params = command.params
-        for letter in "TSPU":
-            if letter in params and params[letter] is None:
-                raise ExcludeObjectError("M486 %s needs a number" % letter)
-        if params.get("T") is not None:
+        ids = {letter: _object_id(letter, params[letter]) for letter in "TSPU"
+               if letter in params}
+        if "T" in ids:
             self.reset()
-            for i in range(int(params["T"])):
+            for i in range(ids["T"]):
                 self.objects[str(i)] = {"name": str(i)}
-        if params.get("S") is not None:
-            object_id = int(params["S"])
+        if "S" in ids:
+            object_id = ids["S"]
             if object_id < 0:
                 self.current = None
             else:
@@ -236,10 +240,10 @@ class ExcludeObject:
             if self.current is None:
                 raise ExcludeObjectError("M486 C: no object is being printed")
             self._exclude_name(self.current)
-        if params.get("P") is not None:
-            self._exclude_name(str(int(params["P"])))
-        if params.get("U") is not None:
-            name = str(int(params["U"]))
+        if "P" in ids:
+            self._exclude_name(str(ids["P"]))
+        if "U" in ids:
+            name = str(ids["U"])
             self.excluded[:] = [n for n in self.excluded if n != name]
 
     def _label(self, label):
@@ -251,6 +255,17 @@ class ExcludeObject:
 
     def _event(self, command, name):
         self._interpreter.machine.event(command.code.lower(), name)
+
+
+def _object_id(letter, value):
+    """M486's number after ``letter``: a whole number -1..MAX_OBJECTS (S-1
+    only), else ExcludeObjectError."""
+    if value is None or value != value or not -1 <= value <= MAX_OBJECTS \
+            or value != int(value) or (value < 0 and letter != "S"):
+        raise ExcludeObjectError("M486 %s needs a whole number 0..%d%s, not %s"
+                                 % (letter, MAX_OBJECTS, " (or -1)" if letter == "S" else "",
+                                    value))
+    return int(value)
 
 
 def _args(command, allowed):
