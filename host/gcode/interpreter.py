@@ -26,7 +26,9 @@ The machine interface: ``position`` ([x, y, z, e] mm), ``extruder_count``,
 ``motors_off()``, ``set_limits(**limits)``, ``select_tool(n)``, ``emergency_stop()``,
 ``respond(text)``, ``event(kind, value)`` and ``pid_tune(heater_index, degC,
 cycles)`` (M303); optionally ``heater_status()`` ({name: (degC, target degC)},
-for macros' ``printer.extruder.temperature``).
+for macros' ``printer.extruder.temperature``), ``wait_temperature(sensor,
+minimum, maximum)`` (TEMPERATURE_WAIT) and ``set_generic_fan(name,
+fraction)`` with ``config.fan_generic`` (SET_FAN_SPEED).
 
 Commands named by a printer.cfg ``[gcode_macro NAME]`` run that macro
 (``macros``, a :class:`mendel.gcode.macros.MacroSet`); without macros such a
