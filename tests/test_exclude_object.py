@@ -201,3 +201,11 @@ def _corpus_polygon():
     objects = interpreter.exclude_object.status()["objects"]
     assert [o["name"] for o in objects] == [CORPUS_OBJECT.upper()]
     return objects[0]["polygon"]
+
+
+def test_absolute_e_goes_on_from_the_extruder_after_an_excluded_object():
+    machine, interpreter = run("M82\nEXCLUDE_OBJECT_DEFINE NAME=a\nEXCLUDE_OBJECT NAME=a\n"
+                               "G1 X1 E1\nEXCLUDE_OBJECT_START NAME=a\nG1 X5 E4\nG92 E0\n"
+                               "G1 X6 E2\nEXCLUDE_OBJECT_END\nG1 X9 Y9\nG1 X10 E2.5\n")
+    assert machine.moves == [[1, 0, 0, 1], [9, 9, 0, 1], [10, 9, 0, 1.5]]
+    assert interpreter.logical_e == 2.5
