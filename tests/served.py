@@ -8,6 +8,7 @@ import serial
 from mendel import config
 from mendel.mcu.mcu import Mcu
 from mendel.serve.port import VirtualSerialPort, serve
+from mendel.serve.protocol import numbered
 from mendel.serve.session import ServedPrinter, Session
 from mendel.sim.board import SimBoard
 
@@ -53,3 +54,44 @@ def script(session, text, timeout=SCRIPT_TIMEOUT_S):
     session.submit_script(text, lambda error: (errors.append(error), done.set()))
     assert done.wait(timeout), "script %r did not finish" % text
     return errors[0]
+
+
+class Client:
+    """A scripted host on the pty: numbered lines, replies read line by line."""
+
+    def __init__(self, path):
+        self.port = serial.Serial(path, 250000, timeout=10)
+        assert self.readline() == "start"
+        self.number = 0
+        self.send(numbered(-1, "M110 N-1"))
+        assert self.replies() == ["ok"]
+
+    def readline(self):
+        line = self.port.readline().decode()
+        assert line.endswith("\n"), "no reply within the timeout"
+        return line.rstrip("\n")
+
+    def send(self, text):
+        self.port.write((text + "\n").encode())
+
+    def command(self, text):
+        """Send the next numbered line; returns the line sent."""
+        line = numbered(self.number, text)
+        self.number += 1
+        self.send(line)
+        return line
+
+    def replies(self, oks=1):
+        """Lines up to and including the ``oks``-th line that starts with ok."""
+        lines = []
+        while oks:
+            lines.append(self.readline())
+            oks -= lines[-1].startswith("ok")
+        return lines
+
+    def run(self, text):
+        self.command(text)
+        return self.replies()
+
+    def close(self):
+        self.port.close()

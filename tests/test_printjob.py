@@ -11,7 +11,7 @@ import pytest
 from mendel import config
 from paths import ROOT
 from serve_clients import wait_for
-from served import script, served
+from served import Client, script, served
 from sim_printer import printer_on_sim
 
 PARK = """
@@ -87,7 +87,7 @@ def test_a_file_pauses_at_its_m600_and_resumes_where_it_stopped(tmp_path):
         assert script(session, "RESUME") is None
         assert script(session, "RESUME") == "Print is not paused, resume aborted"
         wait_state(session, "complete")
-        assert "// Done printing file" in console
+        assert "Done printing file" in console
         done = stats(session)
         assert done["filament_used"] == pytest.approx(60.0, abs=1e-6)
         assert 0 < done["print_duration"] < done["total_duration"]
@@ -217,3 +217,24 @@ def test_restart_reads_printer_cfg_again(tmp_path):
         assert script(session, "G28").startswith("Printer is halted")
         assert script(session, "FIRMWARE_RESTART") is None
         assert session.state == "ready" and script(session, "G28") is None
+
+
+def test_a_marlin_host_prints_from_the_folder_over_the_serial_port(tmp_path):
+    cfg, folder = write_setup(tmp_path)
+    (folder / "short.gcode").write_text("G28\nG1 X20 Y20 F6000\n")
+    with served(cfg=cfg) as (port, _session):
+        client = Client(port.path)
+        try:
+            assert "Cap:SDCARD:1" in client.run("M115")
+            assert client.run("M21") == ["SD card ok", "ok"]
+            listing = client.run("M20")
+            assert listing[0] == "Begin file list" and listing[-2:] == ["End file list", "ok"]
+            assert "short.gcode 21" in listing                     # name, bytes: as Marlin
+            assert client.run("M23 short.gcode") == ["File opened: short.gcode Size: 21",
+                                                     "File selected", "ok"]
+            assert client.run("M24") == ["ok"]
+            assert client.readline() == "Done printing file"      # unsolicited, as Marlin
+            assert client.run("M27") == ["Not SD printing.", "ok"]
+            assert client.run("M114")[0].startswith("X:20.000 Y:20.000")
+        finally:
+            client.close()

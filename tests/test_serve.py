@@ -4,53 +4,10 @@ emergency stop, reconnects."""
 import os
 import time
 
-import serial
-
 from mendel import config
 from mendel.serve.protocol import checksum, numbered
 from paths import ROOT
-from served import served
-
-
-class Client:
-    """A scripted host on the pty: numbered lines, replies read line by line."""
-
-    def __init__(self, path):
-        self.port = serial.Serial(path, 250000, timeout=10)
-        assert self.readline() == "start"
-        self.number = 0
-        self.send(numbered(-1, "M110 N-1"))
-        assert self.replies() == ["ok"]
-
-    def readline(self):
-        line = self.port.readline().decode()
-        assert line.endswith("\n"), "no reply within the timeout"
-        return line.rstrip("\n")
-
-    def send(self, text):
-        self.port.write((text + "\n").encode())
-
-    def command(self, text):
-        """Send the next numbered line; returns the line sent."""
-        line = numbered(self.number, text)
-        self.number += 1
-        self.send(line)
-        return line
-
-    def replies(self, oks=1):
-        """Lines up to and including the ``oks``-th line that starts with ok."""
-        lines = []
-        while oks:
-            lines.append(self.readline())
-            oks -= lines[-1].startswith("ok")
-        return lines
-
-    def run(self, text):
-        self.command(text)
-        return self.replies()
-
-    def close(self):
-        self.port.close()
+from served import Client, served
 
 
 def position(client):

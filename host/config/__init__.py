@@ -84,6 +84,8 @@ class PrinterConfig:
     extrusion: "ExtrusionLimits"
     heaters: dict
     fan: str
+    # [fan_generic NAME] (SET_FAN_SPEED FAN=NAME): NAME -> the board fan its pin is.
+    fan_generic: dict = dataclasses.field(default_factory=dict)
     minimum_cruise_ratio: float = 0.5
     instantaneous_corner_velocity: float = 1.0
     # Kinematics-specific keys (delta: delta_radius, print_radius,
@@ -384,6 +386,13 @@ def _check_pins(check, parser, path, read_keys, config):
     for name, heater in config.heaters.items():
         check.heater(_Section(parser, path, name, read_keys), heater.name)
     check.fan(_Section(parser, path, "fan", read_keys), config.fan)
+    for title in parser.sections():
+        words = title.split(None, 1)
+        if words[0] == "fan_generic":
+            section = _Section(parser, path, title, read_keys)
+            board_fan = check.fan_generic(section, config.fan, words[1:])
+            if board_fan is not None:
+                config.fan_generic[words[1].strip()] = board_fan
     for stepper in config.steppers.values():
         stepper.endstop = check.endstops.get(stepper.name)
         if stepper.endstop == "probe" and config.probe is None:

@@ -55,6 +55,10 @@ STOP_TIMEOUT_S = 30.0    # longest wait for the command in hand at the end
 HEATER_WAITS = ("M109", "M190")
 # Answers that are reports, sent as they are; other replies are notices (echo:).
 REPORTS = ("M114",)
+# SD card answers Marlin sends as they are (OctoPrint reads M20's file names
+# from the lines between "Begin file list" and "End file list").
+RAW_REPLIES = ("M20", "M21", "M23", "M27")
+DONE_PRINTING = "Done printing file"
 _UNKNOWN = 'echo:Unknown command: "%s"'     # Marlin's wording; OctoPrint prints on
 _HANG_UP = object()
 _STOP = object()
@@ -369,7 +373,7 @@ class Session:
             raise CommandError("print stopped: %s" % exc) from None
         if outcome == "done":
             self.printer.toolhead.flush()
-            self.printer.notices.append("Done printing file")
+            self.printer.replies.append(DONE_PRINTING)
 
     def _unsolicited(self, action, *args):
         """Run ``action`` (a file batch, the idle timeout's script), then its
@@ -384,7 +388,8 @@ class Session:
         except (CommandError, arcs.ArcError) as exc:
             error = str(exc)
         self._console(self._console_lines(printer.notices, printer.replies, error))
-        lines = self._echo(printer.notices + printer.replies)
+        lines = self._echo(printer.notices) + [
+            text if text == DONE_PRINTING else self._echo([text])[0] for text in printer.replies]
         if error is not None:
             lines.append("Error:%s" % error)
         return lines
@@ -549,6 +554,8 @@ class Session:
         lines = self._echo(printer.notices)
         if command.code in REPORTS:
             lines += [self._position_report(reply) for reply in printer.replies]
+        elif command.code in RAW_REPLIES:
+            lines += printer.replies
         else:
             lines += self._echo(printer.replies)
         return lines
