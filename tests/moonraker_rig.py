@@ -30,8 +30,8 @@ from serve_clients import wait_for
 MOONRAKER_VERSION = "0.11.0"       # the version .ci/run installs and these tests were run with
 
 # The sections a Klipper user adds for Moonraker and Mainsail, in our words:
-# a G-code folder, pause/resume, and PAUSE/RESUME/CANCEL_PRINT macros that
-# retract and park around the built-in commands (rename_existing).
+# a G-code folder, pause/resume, display_status, and PAUSE/RESUME/CANCEL_PRINT
+# macros that retract and park around the built-in commands (rename_existing).
 PRINTER_CFG = """\
 [include {root}/boards/sim.cfg]
 
@@ -40,6 +40,8 @@ path: {gcodes}
 
 [pause_resume]
 recover_velocity: 100
+
+[display_status]
 
 [gcode_macro PAUSE]
 description: Pause; retract 1 mm if hot, lift 5 mm (within the Z range) and park if homed

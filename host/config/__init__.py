@@ -305,6 +305,10 @@ def load(path=None):
     config.printjob = printjob.load(
         path, *(optional(parser, path, name, read_keys)
                 for name in ("virtual_sdcard", "pause_resume", "idle_timeout")))
+    # [display_status] has no keys: M117/M73's display_status is always there
+    # (host/gcode/display_status.py), but Mainsail looks for the section in
+    # printer.cfg, as Klipper's Config_Reference asks without a [display].
+    optional(parser, path, "display_status", read_keys)
     _validate(parser, path, read_keys, config)
     return config
 
