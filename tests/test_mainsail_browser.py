@@ -126,10 +126,11 @@ def _drive(page, client, tmp_path):
     page.locator(".v-dialog--active button", has_text="print").click()   # Start Job dialog
     status.get_by_text("Printing").wait_for(timeout=SHOWN_MS)
     assert client.query("print_stats")["print_stats"]["state"] == "printing"
-    pause = status.locator("button.warning--text")                       # Pause print
+    # Pause print: clicked while the file's G28 runs (about 20 s in real time
+    # from where the simulated board starts); Mendel pauses once that line is done
+    pause = status.locator("button.warning--text")
     pause.wait_for(timeout=SHOWN_MS)
     pause.click()
-    # Mendel pauses when the line it is on (maybe the real-time G28) is done
     status.get_by_text("Paused").wait_for(timeout=SHOWN_MS)
     assert client.query("print_stats")["print_stats"]["state"] == "paused"
     wait_for(lambda: client.query("toolhead")["toolhead"]["position"][:2] == [5.0, 205.0], 30,
