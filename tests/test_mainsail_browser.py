@@ -10,7 +10,8 @@ MENDEL_MAINSAIL_DIST to its dist folder. Also needed: Playwright
 PATH; Playwright drives it through executable_path, its own browser download
 is not needed) and Moonraker (MENDEL_MOONRAKER, tests/moonraker_rig.py).
 Without any of them the test is skipped. The simulated board runs in real
-time here, so a person-paced click lands mid-print."""
+time here, so a person-paced click lands mid-print. Measured: about 30 s
+(20 of them the real-time G28)."""
 import functools
 import http.server
 import json
@@ -34,10 +35,11 @@ SHOWN_MS = 60000      # the longest a state may take to show (the G28 takes ~20 
 
 @pytest.fixture(scope="module")
 def dist():
+    """The built Mainsail (its dist folder), from $MENDEL_MAINSAIL_DIST."""
     folder = os.environ.get("MENDEL_MAINSAIL_DIST")
     if not folder:
         pytest.skip("MENDEL_MAINSAIL_DIST not set: the dist folder of a Mainsail built from "
-              "its sources (npm ci && npm run build)")
+                    "its sources (npm ci && npm run build)")
     if not os.path.isfile(os.path.join(folder, "index.html")):
         pytest.fail("MENDEL_MAINSAIL_DIST=%s has no index.html" % folder)
     return folder
@@ -45,6 +47,8 @@ def dist():
 
 @pytest.fixture(scope="module")
 def chromium(dist):
+    """A headless Chromium driven by Playwright (asked for after ``dist``, so
+    a missing Mainsail is the skip reason given first)."""
     found = os.environ.get("MENDEL_CHROMIUM") or next(
         filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))),
         None)
