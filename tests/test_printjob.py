@@ -42,7 +42,10 @@ def write_setup(tmp_path, extra=""):
     folder = tmp_path / "gcodes"
     (folder / "sub").mkdir(parents=True)
     (folder / "ring.gcode").write_text("\n".join(job_lines()) + "\n")
-    (folder / "sub" / "plain ring.gcode").write_text("\n".join(job_lines(False)) + "\n")
+    # Longer, so that a client's PAUSE lands well before its end.
+    plain = job_lines(False)
+    plain[-2:-2] = ring(20, 3000)
+    (folder / "sub" / "plain ring.gcode").write_text("\n".join(plain) + "\n")
     cfg = tmp_path / "printer.cfg"
     cfg.write_text("[include %s]\n[virtual_sdcard]\npath: gcodes\n[pause_resume]\n"
                    "recover_velocity: 80\n%s\n%s" % (os.path.join(ROOT, "boards", "sim.cfg"),
