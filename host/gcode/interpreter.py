@@ -140,6 +140,11 @@ class Interpreter:
         self._handlers.update(offsets.handlers(self))
         self._handlers.update(mesh_commands.handlers(self))      # BED_MESH_*
 
+    def command_handlers(self):
+        """{command name: handler} of the commands this interpreter runs itself
+        (macros and text replies aside); a copy."""
+        return dict(self._handlers)
+
     # -- driving -------------------------------------------------------
     def run(self, commands):
         """Execute an iterable of parsed commands (see mendel.gcode.reader)."""

@@ -84,6 +84,7 @@ class Toolhead:
         self._queue_step_id = mcu.message_id("queue_step")
         self._feed = self._move_feed()
         self.sent_runs = None      # called with (data, ends) of each batch of encoded runs
+        self.scheduled = None      # called with (moves, start s) of each batch scheduled
         # (move tag, action): actions waiting for the moves before them to be timed;
         # (clock, action): timed ones, called before the board clock gets there.
         self._at_motion = collections.deque()
@@ -322,6 +323,8 @@ class Toolhead:
         start = self.print_time
         self.print_time = self.stepgen.add_moves(moves, self.print_time)
         self.motion_time += self.print_time - start
+        if self.scheduled is not None:
+            self.scheduled(moves, start)
         if self._at_motion:
             self._time_at_motion(moves, start)
         self._send(self.stepgen.flush_encoded(self.oids, self._set_clock_id,
