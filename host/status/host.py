@@ -22,8 +22,10 @@ def objects(sources):
     found = {
         "webhooks": lambda _t: webhooks(sources.session),
         "system_stats": lambda _t: system_stats(),
-        "gcode": lambda _t: {"commands": commands(sources.interpreter, sources.session)},
     }
+    if sources.interpreter is None:
+        return found
+    found["gcode"] = lambda _t: {"commands": commands(sources.interpreter, sources.session)}
     macros = _macros(sources)
     for macro in macros or ():
         found["gcode_macro " + macro.name] = lambda _t, m=macro: dict(m.variables)

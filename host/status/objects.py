@@ -25,7 +25,8 @@ class Sources:
     """What the objects are read from.
 
     ``interpreter``: the G-code interpreter (modal state; its ``machine`` is
-    the printer, possibly a stand-in without ``config``); ``macros``: the
+    the printer, possibly a stand-in without ``config``), None while a
+    session has no printer (only ``webhooks`` and ``system_stats`` then); ``macros``: the
     MacroSet whose variables ``gcode_macro NAME`` shows (None: the
     interpreter's); ``session``: a ``mendel serve`` Session (state, print
     job) or None; ``history``: a :class:`mendel.status.motion_report.MotionHistory`
@@ -52,7 +53,8 @@ class PrinterObjects:
     def __init__(self, sources):
         self.sources = sources
         self._objects = {}
-        for module in MODULES:
+        modules = MODULES if sources.interpreter is not None else (host,)
+        for module in modules:
             self._objects.update(module.objects(sources))
 
     def names(self):
@@ -67,14 +69,19 @@ class PrinterObjects:
         is no such object."""
         return self._objects[name](eventtime)
 
-    def query(self, request, eventtime):
+    def query(self, request, eventtime, cache=None):
         """``{name: {field: value}}`` for ``request`` ({name: [fields] or None
         for all}), as ``objects/query`` answers: an object the printer does
         not have gives ``{}``, a field it does not have is left out (as
-        Klipper's webhooks do)."""
+        Klipper's webhooks do). ``cache``: a dict of objects already read at
+        ``eventtime`` (name -> status), filled as objects are read."""
+        cache = {} if cache is None else cache
         status = {}
         for name, fields in request.items():
-            values = self.get(name, eventtime) if name in self._objects else {}
+            values = cache.get(name)
+            if values is None:
+                values = cache[name] = (self.get(name, eventtime)
+                                        if name in self._objects else {})
             if fields is None:
                 status[name] = dict(values)
             else:
