@@ -26,7 +26,7 @@ import math
 
 from mendel import resources
 from mendel.config import bed_mesh as bed_mesh_mod, file as configfile, homing
-from mendel.config import pins as configpins, probe as probe_mod, simplant
+from mendel.config import pins as configpins, printjob, probe as probe_mod, simplant
 from mendel.config.section import ConfigError, Problem, Section as _Section, optional
 from mendel.boards import BoardError, load_board
 from mendel.gcode import macros
@@ -103,6 +103,8 @@ class PrinterConfig:
     homing_override: "homing.HomingOverride" = None
     bed_mesh: "bed_mesh_mod.BedMeshConfig" = None
     mesh_profiles: dict = dataclasses.field(default_factory=dict)   # name -> profile dict
+    # [virtual_sdcard], [pause_resume], [idle_timeout] (mendel.config.printjob).
+    printjob: "printjob.PrintJobConfig" = None
     # The simulated printer (mendel.config.simplant): bed surface, switch
     # and carriage positions per stepper name, probe error.
     sim_bed: dict = dataclasses.field(default_factory=dict)
@@ -299,6 +301,9 @@ def load(path=None):
         kinematics_params=params)
     _read_more(parser, path, read_keys, config, extruder)
     _read_levelling(parser, path, read_keys, config)
+    config.printjob = printjob.load(
+        path, *(optional(parser, path, name, read_keys)
+                for name in ("virtual_sdcard", "pause_resume", "idle_timeout")))
     _validate(parser, path, read_keys, config)
     return config
 

@@ -214,6 +214,11 @@ cdef class Batch:
     def value(self, int i, letter):
         return self.values[i * NLETTERS + (ord(letter) - 65)]
 
+    def line_span(self, int i):
+        """``(start, end)`` of line ``i`` in ``data`` (bytes offsets; ``end``
+        is its line feed, or the end of the data)."""
+        return self.line_start[i], self.line_end[i]
+
     def line_text(self, int i):
         """The line as it was written (str, without its line ending)."""
         return self.data[self.line_start[i]:self.line_end[i]].decode("utf-8", "replace").rstrip("\r")

@@ -82,7 +82,7 @@ class Interpreter:
     """
 
     def __init__(self, machine, settings=None, warn=print, on_error=None, filename="<input>",
-                 macros=None):
+                 macros=None, extra_handlers=None):
         self.machine = machine
         self.macros = macros                        # printer.cfg's MacroSet, or None
         self.settings = settings or Settings()
@@ -139,6 +139,10 @@ class Interpreter:
         self._handlers.update(probing_commands.handlers(self))
         self._handlers.update(offsets.handlers(self))
         self._handlers.update(mesh_commands.handlers(self))      # BED_MESH_*
+        # Commands of whoever runs the interpreter (`mendel serve`'s print
+        # job: SDCARD_PRINT_FILE, PAUSE, ...): code -> fn(command).
+        self._handlers.update(extra_handlers or {})
+        self.file_stop = False      # set while a file runs: stop after this line
 
     def command_handlers(self):
         """{command name: handler} of the commands this interpreter runs itself
@@ -156,6 +160,9 @@ class Interpreter:
                 self.warn("%s:%d: %s: %s" % (self.filename, command.lineno, command.raw, exc))
             except (CommandError, arcs.ArcError) as exc:
                 self.on_error(command.lineno, command.raw, str(exc))
+            if self.file_stop:
+                return command.lineno
+        return None
 
     def run_batches(self, batches, counter=None, observer=None):
         """Execute parsed batches (:func:`mendel.gcode.reader.iter_batches`).
@@ -178,6 +185,10 @@ class Interpreter:
         move is sent, and only the last move of a run can send (the board's
         clock, which an observer may read, moves on only then). A run of
         comments alone is not told.
+
+        Returns None, or the line number of the command after which the
+        file stopped: a command run alone (PAUSE, CANCEL_PRINT) may set
+        :attr:`file_stop` to end the file there.
         """
         move_feed = getattr(self.machine, "move_feed", None)
         for batch in batches:
@@ -185,7 +196,9 @@ class Interpreter:
                 counter.lines += batch.count
             feed = move_feed() if move_feed is not None else None
             if feed is None:
-                self._run_observed(commands(batch), observer)
+                stopped = self._run_observed(commands(batch), observer)
+                if stopped is not None:
+                    return stopped
                 continue
             feed.set_batch(batch)
             feed.track_heights = observer is not None
@@ -194,23 +207,30 @@ class Interpreter:
                 feed = move_feed()          # armed anew: the machine's state moved on
                 if feed is None:            # no longer fed in C (M84, a mesh loaded)
                     rest = (batch.command(j) for j in range(i, count))
-                    self._run_observed([c for c in rest if c is not None], observer)
+                    stopped = self._run_observed([c for c in rest if c is not None], observer)
+                    if stopped is not None:
+                        return stopped
                     break
                 i = self._feed_run(feed, batch, i, count, observer)
                 if feed.stopped:
                     command = batch.command(i)
                     if command is not None:
-                        self._run_observed((command,), observer)
+                        stopped = self._run_observed((command,), observer)
+                        if stopped is not None:
+                            return stopped
                     i += 1
+        return None
 
     def _run_observed(self, commands, observer):
         if observer is None:
-            self.run(commands)
-            return
+            return self.run(commands)
         for command in commands:
             observer.before(command)
-            self.run((command,))
+            stopped = self.run((command,))
             observer.after(command.lineno)
+            if stopped is not None:
+                return stopped
+        return None
 
     def _feed_run(self, feed, batch, start, stop, observer):
         """One run of ``feed`` over lines ``start..stop-1`` of ``batch``, with

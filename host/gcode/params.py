@@ -10,6 +10,8 @@ with its words (``Error on 'PROBE SAMPLES=0': SAMPLES must have minimum of
 1``) shortened to the part after the colon. Nothing here acts, so a
 command reads all its arguments first and changes nothing when one fails.
 """
+import shlex
+
 from mendel.errors import CommandError
 
 
@@ -19,10 +21,16 @@ class ParamError(CommandError):
 
 def key_values(text, code=None):
     """``{KEY: value text}`` of an extended command's words (keys
-    upper-cased). Raises ParamError for a word without ``=`` (named with the
-    command's ``code`` when given)."""
+    upper-cased). A value may be quoted as Klipper reads them (shell words:
+    ``FILENAME="my part.gcode"``). Raises ParamError for a word without ``=``
+    (named with the command's ``code`` when given) or an unclosed quote."""
     pairs = {}
-    for word in (text or "").split():
+    try:
+        words = shlex.split(text or "")
+    except ValueError as exc:
+        raise ParamError("%smalformed arguments %r (%s)"
+                         % (code + ": " if code else "", text, exc)) from None
+    for word in words:
         key, sep, value = word.partition("=")
         if not sep:
             raise ParamError("%sexpected KEY=VALUE, found %r" % (code + ": " if code else "", word))

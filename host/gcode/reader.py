@@ -22,7 +22,7 @@ _CONTROL = bytes(set(range(32)) - set(b"\t\n\x0b\x0c\r\x1b")) + b"\x7f"
 _CONTROL_SHARE = 0.01
 _BGCODE_MAGIC = b"GCDE"       # Prusa binary G-code (.bgcode)
 
-__all__ = ["Command", "LineCounter", "NotGcodeError", "iter_commands", "iter_batches",
+__all__ = ["Command", "LineCounter", "NotGcodeError", "iter_commands", "iter_batches", "iter_batches_at",
            "parse_text", "sniff_gcode"]
 
 
@@ -71,15 +71,29 @@ class LineCounter:
 def iter_batches(stream, chunk_bytes=CHUNK_BYTES, batch_lines=BATCH_LINES):
     """Yield parsed :class:`Batch` objects for a binary stream (reused: read each
     before asking for the next). A leading UTF-8 byte order mark is skipped."""
+    for batch, _base in iter_batches_at(stream, 0, 1, chunk_bytes, batch_lines):
+        yield batch
+
+
+def iter_batches_at(stream, position=0, lineno=1, chunk_bytes=CHUNK_BYTES,
+                    batch_lines=BATCH_LINES):
+    """Like :func:`iter_batches` from byte ``position`` of a seekable binary
+    stream, whose line there is numbered ``lineno``; yields ``(batch,
+    base)``, ``base`` being the file offset (bytes) of ``batch.data[0]``, so
+    line ``i`` ends at file offset ``base + batch.line_span(i)[1]``. A byte
+    order mark is skipped only at position 0."""
+    stream.seek(position)
     batch = Batch(batch_lines)
     data = b""
-    lineno = 1
-    first = True
+    base = position
+    first = position == 0
     while True:
         chunk = stream.read(chunk_bytes)
         if first:
             # A UTF-8 byte order mark (some editors write one) is not G-code.
-            chunk = chunk[len(_BOM):] if chunk.startswith(_BOM) else chunk
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM):]
+                base += len(_BOM)
             first = False
         final = not chunk
         data = data + chunk if data else chunk
@@ -90,8 +104,9 @@ def iter_batches(stream, chunk_bytes=CHUNK_BYTES, batch_lines=BATCH_LINES):
                 break
             lineno += batch.count
             offset = offset_after
-            yield batch
+            yield batch, base
         data = data[offset:]
+        base += offset
         if final:
             return
 

@@ -7,6 +7,7 @@ import sys
 import threading
 
 from mendel import api
+from mendel import config as config_mod
 from mendel.mcu.mcu import Mcu
 from mendel.serve.port import VirtualSerialPort, serve
 from mendel.serve.session import ServedPrinter, Session
@@ -29,11 +30,15 @@ def run(config, mcu, link=None, settings=None, out=sys.stdout, log=None,
     log = log or (lambda text: print("mendel serve: " + text, file=sys.stderr, flush=True))
     boards = [mcu]
 
-    def connect(clear_shutdown):
+    configs = [config]
+
+    def connect(clear_shutdown, reload=False):
+        if reload:                  # RESTART, FIRMWARE_RESTART: printer.cfg read anew
+            configs[0] = config_mod.load(configs[0].path)
         if clear_shutdown:          # M999 after a shutdown: a new session on the same port
             boards[0] = Mcu(boards[0].link.port)
             boards[0].connect(clear_shutdown=True)
-        return ServedPrinter(config, boards[0], settings)
+        return ServedPrinter(configs[0], boards[0], settings)
 
     port = VirtualSerialPort(link) if serial_port else None
     stop = threading.Event()

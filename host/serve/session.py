@@ -18,6 +18,13 @@ M400, M109/M190) move it ahead as fast as the board simulates. A client
 streaming a file thus prints at the speed of the serial line, not of the
 print. With ``--sim-realtime`` or a real board the clock runs by itself.
 
+Files print from ``[virtual_sdcard]`` (:mod:`mendel.printjob`) in the same
+worker: while a file is active, each turn with no client command runs its
+next batch of lines, so commands, temperature reports and PAUSE go on
+between them. Besides the serial client, the API server (:mod:`mendel.api`)
+queues G-code scripts with :meth:`Session.submit_script` and follows the
+console with :meth:`Session.add_output_listener`.
+
 Units: degC, seconds (wall clock unless named board time).
 """
 import os
@@ -34,6 +41,9 @@ from mendel.gcode.reader import parse_text
 from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import McuShutdown
 from mendel.machine.printer import Printer, PrintError
+from mendel.printjob import Jobs
+from mendel import config as config_mod
+from mendel.config import ConfigError
 from mendel.serve.protocol import firmware_report, temperature_report
 
 KEEPALIVE_S = 2.0        # Marlin DEFAULT_KEEPALIVE_INTERVAL (Configuration_adv.h)
@@ -48,6 +58,15 @@ REPORTS = ("M114",)
 _UNKNOWN = 'echo:Unknown command: "%s"'     # Marlin's wording; OctoPrint prints on
 _HANG_UP = object()
 _STOP = object()
+_SCRIPT = object()
+# Commands of the session itself (they replace the printer or report on it).
+SESSION_HELP = {"RESTART": "Reload the config file and restart the host software",
+                "FIRMWARE_RESTART": "Restart the board and reload the config file",
+                "STATUS": "Report the printer's status"}
+
+
+class UnknownCommand(CommandError):
+    """A command Mendel does not have (Klipper's ``Unknown command:"NAME"``)."""
 
 
 class WaitCancelled(CommandError):
@@ -96,9 +115,16 @@ class ServedPrinter(Printer):
 class Session:
     """Commands of one serial port, run in order on a printer.
 
-    ``connect(clear_shutdown)`` returns a connected :class:`ServedPrinter`
-    (called at start and by M999 after a shutdown); ``send(line)`` writes one
-    line to the client and must be safe to call from two threads.
+    ``connect(clear_shutdown, reload)`` returns a connected
+    :class:`ServedPrinter` (called at start; by M999 after a shutdown; by
+    RESTART, ``reload`` True: printer.cfg read anew, and FIRMWARE_RESTART,
+    both True); ``send(line)`` writes one line to the serial client and must
+    be safe to call from two threads.
+
+    :attr:`state` is Klipper's webhooks state: "startup", "ready",
+    "shutdown" (the board stopped: M999 or FIRMWARE_RESTART) or "error"
+    (the board or printer.cfg could not be brought up), explained by
+    :attr:`state_message`.
     """
 
     def __init__(self, connect, send, settings=None, log=None):
@@ -109,6 +135,10 @@ class Session:
         self.queue = queue.Queue()
         self.printer = None
         self.interpreter = None
+        self.jobs = None                     # mendel.printjob.Jobs of the printer
+        self.state = "startup"
+        self.state_message = "Mendel is starting"
+        self._listeners = []                 # fn(line): the console, Klipper's form
         self.halted = None                   # the board's shutdown reason
         self.running = None                  # (code, wall time started) of the command
         self.autoreport_s = 0.0              # M155 interval, 0 = off
@@ -145,22 +175,54 @@ class Session:
             except (LinkError, McuShutdown, OSError):
                 pass
 
-    def _new_printer(self, clear_shutdown):
-        self.printer = self._connect(clear_shutdown)
+    def _new_printer(self, clear_shutdown, reload=False):
+        printer = (self._connect(clear_shutdown, reload=True) if reload
+                   else self._connect(clear_shutdown))
+        self.printer = printer
+        mcu = printer.mcu
+        self.jobs = Jobs(printer.config.printjob,
+                         clock=lambda: mcu.estimated_clock() / mcu.clock_freq,
+                         extruder_position=lambda: printer.toolhead.position[3])
         self._new_interpreter()
         self.halted = None
+        self.state, self.state_message = "ready", "Printer is ready"
 
     def _new_interpreter(self):
         macros = self.printer.config.macros          # printer.cfg's [gcode_macro NAME]
         self.interpreter = Interpreter(self.printer, self.settings,
                                        warn=self.printer.notices.append,
-                                       filename="serial", macros=macros and macros.session())
+                                       filename="serial", macros=macros and macros.session(),
+                                       extra_handlers=self.jobs.handlers())
+        self.jobs.interpreter = self.interpreter
 
     # -- the serial side (any thread) ------------------------------------
     def submit(self, command, numbered=True):
         """Queue one command (str, no line number or checksum) to run in turn;
         ``numbered``: it came on a line with a line number and checksum."""
         self.queue.put((command, numbered))
+
+    def submit_script(self, script, done):
+        """Queue a G-code script (lines separated by newlines) to run in turn
+        (the API's gcode/script). ``done(error)`` is called from the worker
+        once it has run: error None, or the message of the line that failed
+        (later lines are not run): Klipper's ``Unknown command:"NAME"`` for
+        a command Mendel does not have."""
+        self.queue.put((_SCRIPT, script, done))
+
+    def add_output_listener(self, listener):
+        """``listener(line)`` gets every console line from now on, in
+        Klipper's form: ``// text`` for a notice, the text itself for a
+        report (M114, M105), ``!! text`` for an error; called from the worker."""
+        self._listeners.append(listener)
+
+    def remove_output_listener(self, listener):
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _console(self, lines):
+        for line in lines:
+            for listener in list(self._listeners):
+                listener(line)
 
     def emergency(self, code):
         """M112: stop the board now, ahead of queued motion; M108: end a heater wait.
@@ -219,17 +281,21 @@ class Session:
     # -- the worker ----------------------------------------------------
     def _work(self):
         while True:
+            printing = self.halted is None and self.jobs is not None and self.jobs.printing
             try:
-                item = self.queue.get(timeout=IDLE_TICK_S)
+                item = self.queue.get_nowait() if printing else self.queue.get(
+                    timeout=IDLE_TICK_S)
             except queue.Empty:
                 item = None
             if item is _STOP:
                 return
             client = self._client
             if item is None:
-                lines = self._guarded(self._idle)
+                lines = self._guarded(self._print_some if printing else self._idle)
             elif item is _HANG_UP:
                 lines = self._guarded(self._reset_for_next_client)
+            elif item[0] is _SCRIPT:
+                lines = self._guarded(self._script, item[1], item[2])
             else:
                 lines = self._guarded(self._execute, *item)
                 if not lines or not lines[-1].startswith("ok"):
@@ -249,7 +315,11 @@ class Session:
             return action(*args) or []
         except (McuShutdown, LinkError, PrintError, OSError) as exc:
             self.halted = str(exc) or "board shut down"
+            self.state, self.state_message = "shutdown", self.halted
             self.log("halted: %s" % self.halted)
+            if self.jobs is not None:
+                self.jobs.on_error(self.halted)
+            self._console(["!! %s" % self.halted])
             # Marlin's kill message: OctoPrint recognises it and stops the job.
             return ["Error:%s" % self.halted, "Error:Printer halted. kill() called!"]
 
@@ -263,6 +333,136 @@ class Session:
         if now - self._last_poll >= IDLE_POLL_S:
             printer.poll_temperatures()
             self._last_poll = now
+        jobs = self.jobs
+        clock = jobs.clock()
+        script = jobs.idle_timeout.check(clock, printer.toolhead.print_time, jobs.printing)
+        if script:
+            self.log("idle timeout: %s" % script.replace("\n", "; "))
+            return self._unsolicited(self._run_lines, script)
+
+    def _print_some(self):
+        """The next batch of the file printing from the virtual_sdcard; the
+        notices of its lines go to the serial client and the console."""
+        jobs = self.jobs
+        jobs.idle_timeout.note_busy(jobs.clock())
+        return self._unsolicited(self._file_batch)
+
+    def _file_batch(self):
+        jobs = self.jobs
+        try:
+            outcome = jobs.sdcard.run_some(self.interpreter)
+        except (CommandError, arcs.ArcError) as exc:
+            jobs.on_error(str(exc))
+            script = self.printer.config.printjob.virtual_sdcard.on_error_gcode
+            if script:
+                try:
+                    self._run_lines(script)
+                except (CommandError, arcs.ArcError) as later:
+                    self.printer.notices.append("on_error_gcode: %s" % later)
+            raise CommandError("print stopped: %s" % exc) from None
+        if outcome == "done":
+            self.printer.toolhead.flush()
+            self.printer.notices.append("Done printing file")
+
+    def _unsolicited(self, action, *args):
+        """Run ``action`` (a file batch, the idle timeout's script), then its
+        notices and replies: ``echo:`` lines for the serial client (returned)
+        and console lines for the listeners."""
+        printer = self.printer
+        printer.replies.clear()
+        printer.notices.clear()
+        error = None
+        try:
+            action(*args)
+        except (CommandError, arcs.ArcError) as exc:
+            error = str(exc)
+        self._console(self._console_lines(printer.notices, printer.replies, error))
+        lines = self._echo(printer.notices + printer.replies)
+        if error is not None:
+            lines.append("Error:%s" % error)
+        return lines
+
+    def _run_lines(self, script):
+        for command in parse_text(script):
+            self._run_one(command, command.raw)
+
+    @staticmethod
+    def _console_lines(notices, replies, error=None):
+        lines = ["// " + text for text in notices]
+        lines += [("// " + text) if text.startswith("action:") else text for text in replies]
+        if error is not None:
+            lines.append("!! " + error)
+        return lines
+
+    def _script(self, script, done):
+        """An API script: each line in turn until one fails; ``done(error)``."""
+        printer = self.printer
+        printer.replies.clear()
+        printer.notices.clear()
+        error = None
+        try:
+            if self.halted is not None:
+                raise CommandError("Printer is halted (%s): FIRMWARE_RESTART restarts it"
+                                   % self.halted)
+            for command in parse_text(script):
+                self.jobs.idle_timeout.note_busy(self.jobs.clock())
+                self._run_one(command, command.raw)
+        except (CommandError, arcs.ArcError) as exc:
+            error = str(exc)
+        except PlaceholderWarning as exc:
+            error = str(exc)
+        finally:
+            notices, replies = list(printer.notices), list(printer.replies)
+            self._console(self._console_lines(notices, replies, error))
+            done(error)
+        return self._echo(notices + replies)
+
+    def _run_one(self, command, text):
+        """Run one parsed command for a script; raises CommandError, or
+        UnknownCommand for a command Mendel does not have."""
+        code = command.code
+        own = self._session_commands.get(code)
+        if own is not None:
+            own(command)
+            return
+        interpreter = self.interpreter
+        unknown_before = interpreter.unsupported.get(code, [0])[0]
+        ignored_before = interpreter.ignored.get(code, 0)
+        if command.error is not None and code not in interpreter._handlers:
+            raise UnknownCommand('Unknown command:"%s"' % text.strip())
+        interpreter.execute(command)
+        if interpreter.unsupported.get(code, [0])[0] > unknown_before or \
+                interpreter.ignored.get(code, 0) > ignored_before:
+            raise UnknownCommand('Unknown command:"%s"' % code)
+
+    # -- RESTART, FIRMWARE_RESTART, STATUS ----------------------------------
+    @property
+    def _session_commands(self):
+        return {"RESTART": lambda _c: self.restart(firmware=False),
+                "FIRMWARE_RESTART": lambda _c: self.restart(firmware=True),
+                "STATUS": self._status_command}
+
+    def restart(self, firmware):
+        """RESTART: printer.cfg read anew, a new printer on the board (a board
+        that shut down stays so: FIRMWARE_RESTART); FIRMWARE_RESTART: the board
+        too (its shutdown cleared), as M999. Run by the worker."""
+        self.log("%s: reloading %s" % ("FIRMWARE_RESTART" if firmware else "RESTART",
+                                       self.printer.config.path))
+        try:
+            config_mod.load(self.printer.config.path)      # a bad file keeps this printer
+        except ConfigError as exc:
+            raise CommandError("printer.cfg not reloaded, the printer goes on as it was: %s"
+                               % exc) from None
+        if self.halted is None:
+            try:
+                self.printer.shutdown()
+            except (LinkError, McuShutdown, OSError):
+                pass
+        self._new_printer(clear_shutdown=firmware, reload=True)
+
+    def _status_command(self, _command):
+        self.printer.notices.append(self.state_message if self.halted is None else
+                                    "Printer is shutdown: %s" % self.halted)
 
     def _follow_wall_clock(self, tolerance):
         """Virtual clock: move the board on by the wall time since the last call."""
@@ -276,8 +476,8 @@ class Session:
             mcu.wait_until(mcu.estimated_clock() + int(elapsed * mcu.clock_freq))
 
     def _reset_for_next_client(self):
-        if self.halted is not None:
-            return
+        if self.halted is not None or self.jobs.holds_job:
+            return           # a file printing from the virtual_sdcard goes on
         self.printer.heaters_off()
         self._new_interpreter()
 
@@ -294,6 +494,11 @@ class Session:
                 return handler(command)
             if command is None:
                 return []
+            if self.jobs is not None:
+                self.jobs.idle_timeout.note_busy(self.jobs.clock())
+            own = self._session_commands.get(code)
+            if own is not None:
+                return self._unsolicited(own, command)
             return self._interpret(command, text, numbered)
         finally:
             self.running = None
@@ -321,14 +526,19 @@ class Session:
             printer.notices.append(str(exc))
         except (CommandError, arcs.ArcError) as exc:
             if command.error is not None and not numbered:
+                self._console(['!! Unknown command:"%s"' % text])
                 return [_UNKNOWN % text]
             # Refused and nothing done: an error, so a host stops the job
             # rather than print on without the line.
+            self._console(self._console_lines(printer.notices, [], "%s: %s" % (text, exc)))
             return self._echo(printer.notices) + ["Error:%s: %s" % (text, exc)]
         if interpreter.unsupported.get(code, [0])[0] > unknown_before:
+            self._console(['!! Unknown command:"%s"' % code])
             return [_UNKNOWN % text]
         if interpreter.ignored.get(code, 0) > ignored_before:
+            self._console(['!! Unknown command:"%s"' % code])
             return [_UNKNOWN % text + " (%s)" % KNOWN_IGNORED.get(code, "ignored")]
+        self._console(self._console_lines(printer.notices, printer.replies))
         lines = self._echo(printer.notices)
         if command.code in REPORTS:
             lines += [self._position_report(reply) for reply in printer.replies]
@@ -338,7 +548,9 @@ class Session:
 
     @staticmethod
     def _echo(texts):
-        return ["echo:" + text for text in texts]
+        """Notices as Marlin's ``echo:`` lines; a host action (``action:paused``)
+        as ``//action:...``, which OctoPrint acts on."""
+        return [("//" if text.startswith("action:") else "echo:") + text for text in texts]
 
     def _position_report(self, text):
         """M114: Marlin's ``X:.. Y:.. Z:.. E:.. Count X:.. Y:.. Z:..`` with the
@@ -376,5 +588,5 @@ class Session:
         if self.halted is None:
             return []
         self.log("M999: reconnecting the board")
-        self._new_printer(clear_shutdown=True)
+        self._new_printer(clear_shutdown=True, reload=False)
         return ["echo:Printer restarted"]
