@@ -287,6 +287,10 @@ class Toolhead:
             pending.popleft()
             self._due.append((self._ticks(at), action))
 
+    def planned_all(self):
+        """True when no move waits in the look-ahead (any thread may ask)."""
+        return self._planned_all()
+
     def _planned_all(self):
         """No move waits in the look-ahead: every queued one is scheduled."""
         planner = self.motion.planner

@@ -42,6 +42,7 @@ from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import McuShutdown
 from mendel.machine.printer import Printer, PrintError
 from mendel.printjob import Jobs
+from mendel import status
 from mendel import config as config_mod
 from mendel.config import ConfigError
 from mendel.serve.protocol import firmware_report, temperature_report
@@ -194,6 +195,8 @@ class Session:
                                        filename="serial", macros=macros and macros.session(),
                                        extra_handlers=self.jobs.handlers())
         self.jobs.interpreter = self.interpreter
+        # Macro templates see the same printer objects as the API (print_stats ...).
+        self.interpreter.status_sources = status.Sources(self.interpreter, session=self)
 
     # -- the serial side (any thread) ------------------------------------
     def submit(self, command, numbered=True):
@@ -436,6 +439,11 @@ class Session:
             raise UnknownCommand('Unknown command:"%s"' % code)
 
     # -- RESTART, FIRMWARE_RESTART, STATUS ----------------------------------
+    @staticmethod
+    def command_help():
+        """{name: help} of the commands the session runs itself."""
+        return dict(SESSION_HELP)
+
     @property
     def _session_commands(self):
         return {"RESTART": lambda _c: self.restart(firmware=False),

@@ -12,6 +12,7 @@ import time
 
 from mendel.gcode.commands import TEXT_REPLIES
 from mendel.gcode.macro_commands import COMMANDS as MACRO_COMMANDS
+from mendel.printjob import HELP as JOB_HELP
 
 READY_MESSAGE = "Printer is ready"          # Klipper's words for state "ready"
 MEMINFO = "/proc/meminfo"
@@ -67,10 +68,11 @@ def _memavail_kb():
 def commands(interpreter, session=None):
     """``{NAME: {"help": text}}`` of every command the interpreter (and the
     serving session) runs; ``{}`` for one without help. Help is a macro's
-    ``description``, else the first line of its handler's docstring."""
+    ``description``, the print job's or the session's help table, else the
+    first line of its handler's docstring."""
     found = {}
     for name, handler in interpreter.command_handlers().items():
-        found[name] = _help(handler)
+        found[name] = {"help": JOB_HELP[name]} if name in JOB_HELP else _help(handler)
     for name in TEXT_REPLIES:
         found.setdefault(name, {})
     macros = interpreter.macros
@@ -79,10 +81,10 @@ def commands(interpreter, session=None):
             found[name] = _help(handler)
         for macro in macros:
             found[macro.name] = {"help": macro.description}
-    session_handlers = getattr(session, "command_handlers", None)
-    if session_handlers is not None:        # commands the session answers itself
-        for name, handler in session_handlers().items():
-            found.setdefault(name, _help(handler))
+    session_help = getattr(session, "command_help", None)
+    if session_help is not None:            # commands the session runs itself
+        for name, text in session_help().items():
+            found[name] = {"help": text}
     return found
 
 

@@ -9,7 +9,8 @@ clock now: the planned trapezoid of the move under way, interpolated. A
 ``scheduled`` hook: PLANNED_DTYPE rows and their start time) for the last
 :data:`KEEP_S` seconds of board time. Outside every kept move (idle, or a
 homing move, which is not planned) the toolhead stands at the last
-commanded position.
+commanded position, or at the end of the last scheduled move while the
+next ones still wait in the look-ahead.
 
 Units: mm, mm/s, s of board time.
 """
@@ -36,6 +37,8 @@ def motion_report(sources, history, steppers):
     head = getattr(sources.machine, "toolhead", None)
     now = board_time(head.mcu) if head is not None else None
     sample = history.at(now) if history is not None and now is not None else None
+    if sample is None and history is not None and not head.planned_all():
+        sample = history.last_end()     # the next moves are still in the look-ahead
     if sample is None:
         position, velocity, e_velocity = list(sources.interpreter.position), 0.0, 0.0
     else:
@@ -91,6 +94,13 @@ class MotionHistory:
                 k = int(np.searchsorted(ends, t, side="right"))
                 return _interpolate(moves[k], t - float(starts[k]))
         return None
+
+    def last_end(self):
+        """(end of the last kept move, 0, 0), or None without moves."""
+        batches = list(self._batches)
+        if not batches:
+            return None
+        return [float(v) for v in batches[-1][0][-1]["end"]], 0.0, 0.0
 
 
 def _interpolate(move, dt):
