@@ -146,3 +146,12 @@ def test_macro_templates_and_the_api_read_the_same_objects(tmp_path):
     assert api_view == {"print_stats": {"state": "paused"},
                         "toolhead": {"position": (12.0, 7.0, 0.0, 0.0)}}
     assert "virtual_sdcard" not in PrinterObjects(sources).names()   # no [virtual_sdcard]
+
+
+def test_fan_generic_objects_follow_the_printers_fans():
+    interpreter, machine = interpreter_on(config.load(SIM_CFG))
+    machine.generic_fans = {"exhaust": 0.0}
+    objects = PrinterObjects(Sources(interpreter))
+    assert "fan_generic exhaust" in objects.names()
+    machine.generic_fans["exhaust"] = 0.5
+    assert objects.get("fan_generic exhaust", 0.0) == {"speed": 0.5}

@@ -22,8 +22,9 @@ def objects(sources):
     found["heaters"] = lambda _t: heaters(machine)
     if hasattr(machine, "fan_speed"):
         found["fan"] = lambda _t: {"speed": machine.fan_speed}
-    for name, fan in dict(getattr(machine, "generic_fans", None) or {}).items():
-        found["fan_generic " + name] = lambda _t, f=fan: {"speed": f.speed}
+    generic = getattr(machine, "generic_fans", None)      # [fan_generic NAME]: name -> 0..1
+    for name in dict(generic or {}):
+        found["fan_generic " + name] = lambda _t, n=name: {"speed": generic[n]}
     return found
 
 
