@@ -394,3 +394,12 @@ def test_a_client_that_hangs_up_is_forgotten(served):
     for listener in session.listeners:
         listener("// nobody listens")                 # must not raise
     assert json.loads(json.dumps(ApiClient(path).result("info")))["state"] == "ready"
+
+
+def test_numpy_values_and_nan_go_out_as_plain_json():
+    import numpy as np
+    from mendel.api.protocol import encode
+    data = encode({"a": np.int64(3), "b": np.array([1.5, np.nan]), "c": float("inf"),
+                   "d": (1.0, float("nan"))})
+    assert data.endswith(b"\x03")
+    assert json.loads(data[:-1]) == {"a": 3, "b": [1.5, None], "c": None, "d": [1.0, None]}

@@ -169,3 +169,16 @@ def test_the_live_position_runs_along_a_move_at_its_speed(api_only):
     assert all(abs(v - 20.0) < 1e-6 for _x, v in cruising)
     xs = [x for x, _v in cruising]
     assert xs == sorted(xs)
+
+
+def test_after_a_restart_the_api_follows_the_new_printer(api_only):
+    client, _path, _printed = api_only
+    client.result("gcode/script", {"script": "G28\nG1 X40"})
+    assert client.result("gcode/restart", timeout=60) == {}
+    assert client.result("info")["state"] == "ready"
+    status = client.result("objects/query", {"objects": {"toolhead": ["homed_axes"]}})["status"]
+    assert status["toolhead"]["homed_axes"] == ""           # a new printer: not homed
+    assert client.result("gcode/firmware_restart", timeout=60) == {}
+    client.result("gcode/script", {"script": "G28\nG1 X15 Y25"})
+    status = client.result("objects/query", {"objects": {"gcode_move": ["position"]}})["status"]
+    assert status["gcode_move"]["position"] == [15.0, 25.0, 0.0, 0.0]

@@ -19,6 +19,7 @@ and a dict ``params`` without an answer; Mendel answers it with an error
 when the message has an ``id`` it can read, and logs it either way.
 """
 import json
+import math
 
 TERMINATOR = b"\x03"
 ERROR_KIND = "WebRequestError"        # the "error" field of every error answer
@@ -30,8 +31,32 @@ class RequestError(Exception):
 
 
 def encode(message):
-    """One message as bytes on the wire: compact JSON and 0x03."""
-    return json.dumps(message, separators=(",", ":")).encode() + TERMINATOR
+    """One message as bytes on the wire: compact JSON and 0x03. Numpy values
+    become plain numbers and lists; a NaN or infinite number becomes null
+    (strict JSON readers, such as Moonraker's, refuse ``NaN``)."""
+    try:
+        text = json.dumps(message, separators=(",", ":"), allow_nan=False, default=_plain)
+    except ValueError:
+        text = json.dumps(_finite(message), separators=(",", ":"), default=_plain)
+    return text.encode() + TERMINATOR
+
+
+def _plain(value):
+    """JSON form of a numpy scalar or array; TypeError for anything else."""
+    if hasattr(value, "tolist"):
+        return _finite(value.tolist())
+    raise TypeError("%s is not JSON: %r" % (type(value).__name__, value))
+
+
+def _finite(value):
+    """``value`` with every NaN or infinite float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def error_message(request_id, text):
