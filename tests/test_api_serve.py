@@ -5,6 +5,8 @@ import os
 import stat
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -182,3 +184,38 @@ def test_after_a_restart_the_api_follows_the_new_printer(api_only):
     client.result("gcode/script", {"script": "G28\nG1 X15 Y25"})
     status = client.result("objects/query", {"objects": {"gcode_move": ["position"]}})["status"]
     assert status["gcode_move"]["position"] == [15.0, 25.0, 0.0, 0.0]
+
+
+def test_status_reads_never_talk_to_the_board(tmp_path):
+    # On a board whose clock runs by itself (a real one; here the simulated
+    # board in real time) the API thread reads the status without a single
+    # link request: the worker owns the link.
+    from sim_printer import write_cfg
+    from test_serve import served
+    from mendel import api
+    cfg = write_cfg(tmp_path, SIM_CFG, "[virtual_sdcard]\npath: %s\n" % tmp_path)
+    with served(realtime=True, cfg=cfg) as (_port, session):
+        mcu = session.printer.mcu
+        assert not mcu.virtual
+        callers = []
+        query = mcu.query
+
+        def recording_query(*args, **kwargs):
+            callers.append(threading.current_thread().name)
+            return query(*args, **kwargs)
+        mcu.query = recording_query
+        server = api.start(session, str(tmp_path / "uds"))
+        try:
+            client = ApiClient(server.path, timeout=30)
+            names = client.result("objects/list")["objects"]
+            assert "print_stats" in names and "motion_report" in names
+            client.result("gcode/script", {"script": "M104 S40"})
+            for _ in range(5):
+                mcu._last_sync = 0.0        # as after a long wait: the clock sample is old
+                status = client.result("objects/query", {"objects": dict.fromkeys(names)})
+                assert status["status"]["extruder"]["target"] == 40.0
+                time.sleep(0.1)
+            client.close()
+        finally:
+            server.stop()
+        assert "mendel-api" not in callers and callers     # the worker did talk to it

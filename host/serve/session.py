@@ -182,7 +182,7 @@ class Session:
         self.printer = printer
         mcu = printer.mcu
         self.jobs = Jobs(printer.config.printjob,
-                         clock=lambda: mcu.estimated_clock() / mcu.clock_freq,
+                         clock=lambda: mcu.clock_estimate() / mcu.clock_freq,
                          extruder_position=lambda: printer.toolhead.position[3])
         self._new_interpreter()
         self.halted = None
