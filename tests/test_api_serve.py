@@ -52,7 +52,9 @@ def api_only(tmp_path):
         yield client, path, printed
     finally:
         client.close()
-        stop_serve(server)
+        _out, err = stop_serve(server)
+    assert server.returncode == 0, err
+    assert not os.path.exists(path)             # removed at exit
 
 
 def test_info_and_the_objects_moonraker_needs(api_only):
