@@ -10,7 +10,7 @@ MemAvailable), ``sysload`` the 1-minute load average.
 import os
 import time
 
-from mendel.gcode.commands import TEXT_REPLIES
+from mendel.gcode import commands as dialect
 from mendel.gcode.macro_commands import COMMANDS as MACRO_COMMANDS
 from mendel.printjob import HELP as JOB_HELP
 
@@ -73,10 +73,10 @@ def commands(interpreter, session=None):
     found = {}
     for name, handler in interpreter.command_handlers().items():
         found[name] = {"help": JOB_HELP[name]} if name in JOB_HELP else _help(handler)
-    for name in TEXT_REPLIES:
+    for name in getattr(dialect, "TEXT_REPLIES", ()):     # M117/M118 where run outside handlers
         found.setdefault(name, {})
     macros = interpreter.macros
-    if macros:
+    if macros:                              # commands that come with macros
         for name, handler in MACRO_COMMANDS.items():
             found[name] = _help(handler)
         for macro in macros:
