@@ -79,12 +79,25 @@ def _parser():
     ux_session.add_log_options(console)
     console.set_defaults(run=cmd_console, sim_realtime=True)
 
-    cfg_check = commands.add_parser("config", help="`mendel config check CFG`: validate a "
-                                                   "printer.cfg, summarise it, exit 1 on errors")
-    cfg_check.add_argument("action", choices=["check"])
+    cfg = commands.add_parser("config", help="`mendel config check CFG`: validate a "
+                                             "printer.cfg, summarise it, exit 1 on errors; "
+                                             "`mendel config import KLIPPER.cfg --board NAME`: "
+                                             "a Mendel printer.cfg from a Klipper one")
+    actions = cfg.add_subparsers(dest="action", required=True)
+    cfg_check = actions.add_parser("check", help="validate a printer.cfg, summarise it, "
+                                                 "exit 1 on errors")
     cfg_check.add_argument("file", help="printer.cfg")
     cfg_check.add_argument("--json", action="store_true", help="print the report as JSON")
     cfg_check.set_defaults(run=cmd_config)
+    cfg_import = actions.add_parser("import", help="write a Mendel printer.cfg from a Klipper "
+                                                   "one; list what is not carried (stderr "
+                                                   "and the file's top); exit 1 if the "
+                                                   "result does not load")
+    cfg_import.add_argument("file", help="Klipper's printer.cfg")
+    cfg_import.add_argument("--board", required=True,
+                            help="the Mendel board (boards/<NAME>.json) the pins map onto")
+    cfg_import.add_argument("-o", "--output", help="write here (default: standard output)")
+    cfg_import.set_defaults(run=cmd_config_import)
 
     serve = commands.add_parser("serve", help="a virtual serial port that speaks Marlin's "
                                               "protocol, for OctoPrint or Pronterface; "
@@ -449,6 +462,31 @@ def cmd_config(args):
     result = configcheck.check(args.file)
     print(json.dumps(result, indent=2) if args.json else configcheck.report(result))
     return 0 if result["ok"] else 1
+
+
+def cmd_config_import(args):
+    from mendel.config.klipper_import import import_klipper
+    if args.output and os.path.exists(args.output) and os.path.samefile(args.output, args.file):
+        raise ValueError("-o %s is the Klipper file itself: write the import elsewhere"
+                         % args.output)
+    result = import_klipper(args.file, args.board)
+    text = result.text(args.output or "printer.cfg")
+    for title, notes in (("not carried", result.gaps), ("changed", result.changes),
+                         ("not applied yet", result.warnings),
+                         ("refused by Mendel, left in", result.refused)):
+        for note in notes:
+            print("mendel: %s: %s" % (title, note), file=sys.stderr)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    print("mendel: %s%s: %s" % (
+        "wrote " if args.output else "", args.output or "printer.cfg",
+        "loads with Mendel's config reader" if result.loads else
+        "does not load yet: fix the %d key(s) listed as refused" % len(result.refused)),
+        file=sys.stderr)
+    return 0 if result.loads else 1
 
 
 def cmd_bench(args):

@@ -208,7 +208,7 @@ def test_metadata_events():
                       ("exclude_object_start", "part_1")]
 
 
-def test_m486_labels_name_the_objects_and_cancelling_is_refused():
+def test_m486_labels_name_the_objects():
     machine, interp, _w = run("M486 T2\nM486 S0\nM486 AShape-Box id:0 copy 0\nM486 S1\n"
                               "M486 A3DBenchy.stl\nM486 S-1\nM486 S0\nG1 X1\nM486 S-1\n"
                               "EXCLUDE_OBJECT_DEFINE NAME=part_2 CENTER=5,5")
@@ -217,8 +217,6 @@ def test_m486_labels_name_the_objects_and_cancelling_is_refused():
     events = [c[1:] for c in machine.calls if c[0] == "event"]
     assert events[:3] == [("object", 0.0), ("object_name", "Shape-Box id:0 copy 0"),
                           ("object", 1.0)]
-    with pytest.raises(GcodeError, match="M486 P .*not supported: Mendel does not exclude"):
-        run("M486 S0\nM486 P0")
     with pytest.raises(GcodeError, match="M486 Apart names no object: give M486 S<id> first"):
         run("M486 Apart")
 

@@ -1,90 +1,13 @@
 """`mendel serve` on the simulated board, driven by a scripted client over the
 real pty: flow control, resends with lines in flight, reports, keep-alive,
 emergency stop, reconnects."""
-import contextlib
 import os
-import threading
 import time
 
-import serial
-
 from mendel import config
-from mendel.mcu.mcu import Mcu
-from mendel.serve.port import VirtualSerialPort, serve
 from mendel.serve.protocol import checksum, numbered
-from mendel.serve.session import ServedPrinter, Session
-from mendel.sim.board import SimBoard
 from paths import ROOT
-
-CFG = config.load()
-
-
-@contextlib.contextmanager
-def served(realtime=False, cfg=CFG):
-    """A simulated board behind `mendel serve`'s port and session (in-process)."""
-    with SimBoard("sim", realtime=realtime, config=cfg) as sim:
-        with serial.Serial(sim.port, 250000, timeout=0.1) as board_port:
-            boards = [Mcu(board_port)]
-            boards[0].connect()
-
-            def connect(clear_shutdown):
-                if clear_shutdown:
-                    boards[0] = Mcu(board_port)
-                    boards[0].connect(clear_shutdown=True)
-                return ServedPrinter(cfg, boards[0])
-            port = VirtualSerialPort()
-            session = Session(connect, port.write_line).start()
-            stop = threading.Event()
-            loop = threading.Thread(target=serve, args=(port, session, stop), daemon=True)
-            loop.start()
-            try:
-                yield port, session
-            finally:
-                stop.set()
-                loop.join()
-                session.stop()
-                port.close()
-
-
-class Client:
-    """A scripted host on the pty: numbered lines, replies read line by line."""
-
-    def __init__(self, path):
-        self.port = serial.Serial(path, 250000, timeout=10)
-        assert self.readline() == "start"
-        self.number = 0
-        self.send(numbered(-1, "M110 N-1"))
-        assert self.replies() == ["ok"]
-
-    def readline(self):
-        line = self.port.readline().decode()
-        assert line.endswith("\n"), "no reply within the timeout"
-        return line.rstrip("\n")
-
-    def send(self, text):
-        self.port.write((text + "\n").encode())
-
-    def command(self, text):
-        """Send the next numbered line; returns the line sent."""
-        line = numbered(self.number, text)
-        self.number += 1
-        self.send(line)
-        return line
-
-    def replies(self, oks=1):
-        """Lines up to and including the ``oks``-th line that starts with ok."""
-        lines = []
-        while oks:
-            lines.append(self.readline())
-            oks -= lines[-1].startswith("ok")
-        return lines
-
-    def run(self, text):
-        self.command(text)
-        return self.replies()
-
-    def close(self):
-        self.port.close()
+from served import Client, served
 
 
 def position(client):

@@ -84,6 +84,8 @@ class PrinterConfig:
     extrusion: "ExtrusionLimits"
     heaters: dict
     fan: str
+    # [fan_generic NAME] (SET_FAN_SPEED FAN=NAME): NAME -> the board fan its pin is.
+    fan_generic: dict = dataclasses.field(default_factory=dict)
     minimum_cruise_ratio: float = 0.5
     instantaneous_corner_velocity: float = 1.0
     # Kinematics-specific keys (delta: delta_radius, print_radius,
@@ -386,6 +388,13 @@ def _check_pins(check, parser, path, read_keys, config):
     for name, heater in config.heaters.items():
         check.heater(_Section(parser, path, name, read_keys), heater.name)
     check.fan(_Section(parser, path, "fan", read_keys), config.fan)
+    for title in parser.sections():
+        words = title.split(None, 1)
+        if words[0] == "fan_generic":
+            section = _Section(parser, path, title, read_keys)
+            board_fan = check.fan_generic(section, config.fan, words[1:])
+            if board_fan is not None:
+                config.fan_generic[words[1].strip()] = board_fan
     for stepper in config.steppers.values():
         stepper.endstop = check.endstops.get(stepper.name)
         if stepper.endstop == "probe" and config.probe is None:
@@ -401,6 +410,10 @@ def _check_pins(check, parser, path, read_keys, config):
     config.pins = check.pins
 
 
+# The messages of a section or key no reader asked for (mendel.config.klipper_import
+# leaves such sections and keys out of an imported Klipper config).
+UNKNOWN_SECTION = "is not a section Mendel knows"
+UNKNOWN_KEY = "unknown key"
 # Klipper sections Mendel refuses, by their first word ("tmc": any TMC
 # driver), and what to do instead.
 REFUSED_SECTIONS = {
@@ -426,10 +439,9 @@ def _unknown(parser, path, read_keys):
             where = parser.where(section) or (path, None)
             why = _refusal(section)
             problems.append(Problem(where[0], where[1], section,
-                                    message="is not a section Mendel knows"
-                                    + (": " + why if why else "")))
+                                    message=UNKNOWN_SECTION + (": " + why if why else "")))
             continue
         for key in sorted(set(parser.options(section)) - read_keys[section]):
             where = parser.where(section, key) or (path, None)
-            problems.append(Problem(where[0], where[1], section, key, "unknown key"))
+            problems.append(Problem(where[0], where[1], section, key, UNKNOWN_KEY))
     return problems

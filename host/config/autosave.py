@@ -61,13 +61,19 @@ def read_block(path):
     """The block of printer.cfg ``path``: dict section -> dict key -> value
     text (multi-line values joined with newlines); {} without a block.
     Raises AutosaveError."""
+    parser = block_parser(path)
+    return {section: dict(parser.items(section)) for section in parser.sections()}
+
+
+def block_parser(path):
+    """The block of printer.cfg ``path`` as a LineConfigParser (empty without
+    a block; lines are those of ``path``). Raises AutosaveError."""
     with open(path, encoding="utf-8", newline="") as f:
         _user, block, header_line = split(f.read())
-    if header_line is None:
-        return {}
     parser = configfile.LineConfigParser()
-    parser.read_lines(block, path, header_line + len(PREAMBLE))
-    return {section: dict(parser.items(section)) for section in parser.sections()}
+    if header_line is not None:
+        parser.read_lines(block, path, header_line + len(PREAMBLE))
+    return parser
 
 
 def save(path, changes, now=None):

@@ -124,18 +124,20 @@ class LineConfigParser(configparser.RawConfigParser):
                                   % (path, lineno, text.strip())) from None
 
 
-def read(path, autosave=True):
+def read(path, autosave=True, missing=None):
     """A LineConfigParser holding ``path`` and the files it includes, then
     (``autosave``) the SAVE_CONFIG block at the end of ``path``, whose
     values override theirs (:mod:`mendel.config.autosave`).
 
     Raises ConfigFileError: missing or unreadable file, bad line (in the
     block too, by its line in ``path``), include loop, include of a file
-    that does not exist.
+    that does not exist -- unless ``missing`` is given: then
+    ``missing(path, line, pattern)`` is called for such an include and
+    reading goes on (``mendel config import`` lists it).
     """
     from mendel.config import autosave as block     # it reads files with this module
     parser = LineConfigParser()
-    _read_file(parser, path, [])
+    _read_file(parser, path, [], missing)
     if autosave:
         with open(path, encoding="utf-8", newline="") as f:
             _user, lines, header_line = block.split(f.read())
@@ -144,7 +146,7 @@ def read(path, autosave=True):
     return parser
 
 
-def _read_file(parser, path, including):
+def _read_file(parser, path, including, missing=None):
     real = os.path.realpath(path)
     if real in including:
         raise ConfigFileError("%s: included again from itself (include loop)" % path)
@@ -162,15 +164,17 @@ def _read_file(parser, path, including):
             continue
         parser.read_lines(lines[start:index], path, start + 1)
         start = index + 1
-        for name in _include_paths(path, index + 1, match.group(1)):
-            _read_file(parser, name, including + [real])
+        for name in _include_paths(path, index + 1, match.group(1), missing):
+            _read_file(parser, name, including + [real], missing)
     parser.read_lines(lines[start:], path, start + 1)
 
 
-def _include_paths(path, lineno, pattern):
+def _include_paths(path, lineno, pattern, missing=None):
     full = os.path.join(os.path.dirname(path), pattern)
     names = sorted(glob.glob(full))
-    if not names and not glob.has_magic(pattern):
+    if not names and not glob.has_magic(pattern) and missing is not None:
+        missing(path, lineno, pattern)
+    elif not names and not glob.has_magic(pattern):
         raise ConfigFileError("%s:%d: [include %s]: no such file %s"
                               % (path, lineno, pattern, full))
     return names

@@ -107,7 +107,7 @@ class Catalogue:
         except BoardError:
             if family != "sim":
                 raise
-            data = {"pins": [parse_pin(p, True).name for _r, p, _k in _board_roles(board)],
+            data = {"pins": [parse_pin(p, True).name for _r, p, _k in board_roles(board)],
                     "adc": [h["sensor_pin"] for h in board.get("heaters", ())]}
         return cls(family, data, board.get("reserved_pins"))
 
@@ -135,7 +135,7 @@ class Catalogue:
         return None
 
 
-def _board_roles(board):
+def board_roles(board):
     """``(role, pin text, key)`` of every pin the board file wires; role as
     ``("motor", name)``, ``("endstop", name)``, ``("heater", name)``, ``("fan", name)``."""
     for motor in board.get("motors", ()):
@@ -167,7 +167,7 @@ class PinCheck:
         self.board_path = board_path
         self.catalogue = Catalogue.for_board(board)
         self.wiring = {}
-        for role, text, key in _board_roles(board):
+        for role, text, key in board_roles(board):
             self.wiring[(role, key)] = parse_pin(text, can_pull=True)
         self.used = {}           # pin name -> (description, shareable)
         self.problems = []
@@ -194,7 +194,7 @@ class PinCheck:
         return self._input(section, key, "servo")
 
     def _input(self, section, key, kind):
-        """The board ``kind`` ("endstop" or "servo") whose pin ``key`` names
+        """The board ``kind`` ("endstop", "servo" or "fan") whose pin ``key`` names
         (modifiers are the config's own: ``!`` inverts, ``^``/``~`` pull), or
         None after recording why not."""
         try:
@@ -228,6 +228,31 @@ class PinCheck:
         """Check ``[fan]`` driving board fan ``fan``."""
         if self._has(section, "fan", fan, "fan"):
             self._pin(section, "pin", ("fan", fan))
+
+    def fan_generic(self, section, part_fan, name):
+        """Check ``[fan_generic NAME]`` (``name``: [NAME], or [] when missing):
+        its ``pin`` must be a fan output of the board that ``[fan]`` (board
+        fan ``part_fan``) does not use. Returns that board fan's name, or None
+        after recording why not."""
+        if not name or not name[0].strip():
+            self.problems.append(section.problem(None, "give the fan a name: "
+                                                       "[fan_generic NAME]"))
+            return None
+        fans = sorted({role[1] for role, _k in self.wiring if role[0] == "fan"})
+        if fans == [part_fan]:
+            section.get("pin", "")
+            pin = self.wiring[(("fan", part_fan), "pin")]
+            self.problems.append(section.problem(
+                "pin", "the board %r has one fan output (%s, pin %s) and [fan] drives it: "
+                "there is no second fan output for [%s] (%s)"
+                % (self.board["id"], part_fan, pin, section.name, self.board_path)))
+            return None
+        if not section.has("pin"):
+            self.problems.append(section.problem("pin", "required key is missing (a fan "
+                                                        "output of the board: %s)"
+                                                 % ", ".join(fans)))
+            return None
+        return self._input(section, "pin", "fan")
 
     def _has(self, section, kind, name, key):
         """Does the board have the ``kind`` named ``name``? Else record why not."""

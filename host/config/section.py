@@ -11,6 +11,9 @@ import dataclasses
 import difflib
 import math
 
+# The message of a key a reader needs and the file does not give.
+REQUIRED = "required key is missing"
+
 
 @dataclasses.dataclass
 class Problem:
@@ -84,7 +87,7 @@ class Section:
         self.read_keys.add(key)
         value = self.parser.get(self.name, key, fallback=default)
         if value is None:
-            self._fail(key, "required key is missing" + self._typo_hint(key))
+            self._fail(key, REQUIRED + self._typo_hint(key))
         return value.strip()
 
     def _typo_hint(self, key):

@@ -38,6 +38,3 @@ KNOWN_IGNORED = {
     "M350": "microstepping: set by printer.cfg", "M92": "steps per mm: set by printer.cfg",
     "M149": "temperature units: degrees C", "M142": "heatbreak temperature: no sensor",
 }
-
-# Codes whose text argument is shown to the user.
-TEXT_REPLIES = ("M117", "M118")

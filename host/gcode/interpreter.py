@@ -26,17 +26,28 @@ The machine interface: ``position`` ([x, y, z, e] mm), ``extruder_count``,
 ``motors_off()``, ``set_limits(**limits)``, ``select_tool(n)``, ``emergency_stop()``,
 ``respond(text)``, ``event(kind, value)`` and ``pid_tune(heater_index, degC,
 cycles)`` (M303); optionally ``heater_status()`` ({name: (degC, target degC)},
-for macros' ``printer.extruder.temperature``).
+for macros' ``printer.extruder.temperature``), ``wait_temperature(sensor,
+minimum, maximum)`` (TEMPERATURE_WAIT) and ``set_generic_fan(name,
+fraction)`` with ``config.fan_generic`` (SET_FAN_SPEED).
 
 Commands named by a printer.cfg ``[gcode_macro NAME]`` run that macro
 (``macros``, a :class:`mendel.gcode.macros.MacroSet`); without macros such a
-command is unsupported like any other unknown code.
+command is unsupported like any other unknown code. A macro with
+``rename_existing: OTHER`` takes the place of the existing command NAME (any
+handler here, including ``extra_handlers``), which stays callable as OTHER.
+
+Owned state that servers read: ``display_status`` (M117/M73,
+:mod:`mendel.gcode.display_status`), ``exclude_object`` (object labels and
+exclusion, :mod:`mendel.gcode.exclude_object`), ``saved_states``
+(SAVE_GCODE_STATE).
 """
 from mendel import __version__
 from mendel.errors import CommandError, printable
-from mendel.gcode import arcs, offsets
+from mendel.gcode import arcs, heater_fan_commands, macro_commands, offsets
+from mendel.gcode.display_status import DisplayStatus
+from mendel.gcode.exclude_object import ExcludeObject
 from mendel.gcode.params import key_values
-from mendel.gcode.commands import KNOWN_IGNORED, TEXT_REPLIES
+from mendel.gcode.commands import KNOWN_IGNORED
 from mendel.homing import commands as homing_commands
 from mendel.probing import commands as probing_commands
 from mendel.probing import mesh_commands
@@ -49,6 +60,8 @@ _INCH = 25.4
 _OWN_SYNTAX = ("M115",)
 # Words that take text (the lexer keeps them as str): M486 A<object name>.
 _TEXT_WORDS = (("M486", "A"),)
+# Commands whose argument is text (the lexer keeps it whole).
+_TEXT_CODES = ("M117", "M118")
 
 
 class GcodeError(CommandError):
@@ -78,7 +91,8 @@ class Interpreter:
 
     ``warn(text)`` receives notices (one per unsupported code, placeholders);
     ``on_error(lineno, text, reason)`` receives refused lines; by default it
-    raises GcodeError naming the file, line and reason.
+    raises GcodeError naming the file, line and reason. ``extra_handlers``
+    ({command: fn(command)}) adds commands of the caller (a session's PAUSE).
     """
 
     def __init__(self, machine, settings=None, warn=print, on_error=None, filename="<input>",
@@ -108,8 +122,9 @@ class Interpreter:
         self.commands = 0
         self.moves = 0
         self.arcs = 0
-        self.objects = {}                           # M486 id or EXCLUDE_OBJECT name -> name
-        self._object_id = None                      # M486 S: the object being labelled
+        self.display_status = DisplayStatus()       # M117 message, M73 progress
+        self.exclude_object = ExcludeObject(self)   # EXCLUDE_OBJECT_*, M486
+        self.saved_states = {}                      # SAVE_GCODE_STATE NAME -> GcodeState
         self._handlers = {
             "G0": self._move, "G1": self._move, "G2": self._arc_cw, "G3": self._arc_ccw,
             "G4": self._dwell, "G10": self._g10, "G11": self._unretract,
@@ -125,11 +140,10 @@ class Interpreter:
             "M220": self._speed_factor, "M221": self._extrude_factor,
             "M201": self._max_accel, "M203": self._max_feedrate, "M204": self._accel,
             "M205": self._jerk, "M207": self._retract_settings,
-            "M208": self._unretract_settings, "M73": self._progress, "M486": self._object,
+            "M208": self._unretract_settings, "M73": self._progress,
+            "M117": self._display_message, "M118": self._echo,
+            "SET_DISPLAY_TEXT": self._set_display_text,
             "SET_VELOCITY_LIMIT": self._set_velocity_limit,
-            "EXCLUDE_OBJECT_DEFINE": self._object_event,
-            "EXCLUDE_OBJECT_START": self._object_event,
-            "EXCLUDE_OBJECT_END": self._object_event,
             "M303": self._pid_tune,
             "SET_KINEMATIC_POSITION": self._set_kinematic_position,
             "QUERY_ENDSTOPS": self._query_endstops, "M119": self._m119,
@@ -139,10 +153,42 @@ class Interpreter:
         self._handlers.update(probing_commands.handlers(self))
         self._handlers.update(offsets.handlers(self))
         self._handlers.update(mesh_commands.handlers(self))      # BED_MESH_*
+        self._handlers.update(self.exclude_object.handlers())    # EXCLUDE_OBJECT_*, M486
+        self._handlers.update(heater_fan_commands.handlers(self))
+        self._handlers.update(macro_commands.handlers(self))     # RESPOND, *_GCODE_STATE
         # Commands of whoever runs the interpreter (`mendel serve`'s print
         # job: SDCARD_PRINT_FILE, PAUSE, ...): code -> fn(command).
         self._handlers.update(extra_handlers or {})
         self.file_stop = False      # set while a file runs: stop after this line
+        self._renamed_text = set()                  # new names of M117/M118 (text arguments)
+        self._rename_existing()
+
+    @property
+    def objects(self):
+        """Labelled objects: M486 id or EXCLUDE_OBJECT_DEFINE name -> name as written."""
+        return self.exclude_object.labels
+
+    def _rename_existing(self):
+        """Macros with ``rename_existing: OTHER`` take their command's place; the
+        command stays callable as OTHER. A macro named like a command without
+        it is not run (said once, here)."""
+        for macro in self.macros or ():
+            handler = self._handlers.get(macro.name)
+            if handler is None:
+                if macro.rename_existing:
+                    self.warn("[gcode_macro %s] (%s): rename_existing: there is no command %s "
+                              "to rename; %s is unknown" % (macro.name, macro.where(),
+                                                            macro.name, macro.rename_existing))
+                continue
+            if not macro.rename_existing:
+                self.warn("[gcode_macro %s] (%s) is not run: %s is a built-in command (add "
+                          "rename_existing: <new name> to keep the built-in under another name)"
+                          % (macro.name, macro.where(), macro.name))
+                continue
+            del self._handlers[macro.name]
+            self._handlers[macro.rename_existing] = _renamed(handler, macro.name)
+            if macro.name in _TEXT_CODES:
+                self._renamed_text.add(macro.rename_existing)
 
     def command_handlers(self):
         """{command name: handler} of the commands this interpreter runs itself
@@ -184,7 +230,8 @@ class Interpreter:
         line-by-line path tells it: each move's ``before`` comes before any
         move is sent, and only the last move of a run can send (the board's
         clock, which an observer may read, moves on only then). A run of
-        comments alone is not told.
+        comments alone is not told. While ``exclude_object`` is diverted (an
+        excluded object), lines run one by one as without a feed.
 
         Returns None, or the line number of the command after which the
         file stopped: a command run alone (PAUSE, CANCEL_PRINT) may set
@@ -204,21 +251,26 @@ class Interpreter:
             feed.track_heights = observer is not None
             i, count = 0, batch.count
             while i < count:
-                feed = move_feed()          # armed anew: the machine's state moved on
-                if feed is None:            # no longer fed in C (M84, a mesh loaded)
-                    rest = (batch.command(j) for j in range(i, count))
-                    stopped = self._run_observed([c for c in rest if c is not None], observer)
-                    if stopped is not None:
-                        return stopped
-                    break
-                i = self._feed_run(feed, batch, i, count, observer)
-                if feed.stopped:
-                    command = batch.command(i)
-                    if command is not None:
-                        stopped = self._run_observed((command,), observer)
+                # Inside an excluded object (and up to the move after it)
+                # lines go one by one: the C feed would send their moves.
+                if not self.exclude_object.diverted:
+                    feed = move_feed()      # armed anew: the machine's state moved on
+                    if feed is None:        # no longer fed in C (M84, a mesh loaded)
+                        rest = (batch.command(j) for j in range(i, count))
+                        stopped = self._run_observed([c for c in rest if c is not None],
+                                                     observer)
                         if stopped is not None:
                             return stopped
-                    i += 1
+                        break
+                    i = self._feed_run(feed, batch, i, count, observer)
+                    if not feed.stopped:
+                        continue
+                command = batch.command(i)
+                if command is not None:
+                    stopped = self._run_observed((command,), observer)
+                    if stopped is not None:
+                        return stopped
+                i += 1
         return None
 
     def _run_observed(self, commands, observer):
@@ -280,7 +332,8 @@ class Interpreter:
             self.machine.event(*command.meta)
         code = command.code
         handler = self._handlers.get(code)
-        if command.error is not None and code not in _OWN_SYNTAX and (
+        if command.error is not None and code not in _OWN_SYNTAX \
+                and code not in self._renamed_text and (
                 handler is not None or not code or code[0] == "T"):
             raise GcodeError(command.error)
         if not code:
@@ -292,9 +345,6 @@ class Interpreter:
             handler(command)
         elif code[0] == "T" and code[1:].isdigit():
             self._tool(int(code[1:]))
-        elif code in TEXT_REPLIES:
-            if command.text:
-                self.machine.respond(command.text)
         elif self.macros is not None and code in self.macros:
             self.macros.call(self, command)
         elif code == "G29":
@@ -367,17 +417,21 @@ class Interpreter:
     def _move(self, command):
         feed = self._feed_from(command.params)
         target, logical_e = self._target(command.params)
-        if target != self.position:
-            self.machine.move(target, feed * self.speed_factor)
+        sent = target
+        if self.exclude_object.diverted:
+            sent = self.exclude_object.adjust(target)     # None: an excluded object's
+        if sent is not None and sent != self.position:
+            self.machine.move(sent, feed * self.speed_factor)
             self.moves += 1
         # Only once the move is accepted: a refused line changes no modal state.
         self.feed = feed
-        self.position = target
+        self.position = target if sent is None else sent
         self.logical_e = logical_e
 
     def _arc(self, command, clockwise):
         params = command.params
         feed = self._feed_from(params)
+        moving = self.exclude_object.allow_moves()
         target, logical_e = self._target(params)
         if "R" in params and params["R"] is not None:
             center = arcs.arc_center(self.position, target, clockwise,
@@ -391,9 +445,10 @@ class Interpreter:
         points = arcs.segment_arc(self.position, target, clockwise, center,
                                   self.settings.arc_tolerance)
         self.feed = feed
-        for point in points:
-            self.machine.move(point, feed * self.speed_factor)
-        self.moves += len(points)
+        if moving:
+            for point in points:
+                self.machine.move(point, feed * self.speed_factor)
+            self.moves += len(points)
         self.arcs += 1
         self.position = target
         self.logical_e = logical_e
@@ -477,10 +532,12 @@ class Interpreter:
     def _extrude_only(self, length, speed):
         if length == 0.0:
             return
+        moving = self.exclude_object.allow_moves()
         target = list(self.position)
         target[3] += length
-        self.machine.move(target, speed)
-        self.moves += 1
+        if moving:
+            self.machine.move(target, speed)
+            self.moves += 1
         self.position = target
 
     def _retract_settings(self, command):
@@ -703,36 +760,48 @@ class Interpreter:
                              % (__version__, self.machine.extruder_count))
 
     def _progress(self, command):
+        """M73 P<percent>: the display's progress (R, minutes left, is not kept)."""
         if command.params.get("P") is not None:
+            self.display_status.set_progress(command.params["P"])
             self.machine.event("progress", command.params["P"])
 
-    def _object(self, command):
-        """M486 (object labels, as PrusaSlicer writes them): ``S<id>`` starts
-        object ``id`` (-1: none), ``A<name>`` names the object of the last
-        ``S`` (the name is the rest of the line), ``T<count>`` announces how
-        many there are. Named objects go to :attr:`objects` (id -> name).
-        Cancelling (``P``, ``U``, ``C``) is refused: Mendel excludes no
-        objects."""
-        params = command.params
-        for letter in "PUC":
-            if letter in params:
-                raise GcodeError("M486 %s (cancel an object) is not supported: Mendel does "
-                                 "not exclude objects" % letter)
-        if params.get("S") is not None:
-            self._object_id = int(params["S"])
-            self.machine.event("object", params["S"])
-        name = params.get("A")
-        if name is not None:
-            if self._object_id is None or self._object_id < 0:
-                raise GcodeError("M486 A%s names no object: give M486 S<id> first" % name)
-            self.objects[self._object_id] = name
-            self.machine.event("object_name", name)
+    def _display_message(self, command):
+        """M117 <text>: the display's message, also answered; M117 alone clears it."""
+        self.display_status.set_message(command.text)
+        if command.text:
+            self.machine.respond(command.text)
 
-    def _object_event(self, command):
-        name = key_values(command.text).get("NAME")
-        if command.code == "EXCLUDE_OBJECT_DEFINE" and name:
-            self.objects.setdefault(name, name)
-        self.machine.event(command.code.lower(), name)
+    def _echo(self, command):
+        """M118 <text>: answered to the host."""
+        if command.text:
+            self.machine.respond(command.text)
+
+    def _set_display_text(self, command):
+        """Klipper's SET_DISPLAY_TEXT [MSG=<text>]: no MSG clears the message."""
+        params = macro_commands.keyword_params(command.text, command.code)
+        unknown = set(params) - {"MSG"}
+        if unknown:
+            raise GcodeError("SET_DISPLAY_TEXT has no parameter %s (it has: MSG)"
+                             % ", ".join(sorted(unknown)))
+        self.display_status.set_message(params.get("MSG"))
+
+
+def _renamed(handler, original):
+    """``handler`` of command ``original``, called under another name: it
+    sees its own name (a text command its text, as it would have)."""
+    def run(command):
+        if original in _TEXT_CODES:      # the lexer read the new name's text as words
+            command.text = _text_after_code(command.raw)
+            command.error = None
+            command.params = {}
+        command.code = original
+        handler(command)
+    return run
+
+
+def _text_after_code(raw):
+    parts = raw.split(";", 1)[0].strip().split(None, 1)
+    return parts[1] if len(parts) > 1 else ""
 
 
 def _number(key, value):

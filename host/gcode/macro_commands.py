@@ -1,8 +1,9 @@
-# Mendel host: the commands that come with G-code macros (Klipper's names).
+# Mendel host: Klipper's G-code state and message commands, and macro variables.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Commands available to files and macros once printer.cfg has a macro.
+"""Commands of Klipper's gcode_macro and respond modules.
 
-As Klipper's G-Codes document describes them:
+As Klipper's G-Codes document describes them; the first needs macros in
+printer.cfg, the others are always there (:func:`handlers`):
 
 * ``SET_GCODE_VARIABLE MACRO=<name> VARIABLE=<var> VALUE=<literal>``: change
   a macro's ``variable_<var>`` (VALUE is a Python literal: ``5``, ``"'PLA'"``).
@@ -16,11 +17,13 @@ As Klipper's G-Codes document describes them:
 * ``RESPOND [MSG=<text>] [PREFIX=<text>] [TYPE=echo|command|error]``: a message
   to the user.
 
-Each takes ``(macros, interpreter, params)``: the running MacroSet, the
-interpreter (its modal state and machine) and the call's upper-cased params.
+Parameters are ``KEY=VALUE`` words, shell-quoted when a value has spaces
+(``RESPOND MSG="heating done"``); keys are upper-cased. Saved states live in
+``interpreter.saved_states`` (NAME -> GcodeState).
 """
 import ast
 import dataclasses
+import shlex
 
 from mendel.errors import CommandError
 
@@ -63,19 +66,42 @@ def set_gcode_variable(macros, _interpreter, params):
                          "VALUE=\"'PLA'\")" % params["VALUE"]) from None
 
 
-def save_gcode_state(macros, interpreter, params):
+def keyword_params(text, what):
+    """``{KEY: value}`` of shell-quoted ``KEY=VALUE`` words (keys upper-cased);
+    ``what`` names the command or macro in a MacroError."""
+    try:
+        words = shlex.split(text or "")
+    except ValueError as exc:
+        raise MacroError("%s: cannot read its parameters %r: %s" % (what, text, exc)) from None
+    params = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or not key:
+            raise MacroError("%s: parameter %r is not KEY=VALUE" % (what, word))
+        params[key.upper()] = value
+    return params
+
+
+def handlers(interpreter):
+    """``{command: handler(command)}`` of the commands that need no macro."""
+    def bound(function):
+        return lambda command: function(interpreter, keyword_params(command.text, command.code))
+    return {name: bound(function) for name, function in BUILT_IN.items()}
+
+
+def save_gcode_state(interpreter, params):
     """SAVE_GCODE_STATE NAME=name."""
-    macros.saved_states[params.get("NAME", "default")] = GcodeState(
+    interpreter.saved_states[params.get("NAME", "default")] = GcodeState(
         interpreter.absolute, interpreter.absolute_e, list(interpreter.base),
         interpreter.logical_e, list(interpreter.position), interpreter.feed,
         interpreter.speed_factor, interpreter.extrude_factor, interpreter.scale,
         list(interpreter.homing_origin))
 
 
-def restore_gcode_state(macros, interpreter, params):
+def restore_gcode_state(interpreter, params):
     """RESTORE_GCODE_STATE NAME=name MOVE=0|1 MOVE_SPEED=mm/s."""
     name = params.get("NAME", "default")
-    state = macros.saved_states.get(name)
+    state = interpreter.saved_states.get(name)
     if state is None:
         raise MacroError("RESTORE_GCODE_STATE: no state %r was saved (SAVE_GCODE_STATE "
                          "NAME=%s first)" % (name, name))
@@ -97,7 +123,7 @@ def restore_gcode_state(macros, interpreter, params):
     interpreter.extrude_factor = state.extrude_factor
 
 
-def respond(_macros, interpreter, params):
+def respond(interpreter, params):
     """RESPOND MSG= PREFIX= TYPE=: show a message (TYPE=error marks it ``!!``)."""
     kind = params.get("TYPE", "echo").lower()
     if kind not in ("echo", "command", "error"):
@@ -113,9 +139,8 @@ def _number(params, key, default):
         raise MacroError("%s=%s is not a number" % (key, params[key])) from None
 
 
-COMMANDS = {
-    "SET_GCODE_VARIABLE": set_gcode_variable,
-    "SAVE_GCODE_STATE": save_gcode_state,
-    "RESTORE_GCODE_STATE": restore_gcode_state,
-    "RESPOND": respond,
-}
+# Commands of macros: (macros, interpreter, params).
+COMMANDS = {"SET_GCODE_VARIABLE": set_gcode_variable}
+# Commands of the interpreter: (interpreter, params).
+BUILT_IN = {"SAVE_GCODE_STATE": save_gcode_state, "RESTORE_GCODE_STATE": restore_gcode_state,
+            "RESPOND": respond}

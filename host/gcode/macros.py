@@ -12,8 +12,15 @@ Keys, as Klipper's Config_Reference and Command_Templates documents:
   ``printer["gcode_macro NAME"].<name>``; ``SET_GCODE_VARIABLE MACRO=NAME
   VARIABLE=<name> VALUE=<literal>`` changes it.
 
-With macros come Klipper's ``SET_GCODE_VARIABLE``, ``SAVE_GCODE_STATE``,
-``RESTORE_GCODE_STATE`` and ``RESPOND`` (:mod:`mendel.gcode.macro_commands`).
+* ``rename_existing``: the macro takes the name of an existing command (a
+  built-in such as G28 or PAUSE), which stays reachable under this other
+  name (Klipper's key). The interpreter makes the swap
+  (:meth:`mendel.gcode.interpreter.Interpreter`); a macro named like a
+  built-in without it is refused.
+
+With macros comes Klipper's ``SET_GCODE_VARIABLE``; ``SAVE_GCODE_STATE``,
+``RESTORE_GCODE_STATE`` and ``RESPOND`` are always there
+(:mod:`mendel.gcode.macro_commands`).
 
 A template sees ``params`` (the call's parameters: ``KEY=VALUE`` words, keys
 upper-cased, values as text; for a macro named like a G-code, ``M600 X5``,
@@ -36,7 +43,6 @@ import ast
 import copy
 import dataclasses
 import re
-import shlex
 
 import jinja2
 import jinja2.sandbox
@@ -44,8 +50,7 @@ import jinja2.sandbox
 from mendel import status
 from mendel.errors import CommandError, printable
 from mendel.gcode.arcs import ArcError
-from mendel.gcode.commands import TEXT_REPLIES
-from mendel.gcode.macro_commands import COMMANDS, MacroError  # noqa: F401 (MacroError re-export)
+from mendel.gcode.macro_commands import COMMANDS, MacroError, keyword_params
 
 SECTION = "gcode_macro"
 # Names the G-code reader reads as one command: two letters (or a letter and _)
@@ -64,6 +69,7 @@ class Macro:
     variables: dict
     path: str
     line: int
+    rename_existing: str = None     # the existing command NAME's new name, or None
 
     def where(self):
         return "%s:%d" % (self.path, self.line)
@@ -85,7 +91,7 @@ def builtin_names():
     class _Still:
         position = [0.0, 0.0, 0.0, 0.0]
 
-    return set(Interpreter(_Still())._handlers) | set(TEXT_REPLIES) | set(COMMANDS)
+    return set(Interpreter(_Still())._handlers) | set(COMMANDS)
 
 
 class MacroSet:
@@ -96,7 +102,6 @@ class MacroSet:
         self.macros = {macro.name: macro for macro in macros}
         self.config_values = config_values or {}
         self.calls = {}              # name -> times called
-        self.saved_states = {}       # SAVE_GCODE_STATE NAME -> GcodeState
         self._stack = []
 
     @classmethod
@@ -222,9 +227,11 @@ def _macro(env, section, builtins, problems):
         problems.append(section.problem(None, "%r is not a command name: two letters (or a "
                                               "letter and _) first, then letters, digits, _ "
                                               "(PRINT_START), or a G-code (M600)" % name))
-    elif name in builtins or name[0] == "T" and _GCODE_NAME.match(name):
+    rename = _rename_existing(section, name, builtins, problems)
+    if rename is None and (name in builtins or name[0] == "T" and _GCODE_NAME.match(name)):
         problems.append(section.problem(None, "%s is a built-in command; a macro cannot "
-                                              "replace it" % name))
+                                              "replace it without rename_existing: <new "
+                                              "name of the built-in>" % name))
     if not section.has("gcode"):
         problems.append(section.problem("gcode", "required key is missing"))
     source = section.get("gcode", "")
@@ -243,7 +250,24 @@ def _macro(env, section, builtins, problems):
     if template is None or len(problems) > before:
         return None
     path, line = section.parser.where(section.name, "gcode")
-    return Macro(name, template, description, variables, path, line)
+    return Macro(name, template, description, variables, path, line, rename)
+
+
+def _rename_existing(section, name, builtins, problems):
+    """The ``rename_existing`` name (upper case) of ``section``, or None
+    (absent, or a Problem added). Whether ``name`` is a command is known
+    only to the interpreter that runs it (commands such as PAUSE come from
+    the session), so only the new name is checked here."""
+    if not section.has("rename_existing"):
+        return None
+    other = section.get("rename_existing").strip().upper()
+    if not _NAME.match(other) and not _GCODE_NAME.match(other):
+        problems.append(section.problem("rename_existing", "%r is not a command name" % other))
+        return None
+    if other in builtins or other == name:
+        problems.append(section.problem("rename_existing", "%s is already a command" % other))
+        return None
+    return other
 
 
 def _template(env, section, source, problems):
@@ -281,17 +305,7 @@ def _params(name, rawparams, chain):
         for word in rawparams.split():
             params[word[0].upper()] = word[1:]
         return params
-    try:
-        words = shlex.split(rawparams)
-    except ValueError as exc:
-        raise MacroError("macro %s: cannot read its parameters %r: %s"
-                         % (chain, rawparams, exc)) from None
-    for word in words:
-        key, sep, value = word.partition("=")
-        if not sep or not key:
-            raise MacroError("macro %s: parameter %r is not KEY=VALUE" % (chain, word))
-        params[key.upper()] = value
-    return params
+    return keyword_params(rawparams, "macro " + chain)
 
 
 def _after_code(raw):

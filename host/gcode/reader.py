@@ -82,7 +82,8 @@ def iter_batches_at(stream, position=0, lineno=1, chunk_bytes=CHUNK_BYTES,
     base)``, ``base`` being the file offset (bytes) of ``batch.data[0]``, so
     line ``i`` ends at file offset ``base + batch.line_span(i)[1]``. A byte
     order mark is skipped only at position 0."""
-    stream.seek(position)
+    if position:
+        stream.seek(position)
     batch = Batch(batch_lines)
     data = b""
     base = position

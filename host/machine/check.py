@@ -235,6 +235,17 @@ class CheckMachine:
     def set_fan(self, fraction):
         pass
 
+    def set_generic_fan(self, name, fraction):
+        pass
+
+    def wait_temperature(self, sensor, minimum, maximum):
+        """TEMPERATURE_WAIT: the moves finish; the sensor is taken to reach
+        the bound (MINIMUM, else the current reading)."""
+        self.wait_moves()
+        if minimum is not None:
+            self.temperatures[sensor] = max(minimum,
+                                            self.temperatures.get(sensor, ROOM_TEMPERATURE))
+
     def motors_off(self):
         self.wait_moves()
         self.homed.clear()

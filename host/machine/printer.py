@@ -75,6 +75,10 @@ class Printer(ToolheadMachine):
         self.heaters = HostHeaters(config, mcu, self.outputs)
         self.heater_ids = self.heaters.ids
         self.fan_id = mcu.info["fans"].index(config.fan)
+        # [fan_generic NAME]: NAME -> the board's fan index; speeds (0..1) as last set.
+        self.generic_fan_ids = {name: mcu.info["fans"].index(board_fan)
+                                for name, board_fan in config.fan_generic.items()}
+        self.generic_fans = dict.fromkeys(config.fan_generic, 0.0)
         self.peaks = self.heaters.peaks
         self.tunes = []
         self.preflight_report = None     # mendel.machine.check's report of the last print_file
@@ -227,13 +231,21 @@ class Printer(ToolheadMachine):
         motion reaches this line (the look-ahead goes on)."""
         value = round(fraction * 255)
         self.fan_speed = value / 255.0
-        self.toolhead.at_motion_time(lambda clock: self._fan_at(clock, value))
+        self.toolhead.at_motion_time(lambda clock: self._fan_at(clock, self.fan_id, value))
 
-    def _fan_at(self, clock, value):
+    def set_generic_fan(self, name, fraction):
+        """``[fan_generic NAME]`` at ``fraction`` (0..1) of full speed from the
+        moment the motion reaches this line (SET_FAN_SPEED)."""
+        fan_id = self.generic_fan_ids[name]
+        value = round(fraction * 255)
+        self.generic_fans[name] = fraction
+        self.toolhead.at_motion_time(lambda clock: self._fan_at(clock, fan_id, value))
+
+    def _fan_at(self, clock, fan_id, value):
         if self.outputs.supported:
-            self.outputs.send("queue_fan", clock, self.fan_id, value)
+            self.outputs.send("queue_fan", clock, fan_id, value)
             return
-        self.mcu.send("set_fan", self.fan_id, value)
+        self.mcu.send("set_fan", fan_id, value)
         self.mcu.flush()
 
     def set_temperature(self, heater, temp, wait, cooling=False):
@@ -251,6 +263,13 @@ class Printer(ToolheadMachine):
         if wait and temp > 0:
             self.toolhead.wait_moves()
             self.heaters.wait(heater, temp, cooling_too=cooling)
+
+    def wait_temperature(self, sensor, minimum, maximum):
+        """TEMPERATURE_WAIT: once the moves are done, wait until ``sensor``
+        reads at least ``minimum`` and at most ``maximum`` degC (None: no
+        bound)."""
+        self.toolhead.wait_moves()
+        self.heaters.wait_range(sensor, minimum, maximum)
 
     def heaters_off(self):
         """Every heater off now, and no change queued on the board turns one

@@ -7,12 +7,9 @@ BED_MESH_MAP with Klipper's parameters; the machine's ``bed_mesh`` (a
 does the work. Each line's parameters are all checked before anything
 moves; an unknown parameter is an error.
 
-EXCLUDE_OBJECT_DEFINE's ``POLYGON=[[x,y],...]`` is kept here too
-(``interpreter.object_polygons``: name -> list of (x, y) mm) for
-``BED_MESH_CALIBRATE ADAPTIVE=1``.
+``BED_MESH_CALIBRATE ADAPTIVE=1`` probes around the polygons of the
+file's EXCLUDE_OBJECT_DEFINE lines (``interpreter.exclude_object``).
 """
-import json
-
 from mendel.gcode.params import key_values
 from mendel.probing.bed_mesh import BedMeshError, plan
 
@@ -27,19 +24,12 @@ MESH_PARAMETERS = ("PROFILE", "METHOD", "ADAPTIVE", "ADAPTIVE_MARGIN", "MESH_MIN
 
 def handlers(interpreter):
     """``{command: handler(command)}`` for ``interpreter``'s handler table."""
-    define = interpreter._handlers.get("EXCLUDE_OBJECT_DEFINE")
-    interpreter.object_polygons = {}
-
-    def object_define(command):
-        _keep_polygon(interpreter, command.text)
-        define(command)
-
     def run(action):
         return lambda command: action(interpreter, key_values(command.text, command.code))
 
     return {"BED_MESH_CALIBRATE": run(calibrate), "BED_MESH_PROFILE": run(profile),
             "BED_MESH_CLEAR": run(clear), "BED_MESH_OUTPUT": run(output),
-            "BED_MESH_MAP": run(mesh_map), "EXCLUDE_OBJECT_DEFINE": object_define}
+            "BED_MESH_MAP": run(mesh_map)}
 
 
 def g29(interpreter, command):
@@ -94,7 +84,7 @@ def calibrate(interpreter, args):
     objects = None
     machine = interpreter.machine
     if adaptive:
-        objects = list(getattr(interpreter, "object_polygons", {}).values())
+        objects = interpreter.exclude_object.polygons()
         if not objects:
             machine.respond("bed_mesh: ADAPTIVE=1 but the file defines no objects "
                             "(EXCLUDE_OBJECT_DEFINE POLYGON=): probing the full mesh")
@@ -181,18 +171,3 @@ def _pair(key, value, count, kind):
     if len(parts) != 2:
         raise BedMeshError("%s=%s: give two values, x,y" % (key, value))
     return tuple(_typed(key, part, kind) for part in parts)
-
-
-def _keep_polygon(interpreter, text):
-    """Record EXCLUDE_OBJECT_DEFINE's POLYGON (JSON list of [x, y]) by NAME."""
-    words = dict(word.partition("=")[::2] for word in (text or "").split())
-    words = {key.upper(): value for key, value in words.items()}
-    name, polygon = words.get("NAME"), words.get("POLYGON")
-    if not name or not polygon:
-        return
-    try:
-        points = [(float(x), float(y)) for x, y in json.loads(polygon)]
-    except (ValueError, TypeError):
-        raise BedMeshError("EXCLUDE_OBJECT_DEFINE NAME=%s: POLYGON=%s is not a list of "
-                           "[x,y] points" % (name, polygon[:40])) from None
-    interpreter.object_polygons[name] = points

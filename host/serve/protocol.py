@@ -267,15 +267,17 @@ CAPABILITIES = (
     ("VOLUMETRIC", 0), ("AUTOREPORT_POS", 0), ("AUTOREPORT_SD_STATUS", 0),
     ("PROGRESS", 0), ("AUTOLEVEL", 0), ("Z_PROBE", 0), ("LEVELING_DATA", 0),
     ("BUILD_PERCENT", 0), ("SOFTWARE_POWER", 0), ("TOGGLE_LIGHTS", 0),
-    ("CASE_LIGHT_BRIGHTNESS", 0), ("HOST_ACTION_COMMANDS", 0), ("PROMPT_SUPPORT", 0),
+    ("CASE_LIGHT_BRIGHTNESS", 0), ("HOST_ACTION_COMMANDS", 1), ("PROMPT_SUPPORT", 0),
     ("SDCARD", 0), ("SD_WRITE", 0), ("LONG_FILENAME", 0), ("CHAMBER_TEMPERATURE", 0),
 )
 
 
-def firmware_report(version, machine_type, extruder_count):
-    """M115's answer: the FIRMWARE_NAME line, then one ``Cap:`` line per capability."""
+def firmware_report(version, machine_type, extruder_count, sdcard=False):
+    """M115's answer: the FIRMWARE_NAME line, then one ``Cap:`` line per
+    capability; ``sdcard``: printer.cfg has a [virtual_sdcard] (M20-M27)."""
     lines = ["FIRMWARE_NAME:Mendel %s PROTOCOL_VERSION:1.0 MACHINE_TYPE:%s "
              "EXTRUDER_COUNT:%d"
              % (version, machine_type, extruder_count)]
-    lines += ["Cap:%s:%d" % item for item in CAPABILITIES]
+    lines += ["Cap:%s:%d" % (name, 1 if name == "SDCARD" and sdcard else value)
+              for name, value in CAPABILITIES]
     return lines

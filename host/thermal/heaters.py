@@ -116,6 +116,18 @@ class HostHeaters:
                 return
             mcu.wait_until(now + step)
 
+    def wait_range(self, name, minimum=None, maximum=None):
+        """Return once ``name`` reads within ``minimum``..``maximum`` degC
+        (None: no bound), polled every WAIT_STEP_S; Klipper's
+        TEMPERATURE_WAIT, which has no residency time."""
+        mcu = self.mcu
+        step = int(WAIT_STEP_S * mcu.clock_freq)
+        while True:
+            temp = self.poll()[name]
+            if (minimum is None or temp >= minimum) and (maximum is None or temp <= maximum):
+                return
+            mcu.wait_until(mcu.estimated_clock() + step)
+
     def poll(self):
         """Read every heater's temperature (degC), keep the peaks; returns them."""
         temps = {}

@@ -1,0 +1,240 @@
+"""The print job of `mendel serve` (mendel.printjob) on the simulated board:
+a file prints from [virtual_sdcard] between other commands; PAUSE (from a
+client or from the file's own M600) stops right after its line and RESUME
+goes on from there and from the same toolhead position; CANCEL_PRINT,
+errors, M20-M27, print_stats, idle_timeout, RESTART."""
+import math
+import os
+
+import pytest
+
+from mendel import config
+from paths import ROOT
+from serve_clients import wait_for
+from served import Client, script, served
+from sim_printer import printer_on_sim
+
+PARK = """
+[gcode_macro M600]
+gcode:
+    PAUSE
+    G91
+    G1 Z5 F600
+    G90
+    G1 X10 Y10 F6000
+"""
+
+
+def ring(radius, count):
+    return ["G1 X%.3f Y%.3f E0.05 F3000" % (100 + radius * math.cos(i * 0.1),
+                                            100 + radius * math.sin(i * 0.1))
+            for i in range(count)]
+
+
+def job_lines(m600=True):
+    lines = ["M109 S200", "G28", "G90", "M83", "G1 Z0.3 F600"] + ring(40, 600)
+    return lines + (["M600"] if m600 else []) + ring(30, 600) + ["G1 Z10 F600", "M104 S0"]
+
+
+def write_setup(tmp_path, extra=""):
+    """(config, virtual_sdcard folder): ring.gcode (with an M600 halfway) and
+    sub/plain ring.gcode (without) in it."""
+    folder = tmp_path / "gcodes"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "ring.gcode").write_text("\n".join(job_lines()) + "\n")
+    (folder / "sub" / "plain ring.gcode").write_text("\n".join(job_lines(False)) + "\n")
+    cfg = tmp_path / "printer.cfg"
+    cfg.write_text("[include %s]\n[virtual_sdcard]\npath: gcodes\n[pause_resume]\n"
+                   "recover_velocity: 80\n%s\n%s" % (os.path.join(ROOT, "boards", "sim.cfg"),
+                                                     PARK, extra))
+    return config.load(str(cfg)), folder
+
+
+def stats(session):
+    return session.jobs.print_stats.status()
+
+
+def wait_state(session, wanted, timeout=60):
+    wait_for(lambda: stats(session)["state"] == wanted, timeout,
+             "print_stats state %s" % wanted)
+
+
+def straight_steps(cfg, path):
+    """Board steps (from the machine origin) of `mendel print` of ``path``."""
+    with printer_on_sim(cfg) as (printer, _said):
+        printer.print_file(str(path), preflight=False)
+        return [printer.mcu.motor_position(oid) + offset for oid, offset
+                in zip(printer.toolhead.oids, printer.toolhead.step_offsets)]
+
+
+def test_a_file_pauses_at_its_m600_and_resumes_where_it_stopped(tmp_path):
+    cfg, folder = write_setup(tmp_path)
+    data = (folder / "ring.gcode").read_bytes()
+    after_m600 = data.index(b"M600\n") + len(b"M600\n")
+    with served(cfg=cfg) as (_port, session):
+        console = []
+        session.add_output_listener(console.append)
+        assert script(session, 'SDCARD_PRINT_FILE FILENAME="ring.gcode"') is None
+        wait_state(session, "paused")
+        card = session.jobs.sdcard.status()
+        assert card["file_position"] == after_m600 and not card["is_active"]
+        assert card["progress"] == pytest.approx(after_m600 / len(data))
+        assert session.jobs.pause_resume.status() == {"is_paused": True}
+        assert script(session, "M114") is None
+        assert console[-1].startswith("X:10.000 Y:10.000 Z:5.300")      # parked by M600
+        assert script(session, "PAUSE") is None
+        assert console[-1] == "Print already paused"
+        assert script(session, "RESUME") is None
+        assert script(session, "RESUME") == "Print is not paused, resume aborted"
+        wait_state(session, "complete")
+        assert "Done printing file" in console
+        done = stats(session)
+        assert done["filament_used"] == pytest.approx(60.0, abs=1e-6)
+        assert 0 < done["print_duration"] < done["total_duration"]
+        served_steps = session.printer.board_steps()
+    # The park is undone: the same board steps as the file printed straight.
+    assert served_steps == straight_steps(cfg, folder / "ring.gcode")
+
+
+def test_a_client_pauses_between_batches_and_the_file_position_holds(tmp_path):
+    cfg, folder = write_setup(tmp_path)
+    size = (folder / "sub" / "plain ring.gcode").stat().st_size
+    with served(cfg=cfg) as (_port, session):
+        assert script(session, 'SDCARD_PRINT_FILE FILENAME="sub/plain ring.gcode"') is None
+        wait_for(lambda: session.jobs.sdcard.file_position > 2000, 60, "the file to print")
+        assert script(session, "PAUSE") is None
+        held = session.jobs.sdcard.status()
+        assert stats(session)["state"] == "paused" and 0 < held["file_position"] < size
+        assert script(session, "G4 P200\nM400") is None     # time passes, nothing is read
+        assert session.jobs.sdcard.status() == held
+        assert script(session, "RESUME VELOCITY=120") is None
+        wait_state(session, "complete")
+        served_steps = session.printer.board_steps()
+    assert served_steps == straight_steps(cfg, folder / "sub" / "plain ring.gcode")
+
+
+def test_cancel_print_stops_reading_and_unloads_the_file(tmp_path):
+    cfg, _folder = write_setup(tmp_path)
+    with served(cfg=cfg) as (_port, session):
+        assert script(session, "SDCARD_PRINT_FILE FILENAME=ring.gcode") is None
+        wait_state(session, "paused")
+        assert script(session, "CANCEL_PRINT") is None
+        assert stats(session)["state"] == "cancelled"
+        assert session.jobs.sdcard.status()["file_path"] is None
+        assert session.jobs.pause_resume.status() == {"is_paused": False}
+        assert script(session, "M24") == "no file selected (M23 <name> or " \
+                                          "SDCARD_PRINT_FILE FILENAME=)"
+
+
+def test_a_refused_line_stops_the_print_with_its_file_and_line(tmp_path):
+    cfg, folder = write_setup(tmp_path)
+    (folder / "cold.gcode").write_text("G28\nG90\nM83\nG1 X20 E1 F3000\nG1 X30\n")
+    with served(cfg=cfg) as (_port, session):
+        console = []
+        session.add_output_listener(console.append)
+        assert script(session, "SDCARD_PRINT_FILE FILENAME=cold.gcode") is None
+        wait_state(session, "error")
+        message = stats(session)["message"]
+        assert message.startswith("cold.gcode:4: G1 X20 E1 F3000: extrude below minimum temp")
+        assert console[-1] == "!! print stopped: " + message
+        # The line that failed is where the file stopped (bytes of lines 1-3).
+        assert session.jobs.sdcard.file_position == len("G28\nG90\nM83\n")
+        assert script(session, "M114") is None
+        assert console[-1].startswith("X:0.000 Y:0.000")          # G1 X30 not run
+
+
+def test_marlin_sd_codes_on_the_serial_side(tmp_path):
+    cfg, folder = write_setup(tmp_path)
+    size = (folder / "ring.gcode").stat().st_size
+    with served(cfg=cfg) as (_port, session):
+        console = []
+        session.add_output_listener(console.append)
+        assert script(session, "M21\nM20") is None
+        assert console[-5:] == ["SD card ok", "Begin file list", "ring.gcode %d" % size,
+                                "sub/plain ring.gcode %d" % (folder / "sub" / "plain ring.gcode")
+                                .stat().st_size, "End file list"]
+        assert script(session, "M27") is None and console[-1] == "Not SD printing."
+        assert script(session, "M23 ring.gcode") is None
+        assert console[-2:] == ["File opened: ring.gcode Size: %d" % size, "File selected"]
+        assert script(session, "M109 S200\nM26 S10") is None    # from line 2, G28
+        assert session.jobs.sdcard.lineno == 2
+        assert script(session, "M24") is None
+        wait_state(session, "paused")                # the file's M600
+        assert script(session, "M27") is None
+        assert console[-1] == "SD printing byte %d/%d" % (session.jobs.sdcard.file_position,
+                                                           size)
+        assert script(session, "M25\nM26 S5") is None
+        assert session.jobs.sdcard.lineno == 1          # counted anew: byte 5 is in line 1
+        assert script(session, "M28 new.gcode").startswith("M28 (write or delete a file")
+
+
+def test_files_outside_the_folder_are_refused(tmp_path):
+    cfg, _folder = write_setup(tmp_path)
+    with served(cfg=cfg) as (_port, session):
+        error = script(session, "SDCARD_PRINT_FILE FILENAME=../printer.cfg")
+        assert error == "../printer.cfg is outside the virtual_sdcard folder %s" % (
+            tmp_path / "gcodes")
+        assert script(session, "SDCARD_PRINT_FILE FILENAME=none.gcode").startswith(
+            "file none.gcode not found")
+        assert stats(session)["state"] == "standby"
+
+
+def test_without_virtual_sdcard_the_sd_codes_are_unknown():
+    with served() as (_port, session):
+        assert script(session, "M20") == 'Unknown command:"M20"'
+        assert script(session, "SDCARD_PRINT_FILE FILENAME=x.gcode") == \
+            'Unknown command:"SDCARD_PRINT_FILE"'
+        assert script(session, "PAUSE") is None            # a streaming host is told
+        assert session.jobs.pause_resume.status() == {"is_paused": True}
+
+
+def test_idle_timeout_turns_the_heaters_off(tmp_path):
+    cfg, _folder = write_setup(tmp_path, "[idle_timeout]\ntimeout: 2\n")
+    with served(cfg=cfg) as (_port, session):
+        assert script(session, "M104 S150\nG28") is None
+        assert session.jobs.idle_timeout.status()["state"] == "Printing"
+        wait_for(lambda: session.jobs.idle_timeout.status()["state"] == "Ready", 10, "Ready")
+        wait_for(lambda: session.jobs.idle_timeout.status()["state"] == "Idle", 10, "Idle")
+        assert session.printer.heater_status()["extruder"][1] == 0.0        # target off
+        assert session.interpreter.homed_axes == set()                      # M84
+
+
+def test_restart_reads_printer_cfg_again(tmp_path):
+    cfg, _folder = write_setup(tmp_path)
+    with served(cfg=cfg) as (_port, session):
+        console = []
+        session.add_output_listener(console.append)
+        assert script(session, "HELLO") == 'Unknown command:"HELLO"'
+        with open(cfg.path, "a") as f:
+            f.write("\n[gcode_macro HELLO]\ngcode:\n    RESPOND MSG=hi\n")
+        assert script(session, "RESTART") is None
+        assert session.state == "ready"
+        assert script(session, "HELLO") is None and console[-1].endswith("hi")
+        assert script(session, "STATUS") is None and console[-1] == "// Printer is ready"
+        session.emergency("M112")
+        wait_for(lambda: session.state == "shutdown" or script(session, "M400") and
+                 session.state == "shutdown", 10, "shutdown")
+        assert script(session, "G28").startswith("Printer is halted")
+        assert script(session, "FIRMWARE_RESTART") is None
+        assert session.state == "ready" and script(session, "G28") is None
+
+
+def test_a_marlin_host_prints_from_the_folder_over_the_serial_port(tmp_path):
+    cfg, folder = write_setup(tmp_path)
+    (folder / "short.gcode").write_text("G28\nG1 X20 Y20 F6000\n")
+    with served(cfg=cfg) as (port, _session):
+        client = Client(port.path)
+        try:
+            assert "Cap:SDCARD:1" in client.run("M115")
+            assert client.run("M21") == ["SD card ok", "ok"]
+            listing = client.run("M20")
+            assert listing[0] == "Begin file list" and listing[-2:] == ["End file list", "ok"]
+            assert "short.gcode 21" in listing                     # name, bytes: as Marlin
+            assert client.run("M23 short.gcode") == ["File opened: short.gcode Size: 21",
+                                                     "File selected", "ok"]
+            assert client.run("M24") == ["ok"]
+            assert client.readline() == "Done printing file"      # unsolicited, as Marlin
+            assert client.run("M27") == ["Not SD printing.", "ok"]
+            assert client.run("M114")[0].startswith("X:20.000 Y:20.000")
+        finally:
+            client.close()
