@@ -42,6 +42,7 @@ from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import McuShutdown
 from mendel.machine.printer import Printer, PrintError
 from mendel.printjob import Jobs
+from mendel import status
 from mendel import config as config_mod
 from mendel.config import ConfigError
 from mendel.serve.protocol import firmware_report, temperature_report
@@ -185,7 +186,7 @@ class Session:
         self.printer = printer
         mcu = printer.mcu
         self.jobs = Jobs(printer.config.printjob,
-                         clock=lambda: mcu.estimated_clock() / mcu.clock_freq,
+                         clock=lambda: mcu.clock_estimate() / mcu.clock_freq,
                          extruder_position=lambda: printer.toolhead.position[3])
         self._new_interpreter()
         self.halted = None
@@ -198,6 +199,8 @@ class Session:
                                        filename="serial", macros=macros and macros.session(),
                                        extra_handlers=self.jobs.handlers())
         self.jobs.interpreter = self.interpreter
+        # Macro templates see the same printer objects as the API (print_stats ...).
+        self.interpreter.status_sources = status.Sources(self.interpreter, session=self)
 
     # -- the serial side (any thread) ------------------------------------
     def submit(self, command, numbered=True):
@@ -448,6 +451,11 @@ class Session:
             raise UnknownCommand('Unknown command:"%s"' % code)
 
     # -- RESTART, FIRMWARE_RESTART, STATUS ----------------------------------
+    @staticmethod
+    def command_help():
+        """{name: help} of the commands the session runs itself."""
+        return dict(SESSION_HELP)
+
     @property
     def _session_commands(self):
         return {"RESTART": lambda _c: self.restart(firmware=False),
