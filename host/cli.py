@@ -100,11 +100,23 @@ def _parser():
     cfg_import.set_defaults(run=cmd_config_import)
 
     serve = commands.add_parser("serve", help="a virtual serial port that speaks Marlin's "
-                                              "protocol, for OctoPrint or Pronterface")
+                                              "protocol, for OctoPrint or Pronterface; "
+                                              "with --api-socket also Klipper's API "
+                                              "server, for Moonraker")
     _board_options(serve)
     serve.add_argument("--link", metavar="PATH",
                        help="also make this symlink to the port (e.g. /tmp/printer)")
     serve.add_argument("--step-log", help="simulated board: write every step run to this file")
+    serve.add_argument("--api-socket", metavar="PATH",
+                       help="also serve Klipper's API server (as klippy.py -a) on this Unix "
+                            "socket, for Moonraker (its klippy_uds_address), e.g. "
+                            "~/printer_data/comms/klippy.sock")
+    serve.add_argument("--api-socket-mode", metavar="OCTAL", type=_octal_mode, default="600",
+                       help="file mode of the API socket (default 600: only this user; "
+                            "660 lets the file's group in)")
+    serve.add_argument("--no-serial-port", action="store_true",
+                       help="serve the API socket alone: no Marlin serial port (pty) "
+                            "(needs --api-socket)")
     serve.set_defaults(run=cmd_serve)
 
     bench = commands.add_parser("bench", help="measure: `mendel bench` the motion pipeline, "
@@ -547,9 +559,26 @@ def cmd_emulate(args):
 
 def cmd_serve(args):
     from mendel.serve import server
+    if args.no_serial_port and not args.api_socket:
+        raise MendelError("--no-serial-port leaves nothing to serve: give --api-socket PATH")
+    if args.no_serial_port and args.link:
+        raise MendelError("--link names the serial port, and --no-serial-port serves none")
     cfg = config_mod.load(args.config)
     with _board(args, cfg) as mcu:
-        return server.run(cfg, mcu, link=args.link)
+        return server.run(cfg, mcu, link=args.link, api_socket=args.api_socket,
+                          api_mode=args.api_socket_mode, serial_port=not args.no_serial_port)
+
+
+def _octal_mode(text):
+    """A file mode given in octal (600, 0660); argparse's type."""
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an octal file mode such as 600" % text) \
+            from None
+    if not 0 <= mode <= 0o777:
+        raise argparse.ArgumentTypeError("%r is not a file mode (000..777)" % text)
+    return mode
 
 
 class Terminated(KeyboardInterrupt):

@@ -5,6 +5,7 @@ goes on from there and from the same toolhead position; CANCEL_PRINT,
 errors, M20-M27, print_stats, idle_timeout, RESTART."""
 import math
 import os
+import time
 
 import pytest
 
@@ -42,7 +43,10 @@ def write_setup(tmp_path, extra=""):
     folder = tmp_path / "gcodes"
     (folder / "sub").mkdir(parents=True)
     (folder / "ring.gcode").write_text("\n".join(job_lines()) + "\n")
-    (folder / "sub" / "plain ring.gcode").write_text("\n".join(job_lines(False)) + "\n")
+    # Longer, so that a client's PAUSE lands well before its end.
+    plain = job_lines(False)
+    plain[-2:-2] = ring(20, 3000)
+    (folder / "sub" / "plain ring.gcode").write_text("\n".join(plain) + "\n")
     cfg = tmp_path / "printer.cfg"
     cfg.write_text("[include %s]\n[virtual_sdcard]\npath: gcodes\n[pause_resume]\n"
                    "recover_velocity: 80\n%s\n%s" % (os.path.join(ROOT, "boards", "sim.cfg"),
@@ -238,3 +242,39 @@ def test_a_marlin_host_prints_from_the_folder_over_the_serial_port(tmp_path):
             assert client.run("M114")[0].startswith("X:20.000 Y:20.000")
         finally:
             client.close()
+
+
+def test_display_progress_follows_the_file_until_an_m73_says_otherwise(tmp_path):
+    cfg, folder = write_setup(tmp_path)
+    with served(cfg=cfg) as (_port, session):
+        display = session.interpreter.display_status
+        assert script(session, "M73 P40") is None
+        assert display.status()["progress"] == 0.4
+        assert script(session, "SDCARD_PRINT_FILE FILENAME=ring.gcode") is None
+        wait_state(session, "paused")                       # at the file's M600
+        progress = display.status()["progress"]
+        assert progress == session.jobs.sdcard.progress and 0.4 < progress < 0.6
+
+
+def test_a_script_with_an_unknown_command_says_only_that(tmp_path):
+    cfg, _folder = write_setup(tmp_path)
+    with served(cfg=cfg) as (_port, session):
+        console = []
+        session.add_output_listener(console.append)
+        assert script(session, "M117 one\nFOO_BAR\nM117 two") == 'Unknown command:"FOO_BAR"'
+        assert console == ["one", '!! Unknown command:"FOO_BAR"']     # no other notice
+        assert session.interpreter.display_status.status()["message"] == "one"
+
+
+def test_m108_ends_a_temperature_wait(tmp_path):
+    cfg, _folder = write_setup(tmp_path)
+    with served(cfg=cfg) as (_port, session):
+        errors = []
+        # A minimum above the target: only M108 ends this wait.
+        session.submit_script("M104 S200\nTEMPERATURE_WAIT SENSOR=extruder MINIMUM=240",
+                              errors.append)
+        time.sleep(1.0)
+        assert errors == []
+        session.emergency("M108")
+        wait_for(lambda: errors, 30, "the wait to end")
+        assert errors == ["wait for heating cancelled by M108"]

@@ -98,6 +98,7 @@ class PrinterConfig:
     pins: dict = dataclasses.field(default_factory=dict)    # "[section] key" -> Pin
     macros: "macros.MacroSet" = None
     warnings: list = dataclasses.field(default_factory=list)
+    values: dict = dataclasses.field(default_factory=dict)   # [section] -> {key: text}, as read
     # Homing, probing and bed levelling (None when the section is absent).
     probe: "probe_mod.ProbeConfig" = None
     safe_z_home: "homing.SafeZHome" = None
@@ -349,6 +350,7 @@ def _validate(parser, path, read_keys, config):
     else:
         _check_pins(check, parser, path, read_keys, config)
         problems += check.problems
+    config.values = {name: dict(parser.items(name)) for name in parser.sections()}
     config.macros = macros.MacroSet.from_sections(
         [_Section(parser, path, name, read_keys) for name in parser.sections()
          if name.split(None, 1)[0] == macros.SECTION], problems)

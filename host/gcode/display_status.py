@@ -19,7 +19,14 @@ class DisplayStatus:
 
     def __init__(self):
         self.message = None
-        self.progress = 0.0
+        self.progress = None        # M73's fraction; None until an M73 sets one
+        # Progress shown without M73 (a file printing from the virtual_sdcard:
+        # its bytes read), as Klipper's display_status falls back to it.
+        self.fallback_progress = None
+
+    def reset_progress(self):
+        """A new print: M73's progress is forgotten."""
+        self.progress = None
 
     def set_message(self, text):
         """Show ``text``; empty text or None clears the message."""
@@ -35,4 +42,7 @@ class DisplayStatus:
     def status(self, eventtime=None):
         """Klipper's ``display_status`` object: {"progress": 0..1, "message": str|None}.
         ``eventtime`` (s) is accepted for the status interface and not used."""
-        return {"progress": self.progress, "message": self.message}
+        progress = self.progress
+        if progress is None:
+            progress = self.fallback_progress() if self.fallback_progress else 0.0
+        return {"progress": progress, "message": self.message}

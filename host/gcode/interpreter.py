@@ -190,6 +190,11 @@ class Interpreter:
             if macro.name in _TEXT_CODES:
                 self._renamed_text.add(macro.rename_existing)
 
+    def command_handlers(self):
+        """{command name: handler} of the commands this interpreter runs itself
+        (macros and text replies aside); a copy."""
+        return dict(self._handlers)
+
     # -- driving -------------------------------------------------------
     def run(self, commands):
         """Execute an iterable of parsed commands (see mendel.gcode.reader)."""

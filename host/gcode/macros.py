@@ -25,9 +25,9 @@ With macros comes Klipper's ``SET_GCODE_VARIABLE``; ``SAVE_GCODE_STATE``,
 A template sees ``params`` (the call's parameters: ``KEY=VALUE`` words, keys
 upper-cased, values as text; for a macro named like a G-code, ``M600 X5``,
 the letter words), ``rawparams`` (the text after the command name),
-``printer`` (a read-only view of the printer's state: ``toolhead``,
-``gcode_move``, ``extruder``, ``heater_bed``, ``configfile``, ``gcode_macro
-NAME``; see :class:`Status`), and ``action_respond_info(msg)``,
+``printer`` (a read-only view of the printer's state, Klipper's printer
+objects: ``toolhead``, ``gcode_move``, ``extruder``, ``heater_bed``,
+``configfile``, ``gcode_macro NAME`` ...; see :mod:`mendel.status`), and ``action_respond_info(msg)``,
 ``action_raise_error(msg)``, ``action_emergency_stop(msg)``.
 
 The rendered text runs line by line through the same interpreter as the
@@ -40,7 +40,6 @@ Templates run in Jinja2's sandbox: they read the printer, they cannot reach
 into Python objects.
 """
 import ast
-import collections
 import copy
 import dataclasses
 import re
@@ -48,6 +47,7 @@ import re
 import jinja2
 import jinja2.sandbox
 
+from mendel import status
 from mendel.errors import CommandError, printable
 from mendel.gcode.arcs import ArcError
 from mendel.gcode.macro_commands import COMMANDS, MacroError, keyword_params
@@ -58,48 +58,6 @@ SECTION = "gcode_macro"
 _NAME = re.compile(r"([A-Z][A-Z_]|_)[A-Z0-9_]*$")
 _GCODE_NAME = re.compile(r"[GMT]\d+(\.\d+)?$")
 _VARIABLE = "variable_"
-
-Coord = collections.namedtuple("Coord", "x y z e")
-
-
-class Status:
-    """Read-only view of a dict for templates: ``status.key`` and ``status["key"]``."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, values):
-        object.__setattr__(self, "_values", values)
-
-    def __getattr__(self, name):
-        try:
-            return self._values[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name, value):
-        raise AttributeError("the printer's state is read-only in a macro")
-
-    def __getitem__(self, name):
-        return self._values[name]
-
-    def __contains__(self, name):
-        return name in self._values
-
-    def __iter__(self):
-        return iter(self._values)
-
-    def keys(self):
-        return self._values.keys()
-
-    def items(self):
-        return self._values.items()
-
-    def get(self, name, default=None):
-        return self._values.get(name, default)
-
-    def __repr__(self):
-        return repr(self._values)
-
 
 @dataclasses.dataclass
 class Macro:
@@ -380,85 +338,12 @@ def _emergency(interpreter, msg):
 
 
 def printer_status(interpreter, macros):
-    """The ``printer`` object of a template (Klipper's names, mm, degC, s).
-
-    ``toolhead``: position (machine, Coord x y z e), homed_axes ("xyz" after
-    G28), axis_minimum/axis_maximum, max_velocity, max_accel,
-    square_corner_velocity; ``gcode_move``: gcode_position (as the G-code
-    names it), position, homing_origin, absolute_coordinates,
-    absolute_extrude, speed_factor, extrude_factor; ``extruder`` and
-    ``heater_bed``: temperature, target (and can_extrude, pressure_advance);
-    ``configfile``: config (text values) and settings (numbers where they
-    read as numbers); ``gcode_macro NAME``: that macro's variables.
-    """
-    machine = interpreter.machine
-    config = getattr(machine, "config", None)
-    position = list(interpreter.position)
-    status = {
-        "toolhead": Status(_toolhead(interpreter, config)),
-        "gcode_move": Status({
-            "gcode_position": Coord(position[0] - interpreter.base[0],
-                                    position[1] - interpreter.base[1],
-                                    position[2] - interpreter.base[2], interpreter.logical_e),
-            "position": Coord(*position),
-            "homing_origin": Coord(*interpreter.base, 0.0),
-            "absolute_coordinates": interpreter.absolute,
-            "absolute_extrude": interpreter.absolute_e,
-            "speed_factor": interpreter.speed_factor,
-            "extrude_factor": interpreter.extrude_factor,
-        }),
-        "configfile": Status({
-            "config": Status({s: Status(v) for s, v in macros.config_values.items()}),
-            "settings": Status({s.lower(): Status({k: _number(v) for k, v in values.items()})
-                                for s, values in macros.config_values.items()}),
-        }),
-    }
-    heaters = machine.heater_status() if hasattr(machine, "heater_status") else {}
-    for name, (temperature, target) in heaters.items():
-        status[name] = Status({"temperature": temperature, "target": target})
-    if "extruder" in status and config is not None:
-        extruder = dict(status["extruder"].items())
-        extruder.update(can_extrude=extruder["temperature"]
-                        >= config.extrusion.min_extrude_temp,
-                        pressure_advance=config.pressure_advance,
-                        smooth_time=config.pressure_advance_smooth_time)
-        status["extruder"] = Status(extruder)
-    status["heaters"] = Status({"available_heaters": sorted(heaters)})
-    for macro in macros:
-        status["gcode_macro " + macro.name] = Status(macro.variables)
-    return Status(status)
-
-
-def _toolhead(interpreter, config):
-    values = {
-        "position": Coord(*interpreter.position),
-        "homed_axes": "".join(a for a in "xyz" if a in interpreter.homed_axes),
-        "extruder": "extruder",
-    }
-    if config is not None:
-        low, high = _axis_range(config)
-        values.update(
-            axis_minimum=Coord(*low, 0.0), axis_maximum=Coord(*high, 0.0),
-            max_velocity=config.max_velocity, max_accel=config.max_accel,
-            square_corner_velocity=config.square_corner_velocity)
-    return values
-
-
-def _axis_range(config):
-    """Lowest and highest X, Y, Z (mm): the steppers' ranges, or for a delta the
-    print radius and the Z from minimum_z_position to the lowest endstop."""
-    steppers = config.steppers
-    if all(axis in steppers for axis in "xyz"):
-        return ([steppers[a].position_min for a in "xyz"],
-                [steppers[a].position_max for a in "xyz"])
-    params = config.kinematics_params
-    radius = params["print_radius"]
-    top = min(s.position_endstop for name, s in steppers.items() if name != "e")
-    return [-radius, -radius, params["minimum_z_position"]], [radius, radius, top]
-
-
-def _number(text):
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    """The ``printer`` object of a template: Klipper's printer objects of
+    this interpreter's printer (:mod:`mendel.status`), each built when the
+    template first reads it. ``printer["gcode_macro NAME"]`` shows the
+    variables of ``macros``; under ``mendel serve`` the interpreter's
+    ``status_sources`` (set by the session) adds the print job's objects."""
+    sources = getattr(interpreter, "status_sources", None)
+    if sources is None:
+        sources = status.Sources(interpreter, macros=macros)
+    return status.PrinterObjects(sources).template_view()

@@ -86,6 +86,7 @@ class Printer(ToolheadMachine):
         # ``begin(report)``, ``commands(iterable)``, ``event(kind, value)``.
         self.observer = None
         self.targets = {}            # heater -> target degC, as the G-code last set it
+        self.fan_speed = 0.0         # part fan, 0..1, as the G-code last set it
         self.toolhead = Toolhead(config, mcu, on_temperatures=self.poll_temperatures)
         self.pending = PendingSave(config.path)    # results waiting for SAVE_CONFIG
         self.probing = ProbeCommands(self)          # PROBE..., PROBE_CALIBRATE's manual probe
@@ -229,6 +230,7 @@ class Printer(ToolheadMachine):
         """Part fan at ``fraction`` (0..1) of full speed from the moment the
         motion reaches this line (the look-ahead goes on)."""
         value = round(fraction * 255)
+        self.fan_speed = value / 255.0
         self.toolhead.at_motion_time(lambda clock: self._fan_at(clock, self.fan_id, value))
 
     def set_generic_fan(self, name, fraction):

@@ -84,6 +84,7 @@ class Toolhead:
         self._queue_step_id = mcu.message_id("queue_step")
         self._feed = self._move_feed()
         self.sent_runs = None      # called with (data, ends) of each batch of encoded runs
+        self.scheduled = None      # called with (moves, start s) of each batch scheduled
         # (move tag, action): actions waiting for the moves before them to be timed;
         # (clock, action): timed ones, called before the board clock gets there.
         self._at_motion = collections.deque()
@@ -286,6 +287,10 @@ class Toolhead:
             pending.popleft()
             self._due.append((self._ticks(at), action))
 
+    def planned_all(self):
+        """True when no move waits in the look-ahead (any thread may ask)."""
+        return self._planned_all()
+
     def _planned_all(self):
         """No move waits in the look-ahead: every queued one is scheduled."""
         planner = self.motion.planner
@@ -322,6 +327,8 @@ class Toolhead:
         start = self.print_time
         self.print_time = self.stepgen.add_moves(moves, self.print_time)
         self.motion_time += self.print_time - start
+        if self.scheduled is not None:
+            self.scheduled(moves, start)
         if self._at_motion:
             self._time_at_motion(moves, start)
         self._send(self.stepgen.flush_encoded(self.oids, self._set_clock_id,

@@ -232,6 +232,16 @@ class Mcu:
             self.sync_clock()
         return self.clock.clock_at(time.monotonic())
 
+    def clock_estimate(self):
+        """The board clock now (ticks) from what the host already knows, never
+        asking the board, so any thread may call it (status reports); None
+        before the first clock sample."""
+        if self.clock is None:
+            return None
+        if self.virtual:
+            return self._virtual_clock
+        return self.clock.clock_at(time.monotonic())
+
     def wait_until(self, clock):
         """Return once the board clock has reached ``clock`` ticks."""
         if self.virtual:

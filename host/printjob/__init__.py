@@ -133,8 +133,15 @@ class Jobs:
         card = self.sdcard
         if self.pause_resume.is_paused:
             raise SdcardError("SD busy: a print is paused (RESUME or CANCEL_PRINT first)")
-        card.load(name)
+        self._new_file(name)
         card.start()
+
+    def _new_file(self, name):
+        """Load a file: the objects and M73 progress of the last one are forgotten."""
+        name = self.sdcard.load(name)
+        self.interpreter.exclude_object.reset()
+        self.interpreter.display_status.reset_progress()
+        return name
 
     def _reset_file(self, command):
         Params(command)
@@ -155,7 +162,7 @@ class Jobs:
         card = self.sdcard
         if not command.text:
             raise SdcardError("M23 needs a file name")
-        name = card.load(command.text)
+        name = self._new_file(command.text)
         self._respond("File opened: %s Size: %d" % (name, card.file_size))
         self._respond("File selected")
 

@@ -11,7 +11,12 @@ take): ``total_duration`` from the start, pauses included;
 extrusion (heating, homing, probing), as Klipper counts it.
 ``filament_used`` is mm of filament the extruder moved while printing.
 ``SET_PRINT_STATS_INFO TOTAL_LAYER= CURRENT_LAYER=`` fills ``info``.
+
+The API server reads :meth:`PrintStats.status` from its own thread while the
+session's worker runs the job: the durations and filament are brought up
+to date under a lock, so the two never count the same extrusion twice.
 """
+import threading
 
 
 class PrintStats:
@@ -21,6 +26,7 @@ class PrintStats:
     def __init__(self, clock, extruder_position):
         self._clock = clock
         self._epos = extruder_position
+        self._lock = threading.Lock()      # _update from the worker and the API thread
         self.filename = ""
         self.reset()
 
@@ -96,6 +102,10 @@ class PrintStats:
 
     def _update(self, now):
         """Durations and filament up to ``now`` (while the job runs)."""
+        with self._lock:
+            self._update_locked(now)
+
+    def _update_locked(self, now):
         if self._start is None:
             return
         self.total_duration = now - self._start

@@ -42,6 +42,7 @@ from mendel.mcu.link import LinkError
 from mendel.mcu.mcu import McuShutdown
 from mendel.machine.printer import Printer, PrintError
 from mendel.printjob import Jobs
+from mendel import status
 from mendel import config as config_mod
 from mendel.config import ConfigError
 from mendel.serve.protocol import firmware_report, temperature_report
@@ -52,7 +53,7 @@ IDLE_TICK_S = 0.1        # no command for this long: flush look-ahead, let time 
 IDLE_POLL_S = 1.0        # temperatures read this often while idle
 CLOCK_CATCH_UP_S = 0.05  # virtual clock: lag behind the wall clock tolerated per command
 STOP_TIMEOUT_S = 30.0    # longest wait for the command in hand at the end
-HEATER_WAITS = ("M109", "M190")
+HEATER_WAITS = ("M109", "M190", "TEMPERATURE_WAIT")
 # Answers that are reports, sent as they are; other replies are notices (echo:).
 REPORTS = ("M114",)
 # SD card answers Marlin sends as they are (OctoPrint reads M20's file names
@@ -106,6 +107,15 @@ class ServedPrinter(Printer):
         self.waiting = wait
         try:
             super().set_temperature(heater, temp, wait, cooling)
+        finally:
+            self.waiting = False
+
+    def wait_temperature(self, sensor, minimum, maximum):
+        """TEMPERATURE_WAIT, ended early by M108 as M109/M190 are."""
+        self.cancel_wait.clear()
+        self.waiting = True
+        try:
+            super().wait_temperature(sensor, minimum, maximum)
         finally:
             self.waiting = False
 
@@ -185,7 +195,7 @@ class Session:
         self.printer = printer
         mcu = printer.mcu
         self.jobs = Jobs(printer.config.printjob,
-                         clock=lambda: mcu.estimated_clock() / mcu.clock_freq,
+                         clock=lambda: mcu.clock_estimate() / mcu.clock_freq,
                          extruder_position=lambda: printer.toolhead.position[3])
         self._new_interpreter()
         self.halted = None
@@ -198,6 +208,11 @@ class Session:
                                        filename="serial", macros=macros and macros.session(),
                                        extra_handlers=self.jobs.handlers())
         self.jobs.interpreter = self.interpreter
+        sdcard = self.jobs.sdcard
+        if sdcard is not None:
+            self.interpreter.display_status.fallback_progress = lambda: sdcard.progress
+        # Macro templates see the same printer objects as the API (print_stats ...).
+        self.interpreter.status_sources = status.Sources(self.interpreter, session=self)
 
     # -- the serial side (any thread) ------------------------------------
     def submit(self, command, numbered=True):
@@ -440,14 +455,21 @@ class Session:
         interpreter = self.interpreter
         unknown_before = interpreter.unsupported.get(code, [0])[0]
         ignored_before = interpreter.ignored.get(code, 0)
+        notices = len(self.printer.notices)
         if command.error is not None and code not in interpreter._handlers:
             raise UnknownCommand('Unknown command:"%s"' % text.strip())
         interpreter.execute(command)
         if interpreter.unsupported.get(code, [0])[0] > unknown_before or \
                 interpreter.ignored.get(code, 0) > ignored_before:
+            del self.printer.notices[notices:]      # the file-style "not supported" warning
             raise UnknownCommand('Unknown command:"%s"' % code)
 
     # -- RESTART, FIRMWARE_RESTART, STATUS ----------------------------------
+    @staticmethod
+    def command_help():
+        """{name: help} of the commands the session runs itself."""
+        return dict(SESSION_HELP)
+
     @property
     def _session_commands(self):
         return {"RESTART": lambda _c: self.restart(firmware=False),
