@@ -223,6 +223,23 @@ def test_restart_reads_printer_cfg_again(tmp_path):
         assert session.state == "ready" and script(session, "G28") is None
 
 
+def test_firmware_restart_after_m112_leaves_no_stop_pending():
+    # The worker may see the board halt before emergency() has noted its
+    # M112 (Moonraker's emergency_stop then FIRMWARE_RESTART, about one run in
+    # two of tests/test_moonraker.py): that M112 must not stop the new printer.
+    with served() as (_port, session):
+        board = session.printer.mcu
+        send_stop = board.emergency_stop
+
+        def stop_seen_first():
+            send_stop()
+            wait_for(lambda: session.halted is not None, 10, "the worker to see the halt")
+        board.emergency_stop = stop_seen_first
+        session.emergency("M112")
+        assert script(session, "FIRMWARE_RESTART") is None
+        assert script(session, "G28") is None and session.state == "ready"
+
+
 def test_a_marlin_host_prints_from_the_folder_over_the_serial_port(tmp_path):
     cfg, folder = write_setup(tmp_path)
     (folder / "short.gcode").write_text("G28\nG1 X20 Y20 F6000\n")

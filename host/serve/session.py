@@ -198,6 +198,9 @@ class Session:
                          clock=lambda: mcu.clock_estimate() / mcu.clock_freq,
                          extruder_position=lambda: printer.toolhead.position[3])
         self._new_interpreter()
+        # An M112 of the old printer is done with, even one whose shutdown the
+        # worker saw before emergency() had noted it (it would stop this one).
+        self._stopping.clear()
         self.halted = None
         self.state, self.state_message = "ready", "Printer is ready"
 
