@@ -88,7 +88,9 @@ def test_a_file_pauses_at_its_m600_and_resumes_where_it_stopped(tmp_path):
         assert console[-1].startswith("X:10.000 Y:10.000 Z:5.300")      # parked by M600
         assert script(session, "PAUSE") is None
         assert console[-1] == "Print already paused"
-        assert script(session, "RESUME") is None
+        assert script(session, "RESUME\nM114") is None
+        assert console[-1].startswith("X:%.3f Y:%.3f Z:0.300" % (     # where it paused
+            100 + 40 * math.cos(59.9), 100 + 40 * math.sin(59.9)))
         assert script(session, "RESUME") == "Print is not paused, resume aborted"
         wait_state(session, "complete")
         assert "Done printing file" in console
@@ -278,3 +280,72 @@ def test_m108_ends_a_temperature_wait(tmp_path):
         session.emergency("M108")
         wait_for(lambda: errors, 30, "the wait to end")
         assert errors == ["wait for heating cancelled by M108"]
+
+
+KLIPPER_STYLE = """
+[display_status]
+[respond]
+[exclude_object]
+[gcode_macro PAUSE]
+rename_existing: PAUSE_BASE
+variable_park_z: 10
+gcode:
+    {% if printer.pause_resume.is_paused %}
+        RESPOND MSG="already paused"
+    {% else %}
+        PAUSE_BASE
+        {% if "xyz" in printer.toolhead.homed_axes %}
+            G91
+            G1 Z{park_z} F600
+            G90
+            G1 X{printer.toolhead.axis_maximum.x - 5} Y5 F6000
+        {% endif %}
+    {% endif %}
+
+[gcode_macro RESUME]
+rename_existing: RESUME_BASE
+gcode:
+    RESPOND MSG="resuming at {printer.virtual_sdcard.file_position}"
+    RESUME_BASE {rawparams}
+
+[gcode_macro CANCEL_PRINT]
+rename_existing: CANCEL_PRINT_BASE
+gcode:
+    SET_IDLE_TIMEOUT TIMEOUT={printer.configfile.settings.idle_timeout.timeout}
+    TURN_OFF_HEATERS
+    CANCEL_PRINT_BASE
+    RESPOND TYPE=command MSG="cancelled: {printer.print_stats.state}"
+"""
+
+
+def test_klipper_style_pause_resume_cancel_macros_wrap_the_built_ins(tmp_path):
+    """A Klipper user's PAUSE/RESUME/CANCEL_PRINT macros (rename_existing,
+    printer.pause_resume, printer.print_stats ...) drive the print job."""
+    cfg, folder = write_setup(tmp_path, "[idle_timeout]\ntimeout: 900\n" + KLIPPER_STYLE)
+    data = (folder / "ring.gcode").read_bytes()
+    after_m600 = data.index(b"M600\n") + len(b"M600\n")
+    with served(cfg=cfg) as (_port, session):
+        console = []
+        session.add_output_listener(console.append)
+        assert script(session, "SDCARD_PRINT_FILE FILENAME=ring.gcode") is None
+        wait_state(session, "paused")        # M600 -> PAUSE (the macro) -> PAUSE_BASE
+        assert session.jobs.sdcard.file_position == after_m600
+        assert script(session, "PAUSE") is None and console[-1] == "already paused"
+        assert script(session, "M114") is None
+        # Parked by the PAUSE macro (Z +10), then by the M600 that called it.
+        assert console[-1].startswith("X:10.000 Y:10.000 Z:15.300")
+        assert script(session, "RESUME\nM114") is None
+        assert "resuming at %d" % after_m600 in console
+        # Back where it paused (the end of the first ring) before the file reads on.
+        assert console[-1].startswith("X:%.3f Y:%.3f Z:0.300" % (
+            100 + 40 * math.cos(59.9), 100 + 40 * math.sin(59.9)))
+        wait_state(session, "complete")
+        served_steps = session.printer.board_steps()
+        assert script(session, "SDCARD_PRINT_FILE FILENAME=ring.gcode\nM104 S200") is None
+        assert script(session, "CANCEL_PRINT") is None
+        # The template is rendered before its lines run, as in Klipper.
+        assert console[-1] == "// cancelled: printing"
+        assert stats(session)["state"] == "cancelled"
+        assert session.printer.heater_status()["extruder"][1] == 0.0
+    plain_cfg, _ = write_setup(tmp_path / "plain")     # `mendel print` has no PAUSE
+    assert served_steps == straight_steps(plain_cfg, folder / "ring.gcode")
