@@ -51,13 +51,3 @@ def test_typos_and_impossible_values_are_refused(tmp_path, old, new, message):
     with pytest.raises(config.ConfigError, match=message):
         config.load(str(path))
 
-
-def test_display_status_is_a_section_without_keys(tmp_path):
-    # Mainsail reports "Missing configuration" without it (it reads the
-    # sections of configfile.config); it takes no keys, as in Klipper
-    path = tmp_path / "printer.cfg"
-    path.write_text("[include %s]\n[display_status]\n" % config.load().path)
-    assert config.load(str(path)).kinematics == "cartesian"
-    path.write_text("[include %s]\n[display_status]\nlines: 4\n" % config.load().path)
-    with pytest.raises(config.ConfigError, match=r"\[display_status\] lines: unknown key"):
-        config.load(str(path))

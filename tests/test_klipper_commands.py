@@ -191,3 +191,21 @@ def test_unknown_commands_are_listed_by_check_and_warned_in_a_print(tmp_path):
         run_on_sim(printer, tmp_path, "G28\nFROBNICATE LEVEL=3\nTURN_OFF_HEATERS\n")
     assert [s for s in said if "FROBNICATE" in s] == [
         "%s:2: FROBNICATE is not supported; ignored (reported once)" % (tmp_path / "job.gcode")]
+
+
+def test_klipper_sections_respond_gcode_arcs_display_status_exclude_object(tmp_path):
+    path = tmp_path / "printer.cfg"
+    path.write_text("[include %s]\n[display_status]\n[exclude_object]\n[respond]\n"
+                    "default_type: command\n[gcode_arcs]\nresolution: 0.5\n" % SIM_CFG)
+    cfg = config.load(str(path))
+    machine, _interp, _w = run("RESPOND MSG=hi\nRESPOND TYPE=echo MSG=plain\n"
+                               "G1 X10 Y0 F600\nG2 X-10 Y0 I-10 J0", cfg)
+    said = [entry[1] for entry in machine.log if entry[0] == "respond"]
+    assert said == ["// hi", "plain"]                       # [respond] default_type
+    arc = [entry[1] for entry in machine.log if entry[0] == "move"][1:]
+    # A half circle of radius 10 (31.4 mm) in segments of at most 0.5 mm: 63 of
+    # them (the 0.01 mm chord tolerance alone makes 36).
+    assert len(arc) == 63 and arc[-1][:2] == [-10.0, 0.0]
+    path.write_text("[include %s]\n[gcode_arcs]\nresolution: 0\n" % SIM_CFG)
+    with pytest.raises(config.ConfigError, match=r"\[gcode_arcs\] resolution"):
+        config.load(str(path))

@@ -54,6 +54,13 @@ def write_setup(tmp_path, extra=""):
     return config.load(str(cfg)), folder
 
 
+def listen(session):
+    """The list the session's console lines go to from now on."""
+    console = []
+    session.add_output_listener(console.append)
+    return console
+
+
 def stats(session):
     return session.jobs.print_stats.status()
 
@@ -61,6 +68,13 @@ def stats(session):
 def wait_state(session, wanted, timeout=60):
     wait_for(lambda: stats(session)["state"] == wanted, timeout,
              "print_stats state %s" % wanted)
+
+
+def wait_finished(session):
+    """Until the file is complete and its motion has stopped (M400 runs after
+    the worker has told the console so)."""
+    wait_state(session, "complete")
+    assert script(session, "M400") is None
 
 
 def straight_steps(cfg, path):
@@ -71,15 +85,25 @@ def straight_steps(cfg, path):
                 in zip(printer.toolhead.oids, printer.toolhead.step_offsets)]
 
 
+# Where ring.gcode's M600 finds the toolhead: the end of the first ring.
+PAUSED_AT = "X:%.3f Y:%.3f Z:0.300" % (100 + 40 * math.cos(59.9), 100 + 40 * math.sin(59.9))
+
+
+def print_to_m600(session, folder):
+    """Start ring.gcode and wait until its M600 has paused it; returns (the
+    console's lines, the file offset just after the M600 line)."""
+    data = (folder / "ring.gcode").read_bytes()
+    console = listen(session)
+    assert script(session, 'SDCARD_PRINT_FILE FILENAME="ring.gcode"') is None
+    wait_state(session, "paused")
+    return console, data.index(b"M600\n") + len(b"M600\n")
+
+
 def test_a_file_pauses_at_its_m600_and_resumes_where_it_stopped(tmp_path):
     cfg, folder = write_setup(tmp_path)
     data = (folder / "ring.gcode").read_bytes()
-    after_m600 = data.index(b"M600\n") + len(b"M600\n")
     with served(cfg=cfg) as (_port, session):
-        console = []
-        session.add_output_listener(console.append)
-        assert script(session, 'SDCARD_PRINT_FILE FILENAME="ring.gcode"') is None
-        wait_state(session, "paused")
+        console, after_m600 = print_to_m600(session, folder)
         card = session.jobs.sdcard.status()
         assert card["file_position"] == after_m600 and not card["is_active"]
         assert card["progress"] == pytest.approx(after_m600 / len(data))
@@ -88,9 +112,10 @@ def test_a_file_pauses_at_its_m600_and_resumes_where_it_stopped(tmp_path):
         assert console[-1].startswith("X:10.000 Y:10.000 Z:5.300")      # parked by M600
         assert script(session, "PAUSE") is None
         assert console[-1] == "Print already paused"
-        assert script(session, "RESUME") is None
+        assert script(session, "RESUME\nM114") is None
+        assert console[-1].startswith(PAUSED_AT)
         assert script(session, "RESUME") == "Print is not paused, resume aborted"
-        wait_state(session, "complete")
+        wait_finished(session)
         assert "Done printing file" in console
         done = stats(session)
         assert done["filament_used"] == pytest.approx(60.0, abs=1e-6)
@@ -112,7 +137,7 @@ def test_a_client_pauses_between_batches_and_the_file_position_holds(tmp_path):
         assert script(session, "G4 P200\nM400") is None     # time passes, nothing is read
         assert session.jobs.sdcard.status() == held
         assert script(session, "RESUME VELOCITY=120") is None
-        wait_state(session, "complete")
+        wait_finished(session)
         served_steps = session.printer.board_steps()
     assert served_steps == straight_steps(cfg, folder / "sub" / "plain ring.gcode")
 
@@ -134,8 +159,7 @@ def test_a_refused_line_stops_the_print_with_its_file_and_line(tmp_path):
     cfg, folder = write_setup(tmp_path)
     (folder / "cold.gcode").write_text("G28\nG90\nM83\nG1 X20 E1 F3000\nG1 X30\n")
     with served(cfg=cfg) as (_port, session):
-        console = []
-        session.add_output_listener(console.append)
+        console = listen(session)
         assert script(session, "SDCARD_PRINT_FILE FILENAME=cold.gcode") is None
         wait_state(session, "error")
         message = stats(session)["message"]
@@ -151,8 +175,7 @@ def test_marlin_sd_codes_on_the_serial_side(tmp_path):
     cfg, folder = write_setup(tmp_path)
     size = (folder / "ring.gcode").stat().st_size
     with served(cfg=cfg) as (_port, session):
-        console = []
-        session.add_output_listener(console.append)
+        console = listen(session)
         assert script(session, "M21\nM20") is None
         assert console[-5:] == ["SD card ok", "Begin file list", "ring.gcode %d" % size,
                                 "sub/plain ring.gcode %d" % (folder / "sub" / "plain ring.gcode")
@@ -206,8 +229,7 @@ def test_idle_timeout_turns_the_heaters_off(tmp_path):
 def test_restart_reads_printer_cfg_again(tmp_path):
     cfg, _folder = write_setup(tmp_path)
     with served(cfg=cfg) as (_port, session):
-        console = []
-        session.add_output_listener(console.append)
+        console = listen(session)
         assert script(session, "HELLO") == 'Unknown command:"HELLO"'
         with open(cfg.path, "a") as f:
             f.write("\n[gcode_macro HELLO]\ngcode:\n    RESPOND MSG=hi\n")
@@ -267,8 +289,7 @@ def test_display_progress_follows_the_file_until_an_m73_says_otherwise(tmp_path)
         display = session.interpreter.display_status
         assert script(session, "M73 P40") is None
         assert display.status()["progress"] == 0.4
-        assert script(session, "SDCARD_PRINT_FILE FILENAME=ring.gcode") is None
-        wait_state(session, "paused")                       # at the file's M600
+        print_to_m600(session, folder)
         progress = display.status()["progress"]
         assert progress == session.jobs.sdcard.progress and 0.4 < progress < 0.6
 
@@ -276,8 +297,7 @@ def test_display_progress_follows_the_file_until_an_m73_says_otherwise(tmp_path)
 def test_a_script_with_an_unknown_command_says_only_that(tmp_path):
     cfg, _folder = write_setup(tmp_path)
     with served(cfg=cfg) as (_port, session):
-        console = []
-        session.add_output_listener(console.append)
+        console = listen(session)
         assert script(session, "M117 one\nFOO_BAR\nM117 two") == 'Unknown command:"FOO_BAR"'
         assert console == ["one", '!! Unknown command:"FOO_BAR"']     # no other notice
         assert session.interpreter.display_status.status()["message"] == "one"
@@ -295,3 +315,66 @@ def test_m108_ends_a_temperature_wait(tmp_path):
         session.emergency("M108")
         wait_for(lambda: errors, 30, "the wait to end")
         assert errors == ["wait for heating cancelled by M108"]
+
+
+KLIPPER_STYLE = """
+[display_status]
+[respond]
+[exclude_object]
+[gcode_macro PAUSE]
+rename_existing: PAUSE_BASE
+variable_park_z: 10
+gcode:
+    {% if printer.pause_resume.is_paused %}
+        RESPOND MSG="already paused"
+    {% else %}
+        PAUSE_BASE
+        {% if "xyz" in printer.toolhead.homed_axes %}
+            G91
+            G1 Z{park_z} F600
+            G90
+            G1 X{printer.toolhead.axis_maximum.x - 5} Y5 F6000
+        {% endif %}
+    {% endif %}
+
+[gcode_macro RESUME]
+rename_existing: RESUME_BASE
+gcode:
+    RESPOND MSG="resuming at {printer.virtual_sdcard.file_position}"
+    RESUME_BASE {rawparams}
+
+[gcode_macro CANCEL_PRINT]
+rename_existing: CANCEL_PRINT_BASE
+gcode:
+    SET_IDLE_TIMEOUT TIMEOUT={printer.configfile.settings.idle_timeout.timeout}
+    TURN_OFF_HEATERS
+    CANCEL_PRINT_BASE
+    RESPOND TYPE=command MSG="cancelled: {printer.print_stats.state}"
+"""
+
+
+def test_klipper_style_pause_resume_cancel_macros_wrap_the_built_ins(tmp_path):
+    """A Klipper user's PAUSE/RESUME/CANCEL_PRINT macros (rename_existing,
+    printer.pause_resume, printer.print_stats ...) drive the print job."""
+    cfg, folder = write_setup(tmp_path, "[idle_timeout]\ntimeout: 900\n" + KLIPPER_STYLE)
+    with served(cfg=cfg) as (_port, session):
+        # M600 -> PAUSE (the macro) -> PAUSE_BASE
+        console, after_m600 = print_to_m600(session, folder)
+        assert session.jobs.sdcard.file_position == after_m600
+        assert script(session, "PAUSE") is None and console[-1] == "already paused"
+        assert script(session, "M114") is None
+        # Parked by the PAUSE macro (Z +10), then by the M600 that called it.
+        assert console[-1].startswith("X:10.000 Y:10.000 Z:15.300")
+        assert script(session, "RESUME\nM114") is None
+        assert "resuming at %d" % after_m600 in console
+        assert console[-1].startswith(PAUSED_AT)     # back before the file reads on
+        wait_finished(session)
+        served_steps = session.printer.board_steps()
+        assert script(session, "SDCARD_PRINT_FILE FILENAME=ring.gcode\nM104 S200") is None
+        assert script(session, "CANCEL_PRINT") is None
+        # The template is rendered before its lines run, as in Klipper.
+        assert console[-1] == "// cancelled: printing"
+        assert stats(session)["state"] == "cancelled"
+        assert session.printer.heater_status()["extruder"][1] == 0.0
+    plain_cfg, _ = write_setup(tmp_path / "plain")     # `mendel print` has no PAUSE
+    assert served_steps == straight_steps(plain_cfg, folder / "ring.gcode")

@@ -2,7 +2,8 @@
 `octoprint`), run headless, connects to `mendel serve`, reads its
 capabilities and temperatures, prints a slicer file with two damaged lines
 and two cut in two by line noise,
-shrugs off a harmless unknown command, and sees M112 halt the printer.
+shrugs off a harmless unknown command, sees M112 halt the printer, and
+prints a file from the virtual_sdcard as from a Marlin SD card.
 
 OctoPrint pins packages of its own (``packaging<25``, Flask, ...) and needs
 Python < 3.14, so it is not a test extra: CI installs it (see .ci/run), here
@@ -148,3 +149,59 @@ def test_octoprint_ignores_notices_and_stops_on_m112(octoprint_comm, served):
             lines.append(line)
         assert any(line.startswith(b"echo:Printer halted (emergency stop (M112))")
                    for line in lines), lines
+
+
+@pytest.fixture
+def served_sdcard(tmp_path, corpus):
+    """`mendel serve` with a [virtual_sdcard] folder holding the corpus file."""
+    folder = tmp_path / "gcodes"
+    folder.mkdir()
+    (folder / "cube.gcode").write_bytes(open(os.path.join(corpus, CORPUS_FILE), "rb").read())
+    cfg = tmp_path / "printer.cfg"
+    cfg.write_text("[include %s]\n[virtual_sdcard]\npath: gcodes\n" % config.load().path)
+    log = str(tmp_path / "steps.log")
+    server = subprocess.Popen([sys.executable, "-m", "mendel", "serve", "--config", str(cfg),
+                               "--step-log", log],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield served_port(server), log, folder / "cube.gcode"
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+def test_octoprint_prints_from_the_sd_card(octoprint_comm, served_sdcard):
+    """OctoPrint's SD printing (M21, M20, M23, M24, M27 polls, "Done printing
+    file") on the virtual_sdcard: the file list, the progress it reads, the
+    end, and the board's step counts. (Pausing with M25/M24 is tested with a
+    scripted client in tests/test_printjob.py.)"""
+    port, log, path = served_sdcard
+    size = os.path.getsize(path)
+    machine, callbacks = connect(octoprint_comm, port)
+    try:
+        caps = machine._firmware_capabilities
+        wait_for(lambda: "CHAMBER_TEMPERATURE" in caps, 10, "M115's capability lines")
+        assert caps["SDCARD"]
+        machine.initSdCard()
+        wait_for(lambda: machine.getSdFiles(), 10, "OctoPrint's SD file list")
+        files = machine.getSdFiles()       # (name, size, long name, timestamp)
+        assert [(name, file_size) for name, file_size, *_rest in files] == [("/cube.gcode", size)]
+        machine.selectFile("cube.gcode", True)
+        wait_for(machine.isSdFileSelected, 10, "M23's File selected")
+        machine.startPrint()
+        wait_for(lambda: machine.getState() == machine.STATE_PRINTING, 10,
+                 "the SD print to start")
+        wait_for(lambda: any(line.startswith("SD printing byte")
+                             for line in callbacks.received()), 20, "an M27 progress report")
+        wait_for(lambda: callbacks.done, 240, "OctoPrint to see the SD print done")
+        assert "Done printing file" in callbacks.received()
+        machine.sendCommand("M400")
+        machine.sendCommand("M114")
+        wait_for(lambda: any("Count" in line for line in callbacks.received()), 30, "M114")
+        assert machine.isOperational() and not machine.isError()
+    finally:
+        machine.close()
+    cfg = config.load()
+    final = Independent(str(path)).pos
+    expected = [round(mm * spm) for mm, spm in zip(final, cfg.steps_per_mm())]
+    assert step_totals(log) == expected

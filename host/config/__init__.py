@@ -26,7 +26,8 @@ import math
 
 from mendel import resources
 from mendel.config import bed_mesh as bed_mesh_mod, file as configfile, homing
-from mendel.config import pins as configpins, printjob, probe as probe_mod, simplant
+from mendel.config import gcode_extras, pins as configpins, printjob, probe as probe_mod
+from mendel.config import simplant
 from mendel.config.section import ConfigError, Problem, Section as _Section, optional
 from mendel.boards import BoardError, load_board
 from mendel.gcode import macros
@@ -107,6 +108,10 @@ class PrinterConfig:
     mesh_profiles: dict = dataclasses.field(default_factory=dict)   # name -> profile dict
     # [virtual_sdcard], [pause_resume], [idle_timeout] (mendel.config.printjob).
     printjob: "printjob.PrintJobConfig" = None
+    # [respond], [gcode_arcs], [display_status], [exclude_object]
+    # (mendel.config.gcode_extras).
+    gcode_extras: "gcode_extras.GcodeExtras" = dataclasses.field(
+        default_factory=lambda: gcode_extras.GcodeExtras())
     # The simulated printer (mendel.config.simplant): bed surface, switch
     # and carriage positions per stepper name, probe error.
     sim_bed: dict = dataclasses.field(default_factory=dict)
@@ -306,10 +311,9 @@ def load(path=None):
     config.printjob = printjob.load(
         path, *(optional(parser, path, name, read_keys)
                 for name in ("virtual_sdcard", "pause_resume", "idle_timeout")))
-    # [display_status] has no keys: M117/M73's display_status is always there
-    # (host/gcode/display_status.py), but Mainsail looks for the section in
-    # printer.cfg, as Klipper's Config_Reference asks without a [display].
-    optional(parser, path, "display_status", read_keys)
+    config.gcode_extras = gcode_extras.load(
+        *(optional(parser, path, name, read_keys)
+          for name in ("respond", "gcode_arcs", "display_status", "exclude_object")))
     _validate(parser, path, read_keys, config)
     return config
 

@@ -62,12 +62,13 @@ def arc_center(start, end, clockwise, i=None, j=None, r=None):
     return mx - sign * height * dy / chord, my + sign * height * dx / chord
 
 
-def segment_arc(start, end, clockwise, center, tolerance):
+def segment_arc(start, end, clockwise, center, tolerance, max_segment=None):
     """Points along the arc, excluding ``start`` and ending exactly at ``end``.
 
     ``start``/``end`` are ``[x, y, z, e]`` in mm; ``center`` is ``(cx, cy)``;
-    ``tolerance`` is the largest chord-to-arc distance (mm). Returns a list of
-    ``[x, y, z, e]``.
+    ``tolerance`` is the largest chord-to-arc distance (mm); ``max_segment``
+    (mm, or None) the longest segment along the arc (Klipper's ``[gcode_arcs]
+    resolution``). Returns a list of ``[x, y, z, e]``.
     """
     cx, cy = center
     radius = math.hypot(start[0] - cx, start[1] - cy)
@@ -86,6 +87,9 @@ def segment_arc(start, end, clockwise, center, tolerance):
     else:
         per_segment = 2.0 * math.acos(1.0 - tolerance / radius)
     count = max(1, int(math.ceil(abs(sweep) / per_segment - 1e-12)))
+    if max_segment is not None:
+        length = math.hypot(abs(sweep) * radius, end[2] - start[2])
+        count = max(count, int(math.ceil(length / max_segment - 1e-12)))
     points = []
     for k in range(1, count):
         fraction = k / count

@@ -442,8 +442,10 @@ class Interpreter:
                                      (params.get("J") or 0.0) * self.scale)
         else:
             raise GcodeError("an arc needs I/J (centre offset) or R (radius)")
+        extras = getattr(getattr(self.machine, "config", None), "gcode_extras", None)
         points = arcs.segment_arc(self.position, target, clockwise, center,
-                                  self.settings.arc_tolerance)
+                                  self.settings.arc_tolerance,
+                                  extras.arc_resolution if extras is not None else None)
         self.feed = feed
         if moving:
             for point in points:

@@ -27,6 +27,9 @@ import shlex
 
 from mendel.errors import CommandError
 
+RESPOND_TYPES = ("echo", "command", "error")
+RESPOND_PREFIXES = {"echo": "", "command": "//", "error": "!!"}
+
 
 class MacroError(CommandError):
     """A macro could not run; the message names the macro chain and why."""
@@ -125,10 +128,13 @@ def restore_gcode_state(interpreter, params):
 
 def respond(interpreter, params):
     """RESPOND MSG= PREFIX= TYPE=: show a message (TYPE=error marks it ``!!``)."""
-    kind = params.get("TYPE", "echo").lower()
-    if kind not in ("echo", "command", "error"):
+    config = getattr(interpreter.machine, "config", None)
+    extras = getattr(config, "gcode_extras", None)          # printer.cfg's [respond]
+    kind = params.get("TYPE", extras.respond_type if extras else "echo").lower()
+    if kind not in RESPOND_TYPES:
         raise MacroError("RESPOND: TYPE=%s is not echo, command or error" % kind)
-    prefix = params.get("PREFIX", {"echo": "", "command": "//", "error": "!!"}[kind])
+    prefix = params.get("PREFIX", extras.default_prefix(kind) if extras
+                        else RESPOND_PREFIXES[kind])
     interpreter.machine.respond((prefix + " " if prefix else "") + params.get("MSG", ""))
 
 

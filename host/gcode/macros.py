@@ -178,14 +178,17 @@ class MacroSet:
         return " > ".join(self._stack)
 
     def _render(self, interpreter, macro, params, rawparams):
-        context = {
+        # The macro's variable_<name> values are names of the template too,
+        # as in Klipper (gcode_macro's context: its variables, then params).
+        context = dict(macro.variables)
+        context.update({
             "params": params, "rawparams": rawparams,
             "printer": printer_status(interpreter, self),
             "action_respond_info": lambda msg: _respond(interpreter, msg),
             "action_raise_error": _raise_error,
             "action_emergency_stop": lambda msg="action_emergency_stop":
                 _emergency(interpreter, msg),
-        }
+        })
         try:
             return macro.template.render(context)
         except _RaisedError as exc:

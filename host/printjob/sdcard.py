@@ -195,6 +195,7 @@ class VirtualSdcard:
             self._batches = None
             return "stopped"
         self._after(batch, base, batch.lineno(batch.count - 1))
+        self.print_stats.update()
         return None
 
     def _after(self, batch, base, lineno):

@@ -100,6 +100,12 @@ class PrintStats:
         if current_layer is not None:
             self.current_layer = int(current_layer)
 
+    def update(self):
+        """Durations and filament up to now: called after each batch of a file,
+        so the first extrusion (where print_duration starts) is found to the
+        batch, not only when a client asks."""
+        self._update(self._clock())
+
     def _update(self, now):
         """Durations and filament up to ``now`` (while the job runs)."""
         with self._lock:
