@@ -50,4 +50,3 @@ def test_typos_and_impossible_values_are_refused(tmp_path, old, new, message):
     path.write_text(text.replace(old, new, 1))
     with pytest.raises(config.ConfigError, match=message):
         config.load(str(path))
-
