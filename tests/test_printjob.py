@@ -378,3 +378,23 @@ def test_klipper_style_pause_resume_cancel_macros_wrap_the_built_ins(tmp_path):
         assert session.printer.heater_status()["extruder"][1] == 0.0
     plain_cfg, _ = write_setup(tmp_path / "plain")     # `mendel print` has no PAUSE
     assert served_steps == straight_steps(plain_cfg, folder / "ring.gcode")
+
+
+def test_on_a_real_time_board_pause_stops_the_motion_within_seconds(tmp_path):
+    """Slow moves (1 s each) on the simulated board in real time: the file
+    keeps at most about 2 s of motion ahead of the board, so PAUSE leaves
+    little to run (Klipper keeps about 2 s buffered too)."""
+    cfg, folder = write_setup(tmp_path)
+    moves = ["G1 X%d F600" % (110 if i % 2 == 0 else 100) for i in range(40)]    # 1 s each
+    (folder / "slow.gcode").write_text("SET_KINEMATIC_POSITION X=100 Y=100 Z=10\nG90\n"
+                                       + "\n".join(moves) + "\n")
+    with served(realtime=True, cfg=cfg) as (_port, session):
+        assert script(session, "SDCARD_PRINT_FILE FILENAME=slow.gcode") is None
+        time.sleep(3.0)
+        mcu, toolhead = session.printer.mcu, session.printer.toolhead
+        assert script(session, "PAUSE") is None
+        ahead = toolhead.print_time - mcu.clock_estimate() / mcu.clock_freq
+        assert stats(session)["state"] == "paused"
+        assert 0.0 < ahead < 3.5, ahead
+        read = session.jobs.sdcard.lineno - 3          # moves read so far
+        assert 3 <= read <= 3 + 4, read               # 3 s run, 2-3 s ahead, a look-ahead

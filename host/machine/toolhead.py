@@ -164,6 +164,15 @@ class Toolhead:
         if released >= EXECUTE_BATCH or released and self._running_low():
             self._execute(self.motion.take())
 
+    def send_released(self):
+        """Send the moves the look-ahead has released (final, not slowed to a
+        stop), without waiting for a full batch; returns the board time (s)
+        the motion sent so far ends. A caller that wants to know how much
+        motion the board has ahead (a file printing in real time) asks this."""
+        if self.motion.planner.released:
+            self._execute(self.motion.take())
+        return self.print_time
+
     def _running_low(self):
         ahead = self.print_time - self.mcu.estimated_clock() / self.freq
         return ahead < LOW_WATER_TIME + self.lead_time

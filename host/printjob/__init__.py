@@ -11,7 +11,8 @@ from mendel.gcode.params import Params
 from mendel.gcode.reader import parse_text
 from mendel.printjob.idle_timeout import IdleTimeout
 from mendel.printjob.pause_resume import PauseResume
-from mendel.printjob.sdcard import SdcardError, VirtualSdcard
+from mendel.printjob.sdcard import (BATCH_LINES, VIRTUAL_BATCH_LINES, SdcardError,
+                                    VirtualSdcard)
 from mendel.printjob.stats import PrintStats
 
 __all__ = ["Jobs", "SdcardError"]
@@ -38,17 +39,21 @@ class Jobs:
     """The job state of one served printer.
 
     ``config``: a :class:`~mendel.config.printjob.PrintJobConfig`;
-    ``clock()``: print time now (s); ``extruder_position()``: mm.
+    ``clock()``: print time now (s); ``extruder_position()``: mm;
+    ``virtual_clock``: the board runs on the simulated board's virtual clock
+    (files are read in larger batches).
     :attr:`interpreter` must be set before a command runs.
     """
 
-    def __init__(self, config, clock, extruder_position):
+    def __init__(self, config, clock, extruder_position, virtual_clock=False):
         self.config = config
         self.clock = clock
         self.interpreter = None
         self.print_stats = PrintStats(clock, extruder_position)
         sdcard = config.virtual_sdcard
-        self.sdcard = VirtualSdcard(sdcard.path, self.print_stats) if sdcard else None
+        self.sdcard = VirtualSdcard(
+            sdcard.path, self.print_stats,
+            VIRTUAL_BATCH_LINES if virtual_clock else BATCH_LINES) if sdcard else None
         self.pause_resume = PauseResume(self, config.recover_velocity)
         self.idle_timeout = IdleTimeout(config.idle_timeout, config.idle_gcode)
 

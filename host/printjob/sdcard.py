@@ -16,7 +16,7 @@ Commands (Klipper's G-Codes.md; Marlin's SD card codes as Klipper reads them):
   and deleting) are not supported: a file is put in the folder by the user
   or by Moonraker's upload.
 
-The file is read from ``file_position`` in batches of ``BATCH_LINES`` lines
+The file is read from ``file_position`` in batches of ``batch_lines`` lines
 through the same interpreter and fast path as ``mendel print``; a PAUSE or
 CANCEL_PRINT in the file (or in a macro it calls, such as M600) ends the
 reading right after its line, so a resume goes on at the next line.
@@ -29,7 +29,12 @@ from mendel.errors import CommandError
 from mendel.gcode.reader import NotGcodeError, iter_batches_at, sniff_gcode
 
 GCODE_SUFFIXES = (".gcode", ".g", ".gco")
-BATCH_LINES = 256          # lines read between two looks at the clients' commands
+# Lines read between two looks at the clients' commands (and at how much
+# motion the board has ahead): few on a board that runs in real time, so a
+# PAUSE waits for little; more on the simulated board's virtual clock, where
+# only the wall time of the host counts.
+BATCH_LINES = 1
+VIRTUAL_BATCH_LINES = 64
 CHUNK_BYTES = 1 << 16
 
 
@@ -41,8 +46,9 @@ class VirtualSdcard:
     """The folder ``path`` (absolute) and the loaded file; ``print_stats``: the
     job's :class:`~mendel.printjob.stats.PrintStats`."""
 
-    def __init__(self, path, print_stats):
+    def __init__(self, path, print_stats, batch_lines=BATCH_LINES):
         self.path = path
+        self.batch_lines = batch_lines
         self.print_stats = print_stats
         self.file_path = None        # absolute path of the loaded file
         self.file_size = 0
@@ -161,7 +167,7 @@ class VirtualSdcard:
         """
         if self._batches is None:
             self._batches = iter_batches_at(self._stream, self.file_position, self.lineno,
-                                            CHUNK_BYTES, BATCH_LINES)
+                                            CHUNK_BYTES, self.batch_lines)
         item = next(self._batches, None)
         if item is None:
             self.is_active = False

@@ -54,6 +54,11 @@ IDLE_POLL_S = 1.0        # temperatures read this often while idle
 CLOCK_CATCH_UP_S = 0.05  # virtual clock: lag behind the wall clock tolerated per command
 STOP_TIMEOUT_S = 30.0    # longest wait for the command in hand at the end
 HEATER_WAITS = ("M109", "M190", "TEMPERATURE_WAIT")
+# A file printing from the virtual_sdcard reads on only while the board has
+# less motion than this ahead of it (s), as Klipper keeps about 2 s buffered:
+# a PAUSE or CANCEL_PRINT then takes effect that soon on a real-time board.
+FILE_BUFFER_HIGH_S = 2.0
+FILE_BUFFER_LOW_S = 1.0     # the virtual clock runs the board down to this
 # Answers that are reports, sent as they are; other replies are notices (echo:).
 REPORTS = ("M114",)
 # SD card answers Marlin sends as they are (OctoPrint reads M20's file names
@@ -196,7 +201,8 @@ class Session:
         mcu = printer.mcu
         self.jobs = Jobs(printer.config.printjob,
                          clock=lambda: mcu.clock_estimate() / mcu.clock_freq,
-                         extruder_position=lambda: printer.toolhead.position[3])
+                         extruder_position=lambda: printer.toolhead.position[3],
+                         virtual_clock=mcu.virtual)
         self._new_interpreter()
         # An M112 of the old printer is done with, even one whose shutdown the
         # worker saw before emergency() had noted it (it would stop this one).
@@ -304,15 +310,18 @@ class Session:
     def _work(self):
         while True:
             printing = self.halted is None and self.jobs is not None and self.jobs.printing
+            wait = self._file_wait() if printing else IDLE_TICK_S
             try:
-                item = self.queue.get_nowait() if printing else self.queue.get(
-                    timeout=IDLE_TICK_S)
+                item = self.queue.get(timeout=wait) if wait else self.queue.get_nowait()
             except queue.Empty:
                 item = None
             if item is _STOP:
                 return
             client = self._client
             if item is None:
+                printing = printing and self.halted is None and self.jobs.printing
+                if printing and wait:
+                    continue                    # the board is still busy: look again
                 lines = self._guarded(self._print_some if printing else self._idle)
             elif item is _HANG_UP:
                 lines = self._guarded(self._reset_for_next_client)
@@ -368,6 +377,27 @@ class Session:
         if script:
             self.log("idle timeout: %s" % script.replace("\n", "; "))
             return self._unsolicited(self._run_lines, script)
+
+    def _file_wait(self):
+        """Seconds to wait before the file's next batch (0: now), so that the
+        board never has much more than FILE_BUFFER_HIGH_S of motion ahead. On
+        the virtual clock the board is run down at once instead. A board that
+        fails here is left for the next batch to find (and halt the printer)."""
+        toolhead, mcu = self.printer.toolhead, self.printer.mcu
+        try:
+            # On a real-time board the released moves go out now, so that the
+            # motion ahead is known and a pause waits for no batch of them.
+            end = toolhead.print_time if mcu.virtual else toolhead.send_released()
+            ahead = end - mcu.estimated_clock() / mcu.clock_freq
+            if ahead <= FILE_BUFFER_HIGH_S:
+                return 0
+            if mcu.virtual:
+                mcu.wait_until(int((toolhead.print_time - FILE_BUFFER_LOW_S)
+                                   * mcu.clock_freq))
+                return 0
+        except (McuShutdown, LinkError, OSError):
+            return 0
+        return min(ahead - FILE_BUFFER_HIGH_S + 0.01, IDLE_TICK_S)
 
     def _print_some(self):
         """The next batch of the file printing from the virtual_sdcard; the
