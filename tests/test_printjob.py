@@ -398,3 +398,10 @@ def test_on_a_real_time_board_pause_stops_the_motion_within_seconds(tmp_path):
         assert 0.0 < ahead < 3.5, ahead
         read = session.jobs.sdcard.lineno - 3          # moves read so far
         assert 3 <= read <= 3 + 4, read               # 3 s run, 2-3 s ahead, a look-ahead
+
+
+def test_m105_in_a_script_reports_the_temperatures():
+    with served() as (_port, session):
+        console = listen(session)
+        assert script(session, "M105") is None
+        assert console[-1].startswith("ok T:") and " B:" in console[-1]

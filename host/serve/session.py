@@ -485,6 +485,10 @@ class Session:
         if own is not None:
             own(command)
             return
+        if code == "M105":                  # Klipper answers it on the console too
+            self.printer.poll_temperatures()
+            self.printer.replies.append(temperature_report(self.readings(), ok=True))
+            return
         interpreter = self.interpreter
         unknown_before = interpreter.unsupported.get(code, [0])[0]
         ignored_before = interpreter.ignored.get(code, 0)
