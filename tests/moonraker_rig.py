@@ -24,6 +24,7 @@ import uuid
 
 import pytest
 
+from mendel.sim.board import end_process
 from paths import ROOT
 from serve_clients import wait_for
 
@@ -177,12 +178,7 @@ def _process(rig, name, argv):
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process, timeout=30)
 
 
 @contextlib.contextmanager

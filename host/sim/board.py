@@ -60,12 +60,13 @@ def find_micropython():
     return found
 
 
-def end_process(process):
-    """Terminate ``process`` (a Popen or None) if it runs; kill it after 5 s."""
+def end_process(process, timeout=5.0):
+    """Terminate ``process`` (a Popen or None) if it runs; kill it after
+    ``timeout`` s."""
     if process and process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
