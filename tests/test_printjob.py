@@ -405,3 +405,32 @@ def test_m105_in_a_script_reports_the_temperatures():
         console = listen(session)
         assert script(session, "M105") is None
         assert console[-1].startswith("ok T:") and " B:" in console[-1]
+
+
+def test_outside_serve_the_job_commands_say_where_they_run(tmp_path):
+    """`mendel check`/`print` have no print job: PAUSE is reported as a
+    `mendel serve` command, and a Klipper-style PAUSE macro that reads
+    printer.pause_resume is refused before anything moves, saying why."""
+    from mendel.machine.check import check_file
+    job = tmp_path / "job.gcode"
+    job.write_text("G28\nPAUSE\nCANCEL_PRINT\n")
+    plain, _ = write_setup(tmp_path / "plain")
+    report = check_file(str(job), plain)
+    assert report["errors"] == []
+    assert any("PAUSE runs only in `mendel serve`" in w for w in report["warnings"])
+    klipper, _ = write_setup(tmp_path / "klipper", KLIPPER_STYLE)
+    report = check_file(str(job), klipper)
+    assert [e["line"] for e in report["errors"]] == [2, 3]
+    assert "printer.pause_resume is there only in `mendel serve`" in report["errors"][0]["reason"]
+
+
+def test_config_check_shows_the_folder_and_warns_when_it_is_missing(tmp_path):
+    from mendel.config import check as config_check
+    cfg, folder = write_setup(tmp_path)
+    text = config_check.report(config_check.check(cfg.path))
+    assert "  sdcard       %s (mendel serve); RESUME at 80 mm/s; idle timeout 600 s" % folder \
+        in text.splitlines()
+    folder.rename(tmp_path / "elsewhere")
+    cfg = config.load(cfg.path)
+    assert cfg.warnings == ["[virtual_sdcard] path %s is not a folder (yet): SDCARD_PRINT_FILE "
+                            "and M20 find no files until it is made" % folder]

@@ -310,7 +310,8 @@ def load(path=None):
     _read_levelling(parser, path, read_keys, config)
     config.printjob = printjob.load(
         path, *(optional(parser, path, name, read_keys)
-                for name in ("virtual_sdcard", "pause_resume", "idle_timeout")))
+                for name in ("virtual_sdcard", "pause_resume", "idle_timeout")),
+        warnings=config.warnings)
     config.gcode_extras = gcode_extras.load(
         *(optional(parser, path, name, read_keys)
           for name in ("respond", "gcode_arcs", "display_status", "exclude_object")))

@@ -75,6 +75,7 @@ def summary(cfg):
         "macros": {m.name: {"description": m.description, "variables": m.variables,
                             "where": m.where()} for m in (cfg.macros or ())},
         **_levelling(cfg),
+        "printjob": _printjob(cfg),
         "warnings": list(cfg.warnings),
     }
 
@@ -142,6 +143,7 @@ def report(result):
         lines.append("  macro        %s (%s): %s" % (name, macro["where"],
                                                     macro["description"]))
     lines += _levelling_text(result)
+    lines += _printjob_text(result)
     lines += ["  warning: " + w for w in result["warnings"]]
     return "\n".join(lines)
 
@@ -152,6 +154,23 @@ def _homing_text(stepper):
         "+" if stepper["homing_positive_dir"] else "-", stepper["homing_speed"],
         stepper["second_homing_speed"], stepper["homing_retract_dist"],
         stepper["homing_retract_speed"], ", dir inverted" if stepper["dir_inverted"] else "")
+
+
+def _printjob(cfg):
+    job = cfg.printjob
+    if job is None:
+        return None
+    return {"virtual_sdcard": _plain(job.virtual_sdcard),
+            "recover_velocity": job.recover_velocity, "idle_timeout": job.idle_timeout}
+
+
+def _printjob_text(result):
+    job = result.get("printjob")
+    if not job or not job["virtual_sdcard"]:
+        return []
+    return ["  %-12s %s (mendel serve); RESUME at %g mm/s; idle timeout %g s" % (
+        "sdcard", job["virtual_sdcard"]["path"], job["recover_velocity"],
+        job["idle_timeout"])]
 
 
 def _levelling_text(result):

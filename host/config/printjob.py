@@ -44,8 +44,10 @@ class PrintJobConfig:
     idle_gcode: str = DEFAULT_IDLE_GCODE
 
 
-def load(config_path, sdcard_sec, pause_sec, idle_sec):
-    """PrintJobConfig from the Sections (each may be None). Raises ConfigError."""
+def load(config_path, sdcard_sec, pause_sec, idle_sec, warnings=None):
+    """PrintJobConfig from the Sections (each may be None). Raises ConfigError;
+    a ``path`` that is not a folder (yet) is a warning added to ``warnings``
+    (Moonraker makes its gcodes folder when it starts)."""
     job = PrintJobConfig()
     if sdcard_sec is not None:
         folder = os.path.expanduser(sdcard_sec.get("path"))
@@ -54,6 +56,9 @@ def load(config_path, sdcard_sec, pause_sec, idle_sec):
         job.virtual_sdcard = VirtualSdcardConfig(
             path=os.path.normpath(folder),
             on_error_gcode=sdcard_sec.get("on_error_gcode", ""))
+        if warnings is not None and not os.path.isdir(folder):
+            warnings.append("[virtual_sdcard] path %s is not a folder (yet): SDCARD_PRINT_FILE "
+                            "and M20 find no files until it is made" % job.virtual_sdcard.path)
     if pause_sec is not None:
         job.recover_velocity = pause_sec.getfloat("recover_velocity", 50.0, above=0.0)
     if idle_sec is not None:

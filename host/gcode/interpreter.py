@@ -52,6 +52,11 @@ from mendel.homing import commands as homing_commands
 from mendel.probing import commands as probing_commands
 from mendel.probing import mesh_commands
 from mendel.gcode.reader import commands
+from mendel.printjob import HELP as _PRINT_JOB_HELP
+
+# Commands of `mendel serve`'s print job (mendel.printjob): elsewhere
+# (`mendel print`, `check`, `console`) they are unsupported, and say why.
+SERVE_ONLY = frozenset(_PRINT_JOB_HELP)
 
 AXES = "XYZE"
 _INCH = 25.4
@@ -174,6 +179,10 @@ class Interpreter:
         it is not run (said once, here)."""
         for macro in self.macros or ():
             handler = self._handlers.get(macro.name)
+            if handler is None and macro.rename_existing and macro.name in SERVE_ONLY:
+                # PAUSE, CANCEL_PRINT ... of a Klipper config, outside `mendel
+                # serve`: the built-in under its new name says it is not here.
+                handler = self._unsupported
             if handler is None:
                 if macro.rename_existing:
                     self.warn("[gcode_macro %s] (%s): rename_existing: there is no command %s "
@@ -185,7 +194,7 @@ class Interpreter:
                           "rename_existing: <new name> to keep the built-in under another name)"
                           % (macro.name, macro.where(), macro.name))
                 continue
-            del self._handlers[macro.name]
+            self._handlers.pop(macro.name, None)
             self._handlers[macro.rename_existing] = _renamed(handler, macro.name)
             if macro.name in _TEXT_CODES:
                 self._renamed_text.add(macro.rename_existing)
@@ -376,11 +385,15 @@ class Interpreter:
     def _unsupported(self, command):
         seen = self.unsupported.setdefault(command.code, [0, command.lineno])
         seen[0] += 1
+        why = "is not supported"
+        if command.code in SERVE_ONLY:
+            why = ("runs only in `mendel serve` (a print job there to pause, resume or "
+                   "cancel; files from [virtual_sdcard])")
         if self.settings.strict:
-            raise GcodeError("%s is not supported (--strict)" % command.code)
+            raise GcodeError("%s %s (--strict)" % (command.code, why))
         if seen[0] == 1:
-            self.warn("%s:%d: %s is not supported; ignored (reported once)"
-                      % (self.filename, command.lineno, command.code))
+            self.warn("%s:%d: %s %s; ignored (reported once)"
+                      % (self.filename, command.lineno, command.code, why))
 
     # -- motion --------------------------------------------------------
     def _feed_from(self, params):

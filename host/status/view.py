@@ -6,6 +6,16 @@ dicts. :class:`Status` gives both, read-only; a dict inside a dict is viewed
 the same way when it is read (lists, tuples and Coord stay as they are)."""
 
 
+# The print job's objects (mendel.status.jobs): there only under `mendel serve`.
+SERVE_ONLY_OBJECTS = ("print_stats", "virtual_sdcard", "pause_resume", "idle_timeout")
+
+
+class ServeOnlyObject(RuntimeError):
+    """A template read a print-job object outside `mendel serve` (not an
+    AttributeError, so the template stops here with this message instead of
+    an undefined value)."""
+
+
 def view(value):
     """``value`` as a template sees it: a dict (or any mapping with
     ``items``) as a :class:`Status`, anything else as it is."""
@@ -31,6 +41,11 @@ class Status:
         try:
             return view(self._values[name])
         except KeyError:
+            if name in SERVE_ONLY_OBJECTS and "toolhead" in self._values:
+                raise ServeOnlyObject(
+                    "printer.%s is there only in `mendel serve` (the print job's objects); "
+                    "`mendel print` and `mendel check` have no print job to pause or "
+                    "resume" % name) from None
             raise AttributeError(name) from None
 
     def __setattr__(self, name, value):
