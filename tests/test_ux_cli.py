@@ -65,7 +65,10 @@ def test_print_json_interrupted_prints_an_error_object(tmp_path, signum, status,
     proc = subprocess.Popen(
         [sys.executable, "-m", "mendel", "print", "--json", "--sim-realtime", "--progress",
          "--log", str(log), EXAMPLE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        cwd=tmp_path)
+        cwd=tmp_path,
+        # Ctrl-C as in a terminal, also when the tests run as a background job
+        # (a shell starts those with SIGINT ignored, and Python keeps that).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         # Wait for the progress bar: the print is under way.
         seen, deadline = b"", time.monotonic() + 60
