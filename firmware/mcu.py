@@ -29,7 +29,6 @@ CONTROL_HZ = const(10)
 HOST_SILENCE_S = const(3)
 # Longest time the main loop may be away (inside a read) before guard() acts.
 STALL_S = const(1)
-_CLOCK_MASK = const(0xFFFFFFFF)
 # Bytes of a shutdown reason that fit one frame: 64 - 5 framing - id - length.
 _REASON_IN_FRAME = const(56)
 # Chunk of ``get_shutdown``: 64 - 5 framing - id - offset (2) - length.
@@ -117,8 +116,11 @@ class Mcu:
 
     @link.command("get_clock")
     def cmd_get_clock(self):
-        """Report the low 32 bits of the MCU clock (ticks); the host extends them."""
-        self.link.send(CLOCK, self.hal.clock() & _CLOCK_MASK)
+        """Report the MCU clock (ticks), all its bits: a host that connects
+        after the clock passed 2**32 (358 s at 12 MHz: a board left powered,
+        FIRMWARE_RESTART, M999) learns its epoch, since every clock the host
+        sends (set_step_clock, queue_heater ...) is a whole one."""
+        self.link.send(CLOCK, self.hal.clock())
 
     @link.command("set_max_duration", "ii")
     def cmd_set_max_duration(self, hid, ms):

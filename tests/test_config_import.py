@@ -119,6 +119,8 @@ def test_an_ender3_moved_to_the_simulated_board_is_rewired_by_role_and_prints(tm
     assert changed[("stepper_x", "step_pin")].startswith(
         "gpio11 -> sim_x_step: gpio11 is not a pin of the board 'sim'")
     assert "check the motor's direction" in changed[("stepper_x", "dir_pin")]
+    assert cfg.serial is None       # the simulated board has no port: mendel serve starts it
+    assert ("mcu", "serial") in {(note.section, note.key) for note in result.gaps}
     with printer_on_sim(cfg) as (printer, said):
         report = run(printer, tmp_path, "M104 S200\nM109 S200\n" + SMALL_JOB
                      + "G1 E2 F300\n")

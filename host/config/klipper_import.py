@@ -128,6 +128,9 @@ def import_klipper(path, board):
     return result
 
 
+SIM_BOARD = "sim"          # boards/sim.json: run by MicroPython's unix port, no port
+
+
 def _renamed(entry):
     """A word on a serial port named after Klipper's firmware (``/dev/serial/by-id/
     usb-Klipper_...``): the board has another name once Mendel's firmware is on it."""
@@ -152,6 +155,11 @@ def _read(path, board):
         entries = sections.setdefault(target, {})
         headers.setdefault(target, parser.where(name))
         for key, value in parser.items(name):
+            if name == "mcu" and key in ("serial", "baud") and board == SIM_BOARD:
+                gaps.append(Note(parser.where(name, key), name, key,
+                                 "left out: the simulated board has no port (mendel serve "
+                                 "and mendel print start it themselves)"))
+                continue
             entries[key] = Entry(value, parser.where(name, key), name if target != name else None)
     saved = autosave.block_parser(path)
     block = {name: {key: Entry(value, saved.where(name, key))

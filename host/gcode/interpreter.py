@@ -110,6 +110,9 @@ class Interpreter:
         self.on_error = on_error or self._raise
         self.position = list(machine.position)      # machine coordinates, mm
         self.logical_e = self.position[3]           # E as the G-code names it
+        # What G92 E / RESTORE_GCODE_STATE renamed away: logical_e + this is
+        # the E the G-code has asked for so far (see commanded_e).
+        self.e_renamed = 0.0
         self.base = [0.0, 0.0, 0.0]                 # machine = logical + base (X, Y, Z)
         self.homing_origin = [0.0, 0.0, 0.0]        # SET_GCODE_OFFSET's part of base (X, Y, Z)
         self.absolute = True                        # G90 / G91 (X, Y, Z)
@@ -504,7 +507,7 @@ class Interpreter:
             if axis in params:
                 self.base[i] = self.position[i] - (params[axis] or 0.0) * self.scale
         if "E" in params:
-            self.logical_e = (params["E"] or 0.0) * self.scale
+            self.rename_e((params["E"] or 0.0) * self.scale)
 
     def _dwell(self, command):
         params = command.params
@@ -542,7 +545,6 @@ class Interpreter:
         self._extrude_only(settings.retract_length + settings.unretract_extra_length,
                            settings.unretract_speed)
         self.retracted = False
-        self.homed_axes = set()                     # "x", "y", "z" after G28, until M84
 
     def _extrude_only(self, length, speed):
         if length == 0.0:
@@ -570,6 +572,18 @@ class Interpreter:
             self.settings.unretract_extra_length = params["S"]
         if params.get("F") is not None and params["F"] > 0:
             self.settings.unretract_speed = params["F"] / 60.0
+
+    @property
+    def commanded_e(self):
+        """Filament the G-code's moves have asked for, mm: E as the G-code
+        names it, without G92 renames; before M221's factor, and with the
+        moves of excluded objects (Klipper's print_stats.filament_used)."""
+        return self.logical_e + self.e_renamed
+
+    def rename_e(self, value):
+        """Call the extruder's position ``value`` (mm) from now on (G92 E)."""
+        self.e_renamed += self.logical_e - value
+        self.logical_e = value
 
     # -- modes ---------------------------------------------------------
     def e_is_absolute(self):

@@ -120,7 +120,7 @@ def restore_gcode_state(interpreter, params):
     interpreter.absolute, interpreter.absolute_e = state.absolute, state.absolute_e
     interpreter.base = list(state.base)
     interpreter.homing_origin = list(state.homing_origin)
-    interpreter.logical_e = state.logical_e
+    interpreter.rename_e(state.logical_e)
     interpreter.feed, interpreter.scale = state.feed, state.scale
     interpreter.speed_factor = state.speed_factor
     interpreter.extrude_factor = state.extrude_factor

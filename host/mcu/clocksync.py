@@ -30,8 +30,14 @@ class ClockSync:
         self._origin = (0.0, 0)
 
     def extend(self, clock32):
-        """64-bit clock from its low 32 bits, continuing from the last one seen."""
-        clock32 &= _WRAP - 1
+        """64-bit clock from its low 32 bits, continuing from the last one seen.
+
+        A board whose firmware reports its whole clock (protocol 0.3: values
+        of 2**32 and more) gives it as it is, so a host that connects after
+        the 32-bit clock wrapped has the board's epoch, not its own."""
+        if clock32 >= _WRAP:
+            self.last_clock = clock32
+            return clock32
         if self.last_clock is None:
             self.last_clock = clock32
             return clock32

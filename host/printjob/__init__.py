@@ -39,7 +39,7 @@ class Jobs:
     """The job state of one served printer.
 
     ``config``: a :class:`~mendel.config.printjob.PrintJobConfig`;
-    ``clock()``: print time now (s); ``extruder_position()``: mm;
+    ``clock()``: print time now (s); ``extruder_position()``: commanded E, mm;
     ``virtual_clock``: the board runs on the simulated board's virtual clock
     (files are read in larger batches).
     :attr:`interpreter` must be set before a command runs.
@@ -149,8 +149,14 @@ class Jobs:
         return name
 
     def _reset_file(self, command):
+        """SDCARD_RESET_FILE: a print under way is stopped and unloaded, as
+        Klipper does (but not from a line of the file itself)."""
         Params(command)
-        self.sdcard.reset()
+        card = self.sdcard
+        if card.running:
+            raise SdcardError("SDCARD_RESET_FILE cannot run from the file that prints")
+        card.pause(self.interpreter)
+        card.reset()
         self.pause_resume.clear()
 
     def _m20(self, command):

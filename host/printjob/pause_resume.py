@@ -11,7 +11,8 @@ virtual_sdcard or on a job a serial client streams.
 * ``RESUME [VELOCITY=<mm/s>]``: ``RESTORE_GCODE_STATE NAME=PAUSE_STATE
   MOVE=1 MOVE_SPEED=<VELOCITY or recover_velocity>`` (the toolhead travels
   back to where it paused, the G-code modes and E come back), then the file
-  reads on from where it stopped. An error when not paused.
+  reads on from where it stopped. When nothing is paused it says so and
+  does nothing, as Klipper (not an error: a RESUME macro goes on).
 * ``CANCEL_PRINT``: the file is unloaded and print_stats says cancelled; a
   serial host is told ``// action:cancel``.
 * ``CLEAR_PAUSE``: forget the pause without resuming.
@@ -50,7 +51,8 @@ class PauseResume:
 
     def resume(self, interpreter, velocity=None):
         if not self.is_paused:
-            raise PauseResumeError("Print is not paused, resume aborted")
+            interpreter.machine.respond("Print is not paused, resume aborted")    # as Klipper
+            return
         speed = self.recover_velocity if velocity is None else float(velocity)
         if not speed > 0.0:
             raise PauseResumeError("RESUME VELOCITY must be above 0 mm/s")

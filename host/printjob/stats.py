@@ -9,7 +9,9 @@ board's clock, so a simulated print reports the time a real one would
 take): ``total_duration`` from the start, pauses included;
 ``print_duration`` without pauses and without the time before the first
 extrusion (heating, homing, probing), as Klipper counts it.
-``filament_used`` is mm of filament the extruder moved while printing.
+``filament_used`` is mm of filament the file's moves asked for while
+printing, as Klipper counts it: E as the G-code gives it (G92 renames left
+out), before M221's factor, excluded objects' moves included.
 ``SET_PRINT_STATS_INFO TOTAL_LAYER= CURRENT_LAYER=`` fills ``info``.
 
 The API server reads :meth:`PrintStats.status` from its own thread while the
@@ -20,8 +22,8 @@ import threading
 
 
 class PrintStats:
-    """``clock()``: print time now (s); ``extruder_position()``: the extruder's
-    machine position (mm)."""
+    """``clock()``: print time now (s); ``extruder_position()``: the E the
+    G-code has asked for so far (mm; the interpreter's ``commanded_e``)."""
 
     def __init__(self, clock, extruder_position):
         self._clock = clock

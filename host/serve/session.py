@@ -121,7 +121,7 @@ class Session(MarlinSide, ConsoleSide, FilePrinting):
         mcu = printer.mcu
         self.jobs = Jobs(printer.config.printjob,
                          clock=lambda: mcu.clock_estimate() / mcu.clock_freq,
-                         extruder_position=lambda: printer.toolhead.position[3],
+                         extruder_position=lambda: self.interpreter.commanded_e,
                          virtual_clock=mcu.virtual)
         self._new_interpreter()
         # An M112 of the old printer is done with, even one whose shutdown the
@@ -195,6 +195,11 @@ class Session(MarlinSide, ConsoleSide, FilePrinting):
                     answered.append(error)
                     done(error)
                 lines = self._guarded(self._script, item[1], done)
+                if not answered and self.halted is not None:
+                    # The halt of an M112 sent just before was confirmed first:
+                    # the script runs now (a FIRMWARE_RESTART does, the rest
+                    # is refused as on a halted printer).
+                    lines += self._guarded(self._script, item[1], done)
                 if not answered:            # the board halted before or while it ran
                     done("Printer is halted (%s): FIRMWARE_RESTART restarts it" % self.halted)
             else:
