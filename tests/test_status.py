@@ -85,6 +85,25 @@ def test_old_moves_are_dropped():
     assert history.at(21.0) is not None
 
 
+def test_a_position_declared_anew_forgets_the_moves_kept():
+    """Homing ends in force_position: the homing move an endstop cut short
+    must not show as still under way (Mainsail's live position)."""
+    head = Head()
+    history = MotionHistory.attach(head)
+    head.scheduled(move_along_x(), 3.0)
+    assert history.at(4.0) is not None
+    head.scheduled(None, 4.0)
+    assert history.at(4.0) is None and history.last_end() is None
+
+
+def test_after_homing_the_live_position_is_where_the_toolhead_is():
+    from served import script, served
+    with served() as (_port, session):
+        history = MotionHistory.attach(session.printer.toolhead)
+        assert script(session, "G28") is None
+        assert history.last_end() == ([0.0, 0.0, 0.0, 0.0], 0.0, 0.0)
+
+
 def interpreter_on(cfg):
     machine = Machine(cfg)
     return Interpreter(machine, macros=cfg.macros.session(), warn=lambda text: None), machine

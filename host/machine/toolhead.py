@@ -84,7 +84,9 @@ class Toolhead:
         self._queue_step_id = mcu.message_id("queue_step")
         self._feed = self._move_feed()
         self.sent_runs = None      # called with (data, ends) of each batch of encoded runs
-        self.scheduled = None      # called with (moves, start s) of each batch scheduled
+        # Called with (moves, start s) of each batch scheduled, and with
+        # (None, s) when the position is declared anew (force_position).
+        self.scheduled = None
         # (move tag, action): actions waiting for the moves before them to be timed;
         # (clock, action): timed ones, called before the board clock gets there.
         self._at_motion = collections.deque()
@@ -413,6 +415,10 @@ class Toolhead:
         self.motion.set_position(point)
         self.stepgen.set_position(point)
         self._offsets = [now - steps for now, steps in zip(self.stepgen.positions(), board)]
+        if self.scheduled is not None:
+            # The moves scheduled so far (a homing move an endstop cut short)
+            # are not where the toolhead is: a watcher forgets them.
+            self.scheduled(None, self.print_time)
 
     def homing_move(self, target, speed, armed):
         """Move straight to ``target`` [x, y, z, e] mm at ``speed`` mm/s with

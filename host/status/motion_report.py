@@ -58,6 +58,7 @@ class MotionHistory:
     def __init__(self, head):
         self._head = head
         self._batches = collections.deque()     # (moves, start s, end s) of each batch
+        self._standing = None       # [x, y, z, e] declared by the last force_position
 
     @classmethod
     def attach(cls, head):
@@ -72,7 +73,14 @@ class MotionHistory:
 
     def add(self, moves, start_s):
         """Keep a scheduled batch: ``moves`` PLANNED_DTYPE rows, the first
-        starting at board time ``start_s``."""
+        starting at board time ``start_s``; ``moves`` None: the toolhead's
+        position was declared anew (homing ended, SET_KINEMATIC_POSITION),
+        so the moves kept (one an endstop cut short) are forgotten."""
+        if moves is None:
+            self._batches.clear()
+            position = getattr(self._head, "position", None)
+            self._standing = None if position is None else [float(v) for v in position]
+            return
         durations = moves["accel_t"] + moves["cruise_t"] + moves["decel_t"]
         ends = start_s + np.cumsum(durations)
         self._batches.append((moves, ends - durations, ends))
@@ -96,10 +104,11 @@ class MotionHistory:
         return None
 
     def last_end(self):
-        """(end of the last kept move, 0, 0), or None without moves."""
+        """(end of the last kept move, 0, 0), or where the toolhead was declared
+        to be since (homing); None without either."""
         batches = list(self._batches)
         if not batches:
-            return None
+            return None if self._standing is None else (list(self._standing), 0.0, 0.0)
         return [float(v) for v in batches[-1][0][-1]["end"]], 0.0, 0.0
 
 
