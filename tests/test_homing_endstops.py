@@ -28,18 +28,27 @@ start_position = 33
 """
 
 
+def homed(cfg, tmp_path, text):
+    """Run ``text`` on the simulated printer ``cfg`` and check that the host
+    counts every motor's steps as the board does; returns (the board's step
+    counts, the toolhead's [x, y, z, e] mm, the kinematics' home position)."""
+    with printer_on_sim(cfg) as (printer, _said):
+        run(printer, tmp_path, text)
+        host = printer.toolhead.motor_positions()
+        board = board_steps(printer)
+        position = list(printer.toolhead.position)
+        home = printer.toolhead.kinematics.home_position()
+    assert host[:3] == board[:3]
+    return board, position, home
+
+
 def test_g28_finds_switches_that_are_not_where_the_config_says(tmp_path):
     """Switches 1.3, -0.7 and 0.45 mm off position_endstop, carriages at
     unknown places: after G28 the host's count of each motor's steps is the
     board's to the step, and the physical carriage (start + steps) is at its
     switch, within one step and the switch's repeatability."""
     cfg = write_cfg(tmp_path, default_config(), CARTESIAN_SIM)
-    with printer_on_sim(cfg) as (printer, _said):
-        run(printer, tmp_path, "G28\n")
-        host = printer.toolhead.motor_positions()
-        board = board_steps(printer)
-        position = list(printer.toolhead.position)
-    assert host[:3] == board[:3]
+    board, position, _home = homed(cfg, tmp_path, "G28\n")
     assert position[:3] == [0.0, 0.0, 0.0]
     starts = {"x": 77.0, "y": 150.0, "z": 33.0}
     offsets = {"x": 1.3, "y": -0.7, "z": 0.45}
@@ -72,12 +81,7 @@ def test_corexy_homes_x_with_both_motors_to_the_step(tmp_path):
     cfg = write_cfg(tmp_path, config_path("corexy"),
                     "[sim_plant stepper_x]\nendstop_offset = 0.8\nstart_position = 60\n"
                     "[sim_plant stepper_y]\nstart_position = 40\n")
-    with printer_on_sim(cfg) as (printer, _said):
-        run(printer, tmp_path, "G28\nG1 X100 Y100 Z20 F6000\nG28\n")
-        host = printer.toolhead.motor_positions()
-        board = board_steps(printer)
-        position = list(printer.toolhead.position)
-    assert host[:3] == board[:3]
+    board, position, _home = homed(cfg, tmp_path, "G28\nG1 X100 Y100 Z20 F6000\nG28\n")
     assert position[:3] == [0.0, 0.0, 0.0]
     a = (60 + 40) + board[0] / CARRIAGE_SPM
     b = (60 - 40) + board[1] / CARRIAGE_SPM
@@ -94,13 +98,7 @@ def test_delta_homes_each_tower_on_its_own_switch(tmp_path):
                     "[sim_plant stepper_a]\nendstop_offset = 0.8\nstart_position = 200\n"
                     "[sim_plant stepper_b]\nstart_position = 210\n"
                     "[sim_plant stepper_c]\nstart_position = 220\n")
-    with printer_on_sim(cfg) as (printer, _said):
-        run(printer, tmp_path, "G28\nG1 Z20 F600\nG28\n")
-        host = printer.toolhead.motor_positions()
-        board = board_steps(printer)
-        position = list(printer.toolhead.position)
-        home = printer.toolhead.kinematics.home_position()
-    assert host[:3] == board[:3]
+    board, position, home = homed(cfg, tmp_path, "G28\nG1 Z20 F600\nG28\n")
     assert position[:3] == pytest.approx(home, abs=1e-9)
     for steps, rise in zip(board[:3], (50.8, 40.0, 30.0)):
         assert abs(steps / CARRIAGE_SPM - rise) <= 1.0 / CARRIAGE_SPM + SPREAD

@@ -180,22 +180,17 @@ class VirtualSdcard:
         interpreter.filename = self.print_stats.filename or self.file_path
         interpreter.file_stop = False
         self.running = True
-        errors = []
-        on_error = interpreter.on_error
-        interpreter.on_error = lambda lineno, text, reason: errors.append(
-            (lineno, text, reason)) or on_error(lineno, text, reason)
         try:
             stopped = interpreter.run_batches([batch])
         except CommandError:
-            if errors:
-                self._after(batch, base, errors[0][0] - 1)
+            # The interpreter's line is the one refused: the file stops before it.
+            self._after(batch, base, interpreter.lines - 1)
             self._batches = None
             raise
         finally:
             self.running = False
             interpreter.file_stop = False
             interpreter.filename = filename
-            interpreter.on_error = on_error
         if stopped is not None:
             self._after(batch, base, stopped)
             self._batches = None

@@ -122,17 +122,26 @@ class ConsoleSide:
             self.printer.poll_temperatures()
             self.printer.replies.append(temperature_report(self.readings(), ok=True))
             return
-        interpreter = self.interpreter
-        unknown_before = interpreter.unsupported.get(code, [0])[0]
-        ignored_before = interpreter.ignored.get(code, 0)
-        notices = len(self.printer.notices)
-        if command.error is not None and code not in interpreter._handlers:
+        if command.error is not None and code not in self.interpreter._handlers:
             raise UnknownCommand('Unknown command:"%s"' % text.strip())
-        interpreter.execute(command)
-        if interpreter.unsupported.get(code, [0])[0] > unknown_before or \
-                interpreter.ignored.get(code, 0) > ignored_before:
+        notices = len(self.printer.notices)
+        if self._execute_known(command) is not None:
             del self.printer.notices[notices:]      # the file-style "not supported" warning
             raise UnknownCommand('Unknown command:"%s"' % code)
+
+    def _execute_known(self, command):
+        """Run ``command`` on the interpreter; None, or "unknown" (a command
+        Mendel does not have) or "ignored" (one it knows and ignores), which
+        the interpreter counts rather than raises. Raises what it raises."""
+        interpreter, code = self.interpreter, command.code
+        unknown_before = interpreter.unsupported.get(code, [0])[0]
+        ignored_before = interpreter.ignored.get(code, 0)
+        interpreter.execute(command)
+        if interpreter.unsupported.get(code, [0])[0] > unknown_before:
+            return "unknown"
+        if interpreter.ignored.get(code, 0) > ignored_before:
+            return "ignored"
+        return None
 
     @staticmethod
     def command_help():

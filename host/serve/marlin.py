@@ -110,14 +110,13 @@ class MarlinSide:
         is an un-numbered line that does not read as G-code (line noise, the
         tail of a split line). A numbered line that does not read, or that the
         printer refuses, is an ``Error:``."""
-        printer, interpreter = self.printer, self.interpreter
+        printer = self.printer
         printer.replies.clear()
         printer.notices.clear()
         code = command.code
-        unknown_before = interpreter.unsupported.get(code, [0])[0]
-        ignored_before = interpreter.ignored.get(code, 0)
+        unknown = None
         try:
-            interpreter.execute(command)
+            unknown = self._execute_known(command)
         except PlaceholderWarning as exc:
             printer.notices.append("%s: %s" % (text, exc))
         except WaitCancelled as exc:
@@ -130,12 +129,11 @@ class MarlinSide:
             # rather than print on without the line.
             self._console(self._console_lines(printer.notices, [], "%s: %s" % (text, exc)))
             return self._echo(printer.notices) + ["Error:%s: %s" % (text, exc)]
-        if interpreter.unsupported.get(code, [0])[0] > unknown_before:
+        if unknown is not None:
             self._console(['!! Unknown command:"%s"' % code])
+            if unknown == "ignored":
+                return [_UNKNOWN % text + " (%s)" % KNOWN_IGNORED.get(code, "ignored")]
             return [_UNKNOWN % text]
-        if interpreter.ignored.get(code, 0) > ignored_before:
-            self._console(['!! Unknown command:"%s"' % code])
-            return [_UNKNOWN % text + " (%s)" % KNOWN_IGNORED.get(code, "ignored")]
         self._console(self._console_lines(printer.notices, printer.replies))
         lines = self._echo(printer.notices)
         if command.code in REPORTS:
