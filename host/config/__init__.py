@@ -27,7 +27,7 @@ import math
 from mendel import resources
 from mendel.config import bed_mesh as bed_mesh_mod, file as configfile, homing
 from mendel.config import gcode_extras, pins as configpins, printjob, probe as probe_mod
-from mendel.config import simplant
+from mendel.config import shaping, simplant
 from mendel.config.section import ConfigError, Problem, Section as _Section, optional
 from mendel.boards import BoardError, load_board
 from mendel.gcode import macros
@@ -94,7 +94,7 @@ class PrinterConfig:
     kinematics_params: dict = dataclasses.field(default_factory=dict)
     serial: str = None               # [board] serial: the board's port, if given
     baud: int = 250000
-    pressure_advance: float = 0.0    # s; read and checked, not applied by the planner yet
+    pressure_advance: float = 0.0    # s of extrusion velocity (mm per mm/s)
     pressure_advance_smooth_time: float = 0.040
     pins: dict = dataclasses.field(default_factory=dict)    # "[section] key" -> Pin
     macros: "macros.MacroSet" = None
@@ -108,6 +108,7 @@ class PrinterConfig:
     mesh_profiles: dict = dataclasses.field(default_factory=dict)   # name -> profile dict
     # [virtual_sdcard], [pause_resume], [idle_timeout] (mendel.config.printjob).
     printjob: "printjob.PrintJobConfig" = None
+    input_shaper: "shaping.InputShaperConfig" = None     # [input_shaper], or None
     # [respond], [gcode_arcs], [display_status], [exclude_object]
     # (mendel.config.gcode_extras).
     gcode_extras: "gcode_extras.GcodeExtras" = dataclasses.field(
@@ -376,10 +377,8 @@ def _read_more(parser, path, read_keys, config, extruder):
                                                 maxval=1.0)
     config.pressure_advance_smooth_time = extruder.getfloat(
         "pressure_advance_smooth_time", 0.040, above=0.0, maxval=0.200)
-    if config.pressure_advance:
-        config.warnings.append(str(extruder.problem(
-            "pressure_advance", "%g s is read but not applied: the planner has no "
-            "pressure advance yet" % config.pressure_advance)))
+    config.input_shaper = shaping.load(optional(parser, path, "input_shaper", read_keys),
+                                       config.kinematics in ("cartesian", "corexy"))
 
 
 def _skip_pins(parser, read_keys):
