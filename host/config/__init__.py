@@ -27,7 +27,7 @@ import math
 from mendel import resources
 from mendel.config import bed_mesh as bed_mesh_mod, file as configfile, homing
 from mendel.config import gcode_extras, pins as configpins, printjob, probe as probe_mod
-from mendel.config import simplant
+from mendel.config import resonance_tester as resonance_mod, simplant
 from mendel.config.section import ConfigError, Problem, Section as _Section, optional
 from mendel.boards import BoardError, load_board
 from mendel.gcode import macros
@@ -106,6 +106,8 @@ class PrinterConfig:
     homing_override: "homing.HomingOverride" = None
     bed_mesh: "bed_mesh_mod.BedMeshConfig" = None
     mesh_profiles: dict = dataclasses.field(default_factory=dict)   # name -> profile dict
+    # [resonance_tester] (mendel.config.resonance_tester), None without.
+    resonance_tester: "resonance_mod.ResonanceTesterConfig" = None
     # [virtual_sdcard], [pause_resume], [idle_timeout] (mendel.config.printjob).
     printjob: "printjob.PrintJobConfig" = None
     # [respond], [gcode_arcs], [display_status], [exclude_object]
@@ -308,6 +310,8 @@ def load(path=None):
         kinematics_params=params)
     _read_more(parser, path, read_keys, config, extruder)
     _read_levelling(parser, path, read_keys, config)
+    config.resonance_tester = resonance_mod.load(
+        optional(parser, path, "resonance_tester", read_keys))
     config.printjob = printjob.load(
         path, *(optional(parser, path, name, read_keys)
                 for name in ("virtual_sdcard", "pause_resume", "idle_timeout")),
