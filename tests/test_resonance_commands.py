@@ -160,3 +160,14 @@ def test_shaper_calibrate_finds_both_axes_applies_and_saves(tmp_path):
         # moves (its restart after a full step queue), and the plant rings down.
         assert spectrum.peak_frequency() == pytest.approx(freq, rel=0.03)
         assert [name for name, _f, _r in fits] == ["zv", "mzv", "ei", "2hump_ei", "3hump_ei"]
+
+
+def test_mendel_check_reads_the_arguments_and_moves_nothing(tmp_path):
+    from mendel.machine.check import check_file
+    cfg = write_cfg(tmp_path, default_config(), TESTER)
+    path = tmp_path / "tune.gcode"
+    path.write_text("G28\nSHAPER_CALIBRATE AXIS=X MAX_SMOOTHING=0.2\nTEST_RESONANCES AXIS=Q\n"
+                    "TEST_RESONANCES AXIS=Y OUTPUT=raw_data FREQ_END=50\n")
+    report = check_file(str(path), cfg)
+    assert [(e["line"], e["reason"]) for e in report["errors"]] == [
+        (3, "TEST_RESONANCES: AXIS=Q is not X or Y (Mendel tests X and Y)")]
