@@ -11,7 +11,8 @@ macros (``[gcode_macro NAME]``) are built by :mod:`mendel.gcode.macros`.
 Each further feature reads its own sections in its own module:
 :mod:`~mendel.config.homing` (stepper homing keys, ``[safe_z_home]``,
 ``[homing_override]``), :mod:`~mendel.config.probe` (``[probe]``,
-``[bltouch]``), :mod:`~mendel.config.bed_mesh`, :mod:`~mendel.config.simplant`
+``[bltouch]``), :mod:`~mendel.config.bed_mesh`, :mod:`~mendel.config.resonance_tester`,
+:mod:`~mendel.config.simplant`
 (the simulated printer) and :mod:`mendel.thermal.settings` (heaters);
 :mod:`~mendel.config.autosave` keeps SAVE_CONFIG's block at the end of the
 file. Typed values stop at the first error; unknown sections and keys, pins
