@@ -103,3 +103,13 @@ def test_max_smoothing_limits_the_scan():
     assert best.smoothing <= 0.1 < free.smoothing
     with pytest.raises(calibrate.CalibrationError, match="unknown shaper 'zz'"):
         calibrate.find_best_shaper(spectrum, shaper_types=("zz",))
+
+
+def test_the_fit_weighs_the_psd_up_to_the_highest_shaper_frequency_tried():
+    """As Klipper: a low max_freq (a short test) still weighs the spectrum up
+    to the last shaper frequency tried (149.8 Hz)."""
+    spectrum = calibrate.frequency_response(sweep_samples(37.0, 0.08, 0)).normalized()
+    low, _ = calibrate.fit_shaper("mzv", spectrum, max_freq_hz=50.0)
+    high, _ = calibrate.fit_shaper("mzv", spectrum, max_freq_hz=149.8)
+    assert (low.freq_hz, low.vibrations) == (high.freq_hz, high.vibrations)
+    assert low.freqs_hz[-1] > 148.0

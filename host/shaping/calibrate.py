@@ -244,8 +244,10 @@ def fit_shaper(shaper_type, spectrum, max_smoothing=None, **options):
     :data:`SHAPER_MIN_FREQ_HZ` to :data:`MAX_SHAPER_FREQ_HZ`, highest first,
     stopping once smoothing passes ``max_smoothing`` (mm) after a first
     result; ``chosen`` as the module docstring says. ``options``: those of
-    :func:`evaluate`."""
+    :func:`evaluate` (``max_freq_hz`` raised to the highest frequency tried)."""
     freqs = np.arange(SHAPER_MIN_FREQ_HZ[shaper_type], MAX_SHAPER_FREQ_HZ, FREQ_STEP_HZ)
+    # The PSD is weighed at least up to the highest shaper frequency tried.
+    options["max_freq_hz"] = max(options.get("max_freq_hz", MAX_FREQ_HZ), freqs[-1])
     best = None
     tried = []
     for freq in freqs[::-1]:
