@@ -11,7 +11,8 @@ macros (``[gcode_macro NAME]``) are built by :mod:`mendel.gcode.macros`.
 Each further feature reads its own sections in its own module:
 :mod:`~mendel.config.homing` (stepper homing keys, ``[safe_z_home]``,
 ``[homing_override]``), :mod:`~mendel.config.probe` (``[probe]``,
-``[bltouch]``), :mod:`~mendel.config.bed_mesh`, :mod:`~mendel.config.simplant`
+``[bltouch]``), :mod:`~mendel.config.bed_mesh`, :mod:`~mendel.config.resonance_tester`,
+:mod:`~mendel.config.simplant`
 (the simulated printer) and :mod:`mendel.thermal.settings` (heaters);
 :mod:`~mendel.config.autosave` keeps SAVE_CONFIG's block at the end of the
 file. Typed values stop at the first error; unknown sections and keys, pins
@@ -27,7 +28,7 @@ import math
 from mendel import resources
 from mendel.config import bed_mesh as bed_mesh_mod, file as configfile, homing
 from mendel.config import gcode_extras, pins as configpins, printjob, probe as probe_mod
-from mendel.config import shaping, simplant
+from mendel.config import resonance_tester as resonance_mod, shaping, simplant
 from mendel.config.section import ConfigError, Problem, Section as _Section, optional
 from mendel.boards import BoardError, load_board
 from mendel.gcode import macros
@@ -106,6 +107,8 @@ class PrinterConfig:
     homing_override: "homing.HomingOverride" = None
     bed_mesh: "bed_mesh_mod.BedMeshConfig" = None
     mesh_profiles: dict = dataclasses.field(default_factory=dict)   # name -> profile dict
+    # [resonance_tester] (mendel.config.resonance_tester), None without.
+    resonance_tester: "resonance_mod.ResonanceTesterConfig" = None
     # [virtual_sdcard], [pause_resume], [idle_timeout] (mendel.config.printjob).
     printjob: "printjob.PrintJobConfig" = None
     input_shaper: "shaping.InputShaperConfig" = None     # [input_shaper], or None
@@ -309,6 +312,8 @@ def load(path=None):
         kinematics_params=params)
     _read_more(parser, path, read_keys, config, extruder)
     _read_levelling(parser, path, read_keys, config)
+    config.resonance_tester = resonance_mod.load(
+        optional(parser, path, "resonance_tester", read_keys))
     config.printjob = printjob.load(
         path, *(optional(parser, path, name, read_keys)
                 for name in ("virtual_sdcard", "pause_resume", "idle_timeout")),

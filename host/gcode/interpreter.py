@@ -51,6 +51,7 @@ from mendel.gcode.commands import KNOWN_IGNORED
 from mendel.homing import commands as homing_commands
 from mendel.probing import commands as probing_commands
 from mendel.probing import mesh_commands
+from mendel.shaping import commands as shaping_commands
 from mendel.gcode.reader import commands
 from mendel.printjob import HELP as _PRINT_JOB_HELP
 
@@ -164,6 +165,7 @@ class Interpreter:
         self._handlers.update(self.exclude_object.handlers())    # EXCLUDE_OBJECT_*, M486
         self._handlers.update(heater_fan_commands.handlers(self))
         self._handlers.update(macro_commands.handlers(self))     # RESPOND, *_GCODE_STATE
+        self._handlers.update(shaping_commands.handlers(self))   # TEST_RESONANCES, SHAPER_CALIBRATE
         # Commands of whoever runs the interpreter (`mendel serve`'s print
         # job: SDCARD_PRINT_FILE, PAUSE, ...): code -> fn(command).
         self._handlers.update(extra_handlers or {})
