@@ -43,7 +43,7 @@ exclusion, :mod:`mendel.gcode.exclude_object`), ``saved_states``
 """
 from mendel import __version__
 from mendel.errors import CommandError, printable
-from mendel.gcode import arcs, heater_fan_commands, macro_commands, offsets
+from mendel.gcode import arcs, heater_fan_commands, macro_commands, offsets, tuning_commands
 from mendel.gcode.display_status import DisplayStatus
 from mendel.gcode.exclude_object import ExcludeObject
 from mendel.gcode.params import key_values
@@ -164,6 +164,7 @@ class Interpreter:
         self._handlers.update(mesh_commands.handlers(self))      # BED_MESH_*
         self._handlers.update(self.exclude_object.handlers())    # EXCLUDE_OBJECT_*, M486
         self._handlers.update(heater_fan_commands.handlers(self))
+        self._handlers.update(tuning_commands.handlers(self))    # SET_INPUT_SHAPER, M900 ...
         self._handlers.update(macro_commands.handlers(self))     # RESPOND, *_GCODE_STATE
         self._handlers.update(shaping_commands.handlers(self))   # TEST_RESONANCES, SHAPER_CALIBRATE
         # Commands of whoever runs the interpreter (`mendel serve`'s print

@@ -72,6 +72,12 @@ class Toolhead:
         # SET_KINEMATIC_POSITION).
         self.stepgen.set_position(self.motion.position)
         self._offsets = self.stepgen.positions()
+        # printer.cfg's [input_shaper] and [extruder] pressure advance.
+        for axis, kind, freq, damping in (config.input_shaper.axes()
+                                          if config.input_shaper is not None else ()):
+            self.stepgen.set_input_shaper(axis, kind, freq, damping)
+        self.stepgen.set_pressure_advance(config.pressure_advance,
+                                          config.pressure_advance_smooth_time)
         self.print_time = 0.0
         self.queue_size = mcu.info["step_queue_size"]
         self.lead_time = mcu.info.get("lead_ticks", 0) / self.freq   # s
@@ -557,6 +563,20 @@ class ToolheadMachine:
 
     def wait_moves(self):
         self.toolhead.wait_moves()
+
+    @property
+    def input_shaper(self):
+        return self.toolhead.input_shaper
+
+    def set_input_shaper(self, axis, shaper_type, freq, damping_ratio):
+        self.toolhead.set_input_shaper(axis, shaper_type, freq, damping_ratio)
+
+    @property
+    def pressure_advance(self):
+        return self.toolhead.stepgen.pressure_advance
+
+    def set_pressure_advance(self, advance, smooth_time):
+        self.toolhead.set_pressure_advance(advance, smooth_time)
 
     def set_limits(self, **limits):
         self.toolhead.set_limits(**limits)
