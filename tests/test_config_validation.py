@@ -262,6 +262,10 @@ def test_pressure_advance_is_read_and_applied_without_a_warning(tmp_path):
     cfg = config.load(write(tmp_path, text))
     assert cfg.pressure_advance == 0.05
     assert cfg.warnings == []
+    from mendel.config import check as config_check
+    shown = config_check.report(config_check.check(write(tmp_path, text)))
+    assert "pressure_advance 0.05 s, smoothed over 0.04 s (applied)" in shown
+    assert "not applied" not in shown
     path = write(tmp_path, edited("0.05", "-1", text))
     with pytest.raises(config.ConfigError, match="pressure_advance: -1 is below the minimum"):
         config.load(path)

@@ -50,7 +50,10 @@ def test_pressure_advance_commands_of_klipper_marlin_and_reprapfirmware(tmp_path
         assert printer.pressure_advance == (0.04, 0.03)
         run(printer, tmp_path, "M572 D0 S0.025\n")
         assert printer.pressure_advance == (0.025, 0.03)
-        for text, message in (("M572 D1 S0.1", "D1 is not an extruder drive"),
+        run(printer, tmp_path, "M572 D1 S0.1\n")
+        assert said[-1].endswith("M572: D1 is not an extruder drive of this printer (it has "
+                                 "D0): ignored")
+        for text, message in (("M572 D0", "M572 needs S"),
                               ("M900", "M900 needs K"),
                               ("M900 K-1", "K must not be negative"),
                               ("SET_PRESSURE_ADVANCE SMOOTH_TIME=0.3",
@@ -94,3 +97,21 @@ def test_mendel_check_reads_the_commands_and_refuses_shaping_a_delta(tmp_path):
     assert [(e["line"], e["reason"]) for e in report["errors"]] == [
         (3, "SET_INPUT_SHAPER: shaper type 'bad' is not one of zv, mzv, zvd, ei, 2hump_ei, "
             "3hump_ei")]
+
+
+def test_short_moves_filling_the_step_queues_run_without_gaps(tmp_path):
+    # 0.2 mm zigzags: a full step queue holds under BUFFER_TIME of motion;
+    # the toolhead used to restart the motion there 0.25 s later, stopping
+    # the motors dead at speed (and the resonance test's sweep with them).
+    cfg = write_cfg(tmp_path, default_config(), "")
+    lines = ["G1 X%.1f Y%.2f F6000" % (100 + (i % 2) * 0.2, 100 + i * 0.02)
+             for i in range(3000)]
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "G28\nG1 X100 Y100 F6000\nM400\n")
+        toolhead = printer.toolhead
+        start, motion = toolhead.print_time, toolhead.motion_time
+        run(printer, tmp_path, "\n".join(lines) + "\n")
+        planned = toolhead.motion_time - motion
+        assert planned > 5.0
+        # The board ran the moves back to back: no time but the moves' own.
+        assert toolhead.print_time - start == pytest.approx(planned + 0.25, abs=1e-6)

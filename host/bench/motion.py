@@ -9,6 +9,9 @@
   kinematics -> step times and compression -> encoded link frames (the board
   is a null sink that takes every frame at once); beside it the same pipeline
   with every line through the Python interpreter;
+* the full pipeline again with input shaping (mzv at 40 Hz on X, ei at
+  50 Hz on Y) and pressure advance (0.05 s, smoothed over 40 ms) on:
+  the motors then follow the shaped position (``ShapedPath``);
 * peak memory of the pipeline (tracemalloc, in a separate pass so tracing
   does not slow the timed one).
 
@@ -16,6 +19,7 @@ Inputs: a real corpus file, and a generated file of 100,000 moves: short
 perimeter chords (0.3-1.5 mm) with extrusion, retracts and travels.
 A benchmark prints figures; it asserts nothing.
 """
+import copy
 import io
 import math
 import os
@@ -26,6 +30,7 @@ import tracemalloc
 import numpy as np
 
 from mendel import config as config_mod
+from mendel.config.shaping import InputShaperConfig
 from mendel.gcode.interpreter import Interpreter
 from mendel.gcode.reader import iter_batches, iter_commands
 from mendel.mcu import codec
@@ -173,6 +178,8 @@ class _Recorder:
     def __init__(self):
         self.position = [0.0, 0.0, 0.0, 0.0]
         self.events = []
+        self.pressure_advance = (0.0, 0.040)
+        self.input_shaper = {"x": None, "y": None}
 
     def move(self, target, speed):
         self.events.append((list(target), speed))
@@ -221,8 +228,17 @@ def lookahead_figures(events, cfg, repeat=3):
             "cython_moves_per_s": len(moves) / best, "python_moves_per_s": len(moves) / python_s}
 
 
+def tuned(cfg):
+    """A copy of ``cfg`` with the bench's input shapers and pressure advance."""
+    cfg = copy.copy(cfg)
+    cfg.input_shaper = InputShaperConfig(x=("mzv", 40.0, 0.1), y=("ei", 50.0, 0.1))
+    cfg.pressure_advance = 0.05
+    cfg.pressure_advance_smooth_time = 0.040
+    return cfg
+
+
 def pipeline_figures(data, cfg, repeat=2):
-    best = line_by_line = math.inf
+    best = line_by_line = shaped = math.inf
     for _ in range(repeat):
         start = time.perf_counter()
         result = run_pipeline(data, cfg)
@@ -230,6 +246,9 @@ def pipeline_figures(data, cfg, repeat=2):
         start = time.perf_counter()
         run_pipeline(data, cfg, feed=False)
         line_by_line = min(line_by_line, time.perf_counter() - start)
+        start = time.perf_counter()
+        shaped_result = run_pipeline(data, tuned(cfg))
+        shaped = min(shaped, time.perf_counter() - start)
     tracemalloc.start()
     run_pipeline(data, cfg)
     _current, peak = tracemalloc.get_traced_memory()
@@ -237,7 +256,9 @@ def pipeline_figures(data, cfg, repeat=2):
     result.update(seconds=best, moves_per_s=result["moves"] / best,
                   steps_per_s=result["steps"] / best, peak_memory_mb=peak / 1e6,
                   bytes_per_move=result["wire_bytes"] / max(result["moves"], 1),
-                  line_by_line_moves_per_s=result["moves"] / line_by_line)
+                  line_by_line_moves_per_s=result["moves"] / line_by_line,
+                  shaped_moves_per_s=shaped_result["moves"] / shaped,
+                  shaped_steps=shaped_result["steps"], shaped_runs=shaped_result["runs"])
     return result
 
 
@@ -279,6 +300,9 @@ def report(figures):
                                        pl["runs"], pl["bytes_per_move"]),
             "    every line through the Python interpreter: %.0f moves/s"
             % pl["line_by_line_moves_per_s"],
+            "    input shaping (mzv 40 Hz X, ei 50 Hz Y) + pressure advance 0.05 s: "
+            "%.0f moves/s (%d steps, %d runs)" % (pl["shaped_moves_per_s"], pl["shaped_steps"],
+                                                 pl["shaped_runs"]),
             "  peak memory:        %12.1f MB (tracemalloc, pipeline)" % pl["peak_memory_mb"],
         ]
     if bound:

@@ -145,6 +145,7 @@ def report(result):
             name, heater["sensor_type"], heater["control"], heater["min_temp"],
             heater["max_temp"], _pin_text(heater)))
     lines.append("  %-12s %s%s" % ("fan", result["fan"]["name"], _pin_text(result["fan"])))
+    lines += _tuning_text(result)
     for name, macro in result["macros"].items():
         lines.append("  macro        %s (%s): %s" % (name, macro["where"],
                                                     macro["description"]))
@@ -152,6 +153,23 @@ def report(result):
     lines += _printjob_text(result)
     lines += ["  warning: " + w for w in result["warnings"]]
     return "\n".join(lines)
+
+
+def _tuning_text(result):
+    """Pressure advance and input shaping, as they are applied."""
+    extruder = result["extruder"]
+    lines = []
+    if extruder["pressure_advance"]:
+        lines.append("  %-12s pressure_advance %g s, smoothed over %g s (applied)"
+                     % ("extruder", extruder["pressure_advance"],
+                        extruder["pressure_advance_smooth_time"]))
+    shaper = result.get("input_shaper")
+    if shaper:
+        lines.append("  %-12s %s" % ("input_shaper", "; ".join(
+            "%s: %s at %g Hz, damping_ratio %g" % (axis, a["shaper_type"], a["shaper_freq"],
+                                                   a["damping_ratio"])
+            if a["shaper_freq"] else "%s: off" % axis for axis, a in shaper.items())))
+    return lines
 
 
 def _homing_text(stepper):

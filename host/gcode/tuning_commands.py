@@ -38,13 +38,13 @@ def handlers(interpreter):
         "SET_PRESSURE_ADVANCE": lambda command: set_pressure_advance(machine, command,
                                                                      respond),
         "M900": lambda command: m900(machine, command),
-        "M572": lambda command: m572(machine, command),
+        "M572": lambda command: m572(machine, command, interpreter.warn),
     }
 
 
 def _need(machine, name, command):
     method = getattr(machine, name, None)
-    if method is None:
+    if not callable(method):
         raise CommandError("%s: this printer has no %s" % (command.code, name))
     return method
 
@@ -116,12 +116,14 @@ def m900(machine, command):
     setter(advance, machine.pressure_advance[1])
 
 
-def m572(machine, command):
-    """M572 D0 S<advance>: RepRapFirmware's pressure advance of drive 0."""
+def m572(machine, command, warn):
+    """M572 D0 S<advance>: RepRapFirmware's pressure advance of drive 0.
+    Another drive is said and ignored: slicers' start code sets every drive
+    a profile has (ideaMaker writes D0 and D1)."""
     drive = command.params.get("D", 0.0)
-    if drive != 0:
-        raise CommandError("M572: D%g is not an extruder drive of this printer (it has: D0)"
-                           % drive)
     advance = _advance_word(command, "S")
+    if drive != 0:
+        warn("M572: D%g is not an extruder drive of this printer (it has D0): ignored" % drive)
+        return
     setter = _need(machine, "set_pressure_advance", command)
     setter(advance, machine.pressure_advance[1])

@@ -38,6 +38,7 @@ from mendel.planner.motion import Motion
 from mendel.planner.stepgen import StepGenerator
 
 BUFFER_TIME = 0.25       # s of motion scheduled ahead of the board clock
+MIN_AHEAD_TIME = 0.05    # s: less motion left on the board than this is a restart
 TEMP_POLL_TIME = 1.0     # s of board time between temperature reports
 # Planned moves gathered before their steps are generated and sent: one call
 # into the step kernel per batch keeps Python out of the per-move work. The
@@ -362,8 +363,17 @@ class Toolhead:
         return int(round(print_time * self.freq))
 
     def _restart_time(self):
+        """Start the next motion ``BUFFER_TIME`` ahead of the board clock
+        once the board has (all but) run out of motion. While it still has
+        more than ``MIN_AHEAD_TIME`` beyond the lead times, motion goes on
+        where it is: a gap there would stop the motors dead at speed (the
+        moves released so far need not end at rest), as a full step queue
+        of short moves holding under BUFFER_TIME of motion would make it."""
         board_now = self.mcu.estimated_clock() / self.freq
-        earliest = board_now + BUFFER_TIME + self.lead_time + self.stepgen.lead_time
+        lead = self.lead_time + self.stepgen.lead_time
+        if self.print_time >= board_now + lead + MIN_AHEAD_TIME:
+            return
+        earliest = board_now + BUFFER_TIME + lead
         if self.print_time < earliest:
             self.print_time = earliest
 

@@ -54,10 +54,10 @@ class StepGenerator:
         start at ``print_time`` (s); returns when the last one ends (s)."""
         if not len(moves):
             return print_time
+        self._point = [float(v) for v in moves["end"][-1]]
         if self._path is None:
             return generate_steps(self.compressors, moves, self.motor_positions(moves["start"]),
                                   self.motor_positions(moves["end"]), print_time)
-        self._point = [float(v) for v in moves["end"][-1]]
         if self._plain:
             plain = self._plain
             generate_steps([self.compressors[m] for m in plain], moves,
