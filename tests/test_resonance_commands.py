@@ -154,9 +154,7 @@ def test_shaper_calibrate_finds_both_axes_applies_and_saves(tmp_path):
     assert block["input_shaper"]["shaper_freq_x"] == fitted["x"].group(2)
     for axis, freq in (("x", 37.0), ("y", 52.0)):
         spectrum, fits = csvfiles.read("/tmp/calibration_data_%s_e2e.csv" % axis)
-        # 3 %, not 2: the toolhead pauses between some batches of the test's
-        # moves (its restart after a full step queue), and the plant rings down.
-        assert spectrum.peak_frequency() == pytest.approx(freq, rel=0.03)
+        assert spectrum.peak_frequency() == pytest.approx(freq, rel=0.02)
         assert [name for name, _f, _r in fits] == ["zv", "mzv", "ei", "2hump_ei", "3hump_ei"]
 
 
