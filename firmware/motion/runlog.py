@@ -29,6 +29,9 @@ class RunLog:
         self._head = [0] * count
         self._used = [0] * count
         self._settled = [0] * count
+        # The last step of the runs folded in, per motor: [clock, direction
+        # (+1/-1), interval before it]; clock None before any.
+        self._last = [[None, 0, 0] for _ in range(count)]
 
     def add(self, oid, first, interval, count, add, now):
         """Record a run; runs that ended before ``now`` fold into the settled count.
@@ -51,7 +54,14 @@ class RunLog:
         self._used[oid] += 1
 
     def _fold(self, oid):
-        self._settled[oid] += self._runs[oid][_FIELDS * self._head[oid] + 2]
+        runs = self._runs[oid]
+        i = _FIELDS * self._head[oid]
+        count = runs[i + 2]
+        if count:
+            steps = count if count > 0 else -count
+            self._last[oid] = [runs[i + 4], 1 if count > 0 else -1,
+                               runs[i + 1] + runs[i + 3] * (steps - 1)]
+        self._settled[oid] += count
         self._head[oid] = (self._head[oid] + 1) % self.slots
         self._used[oid] -= 1
 
@@ -70,6 +80,30 @@ class RunLog:
             i = _FIELDS * ((self._head[oid] + k) % self.slots)
             position += steps_by(now, runs[i], runs[i + 1], runs[i + 2], runs[i + 3])
         return position
+
+    def around(self, oid, now):
+        """Motor ``oid``'s steps around clock ``now``: ``(position, prev,
+        next)`` with ``position`` the steps taken by ``now``, ``prev`` the
+        last step taken as ``(clock, direction, interval before it)`` or None,
+        ``next`` the first step still to come, alike, or None. Allocates."""
+        position = self._settled[oid]
+        last = self._last[oid]
+        prev = None if last[0] is None else (last[0], last[1], last[2])
+        runs = self._runs[oid]
+        for k in range(self._used[oid]):
+            i = _FIELDS * ((self._head[oid] + k) % self.slots)
+            begin, interval, count, add = runs[i], runs[i + 1], runs[i + 2], runs[i + 3]
+            taken = steps_by(now, begin, interval, count, add)
+            direction = 1 if count > 0 else -1
+            done = taken * direction
+            position += taken
+            if done:
+                prev = (begin + done * interval + add * done * (done - 1) // 2, direction,
+                        interval + add * (done - 1))
+            if done < count * direction:
+                return position, prev, (begin + (done + 1) * interval + add * (done + 1) * done
+                                        // 2, direction, interval + add * done)
+        return position, prev, None
 
     def stop(self, oid, now, position=None):
         """Stop motor ``oid`` at ``now`` (or at a known ``position``); returns it."""
