@@ -106,25 +106,28 @@ def motor_position(position, prev, following, now):
     """A motor's position (steps, float) at clock ``now`` from its steps
     around it (``RunLog.around``): a step of direction s at clock t is where
     the motion crosses the half step, so the position runs linearly through
-    (t, p - s/2) between steps taken in a row. Before the first step of a
-    motion it rests, then rises over half that step's interval; after the
-    last it settles over half the last interval. Steps further apart than
-    ``_REST`` intervals are separate motions."""
+    (t, p - s/2) between steps taken in a row. A motion from rest at constant
+    acceleration crosses its first half step 1/(sqrt(3) - 1) = 1.37 of the
+    first interval after it starts (x = a t^2 / 2 reaches 1/2 and 3/2): the
+    position leaves rest that long before the first step, and settles as long
+    after the last. Steps further apart than ``_REST`` intervals are
+    separate motions."""
     p = float(position)
     if prev is not None:
         t, s, h = prev
-        if following is not None and following[0] - t <= _REST * max(h, following[2]):
+        if following is not None and following[0] - t <= _REST * min(h, following[2]):
             tn, sn, _hn = following
             return p - 0.5 * s + 0.5 * (s + sn) * (now - t) / (tn - t)
-        half = 0.5 * max(h, 1)
-        if now < t + half:
-            return p - 0.5 * s + 0.5 * s * (now - t) / half
+        ramp = _FROM_REST * max(h, 1)
+        if now < t + ramp:
+            return p - 0.5 * s + 0.5 * s * (now - t) / ramp
     if following is not None:
         tn, sn, hn = following
-        half = 0.5 * max(hn, 1)
-        if now > tn - half:
-            return p + 0.5 * sn * (now - (tn - half)) / half
+        ramp = _FROM_REST * max(hn, 1)
+        if now > tn - ramp:
+            return p + 0.5 * sn * (now - (tn - ramp)) / ramp
     return p
 
 
 _REST = 4
+_FROM_REST = 1.366          # 1 / (sqrt(3) - 1)

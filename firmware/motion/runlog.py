@@ -60,7 +60,7 @@ class RunLog:
         if count:
             steps = count if count > 0 else -count
             self._last[oid] = [runs[i + 4], 1 if count > 0 else -1,
-                               runs[i + 1] + runs[i + 3] * (steps - 1)]
+                               _interval(runs[i + 1], runs[i + 3], steps, steps)]
         self._settled[oid] += count
         self._head[oid] = (self._head[oid] + 1) % self.slots
         self._used[oid] -= 1
@@ -84,8 +84,10 @@ class RunLog:
     def around(self, oid, now):
         """Motor ``oid``'s steps around clock ``now``: ``(position, prev,
         next)`` with ``position`` the steps taken by ``now``, ``prev`` the
-        last step taken as ``(clock, direction, interval before it)`` or None,
-        ``next`` the first step still to come, alike, or None. Allocates."""
+        last step taken as ``(clock, direction, interval)`` or None, ``next``
+        the first step still to come, alike, or None. A step's interval is the
+        one before it in its run, or after it for a run's first step (a
+        run's first interval may span a pause). Allocates."""
         position = self._settled[oid]
         last = self._last[oid]
         prev = None if last[0] is None else (last[0], last[1], last[2])
@@ -95,14 +97,16 @@ class RunLog:
             begin, interval, count, add = runs[i], runs[i + 1], runs[i + 2], runs[i + 3]
             taken = steps_by(now, begin, interval, count, add)
             direction = 1 if count > 0 else -1
+            steps = count * direction
             done = taken * direction
             position += taken
             if done:
                 prev = (begin + done * interval + add * done * (done - 1) // 2, direction,
-                        interval + add * (done - 1))
-            if done < count * direction:
+                        _interval(interval, add, done, steps))
+            if done < steps:
                 return position, prev, (begin + (done + 1) * interval + add * (done + 1) * done
-                                        // 2, direction, interval + add * done)
+                                        // 2, direction,
+                                        _interval(interval, add, done + 1, steps))
         return position, prev, None
 
     def stop(self, oid, now, position=None):
@@ -112,6 +116,14 @@ class RunLog:
         self._used[oid] = 0
         self._settled[oid] = position
         return position
+
+
+def _interval(interval, add, k, steps):
+    """Ticks between step ``k`` (1-based) of a run and the one before it,
+    or the one after it for the first step (when the run has one)."""
+    if k == 1 and steps > 1:
+        return interval + add
+    return interval + add * (k - 1)
 
 
 def steps_by(now, last, interval, count, add):

@@ -42,6 +42,7 @@ exclusion, :mod:`mendel.gcode.exclude_object`), ``saved_states``
 (SAVE_GCODE_STATE).
 """
 from mendel import __version__
+from mendel.accel import commands as accel_commands
 from mendel.errors import CommandError, printable
 from mendel.gcode import arcs, heater_fan_commands, macro_commands, offsets
 from mendel.gcode.display_status import DisplayStatus
@@ -164,6 +165,7 @@ class Interpreter:
         self._handlers.update(self.exclude_object.handlers())    # EXCLUDE_OBJECT_*, M486
         self._handlers.update(heater_fan_commands.handlers(self))
         self._handlers.update(macro_commands.handlers(self))     # RESPOND, *_GCODE_STATE
+        self._handlers.update(accel_commands.handlers(self))     # ACCELEROMETER_QUERY ...
         # Commands of whoever runs the interpreter (`mendel serve`'s print
         # job: SDCARD_PRINT_FILE, PAUSE, ...): code -> fn(command).
         self._handlers.update(extra_handlers or {})

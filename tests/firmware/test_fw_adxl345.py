@@ -224,11 +224,31 @@ def test_a_rigid_axis_reads_the_carriage_second_difference():
 
 
 def test_motor_position_runs_through_the_half_steps():
-    # Steps at 100 and 200 (up), nothing after: rests then settles.
-    assert motor_position(1, (100, 1, 100), (200, 1, 100), 150) == 1.0
-    assert motor_position(0, None, (100, 1, 100), 0) == 0.0
-    assert motor_position(0, None, (100, 1, 100), 75) == 0.25
-    assert motor_position(2, (200, 1, 100), None, 225) == 1.75
-    assert motor_position(2, (200, 1, 100), None, 400) == 2.0
+    # Steps at 1000 and 2000 (up), nothing after: rests, then leaves rest
+    # 1366 ticks (1.366 intervals) before the first step, settles as long after the last.
+    assert motor_position(1, (1000, 1, 1000), (2000, 1, 1000), 1500) == 1.0
+    assert motor_position(0, None, (1000, 1, 1000), -400) == 0.0
+    assert abs(motor_position(0, None, (1000, 1, 1000), 317) - 0.25) < 1e-9
+    assert abs(motor_position(2, (2000, 1, 1000), None, 2683) - 1.75) < 1e-9
+    assert motor_position(2, (2000, 1, 1000), None, 4000) == 2.0
     # A reversal stays at the half step between.
-    assert motor_position(1, (100, 1, 100), (200, -1, 100), 150) == 0.5
+    assert motor_position(1, (1000, 1, 1000), (2000, -1, 1000), 1500) == 0.5
+
+
+def test_spi_device_holds_cs_low_for_a_transfer_in_mode_3():
+    import machine
+    from hal.machine_io import SpiDevice
+    from sensors.adxl345 import Adxl345
+    device = SpiDevice({"spi": {"bus": 0, "sck": "gpio2", "mosi": "gpio3", "miso": "gpio0"},
+                        "cs": "gpio1"}, lambda name: int(name[4:]))
+    spi = machine.SPI.LAST[-1]
+    levels = []
+
+    class Chip:
+        def write_readinto(self, out, into):
+            levels.append(machine.Pin.ALL[1].level)
+            into[1] = 0xE5 if out[0] == 0x80 else 0
+    spi.device = Chip()
+    assert Adxl345(device).read_reg(0x00) == 0xE5
+    assert levels == [0] and machine.Pin.ALL[1].level == 1
+    assert (spi.bus, spi.polarity, spi.phase, spi.baudrate) == (0, 1, 1, 5000000)
