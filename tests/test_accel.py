@@ -162,3 +162,24 @@ def test_decode_orders_times_by_the_fifo_reads_and_maps_axes():
     assert np.allclose(out[:, 3], 9806.65)
     with pytest.raises(ValueError, match="samples 8..9 were lost"):
         decode([messages[0], messages[2]], 12000000, 3200, ((0, 1), (1, 1), (2, 1)))
+
+
+def test_samples_stream_in_real_time_beside_the_step_runs(tmp_path):
+    # The board's clock runs by itself: 2 s of zigzags (short moves, many
+    # step runs) while the chip streams 3200 samples/s, 25.6 KB/s of frames.
+    moves = "".join("G1 X%d Y%d F9000\n" % (60 + 10 * (i % 2), 60 + i % 5) for i in range(24))
+    with printer_on_sim(_cfg(tmp_path), realtime=True) as (printer, _said):
+        run(printer, tmp_path, "SET_KINEMATIC_POSITION X=50 Y=50 Z=10\n", name="home.gcode")
+        accel = printer.accelerometers["adxl345"]
+        accel.start()
+        summary = run(printer, tmp_path, moves)
+        samples = accel.stop()
+        stats = printer.mcu.stats()
+    assert summary.position_steps == summary.expected_steps     # no step lost
+    assert not stats["shutdown"]                                  # no underrun
+    assert accel.overflows == 0
+    t = samples[:, 0]
+    assert np.all(np.diff(t) > 0)
+    assert abs(np.median(np.diff(t)) * RATE - 1.0) < 0.01
+    assert abs(len(t) - (t[-1] - t[0]) * RATE) <= 2
+    assert t[-1] - t[0] > summary.print_time_s * 0.9

@@ -341,9 +341,11 @@ class SimHal:
         around it (hal/simtoolhead.py's motor_position)."""
         runlog = self._runlog
         sign = self._sign
-        steps = [sign[oid] * motor_position(*runlog.around(oid, clock), clock)
-                 for oid in range(len(sign))]
         rows = self._toolhead["rows"]
+        # Motors that move no axis (the extruder) are not looked at.
+        steps = [sign[oid] * motor_position(*runlog.around(oid, clock), clock)
+                 if rows[0][oid] or rows[1][oid] or rows[2][oid] else 0.0
+                 for oid in range(len(sign))]
         origin = self._toolhead["origin"]
         out = []
         for i in range(3):

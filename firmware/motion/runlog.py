@@ -95,9 +95,10 @@ class RunLog:
         for k in range(self._used[oid]):
             i = _FIELDS * ((self._head[oid] + k) % self.slots)
             begin, interval, count, add = runs[i], runs[i + 1], runs[i + 2], runs[i + 3]
-            taken = steps_by(now, begin, interval, count, add)
             direction = 1 if count > 0 else -1
             steps = count * direction
+            # A run over by ``now`` needs no search.
+            taken = count if runs[i + 4] <= now else steps_by(now, begin, interval, count, add)
             done = taken * direction
             position += taken
             if done:
