@@ -183,3 +183,16 @@ def test_samples_stream_in_real_time_beside_the_step_runs(tmp_path):
     assert abs(np.median(np.diff(t)) * RATE - 1.0) < 0.01
     assert abs(len(t) - (t[-1] - t[0]) * RATE) <= 2
     assert t[-1] - t[0] > summary.print_time_s * 0.9
+
+
+def test_the_bench_boards_accelerometer_wiring_makes_a_valid_board():
+    from mendel.boards import load_board, validate_board
+    from mendel.flash.upload import DOC_KEYS
+    board = load_board("rpi-pico-bench")
+    assert "accelerometers" not in board            # the firmware loads no driver by default
+    assert "accelerometer_wiring" in DOC_KEYS       # a note for people, not flashed
+    wired = dict(board, accelerometers=[board["accelerometer_wiring"]["entry"]])
+    assert validate_board(wired, "rpi-pico-bench") == []
+    clash = dict(board, accelerometers=[dict(board["accelerometer_wiring"]["entry"],
+                                             cs="gpio16")])
+    assert validate_board(clash, "rpi-pico-bench")   # the fan's pin: refused
