@@ -252,3 +252,17 @@ def test_spi_device_holds_cs_low_for_a_transfer_in_mode_3():
     assert Adxl345(device).read_reg(0x00) == 0xE5
     assert levels == [0] and machine.Pin.ALL[1].level == 1
     assert (spi.bus, spi.polarity, spi.phase, spi.baudrate) == (0, 1, 1, 5000000)
+
+
+def test_runlog_tells_the_steps_around_a_clock():
+    from motion.runlog import RunLog
+    log = RunLog(1, 4)
+    # Steps at 10000 and 10100 after a pause: the run's first interval (9000)
+    # spans the pause, the second is 9000 - 8900 = 100.
+    log.add(0, 10000, 9000, 2, -8900, 0)
+    assert log.around(0, 5000) == (0, None, (10000, 1, 100))
+    assert log.around(0, 10050) == (1, (10000, 1, 100), (10100, 1, 100))
+    log.add(0, 20000, 100, -2, 0, 15000)            # the first run folds in
+    assert log.around(0, 20050) == (1, (20000, -1, 100), (20100, -1, 100))
+    assert log.around(0, 19000) == (2, (10100, 1, 100), (20000, -1, 100))
+    assert log.around(0, 30000) == (0, (20100, -1, 100), None)
