@@ -449,6 +449,9 @@ def cmd_console(args):
 
 
 def cmd_plot(args):
+    if plot_cli.wants_resonances(args):  # a CSV of TEST_RESONANCES: no printer config
+        print("\n".join(plot_cli.run_resonances(args)))
+        return 0
     if plot_cli.wants_mesh(args):       # a Klipper printer.cfg with [bed_mesh]: no motion config
         print("\n".join(plot_cli.run_mesh(args)))
         return 0

@@ -85,15 +85,17 @@ def test_an_ender3_on_its_own_board_keeps_its_pins_keys_and_saved_values(tmp_pat
     gaps = _gaps(result)
     assert {("mcu", "restart_method"), ("tmc2209 stepper_x", None),
             ("tmc2209 stepper_y", None), ("heater_fan hotend_fan", None),
-            ("controller_fan electronics", None), ("input_shaper", None)} <= gaps
+            ("controller_fan electronics", None)} <= gaps
+    # Input shaping and pressure advance are carried and applied.
+    assert ("input_shaper", None) not in gaps
+    assert cfg.input_shaper.x == ("mzv", 52.2, 0.1) and cfg.input_shaper.y == ("mzv", 41.6, 0.1)
+    assert cfg.pressure_advance == 0.05
     tmc = next(note for note in result.gaps if note.section == "tmc2209 stepper_x")
     assert tmc.where == (ENDER, 29) and "board file" in tmc.text
     assert ("board", "serial") in _written(result.text())
     _accounted_for(ENDER, result)
     # (The Klipper file's gcodes folder is not on this machine: a warning of its own.)
-    assert [w for w in result.warnings if not w.startswith("[virtual_sdcard] path")] == [
-        "[extruder] pressure_advance: 0.05 s is read but not applied: "
-        "the planner has no pressure advance yet"]
+    assert [w for w in result.warnings if not w.startswith("[virtual_sdcard] path")] == []
 
 
 def test_the_import_lists_its_gaps_at_the_top_of_the_file(tmp_path):

@@ -257,15 +257,26 @@ def test_unknown_board_is_refused_at_its_line(tmp_path):
     assert "no board 'nosuchboard'" in problem.message
 
 
-def test_pressure_advance_is_read_and_flagged_as_not_applied(tmp_path):
+def test_pressure_advance_is_read_and_applied_without_a_warning(tmp_path):
     text = edited("min_extrude_temp = 170", "min_extrude_temp = 170\npressure_advance = 0.05")
     cfg = config.load(write(tmp_path, text))
     assert cfg.pressure_advance == 0.05
-    assert cfg.warnings == ["%s:%d: [extruder] pressure_advance: 0.05 s is read but not "
-                            "applied: the planner has no pressure advance yet"
-                            % (tmp_path / "printer.cfg", line_of(text, "pressure_advance"))]
+    assert cfg.warnings == []
     path = write(tmp_path, edited("0.05", "-1", text))
     with pytest.raises(config.ConfigError, match="pressure_advance: -1 is below the minimum"):
+        config.load(path)
+
+
+def test_input_shaper_section_is_read_with_klippers_keys_and_checked(tmp_path):
+    text = BASE + ("\n[input_shaper]\nshaper_type = ei\nshaper_freq_x = 37.5\n"
+                   "shaper_type_y = zv\nshaper_freq_y = 52\ndamping_ratio_y = 0.12\n")
+    cfg = config.load(write(tmp_path, text))
+    assert cfg.input_shaper.axes() == [("x", "ei", 37.5, 0.1), ("y", "zv", 52.0, 0.12)]
+    path = write(tmp_path, edited("shaper_type_y = zv", "shaper_type_y = zvv", text))
+    with pytest.raises(config.ConfigError, match="shaper_type_y: 'zvv' is not one of zv, mzv"):
+        config.load(path)
+    path = write(tmp_path, edited("damping_ratio_y = 0.12", "damping_ratio_y = 1", text))
+    with pytest.raises(config.ConfigError, match="damping_ratio_y"):
         config.load(path)
 
 

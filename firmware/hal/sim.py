@@ -179,8 +179,11 @@ class SimHal:
             self._apply_faults(now)
         for plant in self.plants:
             plant.advance(dt)
-        for chip in self._chips:
-            chip.advance(now)
+        if self._chips:
+            # The chips sample after the last advance: runs over by then fold in.
+            self._runlog.settle(self._last_advance)
+            for chip in self._chips:
+                chip.advance(now)
         self._last_advance = now
         if self.virtual:
             self._ticks = now

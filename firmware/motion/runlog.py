@@ -53,6 +53,14 @@ class RunLog:
         runs[i + 4] = last + steps * interval + add * steps * (steps - 1) // 2
         self._used[oid] += 1
 
+    def settle(self, now):
+        """Fold in every run whose last step came before ``now`` (queries
+        at ``now`` or later give the same answers, faster)."""
+        for oid in range(len(self._runs)):
+            runs = self._runs[oid]
+            while self._used[oid] and runs[_FIELDS * self._head[oid] + 4] < now:
+                self._fold(oid)
+
     def _fold(self, oid):
         runs = self._runs[oid]
         i = _FIELDS * self._head[oid]

@@ -11,7 +11,8 @@ macros (``[gcode_macro NAME]``) are built by :mod:`mendel.gcode.macros`.
 Each further feature reads its own sections in its own module:
 :mod:`~mendel.config.homing` (stepper homing keys, ``[safe_z_home]``,
 ``[homing_override]``), :mod:`~mendel.config.probe` (``[probe]``,
-``[bltouch]``), :mod:`~mendel.config.bed_mesh`, :mod:`~mendel.config.simplant`
+``[bltouch]``), :mod:`~mendel.config.bed_mesh`, :mod:`~mendel.config.resonance_tester`,
+:mod:`~mendel.config.simplant`
 (the simulated printer) and :mod:`mendel.thermal.settings` (heaters);
 :mod:`~mendel.config.autosave` keeps SAVE_CONFIG's block at the end of the
 file. Typed values stop at the first error; unknown sections and keys, pins
@@ -27,7 +28,8 @@ import math
 from mendel import resources
 from mendel.config import bed_mesh as bed_mesh_mod, file as configfile, homing
 from mendel.config import gcode_extras, pins as configpins, printjob, probe as probe_mod
-from mendel.config import accel as accel_mod, simplant
+from mendel.config import accel as accel_mod, resonance_tester as resonance_mod, shaping
+from mendel.config import simplant
 from mendel.config.section import ConfigError, Problem, Section as _Section, optional
 from mendel.boards import BoardError, load_board
 from mendel.gcode import macros
@@ -94,7 +96,7 @@ class PrinterConfig:
     kinematics_params: dict = dataclasses.field(default_factory=dict)
     serial: str = None               # [board] serial: the board's port, if given
     baud: int = 250000
-    pressure_advance: float = 0.0    # s; read and checked, not applied by the planner yet
+    pressure_advance: float = 0.0    # s of extrusion velocity (mm per mm/s)
     pressure_advance_smooth_time: float = 0.040
     pins: dict = dataclasses.field(default_factory=dict)    # "[section] key" -> Pin
     macros: "macros.MacroSet" = None
@@ -106,8 +108,11 @@ class PrinterConfig:
     homing_override: "homing.HomingOverride" = None
     bed_mesh: "bed_mesh_mod.BedMeshConfig" = None
     mesh_profiles: dict = dataclasses.field(default_factory=dict)   # name -> profile dict
+    # [resonance_tester] (mendel.config.resonance_tester), None without.
+    resonance_tester: "resonance_mod.ResonanceTesterConfig" = None
     # [virtual_sdcard], [pause_resume], [idle_timeout] (mendel.config.printjob).
     printjob: "printjob.PrintJobConfig" = None
+    input_shaper: "shaping.InputShaperConfig" = None     # [input_shaper], or None
     # [respond], [gcode_arcs], [display_status], [exclude_object]
     # (mendel.config.gcode_extras).
     gcode_extras: "gcode_extras.GcodeExtras" = dataclasses.field(
@@ -312,6 +317,8 @@ def load(path=None):
         kinematics_params=params)
     _read_more(parser, path, read_keys, config, extruder)
     _read_levelling(parser, path, read_keys, config)
+    config.resonance_tester = resonance_mod.load(
+        optional(parser, path, "resonance_tester", read_keys))
     config.printjob = printjob.load(
         path, *(optional(parser, path, name, read_keys)
                 for name in ("virtual_sdcard", "pause_resume", "idle_timeout")),
@@ -395,10 +402,8 @@ def _read_more(parser, path, read_keys, config, extruder):
                                                 maxval=1.0)
     config.pressure_advance_smooth_time = extruder.getfloat(
         "pressure_advance_smooth_time", 0.040, above=0.0, maxval=0.200)
-    if config.pressure_advance:
-        config.warnings.append(str(extruder.problem(
-            "pressure_advance", "%g s is read but not applied: the planner has no "
-            "pressure advance yet" % config.pressure_advance)))
+    config.input_shaper = shaping.load(optional(parser, path, "input_shaper", read_keys),
+                                       config.kinematics in ("cartesian", "corexy"))
 
 
 def _skip_pins(parser, read_keys):

@@ -7,13 +7,15 @@ of ``{file, line, section, key, message}``) or the summary: ``board`` (id,
 name, mcu, serial), ``kinematics`` and ``kinematics_params`` (delta geometry,
 mm and degrees), ``limits`` (mm/s, mm/s^2), ``steppers``
 (name -> motor, steps_per_mm, position_min/max/endstop mm, homing_speed
-mm/s, pins), ``extruder`` (nozzle/filament diameter mm, pressure_advance s),
+mm/s, pins), ``extruder`` (nozzle/filament diameter mm, pressure_advance and
+pressure_advance_smooth_time s), ``input_shaper`` (per axis shaper_type,
+shaper_freq Hz, damping_ratio; None without the section),
 ``heaters`` (name -> sensor_type, control, gains, min/max_temp degC, pins),
 ``fan``, ``macros`` (name -> description, variables, file:line),
 ``homing`` per stepper in ``steppers`` (endstop, speeds mm/s, retract mm,
 direction), ``probe``, ``safe_z_home``, ``homing_override``, ``bed_mesh``
 (their settings, or None), ``mesh_profiles`` (name -> x_count, y_count) and
-``warnings`` (read but not applied: pressure advance; bed mesh algorithm).
+``warnings`` (read but not applied: the bed mesh algorithm).
 """
 import dataclasses
 
@@ -69,7 +71,11 @@ def summary(cfg):
                      for s in cfg.steppers.values()},
         "extruder": {"nozzle_diameter": cfg.extrusion.nozzle_diameter,
                      "filament_diameter": cfg.extrusion.filament_diameter,
-                     "pressure_advance": cfg.pressure_advance},
+                     "pressure_advance": cfg.pressure_advance,
+                     "pressure_advance_smooth_time": cfg.pressure_advance_smooth_time},
+        "input_shaper": None if cfg.input_shaper is None else {
+            axis: {"shaper_type": kind, "shaper_freq": freq, "damping_ratio": damping}
+            for axis, kind, freq, damping in cfg.input_shaper.axes()},
         "heaters": heaters,
         "fan": {"name": cfg.fan, "pins": _pins(cfg, "fan", ("pin",))},
         "macros": {m.name: {"description": m.description, "variables": m.variables,

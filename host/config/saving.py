@@ -19,8 +19,9 @@ from mendel import config as config_mod
 from mendel import resources
 from mendel.config.autosave import AutosaveError
 
-# Sections whose saved values the running printer takes at once.
-LIVE = ("probe", "bltouch")
+# Sections whose saved values the running printer takes at once
+# ([input_shaper]: SHAPER_CALIBRATE applied its result already).
+LIVE = ("probe", "bltouch", "input_shaper")
 MESH_PROFILE = "bed_mesh "    # a [bed_mesh NAME] profile section
 
 
@@ -57,3 +58,4 @@ def _take(config, fresh):
             setattr(config.probe, field.name, getattr(fresh.probe, field.name))
     config.mesh_profiles.clear()
     config.mesh_profiles.update(fresh.mesh_profiles)
+    config.input_shaper = fresh.input_shaper

@@ -44,7 +44,7 @@ exclusion, :mod:`mendel.gcode.exclude_object`), ``saved_states``
 from mendel import __version__
 from mendel.accel import commands as accel_commands
 from mendel.errors import CommandError, printable
-from mendel.gcode import arcs, heater_fan_commands, macro_commands, offsets
+from mendel.gcode import arcs, heater_fan_commands, macro_commands, offsets, tuning_commands
 from mendel.gcode.display_status import DisplayStatus
 from mendel.gcode.exclude_object import ExcludeObject
 from mendel.gcode.params import key_values
@@ -52,6 +52,7 @@ from mendel.gcode.commands import KNOWN_IGNORED
 from mendel.homing import commands as homing_commands
 from mendel.probing import commands as probing_commands
 from mendel.probing import mesh_commands
+from mendel.shaping import commands as shaping_commands
 from mendel.gcode.reader import commands
 from mendel.printjob import HELP as _PRINT_JOB_HELP
 
@@ -164,8 +165,10 @@ class Interpreter:
         self._handlers.update(mesh_commands.handlers(self))      # BED_MESH_*
         self._handlers.update(self.exclude_object.handlers())    # EXCLUDE_OBJECT_*, M486
         self._handlers.update(heater_fan_commands.handlers(self))
+        self._handlers.update(tuning_commands.handlers(self))    # SET_INPUT_SHAPER, M900 ...
         self._handlers.update(macro_commands.handlers(self))     # RESPOND, *_GCODE_STATE
         self._handlers.update(accel_commands.handlers(self))     # ACCELEROMETER_QUERY ...
+        self._handlers.update(shaping_commands.handlers(self))   # TEST_RESONANCES, SHAPER_CALIBRATE
         # Commands of whoever runs the interpreter (`mendel serve`'s print
         # job: SDCARD_PRINT_FILE, PAUSE, ...): code -> fn(command).
         self._handlers.update(extra_handlers or {})

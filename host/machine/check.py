@@ -30,6 +30,7 @@ from mendel.planner.extrusion import check_extrusion, check_temperature
 from mendel.planner.kinematics import KinematicsError
 from mendel.planner.motion import Motion, duration
 from mendel.probing.bed_mesh import CheckedBedMesh
+from mendel.shaping import shapers as shapers_mod
 from mendel.thermal.heaters import check_target
 
 # Heater temperature a check assumes before a heater was waited for (degC).
@@ -82,11 +83,31 @@ class CheckMachine:
         self.homed = set()               # axes homed so far (G28, SET_KINEMATIC_POSITION)
         self.unhomed_move = None         # (line, reason) of the first move before homing
         self.bed_mesh = None             # BED_MESH_* checked, nothing probed
+        self._shapers = {"x": None, "y": None}
+        if config.input_shaper is not None:
+            self._shapers.update({axis: (kind, freq, damping) if freq else None
+                                  for axis, kind, freq, damping in config.input_shaper.axes()})
+        self.pressure_advance = (config.pressure_advance, config.pressure_advance_smooth_time)
         if config.bed_mesh is not None:
             self.bed_mesh = CheckedBedMesh(config.bed_mesh, config.mesh_profiles)
 
     def _line(self):
         return self.interpreter.lines if self.interpreter else 0
+
+    # -- tuning: checked, kept, nothing moves ------------------------------
+    @property
+    def input_shaper(self):
+        return dict(self._shapers)
+
+    def set_input_shaper(self, axis, shaper_type, freq, damping_ratio):
+        if freq:
+            shapers_mod.pulses(shaper_type, freq, damping_ratio)    # ValueError if bad
+            if not self.motion.kinematics.is_linear:
+                raise ValueError("input shaping needs cartesian or CoreXY kinematics")
+        self._shapers[axis] = (shaper_type, freq, damping_ratio) if freq else None
+
+    def set_pressure_advance(self, advance, smooth_time):
+        self.pressure_advance = (advance, smooth_time)
 
     @property
     def position(self):

@@ -72,6 +72,12 @@ class Toolhead:
         # SET_KINEMATIC_POSITION).
         self.stepgen.set_position(self.motion.position)
         self._offsets = self.stepgen.positions()
+        # printer.cfg's [input_shaper] and [extruder] pressure advance.
+        for axis, kind, freq, damping in (config.input_shaper.axes()
+                                          if config.input_shaper is not None else ()):
+            self.stepgen.set_input_shaper(axis, kind, freq, damping)
+        self.stepgen.set_pressure_advance(config.pressure_advance,
+                                          config.pressure_advance_smooth_time)
         self.print_time = 0.0
         self.queue_size = mcu.info["step_queue_size"]
         self.lead_time = mcu.info.get("lead_ticks", 0) / self.freq   # s
@@ -253,9 +259,38 @@ class Toolhead:
         """Plan and send every queued move (the last one ends at rest)."""
         if self.motion.flush():
             self._execute(self.motion.take())
+        if self.stepgen.shaped:
+            self._finish_shaped()
         if self._at_motion:
             self._time_at_motion(None, self.print_time)
             self._call_due()
+
+    def _finish_shaped(self):
+        """Send the shaped motion's tails (input shaping and pressure advance
+        go on for a few ms after the moves); later moves start after them."""
+        resume = self.stepgen.finish()
+        if resume is None:
+            return
+        self._send(self.stepgen.flush_encoded(self.oids, self._set_clock_id,
+                                              self._queue_step_id))
+        if resume > self.print_time:
+            self.print_time = resume
+
+    def set_input_shaper(self, axis, shaper_type, freq, damping_ratio):
+        """Shape ``axis`` ("x"/"y") from the next move on (freq 0: off);
+        ValueError for bad values (mendel.planner.stepgen)."""
+        self.flush()
+        self.stepgen.set_input_shaper(axis, shaper_type, freq, damping_ratio)
+
+    @property
+    def input_shaper(self):
+        """{"x": (type, freq Hz, damping ratio) or None, "y": ...}."""
+        return dict(self.stepgen.shapers)
+
+    def set_pressure_advance(self, advance, smooth_time):
+        """Pressure advance (s) and its smooth time (s) from the next move on."""
+        self.flush()
+        self.stepgen.set_pressure_advance(advance, smooth_time)
 
     def wait_moves(self):
         """Flush, then return when the board has finished every move (M400)."""
@@ -328,7 +363,7 @@ class Toolhead:
 
     def _restart_time(self):
         board_now = self.mcu.estimated_clock() / self.freq
-        earliest = board_now + BUFFER_TIME + self.lead_time
+        earliest = board_now + BUFFER_TIME + self.lead_time + self.stepgen.lead_time
         if self.print_time < earliest:
             self.print_time = earliest
 
@@ -528,6 +563,20 @@ class ToolheadMachine:
 
     def wait_moves(self):
         self.toolhead.wait_moves()
+
+    @property
+    def input_shaper(self):
+        return self.toolhead.input_shaper
+
+    def set_input_shaper(self, axis, shaper_type, freq, damping_ratio):
+        self.toolhead.set_input_shaper(axis, shaper_type, freq, damping_ratio)
+
+    @property
+    def pressure_advance(self):
+        return self.toolhead.stepgen.pressure_advance
+
+    def set_pressure_advance(self, advance, smooth_time):
+        self.toolhead.set_pressure_advance(advance, smooth_time)
 
     def set_limits(self, **limits):
         self.toolhead.set_limits(**limits)

@@ -289,6 +289,40 @@ cdef class StepCompressor:
             self._compress(False)
         return total
 
+    cdef int _add_phase(self, double t0, double dt, double x0, double v0,
+                        double a) except -1:
+        """Add the steps of a motor moving ``x(t0 + tau) = x0 + v0 tau + a tau^2 / 2``
+        (mm, s) for ``0 <= tau <= dt``, in one direction (the caller splits
+        where the velocity changes sign): one segment of constant acceleration."""
+        cdef double spm = self.steps_per_mm, x1, w, s0
+        cdef int64_t target, steps, total
+        cdef int direction, moving
+        x1 = x0 + (v0 + 0.5 * a * dt) * dt
+        target = round_int(x1 * spm)
+        steps = target - self.position
+        if steps == 0:
+            return 0
+        direction = 1 if steps > 0 else -1
+        total = steps if steps > 0 else -steps
+        moving = (1 if v0 > 0.0 else -1) if v0 != 0.0 else ((1 if a > 0.0 else -1) if a != 0.0 else 0)
+        s0 = ((self.position + direction * 0.5) / spm - x0) * direction
+        if moving != direction:
+            if moving == 0 and dt > 1e6:
+                raise ValueError("steps at rest: motor at %d steps, told %r mm"
+                                 % (self.position, x1))
+            # Rounding at a step boundary (the motion ends a hair across it):
+            # the steps at the phase's start.
+            self._push_segment(total, t0 * self.clock_freq, 0.0, 0.0, 1.0, 0.0, 0.0, direction)
+        else:
+            w = v0 if v0 > 0.0 else -v0
+            self._push_segment(total, t0 * self.clock_freq, s0, 1.0 / spm, w,
+                               2.0 * a * direction, (x1 - x0) * direction, direction)
+        self.position = target
+        self.steps_total += total
+        if self.nseg >= SEGMENT_BATCH:
+            self._compress(False)
+        return 0
+
     cdef inline int64_t _steps_below(self, double s0, double ds, double d,
                                      int64_t total) noexcept:
         """How many of the steps n = 0..total-1 lie at s0 + n ds < d (ds >= 0)."""
@@ -857,3 +891,6 @@ def encode_runs(list compressors, oids, int64_t set_clock_id, int64_t queue_step
     for j in range(motors):
         (<StepCompressor> compressors[j]).nrun = 0
     return data, ends, motor_of, last_clocks
+
+
+include "_shaping.pxi"

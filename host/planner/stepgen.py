@@ -6,10 +6,17 @@ The step times (closed forms per trapezoid phase) and the runs fitted to
 them live in the Cython kernel (:mod:`mendel.planner._stepcompress`); this
 layer feeds it planned moves and returns the runs of all motors in time
 order, encoded, ready to send.
+
+With an input shaper on X/Y or pressure advance on the extruder, the motors
+concerned follow the shaped position instead (the kernel's ``ShapedPath``,
+see ``_shaping.pxi``): their steps lag the moves by the shaper's reach, and
+:meth:`StepGenerator.finish` generates the tails once the motion rests.
 """
 import numpy as np
 
-from mendel.planner._stepcompress import StepCompressor, encode_runs, generate_steps
+from mendel.planner._stepcompress import (AxisShaper, ShapedPath, SmoothedAdvance,
+                                          StepCompressor, encode_runs, generate_steps)
+from mendel.shaping import shapers as shapers_mod
 
 DEFAULT_MAX_ERROR_S = 25e-6
 
@@ -27,6 +34,11 @@ class StepGenerator:
         self.steps_per_mm = list(steps_per_mm)
         ticks = int(max_error * clock_freq)
         self.compressors = [StepCompressor(spm, clock_freq, ticks) for spm in steps_per_mm]
+        self.shapers = {"x": None, "y": None}   # axis -> (type, freq Hz, damping ratio)
+        self.pressure_advance = (0.0, 0.040)    # (advance s, smooth_time s)
+        self._path = None                       # ShapedPath, when shaping or advancing
+        self._plain = list(range(len(self.compressors)))   # motors on the exact path
+        self._point = None
 
     def motor_positions(self, points):
         """Motor positions (N, M) float64 mm of toolhead ``points`` (N, 4) mm
@@ -42,8 +54,100 @@ class StepGenerator:
         start at ``print_time`` (s); returns when the last one ends (s)."""
         if not len(moves):
             return print_time
-        return generate_steps(self.compressors, moves, self.motor_positions(moves["start"]),
-                              self.motor_positions(moves["end"]), print_time)
+        if self._path is None:
+            return generate_steps(self.compressors, moves, self.motor_positions(moves["start"]),
+                                  self.motor_positions(moves["end"]), print_time)
+        self._point = [float(v) for v in moves["end"][-1]]
+        if self._plain:
+            plain = self._plain
+            generate_steps([self.compressors[m] for m in plain], moves,
+                           np.ascontiguousarray(self.motor_positions(moves["start"])[:, plain]),
+                           np.ascontiguousarray(self.motor_positions(moves["end"])[:, plain]),
+                           print_time)
+        return self._path.add_moves(moves, print_time)
+
+    # -- input shaping and pressure advance -------------------------------
+    @property
+    def shaped(self):
+        """True when some motor follows a shaped position."""
+        return self._path is not None
+
+    @property
+    def lead_time(self):
+        """Seconds before a move's start at which its shaped steps may begin."""
+        return self._path.lead() if self._path is not None else 0.0
+
+    def finish(self):
+        """The motion rests after the last move: generate the shaped tails.
+        Returns the time (s) from which new moves may start (their shaped
+        steps may begin ``lead_time`` before it)."""
+        return self._path.finish() if self._path is not None else None
+
+    def set_input_shaper(self, axis, shaper_type, freq, damping_ratio):
+        """Shape ``axis`` ("x" or "y") with ``shaper_type`` at ``freq`` Hz
+        (0: no shaping) and ``damping_ratio``. Only between motions (after
+        :meth:`finish`). Raises ValueError for a bad type/frequency/damping,
+        or shaping on kinematics that are not linear."""
+        if axis not in ("x", "y"):
+            raise ValueError("input shaping is for X and Y, not %r" % (axis,))
+        if freq:
+            shapers_mod.pulses(shaper_type, freq, damping_ratio)    # checks the values
+            if not self.kinematics.is_linear:
+                raise ValueError("input shaping needs cartesian or CoreXY kinematics")
+            self.shapers[axis] = (shaper_type, float(freq), float(damping_ratio))
+        else:
+            self.shapers[axis] = None
+        self._build()
+
+    def set_pressure_advance(self, advance, smooth_time):
+        """Pressure advance ``advance`` s (0: off), smoothed over ``smooth_time``
+        s (> 0). Only between motions (after :meth:`finish`)."""
+        if advance < 0.0 or not smooth_time > 0.0:
+            raise ValueError("pressure_advance must be >= 0 and smooth_time > 0")
+        self.pressure_advance = (float(advance), float(smooth_time))
+        self._build()
+
+    def _build(self):
+        """(Re)make the ShapedPath for the current settings."""
+        if self._path is not None and not self._path.finished:
+            raise ValueError("shaping changes only while the motion rests (finish first)")
+        point = self._point if self._point is not None else self._position_mm()
+        shaped_xy = any(self.shapers.values())
+        advance, smooth_time = self.pressure_advance
+        motors = len(self.compressors)
+        driven = []
+        stages = [None, None, None, None]
+        if shaped_xy:
+            driven = [m for m in range(motors) if m < 3]
+            for k, axis in enumerate("xyz"):
+                stage = AxisShaper()
+                settings = self.shapers.get(axis)
+                if settings:
+                    stage.set_pulses(*[v.tolist() for v in shapers_mod.pulses(*settings)])
+                stages[k] = stage
+        if advance > 0.0 and motors > 3:
+            driven.append(3)
+            stage = SmoothedAdvance()
+            stage.configure(advance, smooth_time, 1.0 / self.steps_per_mm[3])
+            stages[3] = stage
+        if not driven:
+            self._path = None
+            self._plain = list(range(motors))
+            return
+        rows = np.zeros((len(driven), 4), dtype=np.float64)
+        for i, m in enumerate(driven):
+            if m < 3:
+                rows[i, :3] = self.kinematics.matrix[m]
+            else:
+                rows[i, 3] = 1.0
+        self._path = ShapedPath([self.compressors[m] for m in driven], rows, stages)
+        self._path.reset([float(v) for v in point])
+        self._plain = [m for m in range(motors) if m not in driven]
+
+    def _position_mm(self):
+        """Toolhead [x, y, z, e] mm of the motors' step positions (before any
+        set_position: all zero)."""
+        return [0.0, 0.0, 0.0, 0.0]
 
     def set_position(self, point):
         """Set every motor's step position from toolhead ``point`` [x, y, z, e] mm
@@ -51,6 +155,9 @@ class StepGenerator:
         motors = self.motor_positions([point])[0]
         for compressor, mm, spm in zip(self.compressors, motors, self.steps_per_mm):
             compressor.position = int(round(mm * spm))
+        self._point = [float(v) for v in point]
+        if self._path is not None:
+            self._path.reset(self._point)
 
     def flush_encoded(self, oids, set_clock_id, queue_step_id):
         """Runs of every motor since the last flush, encoded as link messages in

@@ -38,9 +38,10 @@ def heater(sources, name):
     if reading is not None:
         status["power"] = reading[2]
     if name == "extruder" and config is not None:
+        advance, smooth_time = getattr(machine, "pressure_advance", None) or (
+            config.pressure_advance, config.pressure_advance_smooth_time)
         status.update(can_extrude=temperature >= config.extrusion.min_extrude_temp,
-                      pressure_advance=config.pressure_advance,
-                      smooth_time=config.pressure_advance_smooth_time)
+                      pressure_advance=advance, smooth_time=smooth_time)
     return status
 
 

@@ -1,7 +1,8 @@
 # Mendel host: the `mendel plot` command.
 # SPDX-License-Identifier: GPL-3.0-or-later
 """``mendel plot [FILE] [--layers A-B] [--what ...] [--log RUNLOG] [--out PNG]``,
-``mendel plot --mesh (--config CFG [--profile NAME] | --mesh-json FILE) [--out PNG]``."""
+``mendel plot --mesh (--config CFG [--profile NAME] | --mesh-json FILE) [--out PNG]``,
+``mendel plot --resonances CSV [--max-smoothing MM] [-o PNG]``."""
 import os
 
 from mendel.errors import MendelError
@@ -23,8 +24,9 @@ def add_command(commands, config_option):
                           "(default: the motion ones with FILE, temperature with --log)")
     sub.add_argument("--log", metavar="RUNLOG",
                      help="run log of `mendel print` for the temperature plot")
-    sub.add_argument("--out", metavar="PNG", help="output file (default: <name>-plot.png, "
-                                                  "<name>-mesh.png with --mesh)")
+    sub.add_argument("-o", "--out", metavar="PNG", help="output file (default: <name>-plot.png, "
+                                                  "<name>-mesh.png with --mesh, <name>.png "
+                                                       "with --resonances)")
     sub.add_argument("--mesh", action="store_true",
                      help="draw a bed mesh as a height map: the profile saved in --config, "
                           "or --mesh-json")
@@ -32,6 +34,11 @@ def add_command(commands, config_option):
                      help="with --mesh --config: the saved [bed_mesh NAME] (default: default)")
     sub.add_argument("--mesh-json", metavar="FILE",
                      help="with --mesh: a mesh as JSON (probed, min, max, pps, algorithm)")
+    sub.add_argument("--resonances", metavar="CSV",
+                     help="draw a TEST_RESONANCES / SHAPER_CALIBRATE CSV (or raw accelerometer "
+                          "data): the spectrum and each fitted shaper's response")
+    sub.add_argument("--max-smoothing", type=float, metavar="MM",
+                     help="with --resonances: the largest shaper smoothing to allow")
     return sub
 
 
@@ -87,6 +94,33 @@ def run_mesh(args):
             "bed mesh %s: %d x %d probed points over X %.2f .. %.2f, Y %.2f .. %.2f mm; "
             "heights %.4f .. %.4f mm (range %.4f mm)"
             % (name, nx, ny, min_x, max_x, min_y, max_y, low, high, high - low)]
+
+
+def wants_resonances(args):
+    """True for ``mendel plot --resonances`` (which reads no printer config)."""
+    return bool(args.resonances)
+
+
+def run_resonances(args):
+    """Fit and draw a resonance measurement; returns the lines to print
+    (Klipper's calibrate_shaper.py lines, then the file written). Raises
+    MendelError for bad use or a file that cannot be read."""
+    from mendel.shaping.calibrate import CalibrationError
+    from mendel.ux import plot_resonances
+    if args.file or args.log or args.what or args.layers or wants_mesh(args):
+        raise MendelError("mendel plot --resonances draws only the resonances: drop FILE, "
+                          "--log, --what, --layers and --mesh")
+    if args.max_smoothing is not None and args.max_smoothing < 0.05:
+        raise MendelError("--max-smoothing must be at least 0.05 mm, not %g"
+                          % args.max_smoothing)
+    _need_matplotlib()
+    try:
+        chart = plot_resonances.resonance_chart(args.resonances, args.max_smoothing)
+    except (OSError, CalibrationError) as exc:
+        raise MendelError(str(exc)) from None
+    out = args.out or os.path.splitext(os.path.basename(args.resonances))[0] + ".png"
+    plot_resonances.render_resonances(out, chart)
+    return chart["lines"] + ["wrote %s" % out]
 
 
 def _need_matplotlib():

@@ -266,3 +266,14 @@ def test_runlog_tells_the_steps_around_a_clock():
     assert log.around(0, 20050) == (1, (20000, -1, 100), (20100, -1, 100))
     assert log.around(0, 19000) == (2, (10100, 1, 100), (20000, -1, 100))
     assert log.around(0, 30000) == (0, (20100, -1, 100), None)
+
+
+def test_runlog_settles_runs_over_by_a_clock_without_changing_answers():
+    from motion.runlog import RunLog
+    log = RunLog(1, 8)
+    for k in range(5):
+        log.add(0, 1000 + 1000 * k, 100, 3, 0, 0)       # steps at +0, +100, +200
+    before = [log.around(0, c) for c in (3250, 4150, 9000)]
+    log.settle(3250)
+    assert log._used[0] == 2
+    assert [log.around(0, c) for c in (3250, 4150, 9000)] == before

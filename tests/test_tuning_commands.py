@@ -1,0 +1,96 @@
+"""SET_INPUT_SHAPER, SET_PRESSURE_ADVANCE, M900 and M572 on the simulated
+printer; printer.cfg's [input_shaper] and pressure_advance applied to a
+whole corpus file."""
+import os
+
+import pytest
+
+from mendel.machine.check import check_file
+from mendel.machine.printer import PrintError
+from mendel.resources import default_config
+
+from sim_printer import board_steps, printer_on_sim, run, write_cfg
+
+
+def echoes(said):
+    return [line[len("echo: "):] for line in said if line.startswith("echo: ")]
+
+
+def test_set_input_shaper_changes_what_it_is_given_and_reports_both_axes(tmp_path):
+    cfg = write_cfg(tmp_path, default_config(), "")
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "SET_INPUT_SHAPER SHAPER_FREQ_X=37.5 SHAPER_TYPE_X=ei "
+                               "SHAPER_FREQ_Y=52 DAMPING_RATIO_Y=0.12\n")
+        assert printer.toolhead.input_shaper == {"x": ("ei", 37.5, 0.1),
+                                                 "y": ("mzv", 52.0, 0.12)}
+        assert echoes(said)[-2:] == [
+            "shaper_type_x:ei shaper_freq_x:37.500 damping_ratio_x:0.100000",
+            "shaper_type_y:mzv shaper_freq_y:52.000 damping_ratio_y:0.120000"]
+        # Bad values change nothing.
+        for text, message in (("SHAPER_TYPE=zvv", "'zvv' is not one of zv, mzv"),
+                              ("SHAPER_FREQ_X=-3", "SHAPER_FREQ_X must have minimum of 0"),
+                              ("DAMPING_RATIO_Y=1", "DAMPING_RATIO_Y must be below 1"),
+                              ("FREQ=3", "SET_INPUT_SHAPER has no parameter FREQ")):
+            with pytest.raises(PrintError, match=message):
+                run(printer, tmp_path, "SET_INPUT_SHAPER SHAPER_FREQ_Y=40 %s\n" % text)
+            assert printer.toolhead.input_shaper["y"] == ("mzv", 52.0, 0.12)
+        run(printer, tmp_path, "SET_INPUT_SHAPER SHAPER_FREQ_X=0\n")
+        assert printer.toolhead.input_shaper["x"] is None
+        assert printer.toolhead.stepgen.shaped
+
+
+def test_pressure_advance_commands_of_klipper_marlin_and_reprapfirmware(tmp_path):
+    cfg = write_cfg(tmp_path, default_config(), "")
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, "SET_PRESSURE_ADVANCE ADVANCE=0.05 SMOOTH_TIME=0.03\n")
+        assert printer.pressure_advance == (0.05, 0.03)
+        assert echoes(said)[-2:] == ["pressure_advance: 0.050000",
+                                     "pressure_advance_smooth_time: 0.030000"]
+        run(printer, tmp_path, "M900 K0.04\n")
+        assert printer.pressure_advance == (0.04, 0.03)
+        run(printer, tmp_path, "M572 D0 S0.025\n")
+        assert printer.pressure_advance == (0.025, 0.03)
+        for text, message in (("M572 D1 S0.1", "D1 is not an extruder drive"),
+                              ("M900", "M900 needs K"),
+                              ("M900 K-1", "K must not be negative"),
+                              ("SET_PRESSURE_ADVANCE SMOOTH_TIME=0.3",
+                               "SMOOTH_TIME must have maximum of 0.2"),
+                              ("SET_PRESSURE_ADVANCE EXTRUDER=extruder1 ADVANCE=1",
+                               "EXTRUDER=extruder1 is not a extruder")):
+            with pytest.raises(PrintError, match=message):
+                run(printer, tmp_path, text + "\n")
+            assert printer.pressure_advance == (0.025, 0.03)
+        run(printer, tmp_path, "SET_PRESSURE_ADVANCE ADVANCE=0\n")
+        assert not printer.toolhead.stepgen.shaped
+
+
+def test_a_corpus_file_prints_shaped_and_advanced_and_ends_on_the_same_steps(tmp_path, corpus):
+    source = os.path.join(corpus, "slic3r-1.3-cube-m82.gcode")
+    text = open(source).read()
+    results = {}
+    for name, extra in (("plain", ""),
+                        ("tuned", "[input_shaper]\nshaper_type_x = mzv\nshaper_freq_x = 37\n"
+                                  "shaper_type_y = ei\nshaper_freq_y = 52\n")):
+        cfg = write_cfg(tmp_path, default_config(), extra)
+        if name == "tuned":
+            cfg.pressure_advance = 0.05
+        with printer_on_sim(cfg) as (printer, said):
+            assert printer.toolhead.stepgen.shaped == (name == "tuned")
+            summary = run(printer, tmp_path, text)
+            results[name] = (board_steps(printer), printer.toolhead.runs_sent, summary)
+    plain, tuned = results["plain"], results["tuned"]
+    # Net motion unchanged: every motor ends on the same step.
+    assert tuned[0] == plain[0]
+    # ... by other step runs (the shaped positions, the extruder's advance).
+    assert tuned[1] != plain[1]
+
+
+def test_mendel_check_reads_the_commands_and_refuses_shaping_a_delta(tmp_path):
+    cfg = write_cfg(tmp_path, default_config(), "")
+    path = tmp_path / "tune.gcode"
+    path.write_text("SET_INPUT_SHAPER SHAPER_FREQ_X=40\nM900 K0.05\nSET_INPUT_SHAPER "
+                    "SHAPER_TYPE=bad\n")
+    report = check_file(str(path), cfg)
+    assert [(e["line"], e["reason"]) for e in report["errors"]] == [
+        (3, "SET_INPUT_SHAPER: shaper type 'bad' is not one of zv, mzv, zvd, ei, 2hump_ei, "
+            "3hump_ei")]
