@@ -104,15 +104,23 @@ def _pin_uses(board):
         uses.append((fan["pin"], "fan", "fan " + fan["name"]))
     for servo in board.get("servos", []):
         uses.append((servo["pin"], "servo", "servo " + servo["name"]))
+    for accel in board.get("accelerometers", []):
+        owner = "accelerometer " + accel["name"]
+        spi = accel.get("spi") or {}
+        uses += [(spi[key], "spi_" + key, owner) for key in ("sck", "mosi", "miso") if key in spi]
+        uses.append((accel["cs"], "spi_cs", owner))
     for name, pin in board.get("other_pins", {}).items():
         uses.append((pin, "other", name))
     return uses
 
 
 # Roles whose pin may be shared by several owners: one enable line for all
-# drivers, one UART bus for all TMC2209s (told apart by their address).
-_SHARED_ROLES = ("enable", "uart_pin", "uart_rx_pin", "uart_tx_pin")
-_OUTPUT_ROLES = ("step", "dir", "enable", "heater", "fan", "servo", "uart_tx_pin", "uart_pin")
+# drivers, one UART bus for all TMC2209s (told apart by their address), one
+# SPI bus for its chips (told apart by their chip selects).
+_SHARED_ROLES = ("enable", "uart_pin", "uart_rx_pin", "uart_tx_pin", "spi_sck", "spi_mosi",
+                 "spi_miso")
+_OUTPUT_ROLES = ("step", "dir", "enable", "heater", "fan", "servo", "uart_tx_pin", "uart_pin",
+                 "spi_sck", "spi_mosi", "spi_cs")
 
 
 def _exists(pin, catalogue):

@@ -17,10 +17,11 @@ def write_cfg(tmp_path, base, extra):
 
 
 @contextlib.contextmanager
-def printer_on_sim(cfg, step_log=None):
+def printer_on_sim(cfg, step_log=None, realtime=False):
     """(Printer, the list its warnings and replies go to) on a simulated
-    board that simulates printer ``cfg``."""
-    with SimBoard("sim", config=cfg, step_log=step_log) as sim:
+    board that simulates printer ``cfg`` (its clock the wall clock's with
+    ``realtime``)."""
+    with SimBoard("sim", config=cfg, step_log=step_log, realtime=realtime) as sim:
         with serial.Serial(sim.port, 250000, timeout=0.1) as port:
             mcu = Mcu(port)
             mcu.connect()

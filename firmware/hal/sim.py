@@ -24,6 +24,12 @@
   found exactly by bisecting the clock (the switches are planes and homing
   moves are straight), and its queued runs are dropped, as the RP2040's PIO
   stop does; the step log gets ``hit clock oid position``.
+* Toolhead and accelerometer: the board file's "sim_toolhead" (placed by
+  the host from printer.cfg's ``[sim_plant toolhead]``) maps the motors'
+  steps to the carriage's x, y, z (mm) and gives each axis a resonance
+  (``hal/simtoolhead.py``); an ADXL345 (``hal/simadxl345.py``) on the
+  board's SPI (:meth:`SimHal.spi`) samples the nozzle's acceleration as
+  the clock advances, only while it measures.
 * Faults: ``sim_fault`` schedules one of ``simplant.FAULTS`` on a heater's
   plant at a board clock; the tests and ``mendel print --sim-fault`` use it.
 """
@@ -35,6 +41,7 @@ import link
 from hal.simplant import FAULTS as FAULT_WORDS
 from hal.simplant import ThermalPlant, sensor_mode
 from hal.simswitch import Switch
+from hal.simtoolhead import motor_position
 from motion.runlog import RunLog
 from thermal.sensor import make_sensor
 
@@ -142,6 +149,11 @@ class SimHal:
         self._armed = [-1] * motors       # endstop armed on each motor, or -1
         self._watching = False            # a switch is armed: check it as time passes
         self._checked = 0                 # clock up to which no armed switch triggered
+        # Carriage map (rows: mm per step of each motor, origin: mm at 0 steps)
+        # and the plant of the toolhead; SPI devices made on first use.
+        self._toolhead = board.get("sim_toolhead") or {
+            "rows": [[0.0] * motors] * 3, "origin": [0.0, 0.0, 0.0]}
+        self._chips = []
 
     def attach(self, mcu):
         self.mcu = mcu
@@ -167,6 +179,11 @@ class SimHal:
             self._apply_faults(now)
         for plant in self.plants:
             plant.advance(dt)
+        if self._chips:
+            # The chips sample after the last advance: runs over by then fold in.
+            self._runlog.settle(self._last_advance)
+            for chip in self._chips:
+                chip.advance(now)
         self._last_advance = now
         if self.virtual:
             self._ticks = now
@@ -309,6 +326,38 @@ class SimHal:
         if self._log is not None:
             self._log.write("hit %d %d %d\n" % (clock, oid, position))
         self.mcu.steppers.motor_stopped(oid, position)
+
+    # -- SPI and the toolhead ------------------------------------------
+    def spi(self, spec):
+        """The SPI device of board accelerometer ``spec`` (the board file's
+        entry): a simulated ADXL345 mounted on the toolhead. The device has
+        ``write_readinto(out, into)`` (one transfer, CS held low) and
+        ``write(out)``."""
+        from hal.simadxl345 import SimAdxl345
+        chip = SimAdxl345(self._toolhead, self.clock_freq, self.carriage,
+                          seed=len(self._chips) + 7)
+        self._chips.append(chip)
+        return chip
+
+    def carriage(self, clock):
+        """The carriage's x, y, z (mm) at board ``clock``, from the steps
+        around it (hal/simtoolhead.py's motor_position)."""
+        runlog = self._runlog
+        sign = self._sign
+        rows = self._toolhead["rows"]
+        # Motors that move no axis (the extruder) are not looked at.
+        steps = [sign[oid] * motor_position(*runlog.around(oid, clock), clock)
+                 if rows[0][oid] or rows[1][oid] or rows[2][oid] else 0.0
+                 for oid in range(len(sign))]
+        origin = self._toolhead["origin"]
+        out = []
+        for i in range(3):
+            row = rows[i]
+            total = origin[i]
+            for m in range(len(steps)):
+                total += row[m] * steps[m]
+            out.append(total)
+        return out
 
     # -- analog --------------------------------------------------------
     def adc_read(self, pin):

@@ -28,7 +28,8 @@ import math
 from mendel import resources
 from mendel.config import bed_mesh as bed_mesh_mod, file as configfile, homing
 from mendel.config import gcode_extras, pins as configpins, printjob, probe as probe_mod
-from mendel.config import resonance_tester as resonance_mod, shaping, simplant
+from mendel.config import accel as accel_mod, resonance_tester as resonance_mod, shaping
+from mendel.config import simplant
 from mendel.config.section import ConfigError, Problem, Section as _Section, optional
 from mendel.boards import BoardError, load_board
 from mendel.gcode import macros
@@ -121,6 +122,10 @@ class PrinterConfig:
     sim_bed: dict = dataclasses.field(default_factory=dict)
     sim_steppers: dict = dataclasses.field(default_factory=dict)
     sim_probe: dict = dataclasses.field(default_factory=dict)
+    # [sim_plant toolhead]: resonance_freq_x/y (Hz), damping_ratio_x/y.
+    sim_toolhead: dict = dataclasses.field(default_factory=lambda: simplant.toolhead(None))
+    # [adxl345] / [adxl345 NAME] (mendel.config.accel): name -> AccelConfig.
+    accelerometers: dict = dataclasses.field(default_factory=dict)
 
     def steps_per_mm(self):
         """Steps per mm of each motor: the kinematic ones (x, y, z or a, b, c), then e."""
@@ -321,8 +326,22 @@ def load(path=None):
     config.gcode_extras = gcode_extras.load(
         *(optional(parser, path, name, read_keys)
           for name in ("respond", "gcode_arcs", "display_status", "exclude_object")))
+    _read_accelerometers(parser, path, read_keys, config)
     _validate(parser, path, read_keys, config)
     return config
+
+
+def _read_accelerometers(parser, path, read_keys, config):
+    """[adxl345] and [adxl345 NAME] against the board file's accelerometers."""
+    sections = [_Section(parser, path, name, read_keys) for name in parser.sections()
+                if name.split(None, 1)[0] == "adxl345"]
+    if not sections:
+        return
+    try:
+        board = load_board(config.board)
+    except BoardError:
+        board = None            # _validate reports the board
+    config.accelerometers = accel_mod.load(sections, board)
 
 
 def _read_levelling(parser, path, read_keys, config):
@@ -342,6 +361,7 @@ def _read_levelling(parser, path, read_keys, config):
             config.mesh_profiles[words[1].strip()] = bed_mesh_mod.profile(section(name))
     config.sim_bed = simplant.bed(section("sim_plant bed"))
     config.sim_probe = simplant.probe(section("sim_plant probe"))
+    config.sim_toolhead = simplant.toolhead(section("sim_plant toolhead"))
     delta = config.kinematics == "delta"
     config.sim_steppers = {
         stepper.name: simplant.stepper(section("sim_plant " + stepper.name), stepper, delta)

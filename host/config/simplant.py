@@ -67,3 +67,20 @@ def probe(sec):
         return {"z_offset_error": 0.0, "repeatability": 0.002}
     return {"z_offset_error": sec.getfloat("z_offset_error", 0.0, minval=-5.0, maxval=5.0),
             "repeatability": sec.getfloat("repeatability", 0.002, minval=0.0, maxval=1.0)}
+
+
+TOOLHEAD_KEYS = ("resonance_freq_x", "resonance_freq_y", "damping_ratio_x", "damping_ratio_y")
+
+
+def toolhead(sec):
+    """``[sim_plant toolhead]`` Section (or None) -> dict of TOOLHEAD_KEYS:
+    each axis's resonance (Hz, 0 = rigid, the default; at most 500) and
+    damping ratio (0 <= zeta < 1; 0). The sim board's nozzle rings on its
+    carriage with these (firmware/hal/simtoolhead.py)."""
+    if sec is None:
+        return dict.fromkeys(TOOLHEAD_KEYS, 0.0)
+    values = {key: sec.getfloat(key, 0.0, minval=0.0, maxval=500.0)
+              for key in TOOLHEAD_KEYS[:2]}
+    values.update({key: sec.getfloat(key, 0.0, minval=0.0, below=1.0)
+                   for key in TOOLHEAD_KEYS[2:]})
+    return values

@@ -66,7 +66,7 @@ def compile_firmware(firmware_dir, files, build_dir, march):
 
 # Keys of a board file that are for people (sources, pin notes), not the
 # firmware: left out of the board's copy, which it keeps in RAM.
-DOC_KEYS = ("name", "source", "reserved_pins")
+DOC_KEYS = ("name", "source", "reserved_pins", "accelerometer_wiring")
 
 
 def board_json(board, build_dir):

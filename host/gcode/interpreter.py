@@ -42,6 +42,7 @@ exclusion, :mod:`mendel.gcode.exclude_object`), ``saved_states``
 (SAVE_GCODE_STATE).
 """
 from mendel import __version__
+from mendel.accel import commands as accel_commands
 from mendel.errors import CommandError, printable
 from mendel.gcode import arcs, heater_fan_commands, macro_commands, offsets, tuning_commands
 from mendel.gcode.display_status import DisplayStatus
@@ -166,6 +167,7 @@ class Interpreter:
         self._handlers.update(heater_fan_commands.handlers(self))
         self._handlers.update(tuning_commands.handlers(self))    # SET_INPUT_SHAPER, M900 ...
         self._handlers.update(macro_commands.handlers(self))     # RESPOND, *_GCODE_STATE
+        self._handlers.update(accel_commands.handlers(self))     # ACCELEROMETER_QUERY ...
         self._handlers.update(shaping_commands.handlers(self))   # TEST_RESONANCES, SHAPER_CALIBRATE
         # Commands of whoever runs the interpreter (`mendel serve`'s print
         # job: SDCARD_PRINT_FILE, PAUSE, ...): code -> fn(command).

@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 from mendel.machine.check import check_file
+from mendel.accel.adxl345 import make_accelerometers
 from mendel.config.autosave import PendingSave
 from mendel.errors import CommandError
 from mendel.gcode.interpreter import GcodeError, Interpreter, Settings
@@ -95,6 +96,8 @@ class Printer(ToolheadMachine):
             self.bed_mesh = BedMesh(self.toolhead, config.bed_mesh, config.mesh_profiles,
                                     self.pending, probe=lambda: self.probing.probe)
         self._unadjusted = 0                        # inside unadjusted_moves()
+        # [adxl345] sections: name -> mendel.accel.adxl345.Accelerometer.
+        self.accelerometers = make_accelerometers(config, mcu, self.toolhead)
         self._configure()
         if not self.outputs.supported:
             warn("board firmware %s %s has no queue_heater/queue_fan: temperature and fan "

@@ -66,6 +66,9 @@ class Mcu:
         self._reason_cut = False
         self.virtual_step_s = VIRTUAL_STEP_S   # longest virtual-clock jump, s
         self.on_advance = None     # called after each virtual-clock step (run logs)
+        # Streams (accelerometer data): response name -> fn(args), called as
+        # each message arrives instead of queueing it for a query.
+        self.handlers = {}
 
     # -- connection ----------------------------------------------------
     def connect(self, clear_shutdown=False):
@@ -144,6 +147,8 @@ class Mcu:
             if self.shutdown_reason is None:
                 self.shutdown_reason = args[0].decode(errors="replace")
                 self._reason_cut = len(args[0]) >= _REASON_IN_FRAME
+        elif name in self.handlers:
+            self.handlers[name](args)
         else:
             self._inbox.append((name, args))
 

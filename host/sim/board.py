@@ -17,7 +17,7 @@ import tty
 
 import mendel.boards
 import mendel.firmware
-from mendel.sim.physical import place_switches
+from mendel.sim.physical import place_switches, toolhead_spec
 
 
 class SimulatorError(Exception):
@@ -107,6 +107,7 @@ class SimBoard:
             from mendel import config as config_mod
             config = config_mod.load(None)
         place_switches(board, config)
+        board["sim_toolhead"] = toolhead_spec(config, [m["name"] for m in board["motors"]])
         for heater in board["heaters"]:
             override = dict(self.plants.get(heater["name"], {}))
             sensor = override.pop("sim_sensor", "")

@@ -82,15 +82,7 @@ def switch_specs(config, motor_names):
     carriages = start_carriages(config, kinematics)
     specs = {}
     if kinematics.is_linear:
-        # xyz = inverse @ motor_mm: row i of the inverse, per step of each motor.
-        inverse = np.linalg.inv(kinematics.matrix)
-        rows = []
-        for i in range(3):
-            row = [0.0] * len(motor_names)
-            for m in range(3):
-                row[oids[m]] = float(inverse[i][m]) / spm[m]
-            rows.append(row)
-        origin = [float(v) for v in inverse @ np.array(carriages)]
+        rows, origin = _xyz_map(kinematics, carriages, oids, spm, len(motor_names))
         for i, name in enumerate(names):
             stepper = config.steppers[name]
             if getattr(stepper, "endstop", None) in (None, "probe"):
@@ -130,6 +122,42 @@ def switch_specs(config, motor_names):
     if getattr(config, "probe", None) is not None:
         raise ValueError("the simulated printer cannot place a probe on a delta yet")
     return specs
+
+
+def _xyz_map(kinematics, carriages, oids, spm, motors):
+    """Rows (mm of x, y, z per step of each board motor) and origin (mm at
+    0 steps) of a linear kinematics: xyz = inverse @ motor_mm."""
+    inverse = np.linalg.inv(kinematics.matrix)
+    rows = []
+    for i in range(3):
+        row = [0.0] * motors
+        for m in range(3):
+            row[oids[m]] = float(inverse[i][m]) / spm[m]
+        rows.append(row)
+    return rows, [float(v) for v in inverse @ np.array(carriages)]
+
+
+def toolhead_spec(config, motor_names):
+    """The board file's "sim_toolhead": the carriage's x, y, z from the
+    motors' steps ("rows", "origin", as a switch's) and each axis's
+    resonance ("freq" Hz, "damping") from ``[sim_plant toolhead]``.
+    ValueError for a ringing delta (not simulated yet)."""
+    plant = dict(getattr(config, "sim_toolhead", None) or {})
+    freq = [float(plant.get("resonance_freq_x", 0.0)), float(plant.get("resonance_freq_y", 0.0))]
+    damping = [float(plant.get("damping_ratio_x", 0.0)), float(plant.get("damping_ratio_y", 0.0))]
+    kinematics = kinematics_mod.from_config(config)
+    if not kinematics.is_linear:
+        if any(freq):
+            raise ValueError("[sim_plant toolhead]: the simulated printer rings only on "
+                             "cartesian and corexy kinematics yet")
+        return {"rows": [[0.0] * len(motor_names)] * 3, "origin": [0.0] * 3,
+                "freq": freq, "damping": damping}
+    names = [n for n in config.steppers if n != "e"]
+    oids = [motor_names.index(config.steppers[n].motor) for n in names]
+    spm = [config.steppers[n].steps_per_mm for n in names]
+    rows, origin = _xyz_map(kinematics, start_carriages(config, kinematics), oids, spm,
+                            len(motor_names))
+    return {"rows": rows, "origin": origin, "freq": freq, "damping": damping}
 
 
 def place_switches(board, config):

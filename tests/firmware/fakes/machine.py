@@ -167,3 +167,19 @@ mem32 = _Mem32()
 
 
 ADC.ATTN_11DB = 3
+
+
+class SPI:
+    """Records its setup; each transfer goes to ``device`` (set by a test:
+    ``write_readinto(out, into)``), with the CS level it saw."""
+    LAST = []
+
+    def __init__(self, bus, baudrate=0, polarity=0, phase=0, sck=None, mosi=None, miso=None):
+        self.bus, self.baudrate, self.polarity, self.phase = bus, baudrate, polarity, phase
+        self.pins = (sck, mosi, miso)
+        self.device = None
+        self.cs_levels = []
+        SPI.LAST.append(self)
+
+    def write_readinto(self, out, into):
+        self.device.write_readinto(out, into)
