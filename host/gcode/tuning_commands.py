@@ -42,6 +42,12 @@ def handlers(interpreter):
     }
 
 
+def _advance_now(machine):
+    """(advance s, smooth_time s) the machine has now."""
+    current = getattr(machine, "pressure_advance", None)
+    return current if isinstance(current, tuple) else (0.0, 0.040)
+
+
 def _need(machine, name, command):
     method = getattr(machine, name, None)
     if not callable(method):
@@ -55,7 +61,8 @@ def set_input_shaper(machine, command, respond):
                               "DAMPING_RATIO_Y", "SHAPER_TYPE", "SHAPER_TYPE_X",
                               "SHAPER_TYPE_Y"))
     setter = _need(machine, "set_input_shaper", command)
-    current = dict(machine.input_shaper)
+    current = getattr(machine, "input_shaper", None)
+    current = dict(current) if isinstance(current, dict) else {}
     common = params.get("SHAPER_TYPE")
     changes = []
     for axis in "xy":
@@ -88,7 +95,7 @@ def set_pressure_advance(machine, command, respond):
         raise CommandError("SET_PRESSURE_ADVANCE: EXTRUDER=%s is not a extruder of this "
                            "printer (it has: extruder)" % extruder)
     setter = _need(machine, "set_pressure_advance", command)
-    advance, smooth_time = machine.pressure_advance
+    advance, smooth_time = _advance_now(machine)
     advance = params.get_float("ADVANCE", advance, minval=0.0)
     smooth_time = params.get_float("SMOOTH_TIME", smooth_time, minval=0.0,
                                    maxval=MAX_SMOOTH_TIME)
@@ -113,7 +120,7 @@ def m900(machine, command):
     """M900 K<advance>: Marlin's linear advance factor as pressure advance."""
     advance = _advance_word(command, "K")
     setter = _need(machine, "set_pressure_advance", command)
-    setter(advance, machine.pressure_advance[1])
+    setter(advance, _advance_now(machine)[1])
 
 
 def m572(machine, command, warn):
@@ -126,4 +133,4 @@ def m572(machine, command, warn):
         warn("M572: D%g is not an extruder drive of this printer (it has D0): ignored" % drive)
         return
     setter = _need(machine, "set_pressure_advance", command)
-    setter(advance, machine.pressure_advance[1])
+    setter(advance, _advance_now(machine)[1])

@@ -578,54 +578,74 @@ cdef class ShapedPath:
     cdef int _generate(self) except -1:
         cdef int m, k, ax
         cdef Pieces out
-        cdef double limit, nxt, e, X, V, A, tau, c
+        cdef double limit, nxt, e, X, V, A, tau, c, t
         cdef Piece* q
         cdef StepCompressor comp
         cdef Py_ssize_t keep[4]
+        cdef Piece* outp[4]
+        cdef Py_ssize_t outn[4]
+        cdef double done[4]
+        cdef Py_ssize_t j
+        cdef int nmix
         for k in range(4):
             stage = self.stages[k]
+            keep[k] = -1
+            outp[k] = NULL
+            outn[k] = 0
+            done[k] = REST_START
             if isinstance(stage, AxisShaper):
                 (<AxisShaper> stage).generate()
+                out = (<AxisShaper> stage).out
+                done[k] = (<AxisShaper> stage).done
             elif stage is not None:
                 (<SmoothedAdvance> stage).generate()
-            keep[k] = -1
+                out = (<SmoothedAdvance> stage).out
+                done[k] = (<SmoothedAdvance> stage).done
+            else:
+                continue
+            outp[k] = out.p
+            outn[k] = out.n
         for m in range(self.nmotor):
             comp = <StepCompressor> self.compressors[m]
+            nmix = self.nmix[m]
             limit = REST_END
-            for k in range(self.nmix[m]):
-                e = self._done(self.mix_axis[m][k])
+            for k in range(nmix):
+                e = done[self.mix_axis[m][k]]
                 if e < limit:
                     limit = e
-            while self.motor_done[m] < limit:
+            t = self.motor_done[m]
+            while t < limit:
                 nxt = limit
-                for k in range(self.nmix[m]):
-                    out = self._out(self.mix_axis[m][k])
-                    e = out.p[self.mix_idx[m][k]].t1
-                    if e < nxt and self.mix_idx[m][k] < out.n - 1:
-                        nxt = e
-                if nxt - self.motor_done[m] > TINY_PIECE:
+                for k in range(nmix):
+                    ax = self.mix_axis[m][k]
+                    j = self.mix_idx[m][k]
+                    if j < outn[ax] - 1 and outp[ax][j].t1 < nxt:
+                        nxt = outp[ax][j].t1
+                if nxt - t > TINY_PIECE:
                     X = 0.0
                     V = 0.0
                     A = 0.0
-                    for k in range(self.nmix[m]):
-                        out = self._out(self.mix_axis[m][k])
-                        q = &out.p[self.mix_idx[m][k]]
+                    for k in range(nmix):
+                        ax = self.mix_axis[m][k]
+                        q = &outp[ax][self.mix_idx[m][k]]
                         c = self.mix_coef[m][k]
                         if q.v0 == 0.0 and q.a == 0.0:
                             X += c * q.x0
                         else:
-                            tau = self.motor_done[m] - q.t0
+                            tau = t - q.t0
                             X += c * (q.x0 + (q.v0 + 0.5 * q.a * tau) * tau)
                             V += c * (q.v0 + q.a * tau)
                             A += c * q.a
-                    _feed_piece(comp, self.motor_done[m], nxt, X, V, A)
-                self.motor_done[m] = nxt
-                for k in range(self.nmix[m]):
-                    out = self._out(self.mix_axis[m][k])
-                    while self.mix_idx[m][k] < out.n - 1 and \
-                            out.p[self.mix_idx[m][k]].t1 <= nxt + TINY_PIECE:
-                        self.mix_idx[m][k] += 1
-            for k in range(self.nmix[m]):
+                    _feed_piece(comp, t, nxt, X, V, A)
+                t = nxt
+                for k in range(nmix):
+                    ax = self.mix_axis[m][k]
+                    j = self.mix_idx[m][k]
+                    while j < outn[ax] - 1 and outp[ax][j].t1 <= t + TINY_PIECE:
+                        j += 1
+                    self.mix_idx[m][k] = j
+            self.motor_done[m] = t
+            for k in range(nmix):
                 ax = self.mix_axis[m][k]
                 if keep[ax] < 0 or self.mix_idx[m][k] < keep[ax]:
                     keep[ax] = self.mix_idx[m][k]
