@@ -1,9 +1,11 @@
 """Input shaping and pressure advance on the simulated printer as a user
 meets them: homing and probing with them on, changes in the middle of a
 print, the board's step counts against a plain print's."""
+import numpy as np
 import pytest
 
 from mendel.resources import default_config
+from mendel.sim import steplog
 
 from sim_printer import board_steps, printer_on_sim, run, write_cfg
 
@@ -29,3 +31,36 @@ def test_homing_with_shaping_ends_when_the_endstops_stop_it(tmp_path):
     assert shaped_at == plain_at
     # Each of the homing moves and retractions adds the shaper's reach.
     assert plain_s < shaped_s < plain_s + 0.5
+
+
+def step_clocks(log_path, motors=4):
+    """Every step's clock (ticks) of each motor, from the board's step log."""
+    clocks = []
+    for ms in steplog.read(log_path, motors):
+        k = np.concatenate([np.arange(1, n + 1) for n in ms.taken]) if len(ms.taken) \
+            else np.zeros(0, dtype=np.int64)
+        run = np.repeat(np.arange(len(ms.taken)), ms.taken)
+        clocks.append(ms.last_ticks[run] + k * ms.interval_ticks[run]
+                      + ms.add_ticks[run] * k * (k - 1) // 2)
+    return clocks
+
+
+@pytest.mark.parametrize("command", ["SET_INPUT_SHAPER SHAPER_FREQ_X=5",
+                                     "SET_PRESSURE_ADVANCE ADVANCE=0.1 SMOOTH_TIME=0.2"])
+def test_shaping_turned_on_between_moves_starts_after_the_steps_sent(tmp_path, command):
+    # The shaped steps of the next move begin the shaper's lead (65 ms for
+    # mzv at 5 Hz; half the smooth time for pressure advance) before it:
+    # the move used to start right where the unshaped one ended, so the
+    # motor got both at once (135 steps one tick apart; on a real-time
+    # board "step run scheduled in the past").
+    cfg = write_cfg(tmp_path, default_config(), "")
+    log = str(tmp_path / "steps.log")
+    with printer_on_sim(cfg, step_log=log) as (printer, said):
+        run(printer, tmp_path, "G28\nM83\nM109 S200\nG1 X100 Y100 Z0.3 F6000\n"
+                               "G1 X120 E1 F6000\n%s\nG1 X140 E1\nM400\n" % command)
+        steps = board_steps(printer)
+    assert steps[0] == 140 * 80 - 10001 and steps[3] == round(2 * 93)
+    for clocks in step_clocks(log):
+        # 100 mm/s is 8,000 steps/s of X; the extruder's advance is brisker
+        # but nowhere near a step every 40 ticks (3 us).
+        assert np.all(np.diff(clocks) > 40)

@@ -280,8 +280,19 @@ class Toolhead:
     def set_input_shaper(self, axis, shaper_type, freq, damping_ratio):
         """Shape ``axis`` ("x"/"y") from the next move on (freq 0: off);
         ValueError for bad values (mendel.planner.stepgen)."""
+        self._change_shaping(lambda: self.stepgen.set_input_shaper(
+            axis, shaper_type, freq, damping_ratio))
+
+    def _change_shaping(self, change):
+        """Flush, call ``change()`` (it changes the step generator's shaping),
+        and start the next moves late enough that their shaped steps, which
+        may now begin further ahead of them, come after every step sent:
+        else the motors would be told both motions at once (a burst of
+        steps one tick apart, or a run scheduled in the past)."""
         self.flush()
-        self.stepgen.set_input_shaper(axis, shaper_type, freq, damping_ratio)
+        lead = self.stepgen.lead_time
+        change()
+        self.print_time += max(0.0, self.stepgen.lead_time - lead)
 
     @property
     def input_shaper(self):
@@ -290,8 +301,7 @@ class Toolhead:
 
     def set_pressure_advance(self, advance, smooth_time):
         """Pressure advance (s) and its smooth time (s) from the next move on."""
-        self.flush()
-        self.stepgen.set_pressure_advance(advance, smooth_time)
+        self._change_shaping(lambda: self.stepgen.set_pressure_advance(advance, smooth_time))
 
     def wait_moves(self):
         """Flush, then return when the board has finished every move (M400)."""
