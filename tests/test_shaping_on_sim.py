@@ -7,7 +7,9 @@ import pytest
 from mendel.resources import default_config
 from mendel.sim import steplog
 
+from served import script, served
 from sim_printer import board_steps, printer_on_sim, run, write_cfg
+from test_printjob import straight_steps, wait_finished, write_setup
 
 SHAPED = "[input_shaper]\nshaper_freq_x = 37\nshaper_freq_y = 52\n"
 
@@ -64,3 +66,18 @@ def test_shaping_turned_on_between_moves_starts_after_the_steps_sent(tmp_path, c
         # 100 mm/s is 8,000 steps/s of X; the extruder's advance is brisker
         # but nowhere near a step every 40 ticks (3 us).
         assert np.all(np.diff(clocks) > 40)
+
+
+def test_a_served_file_keeps_the_board_fed_through_a_long_shaper_lead(tmp_path):
+    # 3hump_ei at 0.5 Hz: the shaped steps run 1.6 s behind the moves. The
+    # file reader ran the virtual board down to 1 s before the moves' end,
+    # past the last step sent: "step run scheduled in the past".
+    cfg, folder = write_setup(tmp_path / "served")
+    with served(cfg=cfg) as (_port, session):
+        assert script(session, "SET_INPUT_SHAPER SHAPER_FREQ_X=0.5 SHAPER_FREQ_Y=0.5 "
+                               "SHAPER_TYPE=3hump_ei") is None
+        assert script(session, 'SDCARD_PRINT_FILE FILENAME="sub/plain ring.gcode"') is None
+        wait_finished(session)
+        assert session.halted is None
+        served_steps = session.printer.board_steps()
+    assert served_steps == straight_steps(cfg, folder / "sub" / "plain ring.gcode")

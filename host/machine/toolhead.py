@@ -182,6 +182,14 @@ class Toolhead:
             self._execute(self.motion.take())
         return self.print_time
 
+    @property
+    def sent_until(self):
+        """Board time (s) the steps sent so far reach: :attr:`print_time`
+        less the shaped motion's lead (the shaped steps of the last moves'
+        final ``stepgen.lead_time`` s wait for the moves after them, or for
+        a flush). What the board has ahead is measured from here."""
+        return self.print_time - self.stepgen.lead_time
+
     def _running_low(self):
         ahead = self.print_time - self.mcu.estimated_clock() / self.freq
         return ahead < LOW_WATER_TIME + self.lead_time
