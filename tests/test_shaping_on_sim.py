@@ -81,3 +81,20 @@ def test_a_served_file_keeps_the_board_fed_through_a_long_shaper_lead(tmp_path):
         assert session.halted is None
         served_steps = session.printer.board_steps()
     assert served_steps == straight_steps(cfg, folder / "sub" / "plain ring.gcode")
+
+
+def test_asking_for_the_values_in_use_does_not_stop_the_print(tmp_path):
+    # SET_PRESSURE_ADVANCE and SET_INPUT_SHAPER without values report them
+    # (a console user asking mid-print); a slicer's M900 repeats the K in
+    # use. They used to flush the look-ahead: a stop to rest, and the
+    # shaper's lead and tail added, in the middle of a line.
+    moves = ["G1 X%d Y%d E0.2 F6000" % (100 + 10 * (i % 2), 100 + i) for i in range(20)]
+    times = []
+    for asked in ("", "SET_PRESSURE_ADVANCE\nSET_INPUT_SHAPER\nM900 K0.05\nM572 D0 S0.05\n"):
+        cfg = write_cfg(tmp_path, default_config(), SHAPED)
+        cfg.pressure_advance = 0.05
+        with printer_on_sim(cfg) as (printer, said):
+            run(printer, tmp_path, "G28\nM83\nM109 S200\nG1 X100 Y100 Z0.3\n%s\n%s%s\nM400\n"
+                % ("\n".join(moves[:10]), asked, "\n".join(moves[10:])))
+            times.append((printer.toolhead.motion_time, board_steps(printer)))
+    assert times[1] == times[0]

@@ -287,7 +287,12 @@ class Toolhead:
 
     def set_input_shaper(self, axis, shaper_type, freq, damping_ratio):
         """Shape ``axis`` ("x"/"y") from the next move on (freq 0: off);
-        ValueError for bad values (mendel.planner.stepgen)."""
+        ValueError for bad values (mendel.planner.stepgen). The values in
+        use already change nothing: the moves go on without a stop (a
+        SET_INPUT_SHAPER that only reports them, say)."""
+        wanted = (shaper_type, float(freq), float(damping_ratio)) if freq else None
+        if self.stepgen.shapers.get(axis, False) == wanted:
+            return
         self._change_shaping(lambda: self.stepgen.set_input_shaper(
             axis, shaper_type, freq, damping_ratio))
 
@@ -308,7 +313,10 @@ class Toolhead:
         return dict(self.stepgen.shapers)
 
     def set_pressure_advance(self, advance, smooth_time):
-        """Pressure advance (s) and its smooth time (s) from the next move on."""
+        """Pressure advance (s) and its smooth time (s) from the next move on;
+        the values in use already change nothing (no stop)."""
+        if (float(advance), float(smooth_time)) == self.stepgen.pressure_advance:
+            return
         self._change_shaping(lambda: self.stepgen.set_pressure_advance(advance, smooth_time))
 
     def wait_moves(self):
