@@ -59,7 +59,7 @@ def test_pressure_advance_commands_of_klipper_marlin_and_reprapfirmware(tmp_path
                               ("SET_PRESSURE_ADVANCE SMOOTH_TIME=0.3",
                                "SMOOTH_TIME must have maximum of 0.2"),
                               ("SET_PRESSURE_ADVANCE EXTRUDER=extruder1 ADVANCE=1",
-                               "EXTRUDER=extruder1 is not a extruder")):
+                               "EXTRUDER=extruder1 is not an extruder")):
             with pytest.raises(PrintError, match=message):
                 run(printer, tmp_path, text + "\n")
             assert printer.pressure_advance == (0.025, 0.03)

@@ -92,7 +92,7 @@ def set_pressure_advance(machine, command, respond):
     params = Params(command, ("EXTRUDER", "ADVANCE", "SMOOTH_TIME"))
     extruder = params.get("EXTRUDER", "extruder")
     if extruder != "extruder":
-        raise CommandError("SET_PRESSURE_ADVANCE: EXTRUDER=%s is not a extruder of this "
+        raise CommandError("SET_PRESSURE_ADVANCE: EXTRUDER=%s is not an extruder of this "
                            "printer (it has: extruder)" % extruder)
     setter = _need(machine, "set_pressure_advance", command)
     advance, smooth_time = _advance_now(machine)

@@ -182,6 +182,14 @@ class Toolhead:
             self._execute(self.motion.take())
         return self.print_time
 
+    @property
+    def sent_until(self):
+        """Board time (s) the steps sent so far reach: :attr:`print_time`
+        less the shaped motion's lead (the shaped steps of the last moves'
+        final ``stepgen.lead_time`` s wait for the moves after them, or for
+        a flush). What the board has ahead is measured from here."""
+        return self.print_time - self.stepgen.lead_time
+
     def _running_low(self):
         ahead = self.print_time - self.mcu.estimated_clock() / self.freq
         return ahead < LOW_WATER_TIME + self.lead_time
@@ -279,9 +287,25 @@ class Toolhead:
 
     def set_input_shaper(self, axis, shaper_type, freq, damping_ratio):
         """Shape ``axis`` ("x"/"y") from the next move on (freq 0: off);
-        ValueError for bad values (mendel.planner.stepgen)."""
+        ValueError for bad values (mendel.planner.stepgen). The values in
+        use already change nothing: the moves go on without a stop (a
+        SET_INPUT_SHAPER that only reports them, say)."""
+        wanted = (shaper_type, float(freq), float(damping_ratio)) if freq else None
+        if self.stepgen.shapers.get(axis, False) == wanted:
+            return
+        self._change_shaping(lambda: self.stepgen.set_input_shaper(
+            axis, shaper_type, freq, damping_ratio))
+
+    def _change_shaping(self, change):
+        """Flush, call ``change()`` (it changes the step generator's shaping),
+        and start the next moves late enough that their shaped steps, which
+        may now begin further ahead of them, come after every step sent:
+        else the motors would be told both motions at once (a burst of
+        steps one tick apart, or a run scheduled in the past)."""
         self.flush()
-        self.stepgen.set_input_shaper(axis, shaper_type, freq, damping_ratio)
+        lead = self.stepgen.lead_time
+        change()
+        self.print_time += max(0.0, self.stepgen.lead_time - lead)
 
     @property
     def input_shaper(self):
@@ -289,9 +313,11 @@ class Toolhead:
         return dict(self.stepgen.shapers)
 
     def set_pressure_advance(self, advance, smooth_time):
-        """Pressure advance (s) and its smooth time (s) from the next move on."""
-        self.flush()
-        self.stepgen.set_pressure_advance(advance, smooth_time)
+        """Pressure advance (s) and its smooth time (s) from the next move on;
+        the values in use already change nothing (no stop)."""
+        if (float(advance), float(smooth_time)) == self.stepgen.pressure_advance:
+            return
+        self._change_shaping(lambda: self.stepgen.set_pressure_advance(advance, smooth_time))
 
     def wait_moves(self):
         """Flush, then return when the board has finished every move (M400)."""

@@ -560,11 +560,14 @@ cdef class ShapedPath:
 
     def finish(self):
         """The motion rests after the last move: generate every tail. Returns
-        the time (s) from which new motion may start without overlapping it."""
+        the time (s) from which new motion may start without overlapping it,
+        or None when every tail was already generated (nothing was added
+        since the last finish or reset: the caller's clock may have moved on,
+        after a homing move the board cut short)."""
         cdef int k
         cdef Pieces inp
         if self.finished:
-            return self.last_end
+            return None
         for k in range(4):
             if self.stages[k] is None:
                 continue

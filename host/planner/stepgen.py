@@ -80,7 +80,9 @@ class StepGenerator:
     def finish(self):
         """The motion rests after the last move: generate the shaped tails.
         Returns the time (s) from which new moves may start (their shaped
-        steps may begin ``lead_time`` before it)."""
+        steps may begin ``lead_time`` before it), or None when no motion
+        waits for its tail (no shaping, or nothing added since the last
+        finish)."""
         return self._path.finish() if self._path is not None else None
 
     def set_input_shaper(self, axis, shaper_type, freq, damping_ratio):

@@ -31,13 +31,15 @@ class FilePrinting:
         try:
             # On a real-time board the released moves go out now, so that the
             # motion ahead is known and a pause waits for no batch of them.
-            end = toolhead.print_time if mcu.virtual else toolhead.send_released()
+            if not mcu.virtual:
+                toolhead.send_released()
+            # Steps sent reach sent_until (input shaping's lead before print_time).
+            end = toolhead.sent_until
             ahead = end - mcu.estimated_clock() / mcu.clock_freq
             if ahead <= FILE_BUFFER_HIGH_S:
                 return 0
             if mcu.virtual:
-                mcu.wait_until(int((toolhead.print_time - FILE_BUFFER_LOW_S)
-                                   * mcu.clock_freq))
+                mcu.wait_until(int((end - FILE_BUFFER_LOW_S) * mcu.clock_freq))
                 return 0
         except (McuShutdown, LinkError, OSError):
             return 0
