@@ -136,6 +136,7 @@ export class FakeAdxl345 {
     this.period = 1e9 / rateHz(this.regs[REG_BW_RATE]);
     this.startNs = this.clock.nanos;
     this.made = 0;
+    Object.assign(this.stats, { made: 0, dropped: 0, popped: 0 });   // counted per measurement
     this.stats.started_ns = this.startNs;
     this.stats.period_ns = this.period;
   }
@@ -173,7 +174,8 @@ export class FakeAdxl345 {
     }
   }
 
-  /** Counters for the host: samples made, dropped (FIFO full), popped, transfers ... */
+  /** Counters for the host: samples made, dropped (FIFO full) and popped (read)
+   *  since Measure was last set; transfers and wrong_mode since power-up. */
   report() {
     this._advance();
     return { ...this.stats, waiting: this.fifo.length,
