@@ -105,10 +105,14 @@ class Adxl345:
         self.write_reg(_REG_POWER_CTL, 0)
         self.running = False
 
-    def drain(self, send, oid, clock):
+    def drain(self, send, oid, board_clock):
         """Read every entry the FIFO holds and hand them to ``send(oid,
-        clock, seq, remaining, data)`` in batches of up to BATCH."""
+        clock, seq, remaining, data)`` in batches of up to BATCH; ``clock``
+        is ``board_clock()`` read just after FIFO_STATUS (a clock taken
+        before it, at the main loop's turn, ran ~1 ms early on the emulated
+        RP2040: tests/emulated/test_accelerometer.py)."""
         waiting = self.read_reg(_REG_FIFO_STATUS) & 0x3F
+        clock = board_clock()
         if waiting >= _FIFO_SIZE:
             self.overflows += 1
         out, sample, batch = self._out, self._sample, self._batch
@@ -162,7 +166,7 @@ class Accelerometers:
         chip = self.chips[oid]
         now = self.mcu.hal.clock()
         chip.stop()
-        chip.drain(self._send, oid, now)
+        chip.drain(self._send, oid, self.mcu.hal.clock)
         self.mcu.link.send(ADXL_STATUS, oid, now & 0xFFFFFFFF, chip.samples, chip.overflows)
         if not any(c.running for c in self.chips):
             self.next_clock = None
@@ -172,5 +176,5 @@ class Accelerometers:
         for oid in range(len(self.chips)):
             chip = self.chips[oid]
             if chip.running:
-                chip.drain(self._send, oid, now)
+                chip.drain(self._send, oid, self.mcu.hal.clock)
         self.next_clock = now + self.poll_ticks

@@ -11,6 +11,9 @@
 //   {"op": "stats"}                         -> cycle, ns, wall_s, edges, usb byte counts,
 //                                              idle_cycles (CPU in WFI/WFE), usb_last_in_cycle
 //                                              (when the device last got host bytes)
+//   {"op": "adxl345"}                       -> the fake accelerometer's counters (adxl345.mjs
+//                                              report(): made, dropped, popped, transfers,
+//                                              wrong_mode, started_ns, period_ns, waiting)
 //   {"op": "quit"}
 // Events (no "id"): {"ev": "ready"}, {"ev": "usb"} once the CDC port is up,
 // {"ev": "tick", "cycle", "ns", "duty": {pin: fraction high since the last tick}}.
@@ -21,7 +24,7 @@ const PWM_CC = 0x0c;
 const PWM_TOP = 0x10;
 
 export class Control {
-  /** `socket`: a net.Socket; `parts`: {chip, clock, pins, usb, pio}. */
+  /** `socket`: a net.Socket; `parts`: {chip, clock, pins, usb, pio, adxl345 or null}. */
   constructor(socket, parts) {
     this.socket = socket;
     this.parts = parts;
@@ -111,6 +114,9 @@ export class Control {
         // a firmware that cannot refill its rings in time (tests).
         this.stallUntil = this.parts.clock.now + Math.max(0, request.cycles | 0);
         return { ok: true, cycle: this.parts.clock.now, until: this.stallUntil };
+      case 'adxl345':
+        if (!this.parts.adxl345) throw new Error('this emulator has no accelerometer');
+        return this.parts.adxl345.report();
       case 'quit':
         this.closed = true;
         return { ok: true };

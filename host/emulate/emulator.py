@@ -37,7 +37,14 @@ READY_TIMEOUT_S = 30.0
 
 
 def load_board(board):
-    """A checked board dict from a board id (``boards/<id>.json``) or a JSON file path."""
+    """A checked board dict from a board id (``boards/<id>.json``), a JSON file path
+    or a board dict (checked here)."""
+    if isinstance(board, dict):
+        problems = boards.validate_board(board)
+        if problems:
+            raise boards.BoardError("board %s is invalid:\n  %s"
+                                    % (board.get("id", "?"), "\n  ".join(problems)))
+        return board
     if board.endswith(".json") or os.sep in board:
         with open(board, encoding="utf-8") as f:
             data = json.load(f)
@@ -64,12 +71,16 @@ class Rp2040Emulator:
     step and dir pin); ``drive``: {GPIO: level} set before boot (default: each
     endstop held untriggered, as a switch that is not pressed); ``tick_ms``:
     emulated ms between plant updates; ``max_speed``: emulated seconds per wall
-    second at most. Raises EmulatorError (or BoardError) when it cannot start.
+    second at most; ``accelerometer``: a recording, (N, 3) raw ADXL345 counts
+    (int16: x, y, z, 256 per g in full resolution), played back at the chip's
+    rate by a fake ADXL345 (``adxl345.mjs``) on the SPI bus and chip select of
+    the board's first ``"accelerometers"`` entry (None: no chip on the bus).
+    Raises EmulatorError (or BoardError) when it cannot start.
     """
 
     def __init__(self, board="rpi-pico-bench", uf2=None, bootrom=None, config=None,
                  log_pins=None, drive=None, tick_ms=5.0, max_speed=1.0, out=None,
-                 extra_files=None, start=True):
+                 extra_files=None, start=True, accelerometer=None):
         self.board = load_board(board)
         if self.board["mcu"] != "rp2040":
             raise EmulatorError("board %s has a %s, not an RP2040" % (self.board["id"],
@@ -81,6 +92,7 @@ class Rp2040Emulator:
         self.log_pins = [_pin(p) for p in (log_pins if log_pins is not None else
                                            [m[k] for m in motors for k in ("step_pin", "dir_pin")])]
         self.initial_drive = drive if drive is not None else self.idle_endstops()
+        self.accelerometer = self._accelerometer(accelerometer)
         self.tick_ms, self.max_speed, self.out = tick_ms, max_speed, out
         self.extra_files, self.start_firmware = extra_files, start
         self.port = self.process = self.build_dir = None
@@ -109,6 +121,26 @@ class Rp2040Emulator:
                 extra["sim_sensor"] = heater.sim_sensor
             overrides[name] = extra
         return types, overrides
+
+    def _accelerometer(self, samples):
+        """The runner's ``adxl345`` setting for recording ``samples``, or None."""
+        if samples is None:
+            return None
+        wired = [entry for entry in self.board.get("accelerometers", [])
+                 if entry.get("chip") == "adxl345"]
+        if not wired:
+            raise EmulatorError("board %s lists no ADXL345 in \"accelerometers\": the fake "
+                                "chip needs its SPI bus and chip select" % self.board["id"])
+        rows = np.asarray(samples)
+        if rows.ndim != 2 or rows.shape[1] != 3 or not len(rows):
+            raise EmulatorError("the accelerometer recording must be (N, 3) counts, N >= 1; "
+                                "got shape %s" % (rows.shape,))
+        if not np.issubdtype(rows.dtype, np.integer) or rows.min() < -32768 \
+                or rows.max() > 32767:
+            raise EmulatorError("the accelerometer recording must be int16 counts "
+                                "(-32768..32767)")
+        entry = wired[0]
+        return {"bus": entry["spi"]["bus"], "cs": _pin(entry["cs"]), "samples": rows.tolist()}
 
     def idle_endstops(self):
         """{GPIO: level} holding every endstop of the board untriggered."""
@@ -140,6 +172,7 @@ class Rp2040Emulator:
             "tick_ns": self.tick_ms * 1e6, "max_speed": self.max_speed,
             "adc": {p.channel: p.raw() for p in self.plants},
             "drive": {str(pin): level for pin, level in self.initial_drive.items()},
+            "adxl345": self.accelerometer,
         }
         path = os.path.join(self.build_dir, "runner.json")
         with open(path, "w") as f:
@@ -319,6 +352,13 @@ class Rp2040Emulator:
         until = self.time()["ns"] + seconds * 1e9
         while self.request("time")["ns"] < until:
             time.sleep(poll_s)
+
+    def accelerometer_stats(self):
+        """The fake ADXL345's counters: made, dropped (FIFO full), popped (read),
+        transfers (CS low), wrong_mode (bytes clocked in another SPI mode),
+        waiting, measuring, started_ns and period_ns of the last start (emulated
+        ns). EmulatorError when it has no accelerometer."""
+        return self.request("adxl345")
 
     def heater(self, name):
         """The HeaterPlant of heater ``name``."""

@@ -10,7 +10,8 @@
 // (file) and log_pins (GPIOs), duty_pins (GPIOs whose time high is measured
 // for the heater plants), tick_ns (emulated ns between tick events),
 // max_speed (emulated s per wall s at most), adc (channel -> raw 12-bit),
-// drive (GPIO -> level, before boot).
+// drive (GPIO -> level, before boot), adxl345 (optional: {bus, cs, samples},
+// a fake accelerometer on that SPI bus, see adxl345.mjs).
 //
 // Units: cycles are clk_sys cycles since power-up, ns emulated nanoseconds.
 
@@ -18,6 +19,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { pathToFileURL } from 'node:url';
 
+import { FakeAdxl345 } from './adxl345.mjs';
 import { CycleClock } from './clock.mjs';
 import { Control } from './control.mjs';
 import { Pins } from './pins.mjs';
@@ -73,6 +75,7 @@ const pins = new Pins(chip, clock, config.log_pins || []);
 for (const [pin, level] of Object.entries(config.drive || {})) pins.drive(Number(pin), level);
 for (const [channel, raw] of Object.entries(config.adc || {})) chip.adc.channelValues[channel] = raw;
 for (const pin of config.duty_pins || []) pins.track(pin);
+const adxl345 = config.adxl345 ? new FakeAdxl345(chip, clock, config.adxl345) : null;
 
 const serialOut = [];
 const usb = new CdcBridge(rp.USBCDC, chip.usbCtrl, clock, (data) => serialOut.push(Buffer.from(data)));
@@ -150,7 +153,7 @@ function pumpSerial() {
 }
 
 const control = new Control(new net.Socket({ fd: config.control_fd, readable: true, writable: true }),
-                            { chip, clock, pins, usb, pio, earlier, usage });
+                            { chip, clock, pins, usb, pio, earlier, usage, adxl345 });
 control.tickFrom = 0;
 control.flushEdges = () => { if (edgeFd !== null) fs.writeSync(edgeFd, pins.takeLog()); };
 const wallStart = process.hrtime.bigint();
