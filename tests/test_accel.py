@@ -162,6 +162,10 @@ def test_decode_orders_times_by_the_fifo_reads_and_maps_axes():
     assert np.allclose(out[:, 3], 9806.65)
     with pytest.raises(ValueError, match="samples 8..9 were lost"):
         decode([messages[0], messages[2]], 12000000, 3200, ((0, 1), (1, 1), (2, 1)))
+    # Reads that find samples at half the rate: the chip dropped the rest.
+    slow = [(40000 + k * 7500 * 8, 8 * k, 0, raw[:48]) for k in range(6)]
+    with pytest.raises(ValueError, match="samples came at 1600 Hz, not the 3200 Hz asked for"):
+        decode(slow, 12000000, 3200, ((0, 1), (1, 1), (2, 1)))
 
 
 def test_samples_stream_in_real_time_beside_the_step_runs(tmp_path):

@@ -17,13 +17,18 @@ A least-squares line ``c = a + b j`` over all reads gives P (= b) and the
 phase; on average c falls P/2 after the sample was made, and the sample is
 the mean acceleration over the period before it was made, so sample j is
 put at the middle of that period, ``a + b (j - 1)`` ticks. With reads at
-fewer than two clocks the nominal rate is used.
+fewer than two clocks the nominal rate is used. A fitted rate more than
+``RATE_TOLERANCE`` off the configured one means the chip dropped samples
+(the board did not read its FIFO in time): the times would be wrong, so
+that is an error.
 """
 import numpy as np
 
 GRAVITY_MM_S2 = 9806.65
 COUNTS_PER_G = 256.0          # ADXL345 full resolution (data sheet: 3.9 mg/LSB)
 SEQ_MODULO = 8192
+# A real ADXL345's data rate is within a few percent of nominal (data sheet).
+RATE_TOLERANCE = 0.10
 
 
 def unwrap(values, modulo, start=0):
@@ -59,8 +64,12 @@ def decode(messages, clock_freq, rate, axes_map):
     raw = np.frombuffer(b"".join(bytes(m[3]) for m in messages), dtype="<i2")
     raw = raw.reshape(-1, 3).astype(np.float64)
     index = np.arange(len(raw), dtype=np.float64)
-    start, period = _fit(np.array(newest, float), np.array(clocks, float),
-                         clock_freq / float(rate))
+    nominal = clock_freq / float(rate)
+    start, period = _fit(np.array(newest, float), np.array(clocks, float), nominal)
+    if abs(period / nominal - 1.0) > RATE_TOLERANCE:
+        raise ValueError("samples came at %.0f Hz, not the %g Hz asked for: the chip dropped "
+                         "samples the board did not read in time (measure at a lower RATE)"
+                         % (clock_freq / period, rate))
     out = np.empty((len(raw), 4))
     out[:, 0] = (start + period * (index - 1.0)) / clock_freq
     scale = GRAVITY_MM_S2 / COUNTS_PER_G

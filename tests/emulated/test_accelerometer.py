@@ -14,7 +14,7 @@ import types
 import numpy as np
 import pytest
 
-from mendel.accel.adxl345 import Accelerometer
+from mendel.accel.adxl345 import AccelError, Accelerometer
 from mendel.accel.samples import COUNTS_PER_G, GRAVITY_MM_S2
 from mendel.config.accel import RATES, AccelConfig, parse_axes_map
 from mendel.emulate import Rp2040Emulator
@@ -69,13 +69,6 @@ def measure(emu, mcu, rate_hz, seconds):
     return samples, accel, emu.accelerometer_stats()
 
 
-def recording_indices(samples):
-    """Which recording entry each sample is (from its printer-X = chip x), unwrapped."""
-    x = np.rint(samples[:, 1] * COUNTS_PER_G / GRAVITY_MM_S2).astype(int)
-    steps = np.diff(x) % RECORDING
-    return np.concatenate([[x[0]], x[0] + np.cumsum(steps)])
-
-
 @pytest.fixture(scope="module")
 def streaming():
     """(emulator, Mcu, figures dict) of the bench board with the fake ADXL345."""
@@ -119,25 +112,20 @@ def test_every_sample_arrives_in_order_with_the_chips_timing(streaming):
     assert np.all(np.abs(error_s) < period_s / 4), figures["sustained"]
 
 
-def test_at_3200_hz_what_the_driver_reads_reaches_the_host(streaming):
-    """At 3200 Hz for 0.5 s: every sample the driver took out of the chip's
-    FIFO arrives, in the chip's order (each one a later recording entry than
-    the one before), with the recording's values; the figure of samples/s
-    delivered is kept. (Samples the chip dropped from a full FIFO are the
-    next test's.)"""
+def test_at_3200_hz_the_host_refuses_the_samples_the_chip_dropped(streaming):
+    """At 3200 Hz for 0.5 s the board reads about half the samples and the
+    chip drops the rest from its full FIFO: the host does not hand on
+    samples whose times it cannot know, it says why (the figure of
+    samples/s the driver took out of the chip is kept)."""
     emu, mcu, figures = streaming
-    samples, accel, chip = measure(emu, mcu, TOP_HZ, TOP_S)
+    with pytest.raises(AccelError, match="not the 3200 Hz asked for: the chip dropped"):
+        measure(emu, mcu, TOP_HZ, TOP_S)
+    chip = emu.accelerometer_stats()
     made_s = chip["made"] / TOP_HZ
-    figures["top"] = {"rate_hz": TOP_HZ, "samples": len(samples), "made": chip["made"],
-                      "dropped": chip["dropped"], "overflows": accel.overflows,
-                      "delivered_per_s": round(len(samples) / made_s)}
+    figures["top"] = {"rate_hz": TOP_HZ, "made": chip["made"], "dropped": chip["dropped"],
+                      "read_per_s": round(chip["popped"] / made_s)}
     figures["heap_after_streaming"] = mcu.query("get_memory", (), "memory")
-    assert chip["wrong_mode"] == 0
-    assert len(samples) == chip["popped"] == chip["made"] - chip["dropped"]
-    where = recording_indices(samples)
-    assert np.all(np.diff(where) >= 1)
-    np.testing.assert_allclose(samples[:, 1:], printer_axes(recording()[where % RECORDING]),
-                               atol=1e-9)
+    assert chip["wrong_mode"] == 0 and chip["dropped"] > 0
 
 
 @pytest.mark.xfail(strict=True, reason="the emulated RP2040 reads about half of 3200 "
