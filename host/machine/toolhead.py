@@ -191,7 +191,7 @@ class Toolhead:
         return self.print_time - self.stepgen.lead_time
 
     def _running_low(self):
-        ahead = self.print_time - self.mcu.estimated_clock() / self.freq
+        ahead = self.sent_until - self.mcu.estimated_clock() / self.freq
         return ahead < LOW_WATER_TIME + self.lead_time
 
     @property
