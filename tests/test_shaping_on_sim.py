@@ -98,3 +98,29 @@ def test_asking_for_the_values_in_use_does_not_stop_the_print(tmp_path):
                 % ("\n".join(moves[:10]), asked, "\n".join(moves[10:])))
             times.append((printer.toolhead.motion_time, board_steps(printer)))
     assert times[1] == times[0]
+
+
+def test_a_new_advance_mid_print_takes_effect_without_stopping(tmp_path):
+    # A slicer's per-feature advance (OrcaSlicer writes SET_PRESSURE_ADVANCE
+    # per feature, PrusaSlicer M900 per filament): the motion goes on as if
+    # nothing was said (same motion time) and ends on the same steps; the
+    # extruder's steps differ (the new advance is applied).
+    moves = ["G1 X%d Y%d E0.2 F6000" % (100 + 10 * (i % 2), 100 + i) for i in range(30)]
+    results = []
+    for changes in (("", ""), ("M900 K0.02\n", "SET_PRESSURE_ADVANCE ADVANCE=0.08\n")):
+        cfg = write_cfg(tmp_path, default_config(), "")
+        cfg.pressure_advance = 0.05
+        log = tmp_path / "steps.log"
+        with printer_on_sim(cfg, step_log=str(log)) as (printer, said):
+            run(printer, tmp_path, "G28\nM83\nM109 S200\nG1 X100 Y100 Z0.3\n%s\n%s%s\n%s%s\n"
+                "M400\n" % ("\n".join(moves[:10]), changes[0], "\n".join(moves[10:20]),
+                            changes[1], "\n".join(moves[20:])))
+            results.append((printer.toolhead.motion_time, board_steps(printer),
+                            printer.pressure_advance))
+        e_runs = [line for line in log.read_text().splitlines() if line.startswith("3 ")]
+        results[-1] += (e_runs,)
+    (plain_time, plain_steps, _pa, plain_e), (time, steps, pa, e_runs) = results
+    assert time == plain_time
+    assert steps == plain_steps
+    assert pa == (0.08, 0.04)
+    assert e_runs != plain_e

@@ -78,13 +78,15 @@ class Nominal:
         mv = self.moves[i]
         return mv["start"][:, k] + mv["axes_r"][:, k] * dist, mv["axes_r"][:, k] * speed
 
-    def advance_flag(self, t):
-        """1 where pressure advance applies (extruding with X/Y travel), else 0."""
+    def advance_of(self, t, advance):
+        """The pressure advance (s) at times ``t``: ``advance`` (a number, or
+        one per move) on extruding moves with X/Y travel, else 0."""
         i, _dist, _speed = self.distance(np.asarray(t, dtype=np.float64))
         mv = self.moves[i]
         inside = (t >= self.starts[0]) & (t <= self.ends[-1])
         flag = (mv["axes_r"][:, 3] > 0) & ((mv["axes_r"][:, 0] != 0) | (mv["axes_r"][:, 1] != 0))
-        return (flag & inside).astype(np.float64)
+        per_move = np.broadcast_to(np.asarray(advance, dtype=np.float64), (len(self.moves),))
+        return np.where(flag & inside, per_move[i], 0.0)
 
 
 def shaped(nominal, t, k, shaper):
@@ -223,7 +225,7 @@ def advanced(nominal, t, advance, smooth_time):
         s = (mid[:, None] + half[:, None] * GAUSS_X[None, :]).ravel()
         w = (half[:, None] * GAUSS_W[None, :]).ravel()
         e, v = nominal.axis(s, 3)
-        p = e + advance * v * nominal.advance_flag(s)
+        p = e + v * nominal.advance_of(s, advance)
         out[n] = np.sum(w * (h - np.abs(s - tn)) * p) / (h * h)
     return out
 
@@ -311,3 +313,29 @@ def test_pressure_advance_on_a_corpus_file_samples_of_steps(corpus):
         f = (advanced(nominal, s, k, smooth) - bi) * di
         slack_mm = PA_TOLERANCE_STEPS / spm[3] + 1e-12
         assert np.any((np.minimum.accumulate(f) <= slack_mm) & (f >= -slack_mm)), ti
+
+
+def test_a_new_advance_takes_effect_at_its_move_without_a_stop():
+    # Extruding moves at speed; the advance changes at move 3 and again at 5
+    # (a slicer's per-feature SET_PRESSURE_ADVANCE), the motion going on.
+    points = [(0, 0, 0, 0)] + [(10.0 * i, 5.0 * (i % 2), 0, 0.4 * i) for i in range(1, 8)]
+    moves = plan(points, 100.0, 3000.0)
+    assert list(moves["tag"]) == list(range(7))
+    spm = [80.0, 80.0, 400.0, 415.0]
+    smooth = 0.04
+    gen = generator(CartesianKinematics(), spm, moves)
+    gen.set_pressure_advance(0.02, smooth)
+    assert gen.set_pressure_advance(0.08, smooth, tag=3)
+    assert gen.set_pressure_advance(0.0, smooth, tag=5)
+    gen.add_moves(moves, START)
+    gen.finish()
+    per_move = np.array([0.02, 0.02, 0.02, 0.08, 0.08, 0.0, 0.0])
+    nominal = Nominal(moves, START)
+    runs = gen.compressors[3].flush()
+    check_steps(runs, lambda t: advanced(nominal, t, per_move, smooth), 0, 415.0,
+                PA_TOLERANCE_STEPS)
+    assert gen.compressors[3].position == half_away(2.8 * 415.0)
+    # ... and it is not the path of one advance throughout.
+    with pytest.raises(AssertionError):
+        check_steps(runs, lambda t: advanced(nominal, t, 0.02, smooth), 0, 415.0,
+                    PA_TOLERANCE_STEPS)

@@ -64,6 +64,9 @@ def test_pressure_advance_commands_of_klipper_marlin_and_reprapfirmware(tmp_path
                 run(printer, tmp_path, text + "\n")
             assert printer.pressure_advance == (0.025, 0.03)
         run(printer, tmp_path, "SET_PRESSURE_ADVANCE ADVANCE=0\n")
+        assert printer.pressure_advance == (0.0, 0.03)
+        # A new smooth time rebuilds the extruder's stage: with no advance, none.
+        run(printer, tmp_path, "SET_PRESSURE_ADVANCE SMOOTH_TIME=0.04\n")
         assert not printer.toolhead.stepgen.shaped
 
 

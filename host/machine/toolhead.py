@@ -314,8 +314,15 @@ class Toolhead:
 
     def set_pressure_advance(self, advance, smooth_time):
         """Pressure advance (s) and its smooth time (s) from the next move on;
-        the values in use already change nothing (no stop)."""
+        the values in use already change nothing (no stop), and a new advance
+        with the smooth time in use takes effect at the next move without
+        stopping; turning it on, or a new smooth time, stops the motion once."""
         if (float(advance), float(smooth_time)) == self.stepgen.pressure_advance:
+            return
+        if self.stepgen.advances_live(smooth_time):
+            # A new advance from the next move on, the motion going on (as
+            # Klipper changes it); the moves queued before keep theirs.
+            self.stepgen.set_pressure_advance(advance, smooth_time, tag=self.motion.moves)
             return
         self._change_shaping(lambda: self.stepgen.set_pressure_advance(advance, smooth_time))
 

@@ -16,7 +16,9 @@ the kernel's error bound holds against the shaped position itself.
   output pieces are exact. One impulse at 0 passes the axis through.
 * :class:`SmoothedAdvance` (pressure advance, the extruder): Klipper's model
   (Pressure_Advance.md, kin_extruder.c; our code): on extruding moves with
-  X/Y travel the extruder is driven to ``e + K de/dt``; that is averaged over
+  X/Y travel the extruder is driven to ``e + K de/dt`` (K the advance in force
+  when the move was queued: :meth:`SmoothedAdvance.schedule` changes it at a
+  move without stopping); that is averaged over
   ``smooth_time`` with a triangular weight of half-width ``h``:
   ``E(t) = 1/h^2 int_{-h}^{h} (h - |s|) p(t + s) ds``. The triangle is two
   boxes, so ``E(t) = (Q(t + h) - 2 Q(t) + Q(t - h)) / h^2`` with ``Q`` the
@@ -53,7 +55,7 @@ cdef struct Piece:
     double x0           # mm at t0
     double v0           # mm/s at t0
     double a            # mm/s^2
-    int flag            # extruder: pressure advance applies (extruding with X/Y travel)
+    double k            # extruder: the pressure advance (s) this piece has (0: none)
     # SmoothedAdvance's second integral from its anchor, at ts = max(t0, anchor)
     int anchor
     double ts
@@ -79,7 +81,7 @@ cdef class Pieces:
         free(self.p)
 
     cdef Piece* push(self, double t0, double t1, double x0, double v0, double a,
-                     int flag) except NULL:
+                     double k) except NULL:
         cdef Piece* grown
         cdef Piece* q
         if self.n == self.cap:
@@ -94,7 +96,7 @@ cdef class Pieces:
         q.x0 = x0
         q.v0 = v0
         q.a = a
-        q.flag = flag
+        q.k = k
         q.anchor = -1
         self.n += 1
         return q
@@ -113,17 +115,17 @@ cdef class Pieces:
         self.push(t0, REST_END, x, 0.0, 0.0, 0)
 
     cdef int append(self, double t0, double t1, double x0, double v0, double a,
-                    int flag) except -1:
+                    double k) except -1:
         """Add a piece after the last one, which ends at rest for ever (its
         end is moved to ``t0``); consecutive rests merge."""
         cdef Piece* last = &self.p[self.n - 1]
         if last.t1 == REST_END:
             last.t1 = t0 if t0 > last.t0 else last.t0
-        if v0 == 0.0 and a == 0.0 and flag == 0 and last.v0 == 0.0 and last.a == 0.0 \
-                and last.flag == 0 and last.x0 == x0:
+        if v0 == 0.0 and a == 0.0 and k == 0.0 and last.v0 == 0.0 and last.a == 0.0 \
+                and last.k == 0.0 and last.x0 == x0:
             last.t1 = t1
             return 0
-        self.push(t0, t1, x0, v0, a, flag)
+        self.push(t0, t1, x0, v0, a, k)
         return 0
 
     cdef double end_position(self) noexcept:
@@ -238,15 +240,33 @@ cdef class SmoothedAdvance:
     cdef double anchor              # s
     cdef double ref                 # mm subtracted from p before integrating
     cdef Py_ssize_t computed        # last piece whose q1, q2 hold for the anchor
+    # Advance changes at a move: [(first move tag, advance s), ...] in order;
+    # ``advance`` holds for the moves before the first.
+    cdef public list changes
 
     def __cinit__(self):
         self.inp = Pieces()
         self.out = Pieces()
 
+    def schedule(self, long long tag, double advance):
+        """From the move tagged ``tag`` on (the look-ahead's move count),
+        the extruder advances by ``advance`` s; the moves before keep theirs."""
+        if advance < 0.0:
+            raise ValueError("pressure_advance must be >= 0")
+        self.changes.append((tag, advance))
+
+    cdef double advance_of(self, long long tag):
+        """The advance of the move tagged ``tag`` (moves come in tag order:
+        changes it has passed become the current advance)."""
+        while self.changes and self.changes[0][0] <= tag:
+            self.advance = self.changes.pop(0)[1]
+        return self.advance
+
     def configure(self, double advance, double smooth_time, double step_mm):
         if advance < 0.0 or not smooth_time > 0.0:
             raise ValueError("pressure_advance must be >= 0 and smooth_time > 0")
         self.advance = advance
+        self.changes = []
         self.h = 0.5 * smooth_time
         self.tolerance = PA_TOLERANCE_STEPS * step_mm
 
@@ -273,8 +293,9 @@ cdef class SmoothedAdvance:
         self.computed = 0
 
     cdef inline void _p_at(self, Piece* q, double t, double* p, double* dp) noexcept:
-        """p (mm) and dp/dt (mm/s) of piece ``q`` at ``t``: e + K de/dt when flagged."""
-        cdef double tau, k = self.advance if q.flag else 0.0
+        """p (mm) and dp/dt (mm/s) of piece ``q`` at ``t``: e + K de/dt, K the
+        piece's advance."""
+        cdef double tau, k = q.k
         if q.v0 == 0.0 and q.a == 0.0:
             p[0] = q.x0
             dp[0] = 0.0
@@ -494,6 +515,12 @@ cdef class ShapedPath:
             return (<AxisShaper> stage).done
         return (<SmoothedAdvance> stage).done
 
+    @property
+    def extruder(self):
+        """The extruder's SmoothedAdvance stage, or None."""
+        stage = self.stages[3]
+        return stage if isinstance(stage, SmoothedAdvance) else None
+
     def reset(self, point):
         """Declare the toolhead at ``point`` [x, y, z, e] mm, at rest."""
         cdef int m, k
@@ -517,8 +544,12 @@ cdef class ShapedPath:
         cdef int k
         cdef Planned* mv
         cdef Pieces inp
-        cdef double r, t, accel_d, cruise_d, x, t_end
-        cdef int flag
+        cdef double r, t, accel_d, cruise_d, x, t_end, k_e
+        cdef double advance = 0.0
+        cdef SmoothedAdvance extruder = None
+        if isinstance(self.stages[3], SmoothedAdvance):
+            extruder = <SmoothedAdvance> self.stages[3]
+            advance = extruder.advance
         for k in range(4):
             if self.stages[k] is None:
                 continue
@@ -528,6 +559,8 @@ cdef class ShapedPath:
         t = print_time
         for i in range(moves.shape[0]):
             mv = &moves[i]
+            if extruder is not None and extruder.changes:
+                advance = extruder.advance_of(mv.tag)
             accel_d = (mv.start_v + 0.5 * mv.accel * mv.accel_t) * mv.accel_t
             cruise_d = mv.cruise_v * mv.cruise_t
             t_end = t + mv.accel_t + mv.cruise_t + mv.decel_t
@@ -540,17 +573,17 @@ cdef class ShapedPath:
                 if r == 0.0:
                     inp.append(t, t_end, x, 0.0, 0.0, 0)
                     continue
-                flag = 1 if k == 3 and r > 0.0 and (mv.axes_r[0] != 0.0 or
-                                                      mv.axes_r[1] != 0.0) else 0
+                k_e = advance if k == 3 and r > 0.0 and (mv.axes_r[0] != 0.0 or
+                                                            mv.axes_r[1] != 0.0) else 0.0
                 if mv.accel_t > 0.0:
-                    inp.append(t, t + mv.accel_t, x, r * mv.start_v, r * mv.accel, flag)
+                    inp.append(t, t + mv.accel_t, x, r * mv.start_v, r * mv.accel, k_e)
                 if mv.cruise_t > 0.0:
                     inp.append(t + mv.accel_t, t + mv.accel_t + mv.cruise_t,
-                               x + r * accel_d, r * mv.cruise_v, 0.0, flag)
+                               x + r * accel_d, r * mv.cruise_v, 0.0, k_e)
                 if mv.decel_t > 0.0:
                     inp.append(t + mv.accel_t + mv.cruise_t, t_end,
                                x + r * (accel_d + cruise_d), r * mv.cruise_v, -r * mv.accel,
-                               flag)
+                               k_e)
             t = t_end
         if moves.shape[0]:
             self.last_end = t

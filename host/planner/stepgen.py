@@ -101,13 +101,33 @@ class StepGenerator:
             self.shapers[axis] = None
         self._build()
 
-    def set_pressure_advance(self, advance, smooth_time):
+    def set_pressure_advance(self, advance, smooth_time, tag=None):
         """Pressure advance ``advance`` s (0: off), smoothed over ``smooth_time``
-        s (> 0). Only between motions (after :meth:`finish`)."""
+        s (> 0). With ``tag`` (the look-ahead's count of moves queued), while
+        the extruder already advances with that smooth time: from the move
+        tagged ``tag`` on, the moves before keep theirs, and nothing stops
+        (returns True). Otherwise only between motions (after :meth:`finish`);
+        returns False."""
         if advance < 0.0 or not smooth_time > 0.0:
             raise ValueError("pressure_advance must be >= 0 and smooth_time > 0")
+        stage = self._extruder_stage()
+        live = tag is not None and stage is not None and \
+            float(smooth_time) == self.pressure_advance[1]
         self.pressure_advance = (float(advance), float(smooth_time))
+        if live:
+            stage.schedule(tag, float(advance))
+            return True
         self._build()
+        return False
+
+    def advances_live(self, smooth_time):
+        """True when a change of the advance alone (same ``smooth_time``) can
+        take effect at a move without stopping the motion."""
+        return self._extruder_stage() is not None and \
+            float(smooth_time) == self.pressure_advance[1]
+
+    def _extruder_stage(self):
+        return self._path.extruder if self._path is not None else None
 
     def _build(self):
         """(Re)make the ShapedPath for the current settings."""
