@@ -64,12 +64,11 @@ class Mcu:
         if board.get("servos"):
             from motion.servos import Servos
             self.link.bind(Servos(self, board["servos"]))
-        # Accelerometers (sensors/adxl345.py): imported only when the board has one.
-        self.sensors = None
+        # Accelerometers (sensors/adxl345.py): imported only when the board has
+        # one; their poll timer joins self.timed.
         if board.get("accelerometers"):
             from sensors.adxl345 import Accelerometers
-            self.sensors = Accelerometers(self, board["accelerometers"])
-            self.link.bind(self.sensors)
+            self.link.bind(Accelerometers(self, board["accelerometers"]))
         self.steppers.bind_link(self.link)
         hal.attach(self)
         freq = hal.clock_freq
@@ -95,7 +94,6 @@ class Mcu:
             "motors": self.steppers.names,
             "heaters": [h.name for h in self.heaters.heaters],
             "fans": self.fans.names, "endstops": self.endstops.names,
-            "accelerometers": self.sensors.names if self.sensors else [],
             # Motors stopped at an endstop in hardware (home_arm): G28 works.
             "homing": hasattr(self.hal, "home_arm"),
             "virtual_clock": self.hal.virtual,
@@ -200,10 +198,6 @@ class Mcu:
         """Apply the changes due by ``now``, then run the control timer for
         every period that ``now`` has passed."""
         self.timed.run(now)
-        sensors = self.sensors
-        if sensors is not None and sensors.next_clock is not None \
-                and now >= sensors.next_clock:
-            sensors.run(now)
         while now >= self.next_control:
             self.heaters.update(1.0 / CONTROL_HZ)
             self.next_control += self.control_ticks
@@ -242,26 +236,17 @@ class Mcu:
         """
         hal = self.hal
         while True:
-            step = min(target, self.next_control, self.timed.next_clock(target),
-                       self._sensor_clock(target))
+            step = min(target, self.next_control, self.timed.next_clock(target))
             hal.advance(step)
             self.last_rx = step
             self.run_timers(step)
             if step >= target:
                 return
 
-    def _sensor_clock(self, default):
-        """Board clock of the next sensor read, or ``default`` when none is due."""
-        sensors = self.sensors
-        if sensors is None or sensors.next_clock is None:
-            return default
-        return sensors.next_clock
-
     def poll_once(self):
         """One pass of the main loop."""
         hal = self.hal
-        wake = min(self.next_control, self.timed.next_clock(self.next_control),
-                   self._sensor_clock(self.next_control))
+        wake = min(self.next_control, self.timed.next_clock(self.next_control))
         wait = 100 if hal.virtual else (wake - hal.clock()) * 1000 // hal.clock_freq
         try:
             self.link.poll(max(0, min(wait, 100)))

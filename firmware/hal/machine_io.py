@@ -1,6 +1,6 @@
 # Mendel firmware: driver enables, ADC and PWM through MicroPython's machine module.
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The outputs, inputs and SPI devices the RP2040 and ESP32 backends share.
+"""The outputs and inputs the RP2040 and ESP32 backends share.
 
 Pin names go through the backend's ``gpio(name) -> int`` (each family checks
 its own pins). Objects are made once per pin, on first use.
@@ -54,29 +54,7 @@ class MachineIo:
         self._pwm(pin).duty_u16(int(duty * 65535 + 0.5))
 
     def spi(self, spec):
-        """The SPI device of board accelerometer ``spec`` (:class:`SpiDevice`)."""
+        """The SPI device of board accelerometer ``spec`` (hal/spi.py, loaded
+        only for a board that has one)."""
+        from hal.spi import SpiDevice
         return SpiDevice(spec, self._gpio)
-
-
-class SpiDevice:
-    """A chip on a hardware SPI bus with its own chip select, mode 3 (the
-    ADXL345's: clock idles high, data sampled on the rising edge).
-    ``spec``: the board file's accelerometer entry, ``{"spi": {"bus": n,
-    "sck": pin, "mosi": pin, "miso": pin}, "cs": pin}``; ``gpio(name) ->
-    int``; ``baudrate`` Hz. Made once; a transfer allocates nothing."""
-
-    def __init__(self, spec, gpio, baudrate=5000000):
-        bus = spec["spi"]
-        self._cs = machine.Pin(gpio(spec["cs"]), machine.Pin.OUT, value=1)
-        self._spi = machine.SPI(bus["bus"], baudrate=baudrate, polarity=1, phase=1,
-                                sck=machine.Pin(gpio(bus["sck"])),
-                                mosi=machine.Pin(gpio(bus["mosi"])),
-                                miso=machine.Pin(gpio(bus["miso"])))
-
-    def write_readinto(self, out, into):
-        """One transfer with CS low: ``out`` sent, ``into`` (same length) received."""
-        self._cs.value(0)
-        try:
-            self._spi.write_readinto(out, into)
-        finally:
-            self._cs.value(1)

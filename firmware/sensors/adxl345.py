@@ -144,6 +144,7 @@ class Accelerometers:
         self.names = [spec["name"] for spec in specs]
         self.poll_ticks = mcu.hal.clock_freq * POLL_S_PER_1000 // 1000
         self.next_clock = None      # board clock of the next FIFO read, None when idle
+        mcu.timed = _WithPolls(mcu.timed, self)
 
     def _send(self, oid, clock, seq, remaining, data):
         self.mcu.link.send(ADXL_DATA, oid, clock, seq, remaining, data)
@@ -178,3 +179,34 @@ class Accelerometers:
             if chip.running:
                 chip.drain(self._send, oid, self.mcu.hal.clock)
         self.next_clock = now + self.poll_ticks
+
+
+class _WithPolls:
+    """The firmware's timed heater/fan changes (``mcu.timed``) with the
+    accelerometers' poll timer joined in: the main loop wakes for and runs
+    both, and the rest goes to the changes. Only boards with an
+    accelerometer pay for it."""
+
+    def __init__(self, timed, sensors):
+        self.timed = timed
+        self.sensors = sensors
+
+    def next_clock(self, default):
+        clock = self.timed.next_clock(default)
+        poll = self.sensors.next_clock
+        return poll if poll is not None and poll < clock else clock
+
+    def run(self, now):
+        self.timed.run(now)
+        poll = self.sensors.next_clock
+        if poll is not None and now >= poll:
+            self.sensors.run(now)
+
+    def clear(self):
+        self.timed.clear()
+
+    def set_now(self, kind, index, value):
+        self.timed.set_now(kind, index, value)
+
+    def queue(self, mcu, clock, kind, index, value):
+        self.timed.queue(mcu, clock, kind, index, value)

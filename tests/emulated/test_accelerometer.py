@@ -142,7 +142,7 @@ def test_at_3200_hz_no_sample_is_dropped(streaming):
 def test_heap_with_the_driver_loaded(streaming):
     """get_memory on the board without an accelerometer and with the driver
     loaded (idle, after streaming): the driver's cost is printed and must stay
-    within the 4 KB the board file's wiring note gives; the total is checked
+    within the 5 KB the board file's wiring note gives; the total is checked
     against the 96 KB budget only where it fits (printed either way)."""
     _emu, _mcu, figures = streaming
     with Rp2040Emulator(BOARD) as plain:
@@ -158,4 +158,4 @@ def test_heap_with_the_driver_loaded(streaming):
     figures["within_96_kb_budget"] = after <= HEAP_BUDGET_BYTES
     print("\nheap in use: %d bytes without the ADXL345 driver, %d with it (+%d), budget %d"
           % (before, after, after - before, HEAP_BUDGET_BYTES))
-    assert 0 < after - before <= 4096
+    assert 0 < after - before <= 5 * 1024

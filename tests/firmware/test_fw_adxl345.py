@@ -61,10 +61,27 @@ class FakeLink:
                                           for a in args))
 
 
+class FakeTimed:
+    """The firmware's timed heater/fan changes: none pending; calls kept."""
+
+    def __init__(self):
+        self.calls = []
+
+    def next_clock(self, default):
+        return default
+
+    def run(self, now):
+        self.calls.append(("run", now))
+
+    def clear(self):
+        self.calls.append(("clear",))
+
+
 class FakeMcu:
     def __init__(self, device):
         self.hal = FakeHal(device)
         self.link = FakeLink()
+        self.timed = FakeTimed()
 
 
 def _decode(data):
@@ -103,15 +120,22 @@ def test_query_id_reports_devid():
 
 def test_fifo_is_sent_in_batches_with_clock_sequence_and_remaining():
     chip, mcu, accels = _made()
+    timed = mcu.timed.timed
+    assert mcu.timed.next_clock(10 ** 9) == 10 ** 9      # idle: the main loop's own wake
     accels.cmd_start(0, 0x0F)
+    assert mcu.timed.next_clock(10 ** 9) == accels.next_clock == 48000
     chip.available = 13
     mcu.hal.now = 48000
-    accels.run(48000)
+    mcu.timed.run(47999)                                 # not yet: the changes only
+    assert mcu.link.sent == [] and timed.calls == [("run", 47999)]
+    mcu.timed.run(48000)                                 # the main loop's timers
     sent = mcu.link.sent
     assert [m[0] for m in sent] == [ADXL_DATA, ADXL_DATA]
     assert [(m[1], m[2], m[3], m[4]) for m in sent] == [(0, 48000, 0, 5), (0, 48000, 8, 0)]
     assert _decode(sent[0][5]) + _decode(sent[1][5]) == RECORDED[:13]
     assert accels.next_clock == 48000 + 48000
+    mcu.timed.clear()
+    assert timed.calls[-1] == ("clear",)
     chip.available = 32                                  # fell behind: full FIFO
     accels.run(96000)
     got = []
@@ -237,7 +261,7 @@ def test_motor_position_runs_through_the_half_steps():
 
 def test_spi_device_holds_cs_low_for_a_transfer_in_mode_3():
     import machine
-    from hal.machine_io import SpiDevice
+    from hal.spi import SpiDevice
     from sensors.adxl345 import Adxl345
     device = SpiDevice({"spi": {"bus": 0, "sck": "gpio2", "mosi": "gpio3", "miso": "gpio0"},
                         "cs": "gpio1"}, lambda name: int(name[4:]))
