@@ -64,12 +64,15 @@ def test_the_live_position_follows_the_planned_trapezoid(t, x, v):
     assert velocity == pytest.approx(v) and e_velocity == pytest.approx(0.05 * v)
 
 
-def test_the_live_position_is_none_outside_the_kept_moves():
+def test_the_live_position_outside_the_kept_moves():
     head = Head()
     history = MotionHistory.attach(head)
     assert history.at(1.0) is None and history.last_end() is None
     head.scheduled(move_along_x(), 3.0)
-    assert history.at(2.9) is None and history.at(5.06) is None
+    # Before the move (scheduled a buffer ahead of the board): standing at
+    # its start, not at the commanded end; after it: None (the commanded).
+    assert history.at(2.9) == ([10.0, 20.0, 0.3, 1.0], 0.0, 0.0)
+    assert history.at(5.06) is None
     assert history.last_end() == ([110.0, 20.0, 0.3, 6.0], 0.0, 0.0)
     head.scheduled(move_along_x(), 8.0)                   # a gap: standing at the end
     assert history.at(6.0) == ([110.0, 20.0, 0.3, 6.0], 0.0, 0.0)
@@ -81,7 +84,8 @@ def test_old_moves_are_dropped():
     head.scheduled(move_along_x(), 0.0)
     head.mcu.now_s = 20.0
     head.scheduled(move_along_x(), 20.0)
-    assert history.at(1.0) is None
+    assert len(history._batches) == 1                     # the first one is gone
+    assert history.at(1.0) == ([10.0, 20.0, 0.3, 1.0], 0.0, 0.0)
     assert history.at(21.0) is not None
 
 

@@ -189,6 +189,7 @@ class Session(MarlinSide, ConsoleSide, FilePrinting):
             elif item is HANG_UP:
                 lines = self._guarded(self._reset_for_next_client)
             elif item[0] is SCRIPT:
+                started = self._board_and_wall()
                 answered = []
 
                 def done(error, done=item[2]):
@@ -202,8 +203,11 @@ class Session(MarlinSide, ConsoleSide, FilePrinting):
                     lines += self._guarded(self._script, item[1], done)
                 if not answered:            # the board halted before or while it ran
                     done("Printer is halted (%s): FIRMWARE_RESTART restarts it" % self.halted)
+                self._made_up(started)
             else:
+                started = self._board_and_wall()
                 lines = self._guarded(self._execute, *item)
+                self._made_up(started)
                 if not lines or not lines[-1].startswith("ok"):
                     lines.append("ok")              # M105 answers on its ok line
             if client == self._client:      # not for a client that hung up meanwhile
@@ -245,6 +249,21 @@ class Session(MarlinSide, ConsoleSide, FilePrinting):
         if script:
             self.log("idle timeout: %s" % script.replace("\n", "; "))
             return self._unsolicited(self._run_lines, script)
+
+    def _board_and_wall(self):
+        """(board clock ticks, wall time s) now."""
+        return self.printer.mcu.estimated_clock(), time.monotonic()
+
+    def _made_up(self, started):
+        """Virtual clock: a command whose waits (homing, M400, a full step
+        queue) moved the board on by at least the wall time it took has made
+        that time up, so the next idle turn does not add it again (it ran a
+        whole move between two samples of the live position)."""
+        mcu = self.printer.mcu
+        board, wall = started
+        now = time.monotonic()
+        if mcu.virtual and (mcu.estimated_clock() - board) >= (now - wall) * mcu.clock_freq:
+            self._clock_mark = max(self._clock_mark, now)
 
     def _follow_wall_clock(self, tolerance):
         """Virtual clock: move the board on by the wall time since the last call."""

@@ -91,7 +91,9 @@ class MotionHistory:
     def at(self, t):
         """(position [x, y, z, e] mm, toolhead mm/s, extruder mm/s) requested
         at board time ``t`` s; None when ``t`` is after the last kept move
-        (the toolhead stands at the commanded position) or before them."""
+        (the toolhead stands at the commanded position) or none is kept.
+        Before the first kept move (scheduled a buffer ahead of the board)
+        the toolhead stands where that move starts."""
         batches = list(self._batches)
         if not batches or t >= float(batches[-1][2][-1]):
             return None
@@ -101,7 +103,7 @@ class MotionHistory:
             if t >= float(starts[0]):
                 k = int(np.searchsorted(ends, t, side="right"))
                 return _interpolate(moves[k], t - float(starts[k]))
-        return None
+        return [float(v) for v in batches[0][0][0]["start"]], 0.0, 0.0
 
     def last_end(self):
         """(end of the last kept move, 0, 0), or where the toolhead was declared
