@@ -276,6 +276,10 @@ def test_input_shaper_section_is_read_with_klippers_keys_and_checked(tmp_path):
                    "shaper_type_y = zv\nshaper_freq_y = 52\ndamping_ratio_y = 0.12\n")
     cfg = config.load(write(tmp_path, text))
     assert cfg.input_shaper.axes() == [("x", "ei", 37.5, 0.1), ("y", "zv", 52.0, 0.12)]
+    from mendel.config import check as config_check
+    shown = config_check.report(config_check.check(write(tmp_path, text)))
+    assert ("input_shaper x: ei at 37.5 Hz, damping_ratio 0.1; y: zv at 52 Hz, "
+            "damping_ratio 0.12 (applied)") in shown
     path = write(tmp_path, edited("shaper_type_y = zv", "shaper_type_y = zvv", text))
     with pytest.raises(config.ConfigError, match="shaper_type_y: 'zvv' is not one of zv, mzv"):
         config.load(path)

@@ -165,7 +165,7 @@ def _tuning_text(result):
                         extruder["pressure_advance_smooth_time"]))
     shaper = result.get("input_shaper")
     if shaper:
-        lines.append("  %-12s %s" % ("input_shaper", "; ".join(
+        lines.append("  %-12s %s (applied)" % ("input_shaper", "; ".join(
             "%s: %s at %g Hz, damping_ratio %g" % (axis, a["shaper_type"], a["shaper_freq"],
                                                    a["damping_ratio"])
             if a["shaper_freq"] else "%s: off" % axis for axis, a in shaper.items())))
