@@ -118,3 +118,50 @@ def test_short_moves_filling_the_step_queues_run_without_gaps(tmp_path):
         assert planned > 5.0
         # The board ran the moves back to back: no time but the moves' own.
         assert toolhead.print_time - start == pytest.approx(planned + 0.25, abs=1e-6)
+
+
+def test_tuning_tower_runs_the_command_as_the_print_rises(tmp_path):
+    cfg = write_cfg(tmp_path, default_config(), "")
+    cfg.pressure_advance = 0.05
+    layers = []
+    for z in (0.2, 0.4, 0.6, 1.0):
+        layers += ["G1 Z%.1f F600" % z, "G1 X120 Y100 E0.5 F3000", "G1 X120 Y120 E0.5",
+                   "G0 X100 Y100"]
+    text = ("G28\nM83\nM109 S200\nG1 X100 Y100 Z0.2 F6000\n"
+            "TUNING_TOWER COMMAND=SET_PRESSURE_ADVANCE PARAMETER=ADVANCE START=0.01 "
+            "FACTOR=0.02 SKIP=0.2\n" + "\n".join(layers) + "\nG28 X Y\nG1 Z3 X110 E1\n")
+    with printer_on_sim(cfg) as (printer, said):
+        run(printer, tmp_path, text)
+        lines = echoes(said)
+        assert "Starting tuning test (start=0.010000 factor=0.020000)" in lines
+        # h = max(z - SKIP, 0): 0, 0.2, 0.4, 0.8 mm -> 0.01 + 0.02 h.
+        assert [line for line in lines if line.startswith("pressure_advance:")] == [
+            "pressure_advance: %.6f" % v for v in (0.01, 0.014, 0.018, 0.026)]
+        assert "Ending tuning test mode" in lines          # G28 ended it
+        assert printer.pressure_advance == (pytest.approx(0.026), 0.04)
+
+
+def test_tuning_tower_formulas_and_errors(tmp_path):
+    from mendel.gcode.tuning_tower import TuningTower
+    cfg = write_cfg(tmp_path, default_config(), "")
+    with printer_on_sim(cfg) as (printer, said):
+        for text, message in (
+                ("TUNING_TOWER COMMAND=NOPE PARAMETER=A", "COMMAND=NOPE is not a command"),
+                ("TUNING_TOWER COMMAND=M104", "needs COMMAND= and PARAMETER="),
+                ("TUNING_TOWER COMMAND=M104 PARAMETER=S FACTOR=1 STEP_DELTA=1 STEP_HEIGHT=1",
+                 "not both"),
+                ("TUNING_TOWER COMMAND=M104 PARAMETER=S STEP_DELTA=5", "needs STEP_HEIGHT"),
+                ("TUNING_TOWER COMMAND=M104 PARAMETER=S BAND=5", "BAND needs FACTOR")):
+            with pytest.raises(PrintError, match=message):
+                run(printer, tmp_path, text + "\n")
+        # A temperature tower through a classic code: M104 S<value>.
+        run(printer, tmp_path, "G28\nM83\nM109 S200\nG1 X100 Y100 Z0.2 F6000\nTUNING_TOWER "
+            "COMMAND=M104 PARAMETER=S START=215 STEP_DELTA=-5 STEP_HEIGHT=0.2\n"
+            "G1 X110 E0.4\nG1 Z0.4\nG1 X100 E0.4\n")
+        assert printer.targets["extruder"] == 205.0         # 215 - 5 * floor(0.4 / 0.2)
+    tower = TuningTower(None)
+    tower._start, tower._factor, tower._band = 200.0, -1.0, 5.0
+    assert [tower.value_at(z) for z in (0.0, 4.9, 5.0, 12.0)] == [197.5, 197.5, 192.5, 187.5]
+    tower._factor = tower._band = 0.0
+    tower._step_delta, tower._step_height, tower._skip = -5.0, 10.0, 1.0
+    assert [tower.value_at(z) for z in (0.5, 10.9, 11.0, 31.0)] == [200.0, 200.0, 195.0, 185.0]

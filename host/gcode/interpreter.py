@@ -45,6 +45,7 @@ from mendel import __version__
 from mendel.accel import commands as accel_commands
 from mendel.errors import CommandError, printable
 from mendel.gcode import arcs, heater_fan_commands, macro_commands, offsets, tuning_commands
+from mendel.gcode.tuning_tower import TuningTower
 from mendel.gcode.display_status import DisplayStatus
 from mendel.gcode.exclude_object import ExcludeObject
 from mendel.gcode.params import key_values
@@ -166,6 +167,8 @@ class Interpreter:
         self._handlers.update(self.exclude_object.handlers())    # EXCLUDE_OBJECT_*, M486
         self._handlers.update(heater_fan_commands.handlers(self))
         self._handlers.update(tuning_commands.handlers(self))    # SET_INPUT_SHAPER, M900 ...
+        self.tuning_tower = TuningTower(self)
+        self._handlers.update(self.tuning_tower.handlers())      # TUNING_TOWER
         self._handlers.update(macro_commands.handlers(self))     # RESPOND, *_GCODE_STATE
         self._handlers.update(accel_commands.handlers(self))     # ACCELEROMETER_QUERY ...
         self._handlers.update(shaping_commands.handlers(self))   # TEST_RESONANCES, SHAPER_CALIBRATE
@@ -270,7 +273,7 @@ class Interpreter:
             while i < count:
                 # Inside an excluded object (and up to the move after it)
                 # lines go one by one: the C feed would send their moves.
-                if not self.exclude_object.diverted:
+                if not (self.exclude_object.diverted or self.tuning_tower.active):
                     feed = move_feed()      # armed anew: the machine's state moved on
                     if feed is None:        # no longer fed in C (M84, a mesh loaded)
                         rest = (batch.command(j) for j in range(i, count))
@@ -371,6 +374,11 @@ class Interpreter:
         else:
             self._unsupported(command)
 
+    def knows(self, code):
+        """True when ``code`` is a command this interpreter runs (built in, or
+        a printer.cfg macro)."""
+        return code in self._handlers or (self.macros is not None and code in self.macros)
+
     def _check_params(self, command):
         for letter, value in command.params.items():
             if isinstance(value, str) and (command.code, letter) not in _TEXT_WORDS:
@@ -441,6 +449,8 @@ class Interpreter:
         sent = target
         if self.exclude_object.diverted:
             sent = self.exclude_object.adjust(target)     # None: an excluded object's
+        if self.tuning_tower.active:
+            self.tuning_tower.before_move(self.position, target)
         if sent is not None and sent != self.position:
             self.machine.move(sent, feed * self.speed_factor)
             self.moves += 1
@@ -483,6 +493,7 @@ class Interpreter:
         self._arc(command, False)
 
     def _home(self, command):
+        self.tuning_tower.end()
         axes = [a for a in "XYZ" if a in command.params] or list("XYZ")
         homed = homing_commands.g28(self, axes) or axes
         self.homed_axes.update(axis.lower() for axis in homed)
