@@ -280,8 +280,7 @@ class Toolhead:
         resume = self.stepgen.finish()
         if resume is None:
             return
-        self._send(self.stepgen.flush_encoded(self.oids, self._set_clock_id,
-                                              self._queue_step_id))
+        self._send_generated()
         if resume > self.print_time:
             self.print_time = resume
 
@@ -420,12 +419,16 @@ class Toolhead:
             self.scheduled(moves, start)
         if self._at_motion:
             self._time_at_motion(moves, start)
-        self._send(self.stepgen.flush_encoded(self.oids, self._set_clock_id,
-                                              self._queue_step_id))
+        self._send_generated()
         self._call_due()
         if self.print_time - self._last_poll >= TEMP_POLL_TIME and self.on_temperatures:
             self._last_poll = self.print_time
             self.on_temperatures()
+
+    def _send_generated(self):
+        """Send the runs the step generator has made since the last send."""
+        self._send(self.stepgen.flush_encoded(self.oids, self._set_clock_id,
+                                              self._queue_step_id))
 
     def _send(self, encoded):
         """Queue encoded runs on the link, waiting where a motor's queue on the

@@ -136,19 +136,40 @@ cdef class Pieces:
         return last.x0 + (last.v0 + 0.5 * last.a * d) * d
 
 
-cdef class AxisShaper:
-    """One axis through an input shaper (one impulse at 0 passes it through)."""
+cdef class Stage:
+    """One axis's pieces in and the motion its motors follow out, generated up
+    to ``done`` (s); :class:`AxisShaper` and :class:`SmoothedAdvance`."""
     cdef readonly Pieces inp
     cdef readonly Pieces out
-    cdef int npulse
-    cdef double amp[MAX_PULSES]
-    cdef double shift[MAX_PULSES]
-    cdef Py_ssize_t idx[MAX_PULSES]
     cdef double done
 
     def __cinit__(self):
         self.inp = Pieces()
         self.out = Pieces()
+
+    cdef double lead(self) noexcept:
+        """Seconds the output may start before the input."""
+        return 0.0
+
+    cdef double tail(self) noexcept:
+        """Seconds the output may go on after the input."""
+        return 0.0
+
+    cdef void reset(self, double x) noexcept:
+        pass
+
+    cdef int generate(self) except -1:
+        return 0
+
+
+cdef class AxisShaper(Stage):
+    """One axis through an input shaper (one impulse at 0 passes it through)."""
+    cdef int npulse
+    cdef double amp[MAX_PULSES]
+    cdef double shift[MAX_PULSES]
+    cdef Py_ssize_t idx[MAX_PULSES]
+
+    def __cinit__(self):
         self.npulse = 1
         self.amp[0] = 1.0
         self.shift[0] = 0.0
@@ -226,16 +247,13 @@ cdef class AxisShaper:
         return 0
 
 
-cdef class SmoothedAdvance:
+cdef class SmoothedAdvance(Stage):
     """The extruder with pressure advance ``K`` (s), smoothed over
     ``smooth_time`` (s); pieces of e in, quadratics of the motor out."""
-    cdef readonly Pieces inp
-    cdef readonly Pieces out
     cdef public double advance
     cdef double h
     cdef double tolerance           # mm
     cdef Py_ssize_t idx[3]
-    cdef double done
     cdef int anchor_id
     cdef double anchor              # s
     cdef double ref                 # mm subtracted from p before integrating
@@ -243,10 +261,6 @@ cdef class SmoothedAdvance:
     # Advance changes at a move: [(first move tag, advance s), ...] in order;
     # ``advance`` holds for the moves before the first.
     cdef public list changes
-
-    def __cinit__(self):
-        self.inp = Pieces()
-        self.out = Pieces()
 
     def schedule(self, long long tag, double advance):
         """From the move tagged ``tag`` on (the look-ahead's move count),
@@ -479,41 +493,13 @@ cdef class ShapedPath:
 
     def lead(self):
         """Seconds the shaped motion may start before the commanded motion."""
-        cdef double lead = 0.0, x
-        for stage in self.stages:
-            if stage is not None:
-                x = (<AxisShaper> stage).lead() if isinstance(stage, AxisShaper) \
-                    else (<SmoothedAdvance> stage).lead()
-                lead = x if x > lead else lead
-        return lead
+        return max([(<Stage> stage).lead() for stage in self.stages if stage is not None]
+                   or [0.0])
 
     def tail(self):
         """Seconds the shaped motion may go on after the commanded motion."""
-        cdef double tail = 0.0, x
-        for stage in self.stages:
-            if stage is not None:
-                x = (<AxisShaper> stage).tail() if isinstance(stage, AxisShaper) \
-                    else (<SmoothedAdvance> stage).tail()
-                tail = x if x > tail else tail
-        return tail
-
-    cdef Pieces _inp(self, int k):
-        stage = self.stages[k]
-        if isinstance(stage, AxisShaper):
-            return (<AxisShaper> stage).inp
-        return (<SmoothedAdvance> stage).inp
-
-    cdef Pieces _out(self, int k):
-        stage = self.stages[k]
-        if isinstance(stage, AxisShaper):
-            return (<AxisShaper> stage).out
-        return (<SmoothedAdvance> stage).out
-
-    cdef double _done(self, int k):
-        stage = self.stages[k]
-        if isinstance(stage, AxisShaper):
-            return (<AxisShaper> stage).done
-        return (<SmoothedAdvance> stage).done
+        return max([(<Stage> stage).tail() for stage in self.stages if stage is not None]
+                   or [0.0])
 
     @property
     def extruder(self):
@@ -525,11 +511,8 @@ cdef class ShapedPath:
         """Declare the toolhead at ``point`` [x, y, z, e] mm, at rest."""
         cdef int m, k
         for k in range(4):
-            stage = self.stages[k]
-            if isinstance(stage, AxisShaper):
-                (<AxisShaper> stage).reset(point[k])
-            elif stage is not None:
-                (<SmoothedAdvance> stage).reset(point[k])
+            if self.stages[k] is not None:
+                (<Stage> self.stages[k]).reset(point[k])
         for m in range(self.nmotor):
             self.motor_done[m] = REST_START
             for k in range(self.nmix[m]):
@@ -553,7 +536,7 @@ cdef class ShapedPath:
         for k in range(4):
             if self.stages[k] is None:
                 continue
-            inp = self._inp(k)
+            inp = (<Stage> self.stages[k]).inp
             if inp.p[inp.n - 1].t1 != REST_END and inp.p[inp.n - 1].t1 < print_time:
                 inp.append(inp.p[inp.n - 1].t1, print_time, inp.end_position(), 0.0, 0.0, 0)
         t = print_time
@@ -567,7 +550,7 @@ cdef class ShapedPath:
             for k in range(4):
                 if self.stages[k] is None:
                     continue
-                inp = self._inp(k)
+                inp = (<Stage> self.stages[k]).inp
                 r = mv.axes_r[k]
                 x = mv.start[k]
                 if r == 0.0:
@@ -604,7 +587,7 @@ cdef class ShapedPath:
         for k in range(4):
             if self.stages[k] is None:
                 continue
-            inp = self._inp(k)
+            inp = (<Stage> self.stages[k]).inp
             inp.append(inp.p[inp.n - 1].t1, REST_END, inp.end_position(), 0.0, 0.0, 0)
         self._generate()
         self.finished = True
@@ -613,7 +596,6 @@ cdef class ShapedPath:
 
     cdef int _generate(self) except -1:
         cdef int m, k, ax
-        cdef Pieces out
         cdef double limit, nxt, e, X, V, A, tau, c, t
         cdef Piece* q
         cdef StepCompressor comp
@@ -623,24 +605,19 @@ cdef class ShapedPath:
         cdef double done[4]
         cdef Py_ssize_t j
         cdef int nmix
+        cdef Stage stage
         for k in range(4):
-            stage = self.stages[k]
             keep[k] = -1
             outp[k] = NULL
             outn[k] = 0
             done[k] = REST_START
-            if isinstance(stage, AxisShaper):
-                (<AxisShaper> stage).generate()
-                out = (<AxisShaper> stage).out
-                done[k] = (<AxisShaper> stage).done
-            elif stage is not None:
-                (<SmoothedAdvance> stage).generate()
-                out = (<SmoothedAdvance> stage).out
-                done[k] = (<SmoothedAdvance> stage).done
-            else:
+            if self.stages[k] is None:
                 continue
-            outp[k] = out.p
-            outn[k] = out.n
+            stage = <Stage> self.stages[k]
+            stage.generate()
+            done[k] = stage.done
+            outp[k] = stage.out.p
+            outn[k] = stage.out.n
         for m in range(self.nmotor):
             comp = <StepCompressor> self.compressors[m]
             nmix = self.nmix[m]
@@ -687,8 +664,7 @@ cdef class ShapedPath:
                     keep[ax] = self.mix_idx[m][k]
         for k in range(4):
             if keep[k] > 256:
-                out = self._out(k)
-                out.compact(keep[k])
+                (<Stage> self.stages[k]).out.compact(keep[k])
                 for m in range(self.nmotor):
                     for ax in range(self.nmix[m]):
                         if self.mix_axis[m][ax] == k:

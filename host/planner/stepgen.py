@@ -38,7 +38,7 @@ class StepGenerator:
         self.pressure_advance = (0.0, 0.040)    # (advance s, smooth_time s)
         self._path = None                       # ShapedPath, when shaping or advancing
         self._plain = list(range(len(self.compressors)))   # motors on the exact path
-        self._point = None
+        self._point = [0.0, 0.0, 0.0, 0.0]       # toolhead mm after the last move added
 
     def motor_positions(self, points):
         """Motor positions (N, M) float64 mm of toolhead ``points`` (N, 4) mm
@@ -133,7 +133,7 @@ class StepGenerator:
         """(Re)make the ShapedPath for the current settings."""
         if self._path is not None and not self._path.finished:
             raise ValueError("shaping changes only while the motion rests (finish first)")
-        point = self._point if self._point is not None else self._position_mm()
+        point = self._point
         shaped_xy = any(self.shapers.values())
         advance, smooth_time = self.pressure_advance
         motors = len(self.compressors)
@@ -165,11 +165,6 @@ class StepGenerator:
         self._path = ShapedPath([self.compressors[m] for m in driven], rows, stages)
         self._path.reset([float(v) for v in point])
         self._plain = [m for m in range(motors) if m not in driven]
-
-    def _position_mm(self):
-        """Toolhead [x, y, z, e] mm of the motors' step positions (before any
-        set_position: all zero)."""
-        return [0.0, 0.0, 0.0, 0.0]
 
     def set_position(self, point):
         """Set every motor's step position from toolhead ``point`` [x, y, z, e] mm
