@@ -37,6 +37,7 @@ class StepGenerator:
         self.shapers = {"x": None, "y": None}   # axis -> (type, freq Hz, damping ratio)
         self.pressure_advance = (0.0, 0.040)    # (advance s, smooth_time s)
         self._path = None                       # ShapedPath, when shaping or advancing
+        self._lead = 0.0                        # its lead (s), fixed until it is rebuilt
         self._plain = list(range(len(self.compressors)))   # motors on the exact path
         self._point = [0.0, 0.0, 0.0, 0.0]       # toolhead mm after the last move added
 
@@ -75,7 +76,7 @@ class StepGenerator:
     @property
     def lead_time(self):
         """Seconds before a move's start at which its shaped steps may begin."""
-        return self._path.lead() if self._path is not None else 0.0
+        return self._lead
 
     def finish(self):
         """The motion rests after the last move: generate the shaped tails.
@@ -154,6 +155,7 @@ class StepGenerator:
             stages[3] = stage
         if not driven:
             self._path = None
+            self._lead = 0.0
             self._plain = list(range(motors))
             return
         rows = np.zeros((len(driven), 4), dtype=np.float64)
@@ -163,6 +165,7 @@ class StepGenerator:
             else:
                 rows[i, 3] = 1.0
         self._path = ShapedPath([self.compressors[m] for m in driven], rows, stages)
+        self._lead = self._path.lead()
         self._path.reset([float(v) for v in point])
         self._plain = [m for m in range(motors) if m not in driven]
 
